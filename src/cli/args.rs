@@ -1,0 +1,209 @@
+//! Argument definitions (clap) and dispatch to the command modules.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit::{CmdResult, Failure};
+
+/// Mirror container content into disconnected Kubernetes and OpenShift clusters.
+#[derive(Debug, Parser)]
+#[command(name = "airlift", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalOpts {
+    /// Recipe file (like `make -f`).
+    #[arg(
+        short = 'f',
+        long = "recipe",
+        global = true,
+        default_value = "airlift.kdl"
+    )]
+    pub recipe: PathBuf,
+    /// Workspace directory (default: `.airlift/` beside the recipe).
+    #[arg(long, global = true)]
+    pub workspace: Option<PathBuf>,
+    /// Registry auth file (default search: $REGISTRY_AUTH_FILE,
+    /// $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json).
+    #[arg(long, global = true)]
+    pub authfile: Option<PathBuf>,
+    /// containers registries.conf (v2) whose source redirects apply to reads.
+    #[arg(long, global = true)]
+    pub registries_conf: Option<PathBuf>,
+    /// Verify TLS of source registries; `=false` also allows plain HTTP.
+    #[arg(long, global = true, default_value_t = true, num_args = 0..=1,
+          default_missing_value = "true", require_equals = true, action = clap::ArgAction::Set)]
+    pub src_tls_verify: bool,
+    /// Verify TLS of destination registries; `=false` also allows plain HTTP.
+    #[arg(long, global = true, default_value_t = true, num_args = 0..=1,
+          default_missing_value = "true", require_equals = true, action = clap::ArgAction::Set)]
+    pub dest_tls_verify: bool,
+    /// Directory of extra CA certificates (`*.crt`, `*.pem`).
+    #[arg(long, global = true)]
+    pub cert_dir: Option<PathBuf>,
+    /// Global transfer concurrency.
+    #[arg(long, global = true)]
+    pub jobs: Option<usize>,
+    /// Fail if resolution differs from airlift.lock.
+    #[arg(long, global = true)]
+    pub locked: bool,
+    /// Use the lock and stored responses only; no network for resolution.
+    #[arg(long, global = true)]
+    pub offline: bool,
+    /// Rebuild everything shipped since DATE (YYYY-MM-DD) into a new archive.
+    #[arg(long, global = true)]
+    pub since: Option<String>,
+    /// How progress and results are reported on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = MessageFormat::Human)]
+    pub message_format: MessageFormat,
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Explain more (repeat for more detail).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MessageFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Dot,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListWhat {
+    Releases,
+    Operators,
+    Packages,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented starter airlift.kdl.
+    Init {
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Parse and validate recipes without touching the network.
+    Check {
+        /// Recipe files (default: the -f recipe).
+        files: Vec<PathBuf>,
+    },
+    /// Resolve tags, channels and catalogs to digests and write airlift.lock.
+    Lock,
+    /// Re-resolve the named content sets (all when none) and rewrite airlift.lock.
+    Update { names: Vec<String> },
+    /// Show what `build` would do and why, without changing anything.
+    Plan {
+        targets: Vec<String>,
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+    },
+    /// Run the task graph for the targets and what they need.
+    #[command(visible_alias = "mirror")]
+    Build {
+        targets: Vec<String>,
+        /// Skip the destination HEAD check for tasks the state records as done.
+        #[arg(long)]
+        trust_state: bool,
+        /// Do not copy cosign attachments and OCI referrers with their subjects.
+        #[arg(long)]
+        no_signatures: bool,
+        /// Skip signature verification (loudly).
+        #[arg(long)]
+        no_verify: bool,
+        /// Let a blob larger than archive-size span chunks.
+        #[arg(long)]
+        split_blobs: bool,
+        /// Run only the K-th of N deterministic shares of the copy tasks (K/N).
+        #[arg(long)]
+        shard: Option<String>,
+        /// Verify and render after N shards finished.
+        #[arg(long)]
+        shards_done: Option<u32>,
+    },
+    /// Render cluster resources from what a target holds.
+    Resources {
+        target: String,
+        /// Also write a legacy ImageContentSourcePolicy.
+        #[arg(long)]
+        icsp: bool,
+    },
+    /// Plan a deletion; with --execute, carry it out.
+    Delete {
+        name: String,
+        #[arg(long)]
+        execute: bool,
+    },
+    /// Check that everything the lock promises is present and correct at a target.
+    Verify { target: String },
+    /// Discover releases, operators or a catalog's packages.
+    List {
+        #[arg(value_enum)]
+        what: ListWhat,
+        #[arg(long)]
+        channel: Option<String>,
+        #[arg(long)]
+        arch: Option<String>,
+        #[arg(long)]
+        catalog: Option<String>,
+        #[arg(long)]
+        package: Option<String>,
+    },
+    /// Describe what an archive directory contains.
+    Describe { dir: PathBuf },
+    /// Show what changes between two lock files.
+    Diff { old: PathBuf, new: PathBuf },
+    /// Convert an oc-mirror ImageSetConfiguration to a recipe.
+    Import { file: PathBuf },
+    /// Convert ImageContentSourcePolicy files to ImageDigestMirrorSet.
+    ConvertIcsp {
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        dest_dir: Option<PathBuf>,
+    },
+}
+
+impl Command {
+    /// The subcommand's name as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Init { .. } => "init",
+            Command::Check { .. } => "check",
+            Command::Lock => "lock",
+            Command::Update { .. } => "update",
+            Command::Plan { .. } => "plan",
+            Command::Build { .. } => "build",
+            Command::Resources { .. } => "resources",
+            Command::Delete { .. } => "delete",
+            Command::Verify { .. } => "verify",
+            Command::List { .. } => "list",
+            Command::Describe { .. } => "describe",
+            Command::Diff { .. } => "diff",
+            Command::Import { .. } => "import",
+            Command::ConvertIcsp { .. } => "convert-icsp",
+        }
+    }
+}
+
+impl Cli {
+    pub fn run(self) -> CmdResult {
+        let name = self.command.name();
+        Err(Failure::not_available(&format!("airlift {name}")))
+    }
+}

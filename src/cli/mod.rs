@@ -1,0 +1,5 @@
+//! The command-line interface: argument definitions and one file per command.
+
+mod args;
+
+pub use args::{Cli, Command, GlobalOpts, ListWhat, MessageFormat, PlanFormat};

@@ -1,0 +1,8 @@
+//! airlift: mirror container content into disconnected Kubernetes and OpenShift clusters.
+//!
+//! The pipeline is discover → plan → execute → render (see `book/src/concepts/pipeline.md`).
+//! `main.rs` is a thin clap front end over [`cli`].
+
+pub mod cli;
+pub mod exit;
+pub mod oci;
