@@ -1,0 +1,223 @@
+//! The task journal: an append-only JSON-lines file of completed tasks.
+//!
+//! Crash safety: a record is appended (one `write` of one line) and `fdatasync`ed after the
+//! destination holds the content, so a record never claims work that was not done. A crash mid
+//! append leaves at most one torn last line; [`Journal::open`] drops it and truncates the file
+//! back to the last complete record. Later records for the same destination supersede earlier
+//! ones; the file is compacted (rewritten to a temp file and renamed) when superseded records
+//! outnumber live ones.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::oci::Digest;
+
+/// One completed task.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The task key (hex sha256 of the canonical task description).
+    pub key: String,
+    /// Task kind, e.g. `copy`.
+    pub kind: String,
+    /// Where the output lives, e.g. the destination image reference.
+    pub dest: String,
+    /// The source content digest the task consumed.
+    pub source_digest: Digest,
+    /// The output digest (for a copy: the destination manifest digest).
+    pub output_digest: Digest,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("cannot read or write the journal {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    by_dest: BTreeMap<String, Record>,
+    lines: usize,
+}
+
+impl Journal {
+    /// Loads the journal, repairing a torn tail left by a crash.
+    pub fn open(path: &Path) -> Result<Self, JournalError> {
+        let err = |source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut j = Journal {
+            path: path.to_path_buf(),
+            by_dest: BTreeMap::new(),
+            lines: 0,
+        };
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(j),
+            Err(e) => return Err(err(e)),
+        };
+        let mut good_len: u64 = 0;
+        let mut reader = BufReader::new(file);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = reader.read_line(&mut line).map_err(err)?;
+            if n == 0 {
+                break;
+            }
+            if !line.ends_with('\n') {
+                break;
+            }
+            match serde_json::from_str::<Record>(line.trim_end()) {
+                Ok(r) => {
+                    j.by_dest.insert(r.dest.clone(), r);
+                    j.lines += 1;
+                    good_len += n as u64;
+                }
+                Err(_) => break,
+            }
+        }
+        let actual = fs::metadata(path).map_err(err)?.len();
+        if actual != good_len {
+            let f = OpenOptions::new().write(true).open(path).map_err(err)?;
+            f.set_len(good_len).map_err(err)?;
+            f.sync_data().map_err(err)?;
+        }
+        if j.lines > 64 && j.lines > 2 * j.by_dest.len() {
+            j.compact()?;
+        }
+        Ok(j)
+    }
+
+    /// The latest record for a destination.
+    pub fn get(&self, dest: &str) -> Option<&Record> {
+        self.by_dest.get(dest)
+    }
+
+    pub fn records(&self) -> impl Iterator<Item = &Record> {
+        self.by_dest.values()
+    }
+
+    /// Appends records durably. Called by the executor after the destination holds the content.
+    pub fn append(&mut self, records: &[Record]) -> Result<(), JournalError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let err = |source| JournalError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        if let Some(parent) = self.path.parent() {
+            fs::create_dir_all(parent).map_err(err)?;
+        }
+        let mut buf = Vec::new();
+        for r in records {
+            serde_json::to_writer(&mut buf, r).map_err(|e| err(io::Error::other(e)))?;
+            buf.push(b'\n');
+        }
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(err)?;
+        f.write_all(&buf).map_err(err)?;
+        f.sync_data().map_err(err)?;
+        for r in records {
+            self.by_dest.insert(r.dest.clone(), r.clone());
+            self.lines += 1;
+        }
+        Ok(())
+    }
+
+    /// Forgets destinations (e.g. after a deletion).
+    pub fn forget(&mut self, dests: &[String]) -> Result<(), JournalError> {
+        for d in dests {
+            self.by_dest.remove(d);
+        }
+        self.compact()
+    }
+
+    fn compact(&mut self) -> Result<(), JournalError> {
+        let err = |source| JournalError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let tmp = self.path.with_extension("jsonl.tmp");
+        let mut buf = Vec::new();
+        for r in self.by_dest.values() {
+            serde_json::to_writer(&mut buf, r).map_err(|e| err(io::Error::other(e)))?;
+            buf.push(b'\n');
+        }
+        if let Some(parent) = self.path.parent() {
+            fs::create_dir_all(parent).map_err(err)?;
+        }
+        let mut f = File::create(&tmp).map_err(err)?;
+        f.write_all(&buf).map_err(err)?;
+        f.sync_all().map_err(err)?;
+        fs::rename(&tmp, &self.path).map_err(err)?;
+        self.lines = self.by_dest.len();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(dest: &str, n: u8) -> Record {
+        Record {
+            key: format!("{n:064x}"),
+            kind: "copy".into(),
+            dest: dest.into(),
+            source_digest: Digest::of(&[n]),
+            output_digest: Digest::of(&[n]),
+        }
+    }
+
+    #[test]
+    fn append_then_reopen_keeps_latest_record_per_destination() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state/journal.jsonl");
+        let mut j = Journal::open(&p).unwrap();
+        j.append(&[rec("r/a:1", 1), rec("r/b:1", 2)]).unwrap();
+        j.append(&[rec("r/a:1", 3)]).unwrap();
+        let j = Journal::open(&p).unwrap();
+        assert_eq!(j.get("r/a:1"), Some(&rec("r/a:1", 3)));
+        assert_eq!(j.get("r/b:1"), Some(&rec("r/b:1", 2)));
+        assert_eq!(j.records().count(), 2);
+    }
+
+    #[test]
+    fn torn_tail_is_dropped_and_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("journal.jsonl");
+        let mut j = Journal::open(&p).unwrap();
+        j.append(&[rec("r/a:1", 1)]).unwrap();
+        let good = fs::metadata(&p).unwrap().len();
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(br#"{"key":"00","kind":"co"#).unwrap();
+        drop(f);
+        let j = Journal::open(&p).unwrap();
+        assert_eq!(j.records().count(), 1);
+        assert_eq!(fs::metadata(&p).unwrap().len(), good);
+    }
+
+    #[test]
+    fn compaction_keeps_only_live_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("journal.jsonl");
+        let mut j = Journal::open(&p).unwrap();
+        for n in 0..100u8 {
+            j.append(&[rec("r/a:1", n)]).unwrap();
+        }
+        let j = Journal::open(&p).unwrap();
+        assert_eq!(j.get("r/a:1"), Some(&rec("r/a:1", 99)));
+        let lines = fs::read_to_string(&p).unwrap().lines().count();
+        assert_eq!(lines, 1);
+    }
+}

@@ -1,0 +1,219 @@
+//! `airlift.lock`: every resolved tag pinned to a digest, per content set.
+//!
+//! JSON with sorted entries and a trailing newline, so it is byte-identical for identical
+//! resolutions and diffs line by line in review. Written atomically (temp file + rename).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::oci::{Digest, ImageRef};
+
+pub const LOCK_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockFile {
+    pub version: u32,
+    /// Images of `images` sets, sorted by set then source.
+    #[serde(default)]
+    pub images: Vec<LockedImage>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LockedImage {
+    pub set: String,
+    /// The reference as the recipe names it (normalised).
+    pub source: ImageRef,
+    pub digest: Digest,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error("{path} is not a valid airlift lock file: {reason}")]
+    Parse { path: PathBuf, reason: String },
+    #[error("{path} has lock version {found}; this airlift writes version {LOCK_VERSION}")]
+    Version { path: PathBuf, found: u32 },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: io::Error },
+}
+
+/// What changed between two locks, keyed by (set, source).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LockDiff {
+    pub added: Vec<LockedImage>,
+    pub removed: Vec<LockedImage>,
+    /// (set, source, old digest, new digest)
+    pub repointed: Vec<(String, ImageRef, Digest, Digest)>,
+}
+
+impl LockFile {
+    pub fn new(mut images: Vec<LockedImage>) -> Self {
+        images.sort();
+        images.dedup();
+        LockFile {
+            version: LOCK_VERSION,
+            images,
+        }
+    }
+
+    /// Reads a lock; `Ok(None)` when the file does not exist.
+    pub fn read(path: &Path) -> Result<Option<Self>, LockError> {
+        let text = match fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(LockError::Read {
+                    path: path.into(),
+                    source,
+                });
+            }
+        };
+        let lock: LockFile = serde_json::from_str(&text).map_err(|e| LockError::Parse {
+            path: path.into(),
+            reason: e.to_string(),
+        })?;
+        if lock.version != LOCK_VERSION {
+            return Err(LockError::Version {
+                path: path.into(),
+                found: lock.version,
+            });
+        }
+        Ok(Some(LockFile::new(lock.images)))
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    pub fn write(&self, path: &Path) -> Result<(), LockError> {
+        let err = |source| LockError::Write {
+            path: path.into(),
+            source,
+        };
+        let tmp = path.with_extension("lock.tmp");
+        fs::write(&tmp, self.to_text()).map_err(err)?;
+        fs::rename(&tmp, path).map_err(err)
+    }
+
+    /// The pinned digest of `source` in `set`.
+    pub fn digest_of(&self, set: &str, source: &ImageRef) -> Option<&Digest> {
+        self.images
+            .iter()
+            .find(|i| i.set == set && &i.source == source)
+            .map(|i| &i.digest)
+    }
+
+    pub fn diff(old: &LockFile, new: &LockFile) -> LockDiff {
+        let key = |i: &LockedImage| (i.set.clone(), i.source.clone());
+        let o: BTreeMap<_, _> = old.images.iter().map(|i| (key(i), i)).collect();
+        let n: BTreeMap<_, _> = new.images.iter().map(|i| (key(i), i)).collect();
+        let mut d = LockDiff::default();
+        for (k, ni) in &n {
+            match o.get(k) {
+                None => d.added.push((*ni).clone()),
+                Some(oi) if oi.digest != ni.digest => d.repointed.push((
+                    k.0.clone(),
+                    k.1.clone(),
+                    oi.digest.clone(),
+                    ni.digest.clone(),
+                )),
+                Some(_) => {}
+            }
+        }
+        for (k, oi) in &o {
+            if !n.contains_key(k) {
+                d.removed.push((*oi).clone());
+            }
+        }
+        d
+    }
+}
+
+impl LockDiff {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.repointed.is_empty()
+    }
+
+    /// One line per change: `+ set source@digest`, `- …`, `~ set source old -> new`.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        for i in &self.added {
+            let _ = writeln!(s, "+ {} {} {}", i.set, i.source, i.digest);
+        }
+        for i in &self.removed {
+            let _ = writeln!(s, "- {} {} {}", i.set, i.source, i.digest);
+        }
+        for (set, src, old, new) in &self.repointed {
+            let _ = writeln!(s, "~ {set} {src} {old} -> {new}");
+        }
+        if s.is_empty() {
+            s.push_str("no changes\n");
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn li(set: &str, src: &str, n: u8) -> LockedImage {
+        LockedImage {
+            set: set.into(),
+            source: src.parse().unwrap(),
+            digest: Digest::of(&[n]),
+        }
+    }
+
+    #[test]
+    fn text_is_sorted_and_stable() {
+        let a = LockFile::new(vec![
+            li("b", "quay.io/x/y:1", 1),
+            li("a", "quay.io/x/z:1", 2),
+        ]);
+        let b = LockFile::new(vec![
+            li("a", "quay.io/x/z:1", 2),
+            li("b", "quay.io/x/y:1", 1),
+        ]);
+        assert_eq!(a.to_text(), b.to_text());
+        assert!(a.to_text().find("\"a\"").unwrap() < a.to_text().find("\"b\"").unwrap());
+    }
+
+    #[test]
+    fn write_read_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("airlift.lock");
+        assert!(LockFile::read(&p).unwrap().is_none());
+        let a = LockFile::new(vec![li("s", "quay.io/x/y:1", 1)]);
+        a.write(&p).unwrap();
+        assert_eq!(LockFile::read(&p).unwrap(), Some(a));
+    }
+
+    #[test]
+    fn diff_reports_added_removed_repointed() {
+        let old = LockFile::new(vec![
+            li("s", "quay.io/a/a:1", 1),
+            li("s", "quay.io/a/b:1", 2),
+        ]);
+        let new = LockFile::new(vec![
+            li("s", "quay.io/a/a:1", 9),
+            li("s", "quay.io/a/c:1", 3),
+        ]);
+        let d = LockFile::diff(&old, &new);
+        assert_eq!(d.added, vec![li("s", "quay.io/a/c:1", 3)]);
+        assert_eq!(d.removed, vec![li("s", "quay.io/a/b:1", 2)]);
+        assert_eq!(d.repointed.len(), 1);
+        let text = d.render();
+        assert!(text.contains("+ s quay.io/a/c:1"), "{text}");
+        assert!(text.contains("- s quay.io/a/b:1"), "{text}");
+        assert!(text.contains("~ s quay.io/a/a:1"), "{text}");
+    }
+}

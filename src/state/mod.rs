@@ -1,0 +1,11 @@
+//! Persistent state: the lock file beside the recipe and the workspace (journal, cache, outputs).
+//!
+//! Only the executor and the lock/update commands write here; the planner reads snapshots.
+
+mod journal;
+mod lockfile;
+mod workspace;
+
+pub use journal::{Journal, JournalError, Record};
+pub use lockfile::{LockDiff, LockError, LockFile, LockedImage};
+pub use workspace::{Workspace, WorkspaceError, WorkspaceGuard};
