@@ -4,6 +4,8 @@
 //! `main.rs` is a thin clap front end over [`cli`].
 
 pub mod cli;
+pub mod discover;
 pub mod exit;
 pub mod oci;
+pub mod plan;
 pub mod state;

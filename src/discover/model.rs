@@ -1,0 +1,38 @@
+//! The result of discovery: plain data the pure planner reads.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::oci::{Digest, ImageRef, MediaType};
+
+/// A source image resolved to its digest, with every blob its manifests reference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedImage {
+    pub digest: Digest,
+    pub media_type: MediaType,
+    /// Every blob (configs and layers) of the manifest and, for an index, of all its children,
+    /// with sizes in bytes.
+    pub blobs: BTreeMap<Digest, u64>,
+    /// Number of manifests (1 for an image, 1 + children for an index).
+    pub manifests: usize,
+}
+
+impl ResolvedImage {
+    pub fn size(&self) -> u64 {
+        self.blobs.values().sum()
+    }
+}
+
+/// Everything the planner needs to know about the outside world.
+#[derive(Clone, Debug, Default)]
+pub struct Discovery {
+    /// Source images as the recipe names them (normalised), resolved.
+    pub images: BTreeMap<ImageRef, ResolvedImage>,
+    /// Blob lists of digests known from the manifest cache, including earlier resolutions
+    /// recorded in the journal (so the planner knows which blobs a destination already holds).
+    pub known_blobs: BTreeMap<Digest, BTreeSet<Digest>>,
+    /// Destination probes: the digest a destination reference currently has (`None` = absent).
+    /// A destination missing from this map was not probed (`--trust-state`).
+    pub dest: BTreeMap<String, Option<Digest>>,
+    /// Images that could not be resolved, with the reason (reported as `missing.txt`).
+    pub unresolved: BTreeMap<ImageRef, String>,
+}

@@ -1,0 +1,174 @@
+//! Rendering a plan for people (text), for machines (JSON) and for graphs (Graphviz dot), and the
+//! dry-run files `mapping.txt` (`src=dst`, as `oc image mirror -f` reads) and `missing.txt`.
+//! Pure: returns strings; the caller writes them.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::json;
+
+use super::Plan;
+use super::task::{Freshness, TaskKind};
+
+/// `1.5 MiB`-style sizes (binary units, one decimal).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+#[derive(Default)]
+struct Totals {
+    run: usize,
+    fresh: usize,
+    bytes: u64,
+}
+
+fn totals(plan: &Plan) -> BTreeMap<&str, Totals> {
+    let mut t: BTreeMap<&str, Totals> = BTreeMap::new();
+    for task in &plan.tasks {
+        let e = t.entry(task.target.as_str()).or_default();
+        if task.freshness.is_fresh() {
+            e.fresh += 1;
+        } else {
+            e.run += 1;
+            e.bytes += task.bytes;
+        }
+    }
+    t
+}
+
+/// The text form. `verbose` lists fresh tasks too (each says why it is fresh).
+pub fn text(plan: &Plan, verbose: bool) -> String {
+    let mut s = String::new();
+    let totals = totals(plan);
+    for (target, tot) in &totals {
+        let _ = writeln!(
+            s,
+            "target {target}: {} to run, {} fresh, {} to move",
+            tot.run,
+            tot.fresh,
+            human_bytes(tot.bytes)
+        );
+        for task in plan.tasks.iter().filter(|t| t.target == *target) {
+            let TaskKind::Copy(c) = &task.kind;
+            match &task.freshness {
+                Freshness::Dirty(reason) => {
+                    let _ = writeln!(
+                        s,
+                        "  run    copy {} -> {} ({}; {reason})",
+                        c.origin,
+                        c.dest,
+                        human_bytes(task.bytes)
+                    );
+                }
+                Freshness::Fresh if verbose => {
+                    let _ = writeln!(
+                        s,
+                        "  fresh  copy {} -> {} (recorded done; destination holds it)",
+                        c.origin, c.dest
+                    );
+                }
+                Freshness::Fresh => {}
+            }
+        }
+    }
+    for (image, why) in &plan.missing {
+        let _ = writeln!(s, "missing {image}: {why}");
+    }
+    let run: usize = totals.values().map(|t| t.run).sum();
+    let fresh: usize = totals.values().map(|t| t.fresh).sum();
+    let bytes: u64 = totals.values().map(|t| t.bytes).sum();
+    let _ = writeln!(
+        s,
+        "plan: {run} to run, {fresh} fresh, {} to move, {} missing",
+        human_bytes(bytes),
+        plan.missing.len()
+    );
+    s
+}
+
+/// The JSON form: every task with its key, dependencies, freshness and bytes, plus totals.
+pub fn json(plan: &Plan) -> String {
+    let totals: BTreeMap<&str, serde_json::Value> = totals(plan)
+        .into_iter()
+        .map(|(k, t)| (k, json!({"run": t.run, "fresh": t.fresh, "bytes": t.bytes})))
+        .collect();
+    let missing: Vec<_> = plan
+        .missing
+        .iter()
+        .map(|(i, why)| json!({"image": i.to_string(), "reason": why}))
+        .collect();
+    let doc = json!({"tasks": plan.tasks, "targets": totals, "missing": missing});
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// Graphviz: one node per task (dirty ones filled), one edge per dependency.
+pub fn dot(plan: &Plan) -> String {
+    let mut s = String::from(
+        "digraph airlift {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
+    );
+    for t in &plan.tasks {
+        let style = if t.freshness.is_fresh() {
+            ""
+        } else {
+            ", style=filled, fillcolor=\"#ffd27f\""
+        };
+        let _ = writeln!(s, "  \"{}\" [label=\"{}\"{style}];", t.id, t.id);
+    }
+    for t in &plan.tasks {
+        for d in &t.deps {
+            let _ = writeln!(s, "  \"{d}\" -> \"{}\";", t.id);
+        }
+    }
+    s.push_str("}\n");
+    s
+}
+
+/// `mapping.txt` for one target: `source@digest=destination` per copy, sorted.
+pub fn mapping(plan: &Plan, target: &str) -> String {
+    let mut lines: Vec<String> = plan
+        .tasks
+        .iter()
+        .filter(|t| t.target == target)
+        .map(|t| {
+            let TaskKind::Copy(c) = &t.kind;
+            format!("{}@{}={}", c.from.repository(), c.digest, c.dest)
+        })
+        .collect();
+    lines.sort();
+    lines.dedup();
+    lines.into_iter().map(|l| l + "\n").collect()
+}
+
+/// `missing.txt`: `image<TAB>reason` per image discovery could not resolve.
+pub fn missing(plan: &Plan) -> String {
+    plan.missing
+        .iter()
+        .map(|(i, why)| format!("{i}\t{why}\n"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_bytes_uses_binary_units() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(350 * 1024 * 1024), "350.0 MiB");
+    }
+}

@@ -1,0 +1,131 @@
+//! Tasks of the DAG, their identities and their freshness.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::TaskKey;
+use crate::oci::{Digest, ImageRef};
+
+/// Human-readable, unique task identity, e.g. `copy enterprise quay.io/ns/app:1.0`.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct TaskId(String);
+
+impl TaskId {
+    pub fn new(kind: &str, target: &str, subject: &str) -> Self {
+        TaskId(format!("{kind} {target} {subject}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TaskId({})", self.0)
+    }
+}
+
+/// Copy one image (with every child, blob and attachment) to one destination reference.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CopySpec {
+    /// Where the bytes come from (pinned to `digest`): the original source, or the destination
+    /// of the target this target needs.
+    pub from: ImageRef,
+    /// The reference as the recipe names it (for reports and cluster resources).
+    pub origin: ImageRef,
+    pub digest: Digest,
+    pub dest: ImageRef,
+    pub platforms: Option<Vec<String>>,
+    pub signatures: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum TaskKind {
+    Copy(CopySpec),
+}
+
+impl TaskKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            TaskKind::Copy(_) => "copy",
+        }
+    }
+}
+
+/// Why a task must run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum DirtyReason {
+    /// No record of this destination in the state.
+    NeverRun,
+    /// The destination was last filled from another source digest (a tag moved).
+    SourceChanged { from: Digest, to: Digest },
+    /// Same source digest, different parameters (platforms, signatures, key version).
+    ParametersChanged,
+    /// The state records the task done, but the destination no longer holds it.
+    DestinationMissing {
+        expected: Digest,
+        found: Option<Digest>,
+    },
+}
+
+impl fmt::Display for DirtyReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DirtyReason::NeverRun => write!(f, "never run"),
+            DirtyReason::SourceChanged { from, to } => {
+                write!(f, "source digest changed {} -> {}", short(from), short(to))
+            }
+            DirtyReason::ParametersChanged => write!(f, "parameters changed"),
+            DirtyReason::DestinationMissing { expected, found } => match found {
+                None => write!(f, "destination missing {}", short(expected)),
+                Some(d) => write!(
+                    f,
+                    "destination holds {} instead of {}",
+                    short(d),
+                    short(expected)
+                ),
+            },
+        }
+    }
+}
+
+fn short(d: &Digest) -> String {
+    format!("sha256:{}", &d.hex()[..12])
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum Freshness {
+    Fresh,
+    Dirty(DirtyReason),
+}
+
+impl Freshness {
+    pub fn is_fresh(&self) -> bool {
+        matches!(self, Freshness::Fresh)
+    }
+}
+
+/// One node of the plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Task {
+    pub id: TaskId,
+    pub target: String,
+    pub key: TaskKey,
+    pub kind: TaskKind,
+    pub deps: Vec<TaskId>,
+    pub freshness: Freshness,
+    /// Bytes this task is expected to move (blobs not yet at the destination registry and not
+    /// moved by an earlier task of this plan).
+    pub bytes: u64,
+}

@@ -1,0 +1,311 @@
+//! Unit tests of the pure planner: ordering, freshness and dirty reasons, bytes to move.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::*;
+use crate::discover::{Discovery, ResolvedImage};
+use crate::oci::{Digest, ImageRef, MediaType};
+use crate::state::Record;
+
+#[derive(Default)]
+struct Mem(BTreeMap<String, Record>);
+
+impl RecordedState for Mem {
+    fn record(&self, dest: &str) -> Option<&Record> {
+        self.0.get(dest)
+    }
+    fn records(&self) -> Vec<&Record> {
+        self.0.values().collect()
+    }
+}
+
+fn r(s: &str) -> ImageRef {
+    s.parse().unwrap()
+}
+
+fn blob(n: u8) -> Digest {
+    Digest::of(&[b'b', n])
+}
+
+fn image(n: u8, blobs: &[(u8, u64)]) -> ResolvedImage {
+    ResolvedImage {
+        digest: Digest::of(&[b'm', n]),
+        media_type: MediaType::OciManifest,
+        blobs: blobs.iter().map(|(b, s)| (blob(*b), *s)).collect(),
+        manifests: 1,
+    }
+}
+
+fn goal(name: &str, registry: &str, via: Option<&str>, origins: &[&str]) -> TargetGoal {
+    TargetGoal {
+        name: name.into(),
+        dest: DestRoot {
+            registry: registry.into(),
+            namespace: "mirror".into(),
+        },
+        max_nested_paths: None,
+        items: origins
+            .iter()
+            .map(|o| GoalItem {
+                set: "extras".into(),
+                origin: r(o),
+                via: via.map(str::to_string),
+                platforms: None,
+            })
+            .collect(),
+    }
+}
+
+fn dest_of(origin: &ImageRef, g: &TargetGoal) -> ImageRef {
+    let repo = crate::oci::Repository::new(
+        &g.dest.registry,
+        &format!("{}/{}", g.dest.namespace, origin.path()),
+    )
+    .unwrap();
+    match origin.tag() {
+        Some(t) => repo.with_tag(t),
+        None => repo.with_tag(&origin.digest().unwrap().tag_form()),
+    }
+}
+
+fn plan(goals: &[TargetGoal], d: &Discovery, s: &Mem, trust: bool) -> Plan {
+    build(
+        goals,
+        d,
+        s,
+        &PlanOptions {
+            trust_state: trust,
+            signatures: true,
+        },
+        &dest_of,
+    )
+}
+
+/// Records every task of `p` as done and makes discovery see the destinations.
+fn complete(p: &Plan, s: &mut Mem, d: &mut Discovery) {
+    for t in &p.tasks {
+        let TaskKind::Copy(c) = &t.kind;
+        s.0.insert(
+            c.dest.to_string(),
+            Record {
+                key: t.key.to_string(),
+                kind: "copy".into(),
+                dest: c.dest.to_string(),
+                source_digest: c.digest.clone(),
+                output_digest: c.digest.clone(),
+            },
+        );
+        d.dest.insert(c.dest.to_string(), Some(c.digest.clone()));
+        let blobs: BTreeSet<Digest> = d.images[&c.origin].blobs.keys().cloned().collect();
+        d.known_blobs.insert(c.digest.clone(), blobs);
+    }
+}
+
+fn discovery() -> Discovery {
+    let mut d = Discovery::default();
+    d.images
+        .insert(r("quay.io/a/app:1"), image(1, &[(0, 100), (1, 10)]));
+    d.images
+        .insert(r("quay.io/a/tool:2"), image(2, &[(0, 100), (2, 20)]));
+    d
+}
+
+#[test]
+fn first_plan_runs_everything_and_counts_shared_blobs_once() {
+    let d = discovery();
+    let p = plan(
+        &[goal(
+            "ent",
+            "reg:5000",
+            None,
+            &["quay.io/a/app:1", "quay.io/a/tool:2"],
+        )],
+        &d,
+        &Mem::default(),
+        false,
+    );
+    assert_eq!(p.tasks.len(), 2);
+    assert!(
+        p.tasks
+            .iter()
+            .all(|t| t.freshness == Freshness::Dirty(DirtyReason::NeverRun))
+    );
+    let bytes: u64 = p.tasks.iter().map(|t| t.bytes).sum();
+    assert_eq!(bytes, 130, "the shared 100-byte base is moved once");
+}
+
+#[test]
+fn rerun_is_fresh_and_moves_nothing() {
+    let mut d = discovery();
+    let mut s = Mem::default();
+    let goals = [goal(
+        "ent",
+        "reg:5000",
+        None,
+        &["quay.io/a/app:1", "quay.io/a/tool:2"],
+    )];
+    let p = plan(&goals, &d, &s, false);
+    complete(&p, &mut s, &mut d);
+    let p2 = plan(&goals, &d, &s, false);
+    assert!(p2.tasks.iter().all(|t| t.freshness.is_fresh()));
+    assert_eq!(p2.dirty().count(), 0);
+    assert_eq!(p2.tasks.iter().map(|t| t.bytes).sum::<u64>(), 0);
+}
+
+#[test]
+fn moved_tag_is_source_changed_and_moves_only_new_blobs() {
+    let mut d = discovery();
+    let mut s = Mem::default();
+    let goals = [goal(
+        "ent",
+        "reg:5000",
+        None,
+        &["quay.io/a/app:1", "quay.io/a/tool:2"],
+    )];
+    let p = plan(&goals, &d, &s, false);
+    complete(&p, &mut s, &mut d);
+    let old = d.images[&r("quay.io/a/app:1")].digest.clone();
+    d.images
+        .insert(r("quay.io/a/app:1"), image(9, &[(0, 100), (1, 10), (7, 7)]));
+    let p2 = plan(&goals, &d, &s, false);
+    let dirty: Vec<_> = p2.dirty().collect();
+    assert_eq!(dirty.len(), 1);
+    assert_eq!(
+        dirty[0].freshness,
+        Freshness::Dirty(DirtyReason::SourceChanged {
+            from: old,
+            to: Digest::of(&[b'm', 9])
+        })
+    );
+    assert_eq!(dirty[0].bytes, 7, "only the new 7-byte blob moves");
+}
+
+#[test]
+fn tag_moved_to_content_already_mirrored_moves_no_bytes() {
+    let mut d = discovery();
+    let mut s = Mem::default();
+    let goals = [goal(
+        "ent",
+        "reg:5000",
+        None,
+        &["quay.io/a/app:1", "quay.io/a/tool:2"],
+    )];
+    let p = plan(&goals, &d, &s, false);
+    complete(&p, &mut s, &mut d);
+    let tool = d.images[&r("quay.io/a/tool:2")].clone();
+    d.images.insert(r("quay.io/a/app:1"), tool);
+    let p2 = plan(&goals, &d, &s, false);
+    let dirty: Vec<_> = p2.dirty().collect();
+    assert_eq!(dirty.len(), 1);
+    assert_eq!(
+        dirty[0].bytes, 0,
+        "early cutoff: a re-tag, no blob transfer"
+    );
+}
+
+#[test]
+fn destination_deleted_behind_our_back_is_dirty_unless_state_is_trusted() {
+    let mut d = discovery();
+    let mut s = Mem::default();
+    let goals = [goal("ent", "reg:5000", None, &["quay.io/a/app:1"])];
+    let p = plan(&goals, &d, &s, false);
+    complete(&p, &mut s, &mut d);
+    let dest = "reg:5000/mirror/a/app:1".to_string();
+    d.dest.insert(dest.clone(), None);
+    let p2 = plan(&goals, &d, &s, false);
+    assert!(matches!(
+        p2.tasks[0].freshness,
+        Freshness::Dirty(DirtyReason::DestinationMissing { found: None, .. })
+    ));
+    let p3 = plan(&goals, &d, &s, true);
+    assert!(p3.tasks[0].freshness.is_fresh());
+}
+
+#[test]
+fn changed_parameters_are_reported() {
+    let mut d = discovery();
+    let mut s = Mem::default();
+    let mut goals = [goal("ent", "reg:5000", None, &["quay.io/a/app:1"])];
+    let p = plan(&goals, &d, &s, false);
+    complete(&p, &mut s, &mut d);
+    goals[0].items[0].platforms = Some(vec!["amd64".into()]);
+    let p2 = plan(&goals, &d, &s, false);
+    assert_eq!(
+        p2.tasks[0].freshness,
+        Freshness::Dirty(DirtyReason::ParametersChanged)
+    );
+}
+
+#[test]
+fn chained_target_copies_from_the_needed_target_and_depends_on_it() {
+    let d = discovery();
+    let goals = [
+        goal("ent", "reg:5000", None, &["quay.io/a/app:1"]),
+        goal("enclave", "enc:5000", Some("ent"), &["quay.io/a/app:1"]),
+    ];
+    let p = plan(&goals, &d, &Mem::default(), false);
+    assert_eq!(p.tasks.len(), 2);
+    let (first, second) = (&p.tasks[0], &p.tasks[1]);
+    assert_eq!(second.deps, vec![first.id.clone()]);
+    let TaskKind::Copy(c) = &second.kind;
+    assert_eq!(c.from.registry(), "reg:5000");
+    assert_eq!(
+        c.from.digest(),
+        Some(&d.images[&r("quay.io/a/app:1")].digest)
+    );
+    assert_eq!(c.dest.registry(), "enc:5000");
+}
+
+#[test]
+fn unresolved_images_are_listed_as_missing_not_planned() {
+    let mut d = discovery();
+    d.unresolved
+        .insert(r("quay.io/a/gone:1"), "manifest unknown".into());
+    let p = plan(
+        &[goal(
+            "ent",
+            "reg:5000",
+            None,
+            &["quay.io/a/app:1", "quay.io/a/gone:1"],
+        )],
+        &d,
+        &Mem::default(),
+        false,
+    );
+    assert_eq!(p.tasks.len(), 1);
+    assert_eq!(
+        p.missing,
+        vec![(r("quay.io/a/gone:1"), "manifest unknown".to_string())]
+    );
+}
+
+#[test]
+fn plan_is_deterministic_whatever_the_goal_order() {
+    let d = discovery();
+    let a = plan(
+        &[goal(
+            "ent",
+            "reg:5000",
+            None,
+            &["quay.io/a/app:1", "quay.io/a/tool:2"],
+        )],
+        &d,
+        &Mem::default(),
+        false,
+    );
+    let b = plan(
+        &[goal(
+            "ent",
+            "reg:5000",
+            None,
+            &["quay.io/a/tool:2", "quay.io/a/app:1"],
+        )],
+        &d,
+        &Mem::default(),
+        false,
+    );
+    assert_eq!(
+        serde_json::to_string(&a).unwrap(),
+        serde_json::to_string(&b).unwrap()
+    );
+}
