@@ -1,0 +1,264 @@
+//! A small fault-injecting HTTP proxy on loopback. It forwards every request to an upstream
+//! plain-HTTP registry and can answer 503 (optionally with `Retry-After`) to the first N
+//! requests matching a predicate, or corrupt the body of matching responses. It counts
+//! requests. One request per connection (`Connection: close`), which every client handles.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Which requests a fault applies to: `(method, path_and_query)`.
+pub type Matcher = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
+/// Faults to inject.
+#[derive(Clone)]
+pub struct ProxyOptions {
+    /// Requests the faults apply to.
+    pub matcher: Matcher,
+    /// Answer 503 to the first N matching requests.
+    pub fail_first: usize,
+    /// `Retry-After` seconds sent with each injected 503.
+    pub retry_after: Option<u64>,
+    /// Flip a byte in the body of every matching successful response.
+    pub corrupt: bool,
+}
+
+impl ProxyOptions {
+    /// Forward everything unchanged.
+    pub fn passthrough() -> Self {
+        ProxyOptions {
+            matcher: Arc::new(|_, _| false),
+            fail_first: 0,
+            retry_after: None,
+            corrupt: false,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    total: AtomicUsize,
+    matched: AtomicUsize,
+    injected: AtomicUsize,
+}
+
+/// A running proxy; stops when dropped.
+pub struct FaultProxy {
+    port: u16,
+    counters: Arc<Counters>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+struct Shared {
+    upstream: String,
+    own: String,
+    options: ProxyOptions,
+    counters: Arc<Counters>,
+    client: reqwest::Client,
+}
+
+impl FaultProxy {
+    /// Starts a proxy in front of `upstream_host` (`127.0.0.1:PORT`, plain HTTP). Must be called
+    /// inside a tokio runtime.
+    pub async fn start(upstream_host: &str, options: ProxyOptions) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let port = listener.local_addr().expect("proxy addr").port();
+        let counters = Arc::new(Counters::default());
+        let shared = Arc::new(Shared {
+            upstream: upstream_host.to_string(),
+            own: format!("127.0.0.1:{port}"),
+            options,
+            counters: counters.clone(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("proxy client"),
+        });
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let _ = handle(stream, &shared).await;
+                });
+            }
+        });
+        FaultProxy {
+            port,
+            counters,
+            task,
+        }
+    }
+
+    /// `127.0.0.1:PORT` of the proxy.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// All requests seen.
+    pub fn total(&self) -> usize {
+        self.counters.total.load(Ordering::SeqCst)
+    }
+
+    /// Requests that matched the predicate.
+    pub fn matched(&self) -> usize {
+        self.counters.matched.load(Ordering::SeqCst)
+    }
+
+    /// 503s injected.
+    pub fn injected(&self) -> usize {
+        self.counters.injected.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn read_body<R: AsyncBufReadExt + Unpin>(
+    r: &mut R,
+    headers: &[(String, String)],
+) -> std::io::Result<Vec<u8>> {
+    let get = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.clone())
+    };
+    if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        let mut body = Vec::new();
+        loop {
+            let mut line = String::new();
+            r.read_line(&mut line).await?;
+            let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16)
+                .unwrap_or(0);
+            if size == 0 {
+                let mut trailer = String::new();
+                while r.read_line(&mut trailer).await? > 2 {
+                    trailer.clear();
+                }
+                return Ok(body);
+            }
+            let start = body.len();
+            body.resize(start + size, 0);
+            r.read_exact(&mut body[start..]).await?;
+            let mut crlf = [0u8; 2];
+            r.read_exact(&mut crlf).await?;
+        }
+    }
+    let len: usize = get("content-length")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).await?;
+    Ok(body)
+}
+
+async fn handle(stream: TcpStream, s: &Shared) -> std::io::Result<()> {
+    let mut r = BufReader::new(stream);
+    let mut line = String::new();
+    r.read_line(&mut line).await?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("GET").to_string();
+    let target = parts.next().unwrap_or("/").to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).await?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let body = read_body(&mut r, &headers).await?;
+    s.counters.total.fetch_add(1, Ordering::SeqCst);
+    let matched = (s.options.matcher)(&method, &target);
+    let mut stream = r.into_inner();
+    if matched {
+        let n = s.counters.matched.fetch_add(1, Ordering::SeqCst);
+        if n < s.options.fail_first {
+            s.counters.injected.fetch_add(1, Ordering::SeqCst);
+            let retry = s
+                .options
+                .retry_after
+                .map(|n| format!("Retry-After: {n}\r\n"))
+                .unwrap_or_default();
+            let resp = format!(
+                "HTTP/1.1 503 Service Unavailable\r\n{retry}Content-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            stream.write_all(resp.as_bytes()).await?;
+            return stream.shutdown().await;
+        }
+    }
+    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
+    let mut req = s
+        .client
+        .request(m, format!("http://{}{target}", s.upstream));
+    for (k, v) in &headers {
+        let lk = k.to_ascii_lowercase();
+        if !["host", "connection", "transfer-encoding", "content-length"].contains(&lk.as_str()) {
+            req = req.header(k, v);
+        }
+    }
+    if !body.is_empty() || method == "PUT" || method == "PATCH" || method == "POST" {
+        req = req.body(body);
+    }
+    let resp = match req.send().await {
+        Ok(r) => r,
+        Err(_) => {
+            stream
+                .write_all(
+                    b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                )
+                .await?;
+            return stream.shutdown().await;
+        }
+    };
+    let status = resp.status();
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    for (k, v) in resp.headers() {
+        let k = k.as_str();
+        if ["connection", "transfer-encoding", "content-length"].contains(&k) {
+            continue;
+        }
+        let v = String::from_utf8_lossy(v.as_bytes()).replace(&s.upstream, &s.own);
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    let is_head = method == "HEAD";
+    let declared: Option<u64> = resp
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let mut data = resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+    if matched
+        && s.options.corrupt
+        && status.is_success()
+        && let Some(b) = data.last_mut()
+    {
+        *b ^= 0xff;
+    }
+    let len = if is_head {
+        declared.unwrap_or(0) as usize
+    } else {
+        data.len()
+    };
+    head.push_str(&format!(
+        "Content-Length: {len}\r\nConnection: close\r\n\r\n"
+    ));
+    stream.write_all(head.as_bytes()).await?;
+    if !is_head {
+        stream.write_all(&data).await?;
+    }
+    stream.shutdown().await
+}

@@ -1,0 +1,54 @@
+//! `skopeo`, the independent client that checks what airlift wrote.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use super::Registry;
+
+/// How skopeo reaches a registry.
+#[derive(Clone, Debug, Default)]
+pub struct SkopeoAuth {
+    /// `false` adds `--tls-verify=false` (needed for plain-HTTP registries).
+    pub tls_verify: bool,
+    pub cert_dir: Option<PathBuf>,
+    pub creds: Option<(String, String)>,
+}
+
+impl SkopeoAuth {
+    /// What reaching `registry` takes: its CA and credentials, or `--tls-verify=false` for HTTP.
+    pub fn for_registry(registry: &Registry) -> Self {
+        SkopeoAuth {
+            tls_verify: registry.cert_dir().is_some(),
+            cert_dir: registry.cert_dir().map(PathBuf::from),
+            creds: registry
+                .creds()
+                .map(|(u, p)| (u.to_string(), p.to_string())),
+        }
+    }
+}
+
+/// `skopeo inspect --raw docker://<reference>`: the manifest bytes exactly as stored.
+pub fn skopeo_inspect_raw(reference: &str, auth: &SkopeoAuth) -> Result<Vec<u8>, String> {
+    let mut cmd = Command::new("skopeo");
+    cmd.arg("inspect").arg("--raw");
+    if !auth.tls_verify {
+        cmd.arg("--tls-verify=false");
+    }
+    if let Some(d) = &auth.cert_dir {
+        cmd.arg("--cert-dir").arg(d);
+    }
+    if let Some((u, p)) = &auth.creds {
+        cmd.arg("--creds").arg(format!("{u}:{p}"));
+    } else {
+        cmd.arg("--no-creds");
+    }
+    cmd.arg(format!("docker://{reference}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run skopeo ({e}): apt-get install skopeo"));
+    if out.status.success() {
+        Ok(out.stdout)
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
