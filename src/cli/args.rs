@@ -204,6 +204,9 @@ impl Command {
 impl Cli {
     pub fn run(self) -> CmdResult {
         let name = self.command.name();
-        Err(Failure::not_available(&format!("airlift {name}")))
+        match self.command {
+            Command::Diff { old, new } => super::diff::run(&old, &new),
+            _ => Err(Failure::not_available(&format!("airlift {name}"))),
+        }
     }
 }
