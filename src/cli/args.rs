@@ -203,7 +203,13 @@ impl Command {
 
 impl Cli {
     pub fn run(self) -> CmdResult {
-        let name = self.command.name();
-        Err(Failure::not_available(&format!("airlift {name}")))
+        match &self.command {
+            Command::Init { force } => super::init::run(&self.global, *force),
+            Command::Check { files } => super::check::run(&self.global, files),
+            _ => {
+                let name = self.command.name();
+                Err(Failure::not_available(&format!("airlift {name}")))
+            }
+        }
     }
 }

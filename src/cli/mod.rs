@@ -1,5 +1,8 @@
 //! The command-line interface: argument definitions and one file per command.
 
 mod args;
+mod check;
+mod init;
 
+pub use init::STARTER;
 pub use args::{Cli, Command, GlobalOpts, ListWhat, MessageFormat, PlanFormat};
