@@ -22,10 +22,10 @@ pub(crate) fn run(global: &GlobalOpts, files: &[PathBuf]) -> CmdResult {
             Ok(r) => {
                 if !global.quiet {
                     eprintln!(
-                        "ok: {} ({} content sets, {} targets)",
+                        "ok: {} ({}, {})",
                         file.display(),
-                        r.sets.len(),
-                        r.targets.len()
+                        count(r.sets.len(), "content set"),
+                        count(r.targets.len(), "target")
                     );
                 }
                 if global.verbose > 0 {
@@ -47,4 +47,12 @@ pub(crate) fn run(global: &GlobalOpts, files: &[PathBuf]) -> CmdResult {
         eprintln!("{:?}", miette::Report::new(earlier));
     }
     Err(Failure::new(exit, last))
+}
+
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }

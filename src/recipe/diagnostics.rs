@@ -244,14 +244,20 @@ impl Diagnostic for RecipeErrors {
     }
 }
 
-/// Did-you-mean: the candidate closest to `word`, if it is close enough to be a likely typo.
+/// Did-you-mean: the candidate closest to `word`, if it is close enough to be a likely typo
+/// (a small edit distance, transpositions counting once, or a high Jaro-Winkler similarity).
 pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let max_edits = (word.chars().count() / 3).max(1);
     candidates
         .iter()
-        .map(|c| (strsim::jaro_winkler(word, c), *c))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
+        .map(|c| {
+            let edits = strsim::damerau_levenshtein(word, c);
+            let jw = strsim::jaro_winkler(word, c);
+            (edits <= max_edits || jw >= 0.85, edits, *c)
+        })
+        .filter(|(close, _, _)| *close)
+        .min_by_key(|(_, edits, _)| *edits)
+        .map(|(_, _, c)| c)
 }
 
 /// A help line for an unknown word: did-you-mean, or the list of what is allowed (`plural` names
