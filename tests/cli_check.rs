@@ -34,10 +34,18 @@ fn check_accepts_every_valid_recipe() {
     let files = kdl_files("recipes");
     assert!(files.len() >= 5);
     for f in files {
-        let rel = f.strip_prefix(root()).unwrap_or(&f).to_string_lossy().into_owned();
+        let rel = f
+            .strip_prefix(root())
+            .unwrap_or(&f)
+            .to_string_lossy()
+            .into_owned();
         let out = airlift(&["check", &rel], root());
         assert_eq!(out.status.code(), Some(0), "{rel}: {}", stderr(&out));
-        assert!(stderr(&out).starts_with(&format!("ok: {rel} (")), "{}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with(&format!("ok: {rel} (")),
+            "{}",
+            stderr(&out)
+        );
     }
 }
 
@@ -46,11 +54,18 @@ fn check_rejects_every_bad_recipe_with_its_diagnostic() {
     let files = kdl_files("recipes/bad");
     assert!(files.len() >= 17);
     for f in files {
-        let rel = f.strip_prefix(root()).unwrap_or(&f).to_string_lossy().into_owned();
+        let rel = f
+            .strip_prefix(root())
+            .unwrap_or(&f)
+            .to_string_lossy()
+            .into_owned();
         let out = airlift(&["check", &rel], root());
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(3), "{rel}: {err}");
-        assert!(err.contains(&format!("[{rel}:")) || err.contains("recipes/bad/cycle/inner.kdl:"), "{rel}: {err}");
+        assert!(
+            err.contains(&format!("[{rel}:")) || err.contains("recipes/bad/cycle/inner.kdl:"),
+            "{rel}: {err}"
+        );
         assert!(err.contains("help:"), "{rel}: {err}");
     }
 }
@@ -58,13 +73,23 @@ fn check_rejects_every_bad_recipe_with_its_diagnostic() {
 #[test]
 fn check_reports_all_files_and_counts() {
     let out = airlift(
-        &["check", "recipes/images-only.kdl", "recipes/design-example.kdl"],
+        &[
+            "check",
+            "recipes/images-only.kdl",
+            "recipes/design-example.kdl",
+        ],
         root(),
     );
     assert_eq!(out.status.code(), Some(0));
     let err = stderr(&out);
-    assert!(err.contains("ok: recipes/images-only.kdl (1 content set, 1 target)"), "{err}");
-    assert!(err.contains("ok: recipes/design-example.kdl (5 content sets, 3 targets)"), "{err}");
+    assert!(
+        err.contains("ok: recipes/images-only.kdl (1 content set, 1 target)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("ok: recipes/design-example.kdl (5 content sets, 3 targets)"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -25,7 +25,11 @@ fn valid_recipes_summaries() {
             let rel = relative(path);
             match airlift::recipe::load(&rel) {
                 Ok(recipe) => insta::assert_snapshot!("summary", recipe.summary()),
-                Err(e) => panic!("{} should be valid:\n{}", rel.display(), e.render_plain(100)),
+                Err(e) => panic!(
+                    "{} should be valid:\n{}",
+                    rel.display(),
+                    e.render_plain(100)
+                ),
             }
         });
     });
@@ -52,12 +56,25 @@ fn each_bad_recipe_has_one_mistake_except_two_mistakes() {
         .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
         .unwrap_or_default();
     entries.sort();
-    for path in entries.iter().filter(|p| p.extension().is_some_and(|e| e == "kdl")) {
+    for path in entries
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "kdl"))
+    {
         let Err(e) = airlift::recipe::load(path) else {
             panic!("{} should be invalid", path.display());
         };
-        let expected = if path.ends_with("two-mistakes.kdl") { 2 } else { 1 };
-        assert_eq!(e.len(), expected, "{}:\n{}", path.display(), e.render_plain(100));
+        let expected = if path.ends_with("two-mistakes.kdl") {
+            2
+        } else {
+            1
+        };
+        assert_eq!(
+            e.len(),
+            expected,
+            "{}:\n{}",
+            path.display(),
+            e.render_plain(100)
+        );
         checked += 1;
     }
     assert!(checked >= 17, "only {checked} bad recipes found");
@@ -71,7 +88,9 @@ fn design_example_is_the_design_documents_example() {
     assert_eq!(r.targets.len(), 3);
     assert_eq!(r.deletes.len(), 1);
     assert_eq!(r.trusts.len(), 2);
-    let enclave = r.target("enclave-1").map(|t| t.needed_targets().collect::<Vec<_>>());
+    let enclave = r
+        .target("enclave-1")
+        .map(|t| t.needed_targets().collect::<Vec<_>>());
     assert_eq!(enclave, Some(vec!["enterprise"]));
     assert_eq!(
         r.carried_sets("enclave-1").into_iter().collect::<Vec<_>>(),

@@ -4,5 +4,5 @@ mod args;
 mod check;
 mod init;
 
-pub use init::STARTER;
 pub use args::{Cli, Command, GlobalOpts, ListWhat, MessageFormat, PlanFormat};
+pub use init::STARTER;

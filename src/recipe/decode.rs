@@ -93,7 +93,11 @@ pub(crate) fn unknown_node(
     place: &str,
 ) {
     let e = ctx
-        .error(node.name().span(), "unknown node", format!("unknown node `{name}` in {place}"))
+        .error(
+            node.name().span(),
+            "unknown node",
+            format!("unknown node `{name}` in {place}"),
+        )
         .help(suggest(name, allowed, "nodes"));
     ctx.push(e);
 }
@@ -110,7 +114,10 @@ fn value_type(v: &KdlValue) -> &'static str {
 
 /// Positional arguments of a node.
 pub(crate) fn args(node: &KdlNode) -> Vec<&KdlEntry> {
-    node.entries().iter().filter(|e| e.name().is_none()).collect()
+    node.entries()
+        .iter()
+        .filter(|e| e.name().is_none())
+        .collect()
 }
 
 /// Reports properties not in `allowed` (with did-you-mean) and properties given twice.
@@ -131,7 +138,11 @@ pub(crate) fn check_props(ctx: &mut Ctx<'_>, node: &KdlNode, allowed: &[&str]) {
             ctx.push(err);
         } else if let Some((_, first)) = seen.iter().find(|(s, _)| *s == k) {
             let err = ctx
-                .error(e.span(), "given again here", format!("property `{k}` is given twice"))
+                .error(
+                    e.span(),
+                    "given again here",
+                    format!("property `{k}` is given twice"),
+                )
                 .also(*first, "first given here")
                 .help("keep one of them");
             ctx.push(err);
@@ -225,7 +236,9 @@ pub(crate) fn str_args(
             .help(format!("write it as `{usage}`"));
         ctx.push(err);
     }
-    a.into_iter().filter_map(|e| entry_str(ctx, e, what)).collect()
+    a.into_iter()
+        .filter_map(|e| entry_str(ctx, e, what))
+        .collect()
 }
 
 /// A node whose single argument is `#true` or `#false` (`graph #true`).
@@ -252,7 +265,11 @@ pub(crate) fn bool_node(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Spanned<boo
         },
         None => {
             let err = ctx
-                .error(node.name().span(), "value missing", format!("`{name}` needs a value"))
+                .error(
+                    node.name().span(),
+                    "value missing",
+                    format!("`{name}` needs a value"),
+                )
                 .help(format!("write `{name} #true` or `{name} #false`"));
             ctx.push(err);
             None
@@ -323,7 +340,11 @@ pub(crate) fn check_range(
         && lo.value > hi.value
     {
         let err = ctx
-            .error(lo.span, "min", format!("min {} is greater than max {}", lo.value, hi.value))
+            .error(
+                lo.span,
+                "min",
+                format!("min {} is greater than max {}", lo.value, hi.value),
+            )
             .also(hi.span, "max")
             .help("swap them, or raise max to at least min");
         ctx.push(err);
@@ -359,18 +380,30 @@ pub(crate) fn no_children(ctx: &mut Ctx<'_>, node: &KdlNode) {
     {
         let name = node.name().value();
         let err = ctx
-            .error(doc.span(), "unexpected block", format!("`{name}` takes no children"))
+            .error(
+                doc.span(),
+                "unexpected block",
+                format!("`{name}` takes no children"),
+            )
             .help(format!("remove the `{{ … }}` block after `{name}`"));
         ctx.push(err);
     }
 }
 
 /// Reports a node that may appear only once in its block; returns false for a repeat.
-pub(crate) fn once(ctx: &mut Ctx<'_>, seen: &mut Vec<(String, SourceSpan)>, node: &KdlNode) -> bool {
+pub(crate) fn once(
+    ctx: &mut Ctx<'_>,
+    seen: &mut Vec<(String, SourceSpan)>,
+    node: &KdlNode,
+) -> bool {
     let name = node.name().value();
     if let Some((_, first)) = seen.iter().find(|(n, _)| n == name) {
         let err = ctx
-            .error(node.name().span(), "given again here", format!("`{name}` is given twice"))
+            .error(
+                node.name().span(),
+                "given again here",
+                format!("`{name}` is given twice"),
+            )
             .also(*first, "first given here")
             .help("keep one of them");
         ctx.push(err);
@@ -391,7 +424,11 @@ pub(crate) fn check_unique<'s>(
     for n in names {
         if let Some(first) = seen.iter().find(|s| s.value == n.value) {
             let err = ctx
-                .error(n.span, "given again here", format!("{what} `{}` is listed twice", n.value))
+                .error(
+                    n.span,
+                    "given again here",
+                    format!("{what} `{}` is listed twice", n.value),
+                )
                 .also(first.span, "first listed here")
                 .help("merge the two entries into one");
             ctx.push(err);
@@ -449,7 +486,11 @@ pub(crate) fn url(ctx: &mut Ctx<'_>, s: &Spanned<String>, what: &str) -> bool {
         .any(|p| s.value.strip_prefix(p).is_some_and(|rest| !rest.is_empty()));
     if !ok {
         let err = ctx
-            .error(s.span, "not an http(s) URL", format!("{what} `{}` is not an http(s) URL", s.value))
+            .error(
+                s.span,
+                "not an http(s) URL",
+                format!("{what} `{}` is not an http(s) URL", s.value),
+            )
             .help("write a full URL such as \"https://example.com/path\"");
         ctx.push(err);
     }
@@ -474,7 +515,10 @@ mod tests {
             resolve(Path::new("recipes"), Path::new("/media/x")),
             PathBuf::from("/media/x")
         );
-        assert_eq!(resolve(Path::new(""), Path::new("out")), PathBuf::from("out"));
+        assert_eq!(
+            resolve(Path::new(""), Path::new("out")),
+            PathBuf::from("out")
+        );
         assert_eq!(clean(Path::new("../a")), PathBuf::from("../a"));
     }
 }

@@ -7,9 +7,8 @@ use kdl::KdlNode;
 use regex::Regex;
 
 use super::decode::{
-    Ctx, bool_node, check_arg_count, check_props, check_range, check_unique, children,
-    image_ref, no_children, once, path_value, prop_str, prop_version, str_arg,
-    str_args, url,
+    Ctx, bool_node, check_arg_count, check_props, check_range, check_unique, children, image_ref,
+    no_children, once, path_value, prop_str, prop_version, str_arg, str_args, url,
 };
 use super::diagnostics::suggest;
 use super::model::{
@@ -36,7 +35,11 @@ pub(crate) fn release(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<ReleaseSet> {
     let mut graph = false;
     let mut kubevirt_container = false;
     let mut seen = Vec::new();
-    for child in children(ctx, node, &["channel", "arch", "graph", "kubevirt-container"]) {
+    for child in children(
+        ctx,
+        node,
+        &["channel", "arch", "graph", "kubevirt-container"],
+    ) {
         match child.name().value() {
             "channel" => channels.extend(release_channel(ctx, child)),
             "arch" if once(ctx, &mut seen, child) => arch = arches(ctx, child),
@@ -49,7 +52,11 @@ pub(crate) fn release(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<ReleaseSet> {
             _ => {}
         }
     }
-    check_unique(ctx, channels.iter().map(|c: &ReleaseChannel| &c.name), "channel");
+    check_unique(
+        ctx,
+        channels.iter().map(|c: &ReleaseChannel| &c.name),
+        "channel",
+    );
     if let (Some(img), Some(first)) = (&image, channels.first()) {
         let e = ctx
             .error(first.name.span, "channel", "a release with `image=` cannot have channels")
@@ -89,7 +96,8 @@ fn release_channel(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<ReleaseChannel> 
     let min = prop_version(ctx, node, "min");
     let max = prop_version(ctx, node, "max");
     check_range(ctx, &min, &max);
-    let shortest_path = super::decode::prop_bool(ctx, node, "shortest-path").is_some_and(|b| b.value);
+    let shortest_path =
+        super::decode::prop_bool(ctx, node, "shortest-path").is_some_and(|b| b.value);
     Some(ReleaseChannel {
         name: name?,
         min,
@@ -107,7 +115,11 @@ fn arches(ctx: &mut Ctx<'_>, node: &KdlNode) -> Vec<Spanned<String>> {
             out.push(a);
         } else {
             let e = ctx
-                .error(a.span, "unknown architecture", format!("`{}` is not a release architecture", a.value))
+                .error(
+                    a.span,
+                    "unknown architecture",
+                    format!("`{}` is not a release architecture", a.value),
+                )
                 .help(suggest(&a.value, ARCHES, "architectures"));
             ctx.push(e);
         }
@@ -122,7 +134,8 @@ pub(crate) fn catalog(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<CatalogSet> {
     check_props(ctx, node, &[]);
     check_arg_count(ctx, node, 2, CATALOG_USAGE);
     let name = str_arg(ctx, node, 0, "a name", CATALOG_USAGE);
-    let source = str_arg(ctx, node, 1, "a source", CATALOG_USAGE).and_then(|s| catalog_source(ctx, &s));
+    let source =
+        str_arg(ctx, node, 1, "a source", CATALOG_USAGE).and_then(|s| catalog_source(ctx, &s));
     let mut rename = None;
     let mut full = None;
     let mut packages = Vec::new();
@@ -191,10 +204,16 @@ fn catalog_rename(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<CatalogRename> {
     }
     let tag = prop_str(ctx, node, "tag");
     if let Some(t) = &tag
-        && format!("airlift.invalid/x:{}", t.value).parse::<ImageRef>().is_err()
+        && format!("airlift.invalid/x:{}", t.value)
+            .parse::<ImageRef>()
+            .is_err()
     {
         let e = ctx
-            .error(t.span, "invalid tag", format!("`{}` is not a valid tag", t.value))
+            .error(
+                t.span,
+                "invalid tag",
+                format!("`{}` is not a valid tag", t.value),
+            )
             .help("a tag is 1-128 of [A-Za-z0-9_.-] and cannot start with `.` or `-`");
         ctx.push(e);
     }
@@ -222,7 +241,11 @@ fn package(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Package> {
             bundles.extend(str_arg(ctx, child, 0, "a bundle name", usage));
         }
     }
-    check_unique(ctx, channels.iter().map(|c: &PackageChannel| &c.name), "channel");
+    check_unique(
+        ctx,
+        channels.iter().map(|c: &PackageChannel| &c.name),
+        "channel",
+    );
     check_unique(ctx, bundles.iter(), "bundle");
     if let Some(ch) = channels.first() {
         if let Some(bound) = min.as_ref().or(max.as_ref()) {
@@ -234,7 +257,11 @@ fn package(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Package> {
         }
         if let Some(b) = bundles.first() {
             let e = ctx
-                .error(b.span, "bundle", "a package cannot select both channels and bundles")
+                .error(
+                    b.span,
+                    "bundle",
+                    "a package cannot select both channels and bundles",
+                )
                 .also(ch.name.span, "channel")
                 .help("keep either the `channel` entries or the `bundle` entries of this package");
             ctx.push(e);
@@ -306,11 +333,16 @@ pub(crate) fn images(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<ImageSet> {
         if child.name().value() == "image" {
             let usage = "image \"registry.redhat.io/ubi9/ubi:latest\"";
             check_arg_count(ctx, child, 1, usage);
-            images.extend(str_arg(ctx, child, 0, "an image reference", usage).and_then(|s| image_ref(ctx, &s)));
+            images.extend(
+                str_arg(ctx, child, 0, "an image reference", usage)
+                    .and_then(|s| image_ref(ctx, &s)),
+            );
         } else {
             let usage = "block \"^registry\\\\.example\\\\.com/unwanted/.*\"";
             check_arg_count(ctx, child, 1, usage);
-            blocks.extend(str_arg(ctx, child, 0, "a regular expression", usage).and_then(|s| regex(ctx, &s)));
+            blocks.extend(
+                str_arg(ctx, child, 0, "a regular expression", usage).and_then(|s| regex(ctx, &s)),
+            );
         }
     }
     Some(ImageSet {
@@ -326,7 +358,12 @@ fn regex(ctx: &mut Ctx<'_>, s: &Spanned<String>) -> Option<Spanned<Regex>> {
         Ok(r) => Some(Spanned::new(r, s.span)),
         Err(e) => {
             let detail = e.to_string();
-            let last = detail.lines().last().unwrap_or("invalid").trim().to_string();
+            let last = detail
+                .lines()
+                .last()
+                .unwrap_or("invalid")
+                .trim()
+                .to_string();
             let e = ctx
                 .error(s.span, "invalid regular expression", format!("`{}` is not a valid regular expression: {last}", s.value))
                 .help("use Rust regex syntax (https://docs.rs/regex); in a KDL string escape a backslash as `\\\\`, or use a raw string #\"…\"#");
@@ -359,7 +396,11 @@ pub(crate) fn helm(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<HelmSet> {
             }
         }
     }
-    check_unique(ctx, repositories.iter().map(|r: &HelmRepository| &r.name), "repository");
+    check_unique(
+        ctx,
+        repositories.iter().map(|r: &HelmRepository| &r.name),
+        "repository",
+    );
     let name = name?;
     if repositories.is_empty() && locals.is_empty() {
         let e = ctx
@@ -376,7 +417,8 @@ pub(crate) fn helm(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<HelmSet> {
 }
 
 fn helm_repository(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<HelmRepository> {
-    let usage = "repository \"podinfo\" \"https://stefanprodan.github.io/podinfo\" { chart \"podinfo\" }";
+    let usage =
+        "repository \"podinfo\" \"https://stefanprodan.github.io/podinfo\" { chart \"podinfo\" }";
     check_props(ctx, node, &[]);
     check_arg_count(ctx, node, 2, usage);
     let name = str_arg(ctx, node, 0, "a name", usage);
@@ -397,7 +439,11 @@ fn helm_repository(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<HelmRepository> 
     let name = name?;
     if charts.is_empty() {
         let e = ctx
-            .error(name.span, "no charts", format!("repository `{}` lists no chart", name.value))
+            .error(
+                name.span,
+                "no charts",
+                format!("repository `{}` lists no chart", name.value),
+            )
             .help("add `chart \"name\"` (optionally version=\"x.y.z\") inside its block");
         ctx.push(e);
     }

@@ -6,13 +6,13 @@
 use kdl::{KdlNode, KdlValue};
 
 use super::decode::{
-    Ctx, args, check_arg_count, check_props, check_range, children, image_ref, no_children,
-    once, path_value, prop_str, prop_version, resolve, str_arg, str_args, url,
+    Ctx, args, check_arg_count, check_props, check_range, children, image_ref, no_children, once,
+    path_value, prop_str, prop_version, resolve, str_arg, str_args, url,
 };
 use super::diagnostics::suggest;
 use super::model::{
-    Delete, DeleteRelease, MirrorScope, MirrorSourcePolicy, Need, Spanned, Target,
-    TargetLocation, Trust,
+    Delete, DeleteRelease, MirrorScope, MirrorSourcePolicy, Need, Spanned, Target, TargetLocation,
+    Trust,
 };
 use super::size::{ByteSize, SizeError};
 use crate::oci::Repository;
@@ -33,9 +33,12 @@ pub(crate) fn trust(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Trust> {
         check_props(ctx, child, &[]);
         no_children(ctx, child);
         match child.name().value() {
-            "applies-to" => {
-                applies_to.extend(str_args(ctx, child, "a content set name", "applies-to \"ocp\""))
-            }
+            "applies-to" => applies_to.extend(str_args(
+                ctx,
+                child,
+                "a content set name",
+                "applies-to \"ocp\"",
+            )),
             kind if once(ctx, &mut seen, child) => {
                 let usage = format!("{kind} \"keys/file\"");
                 check_arg_count(ctx, child, 1, &usage);
@@ -58,7 +61,11 @@ pub(crate) fn trust(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Trust> {
     }
     if applies_to.is_empty() {
         let e = ctx
-            .error(name.span, "applies to nothing", format!("trust `{}` applies to no content set", name.value))
+            .error(
+                name.span,
+                "applies to nothing",
+                format!("trust `{}` applies to no content set", name.value),
+            )
             .help("add `applies-to \"<content set>\"` inside its block");
         ctx.push(e);
     }
@@ -72,7 +79,8 @@ pub(crate) fn trust(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Trust> {
     })
 }
 
-const TARGET_USAGE: &str = "target \"mirror\" \"docker://registry.example.com:5000/mirror\" { needs \"ocp\" }";
+const TARGET_USAGE: &str =
+    "target \"mirror\" \"docker://registry.example.com:5000/mirror\" { needs \"ocp\" }";
 
 pub(crate) fn target(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Target> {
     check_props(ctx, node, &["mirror-scope", "mirror-source-policy"]);
@@ -81,19 +89,32 @@ pub(crate) fn target(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Target> {
     let location = str_arg(ctx, node, 1, "a URL", TARGET_USAGE).and_then(|s| location(ctx, &s));
     let mirror_scope = prop_str(ctx, node, "mirror-scope")
         .and_then(|s| {
-            choice(ctx, &s, "mirror-scope", &[
-                ("repository", MirrorScope::Repository),
-                ("namespace", MirrorScope::Namespace),
-                ("registry", MirrorScope::Registry),
-            ])
+            choice(
+                ctx,
+                &s,
+                "mirror-scope",
+                &[
+                    ("repository", MirrorScope::Repository),
+                    ("namespace", MirrorScope::Namespace),
+                    ("registry", MirrorScope::Registry),
+                ],
+            )
         })
         .unwrap_or_default();
     let mirror_source_policy = prop_str(ctx, node, "mirror-source-policy")
         .and_then(|s| {
-            choice(ctx, &s, "mirror-source-policy", &[
-                ("AllowContactingSource", MirrorSourcePolicy::AllowContactingSource),
-                ("NeverContactSource", MirrorSourcePolicy::NeverContactSource),
-            ])
+            choice(
+                ctx,
+                &s,
+                "mirror-source-policy",
+                &[
+                    (
+                        "AllowContactingSource",
+                        MirrorSourcePolicy::AllowContactingSource,
+                    ),
+                    ("NeverContactSource", MirrorSourcePolicy::NeverContactSource),
+                ],
+            )
         })
         .unwrap_or_default();
     let mut needs = Vec::new();
@@ -122,7 +143,11 @@ pub(crate) fn target(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Target> {
     let name = name?;
     if needs.is_empty() {
         let e = ctx
-            .error(name.span, "needs nothing", format!("target `{}` needs nothing", name.value))
+            .error(
+                name.span,
+                "needs nothing",
+                format!("target `{}` needs nothing", name.value),
+            )
             .help("add `needs \"<content set or target>\"` inside its block");
         ctx.push(e);
     }
@@ -130,14 +155,22 @@ pub(crate) fn target(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Target> {
     let is_dir = matches!(location.value, TargetLocation::Directory(_));
     if let (Some(s), false) = (&archive_size, is_dir) {
         let e = ctx
-            .error(s.span, "archive-size", "`archive-size` applies only to file:// targets")
+            .error(
+                s.span,
+                "archive-size",
+                "`archive-size` applies only to file:// targets",
+            )
             .also(location.span, "a registry")
             .help("remove `archive-size`, or make this a `file://DIR` target");
         ctx.push(e);
     }
     if let (Some(n), true) = (&max_nested_paths, is_dir) {
         let e = ctx
-            .error(n.span, "max-nested-paths", "`max-nested-paths` applies only to docker:// targets")
+            .error(
+                n.span,
+                "max-nested-paths",
+                "`max-nested-paths` applies only to docker:// targets",
+            )
             .also(location.span, "a directory")
             .help("set it on the registry target that receives this archive");
         ctx.push(e);
@@ -166,7 +199,11 @@ fn choice<T: Copy>(
     }
     let names: Vec<&str> = options.iter().map(|(k, _)| *k).collect();
     let e = ctx
-        .error(s.span, "unknown value", format!("`{}` is not a valid {key}", s.value))
+        .error(
+            s.span,
+            "unknown value",
+            format!("`{}` is not a valid {key}", s.value),
+        )
         .help(suggest(&s.value, &names, "values"));
     ctx.push(e);
     None
@@ -184,12 +221,21 @@ pub(crate) fn location(ctx: &mut Ctx<'_>, s: &Spanned<String>) -> Option<Spanned
         let rest = rest.trim_end_matches('/');
         let (host, namespace) = rest.split_once('/').unwrap_or((rest, ""));
         if !valid_host(host) {
-            return bad(ctx, format!("`{host}` in `{}` is not a registry host", s.value));
+            return bad(
+                ctx,
+                format!("`{host}` in `{}` is not a registry host", s.value),
+            );
         }
         let ns_ok = namespace.is_empty()
             || Repository::new("airlift.invalid", namespace).is_ok_and(|r| r.path() == namespace);
         if !ns_ok {
-            return bad(ctx, format!("`{namespace}` in `{}` is not a valid namespace: use lowercase path components", s.value));
+            return bad(
+                ctx,
+                format!(
+                    "`{namespace}` in `{}` is not a valid namespace: use lowercase path components",
+                    s.value
+                ),
+            );
         }
         let loc = TargetLocation::Registry {
             registry: host.to_string(),
@@ -239,7 +285,11 @@ fn size(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Spanned<ByteSize>> {
         Ok(b) => Some(Spanned::new(b, s.span)),
         Err(err) => {
             let e = ctx
-                .error(s.span, "invalid size", format!("invalid archive-size: {err}"))
+                .error(
+                    s.span,
+                    "invalid size",
+                    format!("invalid archive-size: {err}"),
+                )
                 .help(SizeError::help());
             ctx.push(e);
             None
@@ -253,7 +303,11 @@ fn nested(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Spanned<u32>> {
     let a = args(node);
     let Some(e) = a.first() else {
         let err = ctx
-            .error(node.name().span(), "value missing", "`max-nested-paths` needs a number")
+            .error(
+                node.name().span(),
+                "value missing",
+                "`max-nested-paths` needs a number",
+            )
             .help(format!("write it as `{usage}`"));
         ctx.push(err);
         return None;
@@ -264,7 +318,11 @@ fn nested(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Spanned<u32>> {
         }
         _ => {
             let err = ctx
-                .error(e.span(), "not a positive integer", "`max-nested-paths` must be an integer of at least 1")
+                .error(
+                    e.span(),
+                    "not a positive integer",
+                    "`max-nested-paths` must be an integer of at least 1",
+                )
                 .help(format!("write it without quotes, e.g. `{usage}`"));
             ctx.push(err);
             None
@@ -272,7 +330,8 @@ fn nested(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Spanned<u32>> {
     }
 }
 
-const DELETE_USAGE: &str = "delete \"retire\" from=\"enterprise\" { image \"registry.example.com/a/b@sha256:…\" }";
+const DELETE_USAGE: &str =
+    "delete \"retire\" from=\"enterprise\" { image \"registry.example.com/a/b@sha256:…\" }";
 
 pub(crate) fn delete(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Delete> {
     check_props(ctx, node, &["from"]);
@@ -290,22 +349,36 @@ pub(crate) fn delete(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Delete> {
             check_props(ctx, child, &[]);
             check_arg_count(ctx, child, 1, usage);
             images.extend(
-                str_arg(ctx, child, 0, "an image reference", usage).and_then(|s| image_ref(ctx, &s)),
+                str_arg(ctx, child, 0, "an image reference", usage)
+                    .and_then(|s| image_ref(ctx, &s)),
             );
         }
     }
     let name = name?;
     let Some(from) = from else {
         let e = ctx
-            .error(name.span, "no from=", format!("delete `{}` does not say which target to delete from", name.value))
+            .error(
+                name.span,
+                "no from=",
+                format!(
+                    "delete `{}` does not say which target to delete from",
+                    name.value
+                ),
+            )
             .help(format!("write it as `{DELETE_USAGE}`"));
         ctx.push(e);
         return None;
     };
     if releases.is_empty() && images.is_empty() {
         let e = ctx
-            .error(name.span, "deletes nothing", format!("delete `{}` lists nothing to delete", name.value))
-            .help("add `release channel=\"…\" min=\"…\" max=\"…\"` or `image \"…\"` inside its block");
+            .error(
+                name.span,
+                "deletes nothing",
+                format!("delete `{}` lists nothing to delete", name.value),
+            )
+            .help(
+                "add `release channel=\"…\" min=\"…\" max=\"…\"` or `image \"…\"` inside its block",
+            );
         ctx.push(e);
     }
     Some(Delete {
@@ -319,14 +392,23 @@ pub(crate) fn delete(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Delete> {
 
 fn delete_release(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<DeleteRelease> {
     check_props(ctx, node, &["channel", "min", "max"]);
-    check_arg_count(ctx, node, 0, "release channel=\"stable-4.13\" min=\"4.13.3\" max=\"4.13.3\"");
+    check_arg_count(
+        ctx,
+        node,
+        0,
+        "release channel=\"stable-4.13\" min=\"4.13.3\" max=\"4.13.3\"",
+    );
     let channel = prop_str(ctx, node, "channel");
     let min = prop_version(ctx, node, "min");
     let max = prop_version(ctx, node, "max");
     check_range(ctx, &min, &max);
     let Some(channel) = channel else {
         let e = ctx
-            .error(node.name().span(), "channel missing", "`release` in a delete needs channel=")
+            .error(
+                node.name().span(),
+                "channel missing",
+                "`release` in a delete needs channel=",
+            )
             .help("write it as `release channel=\"stable-4.13\" min=\"4.13.3\" max=\"4.13.3\"`");
         ctx.push(e);
         return None;

@@ -87,10 +87,7 @@ impl RecipeError {
     ) -> Self {
         RecipeError {
             message: message.into(),
-            labels: vec![LabeledSpan::new_primary_with_span(
-                Some(label.into()),
-                span,
-            )],
+            labels: vec![LabeledSpan::new_primary_with_span(Some(label.into()), span)],
             help: None,
             source: Some(src.named_source()),
             file: Some(file),
@@ -208,10 +205,9 @@ impl RecipeErrors {
 
     /// Renders every diagnostic without colour at a fixed width (for snapshots and logs).
     pub fn render_plain(&self, width: usize) -> String {
-        let handler = miette::GraphicalReportHandler::new_themed(
-            miette::GraphicalTheme::unicode_nocolor(),
-        )
-        .with_width(width);
+        let handler =
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+                .with_width(width);
         let mut out = String::new();
         for e in &self.errors {
             // Writing into a String cannot fail.

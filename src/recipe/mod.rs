@@ -20,7 +20,10 @@ pub use load::{load, parse_str};
 pub use model::{
     CatalogRename, CatalogSet, CatalogSource, ContentSet, Delete, DeleteRelease, HelmChart,
     HelmLocal, HelmRepository, HelmSet, ImageSet, MirrorScope, MirrorSourcePolicy, Need, Origin,
-    Package, PackageChannel, Recipe, ReleaseChannel, ReleaseSet, Spanned, Target,
-    TargetLocation, Trust,
+    Package, PackageChannel, Recipe, ReleaseChannel, ReleaseSet, Spanned, Target, TargetLocation,
+    Trust,
 };
 pub use size::{ByteSize, SizeError, UNITS};
+
+#[cfg(test)]
+mod tests;

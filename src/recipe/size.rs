@@ -75,7 +75,9 @@ impl FromStr for ByteSize {
             .ok_or_else(|| SizeError::UnknownUnit {
                 unit: unit.to_string(),
             })?;
-        let n: u64 = num.parse().map_err(|_| SizeError::Overflow(s.to_string()))?;
+        let n: u64 = num
+            .parse()
+            .map_err(|_| SizeError::Overflow(s.to_string()))?;
         let bytes = n
             .checked_mul(mult)
             .ok_or_else(|| SizeError::Overflow(s.to_string()))?;
@@ -92,7 +94,7 @@ impl fmt::Display for ByteSize {
         let exact = UNITS
             .iter()
             .rev()
-            .filter(|(_, m)| *m > 1 && self.0 % m == 0)
+            .filter(|(_, m)| *m > 1 && self.0.is_multiple_of(*m))
             .max_by_key(|(_, m)| *m);
         match exact {
             Some((u, m)) => write!(f, "{}{u}", self.0 / m),
@@ -125,7 +127,10 @@ mod tests {
             "GiB".parse::<ByteSize>(),
             Err(SizeError::NoNumber("GiB".into()))
         );
-        assert_eq!("42".parse::<ByteSize>(), Err(SizeError::NoUnit("42".into())));
+        assert_eq!(
+            "42".parse::<ByteSize>(),
+            Err(SizeError::NoUnit("42".into()))
+        );
         assert_eq!("0GiB".parse::<ByteSize>(), Err(SizeError::Zero));
         assert!(matches!(
             "99999999999TiB".parse::<ByteSize>(),

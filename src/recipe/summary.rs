@@ -64,12 +64,25 @@ impl Recipe {
                     let _ = writeln!(out, "    image {}", img.value);
                 }
                 for c in &r.channels {
-                    let sp = if c.shortest_path { " shortest-path" } else { "" };
-                    let _ = writeln!(out, "    channel {}{}{sp}", c.name.value, range(&c.min, &c.max));
+                    let sp = if c.shortest_path {
+                        " shortest-path"
+                    } else {
+                        ""
+                    };
+                    let _ = writeln!(
+                        out,
+                        "    channel {}{}{sp}",
+                        c.name.value,
+                        range(&c.min, &c.max)
+                    );
                 }
                 let arch: Vec<&str> = r.arch.iter().map(|a| a.value.as_str()).collect();
                 let _ = writeln!(out, "    arch {}", arch.join(" "));
-                let _ = writeln!(out, "    graph {} kubevirt-container {}", r.graph, r.kubevirt_container);
+                let _ = writeln!(
+                    out,
+                    "    graph {} kubevirt-container {}",
+                    r.graph, r.kubevirt_container
+                );
                 if let Some(u) = &r.update_url {
                     let _ = writeln!(out, "    update-url {}", u.value);
                 }
@@ -84,20 +97,33 @@ impl Recipe {
                 };
                 let _ = writeln!(out, "    source {src}");
                 if let Some(r) = &c.rename {
-                    let tag = r.tag.as_ref().map(|t| format!(" tag={}", t.value)).unwrap_or_default();
+                    let tag = r
+                        .tag
+                        .as_ref()
+                        .map(|t| format!(" tag={}", t.value))
+                        .unwrap_or_default();
                     let _ = writeln!(out, "    rename {}{tag}", r.path.value);
                 }
                 if c.is_full() {
                     out.push_str("    full\n");
                 }
                 if c.packages.is_empty() {
-                    let what = if c.is_full() { "everything" } else { "head of each default channel" };
+                    let what = if c.is_full() {
+                        "everything"
+                    } else {
+                        "head of each default channel"
+                    };
                     let _ = writeln!(out, "    packages: all ({what})");
                 }
                 for p in &c.packages {
                     let _ = writeln!(out, "    package {}{}", p.name.value, range(&p.min, &p.max));
                     for ch in &p.channels {
-                        let _ = writeln!(out, "      channel {}{}", ch.name.value, range(&ch.min, &ch.max));
+                        let _ = writeln!(
+                            out,
+                            "      channel {}{}",
+                            ch.name.value,
+                            range(&ch.min, &ch.max)
+                        );
                     }
                     for b in &p.bundles {
                         let _ = writeln!(out, "      bundle {}", b.value);
@@ -119,7 +145,10 @@ impl Recipe {
                 for r in &h.repositories {
                     let _ = writeln!(out, "    repository {} {}", r.name.value, r.url.value);
                     for c in &r.charts {
-                        let v = c.version.as_ref().map_or("latest".to_string(), |v| v.value.to_string());
+                        let v = c
+                            .version
+                            .as_ref()
+                            .map_or("latest".to_string(), |v| v.value.to_string());
                         let _ = writeln!(out, "      chart {} {v}", c.name.value);
                     }
                 }
@@ -162,7 +191,12 @@ impl Recipe {
         let carried: Vec<String> = self.carried_sets(&t.name.value).into_iter().collect();
         let _ = writeln!(out, "    carries {}", carried.join(", "));
         if let Some(s) = &t.archive_size {
-            let _ = writeln!(out, "    archive-size {} ({} bytes)", s.value, s.value.bytes());
+            let _ = writeln!(
+                out,
+                "    archive-size {} ({} bytes)",
+                s.value,
+                s.value.bytes()
+            );
         }
         if let Some(n) = &t.max_nested_paths {
             let _ = writeln!(out, "    max-nested-paths {}", n.value);
@@ -194,7 +228,12 @@ fn trust_summary(out: &mut String, t: &Trust) {
 fn delete_summary(out: &mut String, d: &Delete) {
     let _ = writeln!(out, "  {} from {}", d.name.value, d.from.value);
     for r in &d.releases {
-        let _ = writeln!(out, "    release channel {}{}", r.channel.value, range(&r.min, &r.max));
+        let _ = writeln!(
+            out,
+            "    release channel {}{}",
+            r.channel.value,
+            range(&r.min, &r.max)
+        );
     }
     for i in &d.images {
         let _ = writeln!(out, "    image {}", i.value);

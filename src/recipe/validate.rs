@@ -69,12 +69,36 @@ fn err(
 }
 
 /// Collects names; reports duplicates pointing at both declarations.
-fn names<'b>(recipe: &Recipe, broken: &'b BTreeSet<String>, errors: &mut Vec<RecipeError>) -> Names<'b> {
+fn names<'b>(
+    recipe: &Recipe,
+    broken: &'b BTreeSet<String>,
+    errors: &mut Vec<RecipeError>,
+) -> Names<'b> {
     let mut all: Vec<(Kind, Origin, &Spanned<String>)> = Vec::new();
-    all.extend(recipe.sets.iter().map(|s| (Kind::Set, s.origin(), s.name())));
-    all.extend(recipe.trusts.iter().map(|t| (Kind::Trust, t.origin, &t.name)));
-    all.extend(recipe.targets.iter().map(|t| (Kind::Target, t.origin, &t.name)));
-    all.extend(recipe.deletes.iter().map(|d| (Kind::Delete, d.origin, &d.name)));
+    all.extend(
+        recipe
+            .sets
+            .iter()
+            .map(|s| (Kind::Set, s.origin(), s.name())),
+    );
+    all.extend(
+        recipe
+            .trusts
+            .iter()
+            .map(|t| (Kind::Trust, t.origin, &t.name)),
+    );
+    all.extend(
+        recipe
+            .targets
+            .iter()
+            .map(|t| (Kind::Target, t.origin, &t.name)),
+    );
+    all.extend(
+        recipe
+            .deletes
+            .iter()
+            .map(|d| (Kind::Delete, d.origin, &d.name)),
+    );
     let mut names = Names {
         entries: Vec::new(),
         broken,
@@ -83,13 +107,25 @@ fn names<'b>(recipe: &Recipe, broken: &'b BTreeSet<String>, errors: &mut Vec<Rec
         if let Some(first) = names.get(&name.value) {
             let msg = format!("the name `{}` is used twice", name.value);
             let help = "content sets, trusts, targets and deletes share one namespace (across included files): rename one of them";
-            let e = err(&recipe.files, origin.file, name.span, "used again here", msg);
+            let e = err(
+                &recipe.files,
+                origin.file,
+                name.span,
+                "used again here",
+                msg,
+            );
             let e = if first.file == origin.file {
-                e.also(first.span, format!("first used here for {}", first.kind.noun()))
-                    .help(help)
+                e.also(
+                    first.span,
+                    format!("first used here for {}", first.kind.noun()),
+                )
+                .help(help)
             } else {
                 let at = recipe.files[first.file].location(first.span);
-                e.help(format!("first used for {} at {at}; {help}", first.kind.noun()))
+                e.help(format!(
+                    "first used for {} at {at}; {help}",
+                    first.kind.noun()
+                ))
             };
             errors.push(e);
         } else {
@@ -114,14 +150,31 @@ fn reference(
     what: &str,
     errors: &mut Vec<RecipeError>,
 ) -> Option<Kind> {
-    let expected = wanted.iter().map(|k| k.noun()).collect::<Vec<_>>().join(" or ");
+    let expected = wanted
+        .iter()
+        .map(|k| k.noun())
+        .collect::<Vec<_>>()
+        .join(" or ");
     match names.get(&r.value) {
         Some(e) if wanted.contains(&e.kind) => Some(e.kind),
         Some(e) => {
             let at = files[e.file].location(e.span);
             errors.push(
-                err(files, file, r.span, "wrong kind", format!("`{}` is {}, but {what} names {expected}", r.value, e.kind.noun()))
-                    .help(format!("`{}` is declared at {at}; name {expected} here", r.value)),
+                err(
+                    files,
+                    file,
+                    r.span,
+                    "wrong kind",
+                    format!(
+                        "`{}` is {}, but {what} names {expected}",
+                        r.value,
+                        e.kind.noun()
+                    ),
+                )
+                .help(format!(
+                    "`{}` is declared at {at}; name {expected} here",
+                    r.value
+                )),
             );
             None
         }
@@ -134,8 +187,14 @@ fn reference(
                 None => format!("known names: {}", candidates.join(", ")),
             };
             errors.push(
-                err(files, file, r.span, "unknown name", format!("{what} names `{}`, which is not declared", r.value))
-                    .help(help),
+                err(
+                    files,
+                    file,
+                    r.span,
+                    "unknown name",
+                    format!("{what} names `{}`, which is not declared", r.value),
+                )
+                .help(help),
             );
             None
         }
@@ -156,8 +215,18 @@ pub(crate) fn validate(
         for need in &t.needs {
             let (Need::Set(n) | Need::Target(n)) = &need.value;
             let s = Spanned::new(n.clone(), need.span);
-            match reference(&files, &names, file, &s, &[Kind::Set, Kind::Target], "`needs`", errors) {
-                Some(Kind::Target) => resolved.push(Spanned::new(Need::Target(n.clone()), need.span)),
+            match reference(
+                &files,
+                &names,
+                file,
+                &s,
+                &[Kind::Set, Kind::Target],
+                "`needs`",
+                errors,
+            ) {
+                Some(Kind::Target) => {
+                    resolved.push(Spanned::new(Need::Target(n.clone()), need.span))
+                }
                 Some(_) => resolved.push(Spanned::new(Need::Set(n.clone()), need.span)),
                 None => {}
             }
@@ -166,22 +235,50 @@ pub(crate) fn validate(
         let only = std::mem::take(&mut t.only);
         t.only = only
             .into_iter()
-            .filter(|o| reference(&files, &names, file, o, &[Kind::Set], "`only`", errors).is_some())
+            .filter(|o| {
+                reference(&files, &names, file, o, &[Kind::Set], "`only`", errors).is_some()
+            })
             .collect();
     }
     for tr in &recipe.trusts {
         for a in &tr.applies_to {
-            reference(&files, &names, tr.origin.file, a, &[Kind::Set], "`applies-to`", errors);
+            reference(
+                &files,
+                &names,
+                tr.origin.file,
+                a,
+                &[Kind::Set],
+                "`applies-to`",
+                errors,
+            );
         }
     }
     for d in &recipe.deletes {
-        if reference(&files, &names, d.origin.file, &d.from, &[Kind::Target], "`from=`", errors).is_some()
+        if reference(
+            &files,
+            &names,
+            d.origin.file,
+            &d.from,
+            &[Kind::Target],
+            "`from=`",
+            errors,
+        )
+        .is_some()
             && let Some(t) = recipe.target(&d.from.value)
             && matches!(t.location.value, TargetLocation::Directory(_))
         {
             errors.push(
-                err(&files, d.origin.file, d.from.span, "a file:// target", format!("cannot delete from `{}`: it is an archive directory, not a registry", d.from.value))
-                    .help("name a docker:// target in from=; archives are rebuilt, not edited"),
+                err(
+                    &files,
+                    d.origin.file,
+                    d.from.span,
+                    "a file:// target",
+                    format!(
+                        "cannot delete from `{}`: it is an archive directory, not a registry",
+                        d.from.value
+                    ),
+                )
+                .help("name a docker:// target in from=; archives are rebuilt, not edited"),
             );
         }
     }
@@ -196,24 +293,36 @@ fn cycles(recipe: &Recipe, errors: &mut Vec<RecipeError>) -> BTreeSet<String> {
     let mut done: BTreeSet<String> = BTreeSet::new();
     for t in &recipe.targets {
         let mut stack = Vec::new();
-        walk(recipe, &t.name.value, &mut stack, &mut done, &mut |cycle: Vec<String>| {
-            let mut key = cycle[..cycle.len() - 1].to_vec();
-            key.sort();
-            on_cycle.extend(key.iter().cloned());
-            if !reported.insert(key) {
-                return;
-            }
-            let closing = &cycle[cycle.len() - 2];
-            let back = &cycle[cycle.len() - 1];
-            let Some(from) = recipe.target(closing) else { return };
-            let Some(need) = from.needs.iter().find(|n| n.value == Need::Target(back.clone())) else {
-                return;
-            };
-            errors.push(
+        walk(
+            recipe,
+            &t.name.value,
+            &mut stack,
+            &mut done,
+            &mut |cycle: Vec<String>| {
+                let mut key = cycle[..cycle.len() - 1].to_vec();
+                key.sort();
+                on_cycle.extend(key.iter().cloned());
+                if !reported.insert(key) {
+                    return;
+                }
+                let closing = &cycle[cycle.len() - 2];
+                let back = &cycle[cycle.len() - 1];
+                let Some(from) = recipe.target(closing) else {
+                    return;
+                };
+                let Some(need) = from
+                    .needs
+                    .iter()
+                    .find(|n| n.value == Need::Target(back.clone()))
+                else {
+                    return;
+                };
+                errors.push(
                 err(&recipe.files, from.origin.file, need.span, "closes the cycle", format!("targets depend on each other in a cycle: {}", cycle.join(" → ")))
                     .help("a target can take content only from targets that do not, directly or indirectly, need it; remove one of these `needs`"),
             );
-        });
+            },
+        );
     }
     on_cycle
 }
@@ -246,7 +355,9 @@ fn walk(
 /// `only` may name only content sets the needed targets carry.
 fn only_carried(recipe: &Recipe, cyclic: &BTreeSet<String>, errors: &mut Vec<RecipeError>) {
     for t in &recipe.targets {
-        let Some(first) = t.only.first() else { continue };
+        let Some(first) = t.only.first() else {
+            continue;
+        };
         if cyclic.contains(&t.name.value) {
             continue;
         }
