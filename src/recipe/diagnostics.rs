@@ -231,7 +231,7 @@ impl std::error::Error for RecipeErrors {}
 impl Diagnostic for RecipeErrors {
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         Some(Box::new(
-            "fix the errors above, then run `airlift check` again",
+            "fix every error listed here, then run `airlift check` again",
         ))
     }
 

@@ -140,63 +140,64 @@ fn names<'b>(
     names
 }
 
-/// Reports a reference that names nothing, or names the wrong kind of thing.
-fn reference(
-    files: &[SourceFile],
-    names: &Names,
+/// Checks references against the name table, pushing an error for each bad one.
+struct Resolver<'a> {
+    files: &'a [SourceFile],
+    names: &'a Names<'a>,
+    errors: &'a mut Vec<RecipeError>,
+}
+
+/// One reference to check: who wrote it, what it must name.
+struct Ref<'r> {
     file: FileId,
-    r: &Spanned<String>,
-    wanted: &[Kind],
-    what: &str,
-    errors: &mut Vec<RecipeError>,
-) -> Option<Kind> {
-    let expected = wanted
-        .iter()
-        .map(|k| k.noun())
-        .collect::<Vec<_>>()
-        .join(" or ");
-    match names.get(&r.value) {
-        Some(e) if wanted.contains(&e.kind) => Some(e.kind),
-        Some(e) => {
-            let at = files[e.file].location(e.span);
-            errors.push(
-                err(
-                    files,
-                    file,
-                    r.span,
-                    "wrong kind",
-                    format!(
-                        "`{}` is {}, but {what} names {expected}",
-                        r.value,
-                        e.kind.noun()
-                    ),
-                )
-                .help(format!(
-                    "`{}` is declared at {at}; name {expected} here",
-                    r.value
-                )),
-            );
-            None
-        }
-        None if names.broken.contains(&r.value) => None,
-        None => {
-            let candidates = names.of_kinds(wanted);
-            let help = match closest(&r.value, &candidates) {
-                Some(c) => format!("did you mean `{c}`?"),
-                None if candidates.is_empty() => format!("declare {expected} named `{}`", r.value),
-                None => format!("known names: {}", candidates.join(", ")),
-            };
-            errors.push(
-                err(
-                    files,
-                    file,
-                    r.span,
-                    "unknown name",
-                    format!("{what} names `{}`, which is not declared", r.value),
-                )
-                .help(help),
-            );
-            None
+    name: &'r Spanned<String>,
+    wanted: &'r [Kind],
+    /// The property or node that holds the reference, e.g. "`needs`".
+    what: &'r str,
+    /// The declaration holding the reference (left out of suggestions).
+    referrer: &'r str,
+}
+
+impl Resolver<'_> {
+    /// The kind of what `r` names, or `None` (with an error) when it names nothing suitable.
+    fn check(&mut self, r: Ref<'_>) -> Option<Kind> {
+        let expected = r
+            .wanted
+            .iter()
+            .map(|k| k.noun())
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let name = &r.name.value;
+        match self.names.get(name) {
+            Some(e) if r.wanted.contains(&e.kind) => Some(e.kind),
+            Some(e) => {
+                let at = self.files[e.file].location(e.span);
+                let msg = format!(
+                    "`{name}` is {}, but {} names {expected}",
+                    e.kind.noun(),
+                    r.what
+                );
+                self.errors.push(
+                    err(self.files, r.file, r.name.span, "wrong kind", msg).help(format!(
+                        "`{name}` is declared at {at}; name {expected} here"
+                    )),
+                );
+                None
+            }
+            None if self.names.broken.contains(name) => None,
+            None => {
+                let mut candidates = self.names.of_kinds(r.wanted);
+                candidates.retain(|c| *c != r.referrer);
+                let help = match closest(name, &candidates) {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None if candidates.is_empty() => format!("declare {expected} named `{name}`"),
+                    None => format!("known names: {}", candidates.join(", ")),
+                };
+                let msg = format!("{} names `{name}`, which is not declared", r.what);
+                self.errors
+                    .push(err(self.files, r.file, r.name.span, "unknown name", msg).help(help));
+                None
+            }
         }
     }
 }
@@ -209,21 +210,27 @@ pub(crate) fn validate(
 ) {
     let names = names(recipe, broken, errors);
     let files = recipe.files.clone();
+    let mut res = Resolver {
+        files: &files,
+        names: &names,
+        errors,
+    };
     for t in &mut recipe.targets {
         let file = t.origin.file;
+        let referrer = t.name.value.clone();
         let mut resolved = Vec::new();
         for need in &t.needs {
             let (Need::Set(n) | Need::Target(n)) = &need.value;
-            let s = Spanned::new(n.clone(), need.span);
-            match reference(
-                &files,
-                &names,
+            let name = Spanned::new(n.clone(), need.span);
+            let wanted = [Kind::Set, Kind::Target];
+            let r = Ref {
                 file,
-                &s,
-                &[Kind::Set, Kind::Target],
-                "`needs`",
-                errors,
-            ) {
+                name: &name,
+                wanted: &wanted,
+                what: "`needs`",
+                referrer: &referrer,
+            };
+            match res.check(r) {
                 Some(Kind::Target) => {
                     resolved.push(Spanned::new(Need::Target(n.clone()), need.span))
                 }
@@ -236,49 +243,48 @@ pub(crate) fn validate(
         t.only = only
             .into_iter()
             .filter(|o| {
-                reference(&files, &names, file, o, &[Kind::Set], "`only`", errors).is_some()
+                let r = Ref {
+                    file,
+                    name: o,
+                    wanted: &[Kind::Set],
+                    what: "`only`",
+                    referrer: &referrer,
+                };
+                res.check(r).is_some()
             })
             .collect();
     }
     for tr in &recipe.trusts {
         for a in &tr.applies_to {
-            reference(
-                &files,
-                &names,
-                tr.origin.file,
-                a,
-                &[Kind::Set],
-                "`applies-to`",
-                errors,
-            );
+            let r = Ref {
+                file: tr.origin.file,
+                name: a,
+                wanted: &[Kind::Set],
+                what: "`applies-to`",
+                referrer: "",
+            };
+            res.check(r);
         }
     }
     for d in &recipe.deletes {
-        if reference(
-            &files,
-            &names,
-            d.origin.file,
-            &d.from,
-            &[Kind::Target],
-            "`from=`",
-            errors,
-        )
-        .is_some()
+        let r = Ref {
+            file: d.origin.file,
+            name: &d.from,
+            wanted: &[Kind::Target],
+            what: "`from=`",
+            referrer: "",
+        };
+        if res.check(r).is_some()
             && let Some(t) = recipe.target(&d.from.value)
             && matches!(t.location.value, TargetLocation::Directory(_))
         {
-            errors.push(
-                err(
-                    &files,
-                    d.origin.file,
-                    d.from.span,
-                    "a file:// target",
-                    format!(
-                        "cannot delete from `{}`: it is an archive directory, not a registry",
-                        d.from.value
-                    ),
-                )
-                .help("name a docker:// target in from=; archives are rebuilt, not edited"),
+            let msg = format!(
+                "cannot delete from `{}`: it is an archive directory, not a registry",
+                d.from.value
+            );
+            res.errors.push(
+                err(&files, d.origin.file, d.from.span, "a file:// target", msg)
+                    .help("name a docker:// target in from=; archives are rebuilt, not edited"),
             );
         }
     }
