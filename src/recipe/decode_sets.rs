@@ -7,9 +7,10 @@ use kdl::KdlNode;
 use regex::Regex;
 
 use super::decode::{
-    Ctx, bool_node, check_arg_count, check_props, check_range, check_unique, children, image_ref,
-    no_children, once, path_value, prop_str, prop_version, str_arg, str_args, url,
+    Ctx, bool_node, check_arg_count, check_props, check_unique, children, no_children, once,
+    str_arg, str_args,
 };
+use super::decode_values::{check_range, image_ref, path_value, prop_str, prop_version, url};
 use super::diagnostics::suggest;
 use super::model::{
     CatalogRename, CatalogSet, CatalogSource, HelmChart, HelmLocal, HelmRepository, HelmSet,
@@ -97,7 +98,7 @@ fn release_channel(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<ReleaseChannel> 
     let max = prop_version(ctx, node, "max");
     check_range(ctx, &min, &max);
     let shortest_path =
-        super::decode::prop_bool(ctx, node, "shortest-path").is_some_and(|b| b.value);
+        super::decode_values::prop_bool(ctx, node, "shortest-path").is_some_and(|b| b.value);
     Some(ReleaseChannel {
         name: name?,
         min,

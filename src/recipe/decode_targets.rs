@@ -6,8 +6,11 @@
 use kdl::{KdlNode, KdlValue};
 
 use super::decode::{
-    Ctx, args, check_arg_count, check_props, check_range, children, image_ref, no_children, once,
-    path_value, prop_str, prop_version, resolve, str_arg, str_args, url,
+    Ctx, args, check_arg_count, check_props, check_unique, children, no_children, once, str_arg,
+    str_args,
+};
+use super::decode_values::{
+    check_range, image_ref, path_value, prop_str, prop_version, resolve, url,
 };
 use super::diagnostics::suggest;
 use super::model::{
@@ -127,11 +130,7 @@ pub(crate) fn target(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Target> {
         check_props(ctx, child, &[]);
         no_children(ctx, child);
         match child.name().value() {
-            "needs" => needs.extend(
-                str_args(ctx, child, "a name", "needs \"ocp\" \"disk\"")
-                    .into_iter()
-                    .map(|n| Spanned::new(Need::Set(n.value), n.span)),
-            ),
+            "needs" => needs.extend(str_args(ctx, child, "a name", "needs \"ocp\" \"disk\"")),
             "only" => only.extend(str_args(ctx, child, "a content set name", "only \"ocp\"")),
             "archive-size" if once(ctx, &mut seen, child) => archive_size = size(ctx, child),
             "max-nested-paths" if once(ctx, &mut seen, child) => {
@@ -140,6 +139,12 @@ pub(crate) fn target(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Target> {
             _ => {}
         }
     }
+    check_unique(ctx, needs.iter(), "need");
+    check_unique(ctx, only.iter(), "`only` entry");
+    let needs: Vec<Spanned<Need>> = needs
+        .into_iter()
+        .map(|n| Spanned::new(Need::Set(n.value), n.span))
+        .collect();
     let name = name?;
     if needs.is_empty() {
         let e = ctx

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use kdl::{KdlDocument, KdlNode};
 
 use super::decode::{self, Ctx, Decoded};
+use super::decode_values;
 use super::diagnostics::{FileId, RecipeError, RecipeErrors, SourceFile};
 use super::model::Recipe;
 use super::validate::validate;
@@ -99,6 +100,13 @@ impl Loader {
             self.seen.push(c.clone());
             self.stack.push((c.clone(), id));
         }
+        let mut ctx = Ctx {
+            file: id,
+            src: &src,
+            base,
+            errors: &mut self.errors,
+        };
+        decode::reject_annotations(&mut ctx, &doc);
         for node in doc.nodes() {
             if node.name().value() == "include" {
                 self.include(id, &src, node, base);
@@ -131,7 +139,7 @@ impl Loader {
         let Some(rel) = decode::str_arg(&mut ctx, node, 0, "a path", usage) else {
             return;
         };
-        let path = decode::resolve(base, Path::new(&rel.value));
+        let path = decode_values::resolve(base, Path::new(&rel.value));
         let shown_base = if base.as_os_str().is_empty() {
             ".".to_string()
         } else {

@@ -7,6 +7,7 @@
 mod decode;
 mod decode_sets;
 mod decode_targets;
+mod decode_values;
 mod diagnostics;
 mod load;
 mod model;

@@ -216,3 +216,73 @@ fn sizes_in_recipes() {
     ));
     assert!(e[0].0.contains("must be a string"), "{e:?}");
 }
+
+fn write(dir: &std::path::Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+    }
+    std::fs::write(p, text).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn includes_resolve_relative_to_the_including_file_and_errors_name_their_file() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write(
+        dir.path(),
+        "main.kdl",
+        "include \"sub/a.kdl\"\ninclude \"sub/b.kdl\"\ntarget \"t\" \"file://out\" { needs \"extras\" \"more\" }\n",
+    );
+    // a.kdl includes b.kdl too: b is read once, so its names are not duplicated.
+    write(
+        dir.path(),
+        "sub/a.kdl",
+        &format!("include \"b.kdl\"\n{EXTRAS}"),
+    );
+    write(
+        dir.path(),
+        "sub/b.kdl",
+        "images \"more\" { image \"quay.io/a/b:1\" }\ntrust \"k\" { cosign-key \"k.pub\"; applies-to \"more\" }\n",
+    );
+    let r =
+        load(&dir.path().join("main.kdl")).unwrap_or_else(|e| panic!("{}", e.render_plain(100)));
+    assert_eq!(r.files.len(), 3);
+    assert_eq!(r.carried_sets("t").len(), 2);
+    assert_eq!(
+        r.trusts[0].cosign_key.as_ref().map(|k| k.value.clone()),
+        Some(dir.path().join("sub/k.pub"))
+    );
+    assert_eq!(
+        r.targets[0].location.value,
+        TargetLocation::Directory(dir.path().join("out"))
+    );
+
+    // A duplicate across files and a mistake inside the included file, reported together.
+    write(
+        dir.path(),
+        "sub/b.kdl",
+        "images \"extras\" { image \"quay.io/a/b:1\" }\nimages \"more\" { imag \"quay.io/a/b:1\" }\n",
+    );
+    let Err(e) = load(&dir.path().join("main.kdl")) else {
+        panic!("expected errors");
+    };
+    assert_eq!(e.len(), 2, "{}", e.render_plain(100));
+    let text = e.render_plain(100);
+    assert!(text.contains("b.kdl:2:"), "{text}");
+    assert!(text.contains("a.kdl:"), "{text}");
+    assert!(text.contains("first used for a content set at"), "{text}");
+}
+
+#[test]
+fn type_annotations_and_repeated_needs_are_errors() {
+    let e = errors(&format!(
+        "{EXTRAS}target \"t\" (url)\"docker://h/n\" {{ needs \"extras\" }}"
+    ));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].0.contains("`(url)`"));
+    let e = errors(&format!(
+        "{EXTRAS}target \"t\" \"docker://h/n\" {{ needs \"extras\" \"extras\" }}"
+    ));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].0.contains("listed twice"));
+}
