@@ -8,4 +8,5 @@ pub mod discover;
 pub mod exit;
 pub mod oci;
 pub mod plan;
+pub mod recipe;
 pub mod state;

@@ -203,10 +203,14 @@ impl Command {
 
 impl Cli {
     pub fn run(self) -> CmdResult {
-        let name = self.command.name();
-        match self.command {
-            Command::Diff { old, new } => super::diff::run(&old, &new),
-            _ => Err(Failure::not_available(&format!("airlift {name}"))),
+        match &self.command {
+            Command::Init { force } => super::init::run(&self.global, *force),
+            Command::Check { files } => super::check::run(&self.global, files),
+            Command::Diff { old, new } => super::diff::run(old, new),
+            _ => {
+                let name = self.command.name();
+                Err(Failure::not_available(&format!("airlift {name}")))
+            }
         }
     }
 }

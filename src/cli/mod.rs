@@ -1,6 +1,9 @@
 //! The command-line interface: argument definitions and one file per command.
 
 mod args;
+mod check;
 mod diff;
+mod init;
 
 pub use args::{Cli, Command, GlobalOpts, ListWhat, MessageFormat, PlanFormat};
+pub use init::STARTER;

@@ -1,0 +1,163 @@
+//! Recipe → goals: which images each target must hold and where they come from.
+//!
+//! Pure. Targets are returned in dependency order (a needed target before the targets that
+//! need it). Content kinds this version cannot mirror yet are reported, never skipped.
+
+use std::collections::BTreeSet;
+
+use super::goal::{DestRoot, GoalItem, TargetGoal};
+use crate::oci::ImageRef;
+use crate::recipe::{ContentSet, Recipe, TargetLocation};
+
+/// Something the recipe asks for that this version cannot do yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported {
+    pub target: String,
+    pub what: String,
+}
+
+/// The goals of `selected` targets (all when empty) and everything they need.
+pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, Vec<Unsupported>> {
+    let order = target_order(recipe, selected);
+    let blocks: Vec<_> = recipe.block_patterns().collect();
+    let blocked = |i: &ImageRef| blocks.iter().any(|re| re.is_match(&i.to_string()));
+    let mut goals = Vec::new();
+    let mut unsupported = Vec::new();
+    for name in &order {
+        let Some(t) = recipe.target(name) else {
+            continue;
+        };
+        let dest = match &t.location.value {
+            TargetLocation::Registry {
+                registry,
+                namespace,
+            } => DestRoot {
+                registry: registry.clone(),
+                namespace: namespace.clone(),
+            },
+            TargetLocation::Directory(dir) => {
+                unsupported.push(Unsupported {
+                    target: name.clone(),
+                    what: format!(
+                        "archive targets (`file://{}`): mirror-to-disk",
+                        dir.display()
+                    ),
+                });
+                continue;
+            }
+        };
+        let mut items = Vec::new();
+        let mut direct = BTreeSet::new();
+        for set in t.needed_sets() {
+            direct.insert(set.to_string());
+            add_set(
+                recipe,
+                name,
+                set,
+                None,
+                &blocked,
+                &mut items,
+                &mut unsupported,
+            );
+        }
+        let mut inherited = BTreeSet::new();
+        for up in t.needed_targets() {
+            for set in recipe.carried_sets(up) {
+                let kept = t.only.is_empty() || t.only.iter().any(|o| o.value == set);
+                if kept && !direct.contains(&set) && inherited.insert(set.clone()) {
+                    add_set(
+                        recipe,
+                        name,
+                        &set,
+                        Some(up),
+                        &blocked,
+                        &mut items,
+                        &mut unsupported,
+                    );
+                }
+            }
+        }
+        goals.push(TargetGoal {
+            name: name.clone(),
+            dest,
+            max_nested_paths: t.max_nested_paths.as_ref().map(|m| m.value),
+            items,
+        });
+    }
+    if unsupported.is_empty() {
+        Ok(goals)
+    } else {
+        unsupported.sort_by(|a, b| (&a.target, &a.what).cmp(&(&b.target, &b.what)));
+        unsupported.dedup();
+        Err(unsupported)
+    }
+}
+
+fn add_set(
+    recipe: &Recipe,
+    target: &str,
+    set: &str,
+    via: Option<&str>,
+    blocked: &dyn Fn(&ImageRef) -> bool,
+    items: &mut Vec<GoalItem>,
+    unsupported: &mut Vec<Unsupported>,
+) {
+    let kind = match recipe.content_set(set) {
+        Some(ContentSet::Images(s)) => {
+            for img in &s.images {
+                if !blocked(&img.value) {
+                    items.push(GoalItem {
+                        set: set.to_string(),
+                        origin: img.value.clone(),
+                        via: via.map(str::to_string),
+                        platforms: None,
+                    });
+                }
+            }
+            return;
+        }
+        Some(ContentSet::Release(_)) => "OpenShift release sets",
+        Some(ContentSet::Catalog(_)) => "operator catalog sets",
+        Some(ContentSet::Helm(_)) => "Helm chart sets",
+        None => return,
+    };
+    unsupported.push(Unsupported {
+        target: target.to_string(),
+        what: format!("{kind} (`{set}`)"),
+    });
+}
+
+/// Selected targets plus everything they need, dependencies first, ties by name.
+fn target_order(recipe: &Recipe, selected: &[String]) -> Vec<String> {
+    let roots: Vec<String> = if selected.is_empty() {
+        recipe
+            .targets
+            .iter()
+            .map(|t| t.name.value.clone())
+            .collect()
+    } else {
+        selected.to_vec()
+    };
+    let mut order = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut sorted = roots;
+    sorted.sort();
+    for r in sorted {
+        visit(recipe, &r, &mut seen, &mut order);
+    }
+    order
+}
+
+fn visit(recipe: &Recipe, name: &str, seen: &mut BTreeSet<String>, order: &mut Vec<String>) {
+    if !seen.insert(name.to_string()) {
+        return;
+    }
+    if let Some(t) = recipe.target(name) {
+        let mut ups: Vec<&str> = t.needed_targets().collect();
+        ups.sort();
+        for up in ups {
+            visit(recipe, up, seen, order);
+        }
+    }
+    order.push(name.to_string());
+}

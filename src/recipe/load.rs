@@ -1,0 +1,176 @@
+//! Reading recipes: the root file, `include`d files (relative to the including file, each read
+//! once, cycles reported), KDL v2 parsing, then decoding and validation of everything at once.
+//!
+//! The only module of `recipe` that touches the filesystem, and only to read.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use kdl::{KdlDocument, KdlNode};
+
+use super::decode::{self, Ctx, Decoded};
+use super::decode_values;
+use super::diagnostics::{FileId, RecipeError, RecipeErrors, SourceFile};
+use super::model::Recipe;
+use super::validate::validate;
+
+/// Reads and validates the recipe at `path` and every file it includes.
+pub fn load(path: &Path) -> Result<Recipe, RecipeErrors> {
+    let text = fs::read_to_string(path).map_err(|e| {
+        RecipeErrors::single(RecipeError::io(
+            format!("cannot read recipe {}: {e}", path.display()),
+            "check the path, pass another recipe with -f FILE, or run `airlift init` to write a starter airlift.kdl",
+        ))
+    })?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let canonical = fs::canonicalize(path).ok();
+    build(SourceFile::new(path, text), canonical, base)
+}
+
+/// Parses and validates recipe text; `include` paths resolve against the current directory.
+pub fn parse_str(name: &str, text: &str) -> Result<Recipe, RecipeErrors> {
+    build(SourceFile::new(name, text), None, PathBuf::new())
+}
+
+fn build(
+    root: SourceFile,
+    canonical: Option<PathBuf>,
+    base: PathBuf,
+) -> Result<Recipe, RecipeErrors> {
+    let mut loader = Loader::default();
+    loader.file(root, canonical, &base);
+    let Loader {
+        files,
+        mut errors,
+        decoded,
+        parse_failed,
+        ..
+    } = loader;
+    let mut recipe = Recipe {
+        files,
+        sets: decoded.sets,
+        trusts: decoded.trusts,
+        targets: decoded.targets,
+        deletes: decoded.deletes,
+    };
+    if !parse_failed {
+        validate(&mut recipe, &decoded.broken, &mut errors);
+    }
+    if errors.is_empty() {
+        Ok(recipe)
+    } else {
+        Err(RecipeErrors::new(errors))
+    }
+}
+
+#[derive(Default)]
+struct Loader {
+    files: Vec<SourceFile>,
+    /// Canonical paths of files read so far (an include of one of them is skipped).
+    seen: Vec<PathBuf>,
+    /// Canonical paths of the files currently being read, outermost first.
+    stack: Vec<(PathBuf, FileId)>,
+    errors: Vec<RecipeError>,
+    decoded: Decoded,
+    /// A file did not parse: cross-references would report declarations it holds as missing.
+    parse_failed: bool,
+}
+
+impl Loader {
+    fn file(&mut self, src: SourceFile, canonical: Option<PathBuf>, base: &Path) {
+        let id = self.files.len();
+        self.files.push(src.clone());
+        let doc = match KdlDocument::parse_v2(&src.text) {
+            Ok(doc) => doc,
+            Err(e) => {
+                self.parse_failed = true;
+                for d in e.diagnostics {
+                    let message = d.message.unwrap_or_else(|| "invalid KDL".to_string());
+                    let label = d.label.unwrap_or_else(|| "here".to_string());
+                    let help = d.help.unwrap_or_else(|| {
+                        "see https://kdl.dev for the KDL v2 syntax (strings are quoted, booleans are #true/#false)".to_string()
+                    });
+                    self.errors
+                        .push(RecipeError::at(id, &src, d.span, label, message).help(help));
+                }
+                return;
+            }
+        };
+        if let Some(c) = &canonical {
+            self.seen.push(c.clone());
+            self.stack.push((c.clone(), id));
+        }
+        let mut ctx = Ctx {
+            file: id,
+            src: &src,
+            base,
+            errors: &mut self.errors,
+        };
+        decode::reject_annotations(&mut ctx, &doc);
+        for node in doc.nodes() {
+            if node.name().value() == "include" {
+                self.include(id, &src, node, base);
+            } else {
+                let mut ctx = Ctx {
+                    file: id,
+                    src: &src,
+                    base,
+                    errors: &mut self.errors,
+                };
+                decode::top_level(&mut ctx, node, &mut self.decoded);
+            }
+        }
+        if canonical.is_some() {
+            self.stack.pop();
+        }
+    }
+
+    fn include(&mut self, id: FileId, src: &SourceFile, node: &KdlNode, base: &Path) {
+        let usage = "include \"other.kdl\"";
+        let mut ctx = Ctx {
+            file: id,
+            src,
+            base,
+            errors: &mut self.errors,
+        };
+        decode::check_props(&mut ctx, node, &[]);
+        decode::check_arg_count(&mut ctx, node, 1, usage);
+        decode::no_children(&mut ctx, node);
+        let Some(rel) = decode::str_arg(&mut ctx, node, 0, "a path", usage) else {
+            return;
+        };
+        let path = decode_values::resolve(base, Path::new(&rel.value));
+        let shown_base = if base.as_os_str().is_empty() {
+            ".".to_string()
+        } else {
+            base.display().to_string()
+        };
+        let read = fs::canonicalize(&path).and_then(|c| fs::read_to_string(&c).map(|t| (c, t)));
+        let (canonical, text) = match read {
+            Ok(ok) => ok,
+            Err(e) => {
+                let err = ctx
+                    .error(rel.span, "cannot read", format!("cannot read included file {}: {e}", path.display()))
+                    .help(format!("include paths are relative to the including file's directory ({shown_base}); check the name"));
+                ctx.push(err);
+                return;
+            }
+        };
+        if let Some(pos) = self.stack.iter().position(|(c, _)| *c == canonical) {
+            let mut chain: Vec<String> = self.stack[pos..]
+                .iter()
+                .map(|(_, f)| self.files[*f].display_name())
+                .collect();
+            chain.push(path.display().to_string());
+            let err = RecipeError::at(id, src, rel.span, "includes an outer file", format!("include cycle: {}", chain.join(" → ")))
+                .help("remove this include; a file cannot include a file that (directly or indirectly) includes it");
+            self.errors.push(err);
+            return;
+        }
+        if self.seen.contains(&canonical) {
+            return;
+        }
+        let next_base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        self.file(SourceFile::new(path, text), Some(canonical), &next_base);
+    }
+}

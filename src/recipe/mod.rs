@@ -1,0 +1,30 @@
+//! Recipes: KDL v2 files declaring content sets, trusts, targets and deletes, decoded by hand
+//! into typed structs that keep spans, validated as a whole, with every error reported at once
+//! as a miette diagnostic.
+//!
+//! Re-exports only. Reads files (`load`) but never touches the network or the workspace.
+
+mod decode;
+mod decode_sets;
+mod decode_targets;
+mod decode_values;
+mod diagnostics;
+mod load;
+mod model;
+mod size;
+mod summary;
+mod validate;
+
+pub use decode_sets::ARCHES;
+pub use diagnostics::{ErrorClass, FileId, RecipeError, RecipeErrors, SourceFile};
+pub use load::{load, parse_str};
+pub use model::{
+    CatalogRename, CatalogSet, CatalogSource, ContentSet, Delete, DeleteRelease, HelmChart,
+    HelmLocal, HelmRepository, HelmSet, ImageSet, MirrorScope, MirrorSourcePolicy, Need, Origin,
+    Package, PackageChannel, Recipe, ReleaseChannel, ReleaseSet, Spanned, Target, TargetLocation,
+    Trust,
+};
+pub use size::{ByteSize, SizeError, UNITS};
+
+#[cfg(test)]
+mod tests;

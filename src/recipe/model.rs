@@ -1,0 +1,403 @@
+//! The typed recipe: content sets, trusts, targets and deletes, each keeping the spans a later
+//! error may need to point at.
+//!
+//! Plain data plus lookups; no parsing, no I/O, no network.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use miette::SourceSpan;
+use regex::Regex;
+use semver::Version;
+
+use super::diagnostics::{FileId, RecipeError, SourceFile};
+use super::size::ByteSize;
+use crate::oci::ImageRef;
+
+/// A value together with the span it was written at.
+#[derive(Debug, Clone)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: SourceSpan,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(value: T, span: SourceSpan) -> Self {
+        Spanned { value, span }
+    }
+}
+
+/// A whole recipe: every file read (the first is the root) and everything they declare, in
+/// declaration order (an included file's declarations appear where it is included).
+#[derive(Debug, Clone)]
+pub struct Recipe {
+    pub files: Vec<SourceFile>,
+    pub sets: Vec<ContentSet>,
+    pub trusts: Vec<Trust>,
+    pub targets: Vec<Target>,
+    pub deletes: Vec<Delete>,
+}
+
+/// Where a declaration was written: file and the span of its whole node.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    pub file: FileId,
+    pub span: SourceSpan,
+}
+
+/// A named declaration of what to mirror.
+#[derive(Debug, Clone)]
+pub enum ContentSet {
+    Release(ReleaseSet),
+    Catalog(CatalogSet),
+    Images(ImageSet),
+    Helm(HelmSet),
+}
+
+/// `release "name" { channel … }`: OpenShift release payloads.
+#[derive(Debug, Clone)]
+pub struct ReleaseSet {
+    pub origin: Origin,
+    pub name: Spanned<String>,
+    pub channels: Vec<ReleaseChannel>,
+    /// `arch`; default `["amd64"]`.
+    pub arch: Vec<Spanned<String>>,
+    pub graph: bool,
+    pub kubevirt_container: bool,
+    pub update_url: Option<Spanned<String>>,
+    pub graph_data_url: Option<Spanned<String>>,
+    /// `image=`: one payload, no update graph.
+    pub image: Option<Spanned<ImageRef>>,
+}
+
+/// `channel "stable-4.15" min= max= shortest-path=` inside a release.
+#[derive(Debug, Clone)]
+pub struct ReleaseChannel {
+    pub name: Spanned<String>,
+    pub min: Option<Spanned<Version>>,
+    pub max: Option<Spanned<Version>>,
+    pub shortest_path: bool,
+}
+
+/// `catalog "name" "source" { … }`: an operator catalog (file-based catalog).
+#[derive(Debug, Clone)]
+pub struct CatalogSet {
+    pub origin: Origin,
+    pub name: Spanned<String>,
+    pub source: Spanned<CatalogSource>,
+    pub rename: Option<CatalogRename>,
+    /// `full #true`: the span of the `full` node when set.
+    pub full: Option<Spanned<bool>>,
+    pub packages: Vec<Package>,
+    pub catalog_source_template: Option<Spanned<PathBuf>>,
+}
+
+impl CatalogSet {
+    pub fn is_full(&self) -> bool {
+        self.full.as_ref().is_some_and(|f| f.value)
+    }
+}
+
+/// Where a catalog is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogSource {
+    Image(ImageRef),
+    /// `oci://path`: a local OCI image layout (relative to the recipe file's directory).
+    OciLayout(PathBuf),
+}
+
+/// `rename "path" tag="…"`: targetCatalog / targetTag.
+#[derive(Debug, Clone)]
+pub struct CatalogRename {
+    pub path: Spanned<String>,
+    pub tag: Option<Spanned<String>>,
+}
+
+/// `package "name" min= max=` or with `channel`/`bundle` children.
+#[derive(Debug, Clone)]
+pub struct Package {
+    pub span: SourceSpan,
+    pub name: Spanned<String>,
+    pub min: Option<Spanned<Version>>,
+    pub max: Option<Spanned<Version>>,
+    pub channels: Vec<PackageChannel>,
+    pub bundles: Vec<Spanned<String>>,
+}
+
+/// `channel "stable" min= max=` inside a package.
+#[derive(Debug, Clone)]
+pub struct PackageChannel {
+    pub name: Spanned<String>,
+    pub min: Option<Spanned<Version>>,
+    pub max: Option<Spanned<Version>>,
+}
+
+/// `images "name" { image …; block … }`.
+#[derive(Debug, Clone)]
+pub struct ImageSet {
+    pub origin: Origin,
+    pub name: Spanned<String>,
+    pub images: Vec<Spanned<ImageRef>>,
+    /// `block` regexes; they exclude images from every set.
+    pub blocks: Vec<Spanned<Regex>>,
+}
+
+/// `helm "name" { repository …; local … }`.
+#[derive(Debug, Clone)]
+pub struct HelmSet {
+    pub origin: Origin,
+    pub name: Spanned<String>,
+    pub repositories: Vec<HelmRepository>,
+    pub locals: Vec<HelmLocal>,
+}
+
+/// `repository "name" "https://…" { chart … }`.
+#[derive(Debug, Clone)]
+pub struct HelmRepository {
+    pub name: Spanned<String>,
+    pub url: Spanned<String>,
+    pub charts: Vec<HelmChart>,
+}
+
+/// `chart "name" version="x.y.z"`; without a version the latest.
+#[derive(Debug, Clone)]
+pub struct HelmChart {
+    pub name: Spanned<String>,
+    pub version: Option<Spanned<Version>>,
+}
+
+/// `local "name" "path/to/chart.tgz"`.
+#[derive(Debug, Clone)]
+pub struct HelmLocal {
+    pub name: Spanned<String>,
+    pub path: Spanned<PathBuf>,
+}
+
+/// `trust "name" { gpg-keyring …; cosign-key …; applies-to … }`.
+#[derive(Debug, Clone)]
+pub struct Trust {
+    pub origin: Origin,
+    pub name: Spanned<String>,
+    pub gpg_keyring: Option<Spanned<PathBuf>>,
+    pub cosign_key: Option<Spanned<PathBuf>>,
+    pub applies_to: Vec<Spanned<String>>,
+    /// Base URL of release signatures (`…/sha256=<hex>/signature-N`).
+    pub signature_store: Option<Spanned<String>>,
+}
+
+/// `target "name" "docker://…" | "file://…" { needs …; only …; … }`.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub origin: Origin,
+    pub name: Spanned<String>,
+    pub location: Spanned<TargetLocation>,
+    /// What the target needs, resolved to content sets or targets.
+    pub needs: Vec<Spanned<Need>>,
+    /// Content sets inherited from needed targets that this target keeps (empty: all).
+    pub only: Vec<Spanned<String>>,
+    pub archive_size: Option<Spanned<ByteSize>>,
+    pub max_nested_paths: Option<Spanned<u32>>,
+    pub mirror_scope: MirrorScope,
+    pub mirror_source_policy: MirrorSourcePolicy,
+}
+
+impl Target {
+    /// Names of the targets this one takes content from.
+    pub fn needed_targets(&self) -> impl Iterator<Item = &str> {
+        self.needs.iter().filter_map(|n| match &n.value {
+            Need::Target(t) => Some(t.as_str()),
+            Need::Set(_) => None,
+        })
+    }
+
+    /// Names of the content sets this one takes directly from their sources.
+    pub fn needed_sets(&self) -> impl Iterator<Item = &str> {
+        self.needs.iter().filter_map(|n| match &n.value {
+            Need::Set(s) => Some(s.as_str()),
+            Need::Target(_) => None,
+        })
+    }
+}
+
+/// A destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetLocation {
+    /// `docker://host[:port][/namespace…]`.
+    Registry { registry: String, namespace: String },
+    /// `file://dir` (relative to the recipe file's directory) or `file:///abs`.
+    Directory(PathBuf),
+}
+
+/// One entry of `needs`, resolved.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Need {
+    Set(String),
+    Target(String),
+}
+
+/// How mirrors are grouped in ImageDigestMirrorSet / ImageTagMirrorSet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MirrorScope {
+    #[default]
+    Repository,
+    Namespace,
+    Registry,
+}
+
+/// `mirrorSourcePolicy` of the rendered mirror sets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MirrorSourcePolicy {
+    #[default]
+    AllowContactingSource,
+    NeverContactSource,
+}
+
+/// `delete "name" from="target" { release …; image … }`.
+#[derive(Debug, Clone)]
+pub struct Delete {
+    pub origin: Origin,
+    pub name: Spanned<String>,
+    pub from: Spanned<String>,
+    pub releases: Vec<DeleteRelease>,
+    pub images: Vec<Spanned<ImageRef>>,
+}
+
+/// `release channel="stable-4.13" min= max=` inside a delete.
+#[derive(Debug, Clone)]
+pub struct DeleteRelease {
+    pub span: SourceSpan,
+    pub channel: Spanned<String>,
+    pub min: Option<Spanned<Version>>,
+    pub max: Option<Spanned<Version>>,
+}
+
+impl ContentSet {
+    pub fn name(&self) -> &Spanned<String> {
+        match self {
+            ContentSet::Release(s) => &s.name,
+            ContentSet::Catalog(s) => &s.name,
+            ContentSet::Images(s) => &s.name,
+            ContentSet::Helm(s) => &s.name,
+        }
+    }
+
+    pub fn origin(&self) -> Origin {
+        match self {
+            ContentSet::Release(s) => s.origin,
+            ContentSet::Catalog(s) => s.origin,
+            ContentSet::Images(s) => s.origin,
+            ContentSet::Helm(s) => s.origin,
+        }
+    }
+
+    /// The node name: `release`, `catalog`, `images` or `helm`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ContentSet::Release(_) => "release",
+            ContentSet::Catalog(_) => "catalog",
+            ContentSet::Images(_) => "images",
+            ContentSet::Helm(_) => "helm",
+        }
+    }
+}
+
+impl Recipe {
+    pub fn content_set(&self, name: &str) -> Option<&ContentSet> {
+        self.sets.iter().find(|s| s.name().value == name)
+    }
+
+    pub fn target(&self, name: &str) -> Option<&Target> {
+        self.targets.iter().find(|t| t.name.value == name)
+    }
+
+    pub fn trust(&self, name: &str) -> Option<&Trust> {
+        self.trusts.iter().find(|t| t.name.value == name)
+    }
+
+    pub fn delete(&self, name: &str) -> Option<&Delete> {
+        self.deletes.iter().find(|d| d.name.value == name)
+    }
+
+    pub fn releases(&self) -> impl Iterator<Item = &ReleaseSet> {
+        self.sets.iter().filter_map(|s| match s {
+            ContentSet::Release(r) => Some(r),
+            _ => None,
+        })
+    }
+
+    pub fn catalogs(&self) -> impl Iterator<Item = &CatalogSet> {
+        self.sets.iter().filter_map(|s| match s {
+            ContentSet::Catalog(c) => Some(c),
+            _ => None,
+        })
+    }
+
+    pub fn image_sets(&self) -> impl Iterator<Item = &ImageSet> {
+        self.sets.iter().filter_map(|s| match s {
+            ContentSet::Images(i) => Some(i),
+            _ => None,
+        })
+    }
+
+    pub fn helm_sets(&self) -> impl Iterator<Item = &HelmSet> {
+        self.sets.iter().filter_map(|s| match s {
+            ContentSet::Helm(h) => Some(h),
+            _ => None,
+        })
+    }
+
+    /// Every `block` regex of every images set; they apply to all sets.
+    pub fn block_patterns(&self) -> impl Iterator<Item = &Regex> {
+        self.image_sets()
+            .flat_map(|i| i.blocks.iter().map(|b| &b.value))
+    }
+
+    /// Trusts that apply to the named content set.
+    pub fn trusts_for(&self, set: &str) -> impl Iterator<Item = &Trust> {
+        self.trusts
+            .iter()
+            .filter(move |t| t.applies_to.iter().any(|a| a.value == set))
+    }
+
+    /// The content sets a target carries: those it needs directly plus, narrowed by `only`,
+    /// those its needed targets carry. Cycles (already reported by validation) stop the walk.
+    pub fn carried_sets(&self, target: &str) -> BTreeSet<String> {
+        let mut visiting = BTreeSet::new();
+        self.carried_inner(target, &mut visiting)
+    }
+
+    fn carried_inner(&self, target: &str, visiting: &mut BTreeSet<String>) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let Some(t) = self.target(target) else {
+            return out;
+        };
+        if !visiting.insert(target.to_string()) {
+            return out;
+        }
+        out.extend(t.needed_sets().map(str::to_string));
+        let mut inherited = BTreeSet::new();
+        for up in t.needed_targets() {
+            inherited.extend(self.carried_inner(up, visiting));
+        }
+        if !t.only.is_empty() {
+            inherited.retain(|s| t.only.iter().any(|o| &o.value == s));
+        }
+        out.extend(inherited);
+        visiting.remove(target);
+        out
+    }
+
+    /// An error pointing into one of this recipe's files, for later stages (discovery, planning)
+    /// that find a problem with something the user wrote.
+    pub fn error_at(
+        &self,
+        file: FileId,
+        span: SourceSpan,
+        label: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Option<RecipeError> {
+        self.files
+            .get(file)
+            .map(|src| RecipeError::at(file, src, span, label, message))
+    }
+}

@@ -1,0 +1,288 @@
+//! Unit tests for decoding details: URL forms, properties later stages need, did-you-mean,
+//! error collection, KDL syntax errors. Parses strings only.
+
+use std::path::PathBuf;
+
+use super::*;
+
+const EXTRAS: &str = "images \"extras\" { image \"registry.redhat.io/ubi9/ubi:latest\" }\n";
+
+fn ok(text: &str) -> Recipe {
+    parse_str("test.kdl", text).unwrap_or_else(|e| panic!("{}", e.render_plain(100)))
+}
+
+fn errors(text: &str) -> Vec<(String, Option<String>)> {
+    match parse_str("test.kdl", text) {
+        Ok(_) => panic!("expected errors"),
+        Err(e) => e
+            .iter()
+            .map(|e| (e.message().to_string(), e.help_text().map(str::to_string)))
+            .collect(),
+    }
+}
+
+fn target(url: &str) -> String {
+    format!("{EXTRAS}target \"t\" \"{url}\" {{ needs \"extras\" }}\n")
+}
+
+#[test]
+fn target_url_forms() {
+    let r = ok(&target("docker://registry.example.com:5000/a/b"));
+    assert_eq!(
+        r.targets[0].location.value,
+        TargetLocation::Registry {
+            registry: "registry.example.com:5000".into(),
+            namespace: "a/b".into()
+        }
+    );
+    let r = ok(&target("docker://localhost:5000"));
+    assert_eq!(
+        r.targets[0].location.value,
+        TargetLocation::Registry {
+            registry: "localhost:5000".into(),
+            namespace: String::new()
+        }
+    );
+    let r = ok(&target("file://out/archive"));
+    assert_eq!(
+        r.targets[0].location.value,
+        TargetLocation::Directory(PathBuf::from("out/archive"))
+    );
+    let r = ok(&target("file:///media/x"));
+    assert_eq!(
+        r.targets[0].location.value,
+        TargetLocation::Directory(PathBuf::from("/media/x"))
+    );
+    for bad in [
+        "registry.example.com/a",
+        "oci://x",
+        "docker://",
+        "docker://ho_st/a",
+        "docker://host/UPPER",
+        "file://",
+    ] {
+        let e = errors(&target(bad));
+        assert_eq!(e.len(), 1, "{bad}: {e:?}");
+        assert!(
+            e[0].1.as_deref().unwrap_or("").contains("docker://host"),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn target_properties_and_defaults() {
+    let r = ok(&target("docker://h/ns"));
+    assert_eq!(r.targets[0].mirror_scope, MirrorScope::Repository);
+    assert_eq!(
+        r.targets[0].mirror_source_policy,
+        MirrorSourcePolicy::AllowContactingSource
+    );
+    let text = format!(
+        "{EXTRAS}target \"t\" \"docker://h/ns\" mirror-scope=\"registry\" mirror-source-policy=\"NeverContactSource\" {{ needs \"extras\"; max-nested-paths 2 }}"
+    );
+    let r = ok(&text);
+    assert_eq!(r.targets[0].mirror_scope, MirrorScope::Registry);
+    assert_eq!(
+        r.targets[0].mirror_source_policy,
+        MirrorSourcePolicy::NeverContactSource
+    );
+    assert_eq!(
+        r.targets[0].max_nested_paths.as_ref().map(|n| n.value),
+        Some(2)
+    );
+    let e = errors(&format!(
+        "{EXTRAS}target \"t\" \"docker://h/ns\" mirror-scope=\"namespaces\" {{ needs \"extras\" }}"
+    ));
+    assert_eq!(e[0].1.as_deref(), Some("did you mean `namespace`?"));
+    let e = errors(&format!(
+        "{EXTRAS}target \"t\" \"docker://h/ns\" {{ needs \"extras\"; max-nested-paths 0 }}"
+    ));
+    assert!(e[0].0.contains("at least 1"), "{e:?}");
+    let e = errors(&format!(
+        "{EXTRAS}target \"t\" \"docker://h/ns\" {{ needs \"extras\"; archive-size \"1GiB\" }}"
+    ));
+    assert!(e[0].0.contains("only to file://"), "{e:?}");
+}
+
+#[test]
+fn release_image_property_excludes_channels() {
+    let r = ok("release \"one\" image=\"quay.io/openshift-release-dev/ocp-release:4.15.3-x86_64\"");
+    let rel = r.releases().next().map(|r| r.image.is_some());
+    assert_eq!(rel, Some(true));
+    let e = errors(
+        "release \"one\" image=\"quay.io/openshift-release-dev/ocp-release:4.15.3-x86_64\" { channel \"stable-4.15\" }",
+    );
+    assert_eq!(e.len(), 1);
+    assert!(e[0].0.contains("cannot have channels"));
+    let e = errors("release \"none\"");
+    assert!(e[0].0.contains("no channel and no image"));
+}
+
+#[test]
+fn release_urls_arch_and_booleans() {
+    let r = ok(
+        "release \"r\" update-url=\"https://u.example/graph\" graph-data-url=\"https://g.example/d.tgz\" { channel \"stable-4.15\" }",
+    );
+    let rel = r
+        .releases()
+        .next()
+        .map(|r| (r.arch[0].value.clone(), r.update_url.is_some()));
+    assert_eq!(rel, Some(("amd64".to_string(), true)));
+    let e = errors("release \"r\" update-url=\"ftp://x\" { channel \"stable-4.15\" }");
+    assert!(e[0].0.contains("http(s)"));
+    let e = errors("release \"r\" { channel \"stable-4.15\"; arch \"amd46\" }");
+    assert_eq!(e[0].1.as_deref(), Some("did you mean `amd64`?"));
+    let e = errors("release \"r\" { channel \"stable-4.15\"; graph \"yes\" }");
+    assert!(e[0].0.contains("#true or #false"));
+    let e = errors("release \"r\" { channel \"stable-4.15\"; chanel \"x\" }");
+    assert_eq!(e[0].1.as_deref(), Some("did you mean `channel`?"));
+}
+
+#[test]
+fn all_errors_are_collected_in_source_order() {
+    let e = errors(
+        "releas \"a\"\nimages \"b\" { image \"UPPER/x:1\" }\ntarget \"t\" \"nope\" { needs \"b\" }\n",
+    );
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(e[0].0.contains("unknown node `releas`"));
+    assert!(e[1].0.contains("UPPER"));
+    assert!(e[2].0.contains("not a target URL"));
+}
+
+#[test]
+fn kdl_syntax_errors_name_the_file() {
+    let Err(e) = parse_str("broken.kdl", "release \"a\" {\n") else {
+        panic!("expected a syntax error");
+    };
+    assert!(!e.is_empty());
+    assert!(e.render_plain(100).contains("broken.kdl"));
+}
+
+#[test]
+fn trust_and_delete_rules() {
+    let r = ok(&format!(
+        "{EXTRAS}trust \"k\" signature-store=\"https://mirror.openshift.com/pub/openshift-v4/signatures/openshift/release\" {{ cosign-key \"k.pub\"; applies-to \"extras\" }}"
+    ));
+    assert!(r.trusts[0].signature_store.is_some());
+    assert_eq!(r.trusts_for("extras").count(), 1);
+    let e = errors(&format!("{EXTRAS}trust \"k\" {{ applies-to \"extras\" }}"));
+    assert!(e[0].0.contains("has no key"));
+    let e = errors(&format!(
+        "{EXTRAS}target \"d\" \"file://out\" {{ needs \"extras\" }}\ndelete \"x\" from=\"d\" {{ image \"a.example/b@sha256:bce7e9f69fb7d4533447232478fd825811c760288f87a35699f9c8f030f2c1a6\" }}"
+    ));
+    assert!(e[0].0.contains("archive directory"), "{e:?}");
+    let e = errors(&format!(
+        "{EXTRAS}delete \"x\" from=\"extras\" {{ image \"a.example/b:1\" }}"
+    ));
+    assert!(e[0].0.contains("is a content set"), "{e:?}");
+}
+
+#[test]
+fn self_need_is_a_cycle_and_needs_must_name_something() {
+    let e = errors(&format!(
+        "{EXTRAS}target \"t\" \"docker://h/n\" {{ needs \"t\" }}"
+    ));
+    assert_eq!(e.len(), 1);
+    assert!(e[0].0.contains("t → t"));
+    let e = errors(&format!("{EXTRAS}target \"t\" \"docker://h/n\""));
+    assert!(e[0].0.contains("needs nothing"));
+}
+
+#[test]
+fn catalog_sources_and_scenarios() {
+    let r = ok("catalog \"c\" \"oci://./cat\" { full #true; package \"p\" }");
+    let src = r.catalogs().next().map(|c| c.source.value.clone());
+    assert_eq!(src, Some(CatalogSource::OciLayout(PathBuf::from("cat"))));
+    let e = errors("catalog \"c\" \"oci://x\" { full #true; package \"p\" { bundle \"p.v1\" } }");
+    assert!(e[0].0.contains("cannot be combined with bundles"));
+    let e = errors("catalog \"c\" \"quay.io/a/b:1\" { package \"p\"; package \"p\" }");
+    assert!(e[0].0.contains("listed twice"));
+    let e = errors("catalog \"c\" \"quay.io/a/b:1\" { rename \"Bad/Path\" tag=\"-x\" }");
+    assert_eq!(e.len(), 2, "{e:?}");
+}
+
+#[test]
+fn sizes_in_recipes() {
+    let r = ok(&format!(
+        "{EXTRAS}target \"d\" \"file://out\" {{ needs \"extras\"; archive-size \"500MB\" }}"
+    ));
+    assert_eq!(
+        r.targets[0].archive_size.as_ref().map(|s| s.value),
+        Some(ByteSize(500_000_000))
+    );
+    let e = errors(&format!(
+        "{EXTRAS}target \"d\" \"file://out\" {{ needs \"extras\"; archive-size 4096 }}"
+    ));
+    assert!(e[0].0.contains("must be a string"), "{e:?}");
+}
+
+fn write(dir: &std::path::Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+    }
+    std::fs::write(p, text).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn includes_resolve_relative_to_the_including_file_and_errors_name_their_file() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write(
+        dir.path(),
+        "main.kdl",
+        "include \"sub/a.kdl\"\ninclude \"sub/b.kdl\"\ntarget \"t\" \"file://out\" { needs \"extras\" \"more\" }\n",
+    );
+    // a.kdl includes b.kdl too: b is read once, so its names are not duplicated.
+    write(
+        dir.path(),
+        "sub/a.kdl",
+        &format!("include \"b.kdl\"\n{EXTRAS}"),
+    );
+    write(
+        dir.path(),
+        "sub/b.kdl",
+        "images \"more\" { image \"quay.io/a/b:1\" }\ntrust \"k\" { cosign-key \"k.pub\"; applies-to \"more\" }\n",
+    );
+    let r =
+        load(&dir.path().join("main.kdl")).unwrap_or_else(|e| panic!("{}", e.render_plain(100)));
+    assert_eq!(r.files.len(), 3);
+    assert_eq!(r.carried_sets("t").len(), 2);
+    assert_eq!(
+        r.trusts[0].cosign_key.as_ref().map(|k| k.value.clone()),
+        Some(dir.path().join("sub/k.pub"))
+    );
+    assert_eq!(
+        r.targets[0].location.value,
+        TargetLocation::Directory(dir.path().join("out"))
+    );
+
+    // A duplicate across files and a mistake inside the included file, reported together.
+    write(
+        dir.path(),
+        "sub/b.kdl",
+        "images \"extras\" { image \"quay.io/a/b:1\" }\nimages \"more\" { imag \"quay.io/a/b:1\" }\n",
+    );
+    let Err(e) = load(&dir.path().join("main.kdl")) else {
+        panic!("expected errors");
+    };
+    assert_eq!(e.len(), 2, "{}", e.render_plain(100));
+    let text = e.render_plain(100);
+    assert!(text.contains("b.kdl:2:"), "{text}");
+    assert!(text.contains("a.kdl:"), "{text}");
+    assert!(text.contains("first used for a content set at"), "{text}");
+}
+
+#[test]
+fn type_annotations_and_repeated_needs_are_errors() {
+    let e = errors(&format!(
+        "{EXTRAS}target \"t\" (url)\"docker://h/n\" {{ needs \"extras\" }}"
+    ));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].0.contains("`(url)`"));
+    let e = errors(&format!(
+        "{EXTRAS}target \"t\" \"docker://h/n\" {{ needs \"extras\" \"extras\" }}"
+    ));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].0.contains("listed twice"));
+}

@@ -1,0 +1,99 @@
+//! Every recipe under `recipes/` is loaded: valid ones are snapshotted as `summary()`, invalid
+//! ones (`recipes/bad/`) as rendered diagnostics. Snapshots live in `snapshots/recipes/`.
+
+use std::path::{Path, PathBuf};
+
+fn settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots/recipes"));
+    s.set_prepend_module_to_snapshot(false);
+    s
+}
+
+/// The path relative to the repository, so snapshots are machine-independent (tests run with
+/// the package root as the working directory).
+fn relative(path: &Path) -> PathBuf {
+    path.strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[test]
+fn valid_recipes_summaries() {
+    settings().bind(|| {
+        insta::glob!("../recipes", "*.kdl", |path| {
+            let rel = relative(path);
+            match airlift::recipe::load(&rel) {
+                Ok(recipe) => insta::assert_snapshot!("summary", recipe.summary()),
+                Err(e) => panic!(
+                    "{} should be valid:\n{}",
+                    rel.display(),
+                    e.render_plain(100)
+                ),
+            }
+        });
+    });
+}
+
+#[test]
+fn bad_recipes_diagnostics() {
+    settings().bind(|| {
+        insta::glob!("../recipes/bad", "*.kdl", |path| {
+            let rel = relative(path);
+            match airlift::recipe::load(&rel) {
+                Ok(_) => panic!("{} should be invalid", rel.display()),
+                Err(e) => insta::assert_snapshot!("diagnostics", e.render_plain(100)),
+            }
+        });
+    });
+}
+
+#[test]
+fn each_bad_recipe_has_one_mistake_except_two_mistakes() {
+    let dir = Path::new("recipes/bad");
+    let mut checked = 0;
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    entries.sort();
+    for path in entries
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "kdl"))
+    {
+        let Err(e) = airlift::recipe::load(path) else {
+            panic!("{} should be invalid", path.display());
+        };
+        let expected = if path.ends_with("two-mistakes.kdl") {
+            2
+        } else {
+            1
+        };
+        assert_eq!(
+            e.len(),
+            expected,
+            "{}:\n{}",
+            path.display(),
+            e.render_plain(100)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 17, "only {checked} bad recipes found");
+}
+
+#[test]
+fn design_example_is_the_design_documents_example() {
+    let r = airlift::recipe::load(Path::new("recipes/design-example.kdl"));
+    let r = r.unwrap_or_else(|e| panic!("{}", e.render_plain(100)));
+    assert_eq!(r.sets.len(), 5);
+    assert_eq!(r.targets.len(), 3);
+    assert_eq!(r.deletes.len(), 1);
+    assert_eq!(r.trusts.len(), 2);
+    let enclave = r
+        .target("enclave-1")
+        .map(|t| t.needed_targets().collect::<Vec<_>>());
+    assert_eq!(enclave, Some(vec!["enterprise"]));
+    assert_eq!(
+        r.carried_sets("enclave-1").into_iter().collect::<Vec<_>>(),
+        vec!["ocp".to_string()]
+    );
+}
