@@ -203,7 +203,14 @@ impl Command {
 
 impl Cli {
     pub fn run(self) -> CmdResult {
-        let name = self.command.name();
-        Err(Failure::not_available(&format!("airlift {name}")))
+        match &self.command {
+            Command::ConvertIcsp { files, dest_dir } => {
+                super::convert_icsp::run(files, dest_dir.as_deref())
+            }
+            _ => {
+                let name = self.command.name();
+                Err(Failure::not_available(&format!("airlift {name}")))
+            }
+        }
     }
 }
