@@ -1,5 +1,6 @@
 //! `airlift convert-icsp FILE… [--dest-dir DIR]`: ImageContentSourcePolicy files →
-//! `imagedigestmirrorset_<name>.yaml` files, like `oc adm migrate icsp`.
+//! ImageDigestMirrorSet files, like `oc adm migrate icsp`: one
+//! `imagedigestmirrorset_<name>.yaml` per input file, `<name>` being its first object's name.
 //!
 //! Reads every input and converts it before writing anything, so a bad file leaves the
 //! destination untouched. Prints one `wrote ImageDigestMirrorSet to PATH` line per file on
@@ -11,7 +12,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::exit::{CmdResult, Exit, Failure};
-use crate::resources::{ConvertError, convert_icsp_objects};
+use crate::resources::{ConvertError, convert_icsp_objects, join_documents};
 
 /// Several input files failed; each diagnostic is shown.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -48,20 +49,24 @@ pub(crate) fn run(files: &[PathBuf], dest_dir: Option<&Path>) -> CmdResult {
         })?;
         match convert_icsp_objects(&text, &shown) {
             Ok(objects) => {
-                for obj in objects {
-                    let file_name = format!("imagedigestmirrorset_{}.yaml", obj.name);
-                    if let Some((other, _)) = out.get(&file_name) {
-                        return Err(Failure::new(
-                            Exit::InvalidInput,
-                            miette::miette!(
-                                help = "object names must be unique; rename one of them",
-                                "ImageContentSourcePolicy `{}` appears in {other} and in {shown}",
-                                obj.name
-                            ),
-                        ));
-                    }
-                    out.insert(file_name, (shown.clone(), obj.yaml));
+                // Like `oc adm migrate icsp`: one output file per input file, named after its
+                // first object (without oc's random number, so reruns overwrite).
+                let Some(first) = objects.first() else {
+                    continue;
+                };
+                let file_name = format!("imagedigestmirrorset_{}.yaml", first.name);
+                if let Some((other, _)) = out.get(&file_name) {
+                    return Err(Failure::new(
+                        Exit::InvalidInput,
+                        miette::miette!(
+                            help = "both would be written to {file_name}; rename the first object of one file, or convert them in separate runs with different --dest-dir",
+                            "{other} and {shown} both start with ImageContentSourcePolicy `{}`",
+                            first.name
+                        ),
+                    ));
                 }
+                let docs: Vec<String> = objects.into_iter().map(|c| c.yaml).collect();
+                out.insert(file_name, (shown.clone(), join_documents(&docs)));
             }
             Err(e) => errors.push(e),
         }

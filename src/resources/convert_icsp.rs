@@ -2,7 +2,10 @@
 //!
 //! Each ICSP document becomes an IDMS with `apiVersion: config.openshift.io/v1`,
 //! `kind: ImageDigestMirrorSet` and `spec.repositoryDigestMirrors` renamed to
-//! `spec.imageDigestMirrors`; everything else (name, labels, annotations, other fields) is kept.
+//! `spec.imageDigestMirrors`; everything else (name, labels, annotations, other fields) is kept,
+//! except what the API server wrote about the old object: `status`, `creationTimestamp`,
+//! `generation`, `managedFields`, `resourceVersion`, `selfLink`, `uid` and the
+//! `kubectl.kubernetes.io/last-applied-configuration` annotation.
 //! Keys are written sorted. Multi-document input is supported. Malformed input is reported as a
 //! miette diagnostic pointing at the offending node, e.g.
 //! `spec.repositoryDigestMirrors[1].source: missing`. Pure: the caller reads and writes files.
@@ -26,9 +29,27 @@ pub struct Converted {
     pub yaml: String,
 }
 
-/// Why an input file could not be converted.
+/// Why an input file could not be converted (boxed: diagnostics carry the whole source text).
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum ConvertError {
+#[error(transparent)]
+#[diagnostic(transparent)]
+pub struct ConvertError(Box<ConvertErrorKind>);
+
+impl ConvertError {
+    /// What went wrong, to match on.
+    pub fn kind(&self) -> &ConvertErrorKind {
+        &self.0
+    }
+}
+
+impl From<ConvertErrorKind> for ConvertError {
+    fn from(kind: ConvertErrorKind) -> Self {
+        ConvertError(Box::new(kind))
+    }
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ConvertErrorKind {
     #[error("could not read {file}: {message}")]
     #[diagnostic(
         code(airlift::convert_icsp::yaml),
@@ -110,26 +131,54 @@ pub fn convert_icsp_objects(input: &str, file_name: &str) -> Result<Vec<Converte
     let values: Vec<Value> = serde_saphyr::from_multiple(input).map_err(|e| ctx.yaml_error(&e))?;
     let shapes: Vec<Shape> = serde_saphyr::from_multiple(input).map_err(|e| ctx.yaml_error(&e))?;
     if values.is_empty() {
-        return Err(ConvertError::Empty {
+        return Err(ConvertErrorKind::Empty {
             file: file_name.to_string(),
-        });
+        }
+        .into());
     }
     let mut out = Vec::with_capacity(values.len());
     for (value, shape) in values.into_iter().zip(&shapes) {
         let name = ctx.check(shape)?;
         let idms = to_idms(value);
-        let yaml = to_yaml(file_name, &idms).map_err(|e| ConvertError::Emit {
-            file: file_name.to_string(),
-            message: e.to_string(),
-        })?;
+        let yaml = to_yaml(file_name, &idms)
+            .map_err(|e| ConvertErrorKind::Emit {
+                file: file_name.to_string(),
+                message: e.to_string(),
+            })
+            .map_err(ConvertError::from)?;
         out.push(Converted { name, yaml });
     }
     Ok(out)
 }
 
-/// Rewrites apiVersion, kind and the spec field name; keeps everything else.
+/// Metadata the API server fills in; it describes the ICSP object, not the new IDMS, and
+/// `resourceVersion` would make `oc create` fail.
+const SERVER_METADATA: [&str; 6] = [
+    "creationTimestamp",
+    "generation",
+    "managedFields",
+    "resourceVersion",
+    "selfLink",
+    "uid",
+];
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Rewrites apiVersion, kind and the spec field name; drops `status` and server-populated
+/// metadata (as `oc adm migrate icsp` drops `creationTimestamp` and `status`); keeps the rest.
 fn to_idms(mut value: Value) -> Value {
     if let Value::Object(map) = &mut value {
+        map.remove("status");
+        if let Some(Value::Object(meta)) = map.get_mut("metadata") {
+            for key in SERVER_METADATA {
+                meta.remove(key);
+            }
+            if let Some(Value::Object(annotations)) = meta.get_mut("annotations") {
+                annotations.remove(LAST_APPLIED);
+                if annotations.is_empty() {
+                    meta.remove("annotations");
+                }
+            }
+        }
         map.insert(
             "apiVersion".into(),
             Value::String("config.openshift.io/v1".into()),
@@ -161,12 +210,13 @@ impl Ctx<'_> {
         });
         let message = e.without_snippet().to_string();
         let message = message.lines().next().unwrap_or_default().to_string();
-        ConvertError::Yaml {
+        ConvertErrorKind::Yaml {
             file: self.file_name.to_string(),
             message,
             src: self.src(),
             span,
         }
+        .into()
     }
 
     fn field<T>(&self, at: &Spanned<T>, path: &str, problem: &str, help: &str) -> ConvertError {
@@ -181,7 +231,7 @@ impl Ctx<'_> {
         let line_end = self.input[off..]
             .find('\n')
             .map_or(self.input.len(), |i| off + i);
-        ConvertError::Field {
+        ConvertErrorKind::Field {
             file: self.file_name.to_string(),
             path: path.to_string(),
             problem: problem.to_string(),
@@ -189,10 +239,11 @@ impl Ctx<'_> {
             src: self.src(),
             span: SourceSpan::from((off, (line_end - off).max(1).min(self.input.len() - off))),
         }
+        .into()
     }
 
     fn field_at_start(&self, path: &str, problem: &str, help: &str) -> ConvertError {
-        ConvertError::Field {
+        ConvertErrorKind::Field {
             file: self.file_name.to_string(),
             path: path.to_string(),
             problem: problem.to_string(),
@@ -200,6 +251,7 @@ impl Ctx<'_> {
             src: self.src(),
             span: SourceSpan::from((0, self.input.len().min(1))),
         }
+        .into()
     }
 
     /// Checks one document and returns its name.

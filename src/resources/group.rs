@@ -137,6 +137,10 @@ pub fn group(images: &[MirroredImage], opts: &ResourceOptions) -> Result<Grouped
         ..Grouped::default()
     };
     let mut prefixes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // Images whose mirror path does not end with their path below the scope prefix. When a
+    // sibling gives the prefix a mirror, the widening check below names the would-be mirror;
+    // otherwise the first of these is the error.
+    let mut renamed = Vec::new();
     for image in &sorted {
         let s = scoped(image, scope);
         let mirror_repo = image.mirror.repository().to_string();
@@ -146,13 +150,14 @@ pub fn group(images: &[MirroredImage], opts: &ResourceOptions) -> Result<Grouped
             match mirror_repo.strip_suffix(&format!("/{}", s.rest)) {
                 Some(p) => p.to_string(),
                 None => {
-                    return Err(ResourceError::RenamedUnderScope {
+                    renamed.push(ResourceError::RenamedUnderScope {
                         scope,
                         prefix: s.prefix,
                         rest: s.rest,
                         source_repo: image.source.repository().to_string(),
                         actual: mirror_repo,
                     });
+                    continue;
                 }
             }
         };
@@ -185,6 +190,9 @@ pub fn group(images: &[MirroredImage], opts: &ResourceOptions) -> Result<Grouped
 
     if scope != MirrorScope::Repository {
         refuse_bad_widening(scope, &prefixes, &actual)?;
+    }
+    if let Some(e) = renamed.into_iter().next() {
+        return Err(e);
     }
     notes.dedup();
     grouped.notes = notes;

@@ -15,10 +15,12 @@ mod render;
 mod write;
 mod yaml;
 
-pub use convert_icsp::{ConvertError, Converted, convert_icsp, convert_icsp_objects};
+pub use convert_icsp::{
+    ConvertError, ConvertErrorKind, Converted, convert_icsp, convert_icsp_objects,
+};
 pub use model::{
     Category, MirrorScope, MirroredImage, Rendered, ResourceError, ResourceOptions, SourcePolicy,
 };
 pub use render::render;
 pub use write::write_dir;
-pub use yaml::{CREATED_ANNOTATION, CREATED_BY, TARGET_ANNOTATION};
+pub use yaml::{CREATED_ANNOTATION, CREATED_BY, TARGET_ANNOTATION, join_documents};
