@@ -502,3 +502,191 @@ fn the_validator_rejects_broken_documents() {
         assert!(output.contains("FAIL"), "{output}");
     }
 }
+
+/// A real CNCF distribution registry on a loopback port, stopped on drop.
+struct Registry {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a loopback port")
+        .port()
+}
+
+fn start_registry() -> Registry {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let config = dir.path().join("config.yml");
+    fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .expect("write registry config");
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("docker-registry is required (Debian package `docker-registry`)");
+    let registry = Registry {
+        child,
+        port,
+        _dir: dir,
+    };
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return registry;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("docker-registry did not listen on 127.0.0.1:{port}");
+}
+
+/// A one-layer OCI image layout tagged `1.0`.
+fn write_oci_layout(dir: &Path) {
+    use airlift::oci::Digest;
+    let blobs = dir.join("blobs/sha256");
+    fs::create_dir_all(&blobs).expect("mkdir");
+    let put = |bytes: &[u8]| {
+        let d = Digest::of(bytes);
+        fs::write(blobs.join(d.hex()), bytes).expect("write blob");
+        (d.to_string(), bytes.len())
+    };
+    let mut layer = vec![0u8; 512];
+    let name = b"hello.txt";
+    layer[..name.len()].copy_from_slice(name);
+    layer[100..107].copy_from_slice(b"0000644");
+    layer[124..135].copy_from_slice(b"00000000006");
+    layer[136..147].copy_from_slice(b"00000000000");
+    layer[156] = b'0';
+    layer[257..263].copy_from_slice(b"ustar\0");
+    layer[263..265].copy_from_slice(b"00");
+    layer[148..156].copy_from_slice(b"        ");
+    let sum: u32 = layer.iter().map(|&b| u32::from(b)).sum();
+    layer[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    let mut content = b"hello\n".to_vec();
+    content.resize(512, 0);
+    layer.extend(content);
+    layer.extend(vec![0u8; 1024]);
+    let (layer_digest, layer_size) = put(&layer);
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{layer_digest}"]}},"config":{{}}}}"#
+    );
+    let (config_digest, config_size) = put(config.as_bytes());
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{config_size}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer_digest}","size":{layer_size}}}]}}"#
+    );
+    let (manifest_digest, manifest_size) = put(manifest.as_bytes());
+    fs::write(
+        dir.join("index.json"),
+        format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{manifest_digest}","size":{manifest_size},"annotations":{{"org.opencontainers.image.ref.name":"1.0"}}}}]}}"#
+        ),
+    )
+    .expect("write index.json");
+    fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).expect("oci-layout");
+}
+
+fn skopeo(args: &[&str]) -> std::process::Output {
+    Command::new("skopeo")
+        .args(args)
+        .output()
+        .expect("skopeo is required (Debian package `skopeo`)")
+}
+
+#[test]
+fn skopeo_pulls_through_the_generated_registries_conf_with_the_source_stopped() {
+    let mirror = start_registry();
+    let work = tempfile::tempdir().expect("tempdir");
+    let layout = work.path().join("layout");
+    write_oci_layout(&layout);
+    let dst = format!("127.0.0.1:{}/team/mirror/ns/app", mirror.port);
+    let copied = skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:1.0", layout.display()),
+        &format!("docker://{dst}:1.0"),
+    ]);
+    assert!(
+        copied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copied.stderr)
+    );
+    // skopeo may recompress the layer on the way, so ask the mirror what it holds.
+    let held = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{dst}:1.0"),
+    ]);
+    assert!(
+        held.status.success(),
+        "{}",
+        String::from_utf8_lossy(&held.stderr)
+    );
+    let digest = airlift::oci::Digest::of(&held.stdout).to_string();
+    // Nothing listens on the source port: every pull must be served by the mirror.
+    let source = format!("127.0.0.1:{}/ns/app", free_port());
+    let images = [
+        img(
+            &format!("{source}:1.0"),
+            &format!("{dst}:1.0"),
+            Category::Generic,
+        ),
+        img(
+            &format!("{source}@{digest}"),
+            &format!("{dst}@{digest}"),
+            Category::Generic,
+        ),
+    ];
+    for scope in [MirrorScope::Repository, MirrorScope::Registry] {
+        let mut o = opts(scope);
+        o.insecure_mirrors = true;
+        let r = render_ok(&images, &o);
+        let conf = work.path().join(format!("registries-{scope}.conf"));
+        fs::write(&conf, &r.files["registries.conf"]).expect("write registries.conf");
+        let conf = conf.to_str().expect("utf-8 path");
+        for reference in [format!("{source}@{digest}"), format!("{source}:1.0")] {
+            let out = skopeo(&[
+                "inspect",
+                "--raw",
+                "--registries-conf",
+                conf,
+                &format!("docker://{reference}"),
+            ]);
+            assert!(
+                out.status.success(),
+                "{scope}: {reference}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                airlift::oci::Digest::of(&out.stdout).to_string(),
+                digest,
+                "{scope}: {reference}"
+            );
+        }
+        let missing = skopeo(&[
+            "inspect",
+            "--raw",
+            "--registries-conf",
+            conf,
+            &format!("docker://{source}:not-mirrored"),
+        ]);
+        assert!(!missing.status.success(), "the source must be unreachable");
+    }
+}
