@@ -436,6 +436,15 @@ fn write_dir_replaces_and_removes_only_stale_airlift_files() {
     assert_eq!(names, expected);
     for (name, bytes) in &fewer.files {
         assert_eq!(&fs::read(out.join(name)).expect("read back"), bytes);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(out.join(name))
+                .expect("stat")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o644, "{name}");
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::exit::{CmdResult, Exit, Failure};
-use crate::resources::{ConvertError, convert_icsp_objects, join_documents};
+use crate::resources::{ConvertError, convert_icsp_objects, join_documents, make_readable};
 
 /// Several input files failed; each diagnostic is shown.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -112,6 +112,7 @@ fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .suffix(".tmp")
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
+    make_readable(tmp.as_file())?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

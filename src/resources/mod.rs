@@ -22,5 +22,5 @@ pub use model::{
     Category, MirrorScope, MirroredImage, Rendered, ResourceError, ResourceOptions, SourcePolicy,
 };
 pub use render::render;
-pub use write::write_dir;
+pub use write::{make_readable, write_dir};
 pub use yaml::{CREATED_ANNOTATION, CREATED_BY, TARGET_ANNOTATION, join_documents};

@@ -20,6 +20,7 @@ pub fn write_dir(rendered: &Rendered, dir: &Path) -> io::Result<()> {
             .suffix(".tmp")
             .tempfile_in(dir)?;
         tmp.write_all(bytes)?;
+        make_readable(tmp.as_file())?;
         tmp.as_file().sync_all()?;
         tmp.persist(dir.join(name)).map_err(|e| e.error)?;
     }
@@ -34,6 +35,19 @@ pub fn write_dir(rendered: &Rendered, dir: &Path) -> io::Result<()> {
             fs::remove_file(entry.path())?;
         }
     }
+    Ok(())
+}
+
+/// Temporary files are created 0600; rendered resources are meant to be read and shipped, so
+/// they get the usual 0644.
+#[cfg(unix)]
+pub fn make_readable(file: &fs::File) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+pub fn make_readable(_file: &fs::File) -> io::Result<()> {
     Ok(())
 }
 
