@@ -220,16 +220,17 @@ fn refuse_bad_widening(
     actual: &BTreeMap<String, BTreeSet<String>>,
 ) -> Result<(), ResourceError> {
     for (prefix, mirror_prefixes) in prefixes {
+        // Sources equal to the prefix or below it: `prefix/…` sorts between `prefix/` and
+        // `prefix0` (`0` follows `/` in ASCII).
+        let below = actual.range(format!("{prefix}/")..format!("{prefix}0"));
+        let exact = actual.get_key_value(prefix);
+        let under: Vec<(&String, &BTreeSet<String>)> = exact.into_iter().chain(below).collect();
         for mirror_prefix in mirror_prefixes {
-            for (source_repo, mirrors) in actual {
-                let rest = if source_repo == prefix {
-                    ""
-                } else {
-                    match source_repo.strip_prefix(&format!("{prefix}/")) {
-                        Some(r) => r,
-                        None => continue,
-                    }
-                };
+            for &(source_repo, mirrors) in &under {
+                let rest = source_repo
+                    .strip_prefix(prefix.as_str())
+                    .map(|r| r.trim_start_matches('/'))
+                    .unwrap_or_default();
                 let would_be = join(mirror_prefix, rest);
                 if !mirrors.contains(&would_be) {
                     return Err(ResourceError::WideningRefused {
