@@ -1,5 +1,7 @@
 //! ImageDigestMirrorSet and ImageTagMirrorSet documents (`config.openshift.io/v1`), one of each
-//! kind per category that has entries: `idms-<category>-0.yaml`, `itms-<category>-0.yaml`.
+//! kind per category that has entries: `idms-<category>-0.yaml`, `itms-<category>-0.yaml`; a
+//! category whose entries exceed [`DOCUMENT_LIMIT`](super::yaml::DOCUMENT_LIMIT) continues in
+//! `-1`, `-2`, … files.
 //!
 //! Pure: turns [`Grouped`] entries into file name → YAML text. No I/O.
 
@@ -9,7 +11,7 @@ use serde::Serialize;
 
 use super::group::Grouped;
 use super::model::{ResourceError, ResourceOptions};
-use super::yaml::{Document, MirrorEntry, metadata, mirror_entries, to_yaml};
+use super::yaml::{Document, MirrorEntry, chunks, metadata, mirror_entries, to_yaml};
 
 pub const API_VERSION: &str = "config.openshift.io/v1";
 
@@ -32,38 +34,36 @@ pub fn render(
 ) -> Result<BTreeMap<String, String>, ResourceError> {
     let mut files = BTreeMap::new();
     for (category, entries) in &grouped.digest {
-        if entries.is_empty() {
-            continue;
+        for (i, part) in chunks(entries).iter().enumerate() {
+            let name = format!("idms-{category}-{i}");
+            let file = format!("{name}.yaml");
+            let doc = Document {
+                api_version: API_VERSION,
+                kind: "ImageDigestMirrorSet",
+                metadata: metadata(&name, opts),
+                spec: IdmsSpec {
+                    image_digest_mirrors: mirror_entries(part, opts.source_policy),
+                },
+            };
+            let text = to_yaml(&file, &doc)?;
+            files.insert(file, text);
         }
-        let name = format!("idms-{category}-0");
-        let file = format!("{name}.yaml");
-        let doc = Document {
-            api_version: API_VERSION,
-            kind: "ImageDigestMirrorSet",
-            metadata: metadata(&name, opts),
-            spec: IdmsSpec {
-                image_digest_mirrors: mirror_entries(entries, opts.source_policy),
-            },
-        };
-        let text = to_yaml(&file, &doc)?;
-        files.insert(file, text);
     }
     for (category, entries) in &grouped.tag {
-        if entries.is_empty() {
-            continue;
+        for (i, part) in chunks(entries).iter().enumerate() {
+            let name = format!("itms-{category}-{i}");
+            let file = format!("{name}.yaml");
+            let doc = Document {
+                api_version: API_VERSION,
+                kind: "ImageTagMirrorSet",
+                metadata: metadata(&name, opts),
+                spec: ItmsSpec {
+                    image_tag_mirrors: mirror_entries(part, opts.source_policy),
+                },
+            };
+            let text = to_yaml(&file, &doc)?;
+            files.insert(file, text);
         }
-        let name = format!("itms-{category}-0");
-        let file = format!("{name}.yaml");
-        let doc = Document {
-            api_version: API_VERSION,
-            kind: "ImageTagMirrorSet",
-            metadata: metadata(&name, opts),
-            spec: ItmsSpec {
-                image_tag_mirrors: mirror_entries(entries, opts.source_policy),
-            },
-        };
-        let text = to_yaml(&file, &doc)?;
-        files.insert(file, text);
     }
     Ok(files)
 }

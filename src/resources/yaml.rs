@@ -59,6 +59,37 @@ pub fn mirror_entries(
         .collect()
 }
 
+/// Largest YAML size a mirror-set document is allowed to reach before its entries continue in
+/// the next document (`-0`, `-1`, …). Kubernetes objects must stay under etcd's 1.5 MiB request
+/// limit, and every node re-reads these objects; oc-mirror v1 used the same 250 kB bound.
+pub const DOCUMENT_LIMIT: usize = 250_000;
+
+/// Splits sorted entries into consecutive chunks whose rendered size stays under
+/// [`DOCUMENT_LIMIT`] (each chunk has at least one entry). Deterministic: depends only on the
+/// entries.
+pub fn chunks(
+    entries: &BTreeMap<String, BTreeSet<String>>,
+) -> Vec<BTreeMap<String, BTreeSet<String>>> {
+    // Envelope (apiVersion, kind, metadata, spec key) plus per-entry overhead, generously.
+    const ENVELOPE: usize = 512;
+    let mut out = Vec::new();
+    let mut current = BTreeMap::new();
+    let mut size = ENVELOPE;
+    for (source, mirrors) in entries {
+        let entry = 64 + source.len() + mirrors.iter().map(|m| m.len() + 8).sum::<usize>();
+        if !current.is_empty() && size + entry > DOCUMENT_LIMIT {
+            out.push(std::mem::take(&mut current));
+            size = ENVELOPE;
+        }
+        size += entry;
+        current.insert(source.clone(), mirrors.clone());
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
 /// Metadata with `createdBy: airlift`, the target, and the time when SOURCE_DATE_EPOCH is set.
 pub fn metadata(name: &str, opts: &ResourceOptions) -> Metadata {
     let mut annotations = BTreeMap::new();
@@ -138,6 +169,29 @@ mod tests {
         assert_eq!(rfc3339_utc(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339_utc(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn large_entry_lists_are_split_under_the_limit() {
+        let entries: BTreeMap<String, BTreeSet<String>> = (0..5000)
+            .map(|i| {
+                let source = format!("quay.io/namespace-{i:05}/repository-{i:05}");
+                let mirror = format!("mirror.example:5000/team/namespace-{i:05}/repository-{i:05}");
+                (source, BTreeSet::from([mirror]))
+            })
+            .collect();
+        let parts = chunks(&entries);
+        assert!(parts.len() > 1);
+        assert_eq!(
+            parts.iter().map(BTreeMap::len).sum::<usize>(),
+            entries.len()
+        );
+        for part in &parts {
+            let entries = mirror_entries(part, None);
+            let text = to_yaml("t", &entries).unwrap();
+            assert!(text.len() < DOCUMENT_LIMIT, "{}", text.len());
+        }
+        assert_eq!(chunks(&BTreeMap::new()).len(), 0);
     }
 
     #[test]
