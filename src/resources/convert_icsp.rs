@@ -129,7 +129,21 @@ pub fn convert_icsp(input: &str, file_name: &str) -> Result<String, ConvertError
 pub fn convert_icsp_objects(input: &str, file_name: &str) -> Result<Vec<Converted>, ConvertError> {
     let ctx = Ctx { input, file_name };
     let values: Vec<Value> = serde_saphyr::from_multiple(input).map_err(|e| ctx.yaml_error(&e))?;
-    let shapes: Vec<Shape> = serde_saphyr::from_multiple(input).map_err(|e| ctx.yaml_error(&e))?;
+    let values: Vec<Value> = values.into_iter().filter(|v| !v.is_null()).collect();
+    let shapes: Vec<Option<Shape>> =
+        serde_saphyr::from_multiple(input).map_err(|e| ctx.yaml_error(&e))?;
+    let shapes: Vec<Shape> = shapes.into_iter().flatten().collect();
+    if values.len() != shapes.len() {
+        return Err(ConvertErrorKind::Emit {
+            file: file_name.to_string(),
+            message: format!(
+                "read {} documents as values but {} as objects",
+                values.len(),
+                shapes.len()
+            ),
+        }
+        .into());
+    }
     if values.is_empty() {
         return Err(ConvertErrorKind::Empty {
             file: file_name.to_string(),
@@ -396,4 +410,62 @@ fn offset_of(input: &str, line: u64, column: u64) -> Option<usize> {
         off += l.len();
     }
     Some(input.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ONE: &str = "apiVersion: operator.openshift.io/v1alpha1\nkind: ImageContentSourcePolicy\nmetadata:\n  name: a\nspec:\n  repositoryDigestMirrors:\n  - mirrors:\n    - m.example/x\n    source: quay.io/x\n";
+
+    #[test]
+    fn odd_inputs_are_errors_not_panics() {
+        for input in [
+            "- a\n- b\n",
+            "just a string\n",
+            &ONE.replace("    - m.example/x\n", "    - 42\n"),
+            &ONE.replace(
+                "  - mirrors:\n    - m.example/x\n",
+                "  - mirrors: m.example/x\n",
+            ),
+            &ONE.replace("name: a", "name: Not_Valid"),
+            &ONE.replace("name: a", "name: ../../etc"),
+            &ONE.replace("kind: ImageContentSourcePolicy\n", ""),
+            &ONE.replace("spec:\n", "status:\n"),
+        ] {
+            let e = convert_icsp(input, "x.yaml").expect_err(input);
+            assert!(
+                e.to_string().starts_with("could not read x.yaml")
+                    || e.to_string().starts_with("x.yaml: "),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_documents_in_a_stream_are_skipped() {
+        let input = format!("---\n{ONE}---\n---\n{}", ONE.replace("name: a", "name: b"));
+        let objects = convert_icsp_objects(&input, "x.yaml").unwrap();
+        assert_eq!(objects.len(), 2);
+        assert_eq!(objects[1].name, "b");
+    }
+
+    #[test]
+    fn null_documents_are_skipped_without_shifting_the_others() {
+        let input = format!("--- ~\n---\n{ONE}--- ~\n");
+        let objects = convert_icsp_objects(&input, "x.yaml").unwrap();
+        assert_eq!(objects.len(), 1);
+        assert_eq!(objects[0].name, "a");
+    }
+
+    #[test]
+    fn a_policy_without_mirrors_converts() {
+        let input = ONE
+            .split("  repositoryDigestMirrors")
+            .next()
+            .unwrap()
+            .replace("spec:\n", "spec: {}\n");
+        let out = convert_icsp(&input, "x.yaml").unwrap();
+        assert!(out.contains("kind: ImageDigestMirrorSet"));
+    }
 }
