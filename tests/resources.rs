@@ -505,10 +505,13 @@ fn the_validator_rejects_broken_documents() {
         "apiVersion: config.openshift.io/v1\nkind: ImageTagMirrorSet\nmetadata:\n  name: x\nspec:\n  imageTagMirrors:\n  - mirrors:\n    - m.example/a\n    source: quay.io/a\n    pullFromMirror: all\n",
     )
     .expect("write");
-    for f in [bad_policy, unknown] {
+    for (f, why) in [
+        (bad_policy, "mirrorSourcePolicy: 'Sometimes' is not one of"),
+        (unknown, "'pullFromMirror' was unexpected"),
+    ] {
         let (ok, output) = validate(std::slice::from_ref(&f));
         assert!(!ok, "validate.py accepted {}:\n{output}", f.display());
-        assert!(output.contains("FAIL"), "{output}");
+        assert!(output.contains(why), "{output}");
     }
 }
 
