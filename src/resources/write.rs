@@ -35,6 +35,17 @@ pub fn write_dir(rendered: &Rendered, dir: &Path) -> io::Result<()> {
             fs::remove_file(entry.path())?;
         }
     }
+    sync_dir(dir)
+}
+
+/// Makes the renames and removals durable.
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
