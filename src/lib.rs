@@ -9,4 +9,5 @@ pub mod exit;
 pub mod oci;
 pub mod plan;
 pub mod recipe;
+pub mod resources;
 pub mod state;

@@ -207,6 +207,9 @@ impl Cli {
             Command::Init { force } => super::init::run(&self.global, *force),
             Command::Check { files } => super::check::run(&self.global, files),
             Command::Diff { old, new } => super::diff::run(old, new),
+            Command::ConvertIcsp { files, dest_dir } => {
+                super::convert_icsp::run(files, dest_dir.as_deref())
+            }
             _ => {
                 let name = self.command.name();
                 Err(Failure::not_available(&format!("airlift {name}")))

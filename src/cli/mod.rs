@@ -2,6 +2,7 @@
 
 mod args;
 mod check;
+mod convert_icsp;
 mod diff;
 mod init;
 

@@ -1,0 +1,26 @@
+//! Cluster resources: what points a cluster (or a podman/CRI-O host, or the installer) at the
+//! mirror, rendered purely from what a target holds; plus `convert-icsp`.
+//!
+//! Rendering is pure ([`render`], [`convert_icsp`]); only [`write_dir`] writes files. This
+//! module does not read recipes, state or registries: callers pass [`MirroredImage`] values.
+
+mod convert_icsp;
+mod group;
+mod icsp;
+mod idms;
+mod install_config;
+mod model;
+mod registries_conf;
+mod render;
+mod write;
+mod yaml;
+
+pub use convert_icsp::{
+    ConvertError, ConvertErrorKind, Converted, convert_icsp, convert_icsp_objects,
+};
+pub use model::{
+    Category, MirrorScope, MirroredImage, Rendered, ResourceError, ResourceOptions, SourcePolicy,
+};
+pub use render::render;
+pub use write::{make_readable, write_dir};
+pub use yaml::{CREATED_ANNOTATION, CREATED_BY, TARGET_ANNOTATION, join_documents};
