@@ -6,3 +6,4 @@
 pub mod cli;
 pub mod exit;
 pub mod oci;
+pub mod registry;
