@@ -6,4 +6,5 @@
 pub mod cli;
 pub mod exit;
 pub mod oci;
+pub mod plan;
 pub mod registry;
