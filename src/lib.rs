@@ -4,7 +4,9 @@
 //! `main.rs` is a thin clap front end over [`cli`].
 
 pub mod cli;
+pub mod exec;
 pub mod exit;
 pub mod oci;
 pub mod plan;
 pub mod registry;
+pub mod task;
