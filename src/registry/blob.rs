@@ -378,12 +378,16 @@ impl Stream for Verifier {
                 if self.seen > self.size {
                     return Poll::Ready(Some(Err(self.fail())));
                 }
+                // A body with a Content-Length is not polled past its last byte, so the check
+                // happens before the last chunk is handed over, not at end of stream.
+                if self.seen == self.size && !self.matches() {
+                    return Poll::Ready(Some(Err(self.fail())));
+                }
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(None) => {
                 self.done = true;
-                let actual = Digest::from_sha256(self.hasher.clone().finalize().into());
-                if actual != self.expected || self.seen != self.size {
+                if self.seen != self.size || !self.matches() {
                     return Poll::Ready(Some(Err(self.fail())));
                 }
                 Poll::Ready(None)
@@ -394,6 +398,10 @@ impl Stream for Verifier {
 }
 
 impl Verifier {
+    fn matches(&self) -> bool {
+        Digest::from_sha256(self.hasher.clone().finalize().into()) == self.expected
+    }
+
     fn fail(&mut self) -> RegistryError {
         self.done = true;
         let actual = Digest::from_sha256(self.hasher.clone().finalize().into());

@@ -25,10 +25,13 @@ pub enum Placed {
     Present,
 }
 
+/// (destination registry, digest).
+type BlobKey = (String, Digest);
+
 /// Per destination registry and digest: the repository that holds the blob once placed.
 #[derive(Default)]
 pub struct BlobDedup {
-    cells: Mutex<HashMap<(String, Digest), Arc<OnceCell<Repository>>>>,
+    cells: Mutex<HashMap<BlobKey, Arc<OnceCell<Repository>>>>,
 }
 
 /// The clients and permits a blob copy needs.
