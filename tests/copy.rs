@@ -469,6 +469,7 @@ async fn transient_503s_are_retried_with_retry_after() {
             fail_first: 2,
             retry_after: Some(1),
             corrupt: false,
+            bearer: None,
         },
     )
     .await;
@@ -522,6 +523,7 @@ async fn digest_mismatch_fails_the_job_tags_nothing_and_spares_others() {
             fail_first: 0,
             retry_after: None,
             corrupt: true,
+            bearer: None,
         },
     )
     .await;
@@ -609,4 +611,211 @@ async fn events_report_transfers_and_mounts() {
         .sum();
     assert_eq!(transferred, summary.totals.bytes);
     assert_eq!(transferred, img.blobs.iter().map(|b| b.size).sum::<u64>());
+}
+
+#[tokio::test]
+async fn insecure_side_skips_verification_of_a_tls_registry() {
+    let src = Registry::start(RegistryOptions::default());
+    let dst = Registry::start(RegistryOptions {
+        tls: true,
+        htpasswd: None,
+    });
+    let fx = Fixture::new(&src);
+    let img = fx
+        .image(
+            "plain/app",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(100)],
+        )
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = Destination::parse(&dst.host(), None);
+    // verification on without the CA fails with a connection error naming the registry
+    let strict = RegistryClient::new(ClientOptions {
+        tls: TlsOptions {
+            verify: true,
+            cert_dir: None,
+        },
+        authfile: Some(empty_authfile(dir.path())),
+        retry: fast_retry(),
+    })
+    .expect("client");
+    let ctx = context(insecure_client(empty_authfile(dir.path())), strict);
+    let summary = copy_all(vec![job(&img.reference, &d)], &ctx, &EventSink::discard()).await;
+    let err = summary.jobs[0]
+        .result
+        .as_ref()
+        .expect_err("unknown CA must fail")
+        .to_string();
+    assert!(err.contains(&dst.host()), "{err}");
+    let ctx = context(
+        insecure_client(empty_authfile(dir.path())),
+        insecure_client(empty_authfile(dir.path())),
+    );
+    let summary = copy_all(vec![job(&img.reference, &d)], &ctx, &EventSink::discard()).await;
+    assert!(summary.is_success(), "{summary:?}");
+    assert_same_tree(
+        &img,
+        &dst.host(),
+        "plain/app",
+        &SkopeoAuth::for_registry(&dst),
+    );
+}
+
+fn fast_retry() -> airlift::registry::RetryPolicy {
+    airlift::registry::RetryPolicy {
+        max_attempts: 3,
+        base_delay: std::time::Duration::from_millis(10),
+        max_delay: std::time::Duration::from_millis(50),
+        max_total: std::time::Duration::from_secs(10),
+    }
+}
+
+#[tokio::test]
+async fn persistent_5xx_gives_up_after_bounded_attempts() {
+    let src = Registry::start(RegistryOptions::default());
+    let dst = Registry::start(RegistryOptions::default());
+    let fx = Fixture::new(&src);
+    let img = fx
+        .image(
+            "down/app",
+            Some("v1"),
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(100)],
+        )
+        .await;
+    let proxy = FaultProxy::start(
+        &src.host(),
+        ProxyOptions {
+            matcher: Arc::new(|m, p| m == "GET" && p.contains("/manifests/")),
+            fail_first: usize::MAX,
+            ..ProxyOptions::passthrough()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = RegistryClient::new(ClientOptions {
+        tls: TlsOptions {
+            verify: false,
+            cert_dir: None,
+        },
+        authfile: Some(empty_authfile(dir.path())),
+        retry: fast_retry(),
+    })
+    .expect("client");
+    let ctx = context(source, insecure_client(empty_authfile(dir.path())));
+    let d = Destination::parse(&dst.host(), None);
+    let summary = copy_all(
+        vec![job(&format!("{}/down/app:v1", proxy.host()), &d)],
+        &ctx,
+        &EventSink::discard(),
+    )
+    .await;
+    let err = summary.jobs[0].result.as_ref().expect_err("must give up");
+    let CopyError::Registry { error, .. } = err else {
+        panic!("unexpected {err:?}")
+    };
+    assert!(
+        matches!(error, RegistryError::RetriesExhausted { attempts: 3, .. }),
+        "{error:?}"
+    );
+    let shown = error.to_string();
+    assert!(
+        shown.contains(&proxy.host()) && shown.contains("503") && shown.contains("down/app:v1"),
+        "{shown}"
+    );
+    assert_eq!(proxy.injected(), 3);
+    assert!(Fixture::new(&dst).tags("down/app").await.is_empty());
+    let _ = img;
+}
+
+#[tokio::test]
+async fn bearer_token_auth_with_scopes_and_cached_tokens() {
+    let src = Registry::start(RegistryOptions::default());
+    let dst = Registry::start(RegistryOptions::default());
+    let fx = Fixture::new(&src);
+    let img = fx
+        .image(
+            "tok/app",
+            Some("v1"),
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(3000), Layer::Random(3000)],
+        )
+        .await;
+    let front = FaultProxy::start(
+        &dst.host(),
+        ProxyOptions {
+            bearer: Some(("robot".into(), "tok-secret-pw".into())),
+            ..ProxyOptions::passthrough()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let authfile = dir.path().join("auth.json");
+    std::fs::write(
+        &authfile,
+        format!(
+            r#"{{"auths":{{"http://{}/v2/":{{"username":"robot","password":"tok-secret-pw"}}}}}}"#,
+            front.host()
+        ),
+    )
+    .expect("auth file");
+    let ctx = context(
+        insecure_client(empty_authfile(dir.path())),
+        insecure_client(authfile),
+    );
+    let d = Destination::parse(&front.host(), None);
+    let summary = copy_all(vec![job(&img.reference, &d)], &ctx, &EventSink::discard()).await;
+    assert!(summary.is_success(), "{summary:?}");
+    assert_same_tree(
+        &img,
+        &dst.host(),
+        "tok/app",
+        &SkopeoAuth::for_registry(&dst),
+    );
+    let scopes = front.scopes();
+    assert!(
+        scopes.iter().any(|s| s == "repository:tok/app:pull,push"),
+        "{scopes:?}"
+    );
+    // tokens are cached per scope: far fewer token requests than registry requests
+    assert!(
+        front.tokens_issued() <= 3,
+        "{} tokens for {scopes:?}",
+        front.tokens_issued()
+    );
+    assert!(front.total() > front.tokens_issued() * 2);
+
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        format!(
+            r#"{{"auths":{{"{}":{{"username":"robot","password":"nope-pw"}}}}}}"#,
+            front.host()
+        ),
+    )
+    .expect("auth file");
+    let ctx = context(
+        insecure_client(empty_authfile(dir.path())),
+        insecure_client(bad.clone()),
+    );
+    let mut j = job(&img.reference, &d);
+    j.dest = format!("{}/tok/other:v1", front.host())
+        .parse()
+        .expect("ref");
+    let summary = copy_all(vec![j], &ctx, &EventSink::discard()).await;
+    let err = summary.jobs[0]
+        .result
+        .as_ref()
+        .expect_err("bad password")
+        .to_string();
+    assert!(
+        err.contains(&front.host()) && err.contains(&bad.display().to_string()),
+        "{err}"
+    );
+    assert!(!err.contains("nope-pw"));
 }
