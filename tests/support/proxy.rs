@@ -273,7 +273,8 @@ async fn handle(stream: TcpStream, s: &Shared) -> std::io::Result<()> {
         let lk = k.to_ascii_lowercase();
         let hop =
             ["host", "connection", "transfer-encoding", "content-length"].contains(&lk.as_str());
-        if !hop && !(lk == "authorization" && s.options.bearer.is_some()) {
+        let token = lk == "authorization" && s.options.bearer.is_some();
+        if !(hop || token) {
             req = req.header(k, v);
         }
     }
