@@ -5,9 +5,12 @@
 
 pub mod cli;
 pub mod discover;
+pub mod exec;
 pub mod exit;
 pub mod oci;
 pub mod plan;
 pub mod recipe;
+pub mod registry;
 pub mod resources;
 pub mod state;
+pub mod task;

@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
-use super::TaskKey;
 use super::goal::TargetGoal;
 use super::task::{CopySpec, DirtyReason, Freshness, Task, TaskId, TaskKind};
+use super::{TaskKey, destination_for};
 use crate::discover::Discovery;
 use crate::oci::{Digest, ImageRef};
 use crate::state::Record;
@@ -57,14 +57,12 @@ impl Plan {
 }
 
 /// Builds the plan. `goals` must be ordered so that a target comes after the targets it needs
-/// (the recipe expansion guarantees it); `dest_of` names the destination of an origin at a
-/// target.
+/// (the recipe expansion guarantees it).
 pub fn build(
     goals: &[TargetGoal],
     discovery: &Discovery,
     state: &dyn RecordedState,
     opts: &PlanOptions,
-    dest_of: &dyn Fn(&ImageRef, &TargetGoal) -> ImageRef,
 ) -> Plan {
     let mut plan = Plan::default();
     let mut missing = BTreeMap::new();
@@ -100,7 +98,13 @@ pub fn build(
                     }
                 },
             };
-            let dest = dest_of(&item.origin, goal);
+            let dest = match destination_for(&goal.dest, &item.origin) {
+                Ok(d) => d,
+                Err(e) => {
+                    missing.insert(item.origin.clone(), e.to_string());
+                    continue;
+                }
+            };
             let dest_s = dest.to_string();
             let key = TaskKey::compute(
                 "copy",

@@ -5,7 +5,8 @@
 
 use std::collections::BTreeSet;
 
-use super::goal::{DestRoot, GoalItem, TargetGoal};
+use super::Destination;
+use super::goal::{GoalItem, TargetGoal};
 use crate::oci::ImageRef;
 use crate::recipe::{ContentSet, Recipe, TargetLocation};
 
@@ -31,9 +32,10 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
             TargetLocation::Registry {
                 registry,
                 namespace,
-            } => DestRoot {
+            } => Destination {
                 registry: registry.clone(),
                 namespace: namespace.clone(),
+                max_nested_paths: t.max_nested_paths.as_ref().map(|m| m.value as usize),
             },
             TargetLocation::Directory(dir) => {
                 unsupported.push(Unsupported {
@@ -80,7 +82,6 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
         goals.push(TargetGoal {
             name: name.clone(),
             dest,
-            max_nested_paths: t.max_nested_paths.as_ref().map(|m| m.value),
             items,
         });
     }

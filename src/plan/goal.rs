@@ -1,21 +1,14 @@
 //! Goals: what each target must hold, expanded from the recipe. The planner turns goals into
 //! tasks; keeping this intermediate form lets planner tests build goals directly.
 
+use super::Destination;
 use crate::oci::ImageRef;
-
-/// A registry destination root: `registry[/namespace]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DestRoot {
-    pub registry: String,
-    pub namespace: String,
-}
 
 /// One target and the images it must hold.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetGoal {
     pub name: String,
-    pub dest: DestRoot,
-    pub max_nested_paths: Option<u32>,
+    pub dest: Destination,
     pub items: Vec<GoalItem>,
 }
 

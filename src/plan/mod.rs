@@ -1,17 +1,22 @@
-//! The planner: goals + discovery + state → an ordered DAG of tasks with keys and freshness.
-//! Pure: no network, no files.
+//! The planner: goals + discovery + state → an ordered DAG of tasks with keys and freshness,
+//! and destination naming. Pure: no network, no files, never a registry client.
 
 mod build;
 mod expand;
 pub mod explain;
 mod goal;
 mod key;
+mod naming;
 mod task;
 
 pub use build::{Plan, PlanOptions, RecordedState, build};
 pub use expand::{Unsupported, expand};
-pub use goal::{DestRoot, GoalItem, TargetGoal};
+pub use goal::{GoalItem, TargetGoal};
 pub use key::{KEY_VERSION, TaskKey};
+pub use naming::{
+    Destination, NamingError, destination_for, fold_path, graph_image, release_component,
+    release_payload,
+};
 pub use task::{CopySpec, DirtyReason, Freshness, Task, TaskId, TaskKind};
 
 #[cfg(test)]

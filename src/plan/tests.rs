@@ -39,11 +39,11 @@ fn image(n: u8, blobs: &[(u8, u64)]) -> ResolvedImage {
 fn goal(name: &str, registry: &str, via: Option<&str>, origins: &[&str]) -> TargetGoal {
     TargetGoal {
         name: name.into(),
-        dest: DestRoot {
+        dest: Destination {
             registry: registry.into(),
             namespace: "mirror".into(),
+            max_nested_paths: None,
         },
-        max_nested_paths: None,
         items: origins
             .iter()
             .map(|o| GoalItem {
@@ -56,18 +56,6 @@ fn goal(name: &str, registry: &str, via: Option<&str>, origins: &[&str]) -> Targ
     }
 }
 
-fn dest_of(origin: &ImageRef, g: &TargetGoal) -> ImageRef {
-    let repo = crate::oci::Repository::new(
-        &g.dest.registry,
-        &format!("{}/{}", g.dest.namespace, origin.path()),
-    )
-    .unwrap();
-    match origin.tag() {
-        Some(t) => repo.with_tag(t),
-        None => repo.with_tag(&origin.digest().unwrap().tag_form()),
-    }
-}
-
 fn plan(goals: &[TargetGoal], d: &Discovery, s: &Mem, trust: bool) -> Plan {
     build(
         goals,
@@ -77,7 +65,6 @@ fn plan(goals: &[TargetGoal], d: &Discovery, s: &Mem, trust: bool) -> Plan {
             trust_state: trust,
             signatures: true,
         },
-        &dest_of,
     )
 }
 

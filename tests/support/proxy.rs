@@ -1,7 +1,10 @@
 //! A small fault-injecting HTTP proxy on loopback. It forwards every request to an upstream
 //! plain-HTTP registry and can answer 503 (optionally with `Retry-After`) to the first N
 //! requests matching a predicate, or corrupt the body of matching responses. It counts
-//! requests. One request per connection (`Connection: close`), which every client handles.
+//! requests. With `bearer` it also plays the token server of a registry deployment: `/v2/`
+//! requests need `Authorization: Bearer` tokens from its `/token` endpoint (which checks basic
+//! credentials and records the scopes asked for), as with a registry behind a separate auth
+//! service. One request per connection (`Connection: close`), which every client handles.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,6 +26,8 @@ pub struct ProxyOptions {
     pub retry_after: Option<u64>,
     /// Flip a byte in the body of every matching successful response.
     pub corrupt: bool,
+    /// Demand bearer tokens, issued by `/token` to these basic credentials.
+    pub bearer: Option<(String, String)>,
 }
 
 impl ProxyOptions {
@@ -33,6 +38,7 @@ impl ProxyOptions {
             fail_first: 0,
             retry_after: None,
             corrupt: false,
+            bearer: None,
         }
     }
 }
@@ -42,6 +48,8 @@ struct Counters {
     total: AtomicUsize,
     matched: AtomicUsize,
     injected: AtomicUsize,
+    tokens: AtomicUsize,
+    scopes: std::sync::Mutex<Vec<String>>,
 }
 
 /// A running proxy; stops when dropped.
@@ -109,6 +117,20 @@ impl FaultProxy {
     /// 503s injected.
     pub fn injected(&self) -> usize {
         self.counters.injected.load(Ordering::SeqCst)
+    }
+
+    /// Tokens issued by `/token`.
+    pub fn tokens_issued(&self) -> usize {
+        self.counters.tokens.load(Ordering::SeqCst)
+    }
+
+    /// Every scope asked of `/token`, in order (including refused requests).
+    pub fn scopes(&self) -> Vec<String> {
+        self.counters
+            .scopes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -180,6 +202,53 @@ async fn handle(stream: TcpStream, s: &Shared) -> std::io::Result<()> {
     s.counters.total.fetch_add(1, Ordering::SeqCst);
     let matched = (s.options.matcher)(&method, &target);
     let mut stream = r.into_inner();
+    if let Some((user, pass)) = &s.options.bearer {
+        let auth = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        if target.starts_with("/token") {
+            let scopes: Vec<String> = target
+                .split(['?', '&'])
+                .filter_map(|kv| kv.strip_prefix("scope="))
+                .map(percent_decode)
+                .collect();
+            s.counters
+                .scopes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(scopes.clone());
+            use base64::Engine as _;
+            let expected = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+            );
+            let resp = if auth == expected {
+                s.counters.tokens.fetch_add(1, Ordering::SeqCst);
+                let body = format!(r#"{{"token":"tok-{}","expires_in":300}}"#, scopes.join("|"));
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            } else {
+                "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_string()
+            };
+            stream.write_all(resp.as_bytes()).await?;
+            return stream.shutdown().await;
+        }
+        let write = matches!(method.as_str(), "PUT" | "POST" | "PATCH" | "DELETE");
+        let ok = auth.starts_with("Bearer tok-") && (!write || auth.contains("push"));
+        if !ok {
+            let resp = format!(
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://{}/token\",service=\"airlift-test\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                s.own
+            );
+            stream.write_all(resp.as_bytes()).await?;
+            return stream.shutdown().await;
+        }
+    }
     if matched {
         let n = s.counters.matched.fetch_add(1, Ordering::SeqCst);
         if n < s.options.fail_first {
@@ -202,7 +271,10 @@ async fn handle(stream: TcpStream, s: &Shared) -> std::io::Result<()> {
         .request(m, format!("http://{}{target}", s.upstream));
     for (k, v) in &headers {
         let lk = k.to_ascii_lowercase();
-        if !["host", "connection", "transfer-encoding", "content-length"].contains(&lk.as_str()) {
+        let hop =
+            ["host", "connection", "transfer-encoding", "content-length"].contains(&lk.as_str());
+        let token = lk == "authorization" && s.options.bearer.is_some();
+        if !(hop || token) {
             req = req.header(k, v);
         }
     }
@@ -261,4 +333,23 @@ async fn handle(stream: TcpStream, s: &Shared) -> std::io::Result<()> {
         stream.write_all(&data).await?;
     }
     stream.shutdown().await
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(if b[i] == b'+' { b' ' } else { b[i] });
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

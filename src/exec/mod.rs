@@ -1,0 +1,11 @@
+//! The executor's shared machinery: typed events and the one reporter that renders them,
+//! and the transfer permits (a global pool plus per-registry limits). Task logic lives in
+//! `task/`; this module never talks to a registry itself.
+
+mod events;
+mod limits;
+mod reporter;
+
+pub use events::{Event, EventSink};
+pub use limits::{Limits, Permit, Permits};
+pub use reporter::{MessageFormat, Reporter};

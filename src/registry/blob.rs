@@ -1,0 +1,470 @@
+//! Blob operations: HEAD, GET as a byte stream, cross-repository mount, and streaming upload
+//! (monolithic POST+PUT, falling back to a streamed PATCH session when the registry refuses).
+//! Every upload verifies the bytes it sends against the digest and size it claims, while they
+//! stream: a mismatch aborts the upload. Blobs are never buffered whole.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use futures_util::stream::{BoxStream, Stream, StreamExt};
+use sha2::{Digest as _, Sha256};
+
+use super::auth::{Access, Scopes};
+use super::client::{RegistryClient, exhausted, header, status_error};
+use super::error::RegistryError;
+use super::transport::describe;
+use crate::oci::{Digest, Repository};
+
+/// A blob's bytes as they arrive.
+pub type ByteStream = BoxStream<'static, Result<Bytes, RegistryError>>;
+
+/// Opens the source of an upload; called again when an upload attempt is retried.
+pub type OpenSource<'a> =
+    &'a (dyn Fn() -> BoxFuture<'static, Result<ByteStream, RegistryError>> + Send + Sync);
+
+/// Result of a cross-repository mount request.
+#[derive(Debug)]
+pub enum Mount {
+    /// 201: the blob is now in the repository.
+    Mounted,
+    /// 202: not mounted; this upload session can take the bytes instead.
+    Upload(UploadSession),
+}
+
+/// An open upload session (its location is not printed: it carries registry state).
+pub struct UploadSession {
+    location: String,
+}
+
+impl std::fmt::Debug for UploadSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UploadSession")
+    }
+}
+
+/// What an upload must deliver.
+#[derive(Clone, Debug)]
+pub struct BlobTarget<'a> {
+    pub repo: &'a Repository,
+    pub digest: &'a Digest,
+    pub size: u64,
+    /// Where the bytes come from, for error messages (`registry/repo`).
+    pub source: &'a str,
+}
+
+fn with_digest(location: &str, digest: &Digest) -> String {
+    let sep = if location.contains('?') { '&' } else { '?' };
+    format!("{location}{sep}digest={digest}")
+}
+
+impl RegistryClient {
+    /// HEAD: true when `repo` holds the blob.
+    pub async fn blob_exists(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+    ) -> Result<bool, RegistryError> {
+        let what = format!("blob {digest} in {repo}");
+        let url_path = format!("/v2/{}/blobs/{digest}", repo.path());
+        let resp = self
+            .send(
+                repo.registry(),
+                &Scopes::repo(repo.path(), Access::Pull),
+                &what,
+                true,
+                |http, base| http.head(format!("{base}{url_path}")),
+            )
+            .await?;
+        match resp.status().as_u16() {
+            200 => Ok(true),
+            404 => Ok(false),
+            _ => Err(status_error(repo.registry(), &what, resp).await),
+        }
+    }
+
+    /// GET: the blob as a stream (not verified here; uploads verify what they send).
+    pub async fn get_blob(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+    ) -> Result<ByteStream, RegistryError> {
+        let registry = repo.registry().to_string();
+        let what = format!("blob {digest} in {repo}");
+        let url_path = format!("/v2/{}/blobs/{digest}", repo.path());
+        let resp = self
+            .send(
+                &registry,
+                &Scopes::repo(repo.path(), Access::Pull),
+                &what,
+                true,
+                |http, base| http.get(format!("{base}{url_path}")),
+            )
+            .await?;
+        match resp.status().as_u16() {
+            200 => {}
+            404 => return Err(RegistryError::NotFound { registry, what }),
+            _ => return Err(status_error(&registry, &what, resp).await),
+        }
+        Ok(resp
+            .bytes_stream()
+            .map(move |r| {
+                r.map_err(|e| RegistryError::Connect {
+                    registry: registry.clone(),
+                    what: what.clone(),
+                    message: describe(&e),
+                })
+            })
+            .boxed())
+    }
+
+    /// Asks the registry to mount `digest` from `from` (same registry) into `repo`.
+    pub async fn mount_blob(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        from: &Repository,
+    ) -> Result<Mount, RegistryError> {
+        let registry = repo.registry();
+        let what = format!("mount of blob {digest} from {from} into {repo}");
+        let url_path = format!(
+            "/v2/{}/blobs/uploads/?mount={digest}&from={}",
+            repo.path(),
+            from.path()
+        );
+        let resp = self
+            .send(
+                registry,
+                &Scopes::mount(repo.path(), from.path()),
+                &what,
+                true,
+                |http, base| {
+                    http.post(format!("{base}{url_path}"))
+                        .header("content-length", "0")
+                },
+            )
+            .await?;
+        match resp.status().as_u16() {
+            201 => Ok(Mount::Mounted),
+            202 => {
+                let host = self.host(registry).await?;
+                let location =
+                    header(&resp, "location").ok_or_else(|| RegistryError::Protocol {
+                        registry: registry.to_string(),
+                        what: what.clone(),
+                        message: "202 without a Location header".into(),
+                    })?;
+                Ok(Mount::Upload(UploadSession {
+                    location: host.absolute(&location),
+                }))
+            }
+            _ => Err(status_error(registry, &what, resp).await),
+        }
+    }
+
+    async fn start_upload(&self, repo: &Repository, what: &str) -> Result<String, RegistryError> {
+        let registry = repo.registry();
+        let url_path = format!("/v2/{}/blobs/uploads/", repo.path());
+        let resp = self
+            .send(
+                registry,
+                &Scopes::repo(repo.path(), Access::Push),
+                what,
+                true,
+                |http, base| {
+                    http.post(format!("{base}{url_path}"))
+                        .header("content-length", "0")
+                },
+            )
+            .await?;
+        if resp.status().as_u16() != 202 {
+            return Err(status_error(registry, what, resp).await);
+        }
+        let host = self.host(registry).await?;
+        header(&resp, "location")
+            .map(|l| host.absolute(&l))
+            .ok_or_else(|| RegistryError::Protocol {
+                registry: registry.to_string(),
+                what: what.to_string(),
+                message: "upload session without a Location header".into(),
+            })
+    }
+
+    /// Uploads a blob streamed from `open()`, verifying digest and size on the way. Transient
+    /// failures restart the upload from the source (a new `open()`), within the retry budget.
+    /// Returns the bytes sent.
+    pub async fn upload_blob(
+        &self,
+        target: &BlobTarget<'_>,
+        session: Option<UploadSession>,
+        open: OpenSource<'_>,
+    ) -> Result<u64, RegistryError> {
+        let what = format!("upload of blob {} to {}", target.digest, target.repo);
+        let registry = target.repo.registry();
+        let mut session = session.map(|s| s.location);
+        let policy = self.retry_policy().clone();
+        let mut backoff = policy.start();
+        loop {
+            let err = match self
+                .upload_attempt(target, session.take(), open, &what)
+                .await
+            {
+                Ok(n) => return Ok(n),
+                Err(e) if e.is_transient() => e,
+                Err(e) => return Err(e),
+            };
+            if !backoff.wait(err.retry_after()).await {
+                return Err(exhausted(registry, &what, &backoff, err));
+            }
+        }
+    }
+
+    async fn upload_attempt(
+        &self,
+        t: &BlobTarget<'_>,
+        session: Option<String>,
+        open: OpenSource<'_>,
+        what: &str,
+    ) -> Result<u64, RegistryError> {
+        let registry = t.repo.registry();
+        let location = match session {
+            Some(l) => l,
+            None => self.start_upload(t.repo, what).await?,
+        };
+        let (body, check) = Verifier::wrap(open().await?, t.digest.clone(), t.size);
+        let url = with_digest(&location, t.digest);
+        let scopes = Scopes::repo(t.repo.path(), Access::Push);
+        let body = std::sync::Mutex::new(Some(body));
+        let sent = self
+            .send(registry, &scopes, what, false, |http, _| {
+                let b = body.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let req = http
+                    .put(&url)
+                    .header("content-type", "application/octet-stream")
+                    .header("content-length", t.size.to_string());
+                match b {
+                    Some(b) => req.body(reqwest::Body::wrap_stream(b)),
+                    None => req,
+                }
+            })
+            .await;
+        if let Some(e) = check.failure(registry, t) {
+            return Err(e);
+        }
+        let resp = sent?;
+        match resp.status().as_u16() {
+            201 | 204 => Ok(t.size),
+            405 | 413 | 415 | 501 => self.upload_streamed_patch(t, open, what).await,
+            _ => Err(status_error(registry, what, resp).await),
+        }
+    }
+
+    /// Fallback for registries that refuse a monolithic PUT: one streamed PATCH, then an
+    /// empty PUT with the digest.
+    async fn upload_streamed_patch(
+        &self,
+        t: &BlobTarget<'_>,
+        open: OpenSource<'_>,
+        what: &str,
+    ) -> Result<u64, RegistryError> {
+        let registry = t.repo.registry();
+        let location = self.start_upload(t.repo, what).await?;
+        let (body, check) = Verifier::wrap(open().await?, t.digest.clone(), t.size);
+        let scopes = Scopes::repo(t.repo.path(), Access::Push);
+        let body = std::sync::Mutex::new(Some(body));
+        let sent = self
+            .send(registry, &scopes, what, false, |http, _| {
+                let b = body.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let req = http
+                    .patch(&location)
+                    .header("content-type", "application/octet-stream");
+                match b {
+                    Some(b) => req.body(reqwest::Body::wrap_stream(b)),
+                    None => req,
+                }
+            })
+            .await;
+        if let Some(e) = check.failure(registry, t) {
+            return Err(e);
+        }
+        let resp = sent?;
+        if resp.status().as_u16() != 202 {
+            return Err(status_error(registry, what, resp).await);
+        }
+        let host = self.host(registry).await?;
+        let next = header(&resp, "location").map_or(location.clone(), |l| host.absolute(&l));
+        let url = with_digest(&next, t.digest);
+        let resp = self
+            .send(registry, &scopes, what, false, |http, _| {
+                http.put(&url).header("content-length", "0")
+            })
+            .await?;
+        match resp.status().as_u16() {
+            201 | 204 => Ok(t.size),
+            _ => Err(status_error(registry, what, resp).await),
+        }
+    }
+}
+
+/// What the verifier saw when the stream ended or failed.
+#[derive(Default)]
+struct Outcome {
+    mismatch: Option<(String, u64)>,
+}
+
+/// A handle to read the verifier's verdict after the upload.
+struct Check(Arc<Mutex<Outcome>>);
+
+impl Check {
+    fn failure(&self, registry: &str, t: &BlobTarget<'_>) -> Option<RegistryError> {
+        let o = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        o.mismatch
+            .as_ref()
+            .map(|(actual, size)| RegistryError::DigestMismatch {
+                registry: t.source.split('/').next().unwrap_or(registry).to_string(),
+                what: format!(
+                    "blob {} ({size} bytes received, {} expected) from {}",
+                    t.digest, t.size, t.source
+                ),
+                expected: t.digest.to_string(),
+                actual: actual.clone(),
+            })
+    }
+}
+
+/// Hashes bytes as they pass; at the end of the stream compares digest and size and turns a
+/// mismatch into a stream error, which aborts the request that carries the body.
+struct Verifier {
+    inner: ByteStream,
+    hasher: Sha256,
+    seen: u64,
+    expected: Digest,
+    size: u64,
+    outcome: Arc<Mutex<Outcome>>,
+    done: bool,
+}
+
+impl Verifier {
+    fn wrap(inner: ByteStream, expected: Digest, size: u64) -> (Self, Check) {
+        let outcome = Arc::new(Mutex::new(Outcome::default()));
+        (
+            Verifier {
+                inner,
+                hasher: Sha256::new(),
+                seen: 0,
+                expected,
+                size,
+                outcome: outcome.clone(),
+                done: false,
+            },
+            Check(outcome),
+        )
+    }
+}
+
+impl Stream for Verifier {
+    type Item = Result<Bytes, RegistryError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        match self.inner.poll_next_unpin(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                self.seen += chunk.len() as u64;
+                self.hasher.update(&chunk);
+                if self.seen > self.size {
+                    return Poll::Ready(Some(Err(self.fail())));
+                }
+                // A body with a Content-Length is not polled past its last byte, so the check
+                // happens before the last chunk is handed over, not at end of stream.
+                if self.seen == self.size && !self.matches() {
+                    return Poll::Ready(Some(Err(self.fail())));
+                }
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(None) => {
+                self.done = true;
+                if self.seen != self.size || !self.matches() {
+                    return Poll::Ready(Some(Err(self.fail())));
+                }
+                Poll::Ready(None)
+            }
+            other => other,
+        }
+    }
+}
+
+impl Verifier {
+    fn matches(&self) -> bool {
+        Digest::from_sha256(self.hasher.clone().finalize().into()) == self.expected
+    }
+
+    fn fail(&mut self) -> RegistryError {
+        self.done = true;
+        let actual = Digest::from_sha256(self.hasher.clone().finalize().into());
+        let mut o = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
+        o.mismatch = Some((actual.to_string(), self.seen));
+        RegistryError::DigestMismatch {
+            registry: String::new(),
+            what: format!("blob {}", self.expected),
+            expected: self.expected.to_string(),
+            actual: actual.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::stream;
+
+    async fn drain(data: Vec<&'static [u8]>, expected: Digest, size: u64) -> (bool, bool) {
+        let s = stream::iter(data.into_iter().map(|b| Ok(Bytes::from_static(b)))).boxed();
+        let (mut v, check) = Verifier::wrap(s, expected, size);
+        let mut errored = false;
+        while let Some(r) = v.next().await {
+            errored |= r.is_err();
+        }
+        let repo = Repository::parse("r.example/x").unwrap();
+        let d = Digest::of(b"");
+        let t = BlobTarget {
+            repo: &repo,
+            digest: &d,
+            size,
+            source: "src.example/x",
+        };
+        (errored, check.failure("r.example", &t).is_some())
+    }
+
+    #[tokio::test]
+    async fn verifier_passes_good_bytes_and_fails_bad_ones() {
+        assert_eq!(
+            drain(vec![b"hel", b"lo"], Digest::of(b"hello"), 5).await,
+            (false, false)
+        );
+        assert_eq!(
+            drain(vec![b"hel", b"LO"], Digest::of(b"hello"), 5).await,
+            (true, true)
+        );
+        assert_eq!(
+            drain(vec![b"hello!"], Digest::of(b"hello"), 5).await,
+            (true, true)
+        );
+    }
+
+    #[test]
+    fn digest_query_is_appended() {
+        let d = Digest::of(b"");
+        assert_eq!(
+            with_digest("http://h/u?_state=x", &d),
+            format!("http://h/u?_state=x&digest={d}")
+        );
+        assert_eq!(
+            with_digest("http://h/u", &d),
+            format!("http://h/u?digest={d}")
+        );
+    }
+}

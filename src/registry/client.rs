@@ -1,0 +1,423 @@
+//! `RegistryClient`: one side's (source or destination) connection to any number of
+//! registries. It resolves each registry's scheme and auth challenge once (`GET /v2/`), attaches
+//! credentials or bearer tokens (cached per registry and scope), and retries transient failures.
+//! Manifest and blob operations live in `manifest.rs` and `blob.rs`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::OnceCell;
+
+use super::auth::{Challenge, Scopes, TokenResponse, parse_challenge};
+use super::authfile::{AuthFile, Credentials, Secret};
+use super::error::{RegistryError, is_transient_status};
+use super::retry::{RetryPolicy, parse_retry_after};
+use super::transport::{TlsOptions, api_host, build_http, describe, schemes};
+
+/// Settings of one side.
+#[derive(Clone, Debug, Default)]
+pub struct ClientOptions {
+    pub tls: TlsOptions,
+    /// `--authfile`; `None` searches the default locations.
+    pub authfile: Option<PathBuf>,
+    pub retry: RetryPolicy,
+}
+
+/// A cheap-to-clone handle to one side's registry connections.
+#[derive(Clone)]
+pub struct RegistryClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    tls: TlsOptions,
+    auth: AuthFile,
+    retry: RetryPolicy,
+    hosts: Mutex<HashMap<String, Arc<OnceCell<Arc<Host>>>>>,
+    tokens: Mutex<HashMap<(String, Scopes), (Secret, Instant)>>,
+}
+
+/// What `GET /v2/` told us about a registry.
+pub(crate) struct Host {
+    pub base: String,
+    challenge: Mutex<Challenge>,
+}
+
+impl std::fmt::Debug for RegistryClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryClient")
+            .field("tls", &self.inner.tls)
+            .field("auth", self.inner.auth.source())
+            .finish()
+    }
+}
+
+impl RegistryClient {
+    /// Builds the client: loads CA certificates and the auth file (no network yet).
+    pub fn new(options: ClientOptions) -> Result<Self, RegistryError> {
+        let http = build_http(&options.tls)?;
+        let auth = AuthFile::load(options.authfile.as_deref())?;
+        Ok(RegistryClient {
+            inner: Arc::new(Inner {
+                http,
+                tls: options.tls,
+                auth,
+                retry: options.retry,
+                hosts: Mutex::new(HashMap::new()),
+                tokens: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+
+    fn credentials(&self, registry: &str, path: &str) -> Option<&Credentials> {
+        self.inner.auth.lookup(registry, path)
+    }
+
+    /// Scheme and challenge of `registry`, pinged once.
+    pub(crate) async fn host(&self, registry: &str) -> Result<Arc<Host>, RegistryError> {
+        let cell = {
+            let mut hosts = self.inner.hosts.lock().unwrap_or_else(|e| e.into_inner());
+            hosts.entry(registry.to_string()).or_default().clone()
+        };
+        let host = cell
+            .get_or_try_init(|| async { self.ping(registry).await.map(Arc::new) })
+            .await?;
+        Ok(host.clone())
+    }
+
+    async fn ping(&self, registry: &str) -> Result<Host, RegistryError> {
+        let what = "the API check (GET /v2/)";
+        let mut backoff = self.inner.retry.start();
+        loop {
+            let mut last = None;
+            for scheme in schemes(&self.inner.tls) {
+                let base = format!("{scheme}://{}", api_host(registry));
+                match self.inner.http.get(format!("{base}/v2/")).send().await {
+                    Ok(resp) if is_transient_status(resp.status().as_u16()) => {
+                        last = Some(status_error(registry, what, resp).await);
+                        break;
+                    }
+                    Ok(resp) => {
+                        let challenge = if resp.status().as_u16() == 401 {
+                            header(&resp, "www-authenticate")
+                                .and_then(|h| parse_challenge(&h))
+                                .unwrap_or(Challenge::None)
+                        } else {
+                            Challenge::None
+                        };
+                        return Ok(Host {
+                            base,
+                            challenge: Mutex::new(challenge),
+                        });
+                    }
+                    Err(e) => {
+                        last = Some(RegistryError::Connect {
+                            registry: registry.to_string(),
+                            what: what.to_string(),
+                            message: describe(&e),
+                        })
+                    }
+                }
+            }
+            let err = last.unwrap_or_else(|| RegistryError::Connect {
+                registry: registry.to_string(),
+                what: what.to_string(),
+                message: "no scheme to try".into(),
+            });
+            if !backoff.wait(err.retry_after()).await {
+                return Err(exhausted(registry, what, &backoff, err));
+            }
+        }
+    }
+
+    async fn token(
+        &self,
+        registry: &str,
+        realm: &str,
+        service: Option<&str>,
+        scopes: &Scopes,
+        what: &str,
+    ) -> Result<Secret, RegistryError> {
+        let key = (registry.to_string(), scopes.clone());
+        if let Some((t, until)) = self
+            .inner
+            .tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            && *until > Instant::now()
+        {
+            return Ok(t.clone());
+        }
+        let mut query: Vec<(&str, &str)> = Vec::new();
+        if let Some(s) = service {
+            query.push(("service", s));
+        }
+        for s in scopes.as_slice() {
+            query.push(("scope", s));
+        }
+        let mut req = self.inner.http.get(realm).query(&query);
+        let path = scopes
+            .as_slice()
+            .first()
+            .and_then(|s| s.split(':').nth(1))
+            .unwrap_or("");
+        if let Some(c) = self.credentials(registry, path) {
+            req = req.basic_auth(&c.username, Some(c.password.expose()));
+        }
+        let resp = req.send().await.map_err(|e| RegistryError::Connect {
+            registry: registry.to_string(),
+            what: format!("the token request for {what}"),
+            message: describe(&e),
+        })?;
+        let status = resp.status().as_u16();
+        if status == 401 || status == 403 {
+            return Err(self.unauthorized(registry, path, what, status));
+        }
+        if !(200..300).contains(&status) {
+            return Err(
+                status_error(registry, &format!("the token request for {what}"), resp).await,
+            );
+        }
+        let body = resp.bytes().await.map_err(|e| RegistryError::Connect {
+            registry: registry.to_string(),
+            what: format!("the token request for {what}"),
+            message: describe(&e),
+        })?;
+        let parsed: TokenResponse =
+            serde_json::from_slice(&body).map_err(|_| RegistryError::Protocol {
+                registry: registry.to_string(),
+                what: format!("the token request for {what}"),
+                message: "token response is not the expected JSON".into(),
+            })?;
+        let ttl = parsed.expires_in.unwrap_or(60).max(20) - 10;
+        let token = parsed.into_token().ok_or_else(|| RegistryError::Protocol {
+            registry: registry.to_string(),
+            what: format!("the token request for {what}"),
+            message: "token response has no token".into(),
+        })?;
+        self.inner
+            .tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                key,
+                (token.clone(), Instant::now() + Duration::from_secs(ttl)),
+            );
+        Ok(token)
+    }
+
+    fn forget_token(&self, registry: &str, scopes: &Scopes) {
+        self.inner
+            .tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(registry.to_string(), scopes.clone()));
+    }
+
+    /// The 401/403 error: names the registry and where credentials were looked for.
+    pub(crate) fn unauthorized(
+        &self,
+        registry: &str,
+        path: &str,
+        what: &str,
+        status: u16,
+    ) -> RegistryError {
+        let found = if self.credentials(registry, path).is_some() {
+            "credentials found"
+        } else {
+            "no entry for this registry"
+        };
+        RegistryError::Unauthorized {
+            registry: registry.to_string(),
+            what: what.to_string(),
+            status,
+            source_desc: format!("{} ({found})", self.inner.auth.source()),
+        }
+    }
+
+    async fn authorize(
+        &self,
+        req: reqwest::RequestBuilder,
+        registry: &str,
+        host: &Host,
+        scopes: &Scopes,
+        what: &str,
+    ) -> Result<reqwest::RequestBuilder, RegistryError> {
+        let path = scopes
+            .as_slice()
+            .first()
+            .and_then(|s| s.split(':').nth(1))
+            .unwrap_or("");
+        match host.challenge() {
+            Challenge::None => Ok(req),
+            Challenge::Basic => Ok(match self.credentials(registry, path) {
+                Some(c) => req.basic_auth(&c.username, Some(c.password.expose())),
+                None => req,
+            }),
+            Challenge::Bearer { realm, service } => {
+                let t = self
+                    .token(registry, &realm, service.as_deref(), scopes, what)
+                    .await?;
+                Ok(req.bearer_auth(t.expose()))
+            }
+        }
+    }
+
+    /// Sends a request built by `build(http, base_url)`, authorised for `scopes`. With `retry`
+    /// transient failures are retried (the builder is called again; its body must be
+    /// replayable). 401/403 become `Unauthorized`; other statuses are returned to the caller.
+    pub(crate) async fn send<F>(
+        &self,
+        registry: &str,
+        scopes: &Scopes,
+        what: &str,
+        retry: bool,
+        build: F,
+    ) -> Result<reqwest::Response, RegistryError>
+    where
+        F: Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+    {
+        let host = self.host(registry).await?;
+        let mut backoff = self.inner.retry.start();
+        let mut reauthed = false;
+        loop {
+            let req = build(&self.inner.http, &host.base);
+            let req = self.authorize(req, registry, &host, scopes, what).await?;
+            let err = match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    if status == 401 && !reauthed && retry {
+                        reauthed = true;
+                        self.forget_token(registry, scopes);
+                        if let Some(c) =
+                            header(&resp, "www-authenticate").and_then(|h| parse_challenge(&h))
+                        {
+                            host.set_challenge(c);
+                        }
+                        continue;
+                    }
+                    if status == 401 || status == 403 {
+                        let path = scopes
+                            .as_slice()
+                            .first()
+                            .and_then(|s| s.split(':').nth(1))
+                            .unwrap_or("");
+                        return Err(self.unauthorized(registry, path, what, status));
+                    }
+                    if !is_transient_status(status) {
+                        return Ok(resp);
+                    }
+                    status_error(registry, what, resp).await
+                }
+                Err(e) => RegistryError::Connect {
+                    registry: registry.to_string(),
+                    what: what.to_string(),
+                    message: describe(&e),
+                },
+            };
+            if !retry {
+                return Err(err);
+            }
+            if !backoff.wait(err.retry_after()).await {
+                return Err(exhausted(registry, what, &backoff, err));
+            }
+        }
+    }
+}
+
+impl Host {
+    fn challenge(&self) -> Challenge {
+        self.challenge
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_challenge(&self, c: Challenge) {
+        *self.challenge.lock().unwrap_or_else(|e| e.into_inner()) = c;
+    }
+
+    /// `location` made absolute against this host.
+    pub fn absolute(&self, location: &str) -> String {
+        if location.starts_with("http://") || location.starts_with("https://") {
+            location.to_string()
+        } else {
+            format!("{}{location}", self.base)
+        }
+    }
+}
+
+/// A response header as a string.
+pub(crate) fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// The error for an unexpected status, with the registry's error codes and messages.
+pub(crate) async fn status_error(
+    registry: &str,
+    what: &str,
+    resp: reqwest::Response,
+) -> RegistryError {
+    let status = resp.status().as_u16();
+    let retry_after = parse_retry_after(header(&resp, "retry-after").as_deref());
+    let body = resp.bytes().await.unwrap_or_default();
+    let message = match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(v) => v["errors"]
+            .as_array()
+            .map(|errs| {
+                errs.iter()
+                    .map(|e| {
+                        format!(
+                            "{} {}",
+                            e["code"].as_str().unwrap_or(""),
+                            e["message"].as_str().unwrap_or("")
+                        )
+                        .trim()
+                        .to_string()
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default(),
+        Err(_) => String::from_utf8_lossy(&body[..body.len().min(200)])
+            .trim()
+            .to_string(),
+    };
+    RegistryError::Status {
+        registry: registry.to_string(),
+        what: what.to_string(),
+        status,
+        message: if message.is_empty() {
+            "no details".into()
+        } else {
+            message
+        },
+        retry_after,
+    }
+}
+
+pub(crate) fn exhausted(
+    registry: &str,
+    what: &str,
+    backoff: &super::retry::Backoff<'_>,
+    last: RegistryError,
+) -> RegistryError {
+    RegistryError::RetriesExhausted {
+        registry: registry.to_string(),
+        what: what.to_string(),
+        attempts: backoff.attempts(),
+        seconds: backoff.elapsed_secs(),
+        last: last.to_string(),
+    }
+}

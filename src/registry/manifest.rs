@@ -1,0 +1,299 @@
+//! Manifest operations: GET (raw bytes kept exactly, digest verified), HEAD, PUT by tag or
+//! digest, the tags list and the OCI 1.1 referrers API. Also the minimal typed view of a
+//! manifest the copy engine needs (children, config, layers, subject).
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::auth::{Access, Scopes};
+use super::client::{RegistryClient, header, status_error};
+use super::error::RegistryError;
+use crate::oci::{Digest, ImageRef, MediaType, Repository};
+
+/// Manifests larger than this are refused (the OCI spec suggests 4 MiB).
+const MAX_MANIFEST: usize = 4 * 1024 * 1024;
+
+const ACCEPT_EXTRA: &str = "application/vnd.oci.artifact.manifest.v1+json";
+
+/// A manifest exactly as the registry stored it.
+#[derive(Clone, Debug)]
+pub struct Manifest {
+    pub bytes: Bytes,
+    /// The `Content-Type` (or the document's `mediaType` when the header is missing).
+    pub media_type: String,
+    pub digest: Digest,
+}
+
+/// An OCI descriptor (the fields the copy engine uses).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Descriptor {
+    pub media_type: String,
+    pub digest: Digest,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Platform {
+    pub architecture: String,
+    pub os: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
+/// The parts of a manifest or index that reference other content.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestDoc {
+    #[serde(default)]
+    pub media_type: Option<String>,
+    #[serde(default)]
+    pub config: Option<Descriptor>,
+    #[serde(default)]
+    pub layers: Vec<Descriptor>,
+    #[serde(default)]
+    pub manifests: Vec<Descriptor>,
+    #[serde(default)]
+    pub subject: Option<Descriptor>,
+}
+
+impl Manifest {
+    /// The typed view; an error names the manifest.
+    pub fn doc(&self, registry: &str) -> Result<ManifestDoc, RegistryError> {
+        serde_json::from_slice(&self.bytes).map_err(|e| RegistryError::Protocol {
+            registry: registry.to_string(),
+            what: format!("manifest {}", self.digest),
+            message: format!("not a manifest JSON document: {e}"),
+        })
+    }
+
+    /// True for an OCI index or Docker manifest list.
+    pub fn is_index(&self) -> bool {
+        MediaType::parse(&self.media_type).is_some_and(MediaType::is_index)
+    }
+}
+
+fn accept() -> String {
+    format!("{}, {ACCEPT_EXTRA}", MediaType::accept_all())
+}
+
+impl RegistryClient {
+    /// GETs a manifest; verifies its digest against the reference's digest when it has one.
+    pub async fn get_manifest(&self, image: &ImageRef) -> Result<Manifest, RegistryError> {
+        let registry = image.registry();
+        let what = format!("manifest {image}");
+        let url_path = format!("/v2/{}/manifests/{}", image.path(), image.reference());
+        let resp = self
+            .send(
+                registry,
+                &Scopes::repo(image.path(), Access::Pull),
+                &what,
+                true,
+                |http, base| {
+                    http.get(format!("{base}{url_path}"))
+                        .header("accept", accept())
+                },
+            )
+            .await?;
+        let status = resp.status().as_u16();
+        if status == 404 {
+            return Err(RegistryError::NotFound {
+                registry: registry.to_string(),
+                what,
+            });
+        }
+        if status != 200 {
+            return Err(status_error(registry, &what, resp).await);
+        }
+        let content_type = header(&resp, "content-type");
+        let bytes = resp.bytes().await.map_err(|e| RegistryError::Connect {
+            registry: registry.to_string(),
+            what: what.clone(),
+            message: super::transport::describe(&e),
+        })?;
+        if bytes.len() > MAX_MANIFEST {
+            return Err(RegistryError::Protocol {
+                registry: registry.to_string(),
+                what,
+                message: format!(
+                    "manifest is {} bytes, more than the 4 MiB limit",
+                    bytes.len()
+                ),
+            });
+        }
+        let digest = Digest::of(&bytes);
+        if let Some(expected) = image.digest()
+            && *expected != digest
+        {
+            return Err(RegistryError::DigestMismatch {
+                registry: registry.to_string(),
+                what,
+                expected: expected.to_string(),
+                actual: digest.to_string(),
+            });
+        }
+        let media_type = match content_type
+            .as_deref()
+            .map(|c| c.split(';').next().unwrap_or(c).trim())
+        {
+            Some(c) if !c.is_empty() && c != "application/json" && c != "text/plain" => {
+                c.to_string()
+            }
+            _ => serde_json::from_slice::<ManifestDoc>(&bytes)
+                .ok()
+                .and_then(|d| d.media_type)
+                .ok_or_else(|| RegistryError::Protocol {
+                    registry: registry.to_string(),
+                    what: what.clone(),
+                    message:
+                        "neither Content-Type nor mediaType says what kind of manifest this is"
+                            .into(),
+                })?,
+        };
+        Ok(Manifest {
+            bytes,
+            media_type,
+            digest,
+        })
+    }
+
+    /// HEADs a manifest: its digest when present, `None` when absent.
+    pub async fn head_manifest(&self, image: &ImageRef) -> Result<Option<Digest>, RegistryError> {
+        let registry = image.registry();
+        let what = format!("manifest {image}");
+        let url_path = format!("/v2/{}/manifests/{}", image.path(), image.reference());
+        let resp = self
+            .send(
+                registry,
+                &Scopes::repo(image.path(), Access::Pull),
+                &what,
+                true,
+                |http, base| {
+                    http.head(format!("{base}{url_path}"))
+                        .header("accept", accept())
+                },
+            )
+            .await?;
+        match resp.status().as_u16() {
+            404 => Ok(None),
+            200 => match header(&resp, "docker-content-digest").and_then(|d| d.parse().ok()) {
+                Some(d) => Ok(Some(d)),
+                None => Ok(Some(self.get_manifest(image).await?.digest)),
+            },
+            _ => Err(status_error(registry, &what, resp).await),
+        }
+    }
+
+    /// PUTs manifest bytes under `reference` (a tag or `sha256:…`); returns their digest.
+    pub async fn put_manifest(
+        &self,
+        repo: &Repository,
+        reference: &str,
+        media_type: &str,
+        bytes: &Bytes,
+    ) -> Result<Digest, RegistryError> {
+        let registry = repo.registry();
+        let what = format!("manifest push {repo}:{reference}");
+        let url_path = format!("/v2/{}/manifests/{reference}", repo.path());
+        let resp = self
+            .send(
+                registry,
+                &Scopes::repo(repo.path(), Access::Push),
+                &what,
+                true,
+                |http, base| {
+                    http.put(format!("{base}{url_path}"))
+                        .header("content-type", media_type)
+                        .body(bytes.clone())
+                },
+            )
+            .await?;
+        if resp.status().as_u16() != 201 && !resp.status().is_success() {
+            return Err(status_error(registry, &what, resp).await);
+        }
+        Ok(Digest::of(bytes))
+    }
+
+    /// All tags of a repository (following `Link` pagination); empty when it does not exist.
+    pub async fn tags(&self, repo: &Repository) -> Result<Vec<String>, RegistryError> {
+        let registry = repo.registry();
+        let what = format!("tag list of {repo}");
+        let mut next = Some(format!("/v2/{}/tags/list", repo.path()));
+        let mut tags = Vec::new();
+        while let Some(path) = next.take() {
+            let resp = self
+                .send(
+                    registry,
+                    &Scopes::repo(repo.path(), Access::Pull),
+                    &what,
+                    true,
+                    |http, base| http.get(format!("{base}{path}")),
+                )
+                .await?;
+            match resp.status().as_u16() {
+                404 => break,
+                200 => {}
+                _ => return Err(status_error(registry, &what, resp).await),
+            }
+            next = header(&resp, "link").and_then(|l| {
+                l.split_once('<')
+                    .and_then(|(_, r)| r.split_once('>'))
+                    .map(|(u, _)| u.to_string())
+            });
+            let body = resp.bytes().await.unwrap_or_default();
+            let v: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|_| RegistryError::Protocol {
+                    registry: registry.to_string(),
+                    what: what.clone(),
+                    message: "tag list is not JSON".into(),
+                })?;
+            if let Some(a) = v["tags"].as_array() {
+                tags.extend(a.iter().filter_map(|t| t.as_str().map(str::to_string)));
+            }
+        }
+        tags.sort();
+        tags.dedup();
+        Ok(tags)
+    }
+
+    /// Referrers of `digest` via the OCI 1.1 referrers API; `None` when the registry does not
+    /// offer the API (404), so the caller falls back to the `sha256-<hex>` tag schema.
+    pub async fn referrers(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+    ) -> Result<Option<Vec<Descriptor>>, RegistryError> {
+        let registry = repo.registry();
+        let what = format!("referrers of {repo}@{digest}");
+        let url_path = format!("/v2/{}/referrers/{digest}", repo.path());
+        let resp = self
+            .send(
+                registry,
+                &Scopes::repo(repo.path(), Access::Pull),
+                &what,
+                true,
+                |http, base| {
+                    http.get(format!("{base}{url_path}"))
+                        .header("accept", MediaType::OciIndex.as_str())
+                },
+            )
+            .await?;
+        match resp.status().as_u16() {
+            200 => {}
+            404 | 405 | 400 => return Ok(None),
+            _ => return Err(status_error(registry, &what, resp).await),
+        }
+        let body = resp.bytes().await.unwrap_or_default();
+        let doc: ManifestDoc =
+            serde_json::from_slice(&body).map_err(|_| RegistryError::Protocol {
+                registry: registry.to_string(),
+                what,
+                message: "referrers response is not an OCI index".into(),
+            })?;
+        Ok(Some(doc.manifests))
+    }
+}

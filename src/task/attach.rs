@@ -1,0 +1,65 @@
+//! Attachments that travel with an image: cosign `sha256-<hex>.sig|.att|.sbom` tags and OCI 1.1
+//! referrers (through the referrers API, or the `sha256-<hex>` tag-schema index on registries
+//! without it). Used only by the copy task.
+
+use crate::oci::{Digest, Repository};
+use crate::registry::RegistryError;
+
+use super::copy::JobRun;
+
+const COSIGN_SUFFIXES: [&str; 3] = ["sig", "att", "sbom"];
+
+impl JobRun<'_> {
+    /// Copies the attachments of `subject` from `src` to `dst`; returns what was copied (tags
+    /// and referrer digests). `dest_tag` is the tag the subject itself gets: the referrers
+    /// fallback tag is not written when it would overwrite the subject.
+    pub async fn copy_attachments(
+        &self,
+        src: &Repository,
+        dst: &Repository,
+        subject: &Digest,
+        dest_tag: Option<&str>,
+    ) -> Result<Vec<String>, RegistryError> {
+        let mut copied = Vec::new();
+        let tags = self.engine.source_tags(src).await?;
+        for suffix in COSIGN_SUFFIXES {
+            let tag = format!("{}.{suffix}", subject.tag_form());
+            if tags.binary_search(&tag).is_ok() {
+                let m = self.get_manifest(&src.with_tag(&tag)).await?;
+                self.copy_tree(src, dst, &m).await?;
+                self.put_manifest(dst, &tag, &m).await?;
+                copied.push(tag);
+            }
+        }
+        let referrers = {
+            let _permit = self.engine.permits.acquire(&[src.registry()]).await;
+            self.engine.ctx.source.referrers(src, subject).await?
+        };
+        match referrers {
+            Some(list) => {
+                for d in list {
+                    let m = self
+                        .get_manifest(&src.with_digest(d.digest.clone()))
+                        .await?;
+                    self.copy_tree(src, dst, &m).await?;
+                    copied.push(d.digest.to_string());
+                }
+            }
+            None => {
+                let fallback = subject.tag_form();
+                if tags.binary_search(&fallback).is_ok() {
+                    let index = self.get_manifest(&src.with_tag(&fallback)).await?;
+                    self.copy_tree(src, dst, &index).await?;
+                    for d in index.doc(src.registry())?.manifests {
+                        copied.push(d.digest.to_string());
+                    }
+                    if dest_tag != Some(fallback.as_str()) {
+                        self.put_manifest(dst, &fallback, &index).await?;
+                        copied.push(fallback);
+                    }
+                }
+            }
+        }
+        Ok(copied)
+    }
+}

@@ -1,0 +1,137 @@
+//! Getting one blob to a destination repository with each unique blob crossing the wire once
+//! per destination registry: the first job that needs a blob HEADs and, if needed, uploads it
+//! (streaming from the source, verified); concurrent and later jobs wait for that and then
+//! cross-repository mount it from the repository that holds it (uploading only when the
+//! registry refuses the mount). Only the executor's copy task uses this.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures_util::FutureExt;
+use tokio::sync::OnceCell;
+
+use crate::exec::Permits;
+use crate::oci::{Digest, Repository};
+use crate::registry::{BlobTarget, ByteStream, Descriptor, Mount, RegistryClient, RegistryError};
+
+/// How a blob got to its destination repository.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Placed {
+    /// Bytes were uploaded.
+    Uploaded(u64),
+    /// Mounted from this repository of the same registry.
+    Mounted(Repository),
+    /// Already there.
+    Present,
+}
+
+/// (destination registry, digest).
+type BlobKey = (String, Digest);
+
+/// Per destination registry and digest: the repository that holds the blob once placed.
+#[derive(Default)]
+pub struct BlobDedup {
+    cells: Mutex<HashMap<BlobKey, Arc<OnceCell<Repository>>>>,
+}
+
+/// The clients and permits a blob copy needs.
+pub struct BlobCopier<'a> {
+    pub source: &'a RegistryClient,
+    pub dest: &'a RegistryClient,
+    pub permits: &'a Permits,
+    pub dedup: &'a BlobDedup,
+}
+
+impl BlobCopier<'_> {
+    /// Ensures `dst` holds the blob `desc`, reading it from `src` when it must be uploaded.
+    pub async fn ensure(
+        &self,
+        src: &Repository,
+        dst: &Repository,
+        desc: &Descriptor,
+    ) -> Result<Placed, RegistryError> {
+        let cell = {
+            let mut cells = self.dedup.cells.lock().unwrap_or_else(|e| e.into_inner());
+            cells
+                .entry((dst.registry().to_string(), desc.digest.clone()))
+                .or_default()
+                .clone()
+        };
+        let mut mine = None;
+        let home = cell
+            .get_or_try_init(|| async {
+                let placed = self.place(src, dst, desc).await?;
+                mine = Some(placed);
+                Ok::<_, RegistryError>(dst.clone())
+            })
+            .await?
+            .clone();
+        if let Some(placed) = mine {
+            return Ok(placed);
+        }
+        if home == *dst {
+            return Ok(Placed::Present);
+        }
+        let mount = {
+            let _permit = self.permits.acquire(&[dst.registry()]).await;
+            self.dest.mount_blob(dst, &desc.digest, &home).await?
+        };
+        match mount {
+            Mount::Mounted => Ok(Placed::Mounted(home)),
+            Mount::Upload(session) => {
+                let _permit = self
+                    .permits
+                    .acquire(&[src.registry(), dst.registry()])
+                    .await;
+                let n = self.upload(src, dst, desc, Some(session)).await?;
+                Ok(Placed::Uploaded(n))
+            }
+        }
+    }
+
+    /// HEAD at the destination, then upload when absent. Holds one permit.
+    async fn place(
+        &self,
+        src: &Repository,
+        dst: &Repository,
+        desc: &Descriptor,
+    ) -> Result<Placed, RegistryError> {
+        let _permit = self
+            .permits
+            .acquire(&[src.registry(), dst.registry()])
+            .await;
+        if self.dest.blob_exists(dst, &desc.digest).await? {
+            return Ok(Placed::Present);
+        }
+        let n = self.upload(src, dst, desc, None).await?;
+        Ok(Placed::Uploaded(n))
+    }
+
+    async fn upload(
+        &self,
+        src: &Repository,
+        dst: &Repository,
+        desc: &Descriptor,
+        session: Option<crate::registry::UploadSession>,
+    ) -> Result<u64, RegistryError> {
+        let source_name = src.to_string();
+        let target = BlobTarget {
+            repo: dst,
+            digest: &desc.digest,
+            size: desc.size,
+            source: &source_name,
+        };
+        let client = self.source.clone();
+        let repo = src.clone();
+        let digest = desc.digest.clone();
+        let open = move || {
+            let client = client.clone();
+            let repo = repo.clone();
+            let digest = digest.clone();
+            async move { client.get_blob(&repo, &digest).await }
+                .map(|r: Result<ByteStream, RegistryError>| r)
+                .boxed()
+        };
+        self.dest.upload_blob(&target, session, &open).await
+    }
+}

@@ -1,0 +1,504 @@
+//! The copy task: copies images (single manifests, whole multi-arch indexes or the sparse index
+//! a platform filter asks for) with their attachments from a source to a destination registry.
+//!
+//! Order of writes per job: every blob of a manifest, then the manifest by digest; every child
+//! of an index, then the index by digest; then attachments; the tag last. So a tag never points
+//! at incomplete content, and a digest mismatch anywhere leaves the tag untouched.
+//! This module writes only to destination registries and reports only through events.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures_util::future::{BoxFuture, FutureExt, join_all, try_join_all};
+use serde::Serialize;
+use tokio::sync::OnceCell;
+
+use crate::exec::{Event, EventSink, Limits, Permits};
+use crate::oci::{Digest, ImageRef, Repository};
+use crate::registry::{Manifest, RegistryClient, RegistryError};
+
+use super::blobs::{BlobCopier, BlobDedup, Placed};
+
+/// One image to copy.
+#[derive(Clone, Debug)]
+pub struct CopyJob {
+    pub source: ImageRef,
+    /// Where to put it; its tag (or, without one, its digest) is what gets written last.
+    pub dest: ImageRef,
+    /// Keep only these architectures of an index (e.g. `amd64`); `None` copies it whole.
+    pub platforms: Option<Vec<String>>,
+    /// Copy cosign attachments and OCI referrers along with the image.
+    pub signatures: bool,
+}
+
+/// Registry clients for both sides and the concurrency limits.
+#[derive(Clone, Debug)]
+pub struct CopyContext {
+    pub source: RegistryClient,
+    pub dest: RegistryClient,
+    pub limits: Limits,
+}
+
+/// Counters of one job or of a whole batch.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Bytes uploaded.
+    pub bytes: u64,
+    pub blobs_uploaded: u64,
+    pub blobs_mounted: u64,
+    pub blobs_present: u64,
+    pub manifests_pushed: u64,
+}
+
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.bytes += o.bytes;
+        self.blobs_uploaded += o.blobs_uploaded;
+        self.blobs_mounted += o.blobs_mounted;
+        self.blobs_present += o.blobs_present;
+        self.manifests_pushed += o.manifests_pushed;
+    }
+}
+
+/// A platform filter turned an index into a smaller one with a different digest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SparseIndex {
+    /// Digest of the source index (the one users see upstream).
+    pub source_digest: Digest,
+    pub kept: Vec<String>,
+    pub dropped: Vec<String>,
+}
+
+/// What a successful job did.
+#[derive(Clone, Debug, Serialize)]
+pub struct Copied {
+    /// Digest of the manifest at the destination.
+    pub digest: Digest,
+    /// Set when the destination holds a filtered index whose digest differs from the source.
+    pub sparse: Option<SparseIndex>,
+    /// Cosign tags and referrer digests copied with the image.
+    pub attachments: Vec<String>,
+    pub counts: Counts,
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum CopyError {
+    #[error("copying {source_ref} to {dest}: {error}")]
+    #[diagnostic(help("see the registry error above; rerunning copies only what is missing"))]
+    Registry {
+        source_ref: String,
+        dest: String,
+        #[source]
+        error: RegistryError,
+    },
+    #[error(
+        "{source_ref}: no image of the index matches the platform filter {wanted:?} (it has {available:?})"
+    )]
+    #[diagnostic(help("change the `arch` filter to one of the architectures the index has"))]
+    NoMatchingPlatform {
+        source_ref: String,
+        wanted: Vec<String>,
+        available: Vec<String>,
+    },
+}
+
+/// Outcome of one job.
+#[derive(Debug)]
+pub struct JobOutcome {
+    pub source: ImageRef,
+    pub dest: ImageRef,
+    pub result: Result<Copied, CopyError>,
+}
+
+/// Outcome of a batch, in job order.
+#[derive(Debug)]
+pub struct CopySummary {
+    pub jobs: Vec<JobOutcome>,
+    pub totals: Counts,
+    pub failed: usize,
+}
+
+impl CopySummary {
+    pub fn is_success(&self) -> bool {
+        self.failed == 0
+    }
+}
+
+/// State shared by every job of a batch.
+pub(crate) struct Engine<'a> {
+    pub ctx: &'a CopyContext,
+    pub events: &'a EventSink,
+    pub permits: Permits,
+    dedup: BlobDedup,
+    tags: Mutex<HashMap<Repository, Arc<OnceCell<Vec<String>>>>>,
+}
+
+/// One running job.
+pub(crate) struct JobRun<'a> {
+    pub engine: &'a Engine<'a>,
+    index: usize,
+    counts: Mutex<Counts>,
+}
+
+/// Copies every job, concurrently within the limits of `ctx`. A failing job does not stop the
+/// others. Events go to `events`; the summary lists each job's outcome in input order.
+pub async fn copy_all(jobs: Vec<CopyJob>, ctx: &CopyContext, events: &EventSink) -> CopySummary {
+    let engine = Engine {
+        ctx,
+        events,
+        permits: Permits::new(ctx.limits),
+        dedup: BlobDedup::default(),
+        tags: Mutex::new(HashMap::new()),
+    };
+    let runs = jobs.iter().enumerate().map(|(i, job)| engine.run(i, job));
+    let results = join_all(runs).await;
+    let mut totals = Counts::default();
+    let mut failed = 0;
+    let mut outcomes = Vec::new();
+    for (job, result) in jobs.into_iter().zip(results) {
+        match &result {
+            Ok(c) => totals.add(&c.counts),
+            Err(_) => failed += 1,
+        }
+        outcomes.push(JobOutcome {
+            source: job.source,
+            dest: job.dest,
+            result,
+        });
+    }
+    CopySummary {
+        jobs: outcomes,
+        totals,
+        failed,
+    }
+}
+
+impl<'a> Engine<'a> {
+    async fn run(&'a self, index: usize, job: &CopyJob) -> Result<Copied, CopyError> {
+        self.events.send(Event::JobStarted {
+            job: index,
+            source: job.source.to_string(),
+            dest: job.dest.to_string(),
+        });
+        let run = JobRun {
+            engine: self,
+            index,
+            counts: Mutex::new(Counts::default()),
+        };
+        let result = run.copy(job).await;
+        match &result {
+            Ok(c) => self.events.send(Event::JobFinished {
+                job: index,
+                dest: job.dest.to_string(),
+                digest: c.digest.clone(),
+                bytes: c.counts.bytes,
+            }),
+            Err(e) => self.events.send(Event::JobFailed {
+                job: index,
+                source: job.source.to_string(),
+                error: e.to_string(),
+            }),
+        }
+        result
+    }
+
+    /// The source repository's tags, listed once per batch (sorted).
+    pub async fn source_tags(&self, repo: &Repository) -> Result<Vec<String>, RegistryError> {
+        let cell = {
+            let mut m = self.tags.lock().unwrap_or_else(|e| e.into_inner());
+            m.entry(repo.clone()).or_default().clone()
+        };
+        let tags = cell
+            .get_or_try_init(|| async {
+                let _permit = self.permits.acquire(&[repo.registry()]).await;
+                self.ctx.source.tags(repo).await
+            })
+            .await?;
+        Ok(tags.clone())
+    }
+}
+
+impl JobRun<'_> {
+    fn wrap(&self, job: &CopyJob) -> impl Fn(RegistryError) -> CopyError {
+        let (s, d) = (job.source.to_string(), job.dest.to_string());
+        move |error| CopyError::Registry {
+            source_ref: s.clone(),
+            dest: d.clone(),
+            error,
+        }
+    }
+
+    async fn copy(&self, job: &CopyJob) -> Result<Copied, CopyError> {
+        let wrap = self.wrap(job);
+        let src = job.source.repository();
+        let dst = job.dest.repository();
+        let top = self.get_manifest(&job.source).await.map_err(&wrap)?;
+        let (manifest, sparse) = match &job.platforms {
+            Some(wanted) if top.is_index() => {
+                let (m, s) = sparse_index(&top, wanted, src.registry())
+                    .map_err(&wrap)?
+                    .ok_or_else(|| CopyError::NoMatchingPlatform {
+                        source_ref: job.source.to_string(),
+                        wanted: wanted.clone(),
+                        available: architectures(&top, src.registry()),
+                    })?;
+                (m, s)
+            }
+            _ => (top.clone(), None),
+        };
+        self.copy_tree(src, dst, &manifest).await.map_err(&wrap)?;
+        let attachments = if job.signatures {
+            self.copy_attachments(src, dst, &top.digest, job.dest.tag())
+                .await
+                .map_err(&wrap)?
+        } else {
+            Vec::new()
+        };
+        if let Some(tag) = job.dest.tag() {
+            self.put_manifest(dst, tag, &manifest)
+                .await
+                .map_err(&wrap)?;
+        }
+        let counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        Ok(Copied {
+            digest: manifest.digest,
+            sparse,
+            attachments,
+            counts,
+        })
+    }
+
+    /// GETs a manifest from the source under a permit.
+    pub async fn get_manifest(&self, image: &ImageRef) -> Result<Manifest, RegistryError> {
+        let _permit = self.engine.permits.acquire(&[image.registry()]).await;
+        self.engine.ctx.source.get_manifest(image).await
+    }
+
+    /// PUTs `m` into `dst` under `reference` (a tag or digest) under a permit.
+    pub async fn put_manifest(
+        &self,
+        dst: &Repository,
+        reference: &str,
+        m: &Manifest,
+    ) -> Result<(), RegistryError> {
+        let _permit = self.engine.permits.acquire(&[dst.registry()]).await;
+        self.engine
+            .ctx
+            .dest
+            .put_manifest(dst, reference, &m.media_type, &m.bytes)
+            .await?;
+        self.counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .manifests_pushed += 1;
+        self.engine.events.send(Event::ManifestPushed {
+            job: self.index,
+            reference: format!("{dst}:{reference}"),
+        });
+        Ok(())
+    }
+
+    /// Copies everything `m` references, then pushes `m` by digest. A manifest the destination
+    /// already holds (HEAD by digest) is complete there and is skipped.
+    pub fn copy_tree<'b>(
+        &'b self,
+        src: &'b Repository,
+        dst: &'b Repository,
+        m: &'b Manifest,
+    ) -> BoxFuture<'b, Result<(), RegistryError>> {
+        async move {
+            let present = {
+                let _permit = self.engine.permits.acquire(&[dst.registry()]).await;
+                self.engine
+                    .ctx
+                    .dest
+                    .head_manifest(&dst.with_digest(m.digest.clone()))
+                    .await?
+            };
+            if present.is_some() {
+                return Ok(());
+            }
+            let doc = m.doc(src.registry())?;
+            if m.is_index() {
+                try_join_all(doc.manifests.iter().map(|child| async move {
+                    let cm = self
+                        .get_manifest(&src.with_digest(child.digest.clone()))
+                        .await?;
+                    self.copy_tree(src, dst, &cm).await
+                }))
+                .await?;
+            } else {
+                let blobs = doc.config.iter().chain(doc.layers.iter());
+                try_join_all(blobs.map(|d| self.copy_blob(src, dst, d))).await?;
+            }
+            self.put_manifest(dst, &m.digest.to_string(), m).await
+        }
+        .boxed()
+    }
+
+    async fn copy_blob(
+        &self,
+        src: &Repository,
+        dst: &Repository,
+        d: &crate::registry::Descriptor,
+    ) -> Result<(), RegistryError> {
+        let copier = BlobCopier {
+            source: &self.engine.ctx.source,
+            dest: &self.engine.ctx.dest,
+            permits: &self.engine.permits,
+            dedup: &self.engine.dedup,
+        };
+        let placed = copier.ensure(src, dst, d).await?;
+        let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let (job, digest) = (self.index, d.digest.clone());
+        match placed {
+            Placed::Uploaded(n) => {
+                c.bytes += n;
+                c.blobs_uploaded += 1;
+                self.engine.events.send(Event::BlobTransferred {
+                    job,
+                    digest,
+                    bytes: n,
+                });
+            }
+            Placed::Mounted(from) => {
+                c.blobs_mounted += 1;
+                self.engine.events.send(Event::BlobMounted {
+                    job,
+                    digest,
+                    from: from.to_string(),
+                });
+            }
+            Placed::Present => {
+                c.blobs_present += 1;
+                self.engine.events.send(Event::BlobSkipped { job, digest });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn architectures(index: &Manifest, registry: &str) -> Vec<String> {
+    let mut v: Vec<String> = index
+        .doc(registry)
+        .map(|d| {
+            d.manifests
+                .iter()
+                .filter_map(|c| c.platform.as_ref().map(|p| p.architecture.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The index with only the children whose architecture is in `wanted`; `None` when no child
+/// matches. When every child matches, the index is returned unchanged (same digest).
+fn sparse_index(
+    index: &Manifest,
+    wanted: &[String],
+    registry: &str,
+) -> Result<Option<(Manifest, Option<SparseIndex>)>, RegistryError> {
+    let invalid = |message: String| RegistryError::Protocol {
+        registry: registry.to_string(),
+        what: format!("index {}", index.digest),
+        message,
+    };
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&index.bytes).map_err(|e| invalid(e.to_string()))?;
+    let children = json
+        .get_mut("manifests")
+        .and_then(|m| m.as_array_mut())
+        .ok_or_else(|| invalid("index has no `manifests` array".into()))?;
+    let (mut kept, mut dropped) = (Vec::new(), Vec::new());
+    children.retain(|c| {
+        let arch = c["platform"]["architecture"]
+            .as_str()
+            .unwrap_or("unknown")
+            .to_string();
+        let keep = wanted.contains(&arch);
+        if keep {
+            kept.push(arch)
+        } else {
+            dropped.push(arch)
+        }
+        keep
+    });
+    if kept.is_empty() {
+        return Ok(None);
+    }
+    if dropped.is_empty() {
+        return Ok(Some((index.clone(), None)));
+    }
+    let bytes = Bytes::from(serde_json::to_vec(&json).map_err(|e| invalid(e.to_string()))?);
+    let sparse = SparseIndex {
+        source_digest: index.digest.clone(),
+        kept,
+        dropped,
+    };
+    Ok(Some((
+        Manifest {
+            digest: Digest::of(&bytes),
+            bytes,
+            media_type: index.media_type.clone(),
+        },
+        Some(sparse),
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index() -> Manifest {
+        let d = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+        let bytes = Bytes::from(format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[
+              {{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":1,"platform":{{"architecture":"amd64","os":"linux"}}}},
+              {{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":1,"platform":{{"architecture":"arm64","os":"linux"}}}}]}}"#,
+            d('a'),
+            d('b')
+        ));
+        Manifest {
+            digest: Digest::of(&bytes),
+            bytes,
+            media_type: "application/vnd.oci.image.index.v1+json".into(),
+        }
+    }
+
+    #[test]
+    fn sparse_index_keeps_matching_children_and_reports_the_change() {
+        let idx = index();
+        let (m, s) = sparse_index(&idx, &["arm64".into()], "r").unwrap().unwrap();
+        let s = s.unwrap();
+        assert_eq!(s.kept, ["arm64"]);
+        assert_eq!(s.dropped, ["amd64"]);
+        assert_eq!(s.source_digest, idx.digest);
+        assert_ne!(m.digest, idx.digest);
+        let doc = m.doc("r").unwrap();
+        assert_eq!(doc.manifests.len(), 1);
+        assert_eq!(doc.manifests[0].digest.hex(), "b".repeat(64));
+    }
+
+    #[test]
+    fn full_match_keeps_digest_and_no_match_is_none() {
+        let idx = index();
+        let (m, s) = sparse_index(&idx, &["amd64".into(), "arm64".into()], "r")
+            .unwrap()
+            .unwrap();
+        assert!(s.is_none());
+        assert_eq!(m.digest, idx.digest);
+        assert!(
+            sparse_index(&idx, &["s390x".into()], "r")
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(architectures(&idx, "r"), ["amd64", "arm64"]);
+    }
+}
