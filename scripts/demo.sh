@@ -104,5 +104,5 @@ fi
 
 echo "==> cluster resources written to $work/.airlift/out/mirror/cluster-resources/"
 ls "$work/.airlift/out/mirror/cluster-resources/"
-cat "$work/.airlift/out/mirror/cluster-resources/"idms-generic-0.yaml
+cat "$work/.airlift/out/mirror/cluster-resources/"itms-generic-0.yaml
 echo "==> demo finished"

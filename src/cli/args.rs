@@ -207,6 +207,33 @@ impl Cli {
             Command::Init { force } => super::init::run(&self.global, *force),
             Command::Check { files } => super::check::run(&self.global, files),
             Command::Diff { old, new } => super::diff::run(old, new),
+            Command::Plan { targets, format } => super::plan::run(&self.global, targets, *format),
+            Command::Build {
+                targets,
+                trust_state,
+                no_signatures,
+                no_verify,
+                split_blobs,
+                shard,
+                shards_done,
+            } => super::build::run(
+                &self.global,
+                &super::build::BuildArgs {
+                    targets,
+                    trust_state: *trust_state,
+                    no_signatures: *no_signatures,
+                    no_verify: *no_verify,
+                    split_blobs: *split_blobs,
+                    shard: shard.as_deref(),
+                    shards_done: *shards_done,
+                },
+            ),
+            Command::Lock => super::lock::run(&self.global, &[]),
+            Command::Update { names } => super::lock::run(&self.global, names),
+            Command::Verify { target } => super::verify::run(&self.global, target),
+            Command::Resources { target, icsp } => {
+                super::resources::run(&self.global, target, *icsp)
+            }
             Command::ConvertIcsp { files, dest_dir } => {
                 super::convert_icsp::run(files, dest_dir.as_deref())
             }

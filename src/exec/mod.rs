@@ -5,7 +5,9 @@
 mod events;
 mod limits;
 mod reporter;
+mod run;
 
 pub use events::{Event, EventSink};
 pub use limits::{Limits, Permit, Permits};
 pub use reporter::{MessageFormat, Reporter};
+pub use run::{ExecOutcome, execute};

@@ -52,7 +52,7 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, o: &Counts) {
+    pub fn add(&mut self, o: &Counts) {
         self.bytes += o.bytes;
         self.blobs_uploaded += o.blobs_uploaded;
         self.blobs_mounted += o.blobs_mounted;

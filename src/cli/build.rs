@@ -1,0 +1,174 @@
+//! `airlift build [TARGET…]`: resolve, plan, run what is dirty, record it, write the lock and
+//! the cluster resources of every target built.
+
+use super::GlobalOpts;
+use super::render;
+use super::session::{self, Session};
+use crate::exec::{self, MessageFormat as ReportFormat, Reporter};
+use crate::exit::{CmdResult, Exit, Failure};
+use crate::plan::{self, PlanOptions, explain::human_bytes};
+
+/// The `build` flags.
+pub(crate) struct BuildArgs<'a> {
+    pub targets: &'a [String],
+    pub trust_state: bool,
+    pub no_signatures: bool,
+    pub no_verify: bool,
+    pub split_blobs: bool,
+    pub shard: Option<&'a str>,
+    pub shards_done: Option<u32>,
+}
+
+pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
+    if args.shard.is_some() || args.shards_done.is_some() {
+        return Err(Failure::not_available(
+            "airlift build --shard/--shards-done",
+        ));
+    }
+    if args.split_blobs {
+        return Err(Failure::not_available(
+            "airlift build --split-blobs (archive targets)",
+        ));
+    }
+    let session = Session::open(global)?;
+    let goals = session.goals(args.targets)?;
+    check_trust(&session, &goals, args.no_verify)?;
+    let lock = session.read_lock()?;
+    let mut journal = session.journal()?;
+    let rt = session::runtime()?;
+    let discovery = session::discover(
+        &rt,
+        &session,
+        global,
+        &goals,
+        lock.as_ref(),
+        &journal,
+        args.trust_state,
+    )?;
+    let new_lock = session::merged_lock(lock.as_ref(), &goals, &discovery);
+    if global.locked {
+        session::check_locked(&session.lock_path, lock.as_ref(), &new_lock)?;
+    }
+    let plan = plan::build(
+        &goals,
+        &discovery,
+        &journal,
+        &PlanOptions {
+            trust_state: args.trust_state,
+            signatures: !args.no_signatures,
+        },
+    );
+    let dirty = plan.dirty().count();
+    let fresh = plan.tasks.len() - dirty;
+    let outcome = if dirty == 0 {
+        exec::ExecOutcome::default()
+    } else {
+        let sides = session::sides(global)?;
+        let format = match global.message_format {
+            super::MessageFormat::Json => ReportFormat::Json,
+            super::MessageFormat::Human => ReportFormat::Human,
+        };
+        rt.block_on(async {
+            let (sink, reporter) = Reporter::start(format, dirty);
+            let r =
+                exec::execute(&plan, &sides, session::limits(global), &mut journal, &sink).await;
+            drop(sink);
+            reporter.finish().await;
+            r
+        })
+        .map_err(|e| Failure::new(Exit::Io, miette::miette!("{e}")))?
+    };
+    if !global.offline {
+        new_lock
+            .write(&session.lock_path)
+            .map_err(|e| Failure::new(Exit::Io, miette::miette!("{e}")))?;
+    }
+    for g in &goals {
+        let r = render::render_target(&session, global, g, Some(&new_lock), &journal, false)?;
+        render::report(&g.name, &r, global.quiet);
+    }
+    if !global.quiet {
+        let t = &outcome.totals;
+        eprintln!(
+            "build: {} copied, {fresh} fresh, {} failed, {} missing; {} uploaded ({} blobs), {} blobs mounted, {} already present",
+            outcome.done.len(),
+            outcome.failed.len(),
+            plan.missing.len(),
+            human_bytes(t.bytes),
+            t.blobs_uploaded,
+            t.blobs_mounted,
+            t.blobs_present,
+        );
+    }
+    if outcome.failed.is_empty() && plan.missing.is_empty() {
+        return Ok(());
+    }
+    let mut lines: Vec<String> = outcome
+        .failed
+        .iter()
+        .map(|(id, why)| format!("{id}: {why}"))
+        .collect();
+    lines.extend(
+        plan.missing
+            .iter()
+            .map(|(img, why)| format!("missing {img}: {why}")),
+    );
+    let exit = if outcome.done.is_empty() && fresh == 0 {
+        Exit::Remote
+    } else {
+        Exit::Partial
+    };
+    Err(Failure::new(
+        exit,
+        miette::miette!(
+            help = "fix the causes above and rerun `airlift build`: finished work is not repeated",
+            "{} of {} image(s) did not make it:\n  {}",
+            lines.len(),
+            plan.tasks.len() + plan.missing.len(),
+            lines.join("\n  ")
+        ),
+    ))
+}
+
+/// A `trust` block that applies to content this build mirrors must be verified; image
+/// signature verification is not implemented yet, so refuse rather than mirror unverified
+/// content, unless the user says `--no-verify` (loudly).
+fn check_trust(
+    session: &Session,
+    goals: &[plan::TargetGoal],
+    no_verify: bool,
+) -> Result<(), Failure> {
+    let mut sets: Vec<&str> = goals
+        .iter()
+        .flat_map(|g| g.items.iter().map(|i| i.set.as_str()))
+        .collect();
+    sets.sort();
+    sets.dedup();
+    let trusted: Vec<String> = sets
+        .iter()
+        .flat_map(|s| {
+            session
+                .recipe
+                .trusts_for(s)
+                .map(move |t| format!("trust `{}` applies to `{s}`", t.name.value))
+        })
+        .collect();
+    if trusted.is_empty() {
+        return Ok(());
+    }
+    if no_verify {
+        eprintln!(
+            "WARNING: --no-verify: signatures are NOT verified ({}); mirrored content is unverified",
+            trusted.join("; ")
+        );
+        return Ok(());
+    }
+    Err(Failure::new(
+        Exit::NotAvailable,
+        miette::miette!(
+            help = "this version cannot verify cosign signatures yet; rerun with --no-verify to mirror without verification (not recommended)",
+            "signature verification is not available yet: {}",
+            trusted.join("; ")
+        ),
+    ))
+}

@@ -1,0 +1,62 @@
+//! `airlift plan [TARGET…]`: resolve, build the DAG, print what would run and why, and write the
+//! dry-run files `mapping.txt` and `missing.txt` per target. Changes no registry.
+
+use std::fs;
+
+use super::session::{self, Session};
+use super::{GlobalOpts, PlanFormat};
+use crate::exit::{CmdResult, Exit, Failure};
+use crate::plan::{self, PlanOptions, explain};
+
+pub(crate) fn run(global: &GlobalOpts, targets: &[String], format: PlanFormat) -> CmdResult {
+    let session = Session::open(global)?;
+    let goals = session.goals(targets)?;
+    let lock = session.read_lock()?;
+    let journal = session.journal()?;
+    let rt = session::runtime()?;
+    let discovery = session::discover(
+        &rt,
+        &session,
+        global,
+        &goals,
+        lock.as_ref(),
+        &journal,
+        false,
+    )?;
+    if global.locked {
+        let new = session::merged_lock(lock.as_ref(), &goals, &discovery);
+        session::check_locked(&session.lock_path, lock.as_ref(), &new)?;
+    }
+    let plan = plan::build(
+        &goals,
+        &discovery,
+        &journal,
+        &PlanOptions {
+            trust_state: false,
+            signatures: true,
+        },
+    );
+    match format {
+        PlanFormat::Text => print!("{}", explain::text(&plan, global.verbose > 0)),
+        PlanFormat::Json => print!("{}", explain::json(&plan)),
+        PlanFormat::Dot => print!("{}", explain::dot(&plan)),
+    }
+    for g in &goals {
+        let dir = session.workspace.out_dir(&g.name).join("dry-run");
+        let write = || -> std::io::Result<()> {
+            fs::create_dir_all(&dir)?;
+            fs::write(dir.join("mapping.txt"), explain::mapping(&plan, &g.name))?;
+            fs::write(dir.join("missing.txt"), explain::missing(&plan))
+        };
+        write().map_err(|e| {
+            Failure::new(
+                Exit::Io,
+                miette::miette!("cannot write {}: {e}", dir.display()),
+            )
+        })?;
+        if !global.quiet {
+            eprintln!("dry run: {}", dir.join("mapping.txt").display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,240 @@
+//! What every pipeline command (`plan`, `build`, `lock`, `update`, `verify`, `resources`) sets up
+//! first: the recipe, the workspace and its lock, the lock file, the journal, the registry
+//! clients, and the goals of the selected targets. Errors here carry their exit class.
+
+use std::path::{Path, PathBuf};
+
+use super::GlobalOpts;
+use crate::discover::{self, DiscoverOptions, Discovery, ManifestCache, Sides};
+use crate::exec::Limits;
+use crate::exit::{Exit, Failure};
+use crate::plan::{self, TargetGoal};
+use crate::recipe::{self, Recipe};
+use crate::registry::{ClientOptions, RegistryClient, TlsOptions};
+use crate::state::{Journal, LockFile, LockedImage, Workspace, WorkspaceError, WorkspaceGuard};
+
+pub(crate) struct Session {
+    pub recipe: Recipe,
+    pub lock_path: PathBuf,
+    pub workspace: Workspace,
+    _guard: WorkspaceGuard,
+}
+
+impl Session {
+    /// Loads and validates the recipe and takes the workspace lock.
+    pub fn open(global: &GlobalOpts) -> Result<Self, Failure> {
+        let recipe = recipe::load(&global.recipe).map_err(|e| {
+            let exit = if e.is_io() {
+                Exit::Io
+            } else {
+                Exit::InvalidInput
+            };
+            Failure::new(exit, e)
+        })?;
+        let workspace = Workspace::for_recipe(&global.recipe, global.workspace.as_deref());
+        let guard = workspace.lock().map_err(|e| match e {
+            WorkspaceError::Busy { .. } => Failure::new(
+                Exit::WorkspaceBusy,
+                miette::miette!(
+                    help = "wait for the other run to finish, or give this one its own --workspace",
+                    "{e}"
+                ),
+            ),
+            WorkspaceError::Io { .. } => Failure::new(Exit::Io, miette::miette!("{e}")),
+        })?;
+        let lock_path = global.recipe.with_file_name("airlift.lock");
+        Ok(Session {
+            recipe,
+            lock_path,
+            workspace,
+            _guard: guard,
+        })
+    }
+
+    pub fn read_lock(&self) -> Result<Option<LockFile>, Failure> {
+        LockFile::read(&self.lock_path).map_err(|e| {
+            Failure::new(
+                Exit::InvalidInput,
+                miette::miette!(
+                    help = "fix or delete the file; `airlift lock` writes a new one",
+                    "{e}"
+                ),
+            )
+        })
+    }
+
+    pub fn journal(&self) -> Result<Journal, Failure> {
+        Journal::open(&self.workspace.journal_path())
+            .map_err(|e| Failure::new(Exit::Io, miette::miette!("{e}")))
+    }
+
+    pub fn cache(&self) -> ManifestCache {
+        ManifestCache::new(&self.workspace.manifest_cache())
+    }
+
+    /// Goals of the selected targets (all when none) and what they need.
+    pub fn goals(&self, targets: &[String]) -> Result<Vec<TargetGoal>, Failure> {
+        for t in targets {
+            if self.recipe.target(t).is_none() {
+                let names: Vec<&str> = self
+                    .recipe
+                    .targets
+                    .iter()
+                    .map(|t| t.name.value.as_str())
+                    .collect();
+                return Err(Failure::new(
+                    Exit::InvalidInput,
+                    miette::miette!(
+                        help = format!("the recipe's targets are: {}", names.join(", ")),
+                        "no target named `{t}` in the recipe"
+                    ),
+                ));
+            }
+        }
+        plan::expand(&self.recipe, targets).map_err(|unsupported| {
+            let lines: Vec<String> = unsupported
+                .iter()
+                .map(|u| format!("target `{}` needs {}", u.target, u.what))
+                .collect();
+            Failure::new(
+                Exit::NotAvailable,
+                miette::miette!(
+                    help = "this version mirrors `images` sets to registry (docker://) targets; nothing was changed",
+                    "not available yet:\n  {}",
+                    lines.join("\n  ")
+                ),
+            )
+        })
+    }
+}
+
+/// Registry clients for both sides, from the common flags.
+pub(crate) fn sides(global: &GlobalOpts) -> Result<Sides, Failure> {
+    let client = |verify: bool| {
+        RegistryClient::new(ClientOptions {
+            tls: TlsOptions {
+                verify,
+                cert_dir: global.cert_dir.clone(),
+            },
+            authfile: global.authfile.clone(),
+            ..ClientOptions::default()
+        })
+        .map_err(|e| Failure::new(Exit::InvalidInput, e))
+    };
+    Ok(Sides {
+        source: client(global.src_tls_verify)?,
+        dest: client(global.dest_tls_verify)?,
+    })
+}
+
+pub(crate) fn limits(global: &GlobalOpts) -> Limits {
+    let d = Limits::default();
+    match global.jobs {
+        Some(j) => Limits {
+            jobs: j.max(1),
+            per_registry: d.per_registry.min(j.max(1)),
+        },
+        None => d,
+    }
+}
+
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            Failure::new(
+                Exit::Internal,
+                miette::miette!("cannot start the runtime: {e}"),
+            )
+        })
+}
+
+/// Runs discovery for `goals`.
+pub(crate) fn discover(
+    rt: &tokio::runtime::Runtime,
+    session: &Session,
+    global: &GlobalOpts,
+    goals: &[TargetGoal],
+    lock: Option<&LockFile>,
+    journal: &Journal,
+    trust_state: bool,
+) -> Result<Discovery, Failure> {
+    let sides = sides(global)?;
+    let opts = DiscoverOptions {
+        offline: global.offline,
+        trust_state,
+        concurrency: limits(global).jobs * 2,
+    };
+    Ok(rt.block_on(discover::discover(
+        goals,
+        lock,
+        journal,
+        &session.cache(),
+        &sides,
+        &opts,
+    )))
+}
+
+/// The lock after this resolution: entries of the sets resolved now replace the old ones; other
+/// sets keep theirs.
+pub(crate) fn merged_lock(
+    old: Option<&LockFile>,
+    goals: &[TargetGoal],
+    discovery: &Discovery,
+) -> LockFile {
+    let mut sets = std::collections::BTreeSet::new();
+    let mut images = Vec::new();
+    for g in goals {
+        for item in &g.items {
+            sets.insert(item.set.clone());
+            if let Some(r) = discovery.images.get(&item.origin) {
+                images.push(LockedImage {
+                    set: item.set.clone(),
+                    source: item.origin.clone(),
+                    digest: r.digest.clone(),
+                });
+            }
+        }
+    }
+    if let Some(old) = old {
+        images.extend(
+            old.images
+                .iter()
+                .filter(|i| !sets.contains(&i.set))
+                .cloned(),
+        );
+    }
+    LockFile::new(images)
+}
+
+/// `--locked`: fail naming every difference between the lock and this resolution.
+pub(crate) fn check_locked(
+    path: &Path,
+    old: Option<&LockFile>,
+    new: &LockFile,
+) -> Result<(), Failure> {
+    let Some(old) = old else {
+        return Err(Failure::new(
+            Exit::LockMismatch,
+            miette::miette!(
+                help = "run `airlift lock` and commit airlift.lock, or drop --locked",
+                "--locked, but {} does not exist",
+                path.display()
+            ),
+        ));
+    };
+    let diff = LockFile::diff(old, new);
+    if diff.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::new(
+        Exit::LockMismatch,
+        miette::miette!(
+            help = "review the changes, then run `airlift update` (or `airlift lock`) to accept them, or build without --locked",
+            "resolution differs from {} (--locked):\n{}",
+            path.display(),
+            diff.render().trim_end()
+        ),
+    ))
+}

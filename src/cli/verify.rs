@@ -1,0 +1,141 @@
+//! `airlift verify TARGET`: every manifest and blob the lock promises is present at the target
+//! with the right digest. Reads the target registry only.
+
+use futures_util::stream::{self, StreamExt};
+
+use super::GlobalOpts;
+use super::session::{self, Session};
+use crate::exit::{CmdResult, Exit, Failure};
+use crate::oci::{Digest, ImageRef};
+use crate::plan::destination_for;
+use crate::registry::{ManifestDoc, RegistryClient};
+
+pub(crate) fn run(global: &GlobalOpts, target: &str) -> CmdResult {
+    let session = Session::open(global)?;
+    let goals = session.goals(&[target.to_string()])?;
+    let Some(lock) = session.read_lock()? else {
+        return Err(Failure::new(
+            Exit::InvalidInput,
+            miette::miette!(
+                help = "run `airlift lock` or `airlift build` first",
+                "{} does not exist: the lock is what verify checks against",
+                session.lock_path.display()
+            ),
+        ));
+    };
+    let journal = session.journal()?;
+    let sides = session::sides(global)?;
+    let Some(goal) = goals.iter().find(|g| g.name == target) else {
+        return Err(Failure::new(
+            Exit::Internal,
+            miette::miette!("no goal for `{target}`"),
+        ));
+    };
+    let mut checks = Vec::new();
+    let mut problems = Vec::new();
+    for item in &goal.items {
+        let Some(digest) = item
+            .origin
+            .digest()
+            .or_else(|| lock.digest_of(&item.set, &item.origin))
+            .cloned()
+        else {
+            problems.push(format!("{}: not in airlift.lock", item.origin));
+            continue;
+        };
+        let dest = match destination_for(&goal.dest, &item.origin) {
+            Ok(d) => d,
+            Err(e) => {
+                problems.push(format!("{}: {e}", item.origin));
+                continue;
+            }
+        };
+        // A filtered (sparse) index has its own digest; the journal knows it.
+        let expected = journal
+            .get(&dest.to_string())
+            .filter(|r| r.source_digest == digest)
+            .map_or(digest, |r| r.output_digest.clone());
+        checks.push((dest, expected));
+    }
+    let rt = session::runtime()?;
+    let jobs = session::limits(global).jobs;
+    let results: Vec<(usize, usize, Vec<String>)> = rt.block_on(
+        stream::iter(checks)
+            .map(|(dest, expected)| {
+                let client = sides.dest.clone();
+                async move { check_image(&client, &dest, &expected).await }
+            })
+            .buffer_unordered(jobs)
+            .collect(),
+    );
+    let (mut manifests, mut blobs) = (0, 0);
+    for (m, b, p) in results {
+        manifests += m;
+        blobs += b;
+        problems.extend(p);
+    }
+    problems.sort();
+    if !global.quiet {
+        eprintln!(
+            "verify: target `{target}`: {} image(s), {manifests} manifest(s) and {blobs} blob(s) checked, {} problem(s)",
+            goal.items.len(),
+            problems.len()
+        );
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::new(
+        Exit::Verification,
+        miette::miette!(
+            help = "run `airlift build` to restore what is missing (it re-checks destinations), then verify again",
+            "target `{target}` does not hold everything the lock promises:\n  {}",
+            problems.join("\n  ")
+        ),
+    ))
+}
+
+/// HEADs the tag, then walks the manifest tree by digest and HEADs every blob.
+async fn check_image(
+    client: &RegistryClient,
+    dest: &ImageRef,
+    expected: &Digest,
+) -> (usize, usize, Vec<String>) {
+    let mut problems = Vec::new();
+    let (mut manifests, mut blobs) = (0, 0);
+    match client.head_manifest(dest).await {
+        Ok(Some(d)) if &d == expected => {}
+        Ok(Some(d)) => problems.push(format!("{dest}: points at {d}, expected {expected}")),
+        Ok(None) => problems.push(format!("{dest}: missing")),
+        Err(e) => problems.push(format!("{dest}: {e}")),
+    }
+    let repo = dest.repository();
+    let mut queue = vec![expected.clone()];
+    while let Some(digest) = queue.pop() {
+        let m = match client.get_manifest(&repo.with_digest(digest.clone())).await {
+            Ok(m) => m,
+            Err(e) => {
+                problems.push(format!("{repo}@{digest}: {e}"));
+                continue;
+            }
+        };
+        manifests += 1;
+        let doc: ManifestDoc = match serde_json::from_slice(&m.bytes) {
+            Ok(d) => d,
+            Err(e) => {
+                problems.push(format!("{repo}@{digest}: not a manifest: {e}"));
+                continue;
+            }
+        };
+        queue.extend(doc.manifests.iter().map(|c| c.digest.clone()));
+        for b in doc.config.iter().chain(doc.layers.iter()) {
+            blobs += 1;
+            match client.blob_exists(repo, &b.digest).await {
+                Ok(true) => {}
+                Ok(false) => problems.push(format!("{repo}: blob {} missing", b.digest)),
+                Err(e) => problems.push(format!("{repo}: blob {}: {e}", b.digest)),
+            }
+        }
+    }
+    (manifests, blobs, problems)
+}

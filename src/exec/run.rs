@@ -1,0 +1,146 @@
+//! The scheduler: runs a plan's dirty tasks in dependency order through the copy engine and
+//! records each finished task in the journal the moment its destination holds it.
+//!
+//! Tasks are grouped in waves (a task runs after every dirty task it depends on) and, within a
+//! wave, in batches by the side they read from (original sources, or destinations of needed
+//! targets). Each batch is one `copy_all` call, which is concurrent within the transfer limits.
+//! A task whose dependency failed is not attempted and says why.
+
+use std::collections::BTreeMap;
+
+use super::{Event, EventSink, Limits};
+use crate::discover::Sides;
+use crate::oci::Digest;
+use crate::plan::{Plan, Task, TaskId, TaskKind};
+use crate::state::{Journal, JournalError, Record};
+use crate::task::{CopyContext, CopyJob, Counts, copy_all};
+
+/// What execution did.
+#[derive(Debug, Default)]
+pub struct ExecOutcome {
+    /// Destination digest of every task that finished.
+    pub done: BTreeMap<TaskId, Digest>,
+    /// Tasks that failed, with the reason.
+    pub failed: BTreeMap<TaskId, String>,
+    pub totals: Counts,
+}
+
+/// Runs the dirty tasks of `plan`. Journal write failures abort (state must stay truthful).
+pub async fn execute(
+    plan: &Plan,
+    sides: &Sides,
+    limits: Limits,
+    journal: &mut Journal,
+    events: &EventSink,
+) -> Result<ExecOutcome, JournalError> {
+    let mut out = ExecOutcome::default();
+    let dirty: Vec<&Task> = plan.dirty().collect();
+    let mut level: BTreeMap<&TaskId, usize> = BTreeMap::new();
+    for t in &dirty {
+        let l = t
+            .deps
+            .iter()
+            .filter_map(|d| level.get(d).map(|l| l + 1))
+            .max()
+            .unwrap_or(0);
+        level.insert(&t.id, l);
+    }
+    let waves = level.values().copied().max().map_or(0, |m| m + 1);
+    for wave in 0..waves {
+        for from_upstream in [false, true] {
+            let mut batch = Vec::new();
+            for t in dirty.iter().filter(|t| level[&t.id] == wave) {
+                if t.deps.is_empty() == from_upstream {
+                    continue;
+                }
+                if let Some(dep) = t.deps.iter().find(|d| out.failed.contains_key(*d)) {
+                    out.failed
+                        .insert(t.id.clone(), format!("not attempted: `{dep}` failed"));
+                    continue;
+                }
+                batch.push(*t);
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let ctx = CopyContext {
+                source: if from_upstream {
+                    sides.dest.clone()
+                } else {
+                    sides.source.clone()
+                },
+                dest: sides.dest.clone(),
+                limits,
+            };
+            run_batch(&batch, &ctx, journal, events, &mut out).await?;
+        }
+    }
+    Ok(out)
+}
+
+async fn run_batch(
+    batch: &[&Task],
+    ctx: &CopyContext,
+    journal: &mut Journal,
+    events: &EventSink,
+    out: &mut ExecOutcome,
+) -> Result<(), JournalError> {
+    let jobs: Vec<CopyJob> = batch
+        .iter()
+        .map(|t| {
+            let TaskKind::Copy(c) = &t.kind;
+            CopyJob {
+                source: c.from.clone(),
+                dest: c.dest.clone(),
+                platforms: c.platforms.clone(),
+                signatures: c.signatures,
+            }
+        })
+        .collect();
+    let (sink, mut rx) = EventSink::channel();
+    let copy = async move {
+        let summary = copy_all(jobs, ctx, &sink).await;
+        drop(sink);
+        summary
+    };
+    // Record each finished job as its event arrives, so a crash keeps every finished task.
+    let record = async {
+        let mut first_error = None;
+        while let Some(ev) = rx.recv().await {
+            if let Event::JobFinished { job, digest, .. } = &ev
+                && let Some(t) = batch.get(*job)
+                && first_error.is_none()
+            {
+                let TaskKind::Copy(c) = &t.kind;
+                let rec = Record {
+                    key: t.key.to_string(),
+                    kind: t.kind.name().to_string(),
+                    dest: c.dest.to_string(),
+                    source_digest: c.digest.clone(),
+                    output_digest: digest.clone(),
+                };
+                if let Err(e) = journal.append(&[rec]) {
+                    first_error = Some(e);
+                }
+            }
+            events.send(ev);
+        }
+        first_error
+    };
+    let (summary, journal_error) = tokio::join!(copy, record);
+    if let Some(e) = journal_error {
+        return Err(e);
+    }
+    out.totals.add(&summary.totals);
+    for (t, job) in batch.iter().zip(summary.jobs) {
+        match job.result {
+            Ok(c) => {
+                out.done.insert(t.id.clone(), c.digest);
+            }
+            Err(e) => {
+                out.failed.insert(t.id.clone(), e.to_string());
+            }
+        }
+    }
+    Ok(())
+}
