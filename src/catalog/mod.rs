@@ -1,0 +1,22 @@
+//! Operator catalogs (file-based catalogs, FBC): model, parsing, channel graphs, filtering by
+//! the oc-mirror v2 scenario table, reproducible rebuild layers, and `list operators` output.
+//!
+//! Registry-free: callers feed configs files (or layer tarballs) in and take layer blobs and
+//! rewritten config/manifest bytes out. Does not use `crate::recipe`.
+
+mod error;
+mod fbc;
+mod filter;
+mod graph;
+mod parse;
+mod semver_range;
+mod validate;
+
+pub use error::{FilterError, GraphError, ObjectAt, ParseError};
+pub use fbc::{Bundle, Catalog, Channel, ChannelEntry, Package, RelatedImage};
+pub use filter::{
+    CatalogFilter, ChannelFilter, FilterErrors, Filtered, KeptBundle, PackageFilter, filter_catalog,
+};
+pub use graph::{ChannelGraph, EdgeKind, EdgeRule};
+pub use parse::{parse_catalog, read_configs_dir};
+pub use semver_range::{RangeError, VersionRange, parse_version};
