@@ -8,8 +8,11 @@ mod error;
 mod fbc;
 mod filter;
 mod graph;
+mod list;
 mod parse;
+mod rebuild;
 mod semver_range;
+mod tarball;
 mod validate;
 
 pub use error::{FilterError, GraphError, ObjectAt, ParseError};
@@ -18,5 +21,11 @@ pub use filter::{
     CatalogFilter, ChannelFilter, FilterErrors, Filtered, KeptBundle, PackageFilter, filter_catalog,
 };
 pub use graph::{ChannelGraph, EdgeKind, EdgeRule};
+pub use list::{render_package, render_packages};
 pub use parse::{parse_catalog, read_configs_dir};
+pub use rebuild::{
+    CACHE_DIR_MODE, CONFIGS_LABEL, LayerBlob, RebuildError, RebuildOptions, rebuild_layers,
+    update_config, update_manifest,
+};
 pub use semver_range::{RangeError, VersionRange, parse_version};
+pub use tarball::{EntryInfo, LayerError, configs_from_layers, list_entries};
