@@ -113,8 +113,10 @@ fn range_help(graph: &ChannelGraph<'_>, min: Option<&Version>, max: Option<&Vers
             moves.push(format!("lower min to {v}"));
         }
     }
-    if moves.is_empty() {
-        "the upgrade graph cannot be cut inside this range; drop max to keep the channel head, or name the bundles to mirror".to_string()
+    if moves.is_empty() && !valid_with(graph, None, None) {
+        "the channel itself has several heads under opm's `replaces`/`skips` rule (only skipRange links them); mirror just its head (no min/max) or the whole channel with `full`".to_string()
+    } else if moves.is_empty() {
+        "the upgrade graph cannot be cut inside this range; widen min/max or name the bundles to mirror".to_string()
     } else {
         format!(
             "{} so that the kept bundles form one upgrade graph",
