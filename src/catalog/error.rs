@@ -63,14 +63,14 @@ pub enum ParseError {
         code(airlift::catalog::object),
         help("fix or remove this object in the catalog; `opm validate` reports the same problem")
     )]
-    Object { at: ObjectAt, reason: String },
+    Object { at: Box<ObjectAt>, reason: String },
     #[error("{at}: duplicate {schema} `{name}` (first defined in {first})")]
     #[diagnostic(
         code(airlift::catalog::duplicate),
         help("a catalog may define each package, channel and bundle once; remove the duplicate")
     )]
     Duplicate {
-        at: ObjectAt,
+        at: Box<ObjectAt>,
         schema: &'static str,
         name: String,
         first: String,
@@ -82,7 +82,7 @@ pub enum ParseError {
             "add an olm.package object named `{package}` or remove the objects that reference it"
         )
     )]
-    Orphan { at: ObjectAt, package: String },
+    Orphan { at: Box<ObjectAt>, package: String },
 }
 
 /// A channel's upgrade graph could not be built.
@@ -119,7 +119,7 @@ pub enum GraphError {
         package: String,
         channel: String,
         entry: String,
-        source: RangeError,
+        source: Box<RangeError>,
     },
 }
 

@@ -84,7 +84,7 @@ impl<'c> ChannelGraph<'c> {
                     package: package.name.clone(),
                     channel: channel.name.clone(),
                     entry: entry.name.clone(),
-                    source,
+                    source: Box::new(source),
                 })?;
                 for (to, version) in versions.iter().enumerate() {
                     if to != from && version.as_ref().is_some_and(|v| range.contains(v)) {

@@ -131,7 +131,7 @@ fn yaml_documents(path: &Path, bytes: &[u8]) -> Result<Vec<Value>, ParseError> {
 
 fn object_error(at: &ObjectAt, reason: impl Into<String>) -> ParseError {
     ParseError::Object {
-        at: at.clone(),
+        at: Box::new(at.clone()),
         reason: reason.into(),
     }
 }
@@ -276,7 +276,7 @@ fn bundle_of(at: &ObjectAt, raw: Value) -> Result<Bundle, ParseError> {
 
 fn duplicate(at: ObjectAt, schema: &'static str, name: String, first: &ObjectAt) -> ParseError {
     ParseError::Duplicate {
-        at,
+        at: Box::new(at),
         schema,
         name,
         first: first.to_string(),
@@ -316,7 +316,10 @@ fn assemble(items: impl Iterator<Item = (ObjectAt, Item)>) -> Result<Catalog, Pa
             Item::Other(pkg, v) => others.push((pkg, v)),
         }
     }
-    let orphan = |at: ObjectAt, package: String| ParseError::Orphan { at, package };
+    let orphan = |at: ObjectAt, package: String| ParseError::Orphan {
+        at: Box::new(at),
+        package,
+    };
     for ((pkg, name), (at, channel)) in channels {
         match packages.get_mut(&pkg) {
             Some((_, p)) => p.channels.insert(name, channel),
