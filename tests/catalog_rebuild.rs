@@ -227,3 +227,99 @@ fn config_and_manifest_rewrites() {
     assert!(update_config(b"not json", &layers, &RebuildOptions::default()).is_err());
     assert!(update_manifest(b"[1]", &new_config, &layers).is_err());
 }
+
+#[test]
+fn index_points_at_rebuilt_platform_manifests() {
+    use airlift::catalog::{Replacement, update_index};
+    let old_amd = Digest::of(b"amd64 manifest");
+    let old_arm = Digest::of(b"arm64 manifest");
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": old_amd.to_string(), "size": 14, "platform": {"architecture": "amd64", "os": "linux"}},
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": old_arm.to_string(), "size": 14, "platform": {"architecture": "arm64", "os": "linux"}}
+        ]
+    });
+    let new_amd = Digest::of(b"new amd64 manifest");
+    let rebuilt = BTreeMap::from([(
+        old_amd,
+        Replacement {
+            digest: new_amd.clone(),
+            size: 18,
+        },
+    )]);
+    let out = update_index(&serde_json::to_vec(&index).unwrap(), &rebuilt).unwrap();
+    let out: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(out["manifests"][0]["digest"], json!(new_amd.to_string()));
+    assert_eq!(out["manifests"][0]["size"], json!(18));
+    assert_eq!(
+        out["manifests"][0]["platform"]["architecture"],
+        json!("amd64")
+    );
+    assert_eq!(out["manifests"][1]["digest"], json!(old_arm.to_string()));
+    assert!(update_index(b"{}", &rebuilt).is_err());
+}
+
+#[test]
+fn source_date_epoch_sets_every_mtime() {
+    let options = RebuildOptions::default().with_source_date_epoch(Some("1700000000"));
+    assert_eq!(options.mtime, 1_700_000_000);
+    assert_eq!(
+        RebuildOptions::default()
+            .with_source_date_epoch(Some("soon"))
+            .mtime,
+        0
+    );
+    let layers = filtered_layers(&options);
+    for layer in &layers {
+        assert!(
+            list_entries(&layer.compressed)
+                .unwrap()
+                .iter()
+                .all(|e| e.mtime == 1_700_000_000)
+        );
+    }
+}
+
+#[test]
+fn opaque_directories_and_real_directories() {
+    let mut b = tar::Builder::new(Vec::new());
+    for path in ["configs/a/catalog.json", "configs/b/catalog.json"] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(2);
+        h.set_mode(0o644);
+        b.append_data(&mut h, path, &b"{}"[..]).unwrap();
+    }
+    let lower = b.into_inner().unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(0);
+    h.set_mode(0o644);
+    b.append_data(&mut h, "configs/.wh..wh..opq", &b""[..])
+        .unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_size(2);
+    h.set_mode(0o644);
+    b.append_data(&mut h, "configs/c/catalog.json", &b"[]"[..])
+        .unwrap();
+    let upper = b.into_inner().unwrap();
+    let files = configs_from_layers(&[&lower, &upper], "/configs").unwrap();
+    assert_eq!(
+        files.keys().collect::<Vec<_>>(),
+        [&PathBuf::from("c/catalog.json")]
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    for (path, bytes) in catalog_fixture::small_catalog() {
+        let full = dir.path().join(&path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, bytes).unwrap();
+    }
+    let read = airlift::catalog::read_configs_dir(dir.path()).unwrap();
+    assert!(!read.contains_key(&PathBuf::from("README.md")));
+    assert_eq!(
+        parse_catalog(&read).unwrap(),
+        parse_catalog(&catalog_fixture::small_catalog()).unwrap()
+    );
+}

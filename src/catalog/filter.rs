@@ -523,7 +523,7 @@ fn settle_default_channel(
     Err(dropped(
         &current,
         format!(
-            "OLM needs the default channel in the catalog: also select channel `{current}` (its head is enough), or set the package's `default-channel` to one of the kept channels: {}",
+            "OLM needs the default channel in the catalog: also select channel `{current}` (its head is enough), or make one of the kept channels the package's default channel: {}",
             kept.join(", ")
         ),
     ))

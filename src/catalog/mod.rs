@@ -8,6 +8,7 @@ mod error;
 mod fbc;
 mod filter;
 mod graph;
+mod image;
 mod list;
 mod parse;
 mod rebuild;
@@ -21,11 +22,12 @@ pub use filter::{
     CatalogFilter, ChannelFilter, FilterErrors, Filtered, KeptBundle, PackageFilter, filter_catalog,
 };
 pub use graph::{ChannelGraph, EdgeKind, EdgeRule};
+pub use image::{
+    CONFIGS_LABEL, DOCKER_LAYER_GZIP, OCI_LAYER_GZIP, RebuildError, Replacement, update_config,
+    update_index, update_manifest,
+};
 pub use list::{render_package, render_packages};
 pub use parse::{parse_catalog, read_configs_dir};
-pub use rebuild::{
-    CACHE_DIR_MODE, CONFIGS_LABEL, LayerBlob, RebuildError, RebuildOptions, rebuild_layers,
-    update_config, update_manifest,
-};
+pub use rebuild::{CACHE_DIR_MODE, LayerBlob, RebuildOptions, rebuild_layers};
 pub use semver_range::{RangeError, VersionRange, parse_version};
 pub use tarball::{EntryInfo, LayerError, configs_from_layers, list_entries};

@@ -1,11 +1,9 @@
-//! Rebuilding a pruned catalog image: two reproducible layers (whiteouts, then the filtered
-//! FBC with an empty writable opm cache directory), and pure rewrites of the image config and
-//! manifest that add them.
+//! Rebuilding a pruned catalog image's layers: whiteouts of the old configs and opm cache,
+//! then the filtered FBC with an empty writable cache directory (`image.rs` adds them to the
+//! image config and manifest).
 //!
 //! Pure functions on bytes: reading the original image and pushing the result belong to the
-//! executor. Same catalog + same options → same layer, config and manifest digests.
-
-use serde_json::{Value, json};
+//! executor. Same catalog + same options → same layer digests.
 
 use super::fbc::Catalog;
 use super::tarball::{
@@ -13,12 +11,6 @@ use super::tarball::{
 };
 use crate::oci::Digest;
 
-/// The image label naming the configs directory.
-pub const CONFIGS_LABEL: &str = "operators.operatorframework.io.index.configs.v1";
-/// OCI gzip layer media type.
-pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-/// Docker schema 2 gzip layer media type.
-pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 /// Mode of the opm cache directory: writable by the arbitrary non-root UID OpenShift runs
 /// catalog pods with.
 pub const CACHE_DIR_MODE: u32 = 0o777;
@@ -41,6 +33,17 @@ impl Default for RebuildOptions {
             cache_dir: "/tmp/cache".to_string(),
             mtime: 0,
         }
+    }
+}
+
+impl RebuildOptions {
+    /// Uses `SOURCE_DATE_EPOCH` (the caller passes the variable's value) as the entries' mtime;
+    /// absent or not a number leaves the mtime at 0.
+    pub fn with_source_date_epoch(mut self, value: Option<&str>) -> Self {
+        if let Some(epoch) = value.and_then(|v| v.trim().parse::<u64>().ok()) {
+            self.mtime = epoch;
+        }
+        self
     }
 }
 
@@ -67,31 +70,6 @@ impl LayerBlob {
             created_by,
         }
     }
-}
-
-/// Rewriting an image config or manifest failed.
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum RebuildError {
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Path(#[from] LayerError),
-    #[error("the catalog image's {what} is not valid JSON: {reason}")]
-    #[diagnostic(
-        code(airlift::catalog::image_json),
-        help("the catalog image is corrupt or not an image; check it with `skopeo inspect --raw`")
-    )]
-    Json { what: &'static str, reason: String },
-    #[error("the catalog image's {what} has no `{field}` object")]
-    #[diagnostic(
-        code(airlift::catalog::image_shape),
-        help(
-            "only OCI and Docker schema 2 single-platform images can be rebuilt; pass each platform's manifest"
-        )
-    )]
-    Shape {
-        what: &'static str,
-        field: &'static str,
-    },
 }
 
 /// Every parent directory of `parts` (not `parts` itself), as relative paths.
@@ -176,125 +154,4 @@ pub fn rebuild_layers(
             ),
         ),
     ])
-}
-
-fn parse_json(bytes: &[u8], what: &'static str) -> Result<Value, RebuildError> {
-    serde_json::from_slice(bytes).map_err(|e| RebuildError::Json {
-        what,
-        reason: e.to_string(),
-    })
-}
-
-fn object<'a>(
-    value: &'a mut Value,
-    key: &'static str,
-    what: &'static str,
-) -> Result<&'a mut serde_json::Map<String, Value>, RebuildError> {
-    let Value::Object(map) = value else {
-        return Err(RebuildError::Shape { what, field: key });
-    };
-    let slot = map.entry(key).or_insert_with(|| json!({}));
-    if slot.is_null() {
-        *slot = json!({});
-    }
-    slot.as_object_mut()
-        .ok_or(RebuildError::Shape { what, field: key })
-}
-
-fn push(map: &mut serde_json::Map<String, Value>, key: &str, item: Value) {
-    match map.get_mut(key) {
-        Some(Value::Array(items)) => items.push(item),
-        _ => {
-            map.insert(key.to_string(), Value::Array(vec![item]));
-        }
-    }
-}
-
-/// The image config with the layers appended (diff_ids and history without timestamps), the
-/// configs label set, and `opm serve` as entrypoint/cmd with a cache built at startup.
-pub fn update_config(
-    config: &[u8],
-    layers: &[LayerBlob],
-    options: &RebuildOptions,
-) -> Result<Vec<u8>, RebuildError> {
-    const WHAT: &str = "config";
-    let mut value = parse_json(config, WHAT)?;
-    let rootfs = object(&mut value, "rootfs", WHAT)?;
-    rootfs.entry("type").or_insert_with(|| json!("layers"));
-    for layer in layers {
-        push(rootfs, "diff_ids", json!(layer.diff_id.to_string()));
-    }
-    let Value::Object(top) = &mut value else {
-        return Err(RebuildError::Shape {
-            what: WHAT,
-            field: "rootfs",
-        });
-    };
-    for layer in layers {
-        push(top, "history", json!({ "created_by": layer.created_by }));
-    }
-    let image_config = object(&mut value, "config", WHAT)?;
-    let labels = image_config.entry("Labels").or_insert_with(|| json!({}));
-    if !labels.is_object() {
-        *labels = json!({});
-    }
-    if let Some(labels) = labels.as_object_mut() {
-        labels.insert(CONFIGS_LABEL.to_string(), json!(options.configs_dir));
-    }
-    image_config.insert("Entrypoint".into(), json!(["/bin/opm"]));
-    image_config.insert(
-        "Cmd".into(),
-        json!([
-            "serve",
-            options.configs_dir,
-            format!("--cache-dir={}", options.cache_dir),
-            "--cache-enforce-integrity=false"
-        ]),
-    );
-    serde_json::to_vec(&value).map_err(|e| RebuildError::Json {
-        what: WHAT,
-        reason: e.to_string(),
-    })
-}
-
-/// The manifest pointing at the new config and with the layers appended; layer media types
-/// follow the manifest's kind (Docker schema 2 or OCI).
-pub fn update_manifest(
-    manifest: &[u8],
-    config: &[u8],
-    layers: &[LayerBlob],
-) -> Result<Vec<u8>, RebuildError> {
-    const WHAT: &str = "manifest";
-    let mut value = parse_json(manifest, WHAT)?;
-    let docker = value.get("mediaType").and_then(Value::as_str)
-        == Some(crate::oci::MediaType::DockerManifest.as_str());
-    let layer_type = if docker {
-        DOCKER_LAYER_GZIP
-    } else {
-        OCI_LAYER_GZIP
-    };
-    let descriptor = object(&mut value, "config", WHAT)?;
-    descriptor.insert("digest".into(), json!(Digest::of(config).to_string()));
-    descriptor.insert("size".into(), json!(config.len()));
-    let Value::Object(top) = &mut value else {
-        return Err(RebuildError::Shape {
-            what: WHAT,
-            field: "layers",
-        });
-    };
-    for layer in layers {
-        push(
-            top,
-            "layers",
-            json!({
-                "mediaType": layer_type,
-                "digest": layer.digest.to_string(),
-                "size": layer.compressed.len(),
-            }),
-        );
-    }
-    serde_json::to_vec(&value).map_err(|e| RebuildError::Json {
-        what: WHAT,
-        reason: e.to_string(),
-    })
 }
