@@ -575,3 +575,33 @@ fn list_operators_output() {
     let err = airlift::catalog::render_package("redhat", &c, "beta").unwrap_err();
     assert!(render(&err).contains("did you mean `beta-operator`?"));
 }
+
+#[test]
+fn full_keeps_packages_the_filter_could_not_validate() {
+    let mut files = catalog_fixture::small_catalog();
+    files.insert(
+        PathBuf::from("odd/catalog.json"),
+        br#"{"schema": "olm.package", "name": "odd-operator"}
+{"schema": "olm.bundle", "name": "odd.v1", "package": "odd-operator", "image": "registry.example.com/odd@sha256:0000000000000000000000000000000000000000000000000000000000000000"}"#
+            .to_vec(),
+    );
+    let c = parse_catalog(&files).unwrap();
+    let full = airlift::catalog::filter_catalog(
+        "redhat",
+        &c,
+        &CatalogFilter {
+            full: true,
+            packages: vec![],
+        },
+    )
+    .unwrap();
+    assert_eq!(full.catalog, c);
+    assert_eq!(full.kept.len(), 17);
+    let err =
+        airlift::catalog::filter_catalog("redhat", &c, &CatalogFilter::default()).unwrap_err();
+    assert_eq!(err.errors.len(), 1);
+    assert_eq!(
+        err.errors[0].to_string(),
+        "catalog `redhat` package `odd-operator` has no default channel"
+    );
+}

@@ -7,11 +7,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use semver::Version;
-use serde_json::Value;
 
 use super::error::{FilterError, did_you_mean};
-use super::fbc::{Catalog, Package, RelatedImage, SCHEMA_BUNDLE, SCHEMA_CHANNEL, str_field};
+use super::fbc::{Catalog, Package, RelatedImage};
 use super::graph::ChannelGraph;
+use super::prune::{Kept, kept_bundles, prune, settle_default_channel};
 use super::validate::{Context, Selection, check_channel, in_range};
 
 /// What to keep of one catalog.
@@ -207,9 +207,6 @@ fn check_combination(catalog: &str, full: bool, pf: &PackageFilter) -> Result<()
     Ok(())
 }
 
-/// Entries kept per channel, as flags over the channel's entries.
-type Kept = BTreeMap<String, Vec<bool>>;
-
 fn filter_package(
     catalog: &str,
     full: bool,
@@ -217,12 +214,15 @@ fn filter_package(
     package: &Package,
 ) -> Result<Package, Vec<FilterError>> {
     check_combination(catalog, full, pf).map_err(|e| vec![e])?;
+    if full && pf.channels.is_empty() {
+        return Ok(package.clone());
+    }
     let mut errors = Vec::new();
     let kept = select(catalog, full, pf, package, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
-    let mut pruned = prune(package, &kept, full && pf.channels.is_empty());
+    let mut pruned = prune(package, &kept);
     if let Err(e) = settle_default_channel(catalog, pf, &mut pruned) {
         return Err(vec![e]);
     }
@@ -245,12 +245,6 @@ fn select(
     errors: &mut Vec<FilterError>,
 ) -> Kept {
     let mut kept = Kept::new();
-    if full && pf.channels.is_empty() {
-        for (name, channel) in &package.channels {
-            kept.insert(name.clone(), vec![true; channel.entries.len()]);
-        }
-        return kept;
-    }
     if !pf.bundles.is_empty() {
         return select_bundles(catalog, pf, package, errors);
     }
@@ -419,134 +413,5 @@ fn select_bundles(
             Err(e) => errors.push(e),
         }
     }
-    kept
-}
-
-/// The package with only the kept channels, their kept entries, the bundles they name (all
-/// bundles when `everything`), and deprecation entries that still refer to something.
-fn prune(package: &Package, kept: &Kept, everything: bool) -> Package {
-    let mut out = package.clone();
-    out.channels.retain(|name, _| kept.contains_key(name));
-    for (name, channel) in out.channels.iter_mut() {
-        if let Some(flags) = kept.get(name) {
-            let names: BTreeSet<String> = channel
-                .entries
-                .iter()
-                .zip(flags)
-                .filter(|(_, k)| **k)
-                .map(|(e, _)| e.name.clone())
-                .collect();
-            channel.retain_entries(|n| names.contains(n));
-        }
-    }
-    if !everything {
-        let used: BTreeSet<&str> = out
-            .channels
-            .values()
-            .flat_map(|c| c.entries.iter().map(|e| e.name.as_str()))
-            .collect();
-        let used: BTreeSet<String> = used.into_iter().map(str::to_string).collect();
-        out.bundles.retain(|name, _| used.contains(name));
-    }
-    let channels: BTreeSet<&str> = out.channels.keys().map(String::as_str).collect();
-    let bundles: BTreeSet<&str> = out.bundles.keys().map(String::as_str).collect();
-    let mut deprecations = Vec::new();
-    for d in &package.deprecations {
-        if let Some(d) = prune_deprecation(d, &channels, &bundles) {
-            deprecations.push(d);
-        }
-    }
-    out.deprecations = deprecations;
-    out
-}
-
-/// Drops deprecation entries that name a removed channel or bundle; `None` when none is left.
-fn prune_deprecation(
-    d: &Value,
-    channels: &BTreeSet<&str>,
-    bundles: &BTreeSet<&str>,
-) -> Option<Value> {
-    let mut d = d.clone();
-    if let Some(Value::Array(entries)) = d.get_mut("entries") {
-        entries.retain(|e| {
-            let reference = e.get("reference");
-            let name = reference
-                .and_then(|r| str_field(r, "name"))
-                .unwrap_or_default();
-            match reference.and_then(|r| str_field(r, "schema")) {
-                Some(SCHEMA_CHANNEL) => channels.contains(name),
-                Some(SCHEMA_BUNDLE) => bundles.contains(name),
-                _ => true,
-            }
-        });
-        if entries.is_empty() {
-            return None;
-        }
-    }
-    Some(d)
-}
-
-/// The default channel must survive; a `default_channel` override replaces it when it does not.
-fn settle_default_channel(
-    catalog: &str,
-    pf: &PackageFilter,
-    package: &mut Package,
-) -> Result<(), FilterError> {
-    let kept: Vec<&str> = package.channels.keys().map(String::as_str).collect();
-    let dropped = |default: &str, help: String| FilterError::DefaultChannelDropped {
-        catalog: catalog.to_string(),
-        package: package.name.clone(),
-        default_channel: default.to_string(),
-        help,
-    };
-    let current = package.default_channel.clone().unwrap_or_default();
-    if let Some(wanted) = &pf.default_channel {
-        if !kept.contains(&wanted.as_str()) {
-            return Err(dropped(
-                &current,
-                format!(
-                    "the default-channel override `{wanted}` is not a kept channel; pick one of: {}",
-                    kept.join(", ")
-                ),
-            ));
-        }
-        package.set_default_channel(wanted);
-        return Ok(());
-    }
-    if package
-        .default_channel
-        .as_deref()
-        .is_some_and(|d| kept.contains(&d))
-    {
-        return Ok(());
-    }
-    Err(dropped(
-        &current,
-        format!(
-            "OLM needs the default channel in the catalog: also select channel `{current}` (its head is enough), or make one of the kept channels the package's default channel: {}",
-            kept.join(", ")
-        ),
-    ))
-}
-
-fn kept_bundles(catalog: &Catalog) -> Vec<KeptBundle> {
-    let mut kept: Vec<KeptBundle> = catalog
-        .packages
-        .values()
-        .flat_map(|p| p.bundles.values())
-        .map(|b| {
-            let mut related_images = b.related_images.clone();
-            related_images.sort();
-            related_images.dedup();
-            KeptBundle {
-                package: b.package.clone(),
-                name: b.name.clone(),
-                version: b.version.clone().unwrap_or_default(),
-                image: b.image.clone(),
-                related_images,
-            }
-        })
-        .collect();
-    kept.sort();
     kept
 }

@@ -11,6 +11,7 @@ mod graph;
 mod image;
 mod list;
 mod parse;
+mod prune;
 mod rebuild;
 mod semver_range;
 mod tarball;
