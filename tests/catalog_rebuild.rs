@@ -106,7 +106,7 @@ fn configs_read_back_through_whiteouts_equal_the_filtered_catalog() {
     let f = filter_catalog("redhat", &catalog, &CatalogFilter::default()).unwrap();
     let layers = rebuild_layers(&f.catalog, &RebuildOptions::default()).unwrap();
     let original = original_layer();
-    let before = configs_from_layers(&[&original], "/configs").unwrap();
+    let before = configs_from_layers([original.as_slice()], "/configs").unwrap();
     assert_eq!(
         before.keys().collect::<Vec<_>>(),
         [
@@ -115,7 +115,11 @@ fn configs_read_back_through_whiteouts_equal_the_filtered_catalog() {
         ]
     );
     let after = configs_from_layers(
-        &[&original, &layers[0].compressed, &layers[1].compressed],
+        [
+            original.as_slice(),
+            &layers[0].compressed,
+            &layers[1].compressed,
+        ],
         "/configs",
     )
     .unwrap();
@@ -128,7 +132,11 @@ fn configs_read_back_through_whiteouts_equal_the_filtered_catalog() {
     assert_eq!(after, expected);
     assert_eq!(parse_catalog(&after).unwrap(), f.catalog);
     let cache = configs_from_layers(
-        &[&original, &layers[0].compressed, &layers[1].compressed],
+        [
+            original.as_slice(),
+            &layers[0].compressed,
+            &layers[1].compressed,
+        ],
         "/tmp/cache",
     )
     .unwrap();
@@ -304,7 +312,7 @@ fn opaque_directories_and_real_directories() {
     b.append_data(&mut h, "configs/c/catalog.json", &b"[]"[..])
         .unwrap();
     let upper = b.into_inner().unwrap();
-    let files = configs_from_layers(&[&lower, &upper], "/configs").unwrap();
+    let files = configs_from_layers([lower.as_slice(), upper.as_slice()], "/configs").unwrap();
     assert_eq!(
         files.keys().collect::<Vec<_>>(),
         [&PathBuf::from("c/catalog.json")]

@@ -5,7 +5,7 @@
 //! Works on in-memory bytes only; never touches the filesystem.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use flate2::{Compression, GzBuilder, read::GzDecoder};
@@ -177,20 +177,35 @@ fn entry_components(path: &Path) -> Option<Vec<String>> {
     Some(out)
 }
 
+/// A layer stream, gunzipped when it starts with the gzip magic bytes.
+fn layer_reader<'r, R: Read + 'r>(
+    layer: usize,
+    reader: R,
+) -> Result<Box<dyn Read + 'r>, LayerError> {
+    let mut buffered = BufReader::new(reader);
+    let head = buffered
+        .fill_buf()
+        .map_err(|source| LayerError::Read { layer, source })?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(GzDecoder::new(buffered)))
+    } else {
+        Ok(Box::new(buffered))
+    }
+}
+
 /// Extracts the files under `configs_dir` from an image's layers (bottom first), applying
-/// whiteouts and opaque markers, as a container runtime would. Keys are relative to the
-/// configs directory. Symlinks and other special entries are skipped; entries with `..` are
-/// ignored.
-pub fn configs_from_layers(
-    layers: &[&[u8]],
+/// whiteouts and opaque markers, as a container runtime would. Layers are streamed (gzip or
+/// plain tar); only the configs files are held in memory. Keys are relative to the configs
+/// directory. Symlinks and other special entries are skipped; entries with `..` are ignored.
+pub fn configs_from_layers<R: Read>(
+    layers: impl IntoIterator<Item = R>,
     configs_dir: &str,
 ) -> Result<BTreeMap<PathBuf, Vec<u8>>, LayerError> {
     let root = clean_components(configs_dir)?;
     let mut files: BTreeMap<Vec<String>, Vec<u8>> = BTreeMap::new();
-    for (n, layer) in layers.iter().enumerate() {
+    for (n, layer) in layers.into_iter().enumerate() {
         let read = |source| LayerError::Read { layer: n, source };
-        let tar = decompress(n, layer)?;
-        let mut archive = tar::Archive::new(tar.as_slice());
+        let mut archive = tar::Archive::new(layer_reader(n, layer)?);
         for entry in archive.entries().map_err(read)? {
             let mut entry = entry.map_err(read)?;
             let path = entry.path().map_err(read)?.into_owned();
