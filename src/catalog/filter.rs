@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rayon::prelude::*;
 use semver::Version;
 
 use super::error::{FilterError, did_you_mean};
@@ -127,8 +128,12 @@ pub fn filter_catalog(
         }
         found
     };
-    for (pf, package) in wanted {
-        match filter_package(catalog_name, filter.full, &pf, package) {
+    let results: Vec<Result<Package, Vec<FilterError>>> = wanted
+        .par_iter()
+        .map(|(pf, package)| filter_package(catalog_name, filter.full, pf, package))
+        .collect();
+    for result in results {
+        match result {
             Ok(p) => {
                 packages.insert(p.name.clone(), p);
             }
