@@ -165,13 +165,4 @@ impl<'c> ChannelGraph<'c> {
             .filter(|&i| kept(i) && !removed[i])
             .collect()
     }
-
-    /// Entries (of all nodes) with an edge into `node`.
-    pub fn predecessors(&self, node: usize, rule: EdgeRule) -> Vec<usize> {
-        self.edges
-            .iter()
-            .filter(|(_, to, kind)| *to == node && rule.counts(*kind))
-            .map(|(from, _, _)| *from)
-            .collect()
-    }
 }
