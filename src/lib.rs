@@ -3,6 +3,7 @@
 //! The pipeline is discover → plan → execute → render (see `book/src/concepts/pipeline.md`).
 //! `main.rs` is a thin clap front end over [`cli`].
 
+pub mod catalog;
 pub mod cli;
 pub mod discover;
 pub mod exec;

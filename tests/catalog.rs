@@ -1,0 +1,607 @@
+//! Catalog parsing, channel graphs and the filter's scenario table, on the fixture catalog.
+
+mod catalog_fixture;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use airlift::catalog::{
+    Catalog, CatalogFilter, ChannelFilter, ChannelGraph, EdgeRule, FilterErrors, Filtered,
+    PackageFilter, parse_catalog, parse_version,
+};
+use serde_json::json;
+
+pub fn snapshot<R>(f: impl FnOnce() -> R) -> R {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots/catalog"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(f)
+}
+
+fn render(diagnostic: &dyn miette::Diagnostic) -> String {
+    let mut out = String::new();
+    miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .with_width(100)
+        .render_report(&mut out, diagnostic)
+        .unwrap();
+    out
+}
+
+fn small() -> Catalog {
+    parse_catalog(&catalog_fixture::small_catalog()).unwrap()
+}
+
+fn v(s: &str) -> Option<semver::Version> {
+    Some(parse_version(s).unwrap())
+}
+
+fn pkg(name: &str) -> PackageFilter {
+    PackageFilter {
+        name: name.to_string(),
+        ..PackageFilter::default()
+    }
+}
+
+fn chan(name: &str, min: Option<&str>, max: Option<&str>) -> ChannelFilter {
+    ChannelFilter {
+        name: name.to_string(),
+        min: min.and_then(v),
+        max: max.and_then(v),
+    }
+}
+
+fn run(filter: CatalogFilter) -> Result<Filtered, FilterErrors> {
+    airlift::catalog::filter_catalog("redhat", &small(), &filter)
+}
+
+fn kept(filter: CatalogFilter) -> Vec<String> {
+    run(filter)
+        .unwrap()
+        .kept
+        .into_iter()
+        .map(|b| b.name)
+        .collect()
+}
+
+fn only(packages: Vec<PackageFilter>) -> CatalogFilter {
+    CatalogFilter {
+        full: false,
+        packages,
+    }
+}
+
+fn channels_of(f: &Filtered, package: &str) -> BTreeMap<String, Vec<String>> {
+    f.catalog.packages[package]
+        .channels
+        .iter()
+        .map(|(n, c)| {
+            (
+                n.clone(),
+                c.entries.iter().map(|e| e.name.clone()).collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn parses_json_streams_yaml_documents_and_unknown_schemas() {
+    let c = small();
+    assert_eq!(
+        c.packages.keys().collect::<Vec<_>>(),
+        [
+            "alpha-operator",
+            "beta-operator",
+            "delta-operator",
+            "gamma-operator"
+        ]
+    );
+    assert_eq!(c.bundle_count(), 16);
+    let alpha = &c.packages["alpha-operator"];
+    assert_eq!(alpha.default_channel.as_deref(), Some("stable"));
+    assert_eq!(alpha.channels.len(), 3);
+    let entry = alpha.channels["stable"]
+        .entry("alpha-operator.v1.2.0")
+        .unwrap();
+    assert_eq!(entry.replaces.as_deref(), Some("alpha-operator.v1.1.0"));
+    assert_eq!(entry.skips, ["alpha-operator.v1.1.1"]);
+    let b = &alpha.bundles["alpha-operator.v2.0.0"];
+    assert_eq!(b.version.as_deref(), Some("2.0.0"));
+    assert_eq!(b.related_images.len(), 3);
+    assert!(
+        b.image
+            .starts_with("registry.example.com/alpha-operator/bundle@sha256:")
+    );
+    assert_eq!(alpha.others.len(), 1);
+    assert_eq!(
+        alpha.others[0],
+        json!({"schema": "example.com/custom", "package": "alpha-operator", "name": "notes", "data": {"z": 1, "a": [true, null]}})
+    );
+    assert_eq!(c.packages["beta-operator"].bundles.len(), 6);
+    assert_eq!(c.packages["gamma-operator"].deprecations.len(), 1);
+    assert_eq!(
+        c.unowned,
+        [json!({"schema": "airlift.test/note", "text": "no package"})]
+    );
+}
+
+#[test]
+fn write_then_parse_is_identity_and_keeps_unknown_fields() {
+    let c = small();
+    let files: BTreeMap<PathBuf, Vec<u8>> = c
+        .to_files()
+        .into_iter()
+        .map(|(k, v)| (PathBuf::from(k), v))
+        .collect();
+    let again = parse_catalog(&files).unwrap();
+    assert_eq!(again, c);
+    assert_eq!(again.to_files(), c.to_files());
+    let b = &again.packages["alpha-operator"].bundles["alpha-operator.v2.1.0"];
+    assert_eq!(b.raw["x-unknown-field"], json!("carried"));
+    let stable = &again.packages["alpha-operator"].channels["stable"];
+    assert_eq!(stable.raw["entries"][3]["x-extra"], json!({"kept": true}));
+}
+
+#[test]
+fn parse_errors_name_file_and_object() {
+    let cases: Vec<(&str, &str, &[u8])> = vec![
+        ("syntax", "broken/catalog.json", b"{\"schema\": \"olm.package\", \"name\": \"a\"}\n{\"schema\": "),
+        ("missing_field", "p/catalog.json", b"{\"schema\": \"olm.package\", \"name\": \"p\"}\n{\"schema\": \"olm.bundle\", \"package\": \"p\"}"),
+        ("bad_entries", "p/catalog.yaml", b"schema: olm.package\nname: p\n---\nschema: olm.channel\npackage: p\nname: stable\nentries:\n  - replaces: x\n"),
+        ("duplicate", "p/catalog.json", b"{\"schema\": \"olm.package\", \"name\": \"p\"}\n{\"schema\": \"olm.package\", \"name\": \"p\"}"),
+        ("orphan", "q/catalog.json", b"{\"schema\": \"olm.channel\", \"package\": \"q\", \"name\": \"stable\"}"),
+        ("no_schema", "p/catalog.json", b"{\"name\": \"p\"}"),
+    ];
+    snapshot(|| {
+        for (name, path, bytes) in cases {
+            let files = BTreeMap::from([(PathBuf::from(path), bytes.to_vec())]);
+            let err = parse_catalog(&files).unwrap_err();
+            insta::assert_snapshot!(format!("parse_error_{name}"), render(&err));
+        }
+    });
+}
+
+#[test]
+fn channel_heads_follow_replaces_skips_and_skip_range() {
+    let c = small();
+    let alpha = &c.packages["alpha-operator"];
+    let g = ChannelGraph::build(alpha, &alpha.channels["stable"]).unwrap();
+    assert_eq!(g.names[g.head().unwrap()], "alpha-operator.v2.0.0");
+    let delta = &c.packages["delta-operator"];
+    let g = ChannelGraph::build(delta, &delta.channels["stable"]).unwrap();
+    assert_eq!(g.names[g.head().unwrap()], "delta-operator.v3.1.0");
+    assert_eq!(g.heads(EdgeRule::All, &|_| true).len(), 1);
+    assert_eq!(g.heads(EdgeRule::Opm, &|_| true).len(), 2);
+}
+
+#[test]
+fn missing_bundle_object_is_a_clear_error() {
+    let mut c = small();
+    let alpha = c.packages.get_mut("alpha-operator").unwrap();
+    alpha.bundles.remove("alpha-operator.v1.1.0");
+    let err = ChannelGraph::build(alpha, &alpha.channels["stable"]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "package `alpha-operator` channel `stable`: entry `alpha-operator.v1.1.0` has no olm.bundle object"
+    );
+}
+
+#[test]
+fn scenario_01_catalog_only_keeps_default_channel_heads() {
+    let f = run(CatalogFilter::default()).unwrap();
+    let names: Vec<&str> = f.kept.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "alpha-operator.v2.0.0",
+            "beta-operator.v1.3.0",
+            "delta-operator.v3.1.0",
+            "gamma-operator.v1.0.0"
+        ]
+    );
+    assert_eq!(
+        channels_of(&f, "alpha-operator"),
+        BTreeMap::from([(
+            "stable".to_string(),
+            vec!["alpha-operator.v2.0.0".to_string()]
+        )])
+    );
+    assert_eq!(f.catalog.unowned.len(), 1);
+    assert_eq!(f.catalog.packages["alpha-operator"].others.len(), 1);
+    let dep = &f.catalog.packages["gamma-operator"].deprecations;
+    assert_eq!(
+        dep[0]["entries"],
+        json!([{"reference": {"schema": "olm.package"}, "message": "gamma is deprecated"}])
+    );
+}
+
+#[test]
+fn scenario_02_full_keeps_everything() {
+    let f = run(CatalogFilter {
+        full: true,
+        packages: vec![],
+    })
+    .unwrap();
+    assert_eq!(f.kept.len(), 16);
+    assert_eq!(f.catalog, small());
+}
+
+#[test]
+fn scenario_03_package_keeps_default_channel_head() {
+    let f = run(only(vec![pkg("alpha-operator")])).unwrap();
+    assert_eq!(
+        f.catalog.packages.keys().collect::<Vec<_>>(),
+        ["alpha-operator"]
+    );
+    assert_eq!(
+        f.kept.iter().map(|b| &b.name).collect::<Vec<_>>(),
+        ["alpha-operator.v2.0.0"]
+    );
+}
+
+#[test]
+fn scenario_04_full_package_keeps_all_its_channels() {
+    let f = run(CatalogFilter {
+        full: true,
+        packages: vec![pkg("beta-operator")],
+    })
+    .unwrap();
+    assert_eq!(f.kept.len(), 6);
+    assert_eq!(
+        f.catalog.packages["beta-operator"],
+        small().packages["beta-operator"]
+    );
+}
+
+#[test]
+fn scenario_05_package_min_runs_to_the_head_of_the_default_channel() {
+    let p = PackageFilter {
+        min: v("1.1.0"),
+        ..pkg("alpha-operator")
+    };
+    assert_eq!(
+        kept(only(vec![p])),
+        [
+            "alpha-operator.v1.1.0",
+            "alpha-operator.v1.1.1",
+            "alpha-operator.v1.2.0",
+            "alpha-operator.v2.0.0"
+        ]
+    );
+}
+
+#[test]
+fn scenario_06_package_max_keeps_up_to_max() {
+    let p = PackageFilter {
+        max: v("1.2.0"),
+        ..pkg("alpha-operator")
+    };
+    assert_eq!(
+        kept(only(vec![p])),
+        [
+            "alpha-operator.v1.0.0",
+            "alpha-operator.v1.1.0",
+            "alpha-operator.v1.1.1",
+            "alpha-operator.v1.2.0"
+        ]
+    );
+}
+
+#[test]
+fn scenario_07_package_min_and_max() {
+    let p = PackageFilter {
+        min: v("1.0.1"),
+        max: v("1.3.0"),
+        ..pkg("beta-operator")
+    };
+    let f = run(only(vec![p])).unwrap();
+    let names: Vec<&str> = f.kept.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "beta-operator.v1.0.1",
+            "beta-operator.v1.1.0",
+            "beta-operator.v1.2.0",
+            "beta-operator.v1.3.0"
+        ]
+    );
+    assert_eq!(
+        channels_of(&f, "beta-operator").keys().collect::<Vec<_>>(),
+        ["stable"]
+    );
+}
+
+#[test]
+fn scenario_08_channel_keeps_its_head() {
+    let p = PackageFilter {
+        channels: vec![chan("stable", None, None)],
+        ..pkg("alpha-operator")
+    };
+    assert_eq!(kept(only(vec![p])), ["alpha-operator.v2.0.0"]);
+}
+
+#[test]
+fn scenario_08_non_default_channel_with_default_channel_override() {
+    let p = PackageFilter {
+        channels: vec![chan("fast", None, None)],
+        default_channel: Some("fast".into()),
+        ..pkg("alpha-operator")
+    };
+    let f = run(only(vec![p])).unwrap();
+    assert_eq!(
+        f.kept.iter().map(|b| &b.name).collect::<Vec<_>>(),
+        ["alpha-operator.v2.1.0"]
+    );
+    let alpha = &f.catalog.packages["alpha-operator"];
+    assert_eq!(alpha.default_channel.as_deref(), Some("fast"));
+    assert_eq!(alpha.raw["defaultChannel"], json!("fast"));
+}
+
+#[test]
+fn scenario_09_full_package_channel_keeps_the_whole_channel() {
+    let p = PackageFilter {
+        channels: vec![chan("stable", None, None)],
+        ..pkg("alpha-operator")
+    };
+    let f = run(CatalogFilter {
+        full: true,
+        packages: vec![p],
+    })
+    .unwrap();
+    assert_eq!(f.kept.len(), 5);
+    assert_eq!(
+        channels_of(&f, "alpha-operator").keys().collect::<Vec<_>>(),
+        ["stable"]
+    );
+}
+
+#[test]
+fn scenario_10_several_channels_keep_each_head() {
+    let p = PackageFilter {
+        channels: vec![chan("stable", None, None), chan("fast", None, None)],
+        ..pkg("alpha-operator")
+    };
+    let f = run(only(vec![p])).unwrap();
+    assert_eq!(
+        f.kept.iter().map(|b| &b.name).collect::<Vec<_>>(),
+        ["alpha-operator.v2.0.0", "alpha-operator.v2.1.0"]
+    );
+    assert_eq!(
+        channels_of(&f, "alpha-operator")["fast"],
+        ["alpha-operator.v2.1.0"]
+    );
+}
+
+#[test]
+fn scenario_11_channel_min() {
+    let p = PackageFilter {
+        channels: vec![chan("stable", Some("1.2.0"), None)],
+        ..pkg("alpha-operator")
+    };
+    assert_eq!(
+        kept(only(vec![p])),
+        ["alpha-operator.v1.2.0", "alpha-operator.v2.0.0"]
+    );
+}
+
+#[test]
+fn scenario_12_channel_max() {
+    let p = PackageFilter {
+        channels: vec![chan("stable", None, Some("1.2.0"))],
+        ..pkg("beta-operator")
+    };
+    assert_eq!(
+        kept(only(vec![p])),
+        [
+            "beta-operator.v1.0.0",
+            "beta-operator.v1.0.1",
+            "beta-operator.v1.1.0",
+            "beta-operator.v1.2.0"
+        ]
+    );
+}
+
+#[test]
+fn scenario_13_channel_min_and_max() {
+    let p = PackageFilter {
+        channels: vec![chan("stable", Some("1.1.0"), Some("1.2.0"))],
+        ..pkg("alpha-operator")
+    };
+    let f = run(only(vec![p])).unwrap();
+    assert_eq!(
+        f.kept.iter().map(|b| &b.name).collect::<Vec<_>>(),
+        [
+            "alpha-operator.v1.1.0",
+            "alpha-operator.v1.1.1",
+            "alpha-operator.v1.2.0"
+        ]
+    );
+    let entries = &f.catalog.packages["alpha-operator"].channels["stable"].raw["entries"];
+    assert_eq!(entries.as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn scenario_14_bundles_keep_exactly_those_with_their_channels() {
+    let a = PackageFilter {
+        bundles: vec!["alpha-operator.v1.1.1".into()],
+        ..pkg("alpha-operator")
+    };
+    let b = PackageFilter {
+        bundles: vec!["beta-operator.v1.3.0".into()],
+        ..pkg("beta-operator")
+    };
+    let f = run(only(vec![a, b])).unwrap();
+    assert_eq!(
+        f.kept.iter().map(|b| &b.name).collect::<Vec<_>>(),
+        ["alpha-operator.v1.1.1", "beta-operator.v1.3.0"]
+    );
+    assert_eq!(
+        channels_of(&f, "alpha-operator"),
+        BTreeMap::from([
+            (
+                "candidate-1.1".to_string(),
+                vec!["alpha-operator.v1.1.1".to_string()]
+            ),
+            (
+                "stable".to_string(),
+                vec!["alpha-operator.v1.1.1".to_string()]
+            ),
+        ])
+    );
+    assert_eq!(
+        channels_of(&f, "beta-operator").keys().collect::<Vec<_>>(),
+        ["preview", "stable"]
+    );
+}
+
+#[test]
+fn kept_bundles_carry_package_image_and_related_images() {
+    let f = run(only(vec![pkg("alpha-operator")])).unwrap();
+    let b = &f.kept[0];
+    assert_eq!(b.package, "alpha-operator");
+    assert_eq!(b.version, "2.0.0");
+    assert!(
+        b.image
+            .starts_with("registry.example.com/alpha-operator/bundle@sha256:")
+    );
+    let names: Vec<&str> = b.related_images.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["", "kube-rbac-proxy", "operator"]);
+}
+
+#[test]
+fn filter_errors_are_explained() {
+    let cases: Vec<(&str, CatalogFilter)> = vec![
+        (
+            "multiple_heads_raise_max",
+            only(vec![PackageFilter {
+                max: v("1.1.0"),
+                ..pkg("beta-operator")
+            }]),
+        ),
+        (
+            "multiple_heads_opm_rule",
+            only(vec![PackageFilter {
+                min: v("3.0.0"),
+                ..pkg("delta-operator")
+            }]),
+        ),
+        (
+            "default_channel_dropped",
+            only(vec![PackageFilter {
+                channels: vec![chan("fast", None, None)],
+                ..pkg("alpha-operator")
+            }]),
+        ),
+        (
+            "bad_default_channel_override",
+            only(vec![PackageFilter {
+                channels: vec![chan("fast", None, None)],
+                default_channel: Some("stable".into()),
+                ..pkg("alpha-operator")
+            }]),
+        ),
+        (
+            "full_with_range",
+            CatalogFilter {
+                full: true,
+                packages: vec![PackageFilter {
+                    channels: vec![chan("stable", Some("1.0.0"), Some("2.0.0"))],
+                    ..pkg("alpha-operator")
+                }],
+            },
+        ),
+        (
+            "package_range_with_channels",
+            only(vec![PackageFilter {
+                min: v("1.0.0"),
+                channels: vec![chan("stable", None, None)],
+                ..pkg("alpha-operator")
+            }]),
+        ),
+        (
+            "channels_with_bundles",
+            only(vec![PackageFilter {
+                bundles: vec!["alpha-operator.v1.0.0".into()],
+                channels: vec![chan("stable", None, None)],
+                ..pkg("alpha-operator")
+            }]),
+        ),
+        (
+            "unknown_names",
+            only(vec![
+                pkg("alpha-operater"),
+                PackageFilter {
+                    channels: vec![chan("stabel", None, None)],
+                    ..pkg("beta-operator")
+                },
+                PackageFilter {
+                    bundles: vec!["gamma-operator.v1.0".into()],
+                    ..pkg("gamma-operator")
+                },
+            ]),
+        ),
+        (
+            "empty_range",
+            only(vec![PackageFilter {
+                min: v("9.0.0"),
+                ..pkg("alpha-operator")
+            }]),
+        ),
+        (
+            "bundles_not_connected",
+            only(vec![PackageFilter {
+                bundles: vec!["beta-operator.v1.0.1".into(), "beta-operator.v1.1.0".into()],
+                ..pkg("beta-operator")
+            }]),
+        ),
+    ];
+    snapshot(|| {
+        for (name, filter) in cases {
+            let err = run(filter).unwrap_err();
+            insta::assert_snapshot!(format!("filter_error_{name}"), render(&err));
+        }
+    });
+}
+
+#[test]
+fn list_operators_output() {
+    let c = small();
+    snapshot(|| {
+        insta::assert_snapshot!("list_packages", airlift::catalog::render_packages(&c));
+        insta::assert_snapshot!(
+            "list_package_alpha",
+            airlift::catalog::render_package("redhat", &c, "alpha-operator").unwrap()
+        );
+    });
+    let err = airlift::catalog::render_package("redhat", &c, "beta").unwrap_err();
+    assert!(render(&err).contains("did you mean `beta-operator`?"));
+}
+
+#[test]
+fn full_keeps_packages_the_filter_could_not_validate() {
+    let mut files = catalog_fixture::small_catalog();
+    files.insert(
+        PathBuf::from("odd/catalog.json"),
+        br#"{"schema": "olm.package", "name": "odd-operator"}
+{"schema": "olm.bundle", "name": "odd.v1", "package": "odd-operator", "image": "registry.example.com/odd@sha256:0000000000000000000000000000000000000000000000000000000000000000"}"#
+            .to_vec(),
+    );
+    let c = parse_catalog(&files).unwrap();
+    let full = airlift::catalog::filter_catalog(
+        "redhat",
+        &c,
+        &CatalogFilter {
+            full: true,
+            packages: vec![],
+        },
+    )
+    .unwrap();
+    assert_eq!(full.catalog, c);
+    assert_eq!(full.kept.len(), 17);
+    let err =
+        airlift::catalog::filter_catalog("redhat", &c, &CatalogFilter::default()).unwrap_err();
+    assert_eq!(err.errors.len(), 1);
+    assert_eq!(
+        err.errors[0].to_string(),
+        "catalog `redhat` package `odd-operator` has no default channel"
+    );
+}
