@@ -1,0 +1,624 @@
+//! `airlift build`/`plan`/`lock`/`verify` end to end against real registries: incremental
+//! rebuilds, moved tags, crash recovery, `--locked`/`--offline`, the workspace lock, and
+//! verification. Results are checked with skopeo and the fixture's own HTTP client.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+
+use serde_json::Value;
+use support::{
+    FaultProxy, Fixture, Format, Layer, ProxyOptions, Pushed, Registry, RegistryOptions,
+    SkopeoAuth, skopeo_inspect_raw,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_airlift");
+
+/// A source registry, a mirror registry and a recipe directory.
+struct Lab {
+    up: Registry,
+    mirror: Registry,
+    dir: tempfile::TempDir,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        Lab {
+            up: Registry::start(RegistryOptions::default()),
+            mirror: Registry::start(RegistryOptions::default()),
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn recipe(&self, images: &[&Pushed], mirror_host: &str) -> PathBuf {
+        let mut s = String::from("images \"apps\" {\n");
+        for i in images {
+            s.push_str(&format!("    image \"{}\"\n", i.reference));
+        }
+        s.push_str(&format!(
+            "}}\n\ntarget \"mirror\" \"docker://{mirror_host}/mirror\" {{\n    needs \"apps\"\n}}\n"
+        ));
+        let path = self.dir.path().join("airlift.kdl");
+        std::fs::write(&path, s).expect("write recipe");
+        path
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(["--src-tls-verify=false", "--dest-tls-verify=false"])
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run airlift")
+    }
+
+    fn mirror_ref(&self, source: &Pushed) -> String {
+        format!(
+            "{}/mirror/{}",
+            self.mirror.host(),
+            source.reference.split_once('/').expect("host/").1
+        )
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// JSON events of a `--message-format json` run.
+fn events(o: &Output) -> Vec<Value> {
+    stdout(o)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect()
+}
+
+/// Digest → bytes of every blob upload a run reported.
+fn transferred(events: &[Value]) -> BTreeMap<String, u64> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "blob-transferred")
+        .map(|e| {
+            (
+                e["digest"].as_str().expect("digest").to_string(),
+                e["bytes"].as_u64().expect("bytes"),
+            )
+        })
+        .collect()
+}
+
+fn count(events: &[Value], kind: &str) -> usize {
+    events.iter().filter(|e| e["event"] == kind).count()
+}
+
+fn all_blobs(p: &Pushed) -> BTreeSet<String> {
+    let mut s: BTreeSet<String> = p.blobs.iter().map(|b| b.digest.clone()).collect();
+    for c in &p.children {
+        s.extend(all_blobs(c));
+    }
+    s
+}
+
+fn assert_mirrored(lab: &Lab, p: &Pushed) {
+    let auth = SkopeoAuth::default();
+    let src = skopeo_inspect_raw(&p.reference, &auth).expect("source");
+    let dst = skopeo_inspect_raw(&lab.mirror_ref(p), &auth).expect("mirror");
+    assert_eq!(src, dst, "{} differs at the mirror", p.reference);
+    for c in &p.children {
+        let repo = lab.mirror_ref(p);
+        let repo = repo.rsplit_once(':').expect("tag").0;
+        let raw = skopeo_inspect_raw(&format!("{repo}@{}", c.digest), &auth).expect("child");
+        assert_eq!(raw, c.manifest);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rebuild_is_fresh_and_a_moved_tag_copies_only_its_new_blobs() {
+    let lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let base = Layer::shared_random(400_000);
+    let a = fx
+        .image(
+            "apps/a",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            &[base.clone(), Layer::Random(50_000)],
+        )
+        .await;
+    let b = fx
+        .image(
+            "apps/b",
+            Some("1"),
+            Format::Docker,
+            "amd64",
+            &[base.clone(), Layer::Random(60_000)],
+        )
+        .await;
+    let c = fx
+        .index(
+            "apps/c",
+            Some("1"),
+            Format::Oci,
+            &["amd64", "arm64"],
+            &[base.clone()],
+            70_000,
+        )
+        .await;
+    lab.recipe(&[&a, &b, &c], &lab.mirror.host());
+
+    let first = lab.run(&["build", "--message-format", "json"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let ev = events(&first);
+    assert_eq!(count(&ev, "job-finished"), 3);
+    let up1 = transferred(&ev);
+    let everything: BTreeSet<String> = [&a, &b, &c].iter().flat_map(|p| all_blobs(p)).collect();
+    assert_eq!(
+        up1.keys().cloned().collect::<BTreeSet<_>>(),
+        everything,
+        "each unique blob uploaded exactly once"
+    );
+    for p in [&a, &b, &c] {
+        assert_mirrored(&lab, p);
+    }
+
+    // No-op rebuild: nothing moves, and the mirror sees one manifest HEAD per image and nothing else.
+    let head_only: support::proxy::Matcher =
+        Arc::new(|m: &str, p: &str| !(m == "HEAD" && p.contains("/manifests/")) && p != "/v2/");
+    let proxy = FaultProxy::start(
+        &lab.mirror.host(),
+        ProxyOptions {
+            matcher: head_only,
+            ..ProxyOptions::passthrough()
+        },
+    )
+    .await;
+    lab.recipe(&[&a, &b, &c], &proxy.host());
+    let seed = lab.run(&["build", "--message-format", "json"]);
+    assert!(seed.status.success(), "{}", stderr(&seed));
+    let before = (proxy.total(), proxy.matched());
+    let noop = lab.run(&["build", "--message-format", "json"]);
+    assert!(noop.status.success(), "{}", stderr(&noop));
+    assert!(transferred(&events(&noop)).is_empty());
+    assert!(
+        stderr(&noop).contains("0 copied, 3 fresh"),
+        "{}",
+        stderr(&noop)
+    );
+    let requests = proxy.total() - before.0;
+    let other = proxy.matched() - before.1;
+    assert_eq!(
+        other, 0,
+        "a no-op rebuild only HEADs manifests at the destination"
+    );
+    assert!(
+        requests <= 3 + 2,
+        "3 manifest HEADs plus at most the /v2/ checks, got {requests}"
+    );
+    drop(proxy);
+    lab.recipe(&[&a, &b, &c], &lab.mirror.host());
+
+    // Move a's tag to an image that shares the base: plan says exactly what will move.
+    let a2 = fx
+        .image(
+            "apps/a",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            &[base.clone(), Layer::Random(80_000)],
+        )
+        .await;
+    let new_blobs: BTreeMap<String, u64> = a2
+        .blobs
+        .iter()
+        .filter(|b| !everything.contains(&b.digest))
+        .map(|b| (b.digest.clone(), b.size))
+        .collect();
+    assert_eq!(new_blobs.len(), 2, "a new layer and a new config");
+    let plan = lab.run(&["plan", "--format", "json"]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    let plan: Value = serde_json::from_str(&stdout(&plan)).expect("plan json");
+    let dirty: Vec<&Value> = plan["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter(|t| t["freshness"]["state"] == "dirty")
+        .collect();
+    assert_eq!(dirty.len(), 1, "{plan:#}");
+    assert_eq!(dirty[0]["freshness"]["reason"], "source-changed");
+    assert_eq!(dirty[0]["freshness"]["from"], a.digest.as_str());
+    assert_eq!(dirty[0]["freshness"]["to"], a2.digest.as_str());
+    assert_eq!(
+        dirty[0]["bytes"].as_u64(),
+        Some(new_blobs.values().sum::<u64>())
+    );
+    let text = lab.run(&["plan", "-v"]);
+    assert!(
+        stdout(&text).contains("source digest changed"),
+        "{}",
+        stdout(&text)
+    );
+
+    let rebuild = lab.run(&["build", "--message-format", "json"]);
+    assert!(rebuild.status.success(), "{}", stderr(&rebuild));
+    assert_eq!(
+        transferred(&events(&rebuild)),
+        new_blobs,
+        "only the new blobs move"
+    );
+    assert_mirrored(&lab, &a2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_build_resumes_without_recopying_finished_work() {
+    let lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let mut images = Vec::new();
+    for n in 0..16 {
+        let repo = format!("bulk/img-{n:02}");
+        images.push(
+            fx.image(
+                &repo,
+                Some("1"),
+                Format::Oci,
+                "amd64",
+                &[Layer::Random(6 << 20)],
+            )
+            .await,
+        );
+    }
+    let refs: Vec<&Pushed> = images.iter().collect();
+    lab.recipe(&refs, &lab.mirror.host());
+
+    let mut child = Command::new(BIN)
+        .args([
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            "--jobs",
+            "1",
+        ])
+        .args(["build", "--message-format", "json"])
+        .current_dir(lab.dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn airlift");
+    let mut first = Vec::new();
+    let reader = BufReader::new(child.stdout.take().expect("stdout"));
+    for line in reader.lines() {
+        let Ok(line) = line else { break };
+        let Ok(v) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        let upload = v["event"] == "blob-transferred";
+        first.push(v);
+        // Kill while uploads are still going on (each image has one 6 MiB layer).
+        if upload && count(&first, "blob-transferred") == 6 {
+            child.kill().expect("SIGKILL");
+            break;
+        }
+    }
+    let status = child.wait().expect("wait");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the build finished before it could be killed; enlarge the workload"
+    );
+    let finished_first = count(&first, "job-finished");
+    let up1 = transferred(&first);
+
+    let rerun = lab.run(&["build", "--message-format", "json"]);
+    assert!(rerun.status.success(), "{}", stderr(&rerun));
+    let ev = events(&rerun);
+    let up2 = transferred(&ev);
+    let again: Vec<&String> = up1.keys().filter(|d| up2.contains_key(*d)).collect();
+    assert!(
+        again.is_empty(),
+        "blobs uploaded before the kill were uploaded again: {again:?}"
+    );
+    let everything: BTreeSet<String> = images.iter().flat_map(all_blobs).collect();
+    let covered: BTreeSet<String> = up1.keys().chain(up2.keys()).cloned().collect();
+    let remainder: u64 = images
+        .iter()
+        .flat_map(|p| p.blobs.iter())
+        .filter(|b| !up1.contains_key(&b.digest))
+        .map(|b| b.size)
+        .sum();
+    assert!(
+        up2.values().sum::<u64>() <= remainder,
+        "rerun moved more than the unfinished remainder"
+    );
+    assert!(covered.is_subset(&everything));
+    eprintln!(
+        "killed after {finished_first} finished image(s), {} B uploaded; rerun started {} job(s) and uploaded {} B (remainder {remainder} B)",
+        up1.values().sum::<u64>(),
+        count(&ev, "job-started"),
+        up2.values().sum::<u64>()
+    );
+    assert!(
+        count(&ev, "job-started") <= images.len() - finished_first,
+        "images recorded done before the kill were started again"
+    );
+    for p in &images {
+        assert_mirrored(&lab, p);
+    }
+    let again = lab.run(&["build"]);
+    assert!(
+        stderr(&again).contains("0 copied, 16 fresh"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn locked_fails_on_moved_tags_offline_uses_the_lock_and_update_accepts() {
+    let lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let a = fx
+        .image(
+            "apps/a",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(10_000)],
+        )
+        .await;
+    let b = fx
+        .image(
+            "apps/b",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(10_000)],
+        )
+        .await;
+    lab.recipe(&[&a, &b], &lab.mirror.host());
+    let lock = lab.run(&["lock"]);
+    assert!(lock.status.success(), "{}", stderr(&lock));
+    let lock_path = lab.dir.path().join("airlift.lock");
+    let locked_text = std::fs::read_to_string(&lock_path).expect("lock");
+    assert!(locked_text.contains(&a.digest) && locked_text.contains(&b.digest));
+    let build = lab.run(&["build", "--locked"]);
+    assert!(build.status.success(), "{}", stderr(&build));
+    assert_eq!(
+        std::fs::read_to_string(&lock_path).expect("lock"),
+        locked_text,
+        "same resolution, same bytes"
+    );
+
+    let a2 = fx
+        .image(
+            "apps/a",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(10_000)],
+        )
+        .await;
+    let refused = lab.run(&["build", "--locked", "--message-format", "json"]);
+    assert_eq!(refused.status.code(), Some(7), "{}", stderr(&refused));
+    let msg = stderr(&refused);
+    assert!(
+        msg.contains(&format!("~ apps {}", a.reference)) && msg.contains(&a2.digest),
+        "{msg}"
+    );
+    assert!(
+        transferred(&events(&refused)).is_empty(),
+        "--locked copies nothing when it fails"
+    );
+
+    let offline = lab.run(&["build", "--offline"]);
+    assert!(offline.status.success(), "{}", stderr(&offline));
+    assert!(
+        stderr(&offline).contains("0 copied, 2 fresh"),
+        "offline builds the locked digests: {}",
+        stderr(&offline)
+    );
+
+    let old = lab.dir.path().join("old.lock");
+    std::fs::copy(&lock_path, &old).expect("copy lock");
+    let update = lab.run(&["update", "apps"]);
+    assert!(update.status.success(), "{}", stderr(&update));
+    assert!(
+        stdout(&update).contains(&format!(
+            "~ apps {} {} -> {}",
+            a.reference, a.digest, a2.digest
+        )),
+        "{}",
+        stdout(&update)
+    );
+    let diff = lab.run(&[
+        "diff",
+        old.to_str().expect("utf-8"),
+        lock_path.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(stdout(&diff), stdout(&update));
+    let build = lab.run(&["build", "--locked"]);
+    assert!(build.status.success(), "{}", stderr(&build));
+    assert_mirrored(&lab, &a2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_process_on_the_workspace_is_refused_with_the_holder() {
+    let lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let a = fx
+        .image(
+            "apps/a",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(1000)],
+        )
+        .await;
+    lab.recipe(&[&a], &lab.mirror.host());
+    let ws = lab.dir.path().join(".airlift");
+    std::fs::create_dir_all(&ws).expect("workspace");
+    let holder = std::fs::File::create(ws.join("lock")).expect("lock file");
+    holder.lock().expect("flock");
+    let out = lab.run(&["plan"]);
+    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("in use by another airlift process"),
+        "{}",
+        stderr(&out)
+    );
+    drop(holder);
+    assert!(lab.run(&["plan"]).status.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_finds_a_deleted_manifest_and_build_restores_it() {
+    let lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let a = fx
+        .image(
+            "apps/a",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(2000)],
+        )
+        .await;
+    let c = fx
+        .index(
+            "apps/c",
+            None,
+            Format::Docker,
+            &["amd64", "arm64"],
+            &[Layer::Random(3000)],
+            1000,
+        )
+        .await;
+    lab.recipe(&[&a, &c], &lab.mirror.host());
+    assert!(lab.run(&["build"]).status.success());
+    let ok = lab.run(&["verify", "mirror"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(
+        stderr(&ok).contains("2 image(s), 4 manifest(s)"),
+        "{}",
+        stderr(&ok)
+    );
+
+    // Delete a's manifest at the mirror behind airlift's back.
+    let url = format!(
+        "{}/v2/mirror/apps/a/manifests/{}",
+        lab.mirror.base_url(),
+        a.digest
+    );
+    let del = reqwest::Client::new()
+        .delete(url)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(del.status().as_u16(), 202);
+    let bad = lab.run(&["verify", "mirror"]);
+    assert_eq!(bad.status.code(), Some(9), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("mirror/apps/a:1"), "{}", stderr(&bad));
+
+    let plan = lab.run(&["plan"]);
+    assert!(
+        stdout(&plan).contains("destination missing"),
+        "{}",
+        stdout(&plan)
+    );
+    assert!(lab.run(&["build"]).status.success());
+    assert!(lab.run(&["verify", "mirror"]).status.success());
+    assert_mirrored(&lab, &a);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn build_writes_cluster_resources_that_validate_against_the_crds() {
+    let lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let tagged = fx
+        .image(
+            "team/app",
+            Some("2.0"),
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(2000)],
+        )
+        .await;
+    let by_digest = fx
+        .image(
+            "team/tool",
+            None,
+            Format::Docker,
+            "amd64",
+            &[Layer::Random(2000)],
+        )
+        .await;
+    let sig = fx.cosign_signature(&tagged).await;
+    let mut recipe_images = vec![&tagged];
+    let digest_only = Pushed {
+        reference: by_digest.by_digest(&lab.up.host()),
+        ..by_digest.clone()
+    };
+    recipe_images.push(&digest_only);
+    lab.recipe(&recipe_images, &lab.mirror.host());
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The cosign attachment travelled with its subject.
+    let sig_tag = format!(
+        "{}/mirror/team/app:sha256-{}.sig",
+        lab.mirror.host(),
+        tagged.digest.trim_start_matches("sha256:")
+    );
+    assert_eq!(
+        skopeo_inspect_raw(&sig_tag, &SkopeoAuth::default()).expect("sig"),
+        sig.manifest
+    );
+    // The digest-only image lands under its sha256-<hex> tag.
+    let dig_tag = format!(
+        "{}/mirror/team/tool:sha256-{}",
+        lab.mirror.host(),
+        by_digest.digest.trim_start_matches("sha256:")
+    );
+    assert_eq!(
+        skopeo_inspect_raw(&dig_tag, &SkopeoAuth::default()).expect("digest-only"),
+        by_digest.manifest
+    );
+
+    let dir = lab.dir.path().join(".airlift/out/mirror/cluster-resources");
+    let idms = std::fs::read_to_string(dir.join("idms-generic-0.yaml")).expect("idms");
+    let itms = std::fs::read_to_string(dir.join("itms-generic-0.yaml")).expect("itms");
+    assert!(
+        idms.contains(&format!("source: {}/team/tool", lab.up.host())),
+        "{idms}"
+    );
+    assert!(
+        itms.contains(&format!("source: {}/team/app", lab.up.host())),
+        "{itms}"
+    );
+    let validator = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/crds/validate.py");
+    let v = Command::new("python3")
+        .arg(&validator)
+        .arg(dir.join("idms-generic-0.yaml"))
+        .arg(dir.join("itms-generic-0.yaml"))
+        .output()
+        .expect("python3 (apt-get install python3-yaml python3-jsonschema)");
+    assert!(
+        v.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&v.stdout),
+        String::from_utf8_lossy(&v.stderr)
+    );
+    // Byte-identical on a rerun.
+    let before = std::fs::read(dir.join("idms-generic-0.yaml")).expect("read");
+    assert!(lab.run(&["resources", "mirror"]).status.success());
+    assert_eq!(
+        std::fs::read(dir.join("idms-generic-0.yaml")).expect("read"),
+        before
+    );
+}
