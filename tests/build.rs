@@ -150,7 +150,7 @@ async fn rebuild_is_fresh_and_a_moved_tag_copies_only_its_new_blobs() {
             Some("1"),
             Format::Oci,
             &["amd64", "arm64"],
-            &[base.clone()],
+            std::slice::from_ref(&base),
             70_000,
         )
         .await;
