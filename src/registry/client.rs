@@ -164,11 +164,7 @@ impl RegistryClient {
             query.push(("scope", s));
         }
         let mut req = self.inner.http.get(realm).query(&query);
-        let path = scopes
-            .as_slice()
-            .first()
-            .and_then(|s| s.split(':').nth(1))
-            .unwrap_or("");
+        let path = scopes.primary_path();
         if let Some(c) = self.credentials(registry, path) {
             req = req.basic_auth(&c.username, Some(c.password.expose()));
         }
@@ -251,11 +247,7 @@ impl RegistryClient {
         scopes: &Scopes,
         what: &str,
     ) -> Result<reqwest::RequestBuilder, RegistryError> {
-        let path = scopes
-            .as_slice()
-            .first()
-            .and_then(|s| s.split(':').nth(1))
-            .unwrap_or("");
+        let path = scopes.primary_path();
         match host.challenge() {
             Challenge::None => Ok(req),
             Challenge::Basic => Ok(match self.credentials(registry, path) {
@@ -305,11 +297,7 @@ impl RegistryClient {
                         continue;
                     }
                     if status == 401 || status == 403 {
-                        let path = scopes
-                            .as_slice()
-                            .first()
-                            .and_then(|s| s.split(':').nth(1))
-                            .unwrap_or("");
+                        let path = scopes.primary_path();
                         return Err(self.unauthorized(registry, path, what, status));
                     }
                     if !is_transient_status(status) {

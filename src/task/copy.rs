@@ -40,6 +40,17 @@ pub struct CopyContext {
     pub limits: Limits,
 }
 
+impl CopyContext {
+    /// A context with the default limits (`Limits::default()`).
+    pub fn new(source: RegistryClient, dest: RegistryClient) -> Self {
+        CopyContext {
+            source,
+            dest,
+            limits: Limits::default(),
+        }
+    }
+}
+
 /// Counters of one job or of a whole batch.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
