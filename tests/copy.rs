@@ -298,3 +298,34 @@ async fn events_report_transfers_and_mounts() {
     assert_eq!(transferred, summary.totals.bytes);
     assert_eq!(transferred, img.blobs.iter().map(|b| b.size).sum::<u64>());
 }
+
+#[tokio::test]
+async fn copy_within_one_registry_mounts_instead_of_uploading() {
+    let reg = Registry::start(RegistryOptions::default());
+    let fx = Fixture::new(&reg);
+    let img = fx
+        .image(
+            "inside/app",
+            Some("v1"),
+            Format::Docker,
+            "amd64",
+            &[Layer::Random(10_000)],
+        )
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ctx = context(
+        insecure_client(empty_authfile(dir.path())),
+        insecure_client(empty_authfile(dir.path())),
+    );
+    let d = Destination::parse(&format!("{}/copy", reg.host()), None);
+    let summary = copy_all(vec![job(&img.reference, &d)], &ctx, &EventSink::discard()).await;
+    assert!(summary.is_success(), "{summary:?}");
+    assert_eq!(summary.totals.blobs_uploaded, 0, "{:?}", summary.totals);
+    assert_eq!(summary.totals.blobs_mounted, 2, "{:?}", summary.totals);
+    assert_same_tree(
+        &img,
+        &reg.host(),
+        "copy/inside/app",
+        &SkopeoAuth::for_registry(&reg),
+    );
+}

@@ -6,13 +6,11 @@
 //! at incomplete content, and a digest mismatch anywhere leaves the tag untouched.
 //! This module writes only to destination registries and reports only through events.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use bytes::Bytes;
 use futures_util::future::{BoxFuture, FutureExt, join_all, try_join_all};
 use serde::Serialize;
-use tokio::sync::OnceCell;
 
 use crate::exec::{Event, EventSink, Limits, Permits};
 use crate::oci::{Digest, ImageRef, Repository};
@@ -142,7 +140,6 @@ pub(crate) struct Engine<'a> {
     pub events: &'a EventSink,
     pub permits: Permits,
     dedup: BlobDedup,
-    tags: Mutex<HashMap<Repository, Arc<OnceCell<Vec<String>>>>>,
 }
 
 /// One running job.
@@ -160,7 +157,6 @@ pub async fn copy_all(jobs: Vec<CopyJob>, ctx: &CopyContext, events: &EventSink)
         events,
         permits: Permits::new(ctx.limits),
         dedup: BlobDedup::default(),
-        tags: Mutex::new(HashMap::new()),
     };
     let runs = jobs.iter().enumerate().map(|(i, job)| engine.run(i, job));
     let results = join_all(runs).await;
@@ -212,21 +208,6 @@ impl<'a> Engine<'a> {
             }),
         }
         result
-    }
-
-    /// The source repository's tags, listed once per batch (sorted).
-    pub async fn source_tags(&self, repo: &Repository) -> Result<Vec<String>, RegistryError> {
-        let cell = {
-            let mut m = self.tags.lock().unwrap_or_else(|e| e.into_inner());
-            m.entry(repo.clone()).or_default().clone()
-        };
-        let tags = cell
-            .get_or_try_init(|| async {
-                let _permit = self.permits.acquire(&[repo.registry()]).await;
-                self.ctx.source.tags(repo).await
-            })
-            .await?;
-        Ok(tags.clone())
     }
 }
 
