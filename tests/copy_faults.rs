@@ -497,3 +497,60 @@ async fn refused_monolithic_upload_falls_back_to_a_streamed_patch() {
         &SkopeoAuth::for_registry(&dst),
     );
 }
+
+#[tokio::test]
+async fn a_failed_upload_restarts_from_the_source() {
+    let src = Registry::start(RegistryOptions::default());
+    let dst = Registry::start(RegistryOptions::default());
+    let fx = Fixture::new(&src);
+    let img = fx
+        .image(
+            "again/app",
+            Some("v1"),
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(200_000)],
+        )
+        .await;
+    let layer = format!("/blobs/{}", img.blobs[1].digest);
+    let put_layer = format!("digest={}", img.blobs[1].digest);
+    let source_side = FaultProxy::start(
+        &src.host(),
+        ProxyOptions {
+            matcher: Arc::new(move |m, p| m == "GET" && p.ends_with(&layer)),
+            ..ProxyOptions::passthrough()
+        },
+    )
+    .await;
+    let dest_side = FaultProxy::start(
+        &dst.host(),
+        ProxyOptions {
+            matcher: Arc::new(move |m, p| m == "PUT" && p.contains(&put_layer)),
+            fail_first: 1,
+            ..ProxyOptions::passthrough()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ctx = context(
+        insecure_client(empty_authfile(dir.path())),
+        insecure_client(empty_authfile(dir.path())),
+    );
+    let d = Destination::parse(&dest_side.host(), None);
+    let summary = copy_all(
+        vec![job(&format!("{}/again/app:v1", source_side.host()), &d)],
+        &ctx,
+        &EventSink::discard(),
+    )
+    .await;
+    assert!(summary.is_success(), "{summary:?}");
+    assert_eq!(dest_side.injected(), 1);
+    // the retried upload streamed the layer from the source a second time
+    assert_eq!(source_side.matched(), 2);
+    assert_same_tree(
+        &img,
+        &dst.host(),
+        "again/app",
+        &SkopeoAuth::for_registry(&dst),
+    );
+}
