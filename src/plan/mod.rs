@@ -4,6 +4,6 @@
 mod naming;
 
 pub use naming::{
-    Destination, NamingError, destination_for, fold_path, graph_image, release_component,
-    release_payload,
+    Destination, NamingError, catalog_destination, destination_for, fold_path, graph_image,
+    release_component, release_payload,
 };
