@@ -85,6 +85,7 @@ async fn tls_htpasswd_destination_with_auth_file_and_wrong_password() {
         .result
         .as_ref()
         .expect_err("wrong password must fail");
+    assert_eq!(summary.exit(), airlift::exit::Exit::Remote);
     let CopyError::Registry { error, .. } = err else {
         panic!("unexpected {err:?}")
     };

@@ -13,6 +13,7 @@ use futures_util::future::{BoxFuture, FutureExt, join_all, try_join_all};
 use serde::Serialize;
 
 use crate::exec::{Event, EventSink, Limits, Permits};
+use crate::exit::Exit;
 use crate::oci::{Digest, ImageRef, Repository};
 use crate::registry::{Manifest, RegistryClient, RegistryError};
 
@@ -131,6 +132,40 @@ pub struct CopySummary {
 impl CopySummary {
     pub fn is_success(&self) -> bool {
         self.failed == 0
+    }
+
+    /// The process exit class: success; `Partial` when some jobs failed and others succeeded;
+    /// otherwise the class of the failures (`Verification` when every failure is a digest
+    /// mismatch, else `Remote`).
+    pub fn exit(&self) -> Exit {
+        let failures: Vec<&CopyError> = self
+            .jobs
+            .iter()
+            .filter_map(|j| j.result.as_ref().err())
+            .collect();
+        if failures.is_empty() {
+            Exit::Success
+        } else if failures.len() < self.jobs.len() {
+            Exit::Partial
+        } else if failures.iter().all(|e| e.exit() == Exit::Verification) {
+            Exit::Verification
+        } else {
+            Exit::Remote
+        }
+    }
+}
+
+impl CopyError {
+    /// The exit class of this failure.
+    pub fn exit(&self) -> Exit {
+        match self {
+            CopyError::Registry {
+                error: RegistryError::DigestMismatch { .. },
+                ..
+            } => Exit::Verification,
+            CopyError::Registry { .. } => Exit::Remote,
+            CopyError::NoMatchingPlatform { .. } => Exit::InvalidInput,
+        }
     }
 }
 
