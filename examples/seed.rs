@@ -10,7 +10,7 @@
 mod fixture;
 
 use clap::Parser;
-use fixture::{Fixture, Format, Layer};
+use fixture::{Fixture, Workload};
 
 /// Seed a registry with synthetic images.
 #[derive(Parser)]
@@ -35,8 +35,6 @@ struct Args {
     ca: Option<std::path::PathBuf>,
 }
 
-const MIB: usize = 1024 * 1024;
-
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let a = Args::parse();
@@ -51,52 +49,14 @@ async fn main() -> Result<(), String> {
         None => ("http", None),
     };
     let fx = Fixture::connect(&format!("{scheme}://{}", a.registry), ca.as_deref(), None);
-    let shared_mb = a.shared_base_mb.unwrap_or(a.total_mb / 5).min(a.total_mb);
-    let bases = [
-        Layer::shared_random(shared_mb * MIB * 2 / 3),
-        Layer::shared_random(shared_mb * MIB / 3),
-    ];
-    let own = ((a.total_mb - shared_mb) * MIB / a.images).max(1);
-    let mut handles = Vec::new();
-    for i in 0..a.images {
-        let fx = fx.clone();
-        let base = bases[i % 2].clone();
-        let repo = format!("{}/app-{:02}", a.prefix, i % (a.images / 2).max(1));
-        let tag = format!("v{i}");
-        handles.push(tokio::spawn(async move {
-            let p = if i % 5 == 4 {
-                let fmt = if i % 10 == 4 {
-                    Format::Oci
-                } else {
-                    Format::Docker
-                };
-                fx.index(
-                    &repo,
-                    Some(&tag),
-                    fmt,
-                    &["amd64", "arm64"],
-                    &[base],
-                    own / 2,
-                )
-                .await
-            } else {
-                let fmt = if i % 4 == 1 {
-                    Format::Docker
-                } else {
-                    Format::Oci
-                };
-                fx.image(&repo, Some(&tag), fmt, "amd64", &[base, Layer::Random(own)])
-                    .await
-            };
-            p.reference
-        }));
-        if handles.len() >= 4 {
-            let h = handles.remove(0);
-            println!("{}", h.await.map_err(|e| e.to_string())?);
-        }
-    }
-    for h in handles {
-        println!("{}", h.await.map_err(|e| e.to_string())?);
+    let workload = Workload {
+        images: a.images,
+        total_mb: a.total_mb,
+        shared_base_mb: a.shared_base_mb.unwrap_or(a.total_mb / 5),
+        prefix: a.prefix,
+    };
+    for reference in fx.seed(&workload).await {
+        println!("{reference}");
     }
     Ok(())
 }

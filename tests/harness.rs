@@ -95,7 +95,7 @@ async fn proxy_injects_503s_then_forwards() {
             fail_first: 2,
             retry_after: Some(1),
             corrupt: false,
-            bearer: None,
+            ..ProxyOptions::passthrough()
         },
     )
     .await;

@@ -27,9 +27,16 @@ impl Reporter {
     pub fn start(format: MessageFormat, jobs: usize) -> (EventSink, Reporter) {
         let (sink, rx) = EventSink::channel();
         let handle = match format {
-            MessageFormat::Json => tokio::spawn(json(rx)),
+            MessageFormat::Json => tokio::spawn(json(rx, Box::new(std::io::stdout()))),
             MessageFormat::Human => tokio::spawn(human(rx, jobs)),
         };
+        (sink, Reporter { handle })
+    }
+
+    /// A JSON-lines reporter writing to `out` instead of stdout.
+    pub fn start_json(out: Box<dyn Write + Send>) -> (EventSink, Reporter) {
+        let (sink, rx) = EventSink::channel();
+        let handle = tokio::spawn(json(rx, out));
         (sink, Reporter { handle })
     }
 
@@ -39,13 +46,13 @@ impl Reporter {
     }
 }
 
-async fn json(mut rx: UnboundedReceiver<Event>) {
+async fn json(mut rx: UnboundedReceiver<Event>, mut out: Box<dyn Write + Send>) {
     while let Some(e) = rx.recv().await {
         if let Ok(line) = serde_json::to_string(&e) {
-            let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{line}");
         }
     }
+    let _ = out.flush();
 }
 
 async fn human(mut rx: UnboundedReceiver<Event>, jobs: usize) {
@@ -100,5 +107,64 @@ async fn human(mut rx: UnboundedReceiver<Event>, jobs: usize) {
             "{} bytes uploaded, {mounted} blobs mounted, {skipped} already present",
             bytes.position()
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::oci::Digest;
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn json_reporter_writes_one_line_per_event() {
+        let out = Shared::default();
+        let (sink, reporter) = Reporter::start_json(Box::new(out.clone()));
+        sink.send(Event::JobStarted {
+            job: 0,
+            source: "a.example/x:1".into(),
+            dest: "b.example/x:1".into(),
+        });
+        sink.send(Event::JobFinished {
+            job: 0,
+            dest: "b.example/x:1".into(),
+            digest: Digest::of(b""),
+            bytes: 0,
+        });
+        drop(sink);
+        reporter.finish().await;
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["event"], "job-started");
+        assert_eq!(lines[1]["event"], "job-finished");
+    }
+
+    #[tokio::test]
+    async fn human_reporter_without_terminal_finishes() {
+        let (sink, reporter) = Reporter::start(MessageFormat::Human, 1);
+        sink.send(Event::BlobSkipped {
+            job: 0,
+            digest: Digest::of(b""),
+        });
+        drop(sink);
+        reporter.finish().await;
     }
 }

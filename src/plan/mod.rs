@@ -14,8 +14,8 @@ pub use expand::{Unsupported, expand};
 pub use goal::{GoalItem, TargetGoal};
 pub use key::{KEY_VERSION, TaskKey};
 pub use naming::{
-    Destination, NamingError, destination_for, fold_path, graph_image, release_component,
-    release_payload,
+    Destination, NamingError, catalog_destination, destination_for, fold_path, graph_image,
+    release_component, release_payload,
 };
 pub use task::{CopySpec, DirtyReason, Freshness, Task, TaskId, TaskKind};
 

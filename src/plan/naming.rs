@@ -4,7 +4,8 @@
 //!   referenced by digest only (the registry host of the source is dropped);
 //! - release payload: `<dst>/openshift/release-images:<version>-<arch>`;
 //! - release components: `<dst>/openshift/release:<version>-<arch>-<component>`;
-//! - graph image: `<dst>/openshift/graph-image:latest`.
+//! - graph image: `<dst>/openshift/graph-image:latest`;
+//! - catalogs: `<dst>/<rename or source path>:<rename tag or source tag>`.
 //!
 //! `max-nested-paths N` bounds the number of `/`-separated components of the whole
 //! repository path at the destination, the destination namespace included (as in oc-mirror's
@@ -134,6 +135,21 @@ pub fn release_component(
     Ok(repo.with_tag(&format!("{version}-{arch}-{component}")))
 }
 
+/// `<dst>/<rename or source path>:<tag or source tag>` (a catalog's `rename` node).
+pub fn catalog_destination(
+    dst: &Destination,
+    source: &ImageRef,
+    rename: Option<&str>,
+    tag: Option<&str>,
+) -> Result<ImageRef, NamingError> {
+    let path = rename.unwrap_or(source.path());
+    let repo = dst.repository(path, &source.to_string())?;
+    match tag {
+        Some(t) => Ok(repo.with_tag(t)),
+        None => destination_for(dst, source).map(|d| repo.with_tag(d.tag().unwrap_or("latest"))),
+    }
+}
+
 /// `<dst>/openshift/graph-image:latest`.
 pub fn graph_image(dst: &Destination) -> Result<ImageRef, NamingError> {
     Ok(dst
@@ -238,6 +254,36 @@ mod tests {
         assert_eq!(fold_path("a/b/c/d", 2), "a/b-c-d");
         assert_eq!(fold_path("a/b/c/d", 4), "a/b/c/d");
         assert_eq!(fold_path("a/b", 0), "a/b");
+    }
+
+    #[test]
+    fn catalog_rename_and_tag() {
+        let d = dst("m.example/ns", None);
+        let src = r("registry.redhat.io/redhat/redhat-operator-index:v4.15");
+        assert_eq!(
+            catalog_destination(
+                &d,
+                &src,
+                Some("mirror/redhat-operator-index"),
+                Some("v4.15-pruned")
+            )
+            .unwrap()
+            .to_string(),
+            "m.example/ns/mirror/redhat-operator-index:v4.15-pruned"
+        );
+        assert_eq!(
+            catalog_destination(&d, &src, None, None)
+                .unwrap()
+                .to_string(),
+            "m.example/ns/redhat/redhat-operator-index:v4.15"
+        );
+        let pinned = r(&format!("quay.io/cat/index@sha256:{}", "cd".repeat(32)));
+        assert_eq!(
+            catalog_destination(&d, &pinned, Some("x/index"), None)
+                .unwrap()
+                .to_string(),
+            format!("m.example/ns/x/index:sha256-{}", "cd".repeat(32))
+        );
     }
 
     #[test]

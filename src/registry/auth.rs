@@ -101,6 +101,16 @@ impl Scopes {
     pub fn as_slice(&self) -> &[String] {
         &self.0
     }
+
+    /// The repository whose credentials apply: the one pushed to, else the first one.
+    pub fn primary_path(&self) -> &str {
+        self.0
+            .iter()
+            .find(|s| s.ends_with(":pull,push"))
+            .or(self.0.first())
+            .and_then(|s| s.split(':').nth(1))
+            .unwrap_or("")
+    }
 }
 
 fn scope(path: &str, access: Access) -> String {
@@ -157,6 +167,8 @@ mod tests {
             Scopes::mount("b/x", "a/y").as_slice(),
             ["repository:a/y:pull", "repository:b/x:pull,push"]
         );
+        assert_eq!(Scopes::mount("b/x", "a/y").primary_path(), "b/x");
+        assert_eq!(Scopes::repo("c", Access::Pull).primary_path(), "c");
         assert_eq!(
             Scopes::mount("a", "a").as_slice(),
             ["repository:a:pull", "repository:a:pull,push"]

@@ -85,14 +85,19 @@ pub struct AuthFile {
 /// The default search order: `$REGISTRY_AUTH_FILE`, `$XDG_RUNTIME_DIR/containers/auth.json`,
 /// `~/.docker/config.json`.
 pub fn default_search_paths() -> Vec<PathBuf> {
+    search_paths(|k| std::env::var_os(k))
+}
+
+/// The search order for an environment given as a lookup function.
+fn search_paths(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Vec<PathBuf> {
     let mut paths = Vec::new();
-    if let Some(p) = std::env::var_os("REGISTRY_AUTH_FILE") {
+    if let Some(p) = env("REGISTRY_AUTH_FILE") {
         paths.push(PathBuf::from(p));
     }
-    if let Some(p) = std::env::var_os("XDG_RUNTIME_DIR") {
+    if let Some(p) = env("XDG_RUNTIME_DIR") {
         paths.push(PathBuf::from(p).join("containers/auth.json"));
     }
-    if let Some(h) = std::env::var_os("HOME") {
+    if let Some(h) = env("HOME") {
         paths.push(PathBuf::from(h).join(".docker/config.json"));
     }
     paths
@@ -263,6 +268,43 @@ mod tests {
         assert!(!e.contains("c2VjcmV0"), "{e}");
         let e = AuthFile::parse(r#"{"auths": {"h": {"auth": "nocolon"}}}"#).unwrap_err();
         assert!(e.contains("not base64"), "{e}");
+    }
+
+    #[test]
+    fn search_order_is_env_then_xdg_then_docker() {
+        let env = |k: &str| match k {
+            "REGISTRY_AUTH_FILE" => Some("/etc/auth.json".into()),
+            "XDG_RUNTIME_DIR" => Some("/run/user/1000".into()),
+            "HOME" => Some("/home/u".into()),
+            _ => None,
+        };
+        assert_eq!(
+            search_paths(env),
+            [
+                PathBuf::from("/etc/auth.json"),
+                PathBuf::from("/run/user/1000/containers/auth.json"),
+                PathBuf::from("/home/u/.docker/config.json"),
+            ]
+        );
+        assert_eq!(
+            search_paths(|k| (k == "HOME").then(|| "/h".into())),
+            [PathBuf::from("/h/.docker/config.json")]
+        );
+    }
+
+    #[test]
+    fn explicit_file_must_exist_and_no_file_is_recorded() {
+        let e = AuthFile::load(Some(Path::new("/nonexistent/airlift-auth.json"))).unwrap_err();
+        assert!(
+            e.to_string().contains("/nonexistent/airlift-auth.json"),
+            "{e}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.json");
+        std::fs::write(&p, r#"{"auths":{}}"#).unwrap();
+        let f = AuthFile::load(Some(&p)).unwrap();
+        assert_eq!(f.source(), &AuthSource::File(p.clone()));
+        assert!(f.source().to_string().contains(&p.display().to_string()));
     }
 
     #[test]

@@ -37,8 +37,11 @@ struct Inner {
     auth: AuthFile,
     retry: RetryPolicy,
     hosts: Mutex<HashMap<String, Arc<OnceCell<Arc<Host>>>>>,
-    tokens: Mutex<HashMap<(String, Scopes), (Secret, Instant)>>,
+    tokens: Mutex<HashMap<(String, Scopes), TokenSlot>>,
 }
+
+/// One cached token; the async lock makes concurrent requests for a scope fetch it once.
+type TokenSlot = Arc<tokio::sync::Mutex<Option<(Secret, Instant)>>>;
 
 /// What `GET /v2/` told us about a registry.
 pub(crate) struct Host {
@@ -145,13 +148,15 @@ impl RegistryClient {
         scopes: &Scopes,
         what: &str,
     ) -> Result<Secret, RegistryError> {
-        let key = (registry.to_string(), scopes.clone());
-        if let Some((t, until)) = self
-            .inner
-            .tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
+        let slot = {
+            let mut tokens = self.inner.tokens.lock().unwrap_or_else(|e| e.into_inner());
+            tokens
+                .entry((registry.to_string(), scopes.clone()))
+                .or_default()
+                .clone()
+        };
+        let mut cached = slot.lock().await;
+        if let Some((t, until)) = cached.as_ref()
             && *until > Instant::now()
         {
             return Ok(t.clone());
@@ -164,11 +169,7 @@ impl RegistryClient {
             query.push(("scope", s));
         }
         let mut req = self.inner.http.get(realm).query(&query);
-        let path = scopes
-            .as_slice()
-            .first()
-            .and_then(|s| s.split(':').nth(1))
-            .unwrap_or("");
+        let path = scopes.primary_path();
         if let Some(c) = self.credentials(registry, path) {
             req = req.basic_auth(&c.username, Some(c.password.expose()));
         }
@@ -203,14 +204,7 @@ impl RegistryClient {
             what: format!("the token request for {what}"),
             message: "token response has no token".into(),
         })?;
-        self.inner
-            .tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(
-                key,
-                (token.clone(), Instant::now() + Duration::from_secs(ttl)),
-            );
+        *cached = Some((token.clone(), Instant::now() + Duration::from_secs(ttl)));
         Ok(token)
     }
 
@@ -251,11 +245,7 @@ impl RegistryClient {
         scopes: &Scopes,
         what: &str,
     ) -> Result<reqwest::RequestBuilder, RegistryError> {
-        let path = scopes
-            .as_slice()
-            .first()
-            .and_then(|s| s.split(':').nth(1))
-            .unwrap_or("");
+        let path = scopes.primary_path();
         match host.challenge() {
             Challenge::None => Ok(req),
             Challenge::Basic => Ok(match self.credentials(registry, path) {
@@ -290,7 +280,17 @@ impl RegistryClient {
         let mut reauthed = false;
         loop {
             let req = build(&self.inner.http, &host.base);
-            let req = self.authorize(req, registry, &host, scopes, what).await?;
+            let req = match self.authorize(req, registry, &host, scopes, what).await {
+                Ok(r) => Some(r),
+                Err(e) if e.is_transient() && retry => {
+                    if !backoff.wait(e.retry_after()).await {
+                        return Err(exhausted(registry, what, &backoff, e));
+                    }
+                    None
+                }
+                Err(e) => return Err(e),
+            };
+            let Some(req) = req else { continue };
             let err = match req.send().await {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
@@ -305,11 +305,7 @@ impl RegistryClient {
                         continue;
                     }
                     if status == 401 || status == 403 {
-                        let path = scopes
-                            .as_slice()
-                            .first()
-                            .and_then(|s| s.split(':').nth(1))
-                            .unwrap_or("");
+                        let path = scopes.primary_path();
                         return Err(self.unauthorized(registry, path, what, status));
                     }
                     if !is_transient_status(status) {

@@ -1,4 +1,4 @@
-//! Retry policy: exponential backoff with full jitter, honouring `Retry-After`, bounded in
+//! Retry policy: exponential backoff with jitter, honouring `Retry-After`, bounded in
 //! attempts and in total time. Pure arithmetic plus a sleep; it does no I/O of its own.
 
 use std::time::{Duration, Instant};

@@ -1,8 +1,11 @@
 //! Attachments that travel with an image: cosign `sha256-<hex>.sig|.att|.sbom` tags and OCI 1.1
 //! referrers (through the referrers API, or the `sha256-<hex>` tag-schema index on registries
 //! without it). Used only by the copy task.
+//!
+//! Attachment tags are found with a `HEAD` per candidate tag rather than by listing tags: some
+//! registries refuse or paginate huge tag lists, and a refused listing must not fail the copy.
 
-use crate::oci::{Digest, Repository};
+use crate::oci::{Digest, ImageRef, Repository};
 use crate::registry::RegistryError;
 
 use super::copy::JobRun;
@@ -21,10 +24,9 @@ impl JobRun<'_> {
         dest_tag: Option<&str>,
     ) -> Result<Vec<String>, RegistryError> {
         let mut copied = Vec::new();
-        let tags = self.engine.source_tags(src).await?;
         for suffix in COSIGN_SUFFIXES {
             let tag = format!("{}.{suffix}", subject.tag_form());
-            if tags.binary_search(&tag).is_ok() {
+            if self.source_has(&src.with_tag(&tag)).await? {
                 let m = self.get_manifest(&src.with_tag(&tag)).await?;
                 self.copy_tree(src, dst, &m).await?;
                 self.put_manifest(dst, &tag, &m).await?;
@@ -47,7 +49,7 @@ impl JobRun<'_> {
             }
             None => {
                 let fallback = subject.tag_form();
-                if tags.binary_search(&fallback).is_ok() {
+                if self.source_has(&src.with_tag(&fallback)).await? {
                     let index = self.get_manifest(&src.with_tag(&fallback)).await?;
                     self.copy_tree(src, dst, &index).await?;
                     for d in index.doc(src.registry())?.manifests {
@@ -61,5 +63,13 @@ impl JobRun<'_> {
             }
         }
         Ok(copied)
+    }
+}
+
+impl JobRun<'_> {
+    /// True when the source holds `image` (a `HEAD` under a permit).
+    async fn source_has(&self, image: &ImageRef) -> Result<bool, RegistryError> {
+        let _permit = self.engine.permits.acquire(&[image.registry()]).await;
+        Ok(self.engine.ctx.source.head_manifest(image).await?.is_some())
     }
 }

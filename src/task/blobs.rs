@@ -2,7 +2,8 @@
 //! per destination registry: the first job that needs a blob HEADs and, if needed, uploads it
 //! (streaming from the source, verified); concurrent and later jobs wait for that and then
 //! cross-repository mount it from the repository that holds it (uploading only when the
-//! registry refuses the mount). Only the executor's copy task uses this.
+//! registry refuses the mount). A copy inside one registry mounts from the source repository
+//! directly. Only the executor's copy task uses this.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -89,7 +90,8 @@ impl BlobCopier<'_> {
         }
     }
 
-    /// HEAD at the destination, then upload when absent. Holds one permit.
+    /// HEAD at the destination; when absent, mount it from the source repository if that is
+    /// in the same registry, else (or when the mount is refused) upload it. Holds one permit.
     async fn place(
         &self,
         src: &Repository,
@@ -103,7 +105,14 @@ impl BlobCopier<'_> {
         if self.dest.blob_exists(dst, &desc.digest).await? {
             return Ok(Placed::Present);
         }
-        let n = self.upload(src, dst, desc, None).await?;
+        let mut session = None;
+        if src.registry() == dst.registry() && src != dst {
+            match self.dest.mount_blob(dst, &desc.digest, src).await? {
+                Mount::Mounted => return Ok(Placed::Mounted(src.clone())),
+                Mount::Upload(s) => session = Some(s),
+            }
+        }
+        let n = self.upload(src, dst, desc, session).await?;
         Ok(Placed::Uploaded(n))
     }
 

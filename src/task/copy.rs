@@ -6,15 +6,14 @@
 //! at incomplete content, and a digest mismatch anywhere leaves the tag untouched.
 //! This module writes only to destination registries and reports only through events.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use bytes::Bytes;
 use futures_util::future::{BoxFuture, FutureExt, join_all, try_join_all};
 use serde::Serialize;
-use tokio::sync::OnceCell;
 
 use crate::exec::{Event, EventSink, Limits, Permits};
+use crate::exit::Exit;
 use crate::oci::{Digest, ImageRef, Repository};
 use crate::registry::{Manifest, RegistryClient, RegistryError};
 
@@ -38,6 +37,17 @@ pub struct CopyContext {
     pub source: RegistryClient,
     pub dest: RegistryClient,
     pub limits: Limits,
+}
+
+impl CopyContext {
+    /// A context with the default limits (`Limits::default()`).
+    pub fn new(source: RegistryClient, dest: RegistryClient) -> Self {
+        CopyContext {
+            source,
+            dest,
+            limits: Limits::default(),
+        }
+    }
 }
 
 /// Counters of one job or of a whole batch.
@@ -123,6 +133,40 @@ impl CopySummary {
     pub fn is_success(&self) -> bool {
         self.failed == 0
     }
+
+    /// The process exit class: success; `Partial` when some jobs failed and others succeeded;
+    /// otherwise the class of the failures (`Verification` when every failure is a digest
+    /// mismatch, else `Remote`).
+    pub fn exit(&self) -> Exit {
+        let failures: Vec<&CopyError> = self
+            .jobs
+            .iter()
+            .filter_map(|j| j.result.as_ref().err())
+            .collect();
+        if failures.is_empty() {
+            Exit::Success
+        } else if failures.len() < self.jobs.len() {
+            Exit::Partial
+        } else if failures.iter().all(|e| e.exit() == Exit::Verification) {
+            Exit::Verification
+        } else {
+            Exit::Remote
+        }
+    }
+}
+
+impl CopyError {
+    /// The exit class of this failure.
+    pub fn exit(&self) -> Exit {
+        match self {
+            CopyError::Registry {
+                error: RegistryError::DigestMismatch { .. },
+                ..
+            } => Exit::Verification,
+            CopyError::Registry { .. } => Exit::Remote,
+            CopyError::NoMatchingPlatform { .. } => Exit::InvalidInput,
+        }
+    }
 }
 
 /// State shared by every job of a batch.
@@ -131,7 +175,6 @@ pub(crate) struct Engine<'a> {
     pub events: &'a EventSink,
     pub permits: Permits,
     dedup: BlobDedup,
-    tags: Mutex<HashMap<Repository, Arc<OnceCell<Vec<String>>>>>,
 }
 
 /// One running job.
@@ -149,7 +192,6 @@ pub async fn copy_all(jobs: Vec<CopyJob>, ctx: &CopyContext, events: &EventSink)
         events,
         permits: Permits::new(ctx.limits),
         dedup: BlobDedup::default(),
-        tags: Mutex::new(HashMap::new()),
     };
     let runs = jobs.iter().enumerate().map(|(i, job)| engine.run(i, job));
     let results = join_all(runs).await;
@@ -201,21 +243,6 @@ impl<'a> Engine<'a> {
             }),
         }
         result
-    }
-
-    /// The source repository's tags, listed once per batch (sorted).
-    pub async fn source_tags(&self, repo: &Repository) -> Result<Vec<String>, RegistryError> {
-        let cell = {
-            let mut m = self.tags.lock().unwrap_or_else(|e| e.into_inner());
-            m.entry(repo.clone()).or_default().clone()
-        };
-        let tags = cell
-            .get_or_try_init(|| async {
-                let _permit = self.permits.acquire(&[repo.registry()]).await;
-                self.ctx.source.tags(repo).await
-            })
-            .await?;
-        Ok(tags.clone())
     }
 }
 

@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+use futures_util::stream::{self, StreamExt};
+
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
@@ -467,5 +469,67 @@ impl Fixture {
             .unwrap_or_default();
         tags.sort();
         tags
+    }
+}
+
+/// A realistic synthetic workload for demos and benchmarks.
+#[derive(Clone, Debug)]
+pub struct Workload {
+    /// Number of tags pushed.
+    pub images: usize,
+    /// Approximate size of all unique blobs, in MiB.
+    pub total_mb: usize,
+    /// Size of the two shared base layers together, in MiB.
+    pub shared_base_mb: usize,
+    /// Repository prefix (`<prefix>/app-NN`).
+    pub prefix: String,
+}
+
+impl Fixture {
+    /// Pushes `w`: two shared base layers (each image uses one), every fifth image a two-arch
+    /// index (alternating OCI index and Docker manifest list), every fourth a Docker v2s2
+    /// image, the rest OCI; two tags per repository. Returns the references in push order.
+    pub async fn seed(&self, w: &Workload) -> Vec<String> {
+        const MIB: usize = 1024 * 1024;
+        let images = w.images.max(1);
+        let shared_mb = w.shared_base_mb.min(w.total_mb);
+        let bases = [
+            Layer::shared_random(shared_mb * MIB * 2 / 3),
+            Layer::shared_random(shared_mb * MIB / 3),
+        ];
+        let own = ((w.total_mb - shared_mb) * MIB / images).max(1);
+        let pushes = (0..images).map(|i| {
+            let base = bases[i % 2].clone();
+            let repo = format!("{}/app-{:02}", w.prefix, i % (images / 2).max(1));
+            let tag = format!("v{i}");
+            async move {
+                let p = if i % 5 == 4 {
+                    let fmt = if i % 10 == 4 {
+                        Format::Oci
+                    } else {
+                        Format::Docker
+                    };
+                    self.index(
+                        &repo,
+                        Some(&tag),
+                        fmt,
+                        &["amd64", "arm64"],
+                        &[base],
+                        own / 2,
+                    )
+                    .await
+                } else {
+                    let fmt = if i % 4 == 1 {
+                        Format::Docker
+                    } else {
+                        Format::Oci
+                    };
+                    self.image(&repo, Some(&tag), fmt, "amd64", &[base, Layer::Random(own)])
+                        .await
+                };
+                p.reference
+            }
+        });
+        stream::iter(pushes).buffered(4).collect().await
     }
 }

@@ -9,6 +9,7 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod clients;
 pub mod fixture;
 pub mod proxy;
 pub mod registry;

@@ -28,6 +28,9 @@ pub struct ProxyOptions {
     pub corrupt: bool,
     /// Demand bearer tokens, issued by `/token` to these basic credentials.
     pub bearer: Option<(String, String)>,
+    /// Answer 405 to a monolithic blob upload (a `PUT` with a body), as registries that
+    /// only take chunked uploads do.
+    pub refuse_monolithic: bool,
 }
 
 impl ProxyOptions {
@@ -39,6 +42,7 @@ impl ProxyOptions {
             retry_after: None,
             corrupt: false,
             bearer: None,
+            refuse_monolithic: false,
         }
     }
 }
@@ -248,6 +252,17 @@ async fn handle(stream: TcpStream, s: &Shared) -> std::io::Result<()> {
             stream.write_all(resp.as_bytes()).await?;
             return stream.shutdown().await;
         }
+    }
+    if s.options.refuse_monolithic
+        && method == "PUT"
+        && target.contains("/blobs/uploads/")
+        && !body.is_empty()
+    {
+        s.counters.injected.fetch_add(1, Ordering::SeqCst);
+        stream
+            .write_all(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .await?;
+        return stream.shutdown().await;
     }
     if matched {
         let n = s.counters.matched.fetch_add(1, Ordering::SeqCst);
