@@ -69,11 +69,19 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
             super::MessageFormat::Human => ReportFormat::Human,
         };
         rt.block_on(async {
-            let (sink, reporter) = Reporter::start(format, dirty);
+            // `-q` prints errors only: no reporter, events are dropped.
+            let (sink, reporter) = if global.quiet && format == ReportFormat::Human {
+                (exec::EventSink::discard(), None)
+            } else {
+                let (s, r) = Reporter::start(format, dirty);
+                (s, Some(r))
+            };
             let r =
                 exec::execute(&plan, &sides, session::limits(global), &mut journal, &sink).await;
             drop(sink);
-            reporter.finish().await;
+            if let Some(reporter) = reporter {
+                reporter.finish().await;
+            }
             r
         })
         .map_err(|e| Failure::new(Exit::Io, miette::miette!("{e}")))?

@@ -102,12 +102,7 @@ async fn human(mut rx: UnboundedReceiver<Event>, jobs: usize) {
     }
     images.finish();
     bytes.finish();
-    if !terminal {
-        eprintln!(
-            "{} bytes uploaded, {mounted} blobs mounted, {skipped} already present",
-            bytes.position()
-        );
-    }
+    // The command prints the one summary line (it also knows what was fresh or missing).
 }
 
 #[cfg(test)]
