@@ -9,5 +9,6 @@ pub mod exit;
 pub mod oci;
 pub mod plan;
 pub mod recipe;
+pub mod release;
 pub mod resources;
 pub mod state;
