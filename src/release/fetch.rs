@@ -359,7 +359,10 @@ mod tests {
 
     #[test]
     fn url_precedence_recipe_then_env_then_default() {
-        assert_eq!(graph_url(Some("http://a/graph"), Some("http://b")), "http://a/graph");
+        assert_eq!(
+            graph_url(Some("http://a/graph"), Some("http://b")),
+            "http://a/graph"
+        );
         assert_eq!(graph_url(None, Some("http://b/graph")), "http://b/graph");
         assert_eq!(graph_url(Some(" "), Some("")), DEFAULT_GRAPH_URL);
         assert_eq!(graph_url(None, None), DEFAULT_GRAPH_URL);

@@ -59,10 +59,14 @@ pub enum GraphError {
         arch: String,
         message: String,
     },
-    #[error("the update graph for channel `{channel}` ({arch}) has an invalid node `{what}`: {message}")]
+    #[error(
+        "the update graph for channel `{channel}` ({arch}) has an invalid node `{what}`: {message}"
+    )]
     #[diagnostic(
         code(airlift::release::graph_node),
-        help("the graph server returned a node airlift cannot use; report it to the graph's operator")
+        help(
+            "the graph server returned a node airlift cannot use; report it to the graph's operator"
+        )
     )]
     Node {
         channel: String,
@@ -277,13 +281,19 @@ mod tests {
             ["4.14.5", "4.14.8", "4.15.0", "4.15.2", "4.15.3", "4.15.5"]
         );
         assert!(g.edges.contains(&(v("4.14.8"), v("4.15.3"))));
-        assert!(g.edges.contains(&(v("4.15.2"), v("4.15.5"))), "conditional edges are edges");
+        assert!(
+            g.edges.contains(&(v("4.15.2"), v("4.15.5"))),
+            "conditional edges are edges"
+        );
         assert_eq!(
             g.risks(&v("4.15.2"), &v("4.15.5")),
             Some(&["FixtureEtcdRisk".to_string()][..])
         );
         assert_eq!(g.risks(&v("4.15.2"), &v("4.15.3")), None);
-        assert_eq!(g.latest(None).map(|n| n.version.to_string()), Some("4.15.5".into()));
+        assert_eq!(
+            g.latest(None).map(|n| n.version.to_string()),
+            Some("4.15.5".into())
+        );
         assert_eq!(
             g.latest(Some(&v("4.15.4"))).map(|n| n.version.to_string()),
             Some("4.15.3".into())
@@ -295,7 +305,8 @@ mod tests {
     fn rejects_bad_responses() {
         let err = UpdateGraph::parse("c", "amd64", b"<html>").unwrap_err();
         assert!(matches!(err, GraphError::Json { .. }), "{err}");
-        let tag_only = br#"{"nodes":[{"version":"4.15.0","payload":"quay.io/x/y:4.15.0"}],"edges":[]}"#;
+        let tag_only =
+            br#"{"nodes":[{"version":"4.15.0","payload":"quay.io/x/y:4.15.0"}],"edges":[]}"#;
         let err = UpdateGraph::parse("c", "amd64", tag_only).unwrap_err();
         assert!(err.to_string().contains("not pinned by digest"), "{err}");
         let d = "0".repeat(64);
@@ -303,10 +314,19 @@ mod tests {
             r#"{{"nodes":[{{"version":"4.15.0","payload":"quay.io/x/y@sha256:{d}"}}],"edges":[[0,3]]}}"#
         );
         let err = UpdateGraph::parse("c", "amd64", bad_edge.as_bytes()).unwrap_err();
-        assert!(matches!(err, GraphError::Edge { index: 3, count: 1, .. }), "{err}");
-        let bad_version = format!(
-            r#"{{"nodes":[{{"version":"four","payload":"quay.io/x/y@sha256:{d}"}}]}}"#
+        assert!(
+            matches!(
+                err,
+                GraphError::Edge {
+                    index: 3,
+                    count: 1,
+                    ..
+                }
+            ),
+            "{err}"
         );
+        let bad_version =
+            format!(r#"{{"nodes":[{{"version":"four","payload":"quay.io/x/y@sha256:{d}"}}]}}"#);
         assert!(UpdateGraph::parse("c", "amd64", bad_version.as_bytes()).is_err());
     }
 }

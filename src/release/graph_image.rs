@@ -42,7 +42,9 @@ pub enum GraphImageError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Layer(#[from] LayerError),
-    #[error("the graph-data tarball hard-links `{path}` to `{target}`, which it does not contain before that entry")]
+    #[error(
+        "the graph-data tarball hard-links `{path}` to `{target}`, which it does not contain before that entry"
+    )]
     #[diagnostic(
         code(airlift::release::dangling_link),
         help("the tarball is damaged; fetch it again (delete the stored graph-data.tar.gz)")
@@ -202,13 +204,17 @@ fn read_input(tarball: &[u8]) -> Result<BTreeMap<String, Item>, GraphImageError>
         } else if kind.is_symlink() {
             let target = link.unwrap_or_default();
             if !link_stays_inside(&path, &target, false) {
-                return Err(unsafe_entry(&path, "symbolic link pointing outside the graph data").into());
+                return Err(
+                    unsafe_entry(&path, "symbolic link pointing outside the graph data").into(),
+                );
             }
             Item::Symlink(target)
         } else if kind.is_hard_link() {
             let target = link.unwrap_or_default();
             if !link_stays_inside(&path, &target, true) {
-                return Err(unsafe_entry(&path, "hard link pointing outside the graph data").into());
+                return Err(
+                    unsafe_entry(&path, "hard link pointing outside the graph data").into(),
+                );
             }
             let normalised = safe_path(what, target.as_bytes())?;
             match items.get(&normalised) {
@@ -217,10 +223,7 @@ fn read_input(tarball: &[u8]) -> Result<BTreeMap<String, Item>, GraphImageError>
                     exec: *exec,
                 },
                 _ => {
-                    return Err(GraphImageError::DanglingLink {
-                        path,
-                        target,
-                    });
+                    return Err(GraphImageError::DanglingLink { path, target });
                 }
             }
         } else {
@@ -339,8 +342,7 @@ pub fn image_on_base(
     let bad = |message: &str| GraphImageError::BaseConfig {
         message: message.to_string(),
     };
-    let mut config: Value =
-        serde_json::from_slice(base_config).map_err(|e| bad(&e.to_string()))?;
+    let mut config: Value = serde_json::from_slice(base_config).map_err(|e| bad(&e.to_string()))?;
     let obj = config.as_object_mut().ok_or_else(|| bad("not an object"))?;
     let diff_ids = obj
         .get_mut("rootfs")
@@ -348,7 +350,9 @@ pub fn image_on_base(
         .and_then(Value::as_array_mut)
         .ok_or_else(|| bad("no rootfs.diff_ids array"))?;
     if diff_ids.len() != base_layers.len() {
-        return Err(bad("the number of diff_ids differs from the number of base layers"));
+        return Err(bad(
+            "the number of diff_ids differs from the number of base layers",
+        ));
     }
     diff_ids.push(json!(layer.diff_id.to_string()));
     let history = obj.entry("history").or_insert_with(|| json!([]));

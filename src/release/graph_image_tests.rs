@@ -49,7 +49,11 @@ fn sample() -> Vec<u8> {
         In::Dir("./"),
         In::File("./version", b"1.0.0\n", 0o664),
         In::Dir("./channels/"),
-        In::File("./channels/stable-4.15.yaml", b"name: stable-4.15\nversions:\n- 4.15.3\n", 0o644),
+        In::File(
+            "./channels/stable-4.15.yaml",
+            b"name: stable-4.15\nversions:\n- 4.15.3\n",
+            0o644,
+        ),
         In::File("./channels/eus-4.16.yaml", b"name: eus-4.16\n", 0o600),
         In::File("./raw/metadata.json", b"{}", 0o644),
         In::File("./hack/check.sh", b"#!/bin/sh\n", 0o775),
@@ -68,7 +72,10 @@ fn same_input_gives_same_digests() {
     assert_eq!(ia.manifest_digest, ib.manifest_digest);
     assert_eq!(ia.config_digest, ib.config_digest);
     let later = build_graph_data_layer(&sample(), 1_700_000_000).unwrap();
-    assert_ne!(later.digest, a.digest, "SOURCE_DATE_EPOCH changes the mtimes");
+    assert_ne!(
+        later.digest, a.digest,
+        "SOURCE_DATE_EPOCH changes the mtimes"
+    );
     // Gzip header: no name, mtime 0.
     assert_eq!(&a.blob[..4], &[0x1f, 0x8b, 8, 0]);
     assert_eq!(&a.blob[4..8], &[0, 0, 0, 0]);
@@ -89,8 +96,14 @@ fn unsafe_input_is_refused() {
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("absolute", tarball(&[In::File("/etc/passwd", b"x", 0o644)])),
         ("dotdot", tarball(&[In::File("a/../../x", b"x", 0o644)])),
-        ("symlink out", tarball(&[In::Sym("a/link", "../../etc/passwd")])),
-        ("absolute symlink", tarball(&[In::Sym("link", "/etc/passwd")])),
+        (
+            "symlink out",
+            tarball(&[In::Sym("a/link", "../../etc/passwd")]),
+        ),
+        (
+            "absolute symlink",
+            tarball(&[In::Sym("link", "/etc/passwd")]),
+        ),
         ("hard link out", tarball(&[In::Hard("link", "../x")])),
         ("fifo", tarball(&[In::Fifo("pipe")])),
     ];
@@ -133,7 +146,10 @@ fn image_on_base_appends_the_layer() {
     assert_eq!(cfg["config"]["Env"][0], "PATH=/usr/bin");
     assert_eq!(cfg["history"].as_array().unwrap().len(), 2);
     let m: serde_json::Value = serde_json::from_slice(&img.manifest).unwrap();
-    assert_eq!(m["layers"][0]["mediaType"], "application/vnd.oci.image.layer.v1.tar+gzip");
+    assert_eq!(
+        m["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    );
     assert_eq!(m["layers"][1]["digest"], layer.digest.to_string());
     assert_eq!(m["config"]["digest"], img.config_digest.to_string());
     assert_eq!(img.manifest_digest, Digest::of(&img.manifest));

@@ -24,7 +24,9 @@ pub enum LayerError {
     #[error("{what} has an unsafe entry `{path}`: {reason}")]
     #[diagnostic(
         code(airlift::release::unsafe_entry),
-        help("refusing to read an archive that could write outside its directory; check where the archive came from")
+        help(
+            "refusing to read an archive that could write outside its directory; check where the archive came from"
+        )
     )]
     Unsafe {
         what: String,
@@ -115,10 +117,19 @@ mod tests {
 
     #[test]
     fn paths_are_normalised_and_unsafe_ones_refused() {
-        assert_eq!(safe_path("l", b"./release-manifests//a.yaml").unwrap(), "release-manifests/a.yaml");
+        assert_eq!(
+            safe_path("l", b"./release-manifests//a.yaml").unwrap(),
+            "release-manifests/a.yaml"
+        );
         assert_eq!(safe_path("l", b"./").unwrap(), "");
-        assert!(matches!(safe_path("l", b"/etc/passwd"), Err(LayerError::Unsafe { .. })));
-        assert!(matches!(safe_path("l", b"a/../../b"), Err(LayerError::Unsafe { .. })));
+        assert!(matches!(
+            safe_path("l", b"/etc/passwd"),
+            Err(LayerError::Unsafe { .. })
+        ));
+        assert!(matches!(
+            safe_path("l", b"a/../../b"),
+            Err(LayerError::Unsafe { .. })
+        ));
     }
 
     #[test]
@@ -133,9 +144,15 @@ mod tests {
     #[test]
     fn gzip_plain_and_zstd_are_told_apart() {
         let mut s = String::new();
-        tar_stream("l", &b"plain"[..]).unwrap().read_to_string(&mut s).unwrap();
+        tar_stream("l", &b"plain"[..])
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
         assert_eq!(s, "plain");
         let zstd = [0x28u8, 0xb5, 0x2f, 0xfd, 0];
-        assert!(matches!(tar_stream("l", &zstd[..]), Err(LayerError::Zstd { .. })));
+        assert!(matches!(
+            tar_stream("l", &zstd[..]),
+            Err(LayerError::Zstd { .. })
+        ));
     }
 }

@@ -11,7 +11,9 @@ use super::graph::UpdateGraph;
 /// `stable-4.10`), then the name.
 fn channel_key(name: &str) -> (String, u64, u64, String) {
     let (prefix, version) = name.rsplit_once('-').unwrap_or((name, ""));
-    let mut nums = version.split('.').map(|p| p.parse::<u64>().unwrap_or(u64::MAX));
+    let mut nums = version
+        .split('.')
+        .map(|p| p.parse::<u64>().unwrap_or(u64::MAX));
     let major = nums.next().unwrap_or(u64::MAX);
     let minor = nums.next().unwrap_or(u64::MAX);
     (prefix.to_string(), major, minor, name.to_string())
@@ -20,7 +22,10 @@ fn channel_key(name: &str) -> (String, u64, u64, String) {
 /// Every channel named by `graphs` (their own channels and those listed in the nodes'
 /// channel metadata), one per line under a header.
 pub fn list_channels(graphs: &[UpdateGraph]) -> String {
-    let channels: BTreeSet<String> = graphs.iter().flat_map(UpdateGraph::known_channels).collect();
+    let channels: BTreeSet<String> = graphs
+        .iter()
+        .flat_map(UpdateGraph::known_channels)
+        .collect();
     let mut sorted: Vec<String> = channels.into_iter().collect();
     sorted.sort_by_key(|c| channel_key(c));
     let mut out = String::from("Available OpenShift release channels:\n");
@@ -33,7 +38,10 @@ pub fn list_channels(graphs: &[UpdateGraph]) -> String {
 
 /// The versions of one channel and architecture, oldest first.
 pub fn list_versions(graph: &UpdateGraph) -> String {
-    let mut out = format!("Channel: {}\nArchitecture: {}\n\n", graph.channel, graph.arch);
+    let mut out = format!(
+        "Channel: {}\nArchitecture: {}\n\n",
+        graph.channel, graph.arch
+    );
     for v in graph.nodes.keys() {
         out.push_str(&v.to_string());
         out.push('\n');

@@ -18,7 +18,7 @@ mod select;
 
 pub use fetch::{
     DEFAULT_GRAPH_DATA_URL, DEFAULT_GRAPH_URL, DEFAULT_TIMEOUT, FetchError, GRAPH_DATA_FILE,
-    GraphCache, GraphClient, UPDATE_URL_ENV, graph_url, load_graph_data, fetch_graph_data,
+    GraphCache, GraphClient, UPDATE_URL_ENV, fetch_graph_data, graph_url, load_graph_data,
 };
 pub use graph::{ConditionalEdge, GraphError, GraphNode, UpdateGraph};
 pub use graph_image::{

@@ -35,7 +35,12 @@ pub fn payload_destination(
     version: &Version,
     arch: &str,
 ) -> Result<ImageRef, ReferenceError> {
-    at(registry, namespace, RELEASE_PAYLOAD_REPO, &release_tag(version, arch))
+    at(
+        registry,
+        namespace,
+        RELEASE_PAYLOAD_REPO,
+        &release_tag(version, arch),
+    )
 }
 
 /// Destination of a release component image.
@@ -51,7 +56,10 @@ pub fn component_destination(
 }
 
 /// Destination of the graph-data image.
-pub fn graph_image_destination(registry: &str, namespace: &str) -> Result<ImageRef, ReferenceError> {
+pub fn graph_image_destination(
+    registry: &str,
+    namespace: &str,
+) -> Result<ImageRef, ReferenceError> {
     at(registry, namespace, GRAPH_IMAGE_REPO, "latest")
 }
 
@@ -63,15 +71,21 @@ mod tests {
     fn destinations_follow_oc_mirror_v2() {
         let v = Version::parse("4.15.3").unwrap();
         assert_eq!(
-            payload_destination("mirror.example:5000", "ocp/", &v, "amd64").unwrap().to_string(),
+            payload_destination("mirror.example:5000", "ocp/", &v, "amd64")
+                .unwrap()
+                .to_string(),
             "mirror.example:5000/ocp/openshift/release-images:4.15.3-amd64"
         );
         assert_eq!(
-            component_destination("mirror.example:5000", "", &v, "multi", "cli").unwrap().to_string(),
+            component_destination("mirror.example:5000", "", &v, "multi", "cli")
+                .unwrap()
+                .to_string(),
             "mirror.example:5000/openshift/release:4.15.3-multi-cli"
         );
         assert_eq!(
-            graph_image_destination("127.0.0.1:5000", "a/b").unwrap().to_string(),
+            graph_image_destination("127.0.0.1:5000", "a/b")
+                .unwrap()
+                .to_string(),
             "127.0.0.1:5000/a/b/openshift/graph-image:latest"
         );
         let rc = Version::parse("4.16.0-rc.1+abc").unwrap();

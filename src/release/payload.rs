@@ -25,7 +25,11 @@ pub const BOOTIMAGES_FILE: &str = "release-manifests/0000_50_installer_coreos-bo
 /// Component name given to the KubeVirt container disk (`-<arch>` appended for `multi`).
 pub const KUBEVIRT_COMPONENT: &str = "kubevirt-container";
 
-const WANTED: [&str; 3] = [IMAGE_REFERENCES_FILE, RELEASE_METADATA_FILE, BOOTIMAGES_FILE];
+const WANTED: [&str; 3] = [
+    IMAGE_REFERENCES_FILE,
+    RELEASE_METADATA_FILE,
+    BOOTIMAGES_FILE,
+];
 /// Largest manifest file read into memory.
 const MAX_FILE: u64 = 64 * 1024 * 1024;
 
@@ -50,25 +54,35 @@ pub enum PayloadError {
     #[error("the release payload has no `{IMAGE_REFERENCES_FILE}`")]
     #[diagnostic(
         code(airlift::release::no_image_references),
-        help("this image is not an OpenShift release payload; check the `image=` reference or the update graph's payload")
+        help(
+            "this image is not an OpenShift release payload; check the `image=` reference or the update graph's payload"
+        )
     )]
     NoImageReferences,
     #[error("`{file}` in the release payload is invalid: {message}")]
     #[diagnostic(
         code(airlift::release::bad_manifest),
-        help("the payload is damaged or of an unsupported format; fetch it again and report it if it persists")
+        help(
+            "the payload is damaged or of an unsupported format; fetch it again and report it if it persists"
+        )
     )]
     Invalid { file: &'static str, message: String },
-    #[error("component `{name}` of the release payload is `{reference}`, which is not pinned by digest")]
+    #[error(
+        "component `{name}` of the release payload is `{reference}`, which is not pinned by digest"
+    )]
     #[diagnostic(
         code(airlift::release::component_not_pinned),
-        help("release payloads name components by digest; this payload cannot be mirrored reproducibly")
+        help(
+            "release payloads name components by digest; this payload cannot be mirrored reproducibly"
+        )
     )]
     NotPinned { name: String, reference: String },
     #[error("the release payload names no KubeVirt container image for {arch}")]
     #[diagnostic(
         code(airlift::release::no_kubevirt),
-        help("set `kubevirt-container #false`, or pick a release that ships one (OpenShift 4.14 and later)")
+        help(
+            "set `kubevirt-container #false`, or pick a release that ships one (OpenShift 4.14 and later)"
+        )
     )]
     NoKubevirt { arch: String },
 }
@@ -135,10 +149,11 @@ impl PayloadReader {
             .files
             .get(IMAGE_REFERENCES_FILE)
             .ok_or(PayloadError::NoImageReferences)?;
-        let stream: ImageStream = serde_json::from_slice(refs).map_err(|e| PayloadError::Invalid {
-            file: IMAGE_REFERENCES_FILE,
-            message: e.to_string(),
-        })?;
+        let stream: ImageStream =
+            serde_json::from_slice(refs).map_err(|e| PayloadError::Invalid {
+                file: IMAGE_REFERENCES_FILE,
+                message: e.to_string(),
+            })?;
         let mut components = BTreeMap::new();
         for tag in stream.spec.tags {
             let Some(from) = tag.from else { continue };
@@ -165,12 +180,12 @@ impl PayloadReader {
             }
         };
         if kubevirt {
-            let stream = self
-                .files
-                .get(BOOTIMAGES_FILE)
-                .ok_or_else(|| PayloadError::NoKubevirt {
-                    arch: arch.to_string(),
-                })?;
+            let stream =
+                self.files
+                    .get(BOOTIMAGES_FILE)
+                    .ok_or_else(|| PayloadError::NoKubevirt {
+                        arch: arch.to_string(),
+                    })?;
             for (name, image) in kubevirt_images(stream, arch)? {
                 components.insert(name, image);
             }
@@ -198,7 +213,10 @@ pub fn read_payload<B: AsRef<[u8]>>(
 }
 
 fn under(path: &str, dir: &str) -> bool {
-    dir.is_empty() || path.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'))
+    dir.is_empty()
+        || path
+            .strip_prefix(dir)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 fn valid_component_name(name: &str) -> bool {

@@ -69,12 +69,21 @@ fn collects_components_and_metadata() {
     let c = read_payload(&[base, manifests], "amd64", false).unwrap();
     assert_eq!(c.version.to_string(), "4.15.3");
     assert_eq!(
-        c.previous.iter().map(Version::to_string).collect::<Vec<_>>(),
+        c.previous
+            .iter()
+            .map(Version::to_string)
+            .collect::<Vec<_>>(),
         ["4.14.8", "4.15.0", "4.15.2"]
     );
-    assert_eq!(c.metadata.get("url").map(String::as_str), Some("https://errata.example/1"));
+    assert_eq!(
+        c.metadata.get("url").map(String::as_str),
+        Some("https://errata.example/1")
+    );
     assert_eq!(c.components.len(), 2);
-    assert_eq!(c.components["cli"].to_string(), format!("{ART}@{}", digest('a')));
+    assert_eq!(
+        c.components["cli"].to_string(),
+        format!("{ART}@{}", digest('a'))
+    );
 }
 
 #[test]
@@ -84,8 +93,15 @@ fn later_layers_override_and_whiteouts_remove() {
     let l1 = layer(&[("release-manifests/image-references", &old)], false);
     let l2 = layer(&[("release-manifests/image-references", &new)], true);
     let c = read_payload(&[l1.clone(), l2.clone()], "amd64", false).unwrap();
-    assert_eq!(c.version.to_string(), "4.15.3", "version from metadata.name without release-metadata");
-    assert_eq!(c.components["cli"].digest().map(|d| d.to_string()), Some(digest('c')));
+    assert_eq!(
+        c.version.to_string(),
+        "4.15.3",
+        "version from metadata.name without release-metadata"
+    );
+    assert_eq!(
+        c.components["cli"].digest().map(|d| d.to_string()),
+        Some(digest('c'))
+    );
 
     let wh = layer(&[("release-manifests/.wh.image-references", b"")], true);
     assert_eq!(
@@ -110,10 +126,16 @@ fn later_layers_override_and_whiteouts_remove() {
 #[test]
 fn unsafe_paths_and_unpinned_components_are_refused() {
     let refs = image_references("4.15.3", &[("cli", format!("{ART}@{}", digest('a')))]);
-    for bad in ["../release-manifests/image-references", "/release-manifests/image-references"] {
+    for bad in [
+        "../release-manifests/image-references",
+        "/release-manifests/image-references",
+    ] {
         let l = layer(&[(bad, &refs)], true);
         let e = read_payload(&[l], "amd64", false).unwrap_err();
-        assert!(matches!(e, PayloadError::Layer(LayerError::Unsafe { .. })), "{bad}: {e}");
+        assert!(
+            matches!(e, PayloadError::Layer(LayerError::Unsafe { .. })),
+            "{bad}: {e}"
+        );
     }
     let refs = image_references("4.15.3", &[("cli", format!("{ART}:latest"))]);
     let l = layer(&[("release-manifests/image-references", &refs)], true);
@@ -121,7 +143,10 @@ fn unsafe_paths_and_unpinned_components_are_refused() {
         read_payload(&[l], "amd64", false).unwrap_err(),
         PayloadError::NotPinned { .. }
     ));
-    let l = layer(&[("release-manifests/image-references", b"{not json")], true);
+    let l = layer(
+        &[("release-manifests/image-references", b"{not json")],
+        true,
+    );
     assert!(matches!(
         read_payload(&[l], "amd64", false).unwrap_err(),
         PayloadError::Invalid { .. }
@@ -159,7 +184,10 @@ fn kubevirt_container_is_read_from_the_boot_images_stream() {
     let l = layer(
         &[
             ("release-manifests/image-references", &refs),
-            ("release-manifests/0000_50_installer_coreos-bootimages.yaml", &boot),
+            (
+                "release-manifests/0000_50_installer_coreos-bootimages.yaml",
+                &boot,
+            ),
         ],
         true,
     );
@@ -169,13 +197,19 @@ fn kubevirt_container_is_read_from_the_boot_images_stream() {
         format!("{ART}@{}", digest('d'))
     );
     let arm = read_payload(std::slice::from_ref(&l), "arm64", true).unwrap();
-    assert!(arm.components[KUBEVIRT_COMPONENT].to_string().ends_with(&digest('e')));
+    assert!(
+        arm.components[KUBEVIRT_COMPONENT]
+            .to_string()
+            .ends_with(&digest('e'))
+    );
     let multi = read_payload(std::slice::from_ref(&l), "multi", true).unwrap();
     assert!(multi.components.contains_key("kubevirt-container-amd64"));
     assert!(multi.components.contains_key("kubevirt-container-arm64"));
     assert_eq!(
         read_payload(std::slice::from_ref(&l), "s390x", true).unwrap_err(),
-        PayloadError::NoKubevirt { arch: "s390x".into() }
+        PayloadError::NoKubevirt {
+            arch: "s390x".into()
+        }
     );
     let without = read_payload(&[l], "amd64", false).unwrap();
     assert!(!without.components.contains_key(KUBEVIRT_COMPONENT));

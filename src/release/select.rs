@@ -77,7 +77,9 @@ pub enum SelectError {
         help("check the channel name and architecture with `airlift list releases`")
     )]
     EmptyChannel { channel: String, arch: String },
-    #[error("channel `{channel}` ({arch}) has no release at or below max {max}; its oldest is {oldest}")]
+    #[error(
+        "channel `{channel}` ({arch}) has no release at or below max {max}; its oldest is {oldest}"
+    )]
     #[diagnostic(
         code(airlift::release::below_channel),
         help("raise `max` to {oldest} or later, or pick an older channel")
@@ -85,8 +87,8 @@ pub enum SelectError {
     NothingBelowMax {
         channel: String,
         arch: String,
-        max: Version,
-        oldest: Version,
+        max: String,
+        oldest: String,
     },
     #[error("channel `{channel}`: min {min} is above max {max}")]
     #[diagnostic(
@@ -95,8 +97,8 @@ pub enum SelectError {
     )]
     MinAboveMax {
         channel: String,
-        min: Version,
-        max: Version,
+        min: String,
+        max: String,
     },
     #[error("channel `{channel}` ({arch}) has no release between {min} and {max}; it has {known}")]
     #[diagnostic(
@@ -106,39 +108,49 @@ pub enum SelectError {
     EmptyRange {
         channel: String,
         arch: String,
-        min: Version,
-        max: Version,
+        min: String,
+        max: String,
         known: String,
     },
-    #[error("channel `{channel}` ({arch}) does not contain {version}, so no upgrade path can start or end there; nearest: {nearest}")]
+    #[error(
+        "channel `{channel}` ({arch}) does not contain {version}, so no upgrade path can start or end there; nearest: {nearest}"
+    )]
     #[diagnostic(
         code(airlift::release::not_in_channel),
-        help("with shortest-path, `min` and `max` must be releases of the channel; pick one of the nearest releases")
+        help(
+            "with shortest-path, `min` and `max` must be releases of the channel; pick one of the nearest releases"
+        )
     )]
     NotInChannel {
         channel: String,
         arch: String,
-        version: Version,
+        version: String,
         nearest: String,
     },
     #[error("channel `{channel}` ({arch}) has no upgrade path from {from} to {to}")]
     #[diagnostic(
         code(airlift::release::no_path),
-        help("drop shortest-path to mirror the whole range, or add the channel that carries the intermediate releases")
+        help(
+            "drop shortest-path to mirror the whole range, or add the channel that carries the intermediate releases"
+        )
     )]
     NoPath {
         channel: String,
         arch: String,
-        from: Version,
-        to: Version,
+        from: String,
+        to: String,
     },
-    #[error("release {version} ({arch}) has payload `{first}` in one channel and `{second}` in another")]
+    #[error(
+        "release {version} ({arch}) has payload `{first}` in one channel and `{second}` in another"
+    )]
     #[diagnostic(
         code(airlift::release::payload_conflict),
-        help("the update graphs disagree; fetch them again (delete the stored responses) and report it if it persists")
+        help(
+            "the update graphs disagree; fetch them again (delete the stored responses) and report it if it persists"
+        )
     )]
     PayloadConflict {
-        version: Version,
+        version: String,
         arch: String,
         first: String,
         second: String,
@@ -173,7 +185,10 @@ pub fn helper_channels(requests: &[ChannelRequest]) -> Vec<String> {
         .iter()
         .flat_map(|r| {
             [
-                r.max.as_ref().filter(|m| m.major == low.major).map(|m| m.minor),
+                r.max
+                    .as_ref()
+                    .filter(|m| m.major == low.major)
+                    .map(|m| m.minor),
                 channel_minor(&r.channel)
                     .filter(|(major, _)| *major == low.major)
                     .map(|(_, minor)| minor),
@@ -289,7 +304,7 @@ fn merge(mut releases: Vec<SelectedRelease>) -> Result<Vec<SelectedRelease>, Sel
             Some(last) if last.version == r.version && last.arch == r.arch => {
                 if last.payload != r.payload {
                     return Err(SelectError::PayloadConflict {
-                        version: r.version,
+                        version: r.version.to_string(),
                         arch: r.arch,
                         first: last.payload.to_string(),
                         second: r.payload.to_string(),
@@ -322,13 +337,13 @@ fn select_channel<'g>(
             None => Err(SelectError::NothingBelowMax {
                 channel: channel(),
                 arch: arch(),
-                max: req.max.clone().unwrap_or_else(|| newest.version.clone()),
+                max: req.max.as_ref().unwrap_or(&newest.version).to_string(),
                 oldest: graph
                     .nodes
                     .keys()
                     .next()
-                    .cloned()
-                    .unwrap_or_else(|| newest.version.clone()),
+                    .unwrap_or(&newest.version)
+                    .to_string(),
             }),
         };
     };
@@ -336,8 +351,8 @@ fn select_channel<'g>(
     if *min > max {
         return Err(SelectError::MinAboveMax {
             channel: channel(),
-            min: min.clone(),
-            max,
+            min: min.to_string(),
+            max: max.to_string(),
         });
     }
     if req.shortest_path {
@@ -346,7 +361,7 @@ fn select_channel<'g>(
                 return Err(SelectError::NotInChannel {
                     channel: channel(),
                     arch: arch(),
-                    version: end.clone(),
+                    version: end.to_string(),
                     nearest: nearest(graph.nodes.keys(), end),
                 });
             }
@@ -355,19 +370,23 @@ fn select_channel<'g>(
         let path = shortest_path(&adj, min, &max).ok_or_else(|| SelectError::NoPath {
             channel: channel(),
             arch: arch(),
-            from: min.clone(),
-            to: max.clone(),
+            from: min.to_string(),
+            to: max.to_string(),
         })?;
         warn_conditional(&path, [graph], warnings);
         return Ok(path.iter().filter_map(|v| graph.nodes.get(v)).collect());
     }
-    let range: Vec<&GraphNode> = graph.nodes.range(min.clone()..=max.clone()).map(|(_, n)| n).collect();
+    let range: Vec<&GraphNode> = graph
+        .nodes
+        .range(min.clone()..=max.clone())
+        .map(|(_, n)| n)
+        .collect();
     if range.is_empty() {
         return Err(SelectError::EmptyRange {
             channel: channel(),
             arch: arch(),
-            min: min.clone(),
-            max,
+            min: min.to_string(),
+            max: max.to_string(),
             known: nearest(graph.nodes.keys(), min),
         });
     }
@@ -447,9 +466,10 @@ fn warn_conditional<'g>(
             .flatten()
             .collect();
         // Only conditional when no graph offers the edge unconditionally.
-        let unconditional = graphs.clone().into_iter().any(|g| {
-            g.edges.contains(&(from.clone(), to.clone())) && g.risks(from, to).is_none()
-        });
+        let unconditional = graphs
+            .clone()
+            .into_iter()
+            .any(|g| g.edges.contains(&(from.clone(), to.clone())) && g.risks(from, to).is_none());
         if !risks.is_empty() && !unconditional {
             let names: Vec<&str> = risks.iter().map(|s| s.as_str()).collect();
             warnings.push(format!(
@@ -476,7 +496,11 @@ fn cross_channel(
     let Some(to) = requests
         .iter()
         .zip(&requested)
-        .filter_map(|(r, g)| r.max.clone().or_else(|| g.latest(None).map(|n| n.version.clone())))
+        .filter_map(|(r, g)| {
+            r.max
+                .clone()
+                .or_else(|| g.latest(None).map(|n| n.version.clone()))
+        })
         .max()
     else {
         return Ok(Vec::new());
@@ -485,7 +509,10 @@ fn cross_channel(
         return Ok(Vec::new());
     }
     let names = |gs: &[&UpdateGraph]| -> String {
-        gs.iter().map(|g| g.channel.as_str()).collect::<Vec<_>>().join(", ")
+        gs.iter()
+            .map(|g| g.channel.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let in_union = |gs: &[&UpdateGraph], v: &Version| gs.iter().any(|g| g.nodes.contains_key(v));
     let mut path = None;
@@ -520,7 +547,11 @@ fn cross_channel(
             .filter(|g| g.nodes.contains_key(v))
             .collect();
         let (holders, helper) = if holders.is_empty() {
-            let h: Vec<&UpdateGraph> = all.iter().copied().filter(|g| g.nodes.contains_key(v)).collect();
+            let h: Vec<&UpdateGraph> = all
+                .iter()
+                .copied()
+                .filter(|g| g.nodes.contains_key(v))
+                .collect();
             (h, true)
         } else {
             (holders, false)
@@ -533,7 +564,7 @@ fn cross_channel(
                 && other.payload != node.payload
             {
                 return Err(SelectError::PayloadConflict {
-                    version: v.clone(),
+                    version: v.to_string(),
                     arch: arch.to_string(),
                     first: node.payload.to_string(),
                     second: other.payload.to_string(),
@@ -547,7 +578,11 @@ fn cross_channel(
                 names(&requested)
             ));
         }
-        out.push(selected(node, arch, holders.iter().map(|g| g.channel.clone())));
+        out.push(selected(
+            node,
+            arch,
+            holders.iter().map(|g| g.channel.clone()),
+        ));
     }
     Ok(out)
 }

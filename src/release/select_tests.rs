@@ -39,15 +39,25 @@ fn run(reqs: &[ChannelRequest], channels: &[&str]) -> Selection {
 
 #[test]
 fn range_selects_every_release_between_min_and_max() {
-    let s = run(&[req("stable-4.15", Some("4.15.0"), Some("4.15.3"), false)], &["stable-4.15"]);
+    let s = run(
+        &[req("stable-4.15", Some("4.15.0"), Some("4.15.3"), false)],
+        &["stable-4.15"],
+    );
     assert_eq!(versions(&s), ["4.15.0", "4.15.2", "4.15.3"]);
     assert!(s.warnings.is_empty());
-    assert!(s.releases.iter().all(|r| r.channels.contains("stable-4.15") && r.arch == "amd64"));
+    assert!(
+        s.releases
+            .iter()
+            .all(|r| r.channels.contains("stable-4.15") && r.arch == "amd64")
+    );
 }
 
 #[test]
 fn min_only_runs_to_the_channel_head() {
-    let s = run(&[req("stable-4.15", Some("4.15.2"), None, false)], &["stable-4.15"]);
+    let s = run(
+        &[req("stable-4.15", Some("4.15.2"), None, false)],
+        &["stable-4.15"],
+    );
     assert_eq!(versions(&s), ["4.15.2", "4.15.3", "4.15.5"]);
 }
 
@@ -64,7 +74,10 @@ fn no_min_selects_the_latest_only() {
 
 #[test]
 fn max_only_selects_the_latest_at_or_below_max() {
-    let s = run(&[req("stable-4.15", None, Some("4.15.4"), false)], &["stable-4.15"]);
+    let s = run(
+        &[req("stable-4.15", None, Some("4.15.4"), false)],
+        &["stable-4.15"],
+    );
     assert_eq!(versions(&s), ["4.15.3"]);
     let e = select(
         &[req("stable-4.15", None, Some("4.13.0"), false)],
@@ -78,15 +91,24 @@ fn max_only_selects_the_latest_at_or_below_max() {
 #[test]
 fn shortest_path_prefers_higher_versions_on_ties() {
     // 4.14.1 → 4.14.3 → 4.14.8 and 4.14.1 → 4.14.5 → 4.14.8 are both two steps.
-    let s = run(&[req("stable-4.14", Some("4.14.1"), Some("4.14.8"), true)], &["stable-4.14"]);
+    let s = run(
+        &[req("stable-4.14", Some("4.14.1"), Some("4.14.8"), true)],
+        &["stable-4.14"],
+    );
     assert_eq!(versions(&s), ["4.14.1", "4.14.5", "4.14.8"]);
-    let s = run(&[req("stable-4.14", Some("4.14.1"), Some("4.14.1"), true)], &["stable-4.14"]);
+    let s = run(
+        &[req("stable-4.14", Some("4.14.1"), Some("4.14.1"), true)],
+        &["stable-4.14"],
+    );
     assert_eq!(versions(&s), ["4.14.1"]);
 }
 
 #[test]
 fn shortest_path_over_a_conditional_edge_warns_with_its_risks() {
-    let s = run(&[req("stable-4.15", Some("4.15.2"), Some("4.15.5"), true)], &["stable-4.15"]);
+    let s = run(
+        &[req("stable-4.15", Some("4.15.2"), Some("4.15.5"), true)],
+        &["stable-4.15"],
+    );
     assert_eq!(versions(&s), ["4.15.2", "4.15.5"]);
     assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
     assert!(s.warnings[0].contains("4.15.2 → 4.15.5"));
@@ -96,30 +118,53 @@ fn shortest_path_over_a_conditional_edge_warns_with_its_risks() {
 #[test]
 fn shortest_path_errors_name_the_problem() {
     let g = graphs("amd64", &["stable-4.15", "eus-4.16"]);
-    let e = select(&[req("stable-4.15", Some("4.15.1"), Some("4.15.5"), true)], "amd64", &g)
-        .unwrap_err();
+    let e = select(
+        &[req("stable-4.15", Some("4.15.1"), Some("4.15.5"), true)],
+        "amd64",
+        &g,
+    )
+    .unwrap_err();
     match &e {
-        SelectError::NotInChannel { version, nearest, .. } => {
-            assert_eq!(version, &v("4.15.1"));
+        SelectError::NotInChannel {
+            version, nearest, ..
+        } => {
+            assert_eq!(version, "4.15.1");
             assert_eq!(nearest, "4.15.0, 4.15.2");
         }
         other => panic!("{other}"),
     }
-    let e = select(&[req("eus-4.16", Some("4.14.8"), Some("4.16.4"), true)], "amd64", &g)
-        .unwrap_err();
+    let e = select(
+        &[req("eus-4.16", Some("4.14.8"), Some("4.16.4"), true)],
+        "amd64",
+        &g,
+    )
+    .unwrap_err();
     assert!(matches!(e, SelectError::NoPath { .. }), "{e}");
 }
 
 #[test]
 fn range_errors() {
     let g = graphs("amd64", &["stable-4.15"]);
-    let e = select(&[req("stable-4.15", Some("4.15.3"), Some("4.15.0"), false)], "amd64", &g)
-        .unwrap_err();
+    let e = select(
+        &[req("stable-4.15", Some("4.15.3"), Some("4.15.0"), false)],
+        "amd64",
+        &g,
+    )
+    .unwrap_err();
     assert!(matches!(e, SelectError::MinAboveMax { .. }), "{e}");
-    let e = select(&[req("stable-4.15", Some("4.16.0"), None, false)], "amd64", &g).unwrap_err();
+    let e = select(
+        &[req("stable-4.15", Some("4.16.0"), None, false)],
+        "amd64",
+        &g,
+    )
+    .unwrap_err();
     assert!(matches!(e, SelectError::MinAboveMax { .. }), "{e}");
-    let e = select(&[req("stable-4.15", Some("4.14.6"), Some("4.14.7"), false)], "amd64", &g)
-        .unwrap_err();
+    let e = select(
+        &[req("stable-4.15", Some("4.14.6"), Some("4.14.7"), false)],
+        "amd64",
+        &g,
+    )
+    .unwrap_err();
     match e {
         SelectError::EmptyRange { known, .. } => assert_eq!(known, "4.14.5, 4.14.8"),
         other => panic!("{other}"),
@@ -136,7 +181,11 @@ fn helper_channels_cover_the_skipped_minors() {
     ];
     assert_eq!(helper_channels(&reqs), ["stable-4.15", "stable-4.16"]);
     assert!(helper_channels(&reqs[..1]).is_empty());
-    let with_stable = [reqs[0].clone(), req("stable-4.15", None, None, false), reqs[1].clone()];
+    let with_stable = [
+        reqs[0].clone(),
+        req("stable-4.15", None, None, false),
+        reqs[1].clone(),
+    ];
     assert_eq!(helper_channels(&with_stable), ["stable-4.16"]);
 }
 
@@ -166,7 +215,9 @@ fn eus_to_eus_adds_the_intermediate_release_with_a_warning() {
         ["stable-4.15", "stable-4.16"]
     );
     assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
-    assert!(s.warnings[0].starts_with("added 4.15.5 (amd64) from channel stable-4.15, stable-4.16"));
+    assert!(
+        s.warnings[0].starts_with("added 4.15.5 (amd64) from channel stable-4.15, stable-4.16")
+    );
     assert!(s.warnings[0].contains("4.14.3 → 4.16.4"));
 }
 
@@ -179,7 +230,11 @@ fn cross_channel_without_any_path_warns() {
     let s = run(&reqs, &["eus-4.14", "eus-4.16"]);
     assert_eq!(versions(&s).len(), 6);
     assert_eq!(s.warnings.len(), 1);
-    assert!(s.warnings[0].starts_with("no upgrade path from 4.14.3 to 4.16.4"), "{:?}", s.warnings);
+    assert!(
+        s.warnings[0].starts_with("no upgrade path from 4.14.3 to 4.16.4"),
+        "{:?}",
+        s.warnings
+    );
 }
 
 #[test]
@@ -228,7 +283,15 @@ fn release_sets_select_per_architecture_or_bypass_the_graph() {
         .iter()
         .map(|r| format!("{}-{}", r.version, r.arch))
         .collect();
-    assert_eq!(got, ["4.15.2-amd64", "4.15.2-multi", "4.15.3-amd64", "4.15.3-multi"]);
+    assert_eq!(
+        got,
+        [
+            "4.15.2-amd64",
+            "4.15.2-multi",
+            "4.15.3-amd64",
+            "4.15.3-multi"
+        ]
+    );
 
     let set = recipe_set(
         "release \"one\" image=\"quay.io/openshift-release-dev/ocp-release:4.15.3-x86_64\"\n",
