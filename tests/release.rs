@@ -57,7 +57,11 @@ fn graph_client_stores_responses_and_reloads_them_offline() {
     assert_eq!(cache.load("stable-4.15", "amd64").expect("offline load"), g);
     let all = cache.load_all().expect("load all");
     assert_eq!(all.len(), 2);
-    assert_eq!(server.requests().len(), before, "offline loads make no request");
+    assert_eq!(
+        server.requests().len(),
+        before,
+        "offline loads make no request"
+    );
     let e = client()
         .fetch_graph(&server.url(), &cache, "stable-4.15", "amd64")
         .unwrap_err();
@@ -91,11 +95,18 @@ fn a_silent_server_times_out_with_a_message_naming_url_and_offline() {
     let silent = SilentServer::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let e = GraphClient::new(Duration::from_secs(1))
-        .fetch_graph(&silent.url(), &GraphCache::new(dir.path()), "stable-4.15", "amd64")
+        .fetch_graph(
+            &silent.url(),
+            &GraphCache::new(dir.path()),
+            "stable-4.15",
+            "amd64",
+        )
         .unwrap_err();
     assert!(matches!(e, FetchError::Timeout { seconds: 1, .. }), "{e}");
     assert!(e.to_string().contains(&silent.url()), "{e}");
-    let help = miette::Diagnostic::help(&e).map(|h| h.to_string()).unwrap_or_default();
+    let help = miette::Diagnostic::help(&e)
+        .map(|h| h.to_string())
+        .unwrap_or_default();
     assert!(help.contains("--offline"), "{help}");
     assert!(silent.accepted() >= 1);
 }
@@ -126,11 +137,19 @@ fn eus_selection_over_served_graphs_adds_the_intermediate_release() {
     }
     let s = select_release_set(set, &graphs).expect("selection");
     let got: Vec<String> = s.releases.iter().map(|r| r.version.to_string()).collect();
-    assert_eq!(got, ["4.14.3", "4.14.8", "4.15.5", "4.16.0", "4.16.2", "4.16.4"]);
+    assert_eq!(
+        got,
+        ["4.14.3", "4.14.8", "4.15.5", "4.16.0", "4.16.2", "4.16.4"]
+    );
     assert_eq!(s.warnings.len(), 1);
     assert!(s.warnings[0].contains("added 4.15.5"), "{:?}", s.warnings);
-    let dst = payload_destination("mirror.example:5000", "ocp", &s.releases[2].version, "amd64")
-        .expect("destination");
+    let dst = payload_destination(
+        "mirror.example:5000",
+        "ocp",
+        &s.releases[2].version,
+        "amd64",
+    )
+    .expect("destination");
     assert_eq!(
         dst.to_string(),
         "mirror.example:5000/ocp/openshift/release-images:4.15.5-amd64"
@@ -158,12 +177,22 @@ fn graph_data_is_fetched_stored_and_built_reproducibly() {
     let b = build_graph_data_layer(&fetched, 0).expect("layer again");
     assert_eq!(a.digest, b.digest);
     assert_eq!(a.diff_id, b.diff_id);
-    let (ia, ib) = (image_from_scratch(&a, "amd64"), image_from_scratch(&b, "amd64"));
+    let (ia, ib) = (
+        image_from_scratch(&a, "amd64"),
+        image_from_scratch(&b, "amd64"),
+    );
     assert_eq!(ia.manifest, ib.manifest);
     assert_eq!(ia.manifest_digest, Digest::of(&ia.manifest));
     let listing = a.listing().expect("listing");
-    assert!(listing.iter().any(|l| l.ends_with("var/lib/cincinnati-graph-data/channels/eus-4.16.yaml")));
-    assert!(listing.iter().all(|l| l.contains(" 0/0 0 ")), "{listing:#?}");
+    assert!(
+        listing
+            .iter()
+            .any(|l| l.ends_with("var/lib/cincinnati-graph-data/channels/eus-4.16.yaml"))
+    );
+    assert!(
+        listing.iter().all(|l| l.contains(" 0/0 0 ")),
+        "{listing:#?}"
+    );
 }
 
 fn validate(files: &[PathBuf]) -> (bool, String) {
@@ -195,29 +224,41 @@ fn validate(files: &[PathBuf]) -> (bool, String) {
 
 #[test]
 fn update_service_is_valid_and_stable() {
-    let releases = Repository::parse("mirror.example:5000/ocp/openshift/release-images").expect("repo");
+    let releases =
+        Repository::parse("mirror.example:5000/ocp/openshift/release-images").expect("repo");
     let graph = graph_image_destination("mirror.example:5000", "ocp").expect("graph image");
     let digest = Digest::of(b"graph image manifest");
     let opts = ResourceOptions {
         target: "enterprise".into(),
         ..ResourceOptions::default()
     };
-    let (name, text) = render_update_service(&releases, graph.repository(), &digest, &opts).expect("render");
-    let (_, again) = render_update_service(&releases, graph.repository(), &digest, &opts).expect("render");
+    let (name, text) =
+        render_update_service(&releases, graph.repository(), &digest, &opts).expect("render");
+    let (_, again) =
+        render_update_service(&releases, graph.repository(), &digest, &opts).expect("render");
     assert_eq!(text, again);
     assert_eq!(name, "updateService.yaml");
-    assert!(text.contains(&format!("graphDataImage: mirror.example:5000/ocp/openshift/graph-image@{digest}")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "graphDataImage: mirror.example:5000/ocp/openshift/graph-image@{digest}"
+        )),
+        "{text}"
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join(&name);
     std::fs::write(&path, &text).expect("write");
     let (ok, output) = validate(&[path]);
-    assert!(ok, "validate.py rejected the UpdateService:\n{output}\n{text}");
+    assert!(
+        ok,
+        "validate.py rejected the UpdateService:\n{output}\n{text}"
+    );
 
     let epoch = ResourceOptions {
         source_date_epoch: Some(1_700_000_000),
         ..opts
     };
-    let (_, dated) = render_update_service(&releases, graph.repository(), &digest, &epoch).expect("render");
+    let (_, dated) =
+        render_update_service(&releases, graph.repository(), &digest, &epoch).expect("render");
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots/release"));
     settings.set_prepend_module_to_snapshot(false);
@@ -233,9 +274,16 @@ async fn payload_components_are_read_from_a_payload_in_a_real_registry() {
     let fx = Fixture::new(&reg);
     let host = fx.host().to_string();
     let art = "openshift-release-dev/ocp-v4.0-art-dev";
-    let cli = fx.image(art, None, Format::Oci, "amd64", &[Layer::Random(512)]).await;
-    let installer = fx.image(art, None, Format::Oci, "amd64", &[Layer::Random(768)]).await;
-    let components = [("cli", cli.by_digest(&host)), ("installer", installer.by_digest(&host))];
+    let cli = fx
+        .image(art, None, Format::Oci, "amd64", &[Layer::Random(512)])
+        .await;
+    let installer = fx
+        .image(art, None, Format::Oci, "amd64", &[Layer::Random(768)])
+        .await;
+    let components = [
+        ("cli", cli.by_digest(&host)),
+        ("installer", installer.by_digest(&host)),
+    ];
     let release = fixture_release("4.15.3", &["4.15.2", "4.14.8"], &components);
     let layers: Vec<Layer> = release
         .layers
@@ -243,18 +291,35 @@ async fn payload_components_are_read_from_a_payload_in_a_real_registry() {
         .map(|l| Layer::Shared(std::sync::Arc::new(l.clone())))
         .collect();
     let payload = fx
-        .image("openshift-release-dev/ocp-release", Some("4.15.3-x86_64"), Format::Docker, "amd64", &layers)
+        .image(
+            "openshift-release-dev/ocp-release",
+            Some("4.15.3-x86_64"),
+            Format::Docker,
+            "amd64",
+            &layers,
+        )
         .await;
     // Read the payload back the way the copy engine will: manifest, then layer blobs.
-    let raw = skopeo_inspect_raw(&payload.reference, &SkopeoAuth::for_registry(&reg)).expect("skopeo");
+    let raw =
+        skopeo_inspect_raw(&payload.reference, &SkopeoAuth::for_registry(&reg)).expect("skopeo");
     assert_eq!(raw, payload.manifest);
     let manifest: serde_json::Value = serde_json::from_slice(&raw).expect("manifest json");
     let http = reqwest::Client::new();
     let mut blobs = Vec::new();
     for layer in manifest["layers"].as_array().expect("layers") {
         let digest = layer["digest"].as_str().expect("digest");
-        let url = format!("{}/v2/openshift-release-dev/ocp-release/blobs/{digest}", reg.base_url());
-        let bytes = http.get(url).send().await.expect("GET blob").bytes().await.expect("blob");
+        let url = format!(
+            "{}/v2/openshift-release-dev/ocp-release/blobs/{digest}",
+            reg.base_url()
+        );
+        let bytes = http
+            .get(url)
+            .send()
+            .await
+            .expect("GET blob")
+            .bytes()
+            .await
+            .expect("blob");
         assert_eq!(Digest::of(&bytes).to_string(), digest);
         blobs.push(bytes.to_vec());
     }

@@ -24,7 +24,10 @@ pub const GRAPH_DATA_PATH: &str = "/api/upgrades_info/graph-data";
 
 /// Directory of the fixture graph responses (`<channel>-<arch>.json`).
 pub fn graphs_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/release/graphs"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/release/graphs"
+    ))
 }
 
 /// The fixture update-graph server.
@@ -131,12 +134,22 @@ fn serve(mut stream: TcpStream, requests: &Mutex<Vec<String>>, tarball: &[u8]) {
         return;
     }
     if !accept.contains("application/json") {
-        respond(&mut stream, "406 Not Acceptable", "text/plain", b"accept application/json");
+        respond(
+            &mut stream,
+            "406 Not Acceptable",
+            "text/plain",
+            b"accept application/json",
+        );
         return;
     }
     let params: BTreeMap<&str, &str> = query.split('&').filter_map(|p| p.split_once('=')).collect();
     let (Some(channel), Some(arch)) = (params.get("channel"), params.get("arch")) else {
-        respond(&mut stream, "400 Bad Request", "text/plain", b"channel and arch are required");
+        respond(
+            &mut stream,
+            "400 Bad Request",
+            "text/plain",
+            b"channel and arch are required",
+        );
         return;
     };
     match std::fs::read(graphs_dir().join(format!("{channel}-{arch}.json"))) {
@@ -201,9 +214,18 @@ pub fn tar_gz(files: &[(&str, &[u8])]) -> Vec<u8> {
 pub fn graph_data_tarball() -> Vec<u8> {
     tar_gz(&[
         ("version", b"1.2.0\n"),
-        ("channels/stable-4.15.yaml", b"name: stable-4.15\nversions:\n- 4.15.0\n- 4.15.2\n- 4.15.3\n"),
-        ("channels/eus-4.16.yaml", b"name: eus-4.16\nversions:\n- 4.16.0\n"),
-        ("blocked-edges/4.15.5-FixtureEtcdRisk.yaml", b"to: 4.15.5\nfrom: 4\\.15\\.2\n"),
+        (
+            "channels/stable-4.15.yaml",
+            b"name: stable-4.15\nversions:\n- 4.15.0\n- 4.15.2\n- 4.15.3\n",
+        ),
+        (
+            "channels/eus-4.16.yaml",
+            b"name: eus-4.16\nversions:\n- 4.16.0\n",
+        ),
+        (
+            "blocked-edges/4.15.5-FixtureEtcdRisk.yaml",
+            b"to: 4.15.5\nfrom: 4\\.15\\.2\n",
+        ),
         ("raw/metadata.json", b"{}\n"),
     ])
 }
@@ -220,7 +242,11 @@ pub struct FixtureRelease {
 /// Builds the layers of a release payload for `version` whose `image-references` names
 /// `components` (name, reference pinned by digest) and whose `release-metadata` lists
 /// `previous`.
-pub fn fixture_release(version: &str, previous: &[&str], components: &[(&str, String)]) -> FixtureRelease {
+pub fn fixture_release(
+    version: &str,
+    previous: &[&str],
+    components: &[(&str, String)],
+) -> FixtureRelease {
     let tags: Vec<serde_json::Value> = components
         .iter()
         .map(|(n, r)| {
@@ -240,11 +266,17 @@ pub fn fixture_release(version: &str, previous: &[&str], components: &[(&str, St
     });
     let refs = serde_json::to_vec_pretty(&refs).expect("json");
     let meta = serde_json::to_vec(&meta).expect("json");
-    let base = tar_gz(&[("etc/os-release", b"ID=\"rhel\"\n"), ("usr/bin/cluster-version-operator", b"\x7fELF")]);
+    let base = tar_gz(&[
+        ("etc/os-release", b"ID=\"rhel\"\n"),
+        ("usr/bin/cluster-version-operator", b"\x7fELF"),
+    ]);
     let manifests = tar_gz(&[
         ("release-manifests/image-references", &refs),
         ("release-manifests/release-metadata", &meta),
-        ("release-manifests/0000_00_cluster-version-operator_03_deployment.yaml", b"kind: Deployment\n"),
+        (
+            "release-manifests/0000_00_cluster-version-operator_03_deployment.yaml",
+            b"kind: Deployment\n",
+        ),
     ]);
     FixtureRelease {
         version: version.to_string(),
