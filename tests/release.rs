@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use airlift::oci::{Digest, Repository};
 use airlift::release::{
-    FetchError, GraphCache, GraphClient, UpdateGraph, build_graph_data_layer, fetch_graph_data,
-    graph_image_destination, helper_channels, image_from_scratch, list_channels, list_versions,
-    load_graph_data, payload_destination, read_payload, requests_of, select_release_set,
+    FetchError, GraphCache, GraphClient, GraphSource, UpdateGraph, build_graph_data_layer,
+    fetch_graph_data, graph_image_destination, image_from_scratch, list_channels, list_versions,
+    load_graph_data, load_graphs, payload_destination, read_payload, select_release_set,
 };
 use airlift::resources::{ResourceOptions, render_update_service};
 use support::graph_server::{
@@ -113,7 +113,7 @@ fn a_silent_server_times_out_with_a_message_naming_url_and_offline() {
 
 #[test]
 fn eus_selection_over_served_graphs_adds_the_intermediate_release() {
-    let server = GraphServer::start();
+    let mut server = GraphServer::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let cache = GraphCache::new(dir.path());
     let recipe = airlift::recipe::parse_str(
@@ -122,19 +122,25 @@ fn eus_selection_over_served_graphs_adds_the_intermediate_release() {
     )
     .expect("recipe parses");
     let set = recipe.releases().next().expect("release set");
-    let requests = requests_of(set);
-    let mut graphs = BTreeMap::new();
-    for r in &requests {
-        let g = client()
-            .fetch_graph(&server.url(), &cache, &r.channel, "amd64")
-            .expect("requested channel");
-        graphs.insert((r.channel.clone(), "amd64".to_string()), g);
-    }
-    for c in helper_channels(&requests) {
-        if let Ok(g) = client().fetch_graph(&server.url(), &cache, &c, "amd64") {
-            graphs.insert((c, "amd64".to_string()), g);
-        }
-    }
+    let c = client();
+    let online = GraphSource::Online {
+        client: &c,
+        env_override: Some(server.url()),
+    };
+    let graphs = load_graphs(set, &online, &cache).expect("graphs online");
+    let keys: Vec<String> = graphs.keys().map(|(c, a)| format!("{c}-{a}")).collect();
+    assert_eq!(
+        keys,
+        [
+            "eus-4.14-amd64",
+            "eus-4.16-amd64",
+            "stable-4.15-amd64",
+            "stable-4.16-amd64"
+        ]
+    );
+    server.stop();
+    let offline = load_graphs(set, &GraphSource::Offline, &cache).expect("graphs offline");
+    assert_eq!(offline, graphs, "stored responses give the same graphs");
     let s = select_release_set(set, &graphs).expect("selection");
     let got: Vec<String> = s.releases.iter().map(|r| r.version.to_string()).collect();
     assert_eq!(
@@ -333,4 +339,32 @@ async fn payload_components_are_read_from_a_payload_in_a_real_registry() {
         .collect();
     assert_eq!(got, release.components);
     assert_eq!(got["cli"], format!("{host}/{art}@{}", cli.digest));
+}
+
+#[tokio::test]
+async fn the_graph_image_is_accepted_by_a_real_registry() {
+    let reg = Registry::start(RegistryOptions::default());
+    let fx = Fixture::new(&reg);
+    let layer = build_graph_data_layer(&graph_data_tarball(), 0).expect("layer");
+    let image = image_from_scratch(&layer, "amd64");
+    let repo = "ocp/openshift/graph-image";
+    fx.push_blob(
+        repo,
+        &layer.blob,
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+    )
+    .await;
+    fx.push_blob(
+        repo,
+        &image.config,
+        "application/vnd.oci.image.config.v1+json",
+    )
+    .await;
+    let digest = fx
+        .push_manifest(repo, "latest", image.media_type.as_str(), &image.manifest)
+        .await;
+    assert_eq!(digest, image.manifest_digest.to_string());
+    let reference = format!("{}/{repo}:latest", fx.host());
+    let raw = skopeo_inspect_raw(&reference, &SkopeoAuth::for_registry(&reg)).expect("skopeo");
+    assert_eq!(raw, image.manifest);
 }

@@ -11,7 +11,11 @@ use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use super::graph::{GraphError, UpdateGraph};
+use super::select::{helper_channels, requests_of};
+use crate::recipe::ReleaseSet;
 
 /// Cincinnati endpoint used when neither the recipe (`update-url`) nor `UPDATE_URL_OVERRIDE`
 /// names one.
@@ -324,6 +328,77 @@ fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), FetchError>
     tmp.as_file().sync_all().map_err(|e| io("sync", e))?;
     tmp.persist(path).map_err(|e| io("rename into", e.error))?;
     Ok(())
+}
+
+/// Where update graphs come from.
+#[derive(Clone, Debug)]
+pub enum GraphSource<'a> {
+    /// Query the update service (the set's `update-url`, else `env_override` — pass
+    /// `std::env::var(UPDATE_URL_ENV).ok()` — else [`DEFAULT_GRAPH_URL`]) and store every
+    /// response in the cache.
+    Online {
+        client: &'a GraphClient,
+        env_override: Option<String>,
+    },
+    /// Stored responses only (`--offline`, disk-to-mirror).
+    Offline,
+}
+
+/// Every graph the selection of `set` needs, keyed by `(channel, arch)`: each channel for each
+/// architecture, plus whichever helper channels ([`helper_channels`]) exist (a helper the
+/// service does not know, or that was not stored, is skipped). A set with `image=` needs none.
+pub fn load_graphs(
+    set: &ReleaseSet,
+    source: &GraphSource<'_>,
+    cache: &GraphCache,
+) -> Result<BTreeMap<(String, String), UpdateGraph>, FetchError> {
+    let mut out = BTreeMap::new();
+    if set.image.is_some() {
+        return Ok(out);
+    }
+    let arches: Vec<&str> = if set.arch.is_empty() {
+        vec!["amd64"]
+    } else {
+        set.arch.iter().map(|a| a.value.as_str()).collect()
+    };
+    let requests = requests_of(set);
+    let helpers = helper_channels(&requests);
+    let get = |channel: &str, arch: &str| match source {
+        GraphSource::Online {
+            client,
+            env_override,
+        } => {
+            let url = graph_url(
+                set.update_url.as_ref().map(|u| u.value.as_str()),
+                env_override.as_deref(),
+            );
+            client.fetch_graph(&url, cache, channel, arch)
+        }
+        GraphSource::Offline => cache.load(channel, arch),
+    };
+    for arch in arches {
+        for r in &requests {
+            out.insert(
+                (r.channel.clone(), arch.to_string()),
+                get(&r.channel, arch)?,
+            );
+        }
+        for h in &helpers {
+            match get(h, arch) {
+                Ok(g) => {
+                    out.insert((h.clone(), arch.to_string()), g);
+                }
+                Err(
+                    FetchError::Status {
+                        status: 400 | 404, ..
+                    }
+                    | FetchError::NotStored { .. },
+                ) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Fetches the graph-data tarball from `url` and stores it as `<dir>/graph-data.tar.gz`.

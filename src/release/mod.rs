@@ -18,7 +18,8 @@ mod select;
 
 pub use fetch::{
     DEFAULT_GRAPH_DATA_URL, DEFAULT_GRAPH_URL, DEFAULT_TIMEOUT, FetchError, GRAPH_DATA_FILE,
-    GraphCache, GraphClient, UPDATE_URL_ENV, fetch_graph_data, graph_url, load_graph_data,
+    GraphCache, GraphClient, GraphSource, UPDATE_URL_ENV, fetch_graph_data, graph_url,
+    load_graph_data, load_graphs,
 };
 pub use graph::{ConditionalEdge, GraphError, GraphNode, UpdateGraph};
 pub use graph_image::{
@@ -37,5 +38,5 @@ pub use payload::{
 };
 pub use select::{
     ChannelRequest, DirectPayload, SelectError, SelectedRelease, Selection, helper_channels,
-    requests_of, select, select_release_set,
+    recipe_error, requests_of, select, select_release_set,
 };

@@ -24,7 +24,7 @@ use semver::Version;
 
 use super::graph::{GraphNode, UpdateGraph};
 use crate::oci::ImageRef;
-use crate::recipe::ReleaseSet;
+use crate::recipe::{Recipe, RecipeError, ReleaseSet};
 
 /// One `channel` line of a release set, without spans.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,6 +155,40 @@ pub enum SelectError {
         first: String,
         second: String,
     },
+}
+
+impl SelectError {
+    /// The channel the error is about (`None` for a payload conflict).
+    pub fn channel(&self) -> Option<&str> {
+        match self {
+            SelectError::MissingGraph { channel, .. }
+            | SelectError::EmptyChannel { channel, .. }
+            | SelectError::NothingBelowMax { channel, .. }
+            | SelectError::MinAboveMax { channel, .. }
+            | SelectError::EmptyRange { channel, .. }
+            | SelectError::NotInChannel { channel, .. }
+            | SelectError::NoPath { channel, .. } => Some(channel),
+            SelectError::PayloadConflict { .. } => None,
+        }
+    }
+}
+
+/// `err` as a recipe diagnostic: labelled at the channel line it is about (or the set's name),
+/// with the error's help. `None` when `set` does not come from `recipe`'s files.
+pub fn recipe_error(recipe: &Recipe, set: &ReleaseSet, err: &SelectError) -> Option<RecipeError> {
+    let span = err
+        .channel()
+        .and_then(|c| set.channels.iter().find(|ch| ch.name.value == c))
+        .map_or(set.name.span, |ch| ch.name.span);
+    let label = match err.channel() {
+        Some(c) => format!("channel `{c}`"),
+        None => format!("release `{}`", set.name.value),
+    };
+    let e = recipe.error_at(set.origin.file, span, label, err.to_string())?;
+    Some(match miette::Diagnostic::help(err) {
+        Some(h) => e.help(h.to_string()),
+        None => e,
+    })
 }
 
 /// The channel lines of a recipe release set.

@@ -328,3 +328,21 @@ fn eus_selection_snapshot() {
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| insta::assert_snapshot!("eus_selection", text));
 }
+
+#[test]
+fn selection_errors_point_at_the_channel_line() {
+    let text = "release \"ocp\" {\n    channel \"stable-4.15\" min=\"4.15.3\" max=\"4.15.0\"\n}\n";
+    let recipe = crate::recipe::parse_str("airlift.kdl", text).unwrap();
+    let set = recipe.releases().next().unwrap();
+    let mut all = BTreeMap::new();
+    all.insert(
+        ("stable-4.15".to_string(), "amd64".to_string()),
+        fixture("stable-4.15-amd64"),
+    );
+    let err = select_release_set(set, &all).unwrap_err();
+    let diag = recipe_error(&recipe, set, &err).unwrap();
+    assert!(diag.message().contains("min 4.15.3 is above max 4.15.0"));
+    assert!(diag.help_text().unwrap_or_default().contains("lower `min`"));
+    let rendered = crate::recipe::RecipeErrors::single(diag).render_plain(100);
+    assert!(rendered.contains("channel `stable-4.15`"), "{rendered}");
+}
