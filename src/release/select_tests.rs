@@ -331,7 +331,7 @@ fn eus_selection_snapshot() {
 
 #[test]
 fn selection_errors_point_at_the_channel_line() {
-    let text = "release \"ocp\" {\n    channel \"stable-4.15\" min=\"4.15.3\" max=\"4.15.0\"\n}\n";
+    let text = "release \"ocp\" {\n    channel \"stable-4.15\" min=\"4.14.6\" max=\"4.14.7\"\n}\n";
     let recipe = crate::recipe::parse_str("airlift.kdl", text).unwrap();
     let set = recipe.releases().next().unwrap();
     let mut all = BTreeMap::new();
@@ -341,8 +341,15 @@ fn selection_errors_point_at_the_channel_line() {
     );
     let err = select_release_set(set, &all).unwrap_err();
     let diag = recipe_error(&recipe, set, &err).unwrap();
-    assert!(diag.message().contains("min 4.15.3 is above max 4.15.0"));
-    assert!(diag.help_text().unwrap_or_default().contains("lower `min`"));
+    assert!(
+        diag.message()
+            .contains("no release between 4.14.6 and 4.14.7")
+    );
+    assert!(
+        diag.help_text()
+            .unwrap_or_default()
+            .contains("widen `min`/`max`")
+    );
     let rendered = crate::recipe::RecipeErrors::single(diag).render_plain(100);
     assert!(rendered.contains("channel `stable-4.15`"), "{rendered}");
 }
