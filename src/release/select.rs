@@ -529,11 +529,13 @@ fn cross_channel(
         .collect();
     let Some(to) = requests
         .iter()
-        .zip(&requested)
-        .filter_map(|(r, g)| {
-            r.max
-                .clone()
-                .or_else(|| g.latest(None).map(|n| n.version.clone()))
+        .filter_map(|r| {
+            r.max.clone().or_else(|| {
+                graphs
+                    .get(&r.channel)
+                    .and_then(|g| g.latest(None))
+                    .map(|n| n.version.clone())
+            })
         })
         .max()
     else {
