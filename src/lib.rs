@@ -12,6 +12,7 @@ pub mod oci;
 pub mod plan;
 pub mod recipe;
 pub mod registry;
+pub mod release;
 pub mod resources;
 pub mod state;
 pub mod task;

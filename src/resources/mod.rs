@@ -12,6 +12,7 @@ mod install_config;
 mod model;
 mod registries_conf;
 mod render;
+mod update_service;
 mod write;
 mod yaml;
 
@@ -22,5 +23,8 @@ pub use model::{
     Category, MirrorScope, MirroredImage, Rendered, ResourceError, ResourceOptions, SourcePolicy,
 };
 pub use render::render;
+pub use update_service::{
+    UPDATE_SERVICE_FILE, UPDATE_SERVICE_NAME, UPDATE_SERVICE_NAMESPACE, render_update_service,
+};
 pub use write::{make_readable, write_dir};
 pub use yaml::{CREATED_ANNOTATION, CREATED_BY, TARGET_ANNOTATION, join_documents};

@@ -11,6 +11,7 @@
 
 pub mod clients;
 pub mod fixture;
+pub mod graph_server;
 pub mod proxy;
 pub mod registry;
 pub mod skopeo;
