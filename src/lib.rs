@@ -11,3 +11,4 @@ pub mod plan;
 pub mod recipe;
 pub mod resources;
 pub mod state;
+pub mod trust;

@@ -12,6 +12,7 @@ mod install_config;
 mod model;
 mod registries_conf;
 mod render;
+mod signatures;
 mod write;
 mod yaml;
 
@@ -22,5 +23,9 @@ pub use model::{
     Category, MirrorScope, MirroredImage, Rendered, ResourceError, ResourceOptions, SourcePolicy,
 };
 pub use render::render;
+pub use signatures::{
+    CONFIGMAP_LIMIT, SIGNATURE_CONFIGMAP, SIGNATURE_LABEL, SIGNATURE_NAMESPACE,
+    render_signature_configmaps,
+};
 pub use write::{make_readable, write_dir};
 pub use yaml::{CREATED_ANNOTATION, CREATED_BY, TARGET_ANNOTATION, join_documents};

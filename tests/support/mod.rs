@@ -10,6 +10,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod fixture;
+pub mod http;
 pub mod proxy;
 pub mod registry;
 pub mod skopeo;
