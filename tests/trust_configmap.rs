@@ -19,7 +19,9 @@ fn snap(name: &str, text: &str) {
 }
 
 fn digest(c: char) -> Digest {
-    format!("sha256:{}", c.to_string().repeat(64)).parse().unwrap()
+    format!("sha256:{}", c.to_string().repeat(64))
+        .parse()
+        .unwrap()
 }
 
 /// Two releases (one with two signatures), given out of order.
@@ -124,13 +126,21 @@ fn source_date_epoch_adds_the_created_annotation() {
     };
     let files = render_signature_configmaps(&input(), &opts).unwrap();
     let text = String::from_utf8(files["mirrored-release-signatures.yaml"].clone()).unwrap();
-    assert!(text.contains("airlift/created: 2023-11-14T22:13:20Z"), "{text}");
+    assert!(
+        text.contains("airlift/created: \"2023-11-14T22:13:20Z\""),
+        "{text}"
+    );
 }
 
 #[test]
 fn split_configmaps_are_each_valid() {
     let sigs: Vec<(Digest, Vec<Vec<u8>>)> = (0..3000u32)
-        .map(|i| (Digest::of(&i.to_be_bytes()), vec![vec![(i % 251) as u8; 700]]))
+        .map(|i| {
+            (
+                Digest::of(&i.to_be_bytes()),
+                vec![vec![(i % 251) as u8; 700]],
+            )
+        })
         .collect();
     let files = render_signature_configmaps(&sigs, &opts()).unwrap();
     assert!(files.len() >= 2, "{}", files.len());

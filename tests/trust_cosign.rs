@@ -138,7 +138,10 @@ fn valid_signature_verifies() {
 fn wrong_key_is_rejected() {
     let c = case();
     let err = verify_cosign(IMAGE, &c.subject, &c.manifest, &c.payloads, &c.other_key).unwrap_err();
-    assert!(matches!(err, TrustError::CosignUnverified { .. }), "{err:?}");
+    assert!(
+        matches!(err, TrustError::CosignUnverified { .. }),
+        "{err:?}"
+    );
     let text = err.to_string();
     assert!(text.contains("bad signature"), "{text}");
     assert!(text.contains(IMAGE), "{text}");
@@ -192,8 +195,8 @@ fn signature_for_another_digest_is_rejected() {
 fn manifest_without_signature_layers_is_missing() {
     let c = case();
     let manifest = serde_json::json!({"schemaVersion": 2, "layers": []}).to_string();
-    let err = verify_cosign(IMAGE, &c.subject, manifest.as_bytes(), &c.payloads, &c.key)
-        .unwrap_err();
+    let err =
+        verify_cosign(IMAGE, &c.subject, manifest.as_bytes(), &c.payloads, &c.key).unwrap_err();
     assert!(matches!(err, TrustError::CosignMissing { .. }), "{err:?}");
     let err = verify_cosign(IMAGE, &c.subject, &c.manifest, &BTreeMap::new(), &c.key).unwrap_err();
     assert!(err.to_string().contains("was not provided"), "{err}");

@@ -10,8 +10,7 @@ use std::process::{Command, Stdio};
 
 use airlift::oci::{Digest, ImageRef, Repository};
 use airlift::trust::{
-    FetchedSignature, Keyring, SignatureStore, TrustError, fetch_and_verify, store,
-    verify_release,
+    FetchedSignature, Keyring, SignatureStore, TrustError, fetch_and_verify, store, verify_release,
 };
 use support::http::StaticServer;
 
@@ -74,7 +73,13 @@ impl Gpg {
         args.extend(["--quick-gen-key", uid, algo, "sign", expire]);
         self.run(&args, None);
         let listing = self.run(
-            &["--with-colons", "--list-keys", "--keyid-format", "long", uid],
+            &[
+                "--with-colons",
+                "--list-keys",
+                "--keyid-format",
+                "long",
+                uid,
+            ],
             None,
         );
         String::from_utf8_lossy(&listing)
@@ -173,11 +178,7 @@ fn unverified_text(err: &TrustError) -> String {
 fn ed25519_signed_message_verifies_over_http() {
     let gpg = Gpg::new();
     let key_id = gpg.gen_key("Release <r@example.com>", "ed25519", "never", None);
-    let keyring = keyring_file(
-        gpg.home.path(),
-        "k.asc",
-        &gpg.export("r@example.com", true),
-    );
+    let keyring = keyring_file(gpg.home.path(), "k.asc", &gpg.export("r@example.com", true));
     assert_eq!(keyring.key_ids(), vec![key_id.clone()]);
     let (digest, image) = payload("ed25519");
     let sig = gpg.sign("r@example.com", &release_doc(&digest), &[]);
@@ -362,7 +363,11 @@ fn other_documents_and_identities_are_rejected() {
     let (digest, image) = payload("docs");
     let wrong_type = gpg.sign(
         "r@example.com",
-        &simple_signing(&digest, &format!("{RELEASE_REPO}:x"), "cosign container image signature"),
+        &simple_signing(
+            &digest,
+            &format!("{RELEASE_REPO}:x"),
+            "cosign container image signature",
+        ),
         &[],
     );
     let wrong_repo = gpg.sign(
@@ -393,9 +398,15 @@ fn other_documents_and_identities_are_rejected() {
     };
     assert_eq!(failures.len(), 3);
     let texts: Vec<String> = failures.iter().map(ToString::to_string).collect();
-    assert!(texts[0].contains("not a simple-signing document"), "{texts:?}");
+    assert!(
+        texts[0].contains("not a simple-signing document"),
+        "{texts:?}"
+    );
     assert!(texts[1].contains("identity mismatch"), "{texts:?}");
-    assert!(texts[2].contains("not an OpenPGP signed message"), "{texts:?}");
+    assert!(
+        texts[2].contains("not an OpenPGP signed message"),
+        "{texts:?}"
+    );
 
     // The same identity is accepted once its repository is listed as a release source.
     let also = [Repository::parse("quay.io/someone/else").unwrap()];
@@ -416,7 +427,11 @@ fn expired_key_is_rejected() {
         "1d",
         Some("20200101T000000!"),
     );
-    let keyring = keyring_file(gpg.home.path(), "k.asc", &gpg.export("old@example.com", true));
+    let keyring = keyring_file(
+        gpg.home.path(),
+        "k.asc",
+        &gpg.export("old@example.com", true),
+    );
     let (digest, image) = payload("expired");
     let sig = gpg.sign(
         "old@example.com",

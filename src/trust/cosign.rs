@@ -19,7 +19,7 @@ use p256::pkcs8::DecodePublicKey as _;
 use crate::oci::Digest;
 
 use super::error::TrustError;
-use super::simple_signing::SimpleSigning;
+use super::simple_signing::{COSIGN_SIGNING_TYPE, SIMPLE_SIGNING_TYPE, SimpleSigning};
 
 /// The layer annotation holding the base64 signature.
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
@@ -42,12 +42,11 @@ impl CosignKey {
 
     /// Parses PEM text; `source` is only used in messages.
     pub fn from_pem(source: &Path, pem: &str) -> Result<Self, TrustError> {
-        let key = VerifyingKey::from_public_key_pem(pem.trim()).map_err(|e| {
-            TrustError::CosignKey {
+        let key =
+            VerifyingKey::from_public_key_pem(pem.trim()).map_err(|e| TrustError::CosignKey {
                 path: source.to_path_buf(),
                 message: format!("not a PEM ECDSA P-256 public key ({e})"),
-            }
-        })?;
+            })?;
         Ok(CosignKey { key })
     }
 }
@@ -136,6 +135,7 @@ fn verify_layer(
         "bad signature: the signature does not verify with the cosign key (wrong key or tampered payload)"
             .to_string()
     })?;
-    let doc = SimpleSigning::parse(payload).map_err(|p| p.to_string())?;
+    let doc = SimpleSigning::parse(payload, &[COSIGN_SIGNING_TYPE, SIMPLE_SIGNING_TYPE])
+        .map_err(|p| p.to_string())?;
     doc.check_digest(subject).map_err(|p| p.to_string())
 }

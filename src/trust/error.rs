@@ -23,7 +23,10 @@ pub enum SignatureProblem {
     /// The signed digest is not the one being verified.
     DigestMismatch { signed: String, expected: String },
     /// The signed identity names a different repository.
-    IdentityMismatch { signed: String, expected: Vec<String> },
+    IdentityMismatch {
+        signed: String,
+        expected: Vec<String>,
+    },
 }
 
 impl fmt::Display for SignatureProblem {
@@ -55,7 +58,10 @@ impl fmt::Display for SignatureProblem {
                 write!(f, "not a simple-signing document: {detail}")
             }
             SignatureProblem::DigestMismatch { signed, expected } => {
-                write!(f, "digest mismatch: the signature is for {signed}, not {expected}")
+                write!(
+                    f,
+                    "digest mismatch: the signature is for {signed}, not {expected}"
+                )
             }
             SignatureProblem::IdentityMismatch { signed, expected } => {
                 write!(

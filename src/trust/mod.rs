@@ -19,7 +19,7 @@ pub use cosign::{CosignKey, SIGNATURE_ANNOTATION, verify_cosign};
 pub use error::{SignatureFailure, SignatureProblem, TrustError};
 pub use keyring::Keyring;
 pub use release::{FetchedSignature, VerifiedRelease, verify_release, verify_signed_message};
-pub use simple_signing::{SIMPLE_SIGNING_TYPE, SimpleSigning};
+pub use simple_signing::{COSIGN_SIGNING_TYPE, SIMPLE_SIGNING_TYPE, SimpleSigning};
 pub use store::{
     DEFAULT_SIGNATURE_STORE, MAX_SIGNATURES, SIGNATURE_URL_ENV, SignatureStore, fetch_and_verify,
 };

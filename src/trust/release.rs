@@ -16,7 +16,7 @@ use crate::oci::{Digest, ImageRef, Repository};
 
 use super::error::{SignatureFailure, SignatureProblem, TrustError};
 use super::keyring::{Keyring, key_id_string, now_unix};
-use super::simple_signing::SimpleSigning;
+use super::simple_signing::{SIMPLE_SIGNING_TYPE, SimpleSigning};
 
 /// Largest signed document read from a message; release signatures are well under 1 KiB.
 const MAX_SIGNED_DATA: u64 = 1024 * 1024;
@@ -189,13 +189,13 @@ pub fn verify_signed_message(
                         });
                         continue;
                     }
-                    let doc = SimpleSigning::parse(&data)?;
+                    let doc = SimpleSigning::parse(&data, &[SIMPLE_SIGNING_TYPE])?;
                     return Ok((doc, candidate.key_id.clone()));
                 }
-                Err(e) => {
+                Err(_) => {
                     last_problem = Some(SignatureProblem::BadSignature {
                         key_id: candidate.key_id.clone(),
-                        detail: e.to_string(),
+                        detail: "the signature does not match the signed data".to_string(),
                     });
                 }
             }

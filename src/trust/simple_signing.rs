@@ -14,8 +14,10 @@ use crate::oci::{Digest, ImageRef, Repository};
 
 use super::error::SignatureProblem;
 
-/// The required `critical.type`.
+/// The `critical.type` of OpenShift release signatures (containers/image simple signing).
 pub const SIMPLE_SIGNING_TYPE: &str = "atomic container signature";
+/// The `critical.type` cosign writes into its payloads.
+pub const COSIGN_SIGNING_TYPE: &str = "cosign container image signature";
 
 /// The fields of a simple-signing document that airlift checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,9 +29,9 @@ pub struct SimpleSigning {
 }
 
 impl SimpleSigning {
-    /// Parses the signed bytes; anything but a JSON object with the required critical fields is
-    /// [`SignatureProblem::NotSimpleSigning`].
-    pub fn parse(bytes: &[u8]) -> Result<Self, SignatureProblem> {
+    /// Parses the signed bytes; anything but a JSON object with the required critical fields
+    /// and a `critical.type` among `kinds` is [`SignatureProblem::NotSimpleSigning`].
+    pub fn parse(bytes: &[u8], kinds: &[&str]) -> Result<Self, SignatureProblem> {
         let not = |detail: String| SignatureProblem::NotSimpleSigning { detail };
         let value: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| not(format!("invalid JSON: {e}")))?;
@@ -40,9 +42,10 @@ impl SimpleSigning {
             .get("type")
             .and_then(serde_json::Value::as_str)
             .ok_or_else(|| not("no `critical.type`".to_string()))?;
-        if kind != SIMPLE_SIGNING_TYPE {
+        if !kinds.contains(&kind) {
             return Err(not(format!(
-                "`critical.type` is `{kind}`, not `{SIMPLE_SIGNING_TYPE}`"
+                "`critical.type` is `{kind}`, not `{}`",
+                kinds.join("` or `")
             )));
         }
         let digest = critical
@@ -94,6 +97,7 @@ impl SimpleSigning {
 mod tests {
     use super::*;
 
+    const RELEASE: &[&str] = &[SIMPLE_SIGNING_TYPE];
     const D: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 
     fn doc(kind: &str, digest: &str, reference: &str) -> Vec<u8> {
@@ -111,11 +115,14 @@ mod tests {
 
     #[test]
     fn a_release_document_is_accepted_for_its_repository_and_digest() {
-        let s = SimpleSigning::parse(&doc(
-            SIMPLE_SIGNING_TYPE,
-            D,
-            "quay.io/openshift-release-dev/ocp-release:4.15.0-x86_64",
-        ))
+        let s = SimpleSigning::parse(
+            &doc(
+                SIMPLE_SIGNING_TYPE,
+                D,
+                "quay.io/openshift-release-dev/ocp-release:4.15.0-x86_64",
+            ),
+            RELEASE,
+        )
         .unwrap();
         s.check_digest(&D.parse().unwrap()).unwrap();
         let repo = Repository::parse("quay.io/openshift-release-dev/ocp-release").unwrap();
@@ -127,18 +134,24 @@ mod tests {
 
     #[test]
     fn wrong_type_and_missing_fields_are_not_simple_signing() {
-        let err = SimpleSigning::parse(&doc("something else", D, "a/b:c")).unwrap_err();
-        assert!(err.to_string().contains("not a simple-signing document"), "{err}");
-        let err = SimpleSigning::parse(b"{\"critical\":{\"type\":\"atomic container signature\"}}")
-            .unwrap_err();
+        let err = SimpleSigning::parse(&doc("something else", D, "a/b:c"), RELEASE).unwrap_err();
+        assert!(
+            err.to_string().contains("not a simple-signing document"),
+            "{err}"
+        );
+        let err = SimpleSigning::parse(
+            b"{\"critical\":{\"type\":\"atomic container signature\"}}",
+            RELEASE,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("docker-manifest-digest"), "{err}");
-        let err = SimpleSigning::parse(b"not json").unwrap_err();
+        let err = SimpleSigning::parse(b"not json", RELEASE).unwrap_err();
         assert!(err.to_string().contains("invalid JSON"), "{err}");
     }
 
     #[test]
     fn another_digest_is_a_mismatch() {
-        let s = SimpleSigning::parse(&doc(SIMPLE_SIGNING_TYPE, D, "a.io/b:c")).unwrap();
+        let s = SimpleSigning::parse(&doc(SIMPLE_SIGNING_TYPE, D, "a.io/b:c"), RELEASE).unwrap();
         let other: Digest = format!("sha256:{}", "2".repeat(64)).parse().unwrap();
         let err = s.check_digest(&other).unwrap_err();
         assert!(err.to_string().starts_with("digest mismatch"), "{err}");

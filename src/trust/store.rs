@@ -243,9 +243,10 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert_eq!((got[0].index, got[0].bytes.as_slice()), (1, &b"one"[..]));
         assert_eq!((got[1].index, got[1].bytes.as_slice()), (2, &b"two"[..]));
-        assert!(got[1].location.ends_with(&format!(
-            "sha256={}/signature-2",
-            digest.hex()
-        )));
+        assert!(
+            got[1]
+                .location
+                .ends_with(&format!("sha256={}/signature-2", digest.hex()))
+        );
     }
 }
