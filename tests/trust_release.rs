@@ -472,3 +472,25 @@ fn unpinned_release_is_refused() {
     let err = verify_release(&image, &[], &[], &keyring).unwrap_err();
     assert!(matches!(err, TrustError::NotPinned { .. }), "{err:?}");
 }
+
+#[test]
+fn unreachable_store_is_a_fetch_error_naming_the_url() {
+    // Bind then drop a listener: the port is closed, so the connection is refused at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let store = SignatureStore::resolve(Some(&format!("http://127.0.0.1:{port}/sigs")), None);
+    let (digest, _) = payload("unreachable");
+    let err = store.fetch(&digest).unwrap_err();
+    assert!(matches!(err, TrustError::Fetch { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!(
+            "http://127.0.0.1:{port}/sigs/sha256={}/signature-1",
+            digest.hex()
+        )),
+        "{text}"
+    );
+}

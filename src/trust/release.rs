@@ -171,9 +171,9 @@ pub fn verify_signed_message(
             .collect();
         if matching.is_empty() {
             if ids.is_empty() {
-                unknown.extend(fingerprints.iter().map(|f| key_id_string(f)));
+                unknown.extend(fingerprints.iter().map(key_id_string));
             } else {
-                unknown.extend(ids.iter().map(|id| key_id_string(id)));
+                unknown.extend(ids.iter().map(key_id_string));
             }
             continue;
         }
