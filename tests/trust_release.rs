@@ -494,3 +494,71 @@ fn unreachable_store_is_a_fetch_error_naming_the_url() {
         "{text}"
     );
 }
+
+#[test]
+fn bzip2_compressed_message_verifies() {
+    let gpg = Gpg::new();
+    gpg.gen_key("Release <r@example.com>", "ed25519", "never", None);
+    let keyring = keyring_file(gpg.home.path(), "k.asc", &gpg.export("r@example.com", true));
+    let (digest, image) = payload("bzip2");
+    let sig = gpg.sign(
+        "r@example.com",
+        &release_doc(&digest),
+        &["--compress-algo", "bzip2"],
+    );
+    let fetched = [FetchedSignature {
+        index: 1,
+        location: "mem/signature-1".into(),
+        bytes: sig,
+    }];
+    verify_release(&image, &[], &fetched, &keyring).unwrap();
+}
+
+#[test]
+fn signature_by_a_signing_subkey_verifies() {
+    let gpg = Gpg::new();
+    // An RSA primary key with an added Ed25519 signing subkey.
+    gpg.gen_key("Sub <sub@example.com>", "rsa3072", "never", None);
+    let listing = gpg.run(&["--with-colons", "--list-keys", "sub@example.com"], None);
+    let fingerprint = String::from_utf8_lossy(&listing)
+        .lines()
+        .find(|l| l.starts_with("fpr:"))
+        .and_then(|l| l.split(':').nth(9))
+        .expect("fingerprint")
+        .to_string();
+    gpg.run(
+        &["--quick-add-key", &fingerprint, "ed25519", "sign", "never"],
+        None,
+    );
+    let listing = gpg.run(
+        &[
+            "--with-colons",
+            "--list-keys",
+            "--keyid-format",
+            "long",
+            "sub@example.com",
+        ],
+        None,
+    );
+    let subkey_id = String::from_utf8_lossy(&listing)
+        .lines()
+        .find(|l| l.starts_with("sub:"))
+        .and_then(|l| l.split(':').nth(4))
+        .expect("subkey id")
+        .to_uppercase();
+    let keyring = keyring_file(
+        gpg.home.path(),
+        "k.gpg",
+        &gpg.export("sub@example.com", false),
+    );
+    let (digest, image) = payload("subkey");
+    // gpg picks the newest signing-capable key: the subkey.
+    let sig = gpg.sign("sub@example.com", &release_doc(&digest), &[]);
+    let fetched = [FetchedSignature {
+        index: 1,
+        location: "mem/signature-1".into(),
+        bytes: sig,
+    }];
+    let verified = verify_release(&image, &[], &fetched, &keyring).unwrap();
+    assert_eq!(verified.key_id, subkey_id);
+}
