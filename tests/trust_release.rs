@@ -562,3 +562,38 @@ fn signature_by_a_signing_subkey_verifies() {
     let verified = verify_release(&image, &[], &fetched, &keyring).unwrap();
     assert_eq!(verified.key_id, subkey_id);
 }
+
+#[test]
+fn revoked_key_is_rejected() {
+    let gpg = Gpg::new();
+    let key_id = gpg.gen_key("Gone <gone@example.com>", "ed25519", "never", None);
+    let (digest, image) = payload("revoked");
+    let sig = gpg.sign("gone@example.com", &release_doc(&digest), &[]);
+    // gpg writes a revocation certificate at key generation, its armor line prefixed with `:`
+    // against accidental import; importing it revokes the key.
+    let revs = gpg.home.path().join("openpgp-revocs.d");
+    let cert_path = std::fs::read_dir(&revs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let cert = std::fs::read_to_string(cert_path)
+        .unwrap()
+        .replace(":-----BEGIN", "-----BEGIN");
+    gpg.run(&["--import"], Some(cert.as_bytes()));
+    let keyring = keyring_file(
+        gpg.home.path(),
+        "k.asc",
+        &gpg.export("gone@example.com", true),
+    );
+    let fetched = [FetchedSignature {
+        index: 1,
+        location: "mem/signature-1".into(),
+        bytes: sig,
+    }];
+    let err = verify_release(&image, &[], &fetched, &keyring).unwrap_err();
+    let text = unverified_text(&err);
+    assert!(text.contains("revoked key"), "{text}");
+    assert!(text.contains(&key_id), "{text}");
+}

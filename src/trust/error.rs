@@ -16,6 +16,8 @@ pub enum SignatureProblem {
     BadSignature { key_id: String, detail: String },
     /// The signing key had expired (at the time of verification).
     ExpiredKey { key_id: String, expired_at: u64 },
+    /// The signing key (or its primary key) was revoked.
+    RevokedKey { key_id: String },
     /// The bytes are not an OpenPGP signed message (or the message is damaged).
     NotSignedMessage { detail: String },
     /// The signed document is not an "atomic container signature" simple-signing document.
@@ -50,6 +52,9 @@ impl fmt::Display for SignatureProblem {
                     f,
                     "expired key: key {key_id} expired at unix time {expired_at}"
                 )
+            }
+            SignatureProblem::RevokedKey { key_id } => {
+                write!(f, "revoked key: key {key_id} has been revoked")
             }
             SignatureProblem::NotSignedMessage { detail } => {
                 write!(f, "not an OpenPGP signed message: {detail}")

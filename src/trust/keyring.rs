@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pgp::composed::{Deserializable, SignedPublicKey, SignedPublicSubKey};
-use pgp::packet::Signature;
+use pgp::packet::{Signature, SignatureType};
 use pgp::types::{Fingerprint, KeyDetails, VerifyingKey};
 
 use super::error::TrustError;
@@ -28,6 +28,8 @@ pub(crate) struct Candidate<'a> {
     pub fingerprint: Fingerprint,
     /// Unix time at which the key expires, if it does.
     pub expires_at: Option<u64>,
+    /// A revocation signature for this key (or its primary key) verifies.
+    pub revoked: bool,
 }
 
 impl Keyring {
@@ -95,16 +97,28 @@ impl Keyring {
         let mut out = Vec::new();
         for key in &self.keys {
             let primary_expiry = primary_expiry(key);
+            let primary_revoked = key
+                .details
+                .revocation_signatures
+                .iter()
+                .any(|sig| sig.verify_key(&key.primary_key).is_ok());
             out.push(Candidate {
                 key: &key.primary_key,
                 key_id: key_id_string(&key.primary_key.legacy_key_id()),
                 fingerprint: key.primary_key.fingerprint(),
                 expires_at: primary_expiry,
+                revoked: primary_revoked,
             });
             for sub in &key.public_subkeys {
                 if sub.verify_bindings(&key.primary_key).is_err() {
                     continue;
                 }
+                let sub_revoked = sub.signatures.iter().any(|sig| {
+                    sig.typ() == Some(SignatureType::SubkeyRevocation)
+                        && sig
+                            .verify_subkey_binding(&key.primary_key, &sub.key)
+                            .is_ok()
+                });
                 let own = subkey_expiry(sub);
                 let expires_at = match (own, primary_expiry) {
                     (Some(a), Some(b)) => Some(a.min(b)),
@@ -115,6 +129,7 @@ impl Keyring {
                     key_id: key_id_string(&sub.key.legacy_key_id()),
                     fingerprint: sub.key.fingerprint(),
                     expires_at,
+                    revoked: primary_revoked || sub_revoked,
                 });
             }
         }

@@ -3,10 +3,10 @@
 //! payload's digest.
 //!
 //! A release is verified when at least one of its signatures is a valid signature by a key of
-//! the keyring (not expired), over a simple-signing document whose digest is the payload digest
-//! and whose `docker-reference` names an accepted repository. This mirrors what the
-//! cluster-version operator accepts (any one valid signature suffices). Pure: the signatures are
-//! passed in (see [`super::store`] for fetching); no I/O.
+//! the keyring (not expired, not revoked), over a simple-signing document whose digest is the
+//! payload digest and whose `docker-reference` names an accepted repository. This mirrors what
+//! the cluster-version operator accepts (any one valid signature suffices). Pure: the signatures
+//! are passed in (see [`super::store`] for fetching); no I/O.
 
 use std::io::Read;
 
@@ -180,6 +180,12 @@ pub fn verify_signed_message(
         for candidate in matching {
             match msg.verify_nested_explicit(index, candidate.key) {
                 Ok(_) => {
+                    if candidate.revoked {
+                        last_problem = Some(SignatureProblem::RevokedKey {
+                            key_id: candidate.key_id.clone(),
+                        });
+                        continue;
+                    }
                     if let Some(expired_at) = candidate.expires_at
                         && expired_at <= now
                     {
