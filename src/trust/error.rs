@@ -196,3 +196,92 @@ pub enum TrustError {
     )]
     CosignUnverified { image: String, reasons: Vec<String> },
 }
+
+#[cfg(test)]
+mod tests {
+    use miette::Diagnostic as _;
+
+    use super::*;
+
+    fn samples() -> Vec<TrustError> {
+        let path = PathBuf::from("keys/release.asc");
+        let release = "quay.io/openshift-release-dev/ocp-release@sha256:abc".to_string();
+        vec![
+            TrustError::KeyringRead {
+                path: path.clone(),
+                message: "No such file or directory (os error 2)".into(),
+            },
+            TrustError::KeyringParse {
+                path: path.clone(),
+                message: "the file contains no public key".into(),
+            },
+            TrustError::CosignKey {
+                path: "keys/cosign.pub".into(),
+                message: "not a PEM ECDSA P-256 public key".into(),
+            },
+            TrustError::NotPinned {
+                release: release.clone(),
+            },
+            TrustError::NoSignature {
+                release: release.clone(),
+                searched: "nothing at `https://sigs.example/sha256=abc/signature-1`".into(),
+            },
+            TrustError::ReleaseUnverified {
+                release: release.clone(),
+                failures: vec![
+                    SignatureFailure {
+                        location: "https://sigs.example/sha256=abc/signature-1".into(),
+                        problem: SignatureProblem::UnknownKey {
+                            key_ids: vec!["199E2F91FD431D51".into()],
+                        },
+                    },
+                    SignatureFailure {
+                        location: "https://sigs.example/sha256=abc/signature-2".into(),
+                        problem: SignatureProblem::DigestMismatch {
+                            signed: "sha256:def".into(),
+                            expected: "sha256:abc".into(),
+                        },
+                    },
+                ],
+            },
+            TrustError::Fetch {
+                location: "https://sigs.example/sha256=abc/signature-1".into(),
+                message: "the server answered HTTP 500".into(),
+            },
+            TrustError::Write {
+                path: "out/sigs".into(),
+                message: "Permission denied (os error 13)".into(),
+            },
+            TrustError::CosignMissing {
+                image: "registry.example/app@sha256:abc".into(),
+                reason: "no layer carries the annotation".into(),
+            },
+            TrustError::CosignUnverified {
+                image: "registry.example/app@sha256:abc".into(),
+                reasons: vec!["layer 0: bad signature".into()],
+            },
+        ]
+    }
+
+    #[test]
+    fn every_error_has_a_code_and_says_what_to_do() {
+        for e in samples() {
+            assert!(e.code().is_some(), "{e}");
+            let help = e.help().map(|h| h.to_string()).unwrap_or_default();
+            assert!(!help.is_empty(), "{e}");
+        }
+    }
+
+    #[test]
+    fn unverified_release_lists_every_signature_and_reason() {
+        let text = samples()[5].to_string();
+        assert_eq!(
+            text,
+            "release `quay.io/openshift-release-dev/ocp-release@sha256:abc` is not verified: \
+             https://sigs.example/sha256=abc/signature-1: unknown key: signed by key \
+             199E2F91FD431D51 which is not in the keyring; \
+             https://sigs.example/sha256=abc/signature-2: digest mismatch: the signature is for \
+             sha256:def, not sha256:abc"
+        );
+    }
+}
