@@ -16,3 +16,4 @@ pub mod release;
 pub mod resources;
 pub mod state;
 pub mod task;
+pub mod trust;

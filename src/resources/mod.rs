@@ -12,6 +12,7 @@ mod install_config;
 mod model;
 mod registries_conf;
 mod render;
+mod signatures;
 mod update_service;
 mod write;
 mod yaml;
@@ -23,6 +24,10 @@ pub use model::{
     Category, MirrorScope, MirroredImage, Rendered, ResourceError, ResourceOptions, SourcePolicy,
 };
 pub use render::render;
+pub use signatures::{
+    CONFIGMAP_LIMIT, SIGNATURE_CONFIGMAP, SIGNATURE_LABEL, SIGNATURE_NAMESPACE,
+    render_signature_configmaps,
+};
 pub use update_service::{
     UPDATE_SERVICE_FILE, UPDATE_SERVICE_NAME, UPDATE_SERVICE_NAMESPACE, render_update_service,
 };

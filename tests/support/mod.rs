@@ -12,6 +12,7 @@
 pub mod clients;
 pub mod fixture;
 pub mod graph_server;
+pub mod http;
 pub mod proxy;
 pub mod registry;
 pub mod skopeo;
