@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use super::GlobalOpts;
 use super::session::Session;
 use crate::exit::{Exit, Failure};
-use crate::plan::{TargetGoal, destination_for};
+use crate::plan::TargetGoal;
 use crate::recipe::{MirrorScope as RecipeScope, MirrorSourcePolicy};
-use crate::resources::{self, Category, MirrorScope, MirroredImage, ResourceOptions, SourcePolicy};
+use crate::resources::{self, MirrorScope, MirroredImage, ResourceOptions, SourcePolicy};
 use crate::state::{Journal, LockFile};
 
 pub(crate) struct RenderedTarget {
@@ -36,7 +36,7 @@ pub(crate) fn render_target(
             .origin
             .digest()
             .or_else(|| lock.and_then(|l| l.digest_of(&item.set, &item.origin)));
-        let dest = destination_for(&goal.dest, &item.origin).ok();
+        let dest = item.dest(&goal.dest).ok();
         let held = match (digest, &dest) {
             (Some(d), Some(dest)) => journal
                 .get(&dest.to_string())
@@ -57,7 +57,7 @@ pub(crate) fn render_target(
         images.push(MirroredImage {
             source: item.origin.clone(),
             mirror,
-            category: Category::Generic,
+            category: item.category,
         });
     }
     images.sort();

@@ -7,7 +7,6 @@ use super::GlobalOpts;
 use super::session::{self, Session};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::oci::{Digest, ImageRef};
-use crate::plan::destination_for;
 use crate::registry::{ManifestDoc, RegistryClient};
 
 pub(crate) fn run(global: &GlobalOpts, target: &str) -> CmdResult {
@@ -43,7 +42,7 @@ pub(crate) fn run(global: &GlobalOpts, target: &str) -> CmdResult {
             problems.push(format!("{}: not in airlift.lock", item.origin));
             continue;
         };
-        let dest = match destination_for(&goal.dest, &item.origin) {
+        let dest = match item.dest(&goal.dest) {
             Ok(d) => d,
             Err(e) => {
                 problems.push(format!("{}: {e}", item.origin));

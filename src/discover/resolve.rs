@@ -8,7 +8,7 @@ use futures_util::stream::{self, StreamExt};
 
 use super::{Discovery, ManifestCache, ResolvedImage};
 use crate::oci::{Digest, ImageRef, MediaType};
-use crate::plan::{TargetGoal, destination_for};
+use crate::plan::TargetGoal;
 use crate::registry::{ManifestDoc, RegistryClient, RegistryError};
 use crate::state::{Journal, LockFile};
 
@@ -79,11 +79,7 @@ pub async fn discover(
     if !opts.trust_state {
         let probes: BTreeSet<String> = goals
             .iter()
-            .flat_map(|g| {
-                g.items
-                    .iter()
-                    .filter_map(move |i| destination_for(&g.dest, &i.origin).ok())
-            })
+            .flat_map(|g| g.items.iter().filter_map(move |i| i.dest(&g.dest).ok()))
             .map(|dest| dest.to_string())
             .filter(|dest| journal.get(dest).is_some())
             .collect();
@@ -114,7 +110,7 @@ fn origins(goals: &[TargetGoal]) -> BTreeMap<ImageRef, (String, ReadFrom)> {
                 None => Some(ReadFrom::Source(item.origin.clone())),
                 Some(up) => by_name
                     .get(up.as_str())
-                    .and_then(|u| destination_for(&u.dest, &item.origin).ok())
+                    .and_then(|u| item.dest(&u.dest).ok())
                     .map(ReadFrom::Upstream),
             };
             let Some(read) = read else { continue };

@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
+use super::TaskKey;
 use super::goal::TargetGoal;
 use super::task::{CopySpec, DirtyReason, Freshness, Task, TaskId, TaskKind};
-use super::{TaskKey, destination_for};
 use crate::discover::Discovery;
 use crate::oci::{Digest, ImageRef};
 use crate::state::Record;
@@ -98,7 +98,7 @@ pub fn build(
                     }
                 },
             };
-            let dest = match destination_for(&goal.dest, &item.origin) {
+            let dest = match item.dest(&goal.dest) {
                 Ok(d) => d,
                 Err(e) => {
                     missing.insert(item.origin.clone(), e.to_string());

@@ -107,12 +107,11 @@ fn add_set(
         Some(ContentSet::Images(s)) => {
             for img in &s.images {
                 if !blocked(&img.value) {
-                    items.push(GoalItem {
-                        set: set.to_string(),
-                        origin: img.value.clone(),
-                        via: via.map(str::to_string),
-                        platforms: None,
-                    });
+                    items.push(GoalItem::image(
+                        set,
+                        img.value.clone(),
+                        via.map(str::to_string),
+                    ));
                 }
             }
             return;

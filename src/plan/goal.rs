@@ -1,8 +1,9 @@
 //! Goals: what each target must hold, expanded from the recipe. The planner turns goals into
 //! tasks; keeping this intermediate form lets planner tests build goals directly.
 
-use super::Destination;
+use super::{Destination, NamingError, destination_for, named_destination};
 use crate::oci::ImageRef;
+use crate::resources::Category;
 
 /// One target and the images it must hold.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,4 +24,38 @@ pub struct GoalItem {
     /// the original source.
     pub via: Option<String>,
     pub platforms: Option<Vec<String>>,
+    /// What the image is for in cluster resources (release, operator, generic).
+    pub category: Category,
+    /// An explicit destination name below the target (release payloads and components,
+    /// catalogs); `None` keeps the source path and tag (DESIGN §5).
+    pub dest_name: Option<DestName>,
+}
+
+/// `<target>/<path>:<tag>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DestName {
+    pub path: String,
+    pub tag: String,
+}
+
+impl GoalItem {
+    /// A plain image of an `images` set, named after its source.
+    pub fn image(set: &str, origin: ImageRef, via: Option<String>) -> Self {
+        GoalItem {
+            set: set.to_string(),
+            origin,
+            via,
+            platforms: None,
+            category: Category::Generic,
+            dest_name: None,
+        }
+    }
+
+    /// Where this item lives at a target.
+    pub fn dest(&self, dst: &Destination) -> Result<ImageRef, NamingError> {
+        match &self.dest_name {
+            Some(n) => named_destination(dst, &n.path, &n.tag),
+            None => destination_for(dst, &self.origin),
+        }
+    }
 }

@@ -11,11 +11,11 @@ mod task;
 
 pub use build::{Plan, PlanOptions, RecordedState, build};
 pub use expand::{Unsupported, expand};
-pub use goal::{GoalItem, TargetGoal};
+pub use goal::{DestName, GoalItem, TargetGoal};
 pub use key::{KEY_VERSION, TaskKey};
 pub use naming::{
     Destination, NamingError, catalog_destination, destination_for, fold_path, graph_image,
-    release_component, release_payload,
+    named_destination, release_component, release_payload,
 };
 pub use task::{CopySpec, DirtyReason, Freshness, Task, TaskId, TaskKind};
 

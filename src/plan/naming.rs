@@ -136,6 +136,15 @@ pub fn release_component(
 }
 
 /// `<dst>/<rename or source path>:<tag or source tag>` (a catalog's `rename` node).
+/// `<dst>/<path>:<tag>`: an explicit name below the target (releases, catalogs, built images).
+pub fn named_destination(
+    dst: &Destination,
+    path: &str,
+    tag: &str,
+) -> Result<ImageRef, NamingError> {
+    Ok(dst.repository(path, path)?.with_tag(tag))
+}
+
 pub fn catalog_destination(
     dst: &Destination,
     source: &ImageRef,

@@ -46,12 +46,7 @@ fn goal(name: &str, registry: &str, via: Option<&str>, origins: &[&str]) -> Targ
         },
         items: origins
             .iter()
-            .map(|o| GoalItem {
-                set: "extras".into(),
-                origin: r(o),
-                via: via.map(str::to_string),
-                platforms: None,
-            })
+            .map(|o| GoalItem::image("extras", r(o), via.map(str::to_string)))
             .collect(),
     }
 }
