@@ -29,10 +29,16 @@ pub enum Placed {
 /// (destination registry, digest).
 type BlobKey = (String, Digest);
 
-/// Per destination registry and digest: the repository that holds the blob once placed.
+/// Per destination registry and digest: the repository that holds the blob once placed; and
+/// per destination repository and digest: whether it was placed there. The second level makes
+/// sure one repository never receives the same blob twice at once (two children of an index
+/// sharing a layer): concurrent mounts of one blob into one repository race in distribution's
+/// filesystem driver, which rewrites the link file non-atomically while a manifest PUT reads it
+/// (seen as `DIGEST_INVALID` + `MANIFEST_BLOB_UNKNOWN`).
 #[derive(Default)]
 pub struct BlobDedup {
     cells: Mutex<HashMap<BlobKey, Arc<OnceCell<Repository>>>>,
+    in_repo: Mutex<HashMap<(Repository, Digest), Arc<OnceCell<()>>>>,
 }
 
 /// The clients and permits a blob copy needs.
@@ -44,8 +50,32 @@ pub struct BlobCopier<'a> {
 }
 
 impl BlobCopier<'_> {
-    /// Ensures `dst` holds the blob `desc`, reading it from `src` when it must be uploaded.
+    /// Ensures `dst` holds the blob `desc`, reading it from `src` when it must be uploaded. At
+    /// most one placement per (repository, blob) runs; later callers find it `Present`.
     pub async fn ensure(
+        &self,
+        src: &Repository,
+        dst: &Repository,
+        desc: &Descriptor,
+    ) -> Result<Placed, RegistryError> {
+        let cell = {
+            let mut cells = self.dedup.in_repo.lock().unwrap_or_else(|e| e.into_inner());
+            cells
+                .entry((dst.clone(), desc.digest.clone()))
+                .or_default()
+                .clone()
+        };
+        let mut placed = None;
+        cell.get_or_try_init(|| async {
+            placed = Some(self.ensure_in_registry(src, dst, desc).await?);
+            Ok::<_, RegistryError>(())
+        })
+        .await?;
+        Ok(placed.unwrap_or(Placed::Present))
+    }
+
+    /// Places the blob in `dst`, uploading it at most once per destination registry.
+    async fn ensure_in_registry(
         &self,
         src: &Repository,
         dst: &Repository,
