@@ -29,6 +29,9 @@ pub enum Placed {
 /// (destination registry, digest).
 type BlobKey = (String, Digest);
 
+/// A placement of one blob into one repository.
+type RepoCell = Arc<OnceCell<()>>;
+
 /// Per destination registry and digest: the repository that holds the blob once placed; and
 /// per destination repository and digest: whether it was placed there. The second level makes
 /// sure one repository never receives the same blob twice at once (two children of an index
@@ -38,7 +41,7 @@ type BlobKey = (String, Digest);
 #[derive(Default)]
 pub struct BlobDedup {
     cells: Mutex<HashMap<BlobKey, Arc<OnceCell<Repository>>>>,
-    in_repo: Mutex<HashMap<(Repository, Digest), Arc<OnceCell<()>>>>,
+    in_repo: Mutex<HashMap<(Repository, Digest), RepoCell>>,
 }
 
 /// The clients and permits a blob copy needs.
