@@ -37,13 +37,10 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
                 namespace: namespace.clone(),
                 max_nested_paths: t.max_nested_paths.as_ref().map(|m| m.value as usize),
             },
-            TargetLocation::Directory(dir) => {
+            TargetLocation::Directory(_) => {
                 unsupported.push(Unsupported {
                     target: name.clone(),
-                    what: format!(
-                        "archive targets (`file://{}`): mirror-to-disk",
-                        dir.display()
-                    ),
+                    what: "archive (`file://`) targets: mirror-to-disk and disk-to-mirror".into(),
                 });
                 continue;
             }

@@ -1,0 +1,55 @@
+//! The exit-code table in the book's Reference is the CLI contract: it must list exactly the
+//! codes and names `airlift::exit::Exit` defines, in order, and the binary must use them.
+
+use std::process::Command;
+
+use airlift::exit::Exit;
+
+#[test]
+fn book_table_matches_the_exit_enum() {
+    let page = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/book/src/reference/exit-codes.md"
+    ))
+    .expect("read exit-codes.md");
+    let rows: Vec<(u8, String)> = page
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let code = cells.get(1)?.parse::<u8>().ok()?;
+            Some((code, cells.get(2)?.to_string()))
+        })
+        .collect();
+    let expected: Vec<(u8, String)> = Exit::ALL
+        .iter()
+        .map(|e| (e.code(), e.name().to_string()))
+        .collect();
+    assert_eq!(rows, expected);
+}
+
+#[test]
+fn binary_uses_the_documented_codes() {
+    let bin = env!("CARGO_BIN_EXE_airlift");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str]| {
+        Command::new(bin)
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("run airlift")
+            .status
+            .code()
+    };
+    assert_eq!(run(&["--no-such-flag"]), Some(Exit::Usage.code() as i32));
+    assert_eq!(
+        run(&["describe", "x"]),
+        Some(Exit::NotAvailable.code() as i32)
+    );
+    assert_eq!(run(&["check", "missing.kdl"]), Some(Exit::Io.code() as i32));
+    std::fs::write(dir.path().join("bad.kdl"), "imagez \"x\" {}\n").expect("write");
+    assert_eq!(
+        run(&["check", "bad.kdl"]),
+        Some(Exit::InvalidInput.code() as i32)
+    );
+    assert_eq!(run(&["--version"]), Some(Exit::Success.code() as i32));
+}
