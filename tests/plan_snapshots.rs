@@ -11,17 +11,7 @@ use airlift::oci::{Digest, MediaType};
 use airlift::plan::{self, Plan, PlanOptions, RecordedState, TaskKind, explain};
 use airlift::state::Record;
 
-#[derive(Default)]
-struct Mem(BTreeMap<String, Record>);
-
-impl RecordedState for Mem {
-    fn record(&self, dest: &str) -> Option<&Record> {
-        self.0.get(dest)
-    }
-    fn records(&self) -> Vec<&Record> {
-        self.0.values().collect()
-    }
-}
+type Mem = BTreeMap<String, Record>;
 
 /// Every origin resolves to a digest derived from its name, with one base layer shared by all
 /// images and one layer of its own.
@@ -63,7 +53,7 @@ fn record_first_tasks(plan: &Plan, d: &mut Discovery) -> Mem {
             continue;
         }
         let TaskKind::Copy(c) = &t.kind;
-        state.0.insert(
+        state.insert(
             c.dest.to_string(),
             Record {
                 key: t.key.to_string(),

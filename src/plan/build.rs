@@ -29,6 +29,16 @@ pub trait RecordedState {
     fn records(&self) -> Vec<&Record>;
 }
 
+/// An in-memory state (destination → record), for tests and dry runs.
+impl RecordedState for BTreeMap<String, Record> {
+    fn record(&self, dest: &str) -> Option<&Record> {
+        self.get(dest)
+    }
+    fn records(&self) -> Vec<&Record> {
+        self.values().collect()
+    }
+}
+
 impl RecordedState for crate::state::Journal {
     fn record(&self, dest: &str) -> Option<&Record> {
         self.get(dest)

@@ -7,17 +7,7 @@ use crate::discover::{Discovery, ResolvedImage};
 use crate::oci::{Digest, ImageRef, MediaType};
 use crate::state::Record;
 
-#[derive(Default)]
-struct Mem(BTreeMap<String, Record>);
-
-impl RecordedState for Mem {
-    fn record(&self, dest: &str) -> Option<&Record> {
-        self.0.get(dest)
-    }
-    fn records(&self) -> Vec<&Record> {
-        self.0.values().collect()
-    }
-}
+type Mem = BTreeMap<String, Record>;
 
 fn r(s: &str) -> ImageRef {
     s.parse().unwrap()
@@ -67,7 +57,7 @@ fn plan(goals: &[TargetGoal], d: &Discovery, s: &Mem, trust: bool) -> Plan {
 fn complete(p: &Plan, s: &mut Mem, d: &mut Discovery) {
     for t in &p.tasks {
         let TaskKind::Copy(c) = &t.kind;
-        s.0.insert(
+        s.insert(
             c.dest.to_string(),
             Record {
                 key: t.key.to_string(),
