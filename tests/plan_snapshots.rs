@@ -8,7 +8,7 @@ use std::path::Path;
 
 use airlift::discover::{Discovery, ResolvedImage};
 use airlift::oci::{Digest, MediaType};
-use airlift::plan::{self, Plan, PlanOptions, RecordedState, TaskKind, explain};
+use airlift::plan::{self, Plan, PlanOptions, TaskKind, explain};
 use airlift::state::Record;
 
 type Mem = BTreeMap<String, Record>;
