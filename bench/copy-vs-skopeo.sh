@@ -88,7 +88,7 @@ for round in $(seq 1 "$rounds"); do
   # skopeo
   d=$(start_registry "$work/s$round"); skopeo_cache
   run_skopeo() { skopeo sync --all --preserve-digests --src yaml --dest docker --dest-tls-verify=false \
-      "$work/sync.yaml" "127.0.0.1:$d/mirror" >/dev/null; }
+      "$work/sync.yaml" "127.0.0.1:$d/mirror" >"$work/skopeo.log" 2>&1 || { tail -n 20 "$work/skopeo.log" >&2; exit 1; }; }
   t0=$(now); run_skopeo; t1=$(now); run_skopeo; t2=$(now)
   s_cold+=("$(elapsed "$t0" "$t1")"); s_noop+=("$(elapsed "$t1" "$t2")")
   # airlift
