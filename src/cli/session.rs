@@ -164,7 +164,8 @@ pub(crate) fn discover(
     let opts = DiscoverOptions {
         offline: global.offline,
         trust_state,
-        concurrency: limits(global).jobs * 2,
+        // Manifest HEADs and GETs are small: more of them in flight than blob transfers.
+        concurrency: limits(global).jobs * 4,
     };
     Ok(rt.block_on(discover::discover(
         goals,

@@ -49,14 +49,37 @@ pub async fn discover(
 ) -> Discovery {
     let mut d = Discovery::default();
     let jobs = origins(goals);
-    let resolved: Vec<_> = stream::iter(jobs)
+    let concurrency = opts.concurrency.max(1);
+    let resolve = stream::iter(jobs)
         .map(|(origin, (set, read))| async move {
             let r = resolve_one(&origin, &set, read, lock, cache, sides, opts.offline).await;
             (origin, r)
         })
-        .buffer_unordered(opts.concurrency.max(1))
-        .collect()
-        .await;
+        .buffer_unordered(concurrency)
+        .collect::<Vec<_>>();
+    // Destination probes do not depend on resolution: run both at once.
+    let probes: BTreeSet<String> = if opts.trust_state {
+        BTreeSet::new()
+    } else {
+        goals
+            .iter()
+            .flat_map(|g| g.items.iter().filter_map(move |i| i.dest(&g.dest).ok()))
+            .map(|dest| dest.to_string())
+            .filter(|dest| journal.get(dest).is_some())
+            .collect()
+    };
+    let probe = stream::iter(probes)
+        .map(|dest| async move {
+            let found = match dest.parse::<ImageRef>() {
+                Ok(r) => sides.dest.head_manifest(&r).await.ok().flatten(),
+                Err(_) => None,
+            };
+            (dest, found)
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<_>>();
+    let (resolved, probed) = tokio::join!(resolve, probe);
+    d.dest.extend(probed);
     for (origin, r) in resolved {
         match r {
             Ok(img) => {
@@ -75,26 +98,6 @@ pub async fn discover(
         {
             d.known_blobs.insert(rec.source_digest.clone(), blobs);
         }
-    }
-    if !opts.trust_state {
-        let probes: BTreeSet<String> = goals
-            .iter()
-            .flat_map(|g| g.items.iter().filter_map(move |i| i.dest(&g.dest).ok()))
-            .map(|dest| dest.to_string())
-            .filter(|dest| journal.get(dest).is_some())
-            .collect();
-        let results: Vec<_> = stream::iter(probes)
-            .map(|dest| async move {
-                let found = match dest.parse::<ImageRef>() {
-                    Ok(r) => sides.dest.head_manifest(&r).await.ok().flatten(),
-                    Err(_) => None,
-                };
-                (dest, found)
-            })
-            .buffer_unordered(opts.concurrency.max(1))
-            .collect()
-            .await;
-        d.dest.extend(results);
     }
     d
 }
