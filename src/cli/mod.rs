@@ -8,6 +8,7 @@ mod diff;
 mod init;
 mod lock;
 mod plan;
+mod release;
 mod render;
 mod resources;
 mod session;

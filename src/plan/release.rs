@@ -1,0 +1,350 @@
+//! Releases in the plan: discovered release payloads become goal items (the payload and every
+//! component, named as oc-mirror v2 names them), and a `verify-signature` task per payload
+//! gates every copy of that release when a trust keyring applies.
+//!
+//! Pure: discovered data in, goal items and tasks out. No network, no files, no registry client.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::json;
+
+use super::TaskKey;
+use super::build::{Plan, RecordedState};
+use super::goal::{DestName, GoalItem, TargetGoal};
+use super::task::{DirtyReason, Freshness, Task, TaskId, TaskKind, VerifySpec};
+use crate::discover::DiscoveredRelease;
+use crate::oci::ImageRef;
+use crate::release::{RELEASE_COMPONENT_REPO, RELEASE_PAYLOAD_REPO};
+use crate::resources::Category;
+
+/// The goal items of one release: the payload (`openshift/release-images:<version>-<arch>`)
+/// and every component (`openshift/release:<version>-<arch>-<name>`), origins pinned.
+pub fn items_of(release: &DiscoveredRelease, via: Option<&str>) -> Vec<GoalItem> {
+    let tag = release.tag();
+    let item = |origin: &ImageRef, path: &str, tag: String| GoalItem {
+        set: release.set.clone(),
+        origin: origin.clone(),
+        via: via.map(str::to_string),
+        platforms: None,
+        category: Category::Release,
+        dest_name: Some(DestName {
+            path: path.to_string(),
+            tag,
+        }),
+    };
+    let mut out = vec![item(&release.payload, RELEASE_PAYLOAD_REPO, tag.clone())];
+    out.extend(
+        release
+            .components
+            .iter()
+            .map(|(name, image)| item(image, RELEASE_COMPONENT_REPO, format!("{tag}-{name}"))),
+    );
+    out
+}
+
+/// Adds the items of every discovered release to the goals that carry its set.
+pub fn add_release_items(goals: &mut [TargetGoal], releases: &[DiscoveredRelease]) {
+    for goal in goals {
+        for need in &goal.releases {
+            for r in releases.iter().filter(|r| r.set == need.set) {
+                goal.items.extend(items_of(r, need.via.as_deref()));
+            }
+        }
+    }
+}
+
+/// The journal's `dest` of a verification: one per payload digest, shared by all targets.
+pub fn verify_record_dest(spec: &VerifySpec) -> String {
+    format!("verify-signature:{}", spec.digest)
+}
+
+/// Adds one `verify-signature` task per spec (before every other task) and makes every copy
+/// of the payload or its components that reads from the original source depend on it. A
+/// copy taken from another target already depends on that target's copy.
+pub fn add_verification(plan: &mut Plan, specs: &[VerifySpec], state: &dyn RecordedState) {
+    let mut tasks = Vec::new();
+    for spec in specs {
+        let covered = covered_by(plan, spec);
+        let target = covered
+            .iter()
+            .filter_map(|id| plan.task(id).map(|t| t.target.clone()))
+            .min()
+            .unwrap_or_else(|| "release".to_string());
+        let key = TaskKey::compute(
+            "verify-signature",
+            &[&spec.digest, &spec.keyring_digest],
+            &json!({
+                "also_accept": spec.also_accept.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "store": spec.store,
+            }),
+        );
+        let freshness = match state.record(&verify_record_dest(spec)) {
+            None => Freshness::Dirty(DirtyReason::NeverRun),
+            Some(r) if r.key == key.as_str() => Freshness::Fresh,
+            Some(_) => Freshness::Dirty(DirtyReason::ParametersChanged),
+        };
+        let id = TaskId::new(
+            "verify-signature",
+            &target,
+            &format!("{} {}", spec.set, spec.release),
+        );
+        for t in plan.tasks.iter_mut().filter(|t| covered.contains(&t.id)) {
+            t.deps.push(id.clone());
+            t.deps.sort();
+        }
+        tasks.push(Task {
+            id,
+            target,
+            key,
+            kind: TaskKind::VerifySignature(spec.clone()),
+            deps: Vec::new(),
+            freshness,
+            bytes: 0,
+        });
+    }
+    tasks.extend(std::mem::take(&mut plan.tasks));
+    plan.tasks = tasks;
+}
+
+/// Copy tasks reading from the original source that copy the payload of `spec` or one of its
+/// components.
+fn covered_by(plan: &Plan, spec: &VerifySpec) -> BTreeSet<TaskId> {
+    plan.tasks
+        .iter()
+        .filter(|t| t.deps.is_empty())
+        .filter(|t| {
+            t.kind
+                .as_copy()
+                .is_some_and(|c| spec_covers(spec, &c.origin, &c.dest))
+        })
+        .map(|t| t.id.clone())
+        .collect()
+}
+
+/// A copy belongs to the release of `spec` when it copies the payload, or when its
+/// destination is the component repository (`…/openshift/release`, `-release` when folded by
+/// `max-nested-paths`) with a tag starting with the release's `<version>-<arch>-`.
+fn spec_covers(spec: &VerifySpec, origin: &ImageRef, dest: &ImageRef) -> bool {
+    if origin == &spec.payload {
+        return true;
+    }
+    let component_repo = RELEASE_COMPONENT_REPO
+        .rsplit('/')
+        .next()
+        .unwrap_or("release");
+    dest.repository().path().ends_with(component_repo)
+        && dest
+            .tag()
+            .is_some_and(|t| t.starts_with(&format!("{}-", spec.release)))
+}
+
+/// Payload digests of the releases each target carries, for the signature ConfigMap.
+pub fn payloads_by_target(goals: &[TargetGoal]) -> BTreeMap<String, Vec<ImageRef>> {
+    goals
+        .iter()
+        .map(|g| {
+            let mut p: Vec<ImageRef> = g
+                .items
+                .iter()
+                .filter(|i| {
+                    i.category == Category::Release
+                        && i.dest_name
+                            .as_ref()
+                            .is_some_and(|n| n.path == RELEASE_PAYLOAD_REPO)
+                })
+                .map(|i| i.origin.clone())
+                .collect();
+            p.sort();
+            p.dedup();
+            (g.name.clone(), p)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::discover::{Discovery, ResolvedImage};
+    use crate::oci::{Digest, MediaType};
+    use crate::plan::{Destination, PlanOptions, ReleaseNeed, build};
+    use crate::state::Record;
+
+    #[derive(Default)]
+    struct Mem(BTreeMap<String, Record>);
+
+    impl RecordedState for Mem {
+        fn record(&self, dest: &str) -> Option<&Record> {
+            self.0.get(dest)
+        }
+        fn records(&self) -> Vec<&Record> {
+            self.0.values().collect()
+        }
+    }
+
+    fn digest(n: u8) -> Digest {
+        Digest::of(&[n])
+    }
+
+    fn release(version: &str) -> DiscoveredRelease {
+        let d = digest(1);
+        DiscoveredRelease {
+            set: "ocp".into(),
+            version: version.parse().expect("version"),
+            arch: "amd64".into(),
+            source: format!("quay.io/ocp/release@{}", Digest::of(version.as_bytes()))
+                .parse()
+                .expect("payload"),
+            payload: format!("quay.io/ocp/release@{}", Digest::of(version.as_bytes()))
+                .parse()
+                .expect("payload"),
+            components: BTreeMap::from([
+                (
+                    "cli".to_string(),
+                    format!("quay.io/ocp/art@{d}").parse().expect("cli"),
+                ),
+                (
+                    "installer".to_string(),
+                    format!("quay.io/ocp/art@{}", digest(2))
+                        .parse()
+                        .expect("installer"),
+                ),
+            ]),
+        }
+    }
+
+    fn discovery(releases: &[DiscoveredRelease]) -> Discovery {
+        let mut d = Discovery::default();
+        for r in releases {
+            for img in std::iter::once(&r.payload).chain(r.components.values()) {
+                d.images.insert(
+                    img.clone(),
+                    ResolvedImage {
+                        digest: img.digest().expect("pinned").clone(),
+                        media_type: MediaType::OciManifest,
+                        blobs: BTreeMap::new(),
+                        manifests: 1,
+                    },
+                );
+            }
+        }
+        d
+    }
+
+    fn goal() -> TargetGoal {
+        TargetGoal {
+            name: "mirror".into(),
+            dest: Destination {
+                registry: "reg:5000".into(),
+                namespace: "mirror".into(),
+                max_nested_paths: None,
+            },
+            items: Vec::new(),
+            releases: vec![ReleaseNeed {
+                set: "ocp".into(),
+                via: None,
+            }],
+        }
+    }
+
+    fn spec(r: &DiscoveredRelease) -> VerifySpec {
+        VerifySpec {
+            set: r.set.clone(),
+            release: r.tag(),
+            payload: r.payload.clone(),
+            digest: r.payload.digest().expect("pinned").clone(),
+            keyring: PathBuf::from("keys/release.asc"),
+            keyring_digest: digest(9),
+            store: None,
+            also_accept: vec![r.payload.repository().clone()],
+            signatures_dir: PathBuf::from(".airlift/signatures"),
+        }
+    }
+
+    #[test]
+    fn releases_become_named_items_and_shared_components_are_tagged_per_release() {
+        let rs = [release("4.15.2"), release("4.15.3")];
+        let mut goals = vec![goal()];
+        add_release_items(&mut goals, &rs);
+        let plan = build(
+            &goals,
+            &discovery(&rs),
+            &Mem::default(),
+            &PlanOptions::default(),
+        );
+        let mut dests: Vec<String> = plan
+            .tasks
+            .iter()
+            .filter_map(|t| t.kind.as_copy())
+            .map(|c| c.dest.to_string())
+            .collect();
+        dests.sort();
+        assert_eq!(
+            dests,
+            [
+                "reg:5000/mirror/openshift/release-images:4.15.2-amd64",
+                "reg:5000/mirror/openshift/release-images:4.15.3-amd64",
+                "reg:5000/mirror/openshift/release:4.15.2-amd64-cli",
+                "reg:5000/mirror/openshift/release:4.15.2-amd64-installer",
+                "reg:5000/mirror/openshift/release:4.15.3-amd64-cli",
+                "reg:5000/mirror/openshift/release:4.15.3-amd64-installer",
+            ]
+        );
+        assert!(
+            goals[0]
+                .items
+                .iter()
+                .all(|i| i.category == Category::Release)
+        );
+    }
+
+    #[test]
+    fn verification_gates_every_copy_of_its_release_only() {
+        let rs = [release("4.15.2"), release("4.15.3")];
+        let mut goals = vec![goal()];
+        add_release_items(&mut goals, &rs);
+        let state = Mem::default();
+        let mut plan = build(&goals, &discovery(&rs), &state, &PlanOptions::default());
+        add_verification(&mut plan, &[spec(&rs[1])], &state);
+        let verify = &plan.tasks[0];
+        assert_eq!(verify.kind.name(), "verify-signature");
+        assert_eq!(
+            verify.id.as_str(),
+            "verify-signature mirror ocp 4.15.3-amd64"
+        );
+        assert!(!verify.freshness.is_fresh());
+        for t in &plan.tasks[1..] {
+            let c = t.kind.as_copy().expect("copy");
+            let gated = t.deps.contains(&verify.id);
+            assert_eq!(
+                gated,
+                c.dest.tag().is_some_and(|t| t.starts_with("4.15.3-amd64")),
+                "{}",
+                c.dest
+            );
+        }
+        let mut recorded = Mem::default();
+        recorded.0.insert(
+            verify_record_dest(&spec(&rs[1])),
+            Record {
+                key: verify.key.to_string(),
+                kind: "verify-signature".into(),
+                dest: verify_record_dest(&spec(&rs[1])),
+                source_digest: spec(&rs[1]).digest,
+                output_digest: spec(&rs[1]).digest,
+            },
+        );
+        let mut again = build(&goals, &discovery(&rs), &recorded, &PlanOptions::default());
+        add_verification(&mut again, &[spec(&rs[1])], &recorded);
+        assert!(again.tasks[0].freshness.is_fresh());
+        let mut other_key = spec(&rs[1]);
+        other_key.keyring_digest = digest(10);
+        let mut third = build(&goals, &discovery(&rs), &recorded, &PlanOptions::default());
+        add_verification(&mut third, &[other_key], &recorded);
+        assert_eq!(
+            third.tasks[0].freshness,
+            Freshness::Dirty(DirtyReason::ParametersChanged)
+        );
+    }
+}
