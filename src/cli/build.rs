@@ -104,7 +104,11 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
         let t = &outcome.totals;
         eprintln!(
             "build: {} copied, {fresh} fresh, {} failed, {} missing; {} uploaded ({} blobs), {} blobs mounted, {} already present",
-            outcome.done.len(),
+            outcome
+                .done
+                .keys()
+                .filter(|id| plan.task(id).is_some_and(|t| t.kind.as_copy().is_some()))
+                .count(),
             outcome.failed.len(),
             plan.missing.len(),
             human_bytes(t.bytes),
