@@ -96,8 +96,25 @@ impl Lab {
     /// Writes `airlift.kdl`: release `ocp` (stable-4.15, 4.15.2..4.15.3) to target `mirror`,
     /// with `extra` appended (trust blocks).
     fn recipe(&self, extra: &str) -> PathBuf {
+        self.write_recipe("", extra)
+    }
+
+    /// Like [`Lab::recipe`] with `graph #true` and the graph server's graph-data URL.
+    fn recipe_with_graph(&self) -> PathBuf {
+        self.write_recipe(
+            &format!(" graph-data-url=\"{}\"", self.server.graph_data_url()),
+            "",
+        )
+    }
+
+    fn write_recipe(&self, props: &str, extra: &str) -> PathBuf {
+        let graph = if props.is_empty() {
+            ""
+        } else {
+            "    graph #true\n"
+        };
         let s = format!(
-            "release \"ocp\" update-url=\"{}\" {{\n    channel \"stable-4.15\" min=\"4.15.2\" max=\"4.15.3\"\n}}\n\n\
+            "release \"ocp\" update-url=\"{}\"{props} {{\n    channel \"stable-4.15\" min=\"4.15.2\" max=\"4.15.3\"\n{graph}}}\n\n\
              target \"mirror\" \"docker://{}/mirror\" {{\n    needs \"ocp\"\n}}\n{extra}",
             self.server.url(),
             self.mirror.host()
@@ -396,4 +413,47 @@ async fn list_releases_shows_versions_and_channels_and_works_offline() {
     let out = lab.run(&["--offline", "list", "releases", "--channel", "eus-4.16"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("eus-4.16"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn graph_true_pushes_the_graph_data_image_and_renders_the_update_service() {
+    let mut lab = Lab::new().await;
+    lab.recipe_with_graph();
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "build failed: {}", stderr(&out));
+    assert_release_mirrored(&lab, "4.15.3");
+    let graph_ref = format!("{}/mirror/openshift/graph-image:latest", lab.mirror.host());
+    let manifest = raw(&graph_ref).expect("graph-data image at the mirror");
+    let digest = support::fixture::sha256(&manifest);
+    let us = lab.resources_dir().join("updateService.yaml");
+    let text = std::fs::read_to_string(&us).expect("updateService.yaml");
+    assert!(
+        text.contains(&format!(
+            "graphDataImage: {}/mirror/openshift/graph-image@{digest}",
+            lab.mirror.host()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "releases: {}/mirror/openshift/release-images",
+            lab.mirror.host()
+        )),
+        "{text}"
+    );
+    validate(&[us]);
+    // Offline rebuild: stored graph data, same image, nothing pushed again.
+    lab.server.stop();
+    let out = lab.run(&["build", "--offline"]);
+    assert!(
+        out.status.success(),
+        "offline build failed: {}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("graph-data image:"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(raw(&graph_ref), Some(manifest));
 }

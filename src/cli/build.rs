@@ -91,6 +91,9 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
         })
         .map_err(|e| Failure::new(Exit::Io, miette::miette!("{e}")))?
     };
+    if outcome.failed.is_empty() {
+        release::build_graph_images(&rt, &session, global, &goals, &mut journal)?;
+    }
     if !global.offline {
         new_lock
             .write(&session.lock_path)

@@ -1,9 +1,10 @@
 //! Release sets in the pipeline commands (`plan`, `build`, `lock`): discover the releases the
 //! goals carry and add their payloads and components to the goals, build the signature
-//! verification specs for the planner, and find saved signatures for the ConfigMap.
+//! verification specs for the planner, and build and push the graph-data image (`graph #true`).
 //!
 //! Glue only: discovery lives in `discover::release`, the goal items and verification tasks in
-//! `plan::release`, verification in `task::verify`. Writes nothing but discovery's caches.
+//! `plan::release`, verification in `task::verify`. Writes discovery's caches and, in
+//! [`build_graph_images`] only, the graph-data image and its journal record.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -13,10 +14,14 @@ use super::session::{Session, sides};
 use crate::discover::{self, DiscoveredRelease};
 use crate::exit::{Exit, Failure};
 use crate::oci::Digest;
-use crate::plan::{self, TargetGoal, VerifySpec};
-use crate::recipe::ContentSet;
-use crate::release::{DEFAULT_TIMEOUT, GraphCache, GraphClient, GraphSource, UPDATE_URL_ENV};
-use crate::state::LockFile;
+use crate::plan::{self, TargetGoal, TaskKey, VerifySpec};
+use crate::recipe::{ContentSet, ReleaseSet};
+use crate::release::{
+    DEFAULT_GRAPH_DATA_URL, DEFAULT_TIMEOUT, FetchError, GraphCache, GraphClient, GraphSource,
+    UPDATE_URL_ENV, build_graph_data_layer, fetch_graph_data, image_from_scratch, load_graph_data,
+};
+use crate::state::{Journal, LockFile, Record};
+use crate::task::push_graph_image;
 
 /// `<workspace>/cache/graphs`: stored update-graph responses.
 pub(crate) fn graph_cache(session: &Session) -> GraphCache {
@@ -49,16 +54,6 @@ pub(crate) fn prepare(
     let sets = carried_sets(goals);
     if sets.is_empty() {
         return Ok(Vec::new());
-    }
-    let with_graph: Vec<String> = sets
-        .iter()
-        .filter(
-            |s| matches!(session.recipe.content_set(s), Some(ContentSet::Release(r)) if r.graph),
-        )
-        .map(|s| format!("`graph #true` of release `{s}` (graph-data image and UpdateService)"))
-        .collect();
-    if !with_graph.is_empty() {
-        return Err(Failure::not_available(&with_graph.join(", ")));
     }
     let client = GraphClient::new(DEFAULT_TIMEOUT);
     let source = if global.offline {
@@ -182,4 +177,112 @@ pub(crate) fn verifications(
     out.sort_by(|a, b| (&a.set, &a.release).cmp(&(&b.set, &b.release)));
     out.dedup_by(|a, b| a.digest == b.digest);
     Ok(out)
+}
+
+/// The first release set (by name) with `graph #true` that `goal` carries.
+pub(crate) fn graph_set<'a>(session: &'a Session, goal: &TargetGoal) -> Option<&'a ReleaseSet> {
+    let mut sets: Vec<&str> = goal.releases.iter().map(|r| r.set.as_str()).collect();
+    sets.sort();
+    sets.into_iter()
+        .find_map(|s| match session.recipe.content_set(s) {
+            Some(ContentSet::Release(r)) if r.graph => Some(r),
+            _ => None,
+        })
+}
+
+/// `graph #true`: builds the graph-data image from the graph-data tarball (fetched and stored
+/// under `<workspace>/cache/graph-data`, or the stored one with `--offline`) and pushes it to
+/// `<target>/openshift/graph-image:latest` of every target carrying such a set, recording the
+/// push in the journal. A target whose journal records the same image there is skipped.
+pub(crate) fn build_graph_images(
+    rt: &tokio::runtime::Runtime,
+    session: &Session,
+    global: &GlobalOpts,
+    goals: &[TargetGoal],
+    journal: &mut Journal,
+) -> Result<(), Failure> {
+    let wanted: Vec<(&TargetGoal, &ReleaseSet)> = goals
+        .iter()
+        .filter_map(|g| graph_set(session, g).map(|s| (g, s)))
+        .collect();
+    let Some((_, first)) = wanted.first() else {
+        return Ok(());
+    };
+    let dir = session.workspace.root().join("cache").join("graph-data");
+    let fetch_fail = |e: FetchError| {
+        let help = miette::Diagnostic::help(&e)
+            .map(|h| h.to_string())
+            .unwrap_or_else(|| "check the release set's graph-data-url".to_string());
+        Failure::new(
+            Exit::Remote,
+            miette::miette!(help = help, "graph-data image: {e}"),
+        )
+    };
+    let tarball = if global.offline {
+        load_graph_data(&dir).map_err(fetch_fail)?
+    } else {
+        let url = first
+            .graph_data_url
+            .as_ref()
+            .map_or(DEFAULT_GRAPH_DATA_URL, |u| u.value.as_str());
+        fetch_graph_data(&GraphClient::new(DEFAULT_TIMEOUT), url, &dir).map_err(fetch_fail)?
+    };
+    let mtime = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    let layer = build_graph_data_layer(&tarball, mtime).map_err(|e| {
+        Failure::new(
+            Exit::Remote,
+            miette::miette!(
+                help = "the graph-data tarball must be Cincinnati's graph-data (channels/, blocked-edges/)",
+                "graph-data image: {e}"
+            ),
+        )
+    })?;
+    let image = image_from_scratch(&layer, "amd64");
+    let dest_client = sides(global)?.dest;
+    for (goal, _) in wanted {
+        let dest = plan::graph_image(&goal.dest)
+            .map_err(|e| Failure::new(Exit::InvalidInput, miette::miette!("{e}")))?;
+        let dest_s = dest.to_string();
+        let key = TaskKey::compute(
+            "build-graph-image",
+            &[&layer.digest],
+            &serde_json::json!({ "dest": dest_s }),
+        );
+        let recorded = journal
+            .get(&dest_s)
+            .is_some_and(|r| r.key == key.as_str() && r.output_digest == image.manifest_digest);
+        if recorded
+            && rt.block_on(dest_client.head_manifest(&dest)).ok().flatten()
+                == Some(image.manifest_digest.clone())
+        {
+            continue;
+        }
+        let digest = rt
+            .block_on(push_graph_image(&dest_client, &dest, &image, &layer))
+            .map_err(|e| {
+                Failure::new(
+                    Exit::Remote,
+                    miette::miette!(
+                        help = "check the destination registry's reachability and credentials, then rerun",
+                        "graph-data image push to {dest}: {e}"
+                    ),
+                )
+            })?;
+        journal
+            .append(&[Record {
+                key: key.to_string(),
+                kind: "build-graph-image".to_string(),
+                dest: dest_s,
+                source_digest: layer.digest.clone(),
+                output_digest: digest,
+            }])
+            .map_err(|e| Failure::new(Exit::Io, miette::miette!("{e}")))?;
+        if !global.quiet {
+            eprintln!("graph-data image: {dest}@{}", image.manifest_digest);
+        }
+    }
+    Ok(())
 }

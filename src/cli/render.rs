@@ -1,7 +1,8 @@
 //! Cluster resources of a target from what it holds: every image of the target's goal whose
 //! destination the journal records as filled from the locked digest, and the signature
-//! ConfigMap of the release payloads it holds whose signatures were verified. Reads saved
-//! signatures; writes only the output directory.
+//! ConfigMap of the release payloads it holds whose signatures were verified, and the
+//! UpdateService when a release set has `graph #true` and the graph-data image is recorded.
+//! Reads saved signatures; writes only the output directory.
 
 use std::path::PathBuf;
 
@@ -113,6 +114,23 @@ pub(crate) fn render_target(
         resources::render_signature_configmaps(&sigs, &opts)
             .map_err(|e| Failure::new(Exit::InvalidInput, e))?,
     );
+    // `graph #true`: the UpdateService, once the graph-data image is at the target.
+    if super::release::graph_set(session, goal).is_some()
+        && let (Ok(graph), Ok(payloads)) = (
+            crate::plan::graph_image(&goal.dest),
+            crate::plan::named_destination(&goal.dest, crate::release::RELEASE_PAYLOAD_REPO, "x"),
+        )
+        && let Some(rec) = journal.get(&graph.to_string())
+    {
+        let (name, text) = resources::render_update_service(
+            payloads.repository(),
+            graph.repository(),
+            &rec.output_digest,
+            &opts,
+        )
+        .map_err(|e| Failure::new(Exit::InvalidInput, e))?;
+        rendered.files.insert(name, text.into_bytes());
+    }
     let dir = session
         .workspace
         .out_dir(&goal.name)
