@@ -277,7 +277,21 @@ async fn release_set_is_mirrored_under_oc_mirror_names_and_rebuilds_offline() {
     assert!(text.contains(&format!("source: {host}/{ART}")), "{text}");
     assert!(text.contains("/mirror/openshift/release-images"), "{text}");
     assert!(text.contains("/mirror/openshift/release\n"), "{text}");
-    validate(&[idms]);
+    validate(std::slice::from_ref(&idms));
+
+    // Offline with the graph server gone: `resources` renders the same release resources
+    // from stored graph responses and payload components.
+    lab.server.stop();
+    let out = lab.run(&["resources", "mirror"]);
+    assert!(out.status.success(), "resources failed: {}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&idms).expect("idms again"), text);
+    let out = lab.run(&["verify", "mirror"]);
+    assert!(out.status.success(), "verify failed: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("6 image(s), 6 manifest(s)"),
+        "{}",
+        stderr(&out)
+    );
 
     // Offline with the graph server gone: stored responses and cached payload components.
     lab.server.stop();

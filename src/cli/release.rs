@@ -112,6 +112,43 @@ pub(crate) fn prepare(
     Ok(releases)
 }
 
+/// `goal` with the items of its release sets from stored graph responses and the payload
+/// cache (no network), when the caller did not discover them (`airlift resources`). Release
+/// sets named by `image=` are not covered.
+pub(crate) fn with_stored_releases(
+    session: &Session,
+    goal: &TargetGoal,
+) -> Result<TargetGoal, Failure> {
+    let mut goal = goal.clone();
+    let discovered = goal
+        .items
+        .iter()
+        .any(|i| i.category == crate::resources::Category::Release);
+    let sets = carried_sets(std::slice::from_ref(&goal));
+    if discovered || sets.is_empty() {
+        return Ok(goal);
+    }
+    let fail = |e: discover::ReleaseDiscoveryError| {
+        Failure::new(Exit::InvalidInput, miette::miette!(help = e.help(), "{e}"))
+    };
+    let selections = discover::select_releases(
+        &session.recipe,
+        &sets,
+        &GraphSource::Offline,
+        &graph_cache(session),
+    )
+    .map_err(fail)?;
+    let kubevirt = |s: &str| matches!(session.recipe.content_set(s), Some(ContentSet::Release(r)) if r.kubevirt_container);
+    let releases = discover::stored_releases(
+        &selections,
+        &session.workspace.root().join("cache").join("releases"),
+        kubevirt,
+    )
+    .map_err(fail)?;
+    plan::add_release_items(std::slice::from_mut(&mut goal), &releases);
+    Ok(goal)
+}
+
 /// One verification per discovered release whose set a `trust` block with a `gpg-keyring`
 /// applies to (the first such block by name). Empty with `--no-verify`, which warns.
 pub(crate) fn verifications(

@@ -41,6 +41,7 @@ pub(crate) fn render_target(
     journal: &Journal,
     icsp: bool,
 ) -> Result<RenderedTarget, Failure> {
+    let goal = &super::release::with_stored_releases(session, goal)?;
     let mut images = Vec::new();
     let mut not_held = Vec::new();
     let mut payloads = Vec::new();

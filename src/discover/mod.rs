@@ -9,5 +9,5 @@ mod resolve;
 
 pub use cache::ManifestCache;
 pub use model::{DiscoveredRelease, Discovery, ResolvedImage};
-pub use release::{ReleaseDiscoveryError, read_releases, select_releases};
+pub use release::{ReleaseDiscoveryError, read_releases, select_releases, stored_releases};
 pub use resolve::{DiscoverOptions, Sides, discover};

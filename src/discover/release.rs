@@ -167,6 +167,44 @@ pub async fn read_releases(
     Ok(out)
 }
 
+/// The releases of `selections` from the payload cache alone (no network), for commands that
+/// render what a target holds. A release whose components were never read is an error.
+pub fn stored_releases(
+    selections: &[(String, Selection)],
+    cache_dir: &Path,
+    kubevirt: impl Fn(&str) -> bool,
+) -> Result<Vec<DiscoveredRelease>, ReleaseDiscoveryError> {
+    let mut out = Vec::new();
+    for (name, selection) in selections {
+        for r in &selection.releases {
+            let stored = r
+                .payload
+                .digest()
+                .map(|d| cache_path(cache_dir, d, &r.arch, kubevirt(name)))
+                .and_then(|p| std::fs::read(p).ok())
+                .and_then(|b| Stored::parse(&b))
+                .ok_or_else(|| ReleaseDiscoveryError::Payload {
+                    set: name.clone(),
+                    payload: r.payload.to_string(),
+                    reason:
+                        "its components were never read here; run `airlift build` (or `plan`) first"
+                            .to_string(),
+                })?;
+            out.push(DiscoveredRelease {
+                set: name.clone(),
+                version: r.version.clone(),
+                arch: r.arch.clone(),
+                source: r.payload.clone(),
+                payload: r.payload.clone(),
+                components: stored.components,
+            });
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 /// What a payload holds: its version and components.
 #[derive(Debug)]
 struct Components {
