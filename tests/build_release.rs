@@ -389,7 +389,12 @@ async fn a_release_signed_by_an_unknown_key_is_not_mirrored() {
     let store = StaticServer::start(files);
     lab.recipe(&trust_block(&lab, &gpg, "r@example.com", &store));
     let out = lab.run(&["build"]);
-    assert!(!out.status.success(), "build must fail: {}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(9),
+        "exit 9 (verification): {}",
+        stderr(&out)
+    );
     // miette wraps long lines under a `|` gutter: read the words back in order.
     let text = stderr(&out);
     let words: Vec<&str> = text.split_whitespace().filter(|w| *w != "|").collect();
@@ -405,6 +410,25 @@ async fn a_release_signed_by_an_unknown_key_is_not_mirrored() {
         .expect("signature configmap");
     let bad = lab.payloads["4.15.3"].digest.trim_start_matches("sha256:");
     assert!(!cm.contains(bad), "{cm}");
+
+    // `plan` shows the failed verification still to run, gating its release.
+    let out = lab.run(&["plan", "-v"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("run    verify-signature 4.15.3-amd64")
+            && text.contains("fresh  verify-signature 4.15.2-amd64"),
+        "{text}"
+    );
+
+    // --no-verify mirrors it anyway, warning even under -q.
+    let out = lab.run(&["-q", "build", "--no-verify"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("WARNING: --no-verify: release signatures are NOT verified"),
+        "{}",
+        stderr(&out)
+    );
+    assert_release_mirrored(&lab, "4.15.3");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -133,7 +133,13 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
             .iter()
             .map(|(img, why)| format!("missing {img}: {why}")),
     );
-    let exit = if outcome.done.is_empty() && fresh == 0 {
+    let unverified = outcome.failed.keys().any(|id| {
+        plan.task(id)
+            .is_some_and(|t| matches!(t.kind, plan::TaskKind::VerifySignature(_)))
+    });
+    let exit = if unverified {
+        Exit::Verification
+    } else if outcome.done.is_empty() && fresh == 0 {
         Exit::Remote
     } else {
         Exit::Partial

@@ -113,8 +113,8 @@ pub(crate) fn prepare(
 }
 
 /// `goal` with the items of its release sets from stored graph responses and the payload
-/// cache (no network), when the caller did not discover them (`airlift resources`). Release
-/// sets named by `image=` are not covered.
+/// cache (no network), when the caller did not discover them (`airlift resources`,
+/// `airlift verify`). A payload named by tag (`image=`) is pinned through the lock.
 pub(crate) fn with_stored_releases(
     session: &Session,
     goal: &TargetGoal,
@@ -139,9 +139,11 @@ pub(crate) fn with_stored_releases(
     )
     .map_err(fail)?;
     let kubevirt = |s: &str| matches!(session.recipe.content_set(s), Some(ContentSet::Release(r)) if r.kubevirt_container);
+    let lock = session.read_lock()?;
     let releases = discover::stored_releases(
         &selections,
         &session.workspace.root().join("cache").join("releases"),
+        lock.as_ref(),
         kubevirt,
     )
     .map_err(fail)?;
@@ -318,7 +320,10 @@ pub(crate) fn build_graph_images(
             }])
             .map_err(|e| Failure::new(Exit::Io, miette::miette!("{e}")))?;
         if !global.quiet {
-            eprintln!("graph-data image: {dest}@{}", image.manifest_digest);
+            eprintln!(
+                "graph-data image: {dest}@{} (built without a base image: its copy command needs a shell, see the book's Releases page)",
+                image.manifest_digest
+            );
         }
     }
     Ok(())

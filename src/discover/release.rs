@@ -172,10 +172,38 @@ pub async fn read_releases(
 pub fn stored_releases(
     selections: &[(String, Selection)],
     cache_dir: &Path,
+    lock: Option<&LockFile>,
     kubevirt: impl Fn(&str) -> bool,
 ) -> Result<Vec<DiscoveredRelease>, ReleaseDiscoveryError> {
     let mut out = Vec::new();
     for (name, selection) in selections {
+        for d in &selection.direct {
+            let digest = d
+                .image
+                .digest()
+                .or_else(|| lock.and_then(|l| l.digest_of(name, &d.image)));
+            let stored = digest
+                .map(|x| cache_path(cache_dir, x, &d.arch, kubevirt(name)))
+                .and_then(|p| std::fs::read(p).ok())
+                .and_then(|b| Stored::parse(&b));
+            let (Some(digest), Some(stored)) = (digest, stored) else {
+                return Err(ReleaseDiscoveryError::Payload {
+                    set: name.clone(),
+                    payload: d.image.to_string(),
+                    reason:
+                        "it was never resolved and read here; run `airlift build` (or `plan`) first"
+                            .to_string(),
+                });
+            };
+            out.push(DiscoveredRelease {
+                set: name.clone(),
+                version: stored.version,
+                arch: d.arch.clone(),
+                source: d.image.clone(),
+                payload: d.image.pinned(digest.clone()),
+                components: stored.components,
+            });
+        }
         for r in &selection.releases {
             let stored = r
                 .payload
