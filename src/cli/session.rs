@@ -99,7 +99,7 @@ impl Session {
             Failure::new(
                 Exit::NotAvailable,
                 miette::miette!(
-                    help = "this version mirrors `images` sets to registry (docker://) targets; nothing was changed",
+                    help = "this version mirrors `images` and `release` sets to registry (docker://) targets; nothing was changed",
                     "not available yet:\n  {}",
                     lines.join("\n  ")
                 ),
