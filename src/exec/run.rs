@@ -7,11 +7,11 @@
 //! A task whose dependency failed is not attempted and says why. Release signature
 //! verifications run first in their wave, so the copies they gate see their outcome.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::{Event, EventSink, Limits};
 use crate::discover::Sides;
-use crate::oci::Digest;
+use crate::oci::{Digest, Repository};
 use crate::plan::{Plan, Task, TaskId, TaskKind, VerifySpec, verify_record_dest};
 use crate::state::{Journal, JournalError, Record};
 use crate::task::{CopyContext, CopyJob, Counts, copy_all, verify_release_payload};
@@ -47,14 +47,21 @@ pub async fn execute(
         level.insert(&t.id, l);
     }
     let waves = level.values().copied().max().map_or(0, |m| m + 1);
-    // A copy reads from an upstream target's destination when it depends on another copy;
-    // a dependency on a verification does not change where it reads from.
-    let copies: BTreeSet<&TaskId> = plan
+    // A copy reads from an upstream target's destination when it depends on the copy that
+    // filled the repository it reads from; other dependencies (a verification, a release's
+    // components before its payload) do not change where it reads from.
+    let copied_to: BTreeMap<&TaskId, &Repository> = plan
         .tasks
         .iter()
-        .filter(|t| t.kind.as_copy().is_some())
-        .map(|t| &t.id)
+        .filter_map(|t| t.kind.as_copy().map(|c| (&t.id, c.dest.repository())))
         .collect();
+    let reads_upstream = |t: &Task| {
+        t.kind.as_copy().is_some_and(|c| {
+            t.deps
+                .iter()
+                .any(|d| copied_to.get(d) == Some(&c.from.repository()))
+        })
+    };
     for wave in 0..waves {
         for t in dirty.iter().filter(|t| level[&t.id] == wave) {
             if let TaskKind::VerifySignature(spec) = &t.kind {
@@ -64,9 +71,7 @@ pub async fn execute(
         for from_upstream in [false, true] {
             let mut batch = Vec::new();
             for t in dirty.iter().filter(|t| level[&t.id] == wave) {
-                if t.kind.as_copy().is_none()
-                    || t.deps.iter().any(|d| copies.contains(d)) != from_upstream
-                {
+                if t.kind.as_copy().is_none() || reads_upstream(t) != from_upstream {
                     continue;
                 }
                 if let Some(dep) = t.deps.iter().find(|d| out.failed.contains_key(*d)) {

@@ -19,8 +19,8 @@ pub use naming::{
     named_destination, release_component, release_payload,
 };
 pub use release::{
-    add_release_items, add_verification, items_of as release_items, payloads_by_target,
-    verify_record_dest,
+    add_release_items, add_verification, items_of as release_items, payload_after_components,
+    payloads_by_target, verify_record_dest,
 };
 pub use task::{CopySpec, DirtyReason, Freshness, Task, TaskId, TaskKind, VerifySpec};
 

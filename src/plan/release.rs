@@ -53,6 +53,67 @@ pub fn add_release_items(goals: &mut [TargetGoal], releases: &[DiscoveredRelease
     }
 }
 
+/// Makes each release payload copy depend on the copies of its components in the same target,
+/// so a payload is tagged at a mirror only once its whole release is there: a failed component
+/// leaves its payload "not attempted" (DESIGN §5: payload failures are fatal for the release).
+/// Call after [`super::build`]; payload copies move to the end so dependencies stay first.
+pub fn payload_after_components(plan: &mut Plan) {
+    let payload_repo = RELEASE_PAYLOAD_REPO
+        .rsplit('/')
+        .next()
+        .unwrap_or("release-images");
+    let payloads: Vec<(usize, String, String)> = plan
+        .tasks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            let c = t.kind.as_copy()?;
+            let tag = c.dest.tag()?;
+            c.dest
+                .repository()
+                .path()
+                .ends_with(payload_repo)
+                .then(|| (i, t.target.clone(), tag.to_string()))
+        })
+        .collect();
+    for (i, target, tag) in &payloads {
+        let deps: Vec<TaskId> = plan
+            .tasks
+            .iter()
+            .filter(|t| {
+                &t.target == target
+                    && t.kind
+                        .as_copy()
+                        .is_some_and(|c| is_component_of(tag, &c.dest))
+            })
+            .map(|t| t.id.clone())
+            .collect();
+        let task = &mut plan.tasks[*i];
+        task.deps.extend(deps);
+        task.deps.sort();
+        task.deps.dedup();
+    }
+    let mut moved = Vec::new();
+    for (i, _, _) in payloads.iter().rev() {
+        moved.push(plan.tasks.remove(*i));
+    }
+    moved.reverse();
+    plan.tasks.extend(moved);
+}
+
+/// A destination in the component repository (`…/openshift/release`, `-release` when folded
+/// by `max-nested-paths`) tagged `<release>-<component>`.
+fn is_component_of(release: &str, dest: &ImageRef) -> bool {
+    let component_repo = RELEASE_COMPONENT_REPO
+        .rsplit('/')
+        .next()
+        .unwrap_or("release");
+    dest.repository().path().ends_with(component_repo)
+        && dest
+            .tag()
+            .is_some_and(|t| t.starts_with(&format!("{release}-")))
+}
+
 /// The journal's `dest` of a verification: one per payload digest, shared by all targets.
 pub fn verify_record_dest(spec: &VerifySpec) -> String {
     format!("verify-signature:{}", spec.digest)
@@ -60,7 +121,8 @@ pub fn verify_record_dest(spec: &VerifySpec) -> String {
 
 /// Adds one `verify-signature` task per spec (before every other task) and makes every copy
 /// of the payload or its components that reads from the original source depend on it. A
-/// copy taken from another target already depends on that target's copy.
+/// copy taken from another target already depends on that target's copy. Call it before
+/// [`payload_after_components`].
 pub fn add_verification(plan: &mut Plan, specs: &[VerifySpec], state: &dyn RecordedState) {
     let mut tasks = Vec::new();
     for spec in specs {
@@ -125,17 +187,7 @@ fn covered_by(plan: &Plan, spec: &VerifySpec) -> BTreeSet<TaskId> {
 /// destination is the component repository (`…/openshift/release`, `-release` when folded by
 /// `max-nested-paths`) with a tag starting with the release's `<version>-<arch>-`.
 fn spec_covers(spec: &VerifySpec, origin: &ImageRef, dest: &ImageRef) -> bool {
-    if origin == &spec.payload {
-        return true;
-    }
-    let component_repo = RELEASE_COMPONENT_REPO
-        .rsplit('/')
-        .next()
-        .unwrap_or("release");
-    dest.repository().path().ends_with(component_repo)
-        && dest
-            .tag()
-            .is_some_and(|t| t.starts_with(&format!("{}-", spec.release)))
+    origin == &spec.payload || is_component_of(&spec.release, dest)
 }
 
 /// Payload digests of the releases each target carries, for the signature ConfigMap.
@@ -345,6 +397,41 @@ mod tests {
         assert_eq!(
             third.tasks[0].freshness,
             Freshness::Dirty(DirtyReason::ParametersChanged)
+        );
+    }
+
+    #[test]
+    fn payloads_are_copied_after_their_own_components() {
+        let rs = [release("4.15.2"), release("4.15.3")];
+        let mut goals = vec![goal()];
+        add_release_items(&mut goals, &rs);
+        let state = Mem::default();
+        let mut plan = build(&goals, &discovery(&rs), &state, &PlanOptions::default());
+        add_verification(&mut plan, &[spec(&rs[0])], &state);
+        payload_after_components(&mut plan);
+        let position = |id: &TaskId| plan.tasks.iter().position(|t| &t.id == id);
+        for (i, t) in plan.tasks.iter().enumerate() {
+            for d in &t.deps {
+                assert!(position(d).is_some_and(|p| p < i), "{d} before {}", t.id);
+            }
+        }
+        let payload = plan
+            .tasks
+            .iter()
+            .find(|t| {
+                t.kind
+                    .as_copy()
+                    .is_some_and(|c| c.dest.to_string().ends_with("release-images:4.15.2-amd64"))
+            })
+            .expect("payload task");
+        let deps: Vec<&str> = payload.deps.iter().map(TaskId::as_str).collect();
+        assert_eq!(deps.len(), 3, "{deps:?}");
+        assert!(deps.iter().any(|d| d.starts_with("verify-signature")));
+        assert!(
+            deps.iter()
+                .filter(|d| d.starts_with("copy"))
+                .all(|d| d.contains(":4.15.2-amd64-")),
+            "{deps:?}"
         );
     }
 }
