@@ -37,6 +37,11 @@ struct Lab {
 
 impl Lab {
     async fn new() -> Lab {
+        Lab::with_missing_installer(None).await
+    }
+
+    /// With `broken`, that release's payload names an installer image the source lacks.
+    async fn with_missing_installer(broken: Option<&str>) -> Lab {
         let up = Registry::start(RegistryOptions::default());
         let mirror = Registry::start(RegistryOptions::default());
         let fx = Fixture::new(&up);
@@ -56,10 +61,12 @@ impl Lab {
                     &[Layer::Random(1024 + i * 100)],
                 )
                 .await;
-            let refs = [
-                ("cli", cli.by_digest(&host)),
-                ("installer", installer.by_digest(&host)),
-            ];
+            let installer_ref = if broken == Some(*version) {
+                format!("{host}/{ART}@sha256:{}", "0".repeat(64))
+            } else {
+                installer.by_digest(&host)
+            };
+            let refs = [("cli", cli.by_digest(&host)), ("installer", installer_ref)];
             let release = fixture_release(version, &["4.15.0"], &refs);
             let layers: Vec<Layer> = release
                 .layers
@@ -494,4 +501,21 @@ async fn graph_true_pushes_the_graph_data_image_and_renders_the_update_service()
         stderr(&out)
     );
     assert_eq!(raw(&graph_ref), Some(manifest));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_release_with_a_missing_component_is_not_tagged() {
+    let lab = Lab::with_missing_installer(Some("4.15.3")).await;
+    lab.recipe("");
+    let out = lab.run(&["build"]);
+    assert_eq!(out.status.code(), Some(6), "partial: {}", stderr(&out));
+    let text = stderr(&out);
+    let words: Vec<&str> = text.split_whitespace().filter(|w| *w != "|").collect();
+    let err = words.join(" ");
+    assert!(
+        err.contains("release 4.15.3-amd64 is incomplete (missing"),
+        "{err}"
+    );
+    assert_release_mirrored(&lab, "4.15.2");
+    assert_eq!(raw(&lab.payload_dest("4.15.3")), None);
 }

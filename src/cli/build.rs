@@ -63,7 +63,7 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
         },
     );
     plan::add_verification(&mut plan, &verify, &journal);
-    plan::payload_after_components(&mut plan);
+    plan::payload_after_components(&mut plan, &goals);
     let dirty = plan.dirty().count();
     let fresh = plan.tasks.len() - dirty;
     let outcome = if dirty == 0 {

@@ -41,7 +41,7 @@ pub(crate) fn run(global: &GlobalOpts, targets: &[String], format: PlanFormat) -
         },
     );
     plan::add_verification(&mut plan, &verify, &journal);
-    plan::payload_after_components(&mut plan);
+    plan::payload_after_components(&mut plan, &goals);
     match format {
         PlanFormat::Text => print!("{}", explain::text(&plan, global.verbose > 0)),
         PlanFormat::Json => print!("{}", explain::json(&plan)),

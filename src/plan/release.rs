@@ -56,8 +56,11 @@ pub fn add_release_items(goals: &mut [TargetGoal], releases: &[DiscoveredRelease
 /// Makes each release payload copy depend on the copies of its components in the same target,
 /// so a payload is tagged at a mirror only once its whole release is there: a failed component
 /// leaves its payload "not attempted" (DESIGN §5: payload failures are fatal for the release).
+/// A payload with a component discovery could not resolve is not copied at all: it is moved
+/// to `plan.missing` naming the component (with every task that depended on its copy).
 /// Call after [`super::build`]; payload copies move to the end so dependencies stay first.
-pub fn payload_after_components(plan: &mut Plan) {
+pub fn payload_after_components(plan: &mut Plan, goals: &[TargetGoal]) {
+    withhold_incomplete(plan, goals);
     let payload_repo = RELEASE_PAYLOAD_REPO
         .rsplit('/')
         .next()
@@ -99,6 +102,76 @@ pub fn payload_after_components(plan: &mut Plan) {
     }
     moved.reverse();
     plan.tasks.extend(moved);
+}
+
+/// Removes the payload copy of every release with a missing component, and every task that
+/// depended on a removed task, recording each in `plan.missing`.
+fn withhold_incomplete(plan: &mut Plan, goals: &[TargetGoal]) {
+    let missing: BTreeMap<ImageRef, String> = plan.missing.iter().cloned().collect();
+    let mut removed: BTreeSet<TaskId> = BTreeSet::new();
+    let mut why: BTreeMap<ImageRef, String> = BTreeMap::new();
+    for goal in goals {
+        for payload in goal.items.iter().filter(|i| {
+            i.dest_name
+                .as_ref()
+                .is_some_and(|n| n.path == RELEASE_PAYLOAD_REPO)
+        }) {
+            let Some(tag) = payload.dest_name.as_ref().map(|n| n.tag.as_str()) else {
+                continue;
+            };
+            let absent: Vec<String> = goal
+                .items
+                .iter()
+                .filter(|i| {
+                    i.dest_name.as_ref().is_some_and(|n| {
+                        n.path == RELEASE_COMPONENT_REPO && n.tag.starts_with(&format!("{tag}-"))
+                    }) && missing.contains_key(&i.origin)
+                })
+                .map(|i| i.origin.to_string())
+                .collect();
+            if absent.is_empty() {
+                continue;
+            }
+            let Ok(dest) = payload.dest(&goal.dest) else {
+                continue;
+            };
+            for t in &plan.tasks {
+                if t.target == goal.name && t.kind.as_copy().is_some_and(|c| c.dest == dest) {
+                    removed.insert(t.id.clone());
+                }
+            }
+            why.insert(
+                payload.origin.clone(),
+                format!(
+                    "release {tag} is incomplete (missing {}); its payload is not copied",
+                    absent.join(", ")
+                ),
+            );
+        }
+    }
+    loop {
+        let more: Vec<TaskId> = plan
+            .tasks
+            .iter()
+            .filter(|t| !removed.contains(&t.id) && t.deps.iter().any(|d| removed.contains(d)))
+            .map(|t| t.id.clone())
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        removed.extend(more);
+    }
+    for t in plan.tasks.iter().filter(|t| removed.contains(&t.id)) {
+        if let Some(c) = t.kind.as_copy() {
+            why.entry(c.origin.clone()).or_insert_with(|| {
+                "it is copied from another target, which could not copy it".to_string()
+            });
+        }
+    }
+    plan.tasks.retain(|t| !removed.contains(&t.id));
+    plan.missing.extend(why);
+    plan.missing.sort();
+    plan.missing.dedup();
 }
 
 /// A destination in the component repository (`…/openshift/release`, `-release` when folded
@@ -408,7 +481,7 @@ mod tests {
         let state = Mem::default();
         let mut plan = build(&goals, &discovery(&rs), &state, &PlanOptions::default());
         add_verification(&mut plan, &[spec(&rs[0])], &state);
-        payload_after_components(&mut plan);
+        payload_after_components(&mut plan, &goals);
         let position = |id: &TaskId| plan.tasks.iter().position(|t| &t.id == id);
         for (i, t) in plan.tasks.iter().enumerate() {
             for d in &t.deps {
@@ -432,6 +505,33 @@ mod tests {
                 .filter(|d| d.starts_with("copy"))
                 .all(|d| d.contains(":4.15.2-amd64-")),
             "{deps:?}"
+        );
+    }
+
+    #[test]
+    fn a_release_with_a_missing_component_keeps_its_payload_back() {
+        let rs = [release("4.15.2"), release("4.15.3")];
+        let mut goals = vec![goal()];
+        add_release_items(&mut goals, &rs);
+        let mut d = discovery(&rs);
+        let installer = rs[1].components["installer"].clone();
+        d.images.remove(&installer);
+        d.unresolved.insert(installer.clone(), "not found".into());
+        // The installer is shared by both fixture releases: both payloads are withheld.
+        let mut plan = build(&goals, &d, &Mem::default(), &PlanOptions::default());
+        payload_after_components(&mut plan, &goals);
+        assert!(
+            plan.tasks
+                .iter()
+                .filter_map(|t| t.kind.as_copy())
+                .all(|c| !c.dest.to_string().contains("release-images")),
+        );
+        let reasons: Vec<&str> = plan.missing.iter().map(|(_, w)| w.as_str()).collect();
+        assert!(
+            reasons
+                .iter()
+                .any(|w| w.starts_with("release 4.15.3-amd64 is incomplete (missing")),
+            "{reasons:?}"
         );
     }
 }
