@@ -519,3 +519,32 @@ async fn a_release_with_a_missing_component_is_not_tagged() {
     assert_release_mirrored(&lab, "4.15.2");
     assert_eq!(raw(&lab.payload_dest("4.15.3")), None);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_payload_named_by_tag_is_resolved_locked_and_mirrored_without_a_graph() {
+    let lab = Lab::new().await;
+    let by_tag = format!("{}/{RELEASE_REPO}:4.15.3-x86_64", lab.up.host());
+    std::fs::write(
+        lab.dir.path().join("airlift.kdl"),
+        format!(
+            "release \"hot\" image=\"{by_tag}\" {{\n    arch \"amd64\"\n}}\n\n\
+             target \"mirror\" \"docker://{}/mirror\" {{\n    needs \"hot\"\n}}\n",
+            lab.mirror.host()
+        ),
+    )
+    .expect("write recipe");
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "build failed: {}", stderr(&out));
+    assert_release_mirrored(&lab, "4.15.3");
+    assert!(lab.server.requests().is_empty(), "no graph query");
+    let lock = std::fs::read_to_string(lab.dir.path().join("airlift.lock")).expect("lock");
+    assert!(lock.contains(&by_tag), "{lock}");
+    assert!(lock.contains(&lab.payloads["4.15.3"].digest), "{lock}");
+    let out = lab.run(&["--offline", "build"]);
+    assert!(
+        out.status.success(),
+        "offline build failed: {}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("0 copied"), "{}", stderr(&out));
+}
