@@ -8,7 +8,7 @@ use std::path::Path;
 
 use airlift::discover::{Discovery, ResolvedImage};
 use airlift::oci::{Digest, MediaType};
-use airlift::plan::{self, Plan, PlanOptions, TaskKind, explain};
+use airlift::plan::{self, Plan, PlanOptions, explain};
 use airlift::state::Record;
 
 type Mem = BTreeMap<String, Record>;
@@ -52,7 +52,7 @@ fn record_first_tasks(plan: &Plan, d: &mut Discovery) -> Mem {
         if !seen.insert(t.target.clone()) {
             continue;
         }
-        let TaskKind::Copy(c) = &t.kind;
+        let Some(c) = t.kind.as_copy() else { continue };
         state.insert(
             c.dest.to_string(),
             Record {
@@ -94,6 +94,15 @@ fn render(path: &Path) -> String {
     let state = record_first_tasks(&first, &mut d);
     let second = plan::build(&goals, &d, &state, &opts);
     let mut s = String::new();
+    for g in &goals {
+        for r in &g.releases {
+            let _ = writeln!(
+                s,
+                "(target `{}` also carries release set `{}`: its items come from the update graph, which this recorded discovery leaves out; see tests/build_release.rs)",
+                g.name, r.set
+            );
+        }
+    }
     s.push_str("== first build (empty state)\n");
     s.push_str(&explain::text(&first, true));
     for g in &goals {

@@ -234,6 +234,12 @@ impl Cli {
             Command::Resources { target, icsp } => {
                 super::resources::run(&self.global, target, *icsp)
             }
+            Command::List {
+                what: ListWhat::Releases,
+                channel,
+                arch,
+                ..
+            } => super::list::releases(&self.global, channel.as_deref(), arch.as_deref()),
             Command::ConvertIcsp { files, dest_dir } => {
                 super::convert_icsp::run(files, dest_dir.as_deref())
             }

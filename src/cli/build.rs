@@ -2,6 +2,7 @@
 //! the cluster resources of every target built.
 
 use super::GlobalOpts;
+use super::release;
 use super::render;
 use super::session::{self, Session};
 use crate::exec::{self, MessageFormat as ReportFormat, Reporter};
@@ -31,12 +32,14 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
         ));
     }
     let session = Session::open(global)?;
-    let goals = session.goals(args.targets)?;
+    let mut goals = session.goals(args.targets)?;
     check_trust(&session, &goals, args.no_verify)?;
     let lock = session.read_lock()?;
     let mut journal = session.journal()?;
     let rt = session::runtime()?;
-    let discovery = session::discover(
+    let releases = release::prepare(&rt, &session, global, &mut goals, lock.as_ref())?;
+    let verify = release::verifications(&session, &releases, args.no_verify)?;
+    let mut discovery = session::discover(
         &rt,
         &session,
         global,
@@ -45,11 +48,12 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
         &journal,
         args.trust_state,
     )?;
+    discovery.releases = releases;
     let new_lock = session::merged_lock(lock.as_ref(), &goals, &discovery);
     if global.locked {
         session::check_locked(&session.lock_path, lock.as_ref(), &new_lock)?;
     }
-    let plan = plan::build(
+    let mut plan = plan::build(
         &goals,
         &discovery,
         &journal,
@@ -58,6 +62,8 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
             signatures: !args.no_signatures,
         },
     );
+    plan::add_verification(&mut plan, &verify, &journal);
+    plan::payload_after_components(&mut plan, &goals);
     let dirty = plan.dirty().count();
     let fresh = plan.tasks.len() - dirty;
     let outcome = if dirty == 0 {
@@ -86,6 +92,9 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
         })
         .map_err(|e| Failure::new(Exit::Io, miette::miette!("{e}")))?
     };
+    if outcome.failed.is_empty() {
+        release::build_graph_images(&rt, &session, global, &goals, &mut journal)?;
+    }
     if !global.offline {
         new_lock
             .write(&session.lock_path)
@@ -99,7 +108,11 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
         let t = &outcome.totals;
         eprintln!(
             "build: {} copied, {fresh} fresh, {} failed, {} missing; {} uploaded ({} blobs), {} blobs mounted, {} already present",
-            outcome.done.len(),
+            outcome
+                .done
+                .keys()
+                .filter(|id| plan.task(id).is_some_and(|t| t.kind.as_copy().is_some()))
+                .count(),
             outcome.failed.len(),
             plan.missing.len(),
             human_bytes(t.bytes),
@@ -121,7 +134,13 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
             .iter()
             .map(|(img, why)| format!("missing {img}: {why}")),
     );
-    let exit = if outcome.done.is_empty() && fresh == 0 {
+    let unverified = outcome.failed.keys().any(|id| {
+        plan.task(id)
+            .is_some_and(|t| matches!(t.kind, plan::TaskKind::VerifySignature(_)))
+    });
+    let exit = if unverified {
+        Exit::Verification
+    } else if outcome.done.is_empty() && fresh == 0 {
         Exit::Remote
     } else {
         Exit::Partial
@@ -138,9 +157,10 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
     ))
 }
 
-/// A `trust` block that applies to content this build mirrors must be verified; image
-/// signature verification is not implemented yet, so refuse rather than mirror unverified
-/// content, unless the user says `--no-verify` (loudly).
+/// A `trust` block that applies to content this build mirrors must be verified. Release sets
+/// with a `gpg-keyring` are verified by `verify-signature` tasks; image (cosign) signature
+/// verification is not implemented yet, so refuse rather than mirror unverified content, unless
+/// the user says `--no-verify` (loudly).
 fn check_trust(
     session: &Session,
     goals: &[plan::TargetGoal],
@@ -148,16 +168,24 @@ fn check_trust(
 ) -> Result<(), Failure> {
     let mut sets: Vec<&str> = goals
         .iter()
-        .flat_map(|g| g.items.iter().map(|i| i.set.as_str()))
+        .flat_map(|g| {
+            g.items
+                .iter()
+                .map(|i| i.set.as_str())
+                .chain(g.releases.iter().map(|r| r.set.as_str()))
+        })
         .collect();
     sets.sort();
     sets.dedup();
+    // Release sets with a `gpg-keyring` get `verify-signature` tasks (see `release.rs`).
+    let is_release = |s: &str| goals.iter().any(|g| g.releases.iter().any(|r| r.set == s));
     let trusted: Vec<String> = sets
         .iter()
         .flat_map(|s| {
             session
                 .recipe
                 .trusts_for(s)
+                .filter(move |t| !(is_release(s) && t.gpg_keyring.is_some()))
                 .map(move |t| format!("trust `{}` applies to `{s}`", t.name.value))
         })
         .collect();

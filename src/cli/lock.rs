@@ -2,6 +2,7 @@
 //! Prints the change against the previous lock on stdout. Copies nothing.
 
 use super::GlobalOpts;
+use super::release;
 use super::session::{self, Session};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::state::LockFile;
@@ -40,12 +41,16 @@ pub(crate) fn run(global: &GlobalOpts, names: &[String]) -> CmdResult {
     if !names.is_empty() {
         for g in &mut goals {
             g.items.retain(|i| names.contains(&i.set));
+            g.releases.retain(|r| names.contains(&r.set));
         }
     }
     let old = session.read_lock()?;
     let journal = session.journal()?;
     let rt = session::runtime()?;
-    let discovery = session::discover(&rt, &session, global, &goals, old.as_ref(), &journal, true)?;
+    let releases = release::prepare(&rt, &session, global, &mut goals, old.as_ref())?;
+    let mut discovery =
+        session::discover(&rt, &session, global, &goals, old.as_ref(), &journal, true)?;
+    discovery.releases = releases;
     let new = session::merged_lock(old.as_ref(), &goals, &discovery);
     let diff = LockFile::diff(&old.clone().unwrap_or_default(), &new);
     new.write(&session.lock_path)

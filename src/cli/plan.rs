@@ -3,6 +3,7 @@
 
 use std::fs;
 
+use super::release;
 use super::session::{self, Session};
 use super::{GlobalOpts, PlanFormat};
 use crate::exit::{CmdResult, Exit, Failure};
@@ -10,11 +11,13 @@ use crate::plan::{self, PlanOptions, explain};
 
 pub(crate) fn run(global: &GlobalOpts, targets: &[String], format: PlanFormat) -> CmdResult {
     let session = Session::open(global)?;
-    let goals = session.goals(targets)?;
+    let mut goals = session.goals(targets)?;
     let lock = session.read_lock()?;
     let journal = session.journal()?;
     let rt = session::runtime()?;
-    let discovery = session::discover(
+    let releases = release::prepare(&rt, &session, global, &mut goals, lock.as_ref())?;
+    let verify = release::verifications(&session, &releases, false)?;
+    let mut discovery = session::discover(
         &rt,
         &session,
         global,
@@ -23,11 +26,12 @@ pub(crate) fn run(global: &GlobalOpts, targets: &[String], format: PlanFormat) -
         &journal,
         false,
     )?;
+    discovery.releases = releases;
     if global.locked {
         let new = session::merged_lock(lock.as_ref(), &goals, &discovery);
         session::check_locked(&session.lock_path, lock.as_ref(), &new)?;
     }
-    let plan = plan::build(
+    let mut plan = plan::build(
         &goals,
         &discovery,
         &journal,
@@ -36,6 +40,8 @@ pub(crate) fn run(global: &GlobalOpts, targets: &[String], format: PlanFormat) -
             signatures: true,
         },
     );
+    plan::add_verification(&mut plan, &verify, &journal);
+    plan::payload_after_components(&mut plan, &goals);
     match format {
         PlanFormat::Text => print!("{}", explain::text(&plan, global.verbose > 0)),
         PlanFormat::Json => print!("{}", explain::json(&plan)),

@@ -1,6 +1,8 @@
 //! Cluster resources of a target from what it holds: every image of the target's goal whose
-//! destination the journal records as filled from the locked digest. Pure apart from writing
-//! the output directory.
+//! destination the journal records as filled from the locked digest, and the signature
+//! ConfigMap of the release payloads it holds whose signatures were verified, and the
+//! UpdateService when a release set has `graph #true` and the graph-data image is recorded.
+//! Reads saved signatures; writes only the output directory.
 
 use std::path::PathBuf;
 
@@ -11,6 +13,16 @@ use crate::plan::TargetGoal;
 use crate::recipe::{MirrorScope as RecipeScope, MirrorSourcePolicy};
 use crate::resources::{self, MirrorScope, MirroredImage, ResourceOptions, SourcePolicy};
 use crate::state::{Journal, LockFile};
+use crate::task::saved_signatures;
+
+/// A release payload item (`openshift/release-images`).
+fn is_payload(item: &crate::plan::GoalItem) -> bool {
+    item.category == resources::Category::Release
+        && item
+            .dest_name
+            .as_ref()
+            .is_some_and(|n| n.path == crate::release::RELEASE_PAYLOAD_REPO)
+}
 
 pub(crate) struct RenderedTarget {
     pub dir: PathBuf,
@@ -29,8 +41,10 @@ pub(crate) fn render_target(
     journal: &Journal,
     icsp: bool,
 ) -> Result<RenderedTarget, Failure> {
+    let goal = &super::release::with_stored_releases(session, goal)?;
     let mut images = Vec::new();
     let mut not_held = Vec::new();
+    let mut payloads = Vec::new();
     for item in &goal.items {
         let digest = item
             .origin
@@ -54,6 +68,11 @@ pub(crate) fn render_target(
             },
             None => dest,
         };
+        if is_payload(item)
+            && let Some(d) = item.origin.digest()
+        {
+            payloads.push(d.clone());
+        }
         images.push(MirroredImage {
             source: item.origin.clone(),
             mirror,
@@ -81,8 +100,38 @@ pub(crate) fn render_target(
             .ok()
             .and_then(|s| s.trim().parse().ok()),
     };
-    let rendered =
+    let mut rendered =
         resources::render(&images, &opts).map_err(|e| Failure::new(Exit::InvalidInput, e))?;
+    // Verified release signatures (saved by `verify-signature` tasks) of the payloads held.
+    let sig_dir = session.workspace.root().join("signatures");
+    let sigs: Vec<_> = payloads
+        .into_iter()
+        .map(|d| {
+            let s = saved_signatures(&sig_dir, &d);
+            (d, s)
+        })
+        .collect();
+    rendered.files.extend(
+        resources::render_signature_configmaps(&sigs, &opts)
+            .map_err(|e| Failure::new(Exit::InvalidInput, e))?,
+    );
+    // `graph #true`: the UpdateService, once the graph-data image is at the target.
+    if super::release::graph_set(session, goal).is_some()
+        && let (Ok(graph), Ok(payloads)) = (
+            crate::plan::graph_image(&goal.dest),
+            crate::plan::named_destination(&goal.dest, crate::release::RELEASE_PAYLOAD_REPO, "x"),
+        )
+        && let Some(rec) = journal.get(&graph.to_string())
+    {
+        let (name, text) = resources::render_update_service(
+            payloads.repository(),
+            graph.repository(),
+            &rec.output_digest,
+            &opts,
+        )
+        .map_err(|e| Failure::new(Exit::InvalidInput, e))?;
+        rendered.files.insert(name, text.into_bytes());
+    }
     let dir = session
         .workspace
         .out_dir(&goal.name)

@@ -99,7 +99,7 @@ impl Session {
             Failure::new(
                 Exit::NotAvailable,
                 miette::miette!(
-                    help = "this version mirrors `images` sets to registry (docker://) targets; nothing was changed",
+                    help = "this version mirrors `images` and `release` sets to registry (docker://) targets; nothing was changed",
                     "not available yet:\n  {}",
                     lines.join("\n  ")
                 ),
@@ -187,8 +187,13 @@ pub(crate) fn merged_lock(
     let mut sets = std::collections::BTreeSet::new();
     let mut images = Vec::new();
     for g in goals {
+        sets.extend(g.releases.iter().map(|r| r.set.clone()));
         for item in &g.items {
             sets.insert(item.set.clone());
+            // Release payloads are locked below; their components are pinned by the payload.
+            if item.category == crate::resources::Category::Release {
+                continue;
+            }
             if let Some(r) = discovery.images.get(&item.origin) {
                 images.push(LockedImage {
                     set: item.set.clone(),
@@ -198,6 +203,13 @@ pub(crate) fn merged_lock(
             }
         }
     }
+    images.extend(discovery.releases.iter().filter_map(|r| {
+        Some(LockedImage {
+            set: r.set.clone(),
+            source: r.source.clone(),
+            digest: r.payload.digest()?.clone(),
+        })
+    }));
     if let Some(old) = old {
         images.extend(
             old.images

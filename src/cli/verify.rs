@@ -30,6 +30,7 @@ pub(crate) fn run(global: &GlobalOpts, target: &str) -> CmdResult {
             miette::miette!("no goal for `{target}`"),
         ));
     };
+    let goal = &super::release::with_stored_releases(&session, goal)?;
     let mut checks = Vec::new();
     let mut problems = Vec::new();
     for item in &goal.items {

@@ -1,11 +1,13 @@
 //! Discovery: read-only resolution of what the recipe names (tags → digests, indexes → children
-//! and blobs) and probes of what destinations hold. The data types here are what the planner
+//! and blobs, release channels → payloads → components) and probes of what destinations hold. The data types here are what the planner
 //! consumes; the network side fills them and writes nothing but the manifest cache.
 
 mod cache;
 mod model;
+mod release;
 mod resolve;
 
 pub use cache::ManifestCache;
-pub use model::{Discovery, ResolvedImage};
+pub use model::{DiscoveredRelease, Discovery, ResolvedImage};
+pub use release::{ReleaseDiscoveryError, read_releases, select_releases, stored_releases};
 pub use resolve::{DiscoverOptions, Sides, discover};

@@ -35,4 +35,28 @@ pub struct Discovery {
     pub dest: BTreeMap<String, Option<Digest>>,
     /// Images that could not be resolved, with the reason (reported as `missing.txt`).
     pub unresolved: BTreeMap<ImageRef, String>,
+    /// Release payloads selected for the release sets of the goals, with their components.
+    pub releases: Vec<DiscoveredRelease>,
+}
+
+/// One release payload selected for a release set, with the components its
+/// `image-references` names. Sorted by (set, version, arch) wherever it is listed.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DiscoveredRelease {
+    pub set: String,
+    pub version: semver::Version,
+    pub arch: String,
+    /// The payload as the update graph or the recipe (`image=`) names it.
+    pub source: ImageRef,
+    /// The payload, pinned by digest.
+    pub payload: ImageRef,
+    /// Component name → image, pinned by digest.
+    pub components: BTreeMap<String, ImageRef>,
+}
+
+impl DiscoveredRelease {
+    /// `<version>-<arch>`: the payload's tag at a mirror.
+    pub fn tag(&self) -> String {
+        crate::release::release_tag(&self.version, &self.arch)
+    }
 }

@@ -4,16 +4,17 @@
 //! Tasks are grouped in waves (a task runs after every dirty task it depends on) and, within a
 //! wave, in batches by the side they read from (original sources, or destinations of needed
 //! targets). Each batch is one `copy_all` call, which is concurrent within the transfer limits.
-//! A task whose dependency failed is not attempted and says why.
+//! A task whose dependency failed is not attempted and says why. Release signature
+//! verifications run first in their wave, so the copies they gate see their outcome.
 
 use std::collections::BTreeMap;
 
 use super::{Event, EventSink, Limits};
 use crate::discover::Sides;
-use crate::oci::Digest;
-use crate::plan::{Plan, Task, TaskId, TaskKind};
+use crate::oci::{Digest, Repository};
+use crate::plan::{Plan, Task, TaskId, TaskKind, VerifySpec, verify_record_dest};
 use crate::state::{Journal, JournalError, Record};
-use crate::task::{CopyContext, CopyJob, Counts, copy_all};
+use crate::task::{CopyContext, CopyJob, Counts, copy_all, verify_release_payload};
 
 /// What execution did.
 #[derive(Debug, Default)]
@@ -46,11 +47,31 @@ pub async fn execute(
         level.insert(&t.id, l);
     }
     let waves = level.values().copied().max().map_or(0, |m| m + 1);
+    // A copy reads from an upstream target's destination when it depends on the copy that
+    // filled the repository it reads from; other dependencies (a verification, a release's
+    // components before its payload) do not change where it reads from.
+    let copied_to: BTreeMap<&TaskId, &Repository> = plan
+        .tasks
+        .iter()
+        .filter_map(|t| t.kind.as_copy().map(|c| (&t.id, c.dest.repository())))
+        .collect();
+    let reads_upstream = |t: &Task| {
+        t.kind.as_copy().is_some_and(|c| {
+            t.deps
+                .iter()
+                .any(|d| copied_to.get(d) == Some(&c.from.repository()))
+        })
+    };
     for wave in 0..waves {
+        for t in dirty.iter().filter(|t| level[&t.id] == wave) {
+            if let TaskKind::VerifySignature(spec) = &t.kind {
+                run_verify(t, spec, journal, &mut out).await?;
+            }
+        }
         for from_upstream in [false, true] {
             let mut batch = Vec::new();
             for t in dirty.iter().filter(|t| level[&t.id] == wave) {
-                if t.deps.is_empty() == from_upstream {
+                if t.kind.as_copy().is_none() || reads_upstream(t) != from_upstream {
                     continue;
                 }
                 if let Some(dep) = t.deps.iter().find(|d| out.failed.contains_key(*d)) {
@@ -87,14 +108,12 @@ async fn run_batch(
 ) -> Result<(), JournalError> {
     let jobs: Vec<CopyJob> = batch
         .iter()
-        .map(|t| {
-            let TaskKind::Copy(c) = &t.kind;
-            CopyJob {
-                source: c.from.clone(),
-                dest: c.dest.clone(),
-                platforms: c.platforms.clone(),
-                signatures: c.signatures,
-            }
+        .filter_map(|t| t.kind.as_copy())
+        .map(|c| CopyJob {
+            source: c.from.clone(),
+            dest: c.dest.clone(),
+            platforms: c.platforms.clone(),
+            signatures: c.signatures,
         })
         .collect();
     let (sink, mut rx) = EventSink::channel();
@@ -109,9 +128,9 @@ async fn run_batch(
         while let Some(ev) = rx.recv().await {
             if let Event::JobFinished { job, digest, .. } = &ev
                 && let Some(t) = batch.get(*job)
+                && let Some(c) = t.kind.as_copy()
                 && first_error.is_none()
             {
-                let TaskKind::Copy(c) = &t.kind;
                 let rec = Record {
                     key: t.key.to_string(),
                     kind: t.kind.name().to_string(),
@@ -140,6 +159,36 @@ async fn run_batch(
             Err(e) => {
                 out.failed.insert(t.id.clone(), e.to_string());
             }
+        }
+    }
+    Ok(())
+}
+
+/// Runs one `verify-signature` task (blocking, off the async workers) and records it.
+async fn run_verify(
+    t: &Task,
+    spec: &VerifySpec,
+    journal: &mut Journal,
+    out: &mut ExecOutcome,
+) -> Result<(), JournalError> {
+    let job = spec.clone();
+    let result = tokio::task::spawn_blocking(move || verify_release_payload(&job))
+        .await
+        .map_err(|e| format!("the verification of {} stopped: {e}", spec.payload))
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    match result {
+        Ok(_key_id) => {
+            journal.append(&[Record {
+                key: t.key.to_string(),
+                kind: t.kind.name().to_string(),
+                dest: verify_record_dest(spec),
+                source_digest: spec.digest.clone(),
+                output_digest: spec.digest.clone(),
+            }])?;
+            out.done.insert(t.id.clone(), spec.digest.clone());
+        }
+        Err(why) => {
+            out.failed.insert(t.id.clone(), why);
         }
     }
     Ok(())

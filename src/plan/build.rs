@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::json;
 
 use super::TaskKey;
-use super::goal::TargetGoal;
+use super::goal::{GoalItem, TargetGoal};
 use super::task::{CopySpec, DirtyReason, Freshness, Task, TaskId, TaskKind};
 use crate::discover::Discovery;
 use crate::oci::{Digest, ImageRef};
@@ -83,8 +83,20 @@ pub fn build(
 
     for goal in goals {
         let mut items: Vec<_> = goal.items.iter().collect();
-        items.sort_by(|a, b| a.origin.cmp(&b.origin).then(a.set.cmp(&b.set)));
-        items.dedup_by(|a, b| a.origin == b.origin);
+        // One task per (origin, explicit name): a release component shared by two releases is
+        // tagged once per release.
+        let name_of = |i: &GoalItem| {
+            i.dest_name
+                .as_ref()
+                .map(|n| (n.path.clone(), n.tag.clone()))
+        };
+        items.sort_by(|a, b| {
+            a.origin
+                .cmp(&b.origin)
+                .then(name_of(a).cmp(&name_of(b)))
+                .then(a.set.cmp(&b.set))
+        });
+        items.dedup_by(|a, b| a.origin == b.origin && a.dest_name == b.dest_name);
         for item in items {
             let Some(resolved) = discovery.images.get(&item.origin) else {
                 let why = discovery
@@ -141,7 +153,14 @@ pub fn build(
                 }
                 n
             };
-            let id = TaskId::new("copy", &goal.name, &item.origin.to_string());
+            let id = match &item.dest_name {
+                None => TaskId::new("copy", &goal.name, &item.origin.to_string()),
+                Some(n) => TaskId::new(
+                    "copy",
+                    &goal.name,
+                    &format!("{} as {}:{}", item.origin, n.path, n.tag),
+                ),
+            };
             placed.insert(
                 (goal.name.clone(), item.origin.clone()),
                 (dest.clone(), id.clone()),

@@ -1,12 +1,14 @@
 //! Recipe → goals: which images each target must hold and where they come from.
 //!
 //! Pure. Targets are returned in dependency order (a needed target before the targets that
-//! need it). Content kinds this version cannot mirror yet are reported, never skipped.
+//! need it). Release sets are listed per target (their images are known only after discovery,
+//! see [`super::release_items`]). Content kinds this version cannot mirror yet are reported,
+//! never skipped.
 
 use std::collections::BTreeSet;
 
 use super::Destination;
-use super::goal::{GoalItem, TargetGoal};
+use super::goal::{GoalItem, ReleaseNeed, TargetGoal};
 use crate::oci::ImageRef;
 use crate::recipe::{ContentSet, Recipe, TargetLocation};
 
@@ -46,9 +48,17 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
             }
         };
         let mut items = Vec::new();
+        let mut releases = Vec::new();
         let mut direct = BTreeSet::new();
         for set in t.needed_sets() {
             direct.insert(set.to_string());
+            if is_release(recipe, set) {
+                releases.push(ReleaseNeed {
+                    set: set.to_string(),
+                    via: None,
+                });
+                continue;
+            }
             add_set(
                 recipe,
                 name,
@@ -64,6 +74,13 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
             for set in recipe.carried_sets(up) {
                 let kept = t.only.is_empty() || t.only.iter().any(|o| o.value == set);
                 if kept && !direct.contains(&set) && inherited.insert(set.clone()) {
+                    if is_release(recipe, &set) {
+                        releases.push(ReleaseNeed {
+                            set: set.clone(),
+                            via: Some(up.to_string()),
+                        });
+                        continue;
+                    }
                     add_set(
                         recipe,
                         name,
@@ -80,6 +97,7 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
             name: name.clone(),
             dest,
             items,
+            releases,
         });
     }
     if unsupported.is_empty() {
@@ -113,7 +131,8 @@ fn add_set(
             }
             return;
         }
-        Some(ContentSet::Release(_)) => "OpenShift release sets",
+        // Listed per target by `expand`; their images come from discovery.
+        Some(ContentSet::Release(_)) => return,
         Some(ContentSet::Catalog(_)) => "operator catalog sets",
         Some(ContentSet::Helm(_)) => "Helm chart sets",
         None => return,
@@ -122,6 +141,10 @@ fn add_set(
         target: target.to_string(),
         what: format!("{kind} (`{set}`)"),
     });
+}
+
+fn is_release(recipe: &Recipe, set: &str) -> bool {
+    matches!(recipe.content_set(set), Some(ContentSet::Release(_)))
 }
 
 /// Selected targets plus everything they need, dependencies first, ties by name.

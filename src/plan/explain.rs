@@ -60,7 +60,25 @@ pub fn text(plan: &Plan, verbose: bool) -> String {
             human_bytes(tot.bytes)
         );
         for task in plan.tasks.iter().filter(|t| t.target == *target) {
-            let TaskKind::Copy(c) = &task.kind;
+            let c = match &task.kind {
+                TaskKind::Copy(c) => c,
+                TaskKind::VerifySignature(v) => {
+                    let _ = match &task.freshness {
+                        Freshness::Dirty(reason) => writeln!(
+                            s,
+                            "  run    verify-signature {} {} ({reason})",
+                            v.release, v.payload
+                        ),
+                        Freshness::Fresh if verbose => writeln!(
+                            s,
+                            "  fresh  verify-signature {} {} (verified with this keyring)",
+                            v.release, v.payload
+                        ),
+                        Freshness::Fresh => Ok(()),
+                    };
+                    continue;
+                }
+            };
             match &task.freshness {
                 Freshness::Dirty(reason) => {
                     let _ = writeln!(
@@ -142,10 +160,8 @@ pub fn mapping(plan: &Plan, target: &str) -> String {
         .tasks
         .iter()
         .filter(|t| t.target == target)
-        .map(|t| {
-            let TaskKind::Copy(c) = &t.kind;
-            format!("{}@{}={}", c.from.repository(), c.digest, c.dest)
-        })
+        .filter_map(|t| t.kind.as_copy())
+        .map(|c| format!("{}@{}={}", c.from.repository(), c.digest, c.dest))
         .collect();
     lines.sort();
     lines.dedup();

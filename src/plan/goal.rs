@@ -11,6 +11,17 @@ pub struct TargetGoal {
     pub name: String,
     pub dest: Destination,
     pub items: Vec<GoalItem>,
+    /// Release sets the target carries; discovery turns them into items
+    /// (see [`super::release_items`]).
+    pub releases: Vec<ReleaseNeed>,
+}
+
+/// A release set a target carries, and where its content comes from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ReleaseNeed {
+    pub set: String,
+    /// The target whose output the release is copied from; `None` means the original source.
+    pub via: Option<String>,
 }
 
 /// One image a target must hold.

@@ -7,17 +7,22 @@ pub mod explain;
 mod goal;
 mod key;
 mod naming;
+mod release;
 mod task;
 
 pub use build::{Plan, PlanOptions, RecordedState, build};
 pub use expand::{Unsupported, expand};
-pub use goal::{DestName, GoalItem, TargetGoal};
+pub use goal::{DestName, GoalItem, ReleaseNeed, TargetGoal};
 pub use key::{KEY_VERSION, TaskKey};
 pub use naming::{
     Destination, NamingError, catalog_destination, destination_for, fold_path, graph_image,
     named_destination, release_component, release_payload,
 };
-pub use task::{CopySpec, DirtyReason, Freshness, Task, TaskId, TaskKind};
+pub use release::{
+    add_release_items, add_verification, items_of as release_items, payload_after_components,
+    payloads_by_target, verify_record_dest,
+};
+pub use task::{CopySpec, DirtyReason, Freshness, Task, TaskId, TaskKind, VerifySpec};
 
 #[cfg(test)]
 mod tests;

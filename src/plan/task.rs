@@ -1,11 +1,12 @@
 //! Tasks of the DAG, their identities and their freshness.
 
 use std::fmt;
+use std::path::PathBuf;
 
 use serde::Serialize;
 
 use super::TaskKey;
-use crate::oci::{Digest, ImageRef};
+use crate::oci::{Digest, ImageRef, Repository};
 
 /// Human-readable, unique task identity, e.g. `copy enterprise quay.io/ns/app:1.0`.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -47,16 +48,48 @@ pub struct CopySpec {
     pub signatures: bool,
 }
 
+/// Verify the signatures of one release payload before anything of that release is copied
+/// (DESIGN §7). Every copy of the release depends on this task.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VerifySpec {
+    /// The release set.
+    pub set: String,
+    /// `<version>-<arch>`, for messages.
+    pub release: String,
+    /// The payload, pinned to `digest`.
+    pub payload: ImageRef,
+    pub digest: Digest,
+    /// The trust block's keyring file and the digest of its bytes (part of the task key).
+    pub keyring: PathBuf,
+    pub keyring_digest: Digest,
+    /// The trust block's `signature-store`, if any (else `OCP_SIGNATURE_URL`, else Red Hat's).
+    pub store: Option<String>,
+    /// Repositories a signature's `docker-reference` may name besides the payload's own.
+    pub also_accept: Vec<Repository>,
+    /// Where verified signatures are saved (`<workspace>/signatures`).
+    pub signatures_dir: PathBuf,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum TaskKind {
     Copy(CopySpec),
+    VerifySignature(VerifySpec),
 }
 
 impl TaskKind {
     pub fn name(&self) -> &'static str {
         match self {
             TaskKind::Copy(_) => "copy",
+            TaskKind::VerifySignature(_) => "verify-signature",
+        }
+    }
+
+    /// The copy this task performs, if it is a copy.
+    pub fn as_copy(&self) -> Option<&CopySpec> {
+        match self {
+            TaskKind::Copy(c) => Some(c),
+            TaskKind::VerifySignature(_) => None,
         }
     }
 }

@@ -18,7 +18,8 @@ pub const LOCK_VERSION: u32 = 1;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockFile {
     pub version: u32,
-    /// Images of `images` sets, sorted by set then source.
+    /// Images of `images` sets and release payloads of `release` sets (source = the payload
+    /// as the update graph or `image=` names it), sorted by set then source.
     #[serde(default)]
     pub images: Vec<LockedImage>,
 }

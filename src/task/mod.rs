@@ -1,9 +1,14 @@
-//! Tasks the executor runs. Only the copy task exists so far.
+//! Tasks the executor runs: copy, verify-signature (release payloads) and the graph-data
+//! image push.
 
 mod attach;
 mod blobs;
 mod copy;
+mod graph_image;
+mod verify;
 
 pub use copy::{
     Copied, CopyContext, CopyError, CopyJob, CopySummary, Counts, JobOutcome, SparseIndex, copy_all,
 };
+pub use graph_image::push_graph_image;
+pub use verify::{VerifyError, saved_signatures, verify_release_payload};

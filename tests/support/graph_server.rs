@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -41,6 +41,11 @@ pub struct GraphServer {
 impl GraphServer {
     /// Starts serving the fixture graphs and [`graph_data_tarball`].
     pub fn start() -> GraphServer {
+        GraphServer::start_in(graphs_dir())
+    }
+
+    /// Starts serving the graphs of `dir` (`<channel>-<arch>.json`) and [`graph_data_tarball`].
+    pub fn start_in(dir: PathBuf) -> GraphServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind graph server");
         let addr = listener.local_addr().expect("graph server address");
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -53,7 +58,7 @@ impl GraphServer {
                     break;
                 }
                 let Ok(stream) = conn else { continue };
-                serve(stream, &reqs, &tarball);
+                serve(stream, &reqs, &tarball, &dir);
             }
         });
         GraphServer {
@@ -104,7 +109,7 @@ fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body: &[u8]
     let _ = stream.flush();
 }
 
-fn serve(mut stream: TcpStream, requests: &Mutex<Vec<String>>, tarball: &[u8]) {
+fn serve(mut stream: TcpStream, requests: &Mutex<Vec<String>>, tarball: &[u8], dir: &Path) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
     let mut line = String::new();
     if reader.read_line(&mut line).is_err() || line.is_empty() {
@@ -152,7 +157,7 @@ fn serve(mut stream: TcpStream, requests: &Mutex<Vec<String>>, tarball: &[u8]) {
         );
         return;
     };
-    match std::fs::read(graphs_dir().join(format!("{channel}-{arch}.json"))) {
+    match std::fs::read(dir.join(format!("{channel}-{arch}.json"))) {
         Ok(body) => respond(&mut stream, "200 OK", "application/json", &body),
         Err(_) => respond(
             &mut stream,

@@ -11,6 +11,7 @@
 
 pub mod clients;
 pub mod fixture;
+pub mod gpg;
 pub mod graph_server;
 pub mod http;
 pub mod proxy;

@@ -1,0 +1,550 @@
+//! `airlift build`/`plan`/`list releases` with OpenShift release sets end to end: a local
+//! update-graph server whose graphs point at release payloads pushed to a real source registry,
+//! payload components read from the payloads, copies under oc-mirror's names checked with
+//! skopeo, offline reruns from stored graph responses, and release signatures made with the
+//! real `gpg` and served over HTTP.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use support::gpg::{Gpg, simple_signing};
+use support::graph_server::{GraphServer, fixture_release};
+use support::http::StaticServer;
+use support::{Fixture, Format, Layer, Pushed, Registry, RegistryOptions, SkopeoAuth};
+
+const BIN: &str = env!("CARGO_BIN_EXE_airlift");
+const VALIDATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/crds/validate.py");
+const ART: &str = "openshift-release-dev/ocp-v4.0-art-dev";
+const RELEASE_REPO: &str = "openshift-release-dev/ocp-release";
+
+/// A source registry with two releases (4.15.2 and 4.15.3; they share the `cli` component), a
+/// mirror registry, a graph server serving `stable-4.15` for them, and a recipe directory.
+struct Lab {
+    up: Registry,
+    mirror: Registry,
+    dir: tempfile::TempDir,
+    _graphs: tempfile::TempDir,
+    server: GraphServer,
+    /// version → payload as pushed.
+    payloads: BTreeMap<String, Pushed>,
+    /// (version, component) → component image as pushed.
+    components: BTreeMap<(String, String), Pushed>,
+}
+
+impl Lab {
+    async fn new() -> Lab {
+        Lab::with_missing_installer(None).await
+    }
+
+    /// With `broken`, that release's payload names an installer image the source lacks.
+    async fn with_missing_installer(broken: Option<&str>) -> Lab {
+        let up = Registry::start(RegistryOptions::default());
+        let mirror = Registry::start(RegistryOptions::default());
+        let fx = Fixture::new(&up);
+        let host = fx.host().to_string();
+        let cli = fx
+            .image(ART, None, Format::Oci, "amd64", &[Layer::Random(2048)])
+            .await;
+        let mut payloads = BTreeMap::new();
+        let mut components = BTreeMap::new();
+        for (i, version) in ["4.15.2", "4.15.3"].iter().enumerate() {
+            let installer = fx
+                .image(
+                    ART,
+                    None,
+                    Format::Oci,
+                    "amd64",
+                    &[Layer::Random(1024 + i * 100)],
+                )
+                .await;
+            let installer_ref = if broken == Some(*version) {
+                format!("{host}/{ART}@sha256:{}", "0".repeat(64))
+            } else {
+                installer.by_digest(&host)
+            };
+            let refs = [("cli", cli.by_digest(&host)), ("installer", installer_ref)];
+            let release = fixture_release(version, &["4.15.0"], &refs);
+            let layers: Vec<Layer> = release
+                .layers
+                .iter()
+                .map(|l| Layer::Shared(Arc::new(l.clone())))
+                .collect();
+            let payload = fx
+                .image(
+                    RELEASE_REPO,
+                    Some(&format!("{version}-x86_64")),
+                    Format::Docker,
+                    "amd64",
+                    &layers,
+                )
+                .await;
+            components.insert((version.to_string(), "cli".to_string()), cli.clone());
+            components.insert((version.to_string(), "installer".to_string()), installer);
+            payloads.insert(version.to_string(), payload);
+        }
+        let graphs = tempfile::tempdir().expect("tempdir");
+        write_graph(graphs.path(), &host, &payloads);
+        let server = GraphServer::start_in(graphs.path().to_path_buf());
+        Lab {
+            up,
+            mirror,
+            dir: tempfile::tempdir().expect("tempdir"),
+            _graphs: graphs,
+            server,
+            payloads,
+            components,
+        }
+    }
+
+    /// Writes `airlift.kdl`: release `ocp` (stable-4.15, 4.15.2..4.15.3) to target `mirror`,
+    /// with `extra` appended (trust blocks).
+    fn recipe(&self, extra: &str) -> PathBuf {
+        self.write_recipe("", extra)
+    }
+
+    /// Like [`Lab::recipe`] with `graph #true` and the graph server's graph-data URL.
+    fn recipe_with_graph(&self) -> PathBuf {
+        self.write_recipe(
+            &format!(" graph-data-url=\"{}\"", self.server.graph_data_url()),
+            "",
+        )
+    }
+
+    fn write_recipe(&self, props: &str, extra: &str) -> PathBuf {
+        let graph = if props.is_empty() {
+            ""
+        } else {
+            "    graph #true\n"
+        };
+        let s = format!(
+            "release \"ocp\" update-url=\"{}\"{props} {{\n    channel \"stable-4.15\" min=\"4.15.2\" max=\"4.15.3\"\n{graph}}}\n\n\
+             target \"mirror\" \"docker://{}/mirror\" {{\n    needs \"ocp\"\n}}\n{extra}",
+            self.server.url(),
+            self.mirror.host()
+        );
+        let path = self.dir.path().join("airlift.kdl");
+        std::fs::write(&path, s).expect("write recipe");
+        path
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(["--src-tls-verify=false", "--dest-tls-verify=false"])
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("UPDATE_URL_OVERRIDE")
+            .env_remove("OCP_SIGNATURE_URL")
+            .output()
+            .expect("run airlift")
+    }
+
+    fn payload_dest(&self, version: &str) -> String {
+        format!(
+            "{}/mirror/openshift/release-images:{version}-amd64",
+            self.mirror.host()
+        )
+    }
+
+    fn component_dest(&self, version: &str, name: &str) -> String {
+        format!(
+            "{}/mirror/openshift/release:{version}-amd64-{name}",
+            self.mirror.host()
+        )
+    }
+
+    fn resources_dir(&self) -> PathBuf {
+        self.dir
+            .path()
+            .join(".airlift/out/mirror/cluster-resources")
+    }
+}
+
+/// `stable-4.15-amd64.json`: 4.15.2 → 4.15.3, payloads by digest at the source registry.
+fn write_graph(dir: &Path, host: &str, payloads: &BTreeMap<String, Pushed>) {
+    let nodes: Vec<serde_json::Value> = payloads
+        .iter()
+        .map(|(v, p)| {
+            serde_json::json!({
+                "version": v,
+                "payload": p.by_digest(host),
+                "metadata": {
+                    "io.openshift.upgrades.graph.release.channels": "stable-4.15",
+                    "io.openshift.upgrades.graph.release.manifestref": p.digest,
+                },
+            })
+        })
+        .collect();
+    let graph = serde_json::json!({"nodes": nodes, "edges": [[0, 1]], "conditionalEdges": []});
+    std::fs::write(
+        dir.join("stable-4.15-amd64.json"),
+        serde_json::to_vec_pretty(&graph).expect("json"),
+    )
+    .expect("write graph");
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn raw(reference: &str) -> Option<Vec<u8>> {
+    support::skopeo_inspect_raw(reference, &SkopeoAuth::default()).ok()
+}
+
+/// Payloads and components of `version` are at the mirror under oc-mirror's names, with the
+/// source's manifest bytes (hence digests).
+fn assert_release_mirrored(lab: &Lab, version: &str) {
+    let p = &lab.payloads[version];
+    assert_eq!(
+        raw(&lab.payload_dest(version)).as_deref(),
+        Some(p.manifest.as_slice()),
+        "payload {version}"
+    );
+    for ((v, name), c) in &lab.components {
+        if v == version {
+            assert_eq!(
+                raw(&lab.component_dest(version, name)).as_deref(),
+                Some(c.manifest.as_slice()),
+                "component {name} of {version}"
+            );
+        }
+    }
+}
+
+fn assert_release_absent(lab: &Lab, version: &str) {
+    assert_eq!(raw(&lab.payload_dest(version)), None, "payload {version}");
+    for (v, name) in lab.components.keys() {
+        if v == version {
+            assert_eq!(
+                raw(&lab.component_dest(version, name)),
+                None,
+                "component {name} of {version}"
+            );
+        }
+    }
+}
+
+fn validate(files: &[PathBuf]) {
+    assert!(
+        Path::new(VALIDATE).is_file(),
+        "{VALIDATE} not found: check out the `shared/` directory beside the repository"
+    );
+    let out = Command::new("python3")
+        .arg(VALIDATE)
+        .args(files)
+        .output()
+        .expect("run validate.py (python3 with PyYAML and jsonschema)");
+    assert!(
+        out.status.success(),
+        "validate.py failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn release_set_is_mirrored_under_oc_mirror_names_and_rebuilds_offline() {
+    let mut lab = Lab::new().await;
+    lab.recipe("");
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "build failed: {}", stderr(&out));
+    for v in ["4.15.2", "4.15.3"] {
+        assert_release_mirrored(&lab, v);
+    }
+    assert!(
+        lab.server
+            .requests()
+            .iter()
+            .any(|r| r.contains("channel=stable-4.15&arch=amd64")),
+        "{:?}",
+        lab.server.requests()
+    );
+    // The lock pins each payload; components are pinned by their payload.
+    let lock = std::fs::read_to_string(lab.dir.path().join("airlift.lock")).expect("lock");
+    for p in lab.payloads.values() {
+        assert!(lock.contains(&p.digest), "{lock}");
+    }
+    assert!(!lock.contains(ART), "components are not locked: {lock}");
+    // Cluster resources: the release category, valid against the upstream CRDs.
+    let idms = lab.resources_dir().join("idms-release-0.yaml");
+    let text = std::fs::read_to_string(&idms).expect("idms-release-0.yaml");
+    let host = lab.up.host();
+    assert!(
+        text.contains(&format!("source: {host}/{RELEASE_REPO}")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("source: {host}/{ART}")), "{text}");
+    assert!(text.contains("/mirror/openshift/release-images"), "{text}");
+    assert!(text.contains("/mirror/openshift/release\n"), "{text}");
+    validate(std::slice::from_ref(&idms));
+
+    // Offline with the graph server gone: `resources` renders the same release resources
+    // from stored graph responses and payload components.
+    lab.server.stop();
+    let out = lab.run(&["resources", "mirror"]);
+    assert!(out.status.success(), "resources failed: {}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&idms).expect("idms again"), text);
+    let out = lab.run(&["verify", "mirror"]);
+    assert!(out.status.success(), "verify failed: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("6 image(s), 6 manifest(s)"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Offline with the graph server gone: stored responses and cached payload components.
+    lab.server.stop();
+    let before = lab.server.requests().len();
+    let out = lab.run(&["build", "--offline"]);
+    assert!(
+        out.status.success(),
+        "offline build failed: {}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("0 copied"), "{}", stderr(&out));
+    assert_eq!(lab.server.requests().len(), before);
+    let out = lab.run(&["plan", "--offline"]);
+    assert!(out.status.success(), "plan failed: {}", stderr(&out));
+    assert!(
+        stdout(&out).contains("plan: 0 to run, 6 fresh"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// Signs the payload of `version` with `uid`'s key; returns (URL path, signature).
+fn signature(gpg: &Gpg, uid: &str, lab: &Lab, version: &str) -> (String, Vec<u8>) {
+    let p = &lab.payloads[version];
+    let hex = p.digest.trim_start_matches("sha256:");
+    let reference = format!("{}/{RELEASE_REPO}:{version}-x86_64", lab.up.host());
+    (
+        format!("/sigs/sha256={hex}/signature-1"),
+        gpg.sign(uid, &simple_signing(&p.digest, &reference)),
+    )
+}
+
+fn trust_block(lab: &Lab, gpg: &Gpg, uid: &str, store: &StaticServer) -> String {
+    std::fs::create_dir_all(lab.dir.path().join("keys")).expect("keys dir");
+    std::fs::write(lab.dir.path().join("keys/release.asc"), gpg.export(uid)).expect("keyring");
+    format!(
+        "\ntrust \"release-keys\" signature-store=\"{}/sigs\" {{\n    gpg-keyring \"keys/release.asc\"\n    applies-to \"ocp\"\n}}\n",
+        store.base_url()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verified_releases_are_mirrored_with_their_signature_configmap() {
+    let lab = Lab::new().await;
+    let gpg = Gpg::new();
+    gpg.gen_key("Release <r@example.com>");
+    let files: BTreeMap<String, Vec<u8>> = ["4.15.2", "4.15.3"]
+        .iter()
+        .map(|v| signature(&gpg, "r@example.com", &lab, v))
+        .collect();
+    let store = StaticServer::start(files);
+    lab.recipe(&trust_block(&lab, &gpg, "r@example.com", &store));
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "build failed: {}", stderr(&out));
+    for v in ["4.15.2", "4.15.3"] {
+        assert_release_mirrored(&lab, v);
+    }
+    let cm = std::fs::read_to_string(lab.resources_dir().join("mirrored-release-signatures.yaml"))
+        .expect("signature configmap");
+    assert!(
+        cm.contains("release.openshift.io/verification-signatures"),
+        "{cm}"
+    );
+    for p in lab.payloads.values() {
+        let hex = p.digest.trim_start_matches("sha256:");
+        assert!(cm.contains(&format!("sha256-{hex}-1")), "{cm}");
+        assert!(
+            lab.dir
+                .path()
+                .join(format!(".airlift/signatures/sha256={hex}/signature-1"))
+                .is_file()
+        );
+    }
+    // Verified once: a rerun plans no verification.
+    let out = lab.run(&["plan"]);
+    assert!(
+        stdout(&out).contains("plan: 0 to run, 8 fresh"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_release_signed_by_an_unknown_key_is_not_mirrored() {
+    let lab = Lab::new().await;
+    let gpg = Gpg::new();
+    gpg.gen_key("Release <r@example.com>");
+    gpg.gen_key("Stranger <s@example.com>");
+    let files: BTreeMap<String, Vec<u8>> = [
+        signature(&gpg, "r@example.com", &lab, "4.15.2"),
+        signature(&gpg, "s@example.com", &lab, "4.15.3"),
+    ]
+    .into_iter()
+    .collect();
+    let store = StaticServer::start(files);
+    lab.recipe(&trust_block(&lab, &gpg, "r@example.com", &store));
+    let out = lab.run(&["build"]);
+    assert_eq!(
+        out.status.code(),
+        Some(9),
+        "exit 9 (verification): {}",
+        stderr(&out)
+    );
+    // miette wraps long lines under a `|` gutter: read the words back in order.
+    let text = stderr(&out);
+    let words: Vec<&str> = text.split_whitespace().filter(|w| *w != "|").collect();
+    let err = words.join(" ");
+    assert!(
+        err.contains("release `ocp` 4.15.3-amd64") && err.contains("is not verified"),
+        "{err}"
+    );
+    assert!(err.contains("not attempted"), "{err}");
+    assert_release_mirrored(&lab, "4.15.2");
+    assert_release_absent(&lab, "4.15.3");
+    let cm = std::fs::read_to_string(lab.resources_dir().join("mirrored-release-signatures.yaml"))
+        .expect("signature configmap");
+    let bad = lab.payloads["4.15.3"].digest.trim_start_matches("sha256:");
+    assert!(!cm.contains(bad), "{cm}");
+
+    // `plan` shows the failed verification still to run, gating its release.
+    let out = lab.run(&["plan", "-v"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("run    verify-signature 4.15.3-amd64")
+            && text.contains("fresh  verify-signature 4.15.2-amd64"),
+        "{text}"
+    );
+
+    // --no-verify mirrors it anyway, warning even under -q.
+    let out = lab.run(&["-q", "build", "--no-verify"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("WARNING: --no-verify: release signatures are NOT verified"),
+        "{}",
+        stderr(&out)
+    );
+    assert_release_mirrored(&lab, "4.15.3");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_releases_shows_versions_and_channels_and_works_offline() {
+    let mut lab = Lab::new().await;
+    lab.recipe("");
+    let out = lab.run(&["list", "releases", "--channel", "stable-4.15"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "Channel: stable-4.15\nArchitecture: amd64\n\n4.15.2\n4.15.3\n"
+    );
+    lab.server.stop();
+    let out = lab.run(&["--offline", "list", "releases"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "Available OpenShift release channels:\nstable-4.15\n"
+    );
+    let out = lab.run(&["--offline", "list", "releases", "--channel", "eus-4.16"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("eus-4.16"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn graph_true_pushes_the_graph_data_image_and_renders_the_update_service() {
+    let mut lab = Lab::new().await;
+    lab.recipe_with_graph();
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "build failed: {}", stderr(&out));
+    assert_release_mirrored(&lab, "4.15.3");
+    let graph_ref = format!("{}/mirror/openshift/graph-image:latest", lab.mirror.host());
+    let manifest = raw(&graph_ref).expect("graph-data image at the mirror");
+    let digest = support::fixture::sha256(&manifest);
+    let us = lab.resources_dir().join("updateService.yaml");
+    let text = std::fs::read_to_string(&us).expect("updateService.yaml");
+    assert!(
+        text.contains(&format!(
+            "graphDataImage: {}/mirror/openshift/graph-image@{digest}",
+            lab.mirror.host()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "releases: {}/mirror/openshift/release-images",
+            lab.mirror.host()
+        )),
+        "{text}"
+    );
+    validate(&[us]);
+    // Offline rebuild: stored graph data, same image, nothing pushed again.
+    lab.server.stop();
+    let out = lab.run(&["build", "--offline"]);
+    assert!(
+        out.status.success(),
+        "offline build failed: {}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("graph-data image:"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(raw(&graph_ref), Some(manifest));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_release_with_a_missing_component_is_not_tagged() {
+    let lab = Lab::with_missing_installer(Some("4.15.3")).await;
+    lab.recipe("");
+    let out = lab.run(&["build"]);
+    assert_eq!(out.status.code(), Some(6), "partial: {}", stderr(&out));
+    let text = stderr(&out);
+    let words: Vec<&str> = text.split_whitespace().filter(|w| *w != "|").collect();
+    let err = words.join(" ");
+    assert!(
+        err.contains("release 4.15.3-amd64 is incomplete (missing"),
+        "{err}"
+    );
+    assert_release_mirrored(&lab, "4.15.2");
+    assert_eq!(raw(&lab.payload_dest("4.15.3")), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_payload_named_by_tag_is_resolved_locked_and_mirrored_without_a_graph() {
+    let lab = Lab::new().await;
+    let by_tag = format!("{}/{RELEASE_REPO}:4.15.3-x86_64", lab.up.host());
+    std::fs::write(
+        lab.dir.path().join("airlift.kdl"),
+        format!(
+            "release \"hot\" image=\"{by_tag}\" {{\n    arch \"amd64\"\n}}\n\n\
+             target \"mirror\" \"docker://{}/mirror\" {{\n    needs \"hot\"\n}}\n",
+            lab.mirror.host()
+        ),
+    )
+    .expect("write recipe");
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "build failed: {}", stderr(&out));
+    assert_release_mirrored(&lab, "4.15.3");
+    assert!(lab.server.requests().is_empty(), "no graph query");
+    let lock = std::fs::read_to_string(lab.dir.path().join("airlift.lock")).expect("lock");
+    assert!(lock.contains(&by_tag), "{lock}");
+    assert!(lock.contains(&lab.payloads["4.15.3"].digest), "{lock}");
+    let out = lab.run(&["--offline", "build"]);
+    assert!(
+        out.status.success(),
+        "offline build failed: {}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("0 copied"), "{}", stderr(&out));
+}
