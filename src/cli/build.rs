@@ -31,16 +31,16 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
         ));
     }
     let session = Session::open(global)?;
-    let goals = session.goals(args.targets)?;
+    let mut goals = session.goals(args.targets)?;
     check_trust(&session, &goals, args.no_verify)?;
     let lock = session.read_lock()?;
     let mut journal = session.journal()?;
     let rt = session::runtime()?;
-    let discovery = session::discover(
+    let discovery = session::discover_with_catalogs(
         &rt,
         &session,
         global,
-        &goals,
+        &mut goals,
         lock.as_ref(),
         &journal,
         args.trust_state,

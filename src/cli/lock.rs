@@ -40,12 +40,21 @@ pub(crate) fn run(global: &GlobalOpts, names: &[String]) -> CmdResult {
     if !names.is_empty() {
         for g in &mut goals {
             g.items.retain(|i| names.contains(&i.set));
+            g.catalogs.retain(|c| names.contains(&c.set));
         }
     }
     let old = session.read_lock()?;
     let journal = session.journal()?;
     let rt = session::runtime()?;
-    let discovery = session::discover(&rt, &session, global, &goals, old.as_ref(), &journal, true)?;
+    let discovery = session::discover_with_catalogs(
+        &rt,
+        &session,
+        global,
+        &mut goals,
+        old.as_ref(),
+        &journal,
+        true,
+    )?;
     let new = session::merged_lock(old.as_ref(), &goals, &discovery);
     let diff = LockFile::diff(&old.clone().unwrap_or_default(), &new);
     new.write(&session.lock_path)

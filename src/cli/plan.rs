@@ -10,15 +10,15 @@ use crate::plan::{self, PlanOptions, explain};
 
 pub(crate) fn run(global: &GlobalOpts, targets: &[String], format: PlanFormat) -> CmdResult {
     let session = Session::open(global)?;
-    let goals = session.goals(targets)?;
+    let mut goals = session.goals(targets)?;
     let lock = session.read_lock()?;
     let journal = session.journal()?;
     let rt = session::runtime()?;
-    let discovery = session::discover(
+    let discovery = session::discover_with_catalogs(
         &rt,
         &session,
         global,
-        &goals,
+        &mut goals,
         lock.as_ref(),
         &journal,
         false,

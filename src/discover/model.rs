@@ -1,6 +1,9 @@
 //! The result of discovery: plain data the pure planner reads.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::CatalogImage;
 
 use crate::oci::{Digest, ImageRef, MediaType};
 
@@ -35,4 +38,6 @@ pub struct Discovery {
     pub dest: BTreeMap<String, Option<Digest>>,
     /// Images that could not be resolved, with the reason (reported as `missing.txt`).
     pub unresolved: BTreeMap<ImageRef, String>,
+    /// Operator catalogs by `catalog` set name: read and filtered (see `discover_catalogs`).
+    pub catalogs: BTreeMap<String, Arc<CatalogImage>>,
 }

@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use super::{Event, EventSink, Limits};
 use crate::discover::Sides;
 use crate::oci::Digest;
-use crate::plan::{Plan, Task, TaskId, TaskKind};
+use crate::plan::{CopySpec, Plan, PruneSpec, Task, TaskId, TaskKind};
 use crate::state::{Journal, JournalError, Record};
-use crate::task::{CopyContext, CopyJob, Counts, copy_all};
+use crate::task::{CopyContext, CopyJob, Counts, copy_all, prune_catalog};
 
 /// What execution did.
 #[derive(Debug, Default)]
@@ -60,6 +60,21 @@ pub async fn execute(
                 }
                 batch.push(*t);
             }
+            let prunes: Vec<(&Task, &PruneSpec)> = batch
+                .iter()
+                .filter_map(|t| match &t.kind {
+                    TaskKind::PruneCatalog(p) => Some((*t, p)),
+                    TaskKind::Copy(_) => None,
+                })
+                .collect();
+            run_prunes(&prunes, sides, journal, &mut out).await?;
+            let batch: Vec<(&Task, &CopySpec)> = batch
+                .iter()
+                .filter_map(|t| match &t.kind {
+                    TaskKind::Copy(c) => Some((*t, c)),
+                    TaskKind::PruneCatalog(_) => None,
+                })
+                .collect();
             if batch.is_empty() {
                 continue;
             }
@@ -78,8 +93,37 @@ pub async fn execute(
     Ok(out)
 }
 
+/// Rebuilds and pushes catalogs one at a time (each is a handful of requests), recording each
+/// in the journal as it finishes.
+async fn run_prunes(
+    prunes: &[(&Task, &PruneSpec)],
+    sides: &Sides,
+    journal: &mut Journal,
+    out: &mut ExecOutcome,
+) -> Result<(), JournalError> {
+    for (t, p) in prunes {
+        match prune_catalog(p, &sides.source, &sides.dest).await {
+            Ok(done) => {
+                journal.append(&[Record {
+                    key: t.key.to_string(),
+                    kind: t.kind.name().to_string(),
+                    dest: p.dest.to_string(),
+                    source_digest: p.digest.clone(),
+                    output_digest: done.digest.clone(),
+                }])?;
+                out.totals.bytes += done.bytes;
+                out.done.insert(t.id.clone(), done.digest);
+            }
+            Err(e) => {
+                out.failed.insert(t.id.clone(), e.to_string());
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn run_batch(
-    batch: &[&Task],
+    batch: &[(&Task, &CopySpec)],
     ctx: &CopyContext,
     journal: &mut Journal,
     events: &EventSink,
@@ -87,14 +131,11 @@ async fn run_batch(
 ) -> Result<(), JournalError> {
     let jobs: Vec<CopyJob> = batch
         .iter()
-        .map(|t| {
-            let TaskKind::Copy(c) = &t.kind;
-            CopyJob {
-                source: c.from.clone(),
-                dest: c.dest.clone(),
-                platforms: c.platforms.clone(),
-                signatures: c.signatures,
-            }
+        .map(|(_, c)| CopyJob {
+            source: c.from.clone(),
+            dest: c.dest.clone(),
+            platforms: c.platforms.clone(),
+            signatures: c.signatures,
         })
         .collect();
     let (sink, mut rx) = EventSink::channel();
@@ -108,10 +149,9 @@ async fn run_batch(
         let mut first_error = None;
         while let Some(ev) = rx.recv().await {
             if let Event::JobFinished { job, digest, .. } = &ev
-                && let Some(t) = batch.get(*job)
+                && let Some((t, c)) = batch.get(*job)
                 && first_error.is_none()
             {
-                let TaskKind::Copy(c) = &t.kind;
                 let rec = Record {
                     key: t.key.to_string(),
                     kind: t.kind.name().to_string(),
@@ -132,7 +172,7 @@ async fn run_batch(
         return Err(e);
     }
     out.totals.add(&summary.totals);
-    for (t, job) in batch.iter().zip(summary.jobs) {
+    for ((t, _), job) in batch.iter().zip(summary.jobs) {
         match job.result {
             Ok(c) => {
                 out.done.insert(t.id.clone(), c.digest);

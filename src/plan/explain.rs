@@ -60,22 +60,20 @@ pub fn text(plan: &Plan, verbose: bool) -> String {
             human_bytes(tot.bytes)
         );
         for task in plan.tasks.iter().filter(|t| t.target == *target) {
-            let TaskKind::Copy(c) = &task.kind;
+            let (origin, dest) = task.kind.origin_and_dest();
+            let kind = task.kind.name();
             match &task.freshness {
                 Freshness::Dirty(reason) => {
                     let _ = writeln!(
                         s,
-                        "  run    copy {} -> {} ({}; {reason})",
-                        c.origin,
-                        c.dest,
+                        "  run    {kind} {origin} -> {dest} ({}; {reason})",
                         human_bytes(task.bytes)
                     );
                 }
                 Freshness::Fresh if verbose => {
                     let _ = writeln!(
                         s,
-                        "  fresh  copy {} -> {} (recorded done; destination holds it)",
-                        c.origin, c.dest
+                        "  fresh  {kind} {origin} -> {dest} (recorded done; destination holds it)"
                     );
                 }
                 Freshness::Fresh => {}
@@ -142,9 +140,9 @@ pub fn mapping(plan: &Plan, target: &str) -> String {
         .tasks
         .iter()
         .filter(|t| t.target == target)
-        .map(|t| {
-            let TaskKind::Copy(c) = &t.kind;
-            format!("{}@{}={}", c.from.repository(), c.digest, c.dest)
+        .filter_map(|t| match &t.kind {
+            TaskKind::Copy(c) => Some(format!("{}@{}={}", c.from.repository(), c.digest, c.dest)),
+            TaskKind::PruneCatalog(_) => None,
         })
         .collect();
     lines.sort();

@@ -2,6 +2,7 @@
 //! and destination naming. Pure: no network, no files, never a registry client.
 
 mod build;
+mod catalog;
 mod expand;
 pub mod explain;
 mod goal;
@@ -10,14 +11,15 @@ mod naming;
 mod task;
 
 pub use build::{Plan, PlanOptions, RecordedState, build};
+pub use catalog::{InvalidBundleImage, add_catalog_items, filter_json, filter_of};
 pub use expand::{Unsupported, expand};
-pub use goal::{DestName, GoalItem, TargetGoal};
+pub use goal::{CatalogGoal, DestName, GoalItem, TargetGoal};
 pub use key::{KEY_VERSION, TaskKey};
 pub use naming::{
     Destination, NamingError, catalog_destination, destination_for, fold_path, graph_image,
     named_destination, release_component, release_payload,
 };
-pub use task::{CopySpec, DirtyReason, Freshness, Task, TaskId, TaskKind};
+pub use task::{CatalogInput, CopySpec, DirtyReason, Freshness, PruneSpec, Task, TaskId, TaskKind};
 
 #[cfg(test)]
 mod tests;

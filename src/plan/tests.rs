@@ -48,6 +48,7 @@ fn goal(name: &str, registry: &str, via: Option<&str>, origins: &[&str]) -> Targ
             .iter()
             .map(|o| GoalItem::image("extras", r(o), via.map(str::to_string)))
             .collect(),
+        catalogs: vec![],
     }
 }
 
@@ -66,7 +67,9 @@ fn plan(goals: &[TargetGoal], d: &Discovery, s: &Mem, trust: bool) -> Plan {
 /// Records every task of `p` as done and makes discovery see the destinations.
 fn complete(p: &Plan, s: &mut Mem, d: &mut Discovery) {
     for t in &p.tasks {
-        let TaskKind::Copy(c) = &t.kind;
+        let TaskKind::Copy(c) = &t.kind else {
+            panic!("copy task expected")
+        };
         s.0.insert(
             c.dest.to_string(),
             Record {
@@ -229,7 +232,9 @@ fn chained_target_copies_from_the_needed_target_and_depends_on_it() {
     assert_eq!(p.tasks.len(), 2);
     let (first, second) = (&p.tasks[0], &p.tasks[1]);
     assert_eq!(second.deps, vec![first.id.clone()]);
-    let TaskKind::Copy(c) = &second.kind;
+    let TaskKind::Copy(c) = &second.kind else {
+        panic!("copy task expected")
+    };
     assert_eq!(c.from.registry(), "reg:5000");
     assert_eq!(
         c.from.digest(),

@@ -1,0 +1,353 @@
+//! `airlift build`/`plan` with operator `catalog` sets end to end against real registries: a
+//! fixture catalog image (2-platform OCI index, FBC layer) whose bundles and related images are
+//! real images in the source registry; the rebuilt catalog is read back from the mirror.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use airlift::catalog::{configs_from_layers, parse_catalog};
+use serde_json::{Value, json};
+use support::fixture::{OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, sha256};
+use support::{Fixture, Format, Layer, Pushed, Registry, RegistryOptions, SkopeoAuth};
+
+const BIN: &str = env!("CARGO_BIN_EXE_airlift");
+
+/// Images of one bundle: the bundle image and its operator (related) image.
+struct BundleImages {
+    bundle: Pushed,
+    operator: Pushed,
+}
+
+/// The source registry with a catalog `catalogs/test-index:v1` of two packages:
+/// `alpha` (stable: 1.0.0 → 1.1.0) and `beta` (stable: 2.0.0).
+struct Source {
+    _reg: Registry,
+    alpha_old: BundleImages,
+    alpha_new: BundleImages,
+    beta: BundleImages,
+    catalog: String,
+}
+
+async fn bundle_images(f: &Fixture, package: &str) -> BundleImages {
+    let one = [Layer::Random(256)];
+    BundleImages {
+        bundle: f
+            .image(
+                &format!("ops/{package}-bundle"),
+                None,
+                Format::Oci,
+                "amd64",
+                &one,
+            )
+            .await,
+        operator: f
+            .image(
+                &format!("ops/{package}-operator"),
+                None,
+                Format::Oci,
+                "amd64",
+                &one,
+            )
+            .await,
+    }
+}
+
+fn bundle_json(host: &str, package: &str, version: &str, b: &BundleImages) -> Value {
+    json!({
+        "schema": "olm.bundle",
+        "name": format!("{package}.v{version}"),
+        "package": package,
+        "image": b.bundle.by_digest(host),
+        "properties": [{"type": "olm.package", "value": {"packageName": package, "version": version}}],
+        "relatedImages": [
+            {"name": "operator", "image": b.operator.by_digest(host)},
+            {"name": "", "image": b.bundle.by_digest(host)}
+        ]
+    })
+}
+
+fn tar_gz(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, path, &data[..]).expect("tar entry");
+    }
+    let tar = b.into_inner().expect("tar");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&tar).expect("gzip");
+    gz.finish().expect("gzip")
+}
+
+async fn source() -> Source {
+    let reg = Registry::start(RegistryOptions::default());
+    let f = Fixture::new(&reg);
+    let host = reg.host();
+    let alpha_old = bundle_images(&f, "alpha").await;
+    let alpha_new = bundle_images(&f, "alpha").await;
+    let beta = bundle_images(&f, "beta").await;
+    let stream = |objects: Vec<Value>| -> Vec<u8> {
+        objects
+            .iter()
+            .flat_map(|o| {
+                let mut v = serde_json::to_vec(o).expect("json");
+                v.push(b'\n');
+                v
+            })
+            .collect()
+    };
+    let alpha = stream(vec![
+        json!({"schema": "olm.package", "name": "alpha", "defaultChannel": "stable"}),
+        json!({"schema": "olm.channel", "package": "alpha", "name": "stable", "entries": [
+            {"name": "alpha.v1.0.0"},
+            {"name": "alpha.v1.1.0", "replaces": "alpha.v1.0.0"}
+        ]}),
+        bundle_json(&host, "alpha", "1.0.0", &alpha_old),
+        bundle_json(&host, "alpha", "1.1.0", &alpha_new),
+    ]);
+    let beta_fbc = stream(vec![
+        json!({"schema": "olm.package", "name": "beta", "defaultChannel": "stable"}),
+        json!({"schema": "olm.channel", "package": "beta", "name": "stable", "entries": [
+            {"name": "beta.v2.0.0"}
+        ]}),
+        bundle_json(&host, "beta", "2.0.0", &beta),
+    ]);
+    let repo = "catalogs/test-index";
+    let layer = tar_gz(&[
+        ("bin/opm", b"opm".to_vec()),
+        ("configs/alpha/catalog.json", alpha),
+        ("configs/beta/catalog.json", beta_fbc),
+        ("tmp/cache/cache.json", b"{}".to_vec()),
+    ]);
+    let layer = f.push_blob(repo, &layer, OCI_LAYER).await;
+    let mut children = Vec::new();
+    for arch in ["amd64", "arm64"] {
+        let config = serde_json::to_vec(&json!({
+            "architecture": arch,
+            "os": "linux",
+            "config": {
+                "Labels": {"operators.operatorframework.io.index.configs.v1": "/configs"},
+                "Entrypoint": ["/bin/opm"],
+                "Cmd": ["serve", "/configs", "--cache-dir=/tmp/cache"]
+            },
+            "rootfs": {"type": "layers", "diff_ids": [sha256(b"unused")]}
+        }))
+        .expect("json");
+        let config = f.push_blob(repo, &config, OCI_CONFIG).await;
+        let manifest = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": config.digest, "size": config.size},
+            "layers": [{"mediaType": OCI_LAYER, "digest": layer.digest, "size": layer.size}]
+        }))
+        .expect("json");
+        let digest = f
+            .push_manifest(repo, &sha256(&manifest), OCI_MANIFEST, &manifest)
+            .await;
+        children.push(json!({
+            "mediaType": OCI_MANIFEST, "digest": digest, "size": manifest.len(),
+            "platform": {"architecture": arch, "os": "linux"}
+        }));
+    }
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children
+    }))
+    .expect("json");
+    f.push_manifest(repo, "v1", OCI_INDEX, &index).await;
+    Source {
+        catalog: format!("{host}/{repo}:v1"),
+        _reg: reg,
+        alpha_old,
+        alpha_new,
+        beta,
+    }
+}
+
+/// A mirror registry and a recipe directory (fresh workspace).
+struct Lab {
+    mirror: Registry,
+    dir: tempfile::TempDir,
+}
+
+impl Lab {
+    fn new(recipe: impl Fn(&str) -> String) -> Lab {
+        let mirror = Registry::start(RegistryOptions::default());
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("airlift.kdl"), recipe(&mirror.host())).expect("recipe");
+        Lab { mirror, dir }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(["--src-tls-verify=false", "--dest-tls-verify=false"])
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run airlift")
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+fn two_catalogs(src: &Source) -> impl Fn(&str) -> String + '_ {
+    move |mirror| {
+        format!(
+            r#"catalog "one" "{cat}" {{
+    package "alpha"
+}}
+
+catalog "two" "{cat}" {{
+    rename "other/test-index" tag="v1-beta"
+    package "beta"
+}}
+
+target "mirror" "docker://{mirror}/mirror" {{
+    needs "one" "two"
+}}
+"#,
+            cat = src.catalog
+        )
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `<mirror>/mirror/<source path>:sha256-<hex>`: where a digest-only image lands.
+fn mirrored(lab: &Lab, p: &Pushed) -> String {
+    format!(
+        "{}/mirror/{}:{}",
+        lab.mirror.host(),
+        p.repo,
+        p.digest.replace(':', "-")
+    )
+}
+
+fn present(reference: &str) -> bool {
+    support::skopeo_inspect_raw(reference, &SkopeoAuth::default()).is_ok()
+}
+
+/// Reads a rebuilt catalog back: its index digest and, per platform, the bundle names of its
+/// file-based catalog.
+async fn read_catalog(lab: &Lab, repo: &str, tag: &str) -> (String, Vec<BTreeSet<String>>) {
+    let reference = format!("{}/{repo}:{tag}", lab.mirror.host());
+    let raw = support::skopeo_inspect_raw(&reference, &SkopeoAuth::default())
+        .unwrap_or_else(|e| panic!("rebuilt catalog {reference}: {e}"));
+    let index: Value = serde_json::from_slice(&raw).expect("index json");
+    let f = Fixture::new(&lab.mirror);
+    let mut platforms = Vec::new();
+    for child in index["manifests"].as_array().expect("manifests") {
+        let digest = child["digest"].as_str().expect("digest");
+        let m = f.manifest(repo, digest).await.expect("platform manifest");
+        let m: Value = serde_json::from_slice(&m).expect("manifest json");
+        let config = f
+            .blob(repo, m["config"]["digest"].as_str().expect("config"))
+            .await
+            .expect("config blob");
+        let config: Value = serde_json::from_slice(&config).expect("config json");
+        assert_eq!(
+            config["rootfs"]["diff_ids"].as_array().map(Vec::len),
+            Some(3),
+            "one original and two rebuilt layers"
+        );
+        let mut layers = Vec::new();
+        for l in m["layers"].as_array().expect("layers") {
+            let d = l["digest"].as_str().expect("layer digest");
+            layers.push(std::io::Cursor::new(f.blob(repo, d).await.expect("layer")));
+        }
+        let files = configs_from_layers(layers, "/configs").expect("configs");
+        let catalog = parse_catalog(&files).expect("fbc");
+        let names = catalog
+            .packages
+            .values()
+            .flat_map(|p| p.bundles.keys().cloned())
+            .collect();
+        platforms.push(names);
+    }
+    (sha256(&raw), platforms)
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn build_mirrors_filtered_catalogs_reproducibly() {
+    let src = source().await;
+    let lab = Lab::new(two_catalogs(&src));
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "build failed:\n{}", stderr(&out));
+
+    let (one, platforms) = read_catalog(&lab, "mirror/catalogs/test-index", "v1").await;
+    assert_eq!(platforms.len(), 2);
+    for p in &platforms {
+        assert_eq!(p, &set(&["alpha.v1.1.0"]));
+    }
+    let (two, platforms) = read_catalog(&lab, "mirror/other/test-index", "v1-beta").await;
+    for p in &platforms {
+        assert_eq!(p, &set(&["beta.v2.0.0"]));
+    }
+    for kept in [&src.alpha_new, &src.beta] {
+        assert!(present(&mirrored(&lab, &kept.bundle)), "bundle missing");
+        assert!(present(&mirrored(&lab, &kept.operator)), "operator missing");
+    }
+    assert!(!present(&mirrored(&lab, &src.alpha_old.bundle)));
+    assert!(!present(&mirrored(&lab, &src.alpha_old.operator)));
+
+    let lock = std::fs::read_to_string(lab.path().join("airlift.lock")).expect("lock");
+    assert!(
+        lock.contains(&src.catalog),
+        "catalog pinned in the lock:\n{lock}"
+    );
+
+    // A second build is all fresh.
+    let again = lab.run(&["build"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("build: 0 copied, 6 fresh"),
+        "{}",
+        stderr(&again)
+    );
+
+    // A fresh workspace and a fresh mirror give byte-identical catalogs.
+    let other = Lab::new(two_catalogs(&src));
+    let out = other.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        read_catalog(&other, "mirror/catalogs/test-index", "v1")
+            .await
+            .0,
+        one
+    );
+    assert_eq!(
+        read_catalog(&other, "mirror/other/test-index", "v1-beta")
+            .await
+            .0,
+        two
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_package_is_an_input_error() {
+    let src = source().await;
+    let lab = Lab::new(|mirror| {
+        format!(
+            "catalog \"one\" \"{}\" {{\n    package \"alpah\"\n}}\n\ntarget \"mirror\" \"docker://{mirror}/mirror\" {{\n    needs \"one\"\n}}\n",
+            src.catalog
+        )
+    });
+    let out = lab.run(&["plan"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("alpah"), "{err}");
+    assert!(err.contains("alpha"), "did-you-mean: {err}");
+}
