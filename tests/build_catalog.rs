@@ -15,6 +15,25 @@ use support::fixture::{OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, sha256};
 use support::{Fixture, Format, Layer, Pushed, Registry, RegistryOptions, SkopeoAuth};
 
 const BIN: &str = env!("CARGO_BIN_EXE_airlift");
+const VALIDATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/crds/validate.py");
+
+/// A `catalog-source-template`: name, namespace, sourceType and image are replaced, the rest kept.
+const TEMPLATE: &str = "apiVersion: operators.coreos.com/v1alpha1
+kind: CatalogSource
+metadata:
+  name: discarded
+  namespace: discarded
+  labels:
+    team: platform
+spec:
+  displayName: Beta operators
+  image: discarded
+  publisher: Test
+  sourceType: grpc
+  updateStrategy:
+    registryPoll:
+      interval: 30m0s
+";
 
 /// Images of one bundle: the bundle image and its operator (related) image.
 struct BundleImages {
@@ -179,6 +198,7 @@ impl Lab {
         let mirror = Registry::start(RegistryOptions::default());
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("airlift.kdl"), recipe(&mirror.host())).expect("recipe");
+        std::fs::write(dir.path().join("cs-template.yaml"), TEMPLATE).expect("template");
         Lab { mirror, dir }
     }
 
@@ -207,6 +227,7 @@ fn two_catalogs(src: &Source) -> impl Fn(&str) -> String + '_ {
 catalog "two" "{cat}" {{
     rename "other/test-index" tag="v1-beta"
     package "beta"
+    catalog-source-template "cs-template.yaml"
 }}
 
 target "mirror" "docker://{mirror}/mirror" {{
@@ -309,6 +330,8 @@ async fn build_mirrors_filtered_catalogs_reproducibly() {
         "catalog pinned in the lock:\n{lock}"
     );
 
+    check_resources(&lab, &src);
+
     // A second build is all fresh.
     let again = lab.run(&["build"]);
     assert!(again.status.success(), "{}", stderr(&again));
@@ -334,6 +357,45 @@ async fn build_mirrors_filtered_catalogs_reproducibly() {
             .0,
         two
     );
+}
+
+/// CatalogSource / ClusterCatalog of both catalogs validate against the CRDs and match their
+/// snapshots; bundle and related images are in the `operator` IDMS.
+fn check_resources(lab: &Lab, src: &Source) {
+    let dir = lab.path().join(".airlift/out/mirror/cluster-resources");
+    let names = [
+        "cs-test-index-v1.yaml",
+        "cc-test-index-v1.yaml",
+        "cs-test-index-v1-beta.yaml",
+        "cc-test-index-v1-beta.yaml",
+        "idms-operator-0.yaml",
+    ];
+    let v = Command::new("python3")
+        .arg(VALIDATE)
+        .args(names.iter().map(|n| dir.join(n)))
+        .output()
+        .expect("python3 validate.py");
+    assert!(
+        v.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&v.stdout),
+        String::from_utf8_lossy(&v.stderr)
+    );
+    let idms = std::fs::read_to_string(dir.join("idms-operator-0.yaml")).expect("idms");
+    for kept in [&src.alpha_new, &src.beta] {
+        assert!(idms.contains(&kept.bundle.repo), "{idms}");
+        assert!(idms.contains(&kept.operator.repo), "{idms}");
+    }
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots/catalog"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.add_filter(r"127\.0\.0\.1:\d+", "[MIRROR]");
+    settings.bind(|| {
+        for name in &names[..4] {
+            let text = std::fs::read_to_string(dir.join(name)).expect("resource");
+            insta::assert_snapshot!(name.trim_end_matches(".yaml"), text);
+        }
+    });
 }
 
 #[tokio::test(flavor = "multi_thread")]
