@@ -413,3 +413,50 @@ async fn unknown_package_is_an_input_error() {
     assert!(err.contains("alpah"), "{err}");
     assert!(err.contains("alpha"), "did-you-mean: {err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_operators_reads_the_catalog() {
+    let src = source().await;
+    let lab = Lab::new(|_| String::new());
+    let out = lab.run(&["list", "operators", "--catalog", &src.catalog]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rows: Vec<&str> = text.lines().collect();
+    assert!(rows[0].starts_with("NAME"), "{text}");
+    assert!(
+        rows.iter()
+            .any(|r| r.starts_with("alpha ") && r.ends_with("stable")),
+        "{text}"
+    );
+    assert!(rows.iter().any(|r| r.starts_with("beta ")), "{text}");
+
+    let out = lab.run(&[
+        "list",
+        "operators",
+        "--catalog",
+        &src.catalog,
+        "--package",
+        "alpha",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("stable") && l.contains("alpha.v1.1.0") && l.contains("1.1.0")),
+        "{text}"
+    );
+
+    let out = lab.run(&[
+        "list",
+        "operators",
+        "--catalog",
+        &src.catalog,
+        "--package",
+        "alpah",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("alpha"), "{}", stderr(&out));
+
+    let out = lab.run(&["list", "operators"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

@@ -234,6 +234,12 @@ impl Cli {
             Command::Resources { target, icsp } => {
                 super::resources::run(&self.global, target, *icsp)
             }
+            Command::List {
+                what: ListWhat::Operators | ListWhat::Packages,
+                catalog,
+                package,
+                ..
+            } => super::list::operators(&self.global, catalog.as_deref(), package.as_deref()),
             Command::ConvertIcsp { files, dest_dir } => {
                 super::convert_icsp::run(files, dest_dir.as_deref())
             }

@@ -6,6 +6,7 @@ mod check;
 mod convert_icsp;
 mod diff;
 mod init;
+mod list;
 mod lock;
 mod plan;
 mod render;
