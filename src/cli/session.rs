@@ -205,7 +205,7 @@ pub(crate) fn discover_with_catalogs(
                 &opts,
                 epoch.as_deref(),
             ))
-            .map_err(catalog_failure)?;
+            .map_err(|e| catalog_failure(&session.recipe, e))?;
         let invalid = plan::add_catalog_items(goals, &found_discovery(&found), &session.recipe);
         for i in invalid {
             eprintln!(
@@ -232,14 +232,25 @@ fn found_discovery(found: &discover::DiscoveredCatalogs) -> Discovery {
     }
 }
 
-fn catalog_failure(errors: Vec<discover::CatalogDiscoveryError>) -> Failure {
+fn catalog_failure(recipe: &Recipe, errors: Vec<discover::CatalogDiscoveryError>) -> Failure {
     let exit = if errors.iter().all(|e| e.is_filter()) {
         Exit::InvalidInput
     } else {
         Exit::Remote
     };
     // Every problem is shown: all but the last here, the last as the command's error.
-    let mut reports: Vec<miette::Report> = errors.into_iter().map(miette::Report::new).collect();
+    let mut reports: Vec<miette::Report> = errors
+        .into_iter()
+        .map(|e| match e {
+            discover::CatalogDiscoveryError::Filter(f) => {
+                match plan::filter_diagnostics(recipe, &f) {
+                    Some(d) => miette::Report::new(d),
+                    None => miette::Report::new(discover::CatalogDiscoveryError::Filter(f)),
+                }
+            }
+            other => miette::Report::new(other),
+        })
+        .collect();
     let report = reports
         .pop()
         .unwrap_or_else(|| miette::miette!("catalog discovery failed"));

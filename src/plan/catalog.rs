@@ -5,16 +5,17 @@
 
 use std::collections::BTreeSet;
 
+use miette::Diagnostic;
 use serde_json::{Value, json};
 
 use super::TaskKey;
 use super::build::{PlanOptions, RecordedState, freshness};
 use super::goal::{GoalItem, TargetGoal};
 use super::task::{CatalogInput, PruneSpec, Task, TaskId, TaskKind};
-use crate::catalog::{CatalogFilter, ChannelFilter, PackageFilter};
+use crate::catalog::{CatalogFilter, ChannelFilter, FilterError, FilterErrors, PackageFilter};
 use crate::discover::Discovery;
 use crate::oci::ImageRef;
-use crate::recipe::{CatalogSet, Recipe};
+use crate::recipe::{CatalogSet, Recipe, RecipeErrors};
 use crate::resources::Category;
 
 /// The recipe's `full` and `package` nodes as the catalog module's filter.
@@ -203,3 +204,43 @@ pub(super) fn prune_tasks(
     }
     (tasks, missing)
 }
+
+/// The catalog filter's errors as recipe diagnostics: each points at the `package` node it is
+/// about (or the catalog's name) and keeps its message and help. `None` when the catalog set is
+/// not in the recipe.
+pub fn filter_diagnostics(recipe: &Recipe, errors: &FilterErrors) -> Option<RecipeErrors> {
+    let set = recipe.catalogs().find(|c| c.name.value == errors.catalog)?;
+    let out = errors
+        .errors
+        .iter()
+        .filter_map(|e| {
+            let package = match e {
+                FilterError::UnknownPackage { name, .. } => Some(name),
+                FilterError::UnknownChannel { package, .. }
+                | FilterError::UnknownBundle { package, .. }
+                | FilterError::EmptyRange { package, .. }
+                | FilterError::MultipleHeads { package, .. }
+                | FilterError::Cycle { package, .. }
+                | FilterError::DefaultChannelDropped { package, .. }
+                | FilterError::NoDefaultChannel { package, .. } => Some(package),
+                FilterError::InvalidCombination { package, .. } => package.as_ref(),
+                FilterError::Graph { .. } => None,
+            };
+            let node = package.and_then(|p| set.packages.iter().find(|n| &n.name.value == p));
+            let (span, label) = match node {
+                Some(n) => (n.name.span, "this package"),
+                None => (set.name.span, "this catalog"),
+            };
+            let err = recipe.error_at(set.origin.file, span, label, e.to_string())?;
+            Some(match e.help() {
+                Some(h) => err.help(h.to_string()),
+                None => err,
+            })
+        })
+        .collect();
+    Some(RecipeErrors::new(out))
+}
+
+#[cfg(test)]
+#[path = "catalog_tests.rs"]
+mod tests;

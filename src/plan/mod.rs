@@ -11,7 +11,9 @@ mod naming;
 mod task;
 
 pub use build::{Plan, PlanOptions, RecordedState, build};
-pub use catalog::{InvalidBundleImage, add_catalog_items, filter_json, filter_of};
+pub use catalog::{
+    InvalidBundleImage, add_catalog_items, filter_diagnostics, filter_json, filter_of,
+};
 pub use expand::{Unsupported, expand};
 pub use goal::{CatalogGoal, DestName, GoalItem, TargetGoal};
 pub use key::{KEY_VERSION, TaskKey};
