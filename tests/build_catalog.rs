@@ -305,6 +305,12 @@ fn set(names: &[&str]) -> BTreeSet<String> {
 async fn build_mirrors_filtered_catalogs_reproducibly() {
     let src = source().await;
     let lab = Lab::new(two_catalogs(&src));
+    let plan = lab.run(&["plan"]);
+    assert!(plan.status.success(), "plan failed:\n{}", stderr(&plan));
+    let text = String::from_utf8_lossy(&plan.stdout).into_owned();
+    assert_eq!(text.matches("run    prune-catalog").count(), 2, "{text}");
+    assert_eq!(text.matches("run    copy").count(), 4, "{text}");
+
     let out = lab.run(&["build"]);
     assert!(out.status.success(), "build failed:\n{}", stderr(&out));
 

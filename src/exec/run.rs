@@ -67,7 +67,7 @@ pub async fn execute(
                     TaskKind::Copy(_) => None,
                 })
                 .collect();
-            run_prunes(&prunes, sides, journal, &mut out).await?;
+            run_prunes(&prunes, sides, journal, events, &mut out).await?;
             let batch: Vec<(&Task, &CopySpec)> = batch
                 .iter()
                 .filter_map(|t| match &t.kind {
@@ -94,14 +94,20 @@ pub async fn execute(
 }
 
 /// Rebuilds and pushes catalogs one at a time (each is a handful of requests), recording each
-/// in the journal as it finishes.
+/// in the journal as it finishes. Reports them as jobs (`job` counts within this call).
 async fn run_prunes(
     prunes: &[(&Task, &PruneSpec)],
     sides: &Sides,
     journal: &mut Journal,
+    events: &EventSink,
     out: &mut ExecOutcome,
 ) -> Result<(), JournalError> {
-    for (t, p) in prunes {
+    for (job, (t, p)) in prunes.iter().enumerate() {
+        events.send(Event::JobStarted {
+            job,
+            source: p.from.to_string(),
+            dest: p.dest.to_string(),
+        });
         match prune_catalog(p, &sides.source, &sides.dest).await {
             Ok(done) => {
                 journal.append(&[Record {
@@ -112,9 +118,20 @@ async fn run_prunes(
                     output_digest: done.digest.clone(),
                 }])?;
                 out.totals.bytes += done.bytes;
+                events.send(Event::JobFinished {
+                    job,
+                    dest: p.dest.to_string(),
+                    digest: done.digest.clone(),
+                    bytes: done.bytes,
+                });
                 out.done.insert(t.id.clone(), done.digest);
             }
             Err(e) => {
+                events.send(Event::JobFailed {
+                    job,
+                    source: p.from.to_string(),
+                    error: e.to_string(),
+                });
                 out.failed.insert(t.id.clone(), e.to_string());
             }
         }
