@@ -11,7 +11,10 @@ use std::process::{Command, Output};
 
 use airlift::catalog::{configs_from_layers, parse_catalog};
 use serde_json::{Value, json};
-use support::fixture::{OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, sha256};
+use support::fixture::{
+    DOCKER_CONFIG, DOCKER_LAYER, DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST,
+    sha256,
+};
 use support::{Fixture, Format, Layer, Pushed, Registry, RegistryOptions, SkopeoAuth};
 
 const BIN: &str = env!("CARGO_BIN_EXE_airlift");
@@ -103,7 +106,20 @@ fn tar_gz(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
     gz.finish().expect("gzip")
 }
 
+/// How the fixture catalog image is shaped.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// A 2-platform OCI index.
+    OciIndex,
+    /// One Docker schema 2 manifest, no index.
+    DockerSingle,
+}
+
 async fn source() -> Source {
+    source_shaped(Shape::OciIndex).await
+}
+
+async fn source_shaped(shape: Shape) -> Source {
     let reg = Registry::start(RegistryOptions::default());
     let f = Fixture::new(&reg);
     let host = reg.host();
@@ -143,9 +159,17 @@ async fn source() -> Source {
         ("configs/beta/catalog.json", beta_fbc),
         ("tmp/cache/cache.json", b"{}".to_vec()),
     ]);
-    let layer = f.push_blob(repo, &layer, OCI_LAYER).await;
+    let (manifest_type, config_type, layer_type) = match shape {
+        Shape::OciIndex => (OCI_MANIFEST, OCI_CONFIG, OCI_LAYER),
+        Shape::DockerSingle => (DOCKER_MANIFEST, DOCKER_CONFIG, DOCKER_LAYER),
+    };
+    let arches: &[&str] = match shape {
+        Shape::OciIndex => &["amd64", "arm64"],
+        Shape::DockerSingle => &["amd64"],
+    };
+    let layer = f.push_blob(repo, &layer, layer_type).await;
     let mut children = Vec::new();
-    for arch in ["amd64", "arm64"] {
+    for arch in arches {
         let config = serde_json::to_vec(&json!({
             "architecture": arch,
             "os": "linux",
@@ -157,27 +181,33 @@ async fn source() -> Source {
             "rootfs": {"type": "layers", "diff_ids": [sha256(b"unused")]}
         }))
         .expect("json");
-        let config = f.push_blob(repo, &config, OCI_CONFIG).await;
+        let config = f.push_blob(repo, &config, config_type).await;
         let manifest = serde_json::to_vec(&json!({
             "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": OCI_CONFIG, "digest": config.digest, "size": config.size},
-            "layers": [{"mediaType": OCI_LAYER, "digest": layer.digest, "size": layer.size}]
+            "mediaType": manifest_type,
+            "config": {"mediaType": config_type, "digest": config.digest, "size": config.size},
+            "layers": [{"mediaType": layer_type, "digest": layer.digest, "size": layer.size}]
         }))
         .expect("json");
+        if shape == Shape::DockerSingle {
+            f.push_manifest(repo, "v1", manifest_type, &manifest).await;
+            continue;
+        }
         let digest = f
-            .push_manifest(repo, &sha256(&manifest), OCI_MANIFEST, &manifest)
+            .push_manifest(repo, &sha256(&manifest), manifest_type, &manifest)
             .await;
         children.push(json!({
-            "mediaType": OCI_MANIFEST, "digest": digest, "size": manifest.len(),
+            "mediaType": manifest_type, "digest": digest, "size": manifest.len(),
             "platform": {"architecture": arch, "os": "linux"}
         }));
     }
-    let index = serde_json::to_vec(&json!({
-        "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children
-    }))
-    .expect("json");
-    f.push_manifest(repo, "v1", OCI_INDEX, &index).await;
+    if shape == Shape::OciIndex {
+        let index = serde_json::to_vec(&json!({
+            "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children
+        }))
+        .expect("json");
+        f.push_manifest(repo, "v1", OCI_INDEX, &index).await;
+    }
     Source {
         catalog: format!("{host}/{repo}:v1"),
         _reg: reg,
@@ -266,8 +296,14 @@ async fn read_catalog(lab: &Lab, repo: &str, tag: &str) -> (String, Vec<BTreeSet
     let index: Value = serde_json::from_slice(&raw).expect("index json");
     let f = Fixture::new(&lab.mirror);
     let mut platforms = Vec::new();
-    for child in index["manifests"].as_array().expect("manifests") {
-        let digest = child["digest"].as_str().expect("digest");
+    let digests: Vec<String> = match index["manifests"].as_array() {
+        Some(children) => children
+            .iter()
+            .map(|c| c["digest"].as_str().expect("digest").to_string())
+            .collect(),
+        None => vec![sha256(&raw)],
+    };
+    for digest in &digests {
         let m = f.manifest(repo, digest).await.expect("platform manifest");
         let m: Value = serde_json::from_slice(&m).expect("manifest json");
         let config = f
@@ -465,4 +501,32 @@ async fn list_operators_reads_the_catalog() {
 
     let out = lab.run(&["list", "operators"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn build_rebuilds_a_single_docker_manifest_catalog() {
+    let src = source_shaped(Shape::DockerSingle).await;
+    let lab = Lab::new(|mirror| {
+        format!(
+            "catalog \"one\" \"{}\" {{\n    package \"beta\"\n}}\n\ntarget \"mirror\" \"docker://{mirror}/mirror\" {{\n    needs \"one\"\n}}\n",
+            src.catalog
+        )
+    });
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "build failed:\n{}", stderr(&out));
+    let repo = "mirror/catalogs/test-index";
+    let (_, platforms) = read_catalog(&lab, repo, "v1").await;
+    assert_eq!(platforms, vec![set(&["beta.v2.0.0"])]);
+    let raw = support::skopeo_inspect_raw(
+        &format!("{}/{repo}:v1", lab.mirror.host()),
+        &SkopeoAuth::default(),
+    )
+    .expect("rebuilt");
+    let m: Value = serde_json::from_slice(&raw).expect("json");
+    assert_eq!(m["mediaType"], DOCKER_MANIFEST);
+    for l in m["layers"].as_array().expect("layers") {
+        assert_eq!(l["mediaType"], DOCKER_LAYER);
+    }
+    assert!(present(&mirrored(&lab, &src.beta.bundle)));
+    assert!(!present(&mirrored(&lab, &src.alpha_new.bundle)));
 }

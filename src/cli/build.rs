@@ -148,7 +148,12 @@ fn check_trust(
 ) -> Result<(), Failure> {
     let mut sets: Vec<&str> = goals
         .iter()
-        .flat_map(|g| g.items.iter().map(|i| i.set.as_str()))
+        .flat_map(|g| {
+            g.items
+                .iter()
+                .map(|i| i.set.as_str())
+                .chain(g.catalogs.iter().map(|c| c.set.as_str()))
+        })
         .collect();
     sets.sort();
     sets.dedup();

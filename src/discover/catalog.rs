@@ -107,14 +107,14 @@ pub enum CatalogReadError {
 /// Discovering one `catalog` set failed.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum CatalogDiscoveryError {
-    #[error("catalog `{set}`: {source}")]
+    /// `error` carries its causes in its message (no source chain, so nothing prints twice).
+    #[error("catalog `{set}`: {error}")]
     #[diagnostic(help(
         "check that the catalog image exists and is readable with the given --authfile and TLS flags"
     ))]
     Read {
         set: String,
-        #[source]
-        source: CatalogReadError,
+        error: CatalogReadError,
     },
     #[error("catalog `{set}`: {image} is not in airlift.lock (--offline)")]
     #[diagnostic(help("run `airlift lock` where the source is reachable"))]
@@ -164,10 +164,10 @@ pub async fn discover_catalogs(
             };
             let mut fetched = match fetch_catalog(&sides.source, &c.source, digest).await {
                 Ok(f) => f,
-                Err(source) => {
+                Err(error) => {
                     errors.push(CatalogDiscoveryError::Read {
                         set: c.set.clone(),
-                        source,
+                        error,
                     });
                     continue;
                 }
