@@ -333,6 +333,22 @@ async fn read_catalog(lab: &Lab, repo: &str, tag: &str) -> (String, Vec<BTreeSet
     (sha256(&raw), platforms)
 }
 
+/// `(name, bytes)` of every file of `dir`, sorted.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| {
+            let e = e.expect("entry");
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).expect("read"),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
@@ -382,6 +398,23 @@ async fn build_mirrors_filtered_catalogs_reproducibly() {
         "{}",
         stderr(&again)
     );
+
+    // --offline takes the catalog digest from the lock; still all fresh.
+    let offline = lab.run(&["--offline", "build"]);
+    assert!(offline.status.success(), "{}", stderr(&offline));
+    assert!(
+        stderr(&offline).contains("build: 0 copied, 6 fresh"),
+        "{}",
+        stderr(&offline)
+    );
+
+    // `resources` (no network) renders the same files from the lock and the journal.
+    let dir = lab.path().join(".airlift/out/mirror/cluster-resources");
+    let before: Vec<(String, Vec<u8>)> = files(&dir);
+    std::fs::remove_dir_all(&dir).expect("remove resources");
+    let out = lab.run(&["resources", "mirror"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(files(&dir), before);
 
     // A fresh workspace and a fresh mirror give byte-identical catalogs.
     let other = Lab::new(two_catalogs(&src));
