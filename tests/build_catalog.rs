@@ -47,7 +47,7 @@ struct BundleImages {
 /// The source registry with a catalog `catalogs/test-index:v1` of two packages:
 /// `alpha` (stable: 1.0.0 → 1.1.0) and `beta` (stable: 2.0.0).
 struct Source {
-    _reg: Registry,
+    reg: Registry,
     alpha_old: BundleImages,
     alpha_new: BundleImages,
     beta: BundleImages,
@@ -122,98 +122,109 @@ async fn source() -> Source {
 async fn source_shaped(shape: Shape) -> Source {
     let reg = Registry::start(RegistryOptions::default());
     let f = Fixture::new(&reg);
-    let host = reg.host();
     let alpha_old = bundle_images(&f, "alpha").await;
     let alpha_new = bundle_images(&f, "alpha").await;
     let beta = bundle_images(&f, "beta").await;
-    let stream = |objects: Vec<Value>| -> Vec<u8> {
-        objects
-            .iter()
-            .flat_map(|o| {
-                let mut v = serde_json::to_vec(o).expect("json");
-                v.push(b'\n');
-                v
-            })
-            .collect()
-    };
-    let alpha = stream(vec![
-        json!({"schema": "olm.package", "name": "alpha", "defaultChannel": "stable"}),
-        json!({"schema": "olm.channel", "package": "alpha", "name": "stable", "entries": [
-            {"name": "alpha.v1.0.0"},
-            {"name": "alpha.v1.1.0", "replaces": "alpha.v1.0.0"}
-        ]}),
-        bundle_json(&host, "alpha", "1.0.0", &alpha_old),
-        bundle_json(&host, "alpha", "1.1.0", &alpha_new),
-    ]);
-    let beta_fbc = stream(vec![
-        json!({"schema": "olm.package", "name": "beta", "defaultChannel": "stable"}),
-        json!({"schema": "olm.channel", "package": "beta", "name": "stable", "entries": [
-            {"name": "beta.v2.0.0"}
-        ]}),
-        bundle_json(&host, "beta", "2.0.0", &beta),
-    ]);
-    let repo = "catalogs/test-index";
-    let layer = tar_gz(&[
-        ("bin/opm", b"opm".to_vec()),
-        ("configs/alpha/catalog.json", alpha),
-        ("configs/beta/catalog.json", beta_fbc),
-        ("tmp/cache/cache.json", b"{}".to_vec()),
-    ]);
-    let (manifest_type, config_type, layer_type) = match shape {
-        Shape::OciIndex => (OCI_MANIFEST, OCI_CONFIG, OCI_LAYER),
-        Shape::DockerSingle => (DOCKER_MANIFEST, DOCKER_CONFIG, DOCKER_LAYER),
-    };
-    let arches: &[&str] = match shape {
-        Shape::OciIndex => &["amd64", "arm64"],
-        Shape::DockerSingle => &["amd64"],
-    };
-    let layer = f.push_blob(repo, &layer, layer_type).await;
-    let mut children = Vec::new();
-    for arch in arches {
-        let config = serde_json::to_vec(&json!({
-            "architecture": arch,
-            "os": "linux",
-            "config": {
-                "Labels": {"operators.operatorframework.io.index.configs.v1": "/configs"},
-                "Entrypoint": ["/bin/opm"],
-                "Cmd": ["serve", "/configs", "--cache-dir=/tmp/cache"]
-            },
-            "rootfs": {"type": "layers", "diff_ids": [sha256(b"unused")]}
-        }))
-        .expect("json");
-        let config = f.push_blob(repo, &config, config_type).await;
-        let manifest = serde_json::to_vec(&json!({
-            "schemaVersion": 2,
-            "mediaType": manifest_type,
-            "config": {"mediaType": config_type, "digest": config.digest, "size": config.size},
-            "layers": [{"mediaType": layer_type, "digest": layer.digest, "size": layer.size}]
-        }))
-        .expect("json");
-        if shape == Shape::DockerSingle {
-            f.push_manifest(repo, "v1", manifest_type, &manifest).await;
-            continue;
-        }
-        let digest = f
-            .push_manifest(repo, &sha256(&manifest), manifest_type, &manifest)
-            .await;
-        children.push(json!({
-            "mediaType": manifest_type, "digest": digest, "size": manifest.len(),
-            "platform": {"architecture": arch, "os": "linux"}
-        }));
-    }
-    if shape == Shape::OciIndex {
-        let index = serde_json::to_vec(&json!({
-            "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children
-        }))
-        .expect("json");
-        f.push_manifest(repo, "v1", OCI_INDEX, &index).await;
-    }
-    Source {
-        catalog: format!("{host}/{repo}:v1"),
-        _reg: reg,
+    let src = Source {
+        catalog: format!("{}/catalogs/test-index:v1", reg.host()),
+        reg,
         alpha_old,
         alpha_new,
         beta,
+    };
+    src.push_catalog(shape, true).await;
+    src
+}
+
+impl Source {
+    /// Pushes the catalog under `:v1`; without `alpha_new` the alpha channel ends at 1.0.0.
+    async fn push_catalog(&self, shape: Shape, alpha_new: bool) {
+        let f = Fixture::new(&self.reg);
+        let host = self.reg.host();
+        let stream = |objects: Vec<Value>| -> Vec<u8> {
+            objects
+                .iter()
+                .flat_map(|o| {
+                    let mut v = serde_json::to_vec(o).expect("json");
+                    v.push(b'\n');
+                    v
+                })
+                .collect()
+        };
+        let mut entries = vec![json!({"name": "alpha.v1.0.0"})];
+        let mut alpha = vec![
+            json!({"schema": "olm.package", "name": "alpha", "defaultChannel": "stable"}),
+            bundle_json(&host, "alpha", "1.0.0", &self.alpha_old),
+        ];
+        if alpha_new {
+            entries.push(json!({"name": "alpha.v1.1.0", "replaces": "alpha.v1.0.0"}));
+            alpha.push(bundle_json(&host, "alpha", "1.1.0", &self.alpha_new));
+        }
+        alpha.push(json!({"schema": "olm.channel", "package": "alpha", "name": "stable", "entries": entries}));
+        let alpha = stream(alpha);
+        let beta_fbc = stream(vec![
+            json!({"schema": "olm.package", "name": "beta", "defaultChannel": "stable"}),
+            json!({"schema": "olm.channel", "package": "beta", "name": "stable", "entries": [
+                {"name": "beta.v2.0.0"}
+            ]}),
+            bundle_json(&host, "beta", "2.0.0", &self.beta),
+        ]);
+        let repo = "catalogs/test-index";
+        let layer = tar_gz(&[
+            ("bin/opm", b"opm".to_vec()),
+            ("configs/alpha/catalog.json", alpha),
+            ("configs/beta/catalog.json", beta_fbc),
+            ("tmp/cache/cache.json", b"{}".to_vec()),
+        ]);
+        let (manifest_type, config_type, layer_type) = match shape {
+            Shape::OciIndex => (OCI_MANIFEST, OCI_CONFIG, OCI_LAYER),
+            Shape::DockerSingle => (DOCKER_MANIFEST, DOCKER_CONFIG, DOCKER_LAYER),
+        };
+        let arches: &[&str] = match shape {
+            Shape::OciIndex => &["amd64", "arm64"],
+            Shape::DockerSingle => &["amd64"],
+        };
+        let layer = f.push_blob(repo, &layer, layer_type).await;
+        let mut children = Vec::new();
+        for arch in arches {
+            let config = serde_json::to_vec(&json!({
+                "architecture": arch,
+                "os": "linux",
+                "config": {
+                    "Labels": {"operators.operatorframework.io.index.configs.v1": "/configs"},
+                    "Entrypoint": ["/bin/opm"],
+                    "Cmd": ["serve", "/configs", "--cache-dir=/tmp/cache"]
+                },
+                "rootfs": {"type": "layers", "diff_ids": [sha256(b"unused")]}
+            }))
+            .expect("json");
+            let config = f.push_blob(repo, &config, config_type).await;
+            let manifest = serde_json::to_vec(&json!({
+                "schemaVersion": 2,
+                "mediaType": manifest_type,
+                "config": {"mediaType": config_type, "digest": config.digest, "size": config.size},
+                "layers": [{"mediaType": layer_type, "digest": layer.digest, "size": layer.size}]
+            }))
+            .expect("json");
+            if shape == Shape::DockerSingle {
+                f.push_manifest(repo, "v1", manifest_type, &manifest).await;
+                continue;
+            }
+            let digest = f
+                .push_manifest(repo, &sha256(&manifest), manifest_type, &manifest)
+                .await;
+            children.push(json!({
+                "mediaType": manifest_type, "digest": digest, "size": manifest.len(),
+                "platform": {"architecture": arch, "os": "linux"}
+            }));
+        }
+        if shape == Shape::OciIndex {
+            let index = serde_json::to_vec(&json!({
+                "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children
+            }))
+            .expect("json");
+            f.push_manifest(repo, "v1", OCI_INDEX, &index).await;
+        }
     }
 }
 
@@ -562,4 +573,38 @@ async fn build_rebuilds_a_single_docker_manifest_catalog() {
     }
     assert!(present(&mirrored(&lab, &src.beta.bundle)));
     assert!(!present(&mirrored(&lab, &src.alpha_new.bundle)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn moved_catalog_tag_rebuilds_the_catalog() {
+    let src = source().await;
+    let lab = Lab::new(|mirror| {
+        format!(
+            "catalog \"one\" \"{}\" {{\n    package \"alpha\"\n}}\n\ntarget \"mirror\" \"docker://{mirror}/mirror\" {{\n    needs \"one\"\n}}\n",
+            src.catalog
+        )
+    });
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let repo = "mirror/catalogs/test-index";
+    let (first, platforms) = read_catalog(&lab, repo, "v1").await;
+    assert_eq!(platforms[0], set(&["alpha.v1.1.0"]));
+
+    // The catalog's tag moves to a catalog whose alpha channel ends at 1.0.0.
+    src.push_catalog(Shape::OciIndex, false).await;
+    let plan = lab.run(&["plan"]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    let text = String::from_utf8_lossy(&plan.stdout).into_owned();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("prune-catalog") && l.contains("source digest changed")),
+        "{text}"
+    );
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (second, platforms) = read_catalog(&lab, repo, "v1").await;
+    assert_ne!(first, second);
+    assert_eq!(platforms[0], set(&["alpha.v1.0.0"]));
+    assert!(present(&mirrored(&lab, &src.alpha_old.bundle)));
+    assert!(present(&mirrored(&lab, &src.alpha_old.operator)));
 }
