@@ -154,7 +154,7 @@ pub fn build(
             });
         }
     }
-    let (prunes, unread) = super::catalog::prune_tasks(goals, discovery, state, opts);
+    let (prunes, unread) = super::catalog::prune_tasks(goals, &plan.tasks, discovery, state, opts);
     plan.tasks.extend(prunes);
     missing.extend(unread);
     plan.missing = missing.into_iter().collect();

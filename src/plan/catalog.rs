@@ -135,10 +135,13 @@ pub fn add_catalog_items(
     invalid
 }
 
-/// One prune task per (target, discovered catalog). Catalogs discovery did not read, or whose
-/// destination cannot be named, are returned as missing.
+/// One prune task per (target, discovered catalog), depending on the copy tasks (in `copies`)
+/// of its kept bundle and related images: a catalog is pushed only after the content it lists,
+/// and not at all when a copy failed. Catalogs discovery did not read, whose destination cannot
+/// be named, or that list an image discovery could not resolve are returned as missing.
 pub(super) fn prune_tasks(
     goals: &[TargetGoal],
+    copies: &[Task],
     discovery: &Discovery,
     state: &dyn RecordedState,
     opts: &PlanOptions,
@@ -160,6 +163,37 @@ pub(super) fn prune_tasks(
             };
             let f = &found.fetched;
             let dest_s = dest.to_string();
+            let listed: BTreeSet<ImageRef> = found
+                .filtered
+                .kept
+                .iter()
+                .flat_map(|b| {
+                    std::iter::once(b.image.as_str())
+                        .chain(b.related_images.iter().map(|r| r.image.as_str()))
+                })
+                .filter_map(|i| i.parse::<ImageRef>().ok())
+                .collect();
+            let unresolved = listed
+                .iter()
+                .filter(|i| discovery.unresolved.contains_key(*i))
+                .count();
+            if unresolved > 0 {
+                missing.push((
+                    c.source.clone(),
+                    format!(
+                        "catalog `{}` not rebuilt: {unresolved} image(s) it lists could not be resolved",
+                        c.set
+                    ),
+                ));
+                continue;
+            }
+            let mut deps: Vec<TaskId> = listed
+                .iter()
+                .map(|origin| TaskId::new("copy", &goal.name, &origin.to_string()))
+                .filter(|id| copies.iter().any(|t| &t.id == id))
+                .collect();
+            deps.sort();
+            deps.dedup();
             let key = TaskKey::compute(
                 "prune-catalog",
                 &[&f.digest],
@@ -196,7 +230,7 @@ pub(super) fn prune_tasks(
                     bundles: found.filtered.kept.len(),
                     input: CatalogInput(found.clone()),
                 }),
-                deps: vec![],
+                deps,
                 freshness: fresh,
                 bytes,
             });

@@ -151,7 +151,7 @@ fn prune_task_key_and_freshness() {
     let found = catalog_image(&recipe);
     d.catalogs.insert("ops".into(), found.clone());
     let opts = PlanOptions::default();
-    let (tasks, missing) = prune_tasks(&goals, &d, &Mem(BTreeMap::new()), &opts);
+    let (tasks, missing) = prune_tasks(&goals, &[], &d, &Mem(BTreeMap::new()), &opts);
     assert!(missing.is_empty());
     assert_eq!(tasks.len(), 1);
     let t = &tasks[0];
@@ -175,12 +175,12 @@ fn prune_task_key_and_freshness() {
     };
     let state = Mem(BTreeMap::from([(rec.dest.clone(), rec)]));
     d.dest.insert(p.dest.to_string(), Some(rebuilt));
-    let (again, _) = prune_tasks(&goals, &d, &state, &opts);
+    let (again, _) = prune_tasks(&goals, &[], &d, &state, &opts);
     assert_eq!(again[0].key, t.key, "same inputs, same key");
     assert_eq!(again[0].freshness, Freshness::Fresh);
 
     d.dest.insert(p.dest.to_string(), None);
-    let (gone, _) = prune_tasks(&goals, &d, &state, &opts);
+    let (gone, _) = prune_tasks(&goals, &[], &d, &state, &opts);
     assert!(
         !gone[0].freshness.is_fresh(),
         "destination lost the catalog"
