@@ -4,6 +4,8 @@
 //! Tasks are grouped in waves (a task runs after every dirty task it depends on) and, within a
 //! wave, in batches by the side they read from (original sources, or destinations of needed
 //! targets). Each batch is one `copy_all` call, which is concurrent within the transfer limits.
+//! Prune-catalog tasks of a batch run first, one at a time (`task::prune_catalog`); they depend
+//! on the copies of what their catalog lists, so they land in a later wave than those copies.
 //! A task whose dependency failed is not attempted and says why.
 
 use std::collections::BTreeMap;
