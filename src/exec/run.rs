@@ -15,7 +15,7 @@ use crate::discover::Sides;
 use crate::oci::Digest;
 use crate::plan::{CopySpec, Plan, PruneSpec, Task, TaskId, TaskKind};
 use crate::state::{Journal, JournalError, Record};
-use crate::task::{CopyContext, CopyJob, Counts, copy_all, prune_catalog};
+use crate::task::{CopyContext, CopyJob, Counts, PlacedBlobs, copy_all, prune_catalog};
 
 /// What execution did.
 #[derive(Debug, Default)]
@@ -36,6 +36,7 @@ pub async fn execute(
     events: &EventSink,
 ) -> Result<ExecOutcome, JournalError> {
     let mut out = ExecOutcome::default();
+    let mut placed = PlacedBlobs::new();
     let dirty: Vec<&Task> = plan.dirty().collect();
     let mut level: BTreeMap<&TaskId, usize> = BTreeMap::new();
     for t in &dirty {
@@ -69,7 +70,7 @@ pub async fn execute(
                     TaskKind::Copy(_) => None,
                 })
                 .collect();
-            run_prunes(&prunes, sides, journal, events, &mut out).await?;
+            run_prunes(&prunes, sides, &mut placed, journal, events, &mut out).await?;
             let batch: Vec<(&Task, &CopySpec)> = batch
                 .iter()
                 .filter_map(|t| match &t.kind {
@@ -100,6 +101,7 @@ pub async fn execute(
 async fn run_prunes(
     prunes: &[(&Task, &PruneSpec)],
     sides: &Sides,
+    placed: &mut PlacedBlobs,
     journal: &mut Journal,
     events: &EventSink,
     out: &mut ExecOutcome,
@@ -110,7 +112,7 @@ async fn run_prunes(
             source: p.from.to_string(),
             dest: p.dest.to_string(),
         });
-        match prune_catalog(p, &sides.source, &sides.dest).await {
+        match prune_catalog(p, &sides.source, &sides.dest, placed).await {
             Ok(done) => {
                 journal.append(&[Record {
                     key: t.key.to_string(),

@@ -8,4 +8,4 @@ mod prune;
 pub use copy::{
     Copied, CopyContext, CopyError, CopyJob, CopySummary, Counts, JobOutcome, SparseIndex, copy_all,
 };
-pub use prune::{PruneError, Pruned, prune_catalog};
+pub use prune::{PlacedBlobs, PruneError, Pruned, prune_catalog};

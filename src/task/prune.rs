@@ -2,7 +2,8 @@
 //! platform and push it to the destination.
 //!
 //! Per platform: the original layers are streamed from the source catalog (skipped when the
-//! destination repository holds them), the two rebuilt layers and the new config are uploaded
+//! destination repository holds them, mounted when this run already placed them in another
+//! repository of the destination registry), the two rebuilt layers and the new config are uploaded
 //! from memory, and the new platform manifest is pushed by digest; then the index (or the single
 //! manifest) is pushed under the destination tag. The rebuilt bytes are a pure function of the
 //! discovered catalog, so the same filter on the same catalog gives the same digest anywhere.
@@ -20,7 +21,9 @@ use crate::catalog::{
 };
 use crate::oci::{Digest, Repository};
 use crate::plan::PruneSpec;
-use crate::registry::{BlobTarget, ByteStream, RegistryClient, RegistryError};
+use crate::registry::{
+    BlobTarget, ByteStream, Mount, RegistryClient, RegistryError, UploadSession,
+};
 
 /// What a prune task did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,12 +53,17 @@ pub enum PruneError {
     },
 }
 
+/// Blobs this run already placed at a destination registry: `(registry, digest)` → repository.
+/// Another repository of that registry gets a cross-repository mount instead of an upload.
+pub type PlacedBlobs = BTreeMap<(String, Digest), Repository>;
+
 /// Rebuilds `spec`'s catalog and pushes it to `spec.dest`, reading original layers from
-/// `source`.
+/// `source`. `placed` is shared by the prune tasks of one run.
 pub async fn prune_catalog(
     spec: &PruneSpec,
     source: &RegistryClient,
     dest: &RegistryClient,
+    placed: &mut PlacedBlobs,
 ) -> Result<Pruned, PruneError> {
     let input = &spec.input.0;
     let f = &input.fetched;
@@ -77,7 +85,7 @@ pub async fn prune_catalog(
     let dst_repo = spec.dest.repository();
     let mut sent = 0;
     for l in &layers {
-        sent += upload_bytes(dest, dst_repo, &l.compressed)
+        sent += upload_bytes(dest, dst_repo, &l.compressed, placed)
             .await
             .map_err(registry)?;
     }
@@ -85,12 +93,18 @@ pub async fn prune_catalog(
     let mut single = None;
     for p in &f.platforms {
         for l in &p.layers {
-            sent += copy_blob(source, src_repo, dest, dst_repo, &l.digest, l.size)
+            let at = Placement {
+                client: dest,
+                repo: dst_repo,
+                digest: &l.digest,
+                size: l.size,
+            };
+            sent += copy_blob(source, src_repo, &at, placed)
                 .await
                 .map_err(registry)?;
         }
         let config = update_config(&p.config, &layers, &f.rebuild).map_err(rebuild)?;
-        sent += upload_bytes(dest, dst_repo, &config)
+        sent += upload_bytes(dest, dst_repo, &config, placed)
             .await
             .map_err(registry)?;
         let manifest =
@@ -134,16 +148,61 @@ pub async fn prune_catalog(
     })
 }
 
-/// Uploads an in-memory blob unless the repository holds it; returns the bytes sent.
+/// Where a blob must end up.
+struct Placement<'a> {
+    client: &'a RegistryClient,
+    repo: &'a Repository,
+    digest: &'a Digest,
+    size: u64,
+}
+
+/// Makes sure the blob is in the repository without sending bytes when possible: already there,
+/// or mounted from a repository of the same registry this run placed it in. `Ok(None)` means it
+/// is in place; `Ok(Some(session))` that bytes must be sent (into that mount session if any).
+async fn without_bytes(
+    at: &Placement<'_>,
+    placed: &PlacedBlobs,
+) -> Result<Option<Option<UploadSession>>, RegistryError> {
+    if at.client.blob_exists(at.repo, at.digest).await? {
+        return Ok(None);
+    }
+    let key = (at.repo.registry().to_string(), at.digest.clone());
+    match placed.get(&key) {
+        Some(from) if from != at.repo => match at.client.mount_blob(at.repo, at.digest, from).await
+        {
+            Ok(Mount::Mounted) => Ok(None),
+            Ok(Mount::Upload(session)) => Ok(Some(Some(session))),
+            Err(_) => Ok(Some(None)),
+        },
+        _ => Ok(Some(None)),
+    }
+}
+
+fn remember(at: &Placement<'_>, placed: &mut PlacedBlobs) {
+    placed
+        .entry((at.repo.registry().to_string(), at.digest.clone()))
+        .or_insert_with(|| at.repo.clone());
+}
+
+/// Uploads an in-memory blob unless the repository holds it (or can mount it); returns the
+/// bytes sent.
 async fn upload_bytes(
     client: &RegistryClient,
     repo: &Repository,
     bytes: &[u8],
+    placed: &mut PlacedBlobs,
 ) -> Result<u64, RegistryError> {
     let digest = Digest::of(bytes);
-    if client.blob_exists(repo, &digest).await? {
+    let at = Placement {
+        client,
+        repo,
+        digest: &digest,
+        size: bytes.len() as u64,
+    };
+    let Some(session) = without_bytes(&at, placed).await? else {
+        remember(&at, placed);
         return Ok(0);
-    }
+    };
     let data = Bytes::copy_from_slice(bytes);
     let open = move || -> BoxFuture<'static, Result<ByteStream, RegistryError>> {
         let data = data.clone();
@@ -152,35 +211,39 @@ async fn upload_bytes(
     let target = BlobTarget {
         repo,
         digest: &digest,
-        size: bytes.len() as u64,
+        size: at.size,
         source: "rebuilt catalog",
     };
-    client.upload_blob(&target, None, &open).await
+    let sent = client.upload_blob(&target, session, &open).await?;
+    remember(&at, placed);
+    Ok(sent)
 }
 
-/// Streams a blob from the source catalog repository unless the destination holds it.
+/// Streams a blob from the source catalog repository unless the destination holds it (or can
+/// mount it).
 async fn copy_blob(
     source: &RegistryClient,
     from: &Repository,
-    dest: &RegistryClient,
-    repo: &Repository,
-    digest: &Digest,
-    size: u64,
+    at: &Placement<'_>,
+    placed: &mut PlacedBlobs,
 ) -> Result<u64, RegistryError> {
-    if dest.blob_exists(repo, digest).await? {
+    let Some(session) = without_bytes(at, placed).await? else {
+        remember(at, placed);
         return Ok(0);
-    }
-    let (client, at, d) = (source.clone(), from.clone(), digest.clone());
+    };
+    let (client, src, d) = (source.clone(), from.clone(), at.digest.clone());
     let open = move || -> BoxFuture<'static, Result<ByteStream, RegistryError>> {
-        let (client, at, d) = (client.clone(), at.clone(), d.clone());
-        Box::pin(async move { client.get_blob(&at, &d).await })
+        let (client, src, d) = (client.clone(), src.clone(), d.clone());
+        Box::pin(async move { client.get_blob(&src, &d).await })
     };
     let name = from.to_string();
     let target = BlobTarget {
-        repo,
-        digest,
-        size,
+        repo: at.repo,
+        digest: at.digest,
+        size: at.size,
         source: &name,
     };
-    dest.upload_blob(&target, None, &open).await
+    let sent = at.client.upload_blob(&target, session, &open).await?;
+    remember(at, placed);
+    Ok(sent)
 }
