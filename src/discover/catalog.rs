@@ -1,17 +1,19 @@
 //! Catalog discovery (network, read-only): resolve each `catalog` set's image to a digest, read
 //! its index (or single manifest), every platform manifest and config, and the first platform's
-//! layers; extract the file-based catalog, filter it, and keep everything the prune task needs
+//! layers (spooled to anonymous temporary files, so memory does not grow with layer size);
+//! extract the file-based catalog, filter it, and keep everything the prune task needs
 //! to rebuild every platform. Also the reader behind `airlift list operators`.
 //!
-//! Writes nothing (not even the manifest cache: catalog configs and layers are read once per
-//! run). Never touches the plan, the journal or the terminal.
+//! Writes nothing but anonymous temporary files (not even the manifest cache: catalog configs
+//! and layers are read once per run). Never touches the plan, the journal or the terminal.
 
 use std::collections::BTreeMap;
-use std::io::Cursor;
+use std::io::{Seek, SeekFrom, Write};
 use std::sync::Arc;
 
 use futures_util::StreamExt;
 use serde_json::Value;
+use sha2::{Digest as _, Sha256};
 
 use super::{DiscoverOptions, Sides};
 use crate::catalog::{
@@ -273,13 +275,13 @@ pub async fn fetch_catalog(
     let rebuild = rebuild_options(&first.config);
     let mut layers = Vec::new();
     for l in &first.layers {
-        let bytes = read_blob(client, &repo, &l.digest)
+        let file = spool_blob(client, &repo, &l.digest)
             .await
             .map_err(|e| match e {
                 Fail::Registry(s) => registry(s),
                 Fail::Shape(r) => shape(r),
             })?;
-        layers.push(Cursor::new(bytes));
+        layers.push(std::io::BufReader::new(file));
     }
     let files = configs_from_layers(layers, &rebuild.configs_dir).map_err(|source| {
         CatalogReadError::Layers {
@@ -357,6 +359,34 @@ async fn read_blob(
         )));
     }
     Ok(bytes)
+}
+
+/// A whole layer blob spooled to an anonymous temporary file (deleted when dropped), verified
+/// against its digest; memory stays bounded whatever the layer's size.
+async fn spool_blob(
+    client: &RegistryClient,
+    repo: &Repository,
+    digest: &Digest,
+) -> Result<std::fs::File, Fail> {
+    let io = |e: std::io::Error| Fail::Shape(format!("cannot spool blob {digest}: {e}"));
+    let mut file = tempfile::tempfile().map_err(io)?;
+    let mut stream = client
+        .get_blob(repo, digest)
+        .await
+        .map_err(Fail::Registry)?;
+    let mut hash = Sha256::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(Fail::Registry)?;
+        hash.update(&chunk);
+        file.write_all(&chunk).map_err(io)?;
+    }
+    if &Digest::from_sha256(hash.finalize().into()) != digest {
+        return Err(Fail::Shape(format!(
+            "blob {digest} does not match its digest"
+        )));
+    }
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    Ok(file)
 }
 
 /// The configs directory (label) and opm cache directory (`--cache-dir=` in Cmd/Entrypoint) of
