@@ -95,6 +95,13 @@ fn render(path: &Path) -> String {
     let second = plan::build(&goals, &d, &state, &opts);
     let mut s = String::new();
     for g in &goals {
+        for c in &g.catalogs {
+            let _ = writeln!(
+                s,
+                "(target `{}` also carries catalog set `{}`: its bundles come from reading the catalog image, which this recorded discovery leaves out; see tests/build_catalog.rs)",
+                g.name, c.set
+            );
+        }
         for r in &g.releases {
             let _ = writeln!(
                 s,

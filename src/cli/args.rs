@@ -240,6 +240,16 @@ impl Cli {
                 arch,
                 ..
             } => super::list::releases(&self.global, channel.as_deref(), arch.as_deref()),
+            Command::List {
+                what: ListWhat::Operators | ListWhat::Packages,
+                catalog,
+                package,
+                ..
+            } => super::list_operators::operators(
+                &self.global,
+                catalog.as_deref(),
+                package.as_deref(),
+            ),
             Command::ConvertIcsp { files, dest_dir } => {
                 super::convert_icsp::run(files, dest_dir.as_deref())
             }

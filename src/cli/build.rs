@@ -39,11 +39,11 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
     let rt = session::runtime()?;
     let releases = release::prepare(&rt, &session, global, &mut goals, lock.as_ref())?;
     let verify = release::verifications(&session, &releases, args.no_verify)?;
-    let mut discovery = session::discover(
+    let mut discovery = session::discover_with_catalogs(
         &rt,
         &session,
         global,
-        &goals,
+        &mut goals,
         lock.as_ref(),
         &journal,
         args.trust_state,
@@ -173,6 +173,7 @@ fn check_trust(
                 .iter()
                 .map(|i| i.set.as_str())
                 .chain(g.releases.iter().map(|r| r.set.as_str()))
+                .chain(g.catalogs.iter().map(|c| c.set.as_str()))
         })
         .collect();
     sets.sort();

@@ -3,7 +3,7 @@
 //!
 //! The update service is the recipe's first `update-url` (when a recipe is present), else
 //! `UPDATE_URL_OVERRIDE`, else Red Hat's. Responses are stored in the workspace's graph cache;
-//! `--offline` reads stored responses only. `list operators|packages` are not available yet.
+//! `--offline` reads stored responses only. `list operators|packages`: see `list_operators.rs`.
 
 use std::collections::BTreeSet;
 

@@ -42,14 +42,22 @@ pub(crate) fn run(global: &GlobalOpts, names: &[String]) -> CmdResult {
         for g in &mut goals {
             g.items.retain(|i| names.contains(&i.set));
             g.releases.retain(|r| names.contains(&r.set));
+            g.catalogs.retain(|c| names.contains(&c.set));
         }
     }
     let old = session.read_lock()?;
     let journal = session.journal()?;
     let rt = session::runtime()?;
     let releases = release::prepare(&rt, &session, global, &mut goals, old.as_ref())?;
-    let mut discovery =
-        session::discover(&rt, &session, global, &goals, old.as_ref(), &journal, true)?;
+    let mut discovery = session::discover_with_catalogs(
+        &rt,
+        &session,
+        global,
+        &mut goals,
+        old.as_ref(),
+        &journal,
+        true,
+    )?;
     discovery.releases = releases;
     let new = session::merged_lock(old.as_ref(), &goals, &discovery);
     let diff = LockFile::diff(&old.clone().unwrap_or_default(), &new);

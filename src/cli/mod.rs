@@ -7,6 +7,7 @@ mod convert_icsp;
 mod diff;
 mod init;
 mod list;
+mod list_operators;
 mod lock;
 mod plan;
 mod release;

@@ -17,11 +17,11 @@ pub(crate) fn run(global: &GlobalOpts, targets: &[String], format: PlanFormat) -
     let rt = session::runtime()?;
     let releases = release::prepare(&rt, &session, global, &mut goals, lock.as_ref())?;
     let verify = release::verifications(&session, &releases, false)?;
-    let mut discovery = session::discover(
+    let mut discovery = session::discover_with_catalogs(
         &rt,
         &session,
         global,
-        &goals,
+        &mut goals,
         lock.as_ref(),
         &journal,
         false,

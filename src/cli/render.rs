@@ -1,17 +1,22 @@
 //! Cluster resources of a target from what it holds: every image of the target's goal whose
-//! destination the journal records as filled from the locked digest, and the signature
-//! ConfigMap of the release payloads it holds whose signatures were verified, and the
-//! UpdateService when a release set has `graph #true` and the graph-data image is recorded.
-//! Reads saved signatures; writes only the output directory.
+//! destination the journal records as filled from the locked digest; the CatalogSource /
+//! ClusterCatalog of every rebuilt catalog the journal records; the signature ConfigMap of the
+//! release payloads it holds whose signatures were verified; and the UpdateService when a
+//! release set has `graph #true` and the graph-data image is recorded. Reads saved signatures
+//! and `catalog-source-template` files; writes only the output directory.
 
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use super::GlobalOpts;
 use super::session::Session;
 use crate::exit::{Exit, Failure};
-use crate::plan::TargetGoal;
+use crate::oci::ImageRef;
+use crate::plan::{GoalItem, TargetGoal};
 use crate::recipe::{MirrorScope as RecipeScope, MirrorSourcePolicy};
-use crate::resources::{self, MirrorScope, MirroredImage, ResourceOptions, SourcePolicy};
+use crate::resources::{
+    self, Category, MirrorScope, MirroredCatalog, MirroredImage, ResourceOptions, SourcePolicy,
+};
 use crate::state::{Journal, LockFile};
 use crate::task::saved_signatures;
 
@@ -45,7 +50,8 @@ pub(crate) fn render_target(
     let mut images = Vec::new();
     let mut not_held = Vec::new();
     let mut payloads = Vec::new();
-    for item in &goal.items {
+    let lock_items = catalog_items_from_lock(goal, lock);
+    for item in goal.items.iter().chain(&lock_items) {
         let digest = item
             .origin
             .digest()
@@ -132,6 +138,14 @@ pub(crate) fn render_target(
         .map_err(|e| Failure::new(Exit::InvalidInput, e))?;
         rendered.files.insert(name, text.into_bytes());
     }
+    let catalogs = held_catalogs(session, goal, lock, journal, &mut not_held)?;
+    let catalog_files = resources::render_catalog_sources(&catalogs, &opts)
+        .map_err(|e| Failure::new(Exit::InvalidInput, e))?;
+    rendered.files.extend(
+        catalog_files
+            .into_iter()
+            .map(|(name, text)| (name, text.into_bytes())),
+    );
     let dir = session
         .workspace
         .out_dir(&goal.name)
@@ -145,10 +159,89 @@ pub(crate) fn render_target(
     Ok(RenderedTarget {
         dir,
         files: rendered.files.len(),
-        held: images.len(),
+        held: images.len() + catalogs.len(),
         not_held,
         notes: rendered.notes,
     })
+}
+
+/// Bundle and related images of the goal's catalogs that the lock records (the goal itself
+/// only carries them after catalog discovery, which `airlift resources` does not run).
+fn catalog_items_from_lock(goal: &TargetGoal, lock: Option<&LockFile>) -> Vec<GoalItem> {
+    let Some(lock) = lock else {
+        return Vec::new();
+    };
+    let known: BTreeSet<&ImageRef> = goal.items.iter().map(|i| &i.origin).collect();
+    let mut out: Vec<GoalItem> = Vec::new();
+    for c in &goal.catalogs {
+        for l in lock.images.iter().filter(|l| l.set == c.set) {
+            if l.source == c.source || known.contains(&l.source) {
+                continue;
+            }
+            let mut item = GoalItem::image(&c.set, l.source.clone(), None);
+            item.category = Category::Operator;
+            out.push(item);
+        }
+    }
+    out.sort_by(|a, b| a.origin.cmp(&b.origin));
+    out.dedup_by(|a, b| a.origin == b.origin);
+    out
+}
+
+/// Rebuilt catalogs the target holds: the journal records their prune task done from the
+/// locked catalog digest. Reads each `catalog-source-template` (relative to the recipe file
+/// that names it).
+fn held_catalogs(
+    session: &Session,
+    goal: &TargetGoal,
+    lock: Option<&LockFile>,
+    journal: &Journal,
+    not_held: &mut Vec<String>,
+) -> Result<Vec<MirroredCatalog>, Failure> {
+    let mut out = Vec::new();
+    for c in &goal.catalogs {
+        let digest = c
+            .source
+            .digest()
+            .or_else(|| lock.and_then(|l| l.digest_of(&c.set, &c.source)));
+        let dest = c.dest(&goal.dest).ok();
+        let held = match (digest, &dest) {
+            (Some(d), Some(dest)) => journal
+                .get(&dest.to_string())
+                .is_some_and(|r| r.kind == "prune-catalog" && &r.source_digest == d),
+            _ => false,
+        };
+        let Some(image) = dest.filter(|_| held) else {
+            not_held.push(format!("catalog {}", c.source));
+            continue;
+        };
+        let set = session.recipe.catalogs().find(|s| s.name.value == c.set);
+        let template = match set.and_then(|s| s.catalog_source_template.as_ref().map(|t| (s, t))) {
+            Some((s, t)) => {
+                let base = session
+                    .recipe
+                    .files
+                    .get(s.origin.file)
+                    .and_then(|f| f.path.parent().map(Path::to_path_buf))
+                    .unwrap_or_default();
+                let path = base.join(&t.value);
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    Failure::new(
+                        Exit::InvalidInput,
+                        miette::miette!(
+                            help = "fix the `catalog-source-template` path in the recipe",
+                            "cannot read catalog-source-template {}: {e}",
+                            path.display()
+                        ),
+                    )
+                })?;
+                Some((t.value.display().to_string(), text))
+            }
+            None => None,
+        };
+        out.push(MirroredCatalog { image, template });
+    }
+    Ok(out)
 }
 
 /// Prints where the resources went and anything the user should know.

@@ -177,6 +177,90 @@ pub(crate) fn discover(
     )))
 }
 
+/// Discovery for goals that may carry operator catalogs: reads and filters the catalogs first,
+/// adds their bundle and related images to the goals, then resolves every image. A filter the
+/// catalog cannot satisfy is an input error (exit 3); an unreadable catalog a remote one.
+pub(crate) fn discover_with_catalogs(
+    rt: &tokio::runtime::Runtime,
+    session: &Session,
+    global: &GlobalOpts,
+    goals: &mut [TargetGoal],
+    lock: Option<&LockFile>,
+    journal: &Journal,
+    trust_state: bool,
+) -> Result<Discovery, Failure> {
+    let catalogs = if goals.iter().any(|g| !g.catalogs.is_empty()) {
+        let sides = sides(global)?;
+        let opts = DiscoverOptions {
+            offline: global.offline,
+            trust_state,
+            concurrency: limits(global).jobs * 2,
+        };
+        let epoch = std::env::var("SOURCE_DATE_EPOCH").ok();
+        let found = rt
+            .block_on(discover::discover_catalogs(
+                goals,
+                lock,
+                journal,
+                &sides,
+                &opts,
+                epoch.as_deref(),
+            ))
+            .map_err(|e| catalog_failure(&session.recipe, e))?;
+        let invalid = plan::add_catalog_items(goals, &found_discovery(&found), &session.recipe);
+        for i in invalid {
+            eprintln!(
+                "warning: catalog `{}`: bundle `{}` names an invalid image `{}` ({}); it is not mirrored",
+                i.set, i.bundle, i.image, i.reason
+            );
+        }
+        Some(found)
+    } else {
+        None
+    };
+    let mut discovery = discover(rt, session, global, goals, lock, journal, trust_state)?;
+    if let Some(found) = catalogs {
+        discovery.catalogs = found.catalogs;
+        discovery.dest.extend(found.dest);
+    }
+    Ok(discovery)
+}
+
+fn found_discovery(found: &discover::DiscoveredCatalogs) -> Discovery {
+    Discovery {
+        catalogs: found.catalogs.clone(),
+        ..Discovery::default()
+    }
+}
+
+fn catalog_failure(recipe: &Recipe, errors: Vec<discover::CatalogDiscoveryError>) -> Failure {
+    let exit = if errors.iter().all(|e| e.is_filter()) {
+        Exit::InvalidInput
+    } else {
+        Exit::Remote
+    };
+    // Every problem is shown: all but the last here, the last as the command's error.
+    let mut reports: Vec<miette::Report> = errors
+        .into_iter()
+        .map(|e| match e {
+            discover::CatalogDiscoveryError::Filter(f) => {
+                match plan::filter_diagnostics(recipe, &f) {
+                    Some(d) => miette::Report::new(d),
+                    None => miette::Report::new(discover::CatalogDiscoveryError::Filter(f)),
+                }
+            }
+            other => miette::Report::new(other),
+        })
+        .collect();
+    let report = reports
+        .pop()
+        .unwrap_or_else(|| miette::miette!("catalog discovery failed"));
+    for r in reports {
+        eprintln!("{r:?}");
+    }
+    Failure::new(exit, report)
+}
+
 /// The lock after this resolution: entries of the sets resolved now replace the old ones; other
 /// sets keep theirs.
 pub(crate) fn merged_lock(
@@ -210,6 +294,14 @@ pub(crate) fn merged_lock(
             digest: r.payload.digest()?.clone(),
         })
     }));
+    for c in discovery.catalogs.values() {
+        sets.insert(c.set.clone());
+        images.push(LockedImage {
+            set: c.set.clone(),
+            source: c.fetched.image.clone(),
+            digest: c.fetched.digest.clone(),
+        });
+    }
     if let Some(old) = old {
         images.extend(
             old.images

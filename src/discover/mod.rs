@@ -3,11 +3,16 @@
 //! consumes; the network side fills them and writes nothing but the manifest cache.
 
 mod cache;
+mod catalog;
 mod model;
 mod release;
 mod resolve;
 
 pub use cache::ManifestCache;
+pub use catalog::{
+    CatalogDiscoveryError, CatalogImage, CatalogReadError, DiscoveredCatalogs, FetchedCatalog,
+    PlatformImage, RawManifest, discover_catalogs, fetch_catalog,
+};
 pub use model::{DiscoveredRelease, Discovery, ResolvedImage};
 pub use release::{ReleaseDiscoveryError, read_releases, select_releases, stored_releases};
 pub use resolve::{DiscoverOptions, Sides, discover};

@@ -1,6 +1,9 @@
 //! The result of discovery: plain data the pure planner reads.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::CatalogImage;
 
 use crate::oci::{Digest, ImageRef, MediaType};
 
@@ -37,6 +40,8 @@ pub struct Discovery {
     pub unresolved: BTreeMap<ImageRef, String>,
     /// Release payloads selected for the release sets of the goals, with their components.
     pub releases: Vec<DiscoveredRelease>,
+    /// Operator catalogs by `catalog` set name: read and filtered (see `discover_catalogs`).
+    pub catalogs: BTreeMap<String, Arc<CatalogImage>>,
 }
 
 /// One release payload selected for a release set, with the components its

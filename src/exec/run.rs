@@ -6,15 +6,21 @@
 //! targets). Each batch is one `copy_all` call, which is concurrent within the transfer limits.
 //! A task whose dependency failed is not attempted and says why. Release signature
 //! verifications run first in their wave, so the copies they gate see their outcome.
+//! Prune-catalog tasks of a wave run next, one at a time (`task::prune_catalog`); they depend
+//! on the copies of what their catalog lists, so they land in a later wave than those copies.
 
 use std::collections::BTreeMap;
 
 use super::{Event, EventSink, Limits};
 use crate::discover::Sides;
 use crate::oci::{Digest, Repository};
-use crate::plan::{Plan, Task, TaskId, TaskKind, VerifySpec, verify_record_dest};
+use crate::plan::{
+    CopySpec, Plan, PruneSpec, Task, TaskId, TaskKind, VerifySpec, verify_record_dest,
+};
 use crate::state::{Journal, JournalError, Record};
-use crate::task::{CopyContext, CopyJob, Counts, copy_all, verify_release_payload};
+use crate::task::{
+    CopyContext, CopyJob, Counts, PlacedBlobs, copy_all, prune_catalog, verify_release_payload,
+};
 
 /// What execution did.
 #[derive(Debug, Default)]
@@ -35,6 +41,7 @@ pub async fn execute(
     events: &EventSink,
 ) -> Result<ExecOutcome, JournalError> {
     let mut out = ExecOutcome::default();
+    let mut placed = PlacedBlobs::new();
     let dirty: Vec<&Task> = plan.dirty().collect();
     let mut level: BTreeMap<&TaskId, usize> = BTreeMap::new();
     for t in &dirty {
@@ -68,10 +75,23 @@ pub async fn execute(
                 run_verify(t, spec, journal, &mut out).await?;
             }
         }
+        let mut prunes: Vec<(&Task, &PruneSpec)> = Vec::new();
+        for t in dirty.iter().filter(|t| level[&t.id] == wave) {
+            if let TaskKind::PruneCatalog(p) = &t.kind {
+                if let Some(dep) = t.deps.iter().find(|d| out.failed.contains_key(*d)) {
+                    out.failed
+                        .insert(t.id.clone(), format!("not attempted: `{dep}` failed"));
+                    continue;
+                }
+                prunes.push((*t, p));
+            }
+        }
+        run_prunes(&prunes, sides, &mut placed, journal, events, &mut out).await?;
         for from_upstream in [false, true] {
-            let mut batch = Vec::new();
+            let mut batch: Vec<(&Task, &CopySpec)> = Vec::new();
             for t in dirty.iter().filter(|t| level[&t.id] == wave) {
-                if t.kind.as_copy().is_none() || reads_upstream(t) != from_upstream {
+                let Some(c) = t.kind.as_copy() else { continue };
+                if reads_upstream(t) != from_upstream {
                     continue;
                 }
                 if let Some(dep) = t.deps.iter().find(|d| out.failed.contains_key(*d)) {
@@ -79,7 +99,7 @@ pub async fn execute(
                         .insert(t.id.clone(), format!("not attempted: `{dep}` failed"));
                     continue;
                 }
-                batch.push(*t);
+                batch.push((*t, c));
             }
             if batch.is_empty() {
                 continue;
@@ -99,8 +119,55 @@ pub async fn execute(
     Ok(out)
 }
 
+/// Rebuilds and pushes catalogs one at a time (each is a handful of requests), recording each
+/// in the journal as it finishes. Reports them as jobs (`job` counts within this call).
+async fn run_prunes(
+    prunes: &[(&Task, &PruneSpec)],
+    sides: &Sides,
+    placed: &mut PlacedBlobs,
+    journal: &mut Journal,
+    events: &EventSink,
+    out: &mut ExecOutcome,
+) -> Result<(), JournalError> {
+    for (job, (t, p)) in prunes.iter().enumerate() {
+        events.send(Event::JobStarted {
+            job,
+            source: p.from.to_string(),
+            dest: p.dest.to_string(),
+        });
+        match prune_catalog(p, &sides.source, &sides.dest, placed).await {
+            Ok(done) => {
+                journal.append(&[Record {
+                    key: t.key.to_string(),
+                    kind: t.kind.name().to_string(),
+                    dest: p.dest.to_string(),
+                    source_digest: p.digest.clone(),
+                    output_digest: done.digest.clone(),
+                }])?;
+                out.totals.bytes += done.bytes;
+                events.send(Event::JobFinished {
+                    job,
+                    dest: p.dest.to_string(),
+                    digest: done.digest.clone(),
+                    bytes: done.bytes,
+                });
+                out.done.insert(t.id.clone(), done.digest);
+            }
+            Err(e) => {
+                events.send(Event::JobFailed {
+                    job,
+                    source: p.from.to_string(),
+                    error: e.to_string(),
+                });
+                out.failed.insert(t.id.clone(), e.to_string());
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn run_batch(
-    batch: &[&Task],
+    batch: &[(&Task, &CopySpec)],
     ctx: &CopyContext,
     journal: &mut Journal,
     events: &EventSink,
@@ -108,8 +175,7 @@ async fn run_batch(
 ) -> Result<(), JournalError> {
     let jobs: Vec<CopyJob> = batch
         .iter()
-        .filter_map(|t| t.kind.as_copy())
-        .map(|c| CopyJob {
+        .map(|(_, c)| CopyJob {
             source: c.from.clone(),
             dest: c.dest.clone(),
             platforms: c.platforms.clone(),
@@ -127,8 +193,7 @@ async fn run_batch(
         let mut first_error = None;
         while let Some(ev) = rx.recv().await {
             if let Event::JobFinished { job, digest, .. } = &ev
-                && let Some(t) = batch.get(*job)
-                && let Some(c) = t.kind.as_copy()
+                && let Some((t, c)) = batch.get(*job)
                 && first_error.is_none()
             {
                 let rec = Record {
@@ -151,7 +216,7 @@ async fn run_batch(
         return Err(e);
     }
     out.totals.add(&summary.totals);
-    for (t, job) in batch.iter().zip(summary.jobs) {
+    for ((t, _), job) in batch.iter().zip(summary.jobs) {
         match job.result {
             Ok(c) => {
                 out.done.insert(t.id.clone(), c.digest);

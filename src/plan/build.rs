@@ -183,11 +183,14 @@ pub fn build(
             });
         }
     }
+    let (prunes, unread) = super::catalog::prune_tasks(goals, &plan.tasks, discovery, state, opts);
+    plan.tasks.extend(prunes);
+    missing.extend(unread);
     plan.missing = missing.into_iter().collect();
     plan
 }
 
-fn freshness(
+pub(super) fn freshness(
     key: &TaskKey,
     source: &Digest,
     dest: &str,

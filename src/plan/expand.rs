@@ -8,9 +8,9 @@
 use std::collections::BTreeSet;
 
 use super::Destination;
-use super::goal::{GoalItem, ReleaseNeed, TargetGoal};
+use super::goal::{CatalogGoal, GoalItem, ReleaseNeed, TargetGoal};
 use crate::oci::ImageRef;
-use crate::recipe::{ContentSet, Recipe, TargetLocation};
+use crate::recipe::{CatalogSource, ContentSet, Recipe, TargetLocation};
 
 /// Something the recipe asks for that this version cannot do yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +49,7 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
         };
         let mut items = Vec::new();
         let mut releases = Vec::new();
+        let mut catalogs = Vec::new();
         let mut direct = BTreeSet::new();
         for set in t.needed_sets() {
             direct.insert(set.to_string());
@@ -57,6 +58,9 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
                     set: set.to_string(),
                     via: None,
                 });
+                continue;
+            }
+            if add_catalog(recipe, name, set, None, &mut catalogs, &mut unsupported) {
                 continue;
             }
             add_set(
@@ -81,6 +85,16 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
                         });
                         continue;
                     }
+                    if add_catalog(
+                        recipe,
+                        name,
+                        &set,
+                        Some(up),
+                        &mut catalogs,
+                        &mut unsupported,
+                    ) {
+                        continue;
+                    }
                     add_set(
                         recipe,
                         name,
@@ -98,6 +112,7 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
             dest,
             items,
             releases,
+            catalogs,
         });
     }
     if unsupported.is_empty() {
@@ -133,9 +148,9 @@ fn add_set(
         }
         // Listed per target by `expand`; their images come from discovery.
         Some(ContentSet::Release(_)) => return,
-        Some(ContentSet::Catalog(_)) => "operator catalog sets",
         Some(ContentSet::Helm(_)) => "Helm chart sets",
-        None => return,
+        // Catalogs are taken by `add_catalog` before this is called.
+        Some(ContentSet::Catalog(_)) | None => return,
     };
     unsupported.push(Unsupported {
         target: target.to_string(),
@@ -145,6 +160,52 @@ fn add_set(
 
 fn is_release(recipe: &Recipe, set: &str) -> bool {
     matches!(recipe.content_set(set), Some(ContentSet::Release(_)))
+}
+
+/// A `catalog` set: records it in `catalogs` and returns true; false for other kinds. Catalogs
+/// read from OCI layouts or inherited from another target are not mirrored yet.
+fn add_catalog(
+    recipe: &Recipe,
+    target: &str,
+    set: &str,
+    via: Option<&str>,
+    catalogs: &mut Vec<CatalogGoal>,
+    unsupported: &mut Vec<Unsupported>,
+) -> bool {
+    let Some(ContentSet::Catalog(c)) = recipe.content_set(set) else {
+        return false;
+    };
+    let source = match (&c.source.value, via) {
+        (CatalogSource::Image(i), None) => i.clone(),
+        (CatalogSource::OciLayout(p), _) => {
+            unsupported.push(Unsupported {
+                target: target.to_string(),
+                what: format!(
+                    "operator catalogs from OCI layouts (`{set}`: oci://{})",
+                    p.display()
+                ),
+            });
+            return true;
+        }
+        (CatalogSource::Image(_), Some(up)) => {
+            unsupported.push(Unsupported {
+                target: target.to_string(),
+                what: format!("operator catalog sets inherited from target `{up}` (`{set}`)"),
+            });
+            return true;
+        }
+    };
+    catalogs.push(CatalogGoal {
+        set: set.to_string(),
+        source,
+        rename: c.rename.as_ref().map(|r| r.path.value.clone()),
+        tag: c
+            .rename
+            .as_ref()
+            .and_then(|r| r.tag.as_ref().map(|t| t.value.clone())),
+        filter: super::catalog::filter_of(c),
+    });
+    true
 }
 
 /// Selected targets plus everything they need, dependencies first, ties by name.

@@ -60,9 +60,8 @@ pub fn text(plan: &Plan, verbose: bool) -> String {
             human_bytes(tot.bytes)
         );
         for task in plan.tasks.iter().filter(|t| t.target == *target) {
-            let c = match &task.kind {
-                TaskKind::Copy(c) => c,
-                TaskKind::VerifySignature(v) => {
+            let Some((origin, dest)) = task.kind.origin_and_dest() else {
+                if let TaskKind::VerifySignature(v) = &task.kind {
                     let _ = match &task.freshness {
                         Freshness::Dirty(reason) => writeln!(
                             s,
@@ -76,24 +75,22 @@ pub fn text(plan: &Plan, verbose: bool) -> String {
                         ),
                         Freshness::Fresh => Ok(()),
                     };
-                    continue;
                 }
+                continue;
             };
+            let kind = task.kind.name();
             match &task.freshness {
                 Freshness::Dirty(reason) => {
                     let _ = writeln!(
                         s,
-                        "  run    copy {} -> {} ({}; {reason})",
-                        c.origin,
-                        c.dest,
+                        "  run    {kind} {origin} -> {dest} ({}; {reason})",
                         human_bytes(task.bytes)
                     );
                 }
                 Freshness::Fresh if verbose => {
                     let _ = writeln!(
                         s,
-                        "  fresh  copy {} -> {} (recorded done; destination holds it)",
-                        c.origin, c.dest
+                        "  fresh  {kind} {origin} -> {dest} (recorded done; destination holds it)"
                     );
                 }
                 Freshness::Fresh => {}

@@ -1,7 +1,8 @@
 //! Goals: what each target must hold, expanded from the recipe. The planner turns goals into
 //! tasks; keeping this intermediate form lets planner tests build goals directly.
 
-use super::{Destination, NamingError, destination_for, named_destination};
+use super::{Destination, NamingError, catalog_destination, destination_for, named_destination};
+use crate::catalog::CatalogFilter;
 use crate::oci::ImageRef;
 use crate::resources::Category;
 
@@ -14,6 +15,9 @@ pub struct TargetGoal {
     /// Release sets the target carries; discovery turns them into items
     /// (see [`super::release_items`]).
     pub releases: Vec<ReleaseNeed>,
+    /// Operator catalogs this target mirrors (rebuilt, filtered); their bundle and related
+    /// images join `items` once discovery has filtered the catalogs.
+    pub catalogs: Vec<CatalogGoal>,
 }
 
 /// A release set a target carries, and where its content comes from.
@@ -22,6 +26,34 @@ pub struct ReleaseNeed {
     pub set: String,
     /// The target whose output the release is copied from; `None` means the original source.
     pub via: Option<String>,
+}
+
+/// One operator catalog a target mirrors: the source catalog image and its destination name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatalogGoal {
+    /// The `catalog` set's name.
+    pub set: String,
+    /// The catalog image as the recipe names it.
+    pub source: ImageRef,
+    /// `rename "path"` (targetCatalog).
+    pub rename: Option<String>,
+    /// `rename … tag="…"` (targetTag).
+    pub tag: Option<String>,
+    /// What to keep, mapped from the set's `full` and `package` nodes.
+    pub filter: CatalogFilter,
+}
+
+impl CatalogGoal {
+    /// `<dst>/<rename or source path>:<rename tag or source tag>` (`sha256-<hex>` for a
+    /// digest-only source without a rename tag).
+    pub fn dest(&self, dst: &Destination) -> Result<ImageRef, NamingError> {
+        catalog_destination(
+            dst,
+            &self.source,
+            self.rename.as_deref(),
+            self.tag.as_deref(),
+        )
+    }
 }
 
 /// One image a target must hold.

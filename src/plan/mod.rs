@@ -2,6 +2,7 @@
 //! and destination naming. Pure: no network, no files, never a registry client.
 
 mod build;
+mod catalog;
 mod expand;
 pub mod explain;
 mod goal;
@@ -11,8 +12,11 @@ mod release;
 mod task;
 
 pub use build::{Plan, PlanOptions, RecordedState, build};
+pub use catalog::{
+    InvalidBundleImage, add_catalog_items, filter_diagnostics, filter_json, filter_of,
+};
 pub use expand::{Unsupported, expand};
-pub use goal::{DestName, GoalItem, ReleaseNeed, TargetGoal};
+pub use goal::{CatalogGoal, DestName, GoalItem, ReleaseNeed, TargetGoal};
 pub use key::{KEY_VERSION, TaskKey};
 pub use naming::{
     Destination, NamingError, catalog_destination, destination_for, fold_path, graph_image,
@@ -22,7 +26,9 @@ pub use release::{
     add_release_items, add_verification, items_of as release_items, payload_after_components,
     payloads_by_target, verify_record_dest,
 };
-pub use task::{CopySpec, DirtyReason, Freshness, Task, TaskId, TaskKind, VerifySpec};
+pub use task::{
+    CatalogInput, CopySpec, DirtyReason, Freshness, PruneSpec, Task, TaskId, TaskKind, VerifySpec,
+};
 
 #[cfg(test)]
 mod tests;

@@ -370,6 +370,7 @@ mod tests {
                 set: "ocp".into(),
                 via: None,
             }],
+            catalogs: Vec::new(),
         }
     }
 

@@ -3,9 +3,12 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::TaskKey;
+use crate::discover::CatalogImage;
 use crate::oci::{Digest, ImageRef, Repository};
 
 /// Human-readable, unique task identity, e.g. `copy enterprise quay.io/ns/app:1.0`.
@@ -75,6 +78,7 @@ pub struct VerifySpec {
 pub enum TaskKind {
     Copy(CopySpec),
     VerifySignature(VerifySpec),
+    PruneCatalog(PruneSpec),
 }
 
 impl TaskKind {
@@ -82,6 +86,7 @@ impl TaskKind {
         match self {
             TaskKind::Copy(_) => "copy",
             TaskKind::VerifySignature(_) => "verify-signature",
+            TaskKind::PruneCatalog(_) => "prune-catalog",
         }
     }
 
@@ -89,8 +94,56 @@ impl TaskKind {
     pub fn as_copy(&self) -> Option<&CopySpec> {
         match self {
             TaskKind::Copy(c) => Some(c),
+            TaskKind::VerifySignature(_) | TaskKind::PruneCatalog(_) => None,
+        }
+    }
+
+    /// The reference as the recipe names it and where the task puts it.
+    /// `None` for tasks that write no image (signature checks).
+    pub fn origin_and_dest(&self) -> Option<(&ImageRef, &ImageRef)> {
+        match self {
+            TaskKind::Copy(c) => Some((&c.origin, &c.dest)),
+            TaskKind::PruneCatalog(p) => Some((&p.origin, &p.dest)),
             TaskKind::VerifySignature(_) => None,
         }
+    }
+}
+
+/// Rebuild an operator catalog with its filtered FBC for every platform and push it (its
+/// original layers, two new layers, new configs and manifests, the index) to `dest`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PruneSpec {
+    /// The `catalog` set.
+    pub set: String,
+    /// The catalog image as the recipe names it.
+    pub origin: ImageRef,
+    /// The source catalog pinned to `digest`.
+    pub from: ImageRef,
+    pub digest: Digest,
+    pub dest: ImageRef,
+    /// Bundles the filter kept.
+    pub bundles: usize,
+    /// What discovery read (manifests, configs, layer descriptors, filtered catalog).
+    #[serde(skip)]
+    pub input: CatalogInput,
+}
+
+/// The discovered catalog a prune task rebuilds; compared by set and digest (the task key
+/// covers the filter and options).
+#[derive(Clone)]
+pub struct CatalogInput(pub Arc<CatalogImage>);
+
+impl PartialEq for CatalogInput {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.set == other.0.set && self.0.fetched.digest == other.0.fetched.digest
+    }
+}
+
+impl Eq for CatalogInput {}
+
+impl fmt::Debug for CatalogInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CatalogInput({}@{})", self.0.set, self.0.fetched.digest)
     }
 }
 

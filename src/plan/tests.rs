@@ -39,6 +39,7 @@ fn goal(name: &str, registry: &str, via: Option<&str>, origins: &[&str]) -> Targ
             .map(|o| GoalItem::image("extras", r(o), via.map(str::to_string)))
             .collect(),
         releases: Vec::new(),
+        catalogs: vec![],
     }
 }
 

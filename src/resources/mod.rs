@@ -4,6 +4,7 @@
 //! Rendering is pure ([`render`], [`convert_icsp`]); only [`write_dir`] writes files. This
 //! module does not read recipes, state or registries: callers pass [`MirroredImage`] values.
 
+mod catalog_source;
 mod convert_icsp;
 mod group;
 mod icsp;
@@ -17,6 +18,10 @@ mod update_service;
 mod write;
 mod yaml;
 
+pub use catalog_source::{
+    CATALOG_SOURCE_NAMESPACE, CatalogSourceError, MirroredCatalog, catalog_resource_names,
+    render_catalog_sources,
+};
 pub use convert_icsp::{
     ConvertError, ConvertErrorKind, Converted, convert_icsp, convert_icsp_objects,
 };

@@ -1,14 +1,16 @@
-//! Tasks the executor runs: copy, verify-signature (release payloads) and the graph-data
-//! image push.
+//! Tasks the executor runs: copy, prune-catalog, verify-signature (release payloads) and the
+//! graph-data image push.
 
 mod attach;
 mod blobs;
 mod copy;
 mod graph_image;
+mod prune;
 mod verify;
 
 pub use copy::{
     Copied, CopyContext, CopyError, CopyJob, CopySummary, Counts, JobOutcome, SparseIndex, copy_all,
 };
 pub use graph_image::push_graph_image;
+pub use prune::{PlacedBlobs, PruneError, Pruned, prune_catalog};
 pub use verify::{VerifyError, saved_signatures, verify_release_payload};

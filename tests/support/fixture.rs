@@ -427,6 +427,22 @@ impl Fixture {
     }
 
     /// GET a manifest's raw bytes; `None` on 404.
+    /// GETs a blob's bytes; `None` when the repository does not hold it.
+    pub async fn blob(&self, repo: &str, digest: &str) -> Option<Vec<u8>> {
+        let r = self
+            .auth(
+                self.client
+                    .get(format!("{}/v2/{repo}/blobs/{digest}", self.base)),
+            )
+            .send()
+            .await
+            .expect("GET blob");
+        if !r.status().is_success() {
+            return None;
+        }
+        Some(r.bytes().await.expect("blob body").to_vec())
+    }
+
     pub async fn manifest(&self, repo: &str, reference: &str) -> Option<Vec<u8>> {
         let accept = [OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST].join(", ");
         let r = self

@@ -1,0 +1,58 @@
+//! `airlift list operators|packages`: discovery for people writing recipes.
+//!
+//! `list operators --catalog REF [--package P]` (also `list packages`): reads the catalog image
+//! (same reader as build discovery) and prints its packages, or one package's channels with
+//! their heads. Reads the source registry only; no recipe, workspace or lock is needed.
+
+use super::GlobalOpts;
+use super::session;
+use crate::catalog::{render_package, render_packages};
+use crate::discover::fetch_catalog;
+use crate::exit::{CmdResult, Exit, Failure};
+use crate::oci::ImageRef;
+
+/// `list operators --catalog REF [--package P]`.
+pub(crate) fn operators(
+    global: &GlobalOpts,
+    catalog: Option<&str>,
+    package: Option<&str>,
+) -> CmdResult {
+    let Some(catalog) = catalog else {
+        return Err(Failure::new(
+            Exit::Usage,
+            miette::miette!(
+                help = "e.g. `airlift list operators --catalog registry.redhat.io/redhat/redhat-operator-index:v4.15`",
+                "`list operators` needs --catalog REF"
+            ),
+        ));
+    };
+    let image: ImageRef = catalog.parse().map_err(|e| {
+        Failure::new(
+            Exit::InvalidInput,
+            miette::miette!(
+                help = "give a catalog image reference such as registry.example.com/ns/index:v1",
+                "--catalog `{catalog}`: {e}"
+            ),
+        )
+    })?;
+    let sides = session::sides(global)?;
+    let rt = session::runtime()?;
+    let fetched = rt
+        .block_on(fetch_catalog(&sides.source, &image, None))
+        .map_err(|e| {
+            Failure::new(
+                Exit::Remote,
+                miette::miette!(
+                    help = "check the reference, your credentials (--authfile) and the TLS flags",
+                    "{e}"
+                ),
+            )
+        })?;
+    let text = match package {
+        None => render_packages(&fetched.catalog),
+        Some(p) => render_package(catalog, &fetched.catalog, p)
+            .map_err(|e| Failure::new(Exit::InvalidInput, e))?,
+    };
+    print!("{text}");
+    Ok(())
+}

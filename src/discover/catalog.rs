@@ -1,0 +1,437 @@
+//! Catalog discovery (network, read-only): resolve each `catalog` set's image to a digest, read
+//! its index (or single manifest), every platform manifest and config, and the first platform's
+//! layers (spooled to anonymous temporary files, so memory does not grow with layer size);
+//! extract the file-based catalog, filter it, and keep everything the prune task needs
+//! to rebuild every platform. Also the reader behind `airlift list operators`.
+//!
+//! Writes nothing but anonymous temporary files (not even the manifest cache: catalog configs
+//! and layers are read once per run). Never touches the plan, the journal or the terminal.
+
+use std::collections::BTreeMap;
+use std::io::{Seek, SeekFrom, Write};
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+use super::{DiscoverOptions, Sides};
+use crate::catalog::{
+    CONFIGS_LABEL, Catalog, CatalogFilter, FilterErrors, Filtered, LayerError, ParseError,
+    RebuildOptions, configs_from_layers, filter_catalog, parse_catalog,
+};
+use crate::oci::{Digest, ImageRef, MediaType, Repository};
+use crate::plan::TargetGoal;
+use crate::registry::{Descriptor, ManifestDoc, RegistryClient, RegistryError};
+use crate::state::{Journal, LockFile};
+
+/// A manifest exactly as the registry returned it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawManifest {
+    pub digest: Digest,
+    pub media_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// One platform image of a catalog: its manifest, config bytes and layer descriptors.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlatformImage {
+    pub manifest: RawManifest,
+    pub config: Vec<u8>,
+    pub layers: Vec<Descriptor>,
+}
+
+/// A catalog image as read from the registry, with its file-based catalog (from the first
+/// platform: every platform carries the same FBC).
+#[derive(Clone, Debug)]
+pub struct FetchedCatalog {
+    pub image: ImageRef,
+    pub digest: Digest,
+    /// The index, or the single manifest (then also `platforms[0].manifest`).
+    pub top: RawManifest,
+    pub platforms: Vec<PlatformImage>,
+    /// The configs directory (label, default `/configs`) and the opm cache directory (from
+    /// `--cache-dir=` in the image's command, default `/tmp/cache`).
+    pub rebuild: RebuildOptions,
+    pub catalog: Catalog,
+}
+
+impl FetchedCatalog {
+    /// True when the catalog image is an index (one manifest per platform).
+    pub fn is_index(&self) -> bool {
+        MediaType::parse(&self.top.media_type).is_some_and(MediaType::is_index)
+    }
+}
+
+/// A `catalog` set after discovery: the fetched image and the result of its filter.
+#[derive(Clone, Debug)]
+pub struct CatalogImage {
+    /// The `catalog` set's name.
+    pub set: String,
+    pub fetched: FetchedCatalog,
+    pub filter: CatalogFilter,
+    pub filtered: Filtered,
+}
+
+/// Discovered catalogs by set name, and probes of their destinations.
+#[derive(Clone, Debug, Default)]
+pub struct DiscoveredCatalogs {
+    pub catalogs: BTreeMap<String, Arc<CatalogImage>>,
+    /// Destination probes of rebuilt catalogs the journal records (`None` = absent).
+    pub dest: BTreeMap<String, Option<Digest>>,
+}
+
+/// Reading a catalog image failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogReadError {
+    #[error("cannot read catalog image {image}: {source}")]
+    Registry {
+        image: String,
+        #[source]
+        source: RegistryError,
+    },
+    #[error("catalog image {image}: {reason}")]
+    Shape { image: String, reason: String },
+    #[error("catalog image {image}: cannot read its layers: {source}")]
+    Layers {
+        image: String,
+        #[source]
+        source: LayerError,
+    },
+    #[error("catalog image {image}: {source}")]
+    Parse {
+        image: String,
+        #[source]
+        source: ParseError,
+    },
+}
+
+/// Discovering one `catalog` set failed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum CatalogDiscoveryError {
+    /// `error` carries its causes in its message (no source chain, so nothing prints twice).
+    #[error("catalog `{set}`: {error}")]
+    #[diagnostic(help(
+        "check that the catalog image exists and is readable with the given --authfile and TLS flags"
+    ))]
+    Read {
+        set: String,
+        error: CatalogReadError,
+    },
+    #[error("catalog `{set}`: {image} is not in airlift.lock (--offline)")]
+    #[diagnostic(help("run `airlift lock` where the source is reachable"))]
+    NotLocked { set: String, image: String },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Filter(FilterErrors),
+}
+
+impl CatalogDiscoveryError {
+    /// True when the recipe's filter is at fault (not the registry).
+    pub fn is_filter(&self) -> bool {
+        matches!(self, CatalogDiscoveryError::Filter(_))
+    }
+}
+
+/// Fetches, reads and filters every catalog the goals carry, once per set. Destinations the
+/// journal records are probed unless `--trust-state`.
+pub async fn discover_catalogs(
+    goals: &[TargetGoal],
+    lock: Option<&LockFile>,
+    journal: &Journal,
+    sides: &Sides,
+    opts: &DiscoverOptions,
+    source_date_epoch: Option<&str>,
+) -> Result<DiscoveredCatalogs, Vec<CatalogDiscoveryError>> {
+    let mut out = DiscoveredCatalogs::default();
+    let mut errors = Vec::new();
+    for goal in goals {
+        for c in &goal.catalogs {
+            if out.catalogs.contains_key(&c.set) {
+                continue;
+            }
+            let digest = match c.source.digest() {
+                Some(d) => Some(d.clone()),
+                None if opts.offline => match lock.and_then(|l| l.digest_of(&c.set, &c.source)) {
+                    Some(d) => Some(d.clone()),
+                    None => {
+                        errors.push(CatalogDiscoveryError::NotLocked {
+                            set: c.set.clone(),
+                            image: c.source.to_string(),
+                        });
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            let mut fetched = match fetch_catalog(&sides.source, &c.source, digest).await {
+                Ok(f) => f,
+                Err(error) => {
+                    errors.push(CatalogDiscoveryError::Read {
+                        set: c.set.clone(),
+                        error,
+                    });
+                    continue;
+                }
+            };
+            fetched.rebuild = fetched
+                .rebuild
+                .clone()
+                .with_source_date_epoch(source_date_epoch);
+            match filter_catalog(&c.set, &fetched.catalog, &c.filter) {
+                Ok(filtered) => {
+                    out.catalogs.insert(
+                        c.set.clone(),
+                        Arc::new(CatalogImage {
+                            set: c.set.clone(),
+                            fetched,
+                            filter: c.filter.clone(),
+                            filtered,
+                        }),
+                    );
+                }
+                Err(e) => errors.push(CatalogDiscoveryError::Filter(e)),
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    if !opts.trust_state {
+        for goal in goals {
+            for c in &goal.catalogs {
+                let Ok(dest) = c.dest(&goal.dest) else {
+                    continue;
+                };
+                let key = dest.to_string();
+                if journal.get(&key).is_some() && !out.dest.contains_key(&key) {
+                    let found = sides.dest.head_manifest(&dest).await.ok().flatten();
+                    out.dest.insert(key, found);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reads a catalog image: `digest` pins it (else the reference is resolved), then its index or
+/// manifest, every platform's manifest and config, and the first platform's layers.
+pub async fn fetch_catalog(
+    client: &RegistryClient,
+    image: &ImageRef,
+    digest: Option<Digest>,
+) -> Result<FetchedCatalog, CatalogReadError> {
+    let name = image.to_string();
+    let registry = |source| CatalogReadError::Registry {
+        image: name.clone(),
+        source,
+    };
+    let shape = |reason: String| CatalogReadError::Shape {
+        image: name.clone(),
+        reason,
+    };
+    let at = match digest {
+        Some(d) => image.repository().with_digest(d),
+        None => image.clone(),
+    };
+    let top = client.get_manifest(&at).await.map_err(registry)?;
+    let repo = image.repository().clone();
+    let top_raw = RawManifest {
+        digest: top.digest.clone(),
+        media_type: top.media_type.clone(),
+        bytes: top.bytes.to_vec(),
+    };
+    let doc = doc_of(&top_raw).map_err(&shape)?;
+    let mut platforms = Vec::new();
+    if top.is_index() {
+        for child in &doc.manifests {
+            let m = client
+                .get_manifest(&repo.with_digest(child.digest.clone()))
+                .await
+                .map_err(registry)?;
+            let raw = RawManifest {
+                digest: m.digest.clone(),
+                media_type: m.media_type.clone(),
+                bytes: m.bytes.to_vec(),
+            };
+            platforms.push(platform(client, &repo, raw).await.map_err(|e| match e {
+                Fail::Registry(s) => registry(s),
+                Fail::Shape(r) => shape(r),
+            })?);
+        }
+    } else {
+        platforms.push(
+            platform(client, &repo, top_raw.clone())
+                .await
+                .map_err(|e| match e {
+                    Fail::Registry(s) => registry(s),
+                    Fail::Shape(r) => shape(r),
+                })?,
+        );
+    }
+    let Some(first) = platforms.first() else {
+        return Err(shape("the index lists no platform manifest".into()));
+    };
+    let rebuild = rebuild_options(&first.config);
+    let mut layers = Vec::new();
+    for l in &first.layers {
+        let file = spool_blob(client, &repo, &l.digest)
+            .await
+            .map_err(|e| match e {
+                Fail::Registry(s) => registry(s),
+                Fail::Shape(r) => shape(r),
+            })?;
+        layers.push(std::io::BufReader::new(file));
+    }
+    let files = configs_from_layers(layers, &rebuild.configs_dir).map_err(|source| {
+        CatalogReadError::Layers {
+            image: name.clone(),
+            source,
+        }
+    })?;
+    if files.is_empty() {
+        return Err(shape(format!(
+            "no file-based catalog under {} (label `{CONFIGS_LABEL}`)",
+            rebuild.configs_dir
+        )));
+    }
+    let catalog = parse_catalog(&files).map_err(|source| CatalogReadError::Parse {
+        image: name.clone(),
+        source,
+    })?;
+    Ok(FetchedCatalog {
+        image: image.clone(),
+        digest: top.digest,
+        top: top_raw,
+        platforms,
+        rebuild,
+        catalog,
+    })
+}
+
+enum Fail {
+    Registry(RegistryError),
+    Shape(String),
+}
+
+fn doc_of(m: &RawManifest) -> Result<ManifestDoc, String> {
+    serde_json::from_slice(&m.bytes)
+        .map_err(|e| format!("manifest {} is not valid JSON: {e}", m.digest))
+}
+
+async fn platform(
+    client: &RegistryClient,
+    repo: &Repository,
+    manifest: RawManifest,
+) -> Result<PlatformImage, Fail> {
+    let doc = doc_of(&manifest).map_err(Fail::Shape)?;
+    let Some(config) = doc.config else {
+        return Err(Fail::Shape(format!(
+            "manifest {} has no config: not a catalog image",
+            manifest.digest
+        )));
+    };
+    let config = read_blob(client, repo, &config.digest).await?;
+    Ok(PlatformImage {
+        manifest,
+        config,
+        layers: doc.layers,
+    })
+}
+
+/// A whole blob, verified against its digest.
+async fn read_blob(
+    client: &RegistryClient,
+    repo: &Repository,
+    digest: &Digest,
+) -> Result<Vec<u8>, Fail> {
+    let mut stream = client
+        .get_blob(repo, digest)
+        .await
+        .map_err(Fail::Registry)?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        bytes.extend_from_slice(&chunk.map_err(Fail::Registry)?);
+    }
+    if &Digest::of(&bytes) != digest {
+        return Err(Fail::Shape(format!(
+            "blob {digest} does not match its digest"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// A whole layer blob spooled to an anonymous temporary file (deleted when dropped), verified
+/// against its digest; memory stays bounded whatever the layer's size.
+async fn spool_blob(
+    client: &RegistryClient,
+    repo: &Repository,
+    digest: &Digest,
+) -> Result<std::fs::File, Fail> {
+    let io = |e: std::io::Error| Fail::Shape(format!("cannot spool blob {digest}: {e}"));
+    let mut file = tempfile::tempfile().map_err(io)?;
+    let mut stream = client
+        .get_blob(repo, digest)
+        .await
+        .map_err(Fail::Registry)?;
+    let mut hash = Sha256::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(Fail::Registry)?;
+        hash.update(&chunk);
+        file.write_all(&chunk).map_err(io)?;
+    }
+    if &Digest::from_sha256(hash.finalize().into()) != digest {
+        return Err(Fail::Shape(format!(
+            "blob {digest} does not match its digest"
+        )));
+    }
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    Ok(file)
+}
+
+/// The configs directory (label) and opm cache directory (`--cache-dir=` in Cmd/Entrypoint) of
+/// an image config; defaults where absent.
+fn rebuild_options(config: &[u8]) -> RebuildOptions {
+    let mut o = RebuildOptions::default();
+    let Ok(v) = serde_json::from_slice::<Value>(config) else {
+        return o;
+    };
+    let c = &v["config"];
+    if let Some(dir) = c["Labels"][CONFIGS_LABEL].as_str()
+        && dir.starts_with('/')
+    {
+        o.configs_dir = dir.trim_end_matches('/').to_string();
+    }
+    let args = c["Entrypoint"]
+        .as_array()
+        .into_iter()
+        .chain(c["Cmd"].as_array())
+        .flatten()
+        .filter_map(Value::as_str);
+    for a in args {
+        if let Some(dir) = a.strip_prefix("--cache-dir=")
+            && dir.starts_with('/')
+        {
+            o.cache_dir = dir.trim_end_matches('/').to_string();
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rebuild_options_from_label_and_cmd() {
+        let cfg = serde_json::json!({"config": {
+            "Labels": {CONFIGS_LABEL: "/catalog/"},
+            "Cmd": ["serve", "/catalog", "--cache-dir=/var/cache"]
+        }});
+        let o = rebuild_options(&serde_json::to_vec(&cfg).unwrap_or_default());
+        assert_eq!(o.configs_dir, "/catalog");
+        assert_eq!(o.cache_dir, "/var/cache");
+        let d = rebuild_options(b"{}");
+        assert_eq!(d, RebuildOptions::default());
+    }
+}

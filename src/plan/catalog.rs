@@ -1,0 +1,280 @@
+//! Operator catalogs in the plan: the recipe's filter as a [`CatalogFilter`], the kept bundles'
+//! images as goal items, and one prune task per (target, catalog) that rebuilds the catalog.
+//!
+//! Pure: reads the recipe, goals, discovery and recorded state; no I/O.
+
+use std::collections::BTreeSet;
+
+use miette::Diagnostic;
+use serde_json::{Value, json};
+
+use super::TaskKey;
+use super::build::{PlanOptions, RecordedState, freshness};
+use super::goal::{GoalItem, TargetGoal};
+use super::task::{CatalogInput, PruneSpec, Task, TaskId, TaskKind};
+use crate::catalog::{CatalogFilter, ChannelFilter, FilterError, FilterErrors, PackageFilter};
+use crate::discover::Discovery;
+use crate::oci::ImageRef;
+use crate::recipe::{CatalogSet, Recipe, RecipeErrors};
+use crate::resources::Category;
+
+/// The recipe's `full` and `package` nodes as the catalog module's filter.
+pub fn filter_of(set: &CatalogSet) -> CatalogFilter {
+    CatalogFilter {
+        full: set.is_full(),
+        packages: set
+            .packages
+            .iter()
+            .map(|p| PackageFilter {
+                name: p.name.value.clone(),
+                min: p.min.as_ref().map(|v| v.value.clone()),
+                max: p.max.as_ref().map(|v| v.value.clone()),
+                default_channel: None,
+                channels: p
+                    .channels
+                    .iter()
+                    .map(|c| ChannelFilter {
+                        name: c.name.value.clone(),
+                        min: c.min.as_ref().map(|v| v.value.clone()),
+                        max: c.max.as_ref().map(|v| v.value.clone()),
+                    })
+                    .collect(),
+                bundles: p.bundles.iter().map(|b| b.value.clone()).collect(),
+            })
+            .collect(),
+    }
+}
+
+/// The filter as canonical JSON (packages sorted by name), for task keys.
+pub fn filter_json(filter: &CatalogFilter) -> Value {
+    let v = |o: &Option<semver::Version>| o.as_ref().map(|v| v.to_string());
+    let mut packages: Vec<Value> = filter
+        .packages
+        .iter()
+        .map(|p| {
+            let mut channels: Vec<Value> = p
+                .channels
+                .iter()
+                .map(|c| json!({"name": c.name, "min": v(&c.min), "max": v(&c.max)}))
+                .collect();
+            channels.sort_by_key(|c| c["name"].to_string());
+            let mut bundles = p.bundles.clone();
+            bundles.sort();
+            json!({
+                "name": p.name,
+                "min": v(&p.min),
+                "max": v(&p.max),
+                "default-channel": p.default_channel,
+                "channels": channels,
+                "bundles": bundles,
+            })
+        })
+        .collect();
+    packages.sort_by_key(|p| p["name"].to_string());
+    json!({"full": filter.full, "packages": packages})
+}
+
+/// An image a kept bundle names that is not a valid reference (skipped, reported).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidBundleImage {
+    pub set: String,
+    pub bundle: String,
+    pub image: String,
+    pub reason: String,
+}
+
+/// Adds every kept bundle image and related image (once per target, `operator` category,
+/// default naming) of each target's discovered catalogs to its items. Images matching a
+/// `block` pattern are left out.
+pub fn add_catalog_items(
+    goals: &mut [TargetGoal],
+    discovery: &Discovery,
+    recipe: &Recipe,
+) -> Vec<InvalidBundleImage> {
+    let blocks: Vec<_> = recipe.block_patterns().collect();
+    let mut invalid = Vec::new();
+    for goal in goals.iter_mut() {
+        let mut seen: BTreeSet<ImageRef> = goal.items.iter().map(|i| i.origin.clone()).collect();
+        let mut added = Vec::new();
+        for c in &goal.catalogs {
+            let Some(found) = discovery.catalogs.get(&c.set) else {
+                continue;
+            };
+            for b in &found.filtered.kept {
+                let images = std::iter::once(b.image.as_str())
+                    .chain(b.related_images.iter().map(|r| r.image.as_str()))
+                    .filter(|i| !i.is_empty());
+                for image in images {
+                    let origin = match image.parse::<ImageRef>() {
+                        Ok(r) => r,
+                        Err(e) => {
+                            invalid.push(InvalidBundleImage {
+                                set: c.set.clone(),
+                                bundle: b.name.clone(),
+                                image: image.to_string(),
+                                reason: e.to_string(),
+                            });
+                            continue;
+                        }
+                    };
+                    if blocks.iter().any(|re| re.is_match(&origin.to_string())) {
+                        continue;
+                    }
+                    if seen.insert(origin.clone()) {
+                        let mut item = GoalItem::image(&c.set, origin, None);
+                        item.category = Category::Operator;
+                        added.push(item);
+                    }
+                }
+            }
+        }
+        goal.items.extend(added);
+    }
+    invalid.sort_by(|a, b| (&a.set, &a.bundle, &a.image).cmp(&(&b.set, &b.bundle, &b.image)));
+    invalid.dedup();
+    invalid
+}
+
+/// One prune task per (target, discovered catalog), depending on the copy tasks (in `copies`)
+/// of its kept bundle and related images: a catalog is pushed only after the content it lists,
+/// and not at all when a copy failed. Catalogs discovery did not read, whose destination cannot
+/// be named, or that list an image discovery could not resolve are returned as missing.
+pub(super) fn prune_tasks(
+    goals: &[TargetGoal],
+    copies: &[Task],
+    discovery: &Discovery,
+    state: &dyn RecordedState,
+    opts: &PlanOptions,
+) -> (Vec<Task>, Vec<(ImageRef, String)>) {
+    let mut tasks = Vec::new();
+    let mut missing = Vec::new();
+    for goal in goals {
+        for c in &goal.catalogs {
+            let Some(found) = discovery.catalogs.get(&c.set) else {
+                missing.push((c.source.clone(), "catalog not read".to_string()));
+                continue;
+            };
+            let dest = match c.dest(&goal.dest) {
+                Ok(d) => d,
+                Err(e) => {
+                    missing.push((c.source.clone(), e.to_string()));
+                    continue;
+                }
+            };
+            let f = &found.fetched;
+            let dest_s = dest.to_string();
+            let listed: BTreeSet<ImageRef> = found
+                .filtered
+                .kept
+                .iter()
+                .flat_map(|b| {
+                    std::iter::once(b.image.as_str())
+                        .chain(b.related_images.iter().map(|r| r.image.as_str()))
+                })
+                .filter_map(|i| i.parse::<ImageRef>().ok())
+                .collect();
+            let unresolved = listed
+                .iter()
+                .filter(|i| discovery.unresolved.contains_key(*i))
+                .count();
+            if unresolved > 0 {
+                missing.push((
+                    c.source.clone(),
+                    format!(
+                        "catalog `{}` not rebuilt: {unresolved} image(s) it lists could not be resolved",
+                        c.set
+                    ),
+                ));
+                continue;
+            }
+            let mut deps: Vec<TaskId> = listed
+                .iter()
+                .map(|origin| TaskId::new("copy", &goal.name, &origin.to_string()))
+                .filter(|id| copies.iter().any(|t| &t.id == id))
+                .collect();
+            deps.sort();
+            deps.dedup();
+            let key = TaskKey::compute(
+                "prune-catalog",
+                &[&f.digest],
+                &json!({
+                    "dest": dest_s,
+                    "filter": filter_json(&found.filter),
+                    "configs-dir": f.rebuild.configs_dir,
+                    "cache-dir": f.rebuild.cache_dir,
+                    "mtime": f.rebuild.mtime,
+                }),
+            );
+            let fresh = freshness(&key, &f.digest, &dest_s, state, discovery, opts);
+            let mut layers = BTreeSet::new();
+            let bytes = if fresh.is_fresh() {
+                0
+            } else {
+                f.platforms
+                    .iter()
+                    .flat_map(|p| p.layers.iter())
+                    .filter(|l| layers.insert(l.digest.clone()))
+                    .map(|l| l.size)
+                    .sum()
+            };
+            tasks.push(Task {
+                id: TaskId::new("prune-catalog", &goal.name, &c.source.to_string()),
+                target: goal.name.clone(),
+                key,
+                kind: TaskKind::PruneCatalog(PruneSpec {
+                    set: c.set.clone(),
+                    origin: c.source.clone(),
+                    from: c.source.pinned(f.digest.clone()),
+                    digest: f.digest.clone(),
+                    dest,
+                    bundles: found.filtered.kept.len(),
+                    input: CatalogInput(found.clone()),
+                }),
+                deps,
+                freshness: fresh,
+                bytes,
+            });
+        }
+    }
+    (tasks, missing)
+}
+
+/// The catalog filter's errors as recipe diagnostics: each points at the `package` node it is
+/// about (or the catalog's name) and keeps its message and help. `None` when the catalog set is
+/// not in the recipe.
+pub fn filter_diagnostics(recipe: &Recipe, errors: &FilterErrors) -> Option<RecipeErrors> {
+    let set = recipe.catalogs().find(|c| c.name.value == errors.catalog)?;
+    let out = errors
+        .errors
+        .iter()
+        .filter_map(|e| {
+            let package = match e {
+                FilterError::UnknownPackage { name, .. } => Some(name),
+                FilterError::UnknownChannel { package, .. }
+                | FilterError::UnknownBundle { package, .. }
+                | FilterError::EmptyRange { package, .. }
+                | FilterError::MultipleHeads { package, .. }
+                | FilterError::Cycle { package, .. }
+                | FilterError::DefaultChannelDropped { package, .. }
+                | FilterError::NoDefaultChannel { package, .. } => Some(package),
+                FilterError::InvalidCombination { package, .. } => package.as_ref(),
+                FilterError::Graph { .. } => None,
+            };
+            let node = package.and_then(|p| set.packages.iter().find(|n| &n.name.value == p));
+            let (span, label) = match node {
+                Some(n) => (n.name.span, "this package"),
+                None => (set.name.span, "this catalog"),
+            };
+            let err = recipe.error_at(set.origin.file, span, label, e.to_string())?;
+            Some(match e.help() {
+                Some(h) => err.help(h.to_string()),
+                None => err,
+            })
+        })
+        .collect();
+    Some(RecipeErrors::new(out))
+}
+
+#[cfg(test)]
+#[path = "catalog_tests.rs"]
+mod tests;

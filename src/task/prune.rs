@@ -1,0 +1,249 @@
+//! The prune-catalog task: rebuild a discovered operator catalog with its filtered FBC for every
+//! platform and push it to the destination.
+//!
+//! Per platform: the original layers are streamed from the source catalog (skipped when the
+//! destination repository holds them, mounted when this run already placed them in another
+//! repository of the destination registry), the two rebuilt layers and the new config are uploaded
+//! from memory, and the new platform manifest is pushed by digest; then the index (or the single
+//! manifest) is pushed under the destination tag. The rebuilt bytes are a pure function of the
+//! discovered catalog, so the same filter on the same catalog gives the same digest anywhere.
+//! Touches only the two registries it is given; never the journal or the terminal.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use futures_util::stream;
+
+use crate::catalog::{
+    RebuildError, Replacement, rebuild_layers, update_config, update_index, update_manifest,
+};
+use crate::oci::{Digest, Repository};
+use crate::plan::PruneSpec;
+use crate::registry::{
+    BlobTarget, ByteStream, Mount, RegistryClient, RegistryError, UploadSession,
+};
+
+/// What a prune task did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pruned {
+    /// Digest of what the destination tag now points at.
+    pub digest: Digest,
+    /// Bytes uploaded.
+    pub bytes: u64,
+}
+
+/// Rebuilding or pushing a catalog failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PruneError {
+    #[error("cannot rebuild catalog `{set}`: {source}")]
+    Rebuild {
+        set: String,
+        #[source]
+        source: RebuildError,
+    },
+    #[error("cannot rebuild catalog `{set}`: {reason}")]
+    Layers { set: String, reason: String },
+    #[error("catalog `{set}`: {source}")]
+    Registry {
+        set: String,
+        #[source]
+        source: RegistryError,
+    },
+}
+
+/// Blobs this run already placed at a destination registry: `(registry, digest)` → repository.
+/// Another repository of that registry gets a cross-repository mount instead of an upload.
+pub type PlacedBlobs = BTreeMap<(String, Digest), Repository>;
+
+/// Rebuilds `spec`'s catalog and pushes it to `spec.dest`, reading original layers from
+/// `source`. `placed` is shared by the prune tasks of one run.
+pub async fn prune_catalog(
+    spec: &PruneSpec,
+    source: &RegistryClient,
+    dest: &RegistryClient,
+    placed: &mut PlacedBlobs,
+) -> Result<Pruned, PruneError> {
+    let input = &spec.input.0;
+    let f = &input.fetched;
+    let set = &spec.set;
+    let rebuild = |source| PruneError::Rebuild {
+        set: set.clone(),
+        source,
+    };
+    let registry = |source| PruneError::Registry {
+        set: set.clone(),
+        source,
+    };
+    let layers =
+        rebuild_layers(&input.filtered.catalog, &f.rebuild).map_err(|e| PruneError::Layers {
+            set: set.clone(),
+            reason: e.to_string(),
+        })?;
+    let src_repo = spec.from.repository();
+    let dst_repo = spec.dest.repository();
+    let mut sent = 0;
+    for l in &layers {
+        sent += upload_bytes(dest, dst_repo, &l.compressed, placed)
+            .await
+            .map_err(registry)?;
+    }
+    let mut replaced = BTreeMap::new();
+    let mut single = None;
+    for p in &f.platforms {
+        for l in &p.layers {
+            let at = Placement {
+                client: dest,
+                repo: dst_repo,
+                digest: &l.digest,
+                size: l.size,
+            };
+            sent += copy_blob(source, src_repo, &at, placed)
+                .await
+                .map_err(registry)?;
+        }
+        let config = update_config(&p.config, &layers, &f.rebuild).map_err(rebuild)?;
+        sent += upload_bytes(dest, dst_repo, &config, placed)
+            .await
+            .map_err(registry)?;
+        let manifest =
+            Bytes::from(update_manifest(&p.manifest.bytes, &config, &layers).map_err(rebuild)?);
+        let digest = Digest::of(&manifest);
+        if f.is_index() {
+            dest.put_manifest(
+                dst_repo,
+                &digest.to_string(),
+                &p.manifest.media_type,
+                &manifest,
+            )
+            .await
+            .map_err(registry)?;
+            replaced.insert(
+                p.manifest.digest.clone(),
+                Replacement {
+                    digest,
+                    size: manifest.len() as u64,
+                },
+            );
+        } else {
+            single = Some((manifest, p.manifest.media_type.clone()));
+        }
+    }
+    let (top, media_type) = match single {
+        Some(s) => s,
+        None => (
+            Bytes::from(update_index(&f.top.bytes, &replaced).map_err(rebuild)?),
+            f.top.media_type.clone(),
+        ),
+    };
+    let tag = spec.dest.tag().unwrap_or("latest");
+    let digest = dest
+        .put_manifest(dst_repo, tag, &media_type, &top)
+        .await
+        .map_err(registry)?;
+    Ok(Pruned {
+        digest,
+        bytes: sent,
+    })
+}
+
+/// Where a blob must end up.
+struct Placement<'a> {
+    client: &'a RegistryClient,
+    repo: &'a Repository,
+    digest: &'a Digest,
+    size: u64,
+}
+
+/// Makes sure the blob is in the repository without sending bytes when possible: already there,
+/// or mounted from a repository of the same registry this run placed it in. `Ok(None)` means it
+/// is in place; `Ok(Some(session))` that bytes must be sent (into that mount session if any).
+async fn without_bytes(
+    at: &Placement<'_>,
+    placed: &PlacedBlobs,
+) -> Result<Option<Option<UploadSession>>, RegistryError> {
+    if at.client.blob_exists(at.repo, at.digest).await? {
+        return Ok(None);
+    }
+    let key = (at.repo.registry().to_string(), at.digest.clone());
+    match placed.get(&key) {
+        Some(from) if from != at.repo => match at.client.mount_blob(at.repo, at.digest, from).await
+        {
+            Ok(Mount::Mounted) => Ok(None),
+            Ok(Mount::Upload(session)) => Ok(Some(Some(session))),
+            Err(_) => Ok(Some(None)),
+        },
+        _ => Ok(Some(None)),
+    }
+}
+
+fn remember(at: &Placement<'_>, placed: &mut PlacedBlobs) {
+    placed
+        .entry((at.repo.registry().to_string(), at.digest.clone()))
+        .or_insert_with(|| at.repo.clone());
+}
+
+/// Uploads an in-memory blob unless the repository holds it (or can mount it); returns the
+/// bytes sent.
+async fn upload_bytes(
+    client: &RegistryClient,
+    repo: &Repository,
+    bytes: &[u8],
+    placed: &mut PlacedBlobs,
+) -> Result<u64, RegistryError> {
+    let digest = Digest::of(bytes);
+    let at = Placement {
+        client,
+        repo,
+        digest: &digest,
+        size: bytes.len() as u64,
+    };
+    let Some(session) = without_bytes(&at, placed).await? else {
+        remember(&at, placed);
+        return Ok(0);
+    };
+    let data = Bytes::copy_from_slice(bytes);
+    let open = move || -> BoxFuture<'static, Result<ByteStream, RegistryError>> {
+        let data = data.clone();
+        Box::pin(async move { Ok(stream::once(async move { Ok(data) }).boxed()) })
+    };
+    let target = BlobTarget {
+        repo,
+        digest: &digest,
+        size: at.size,
+        source: "rebuilt catalog",
+    };
+    let sent = client.upload_blob(&target, session, &open).await?;
+    remember(&at, placed);
+    Ok(sent)
+}
+
+/// Streams a blob from the source catalog repository unless the destination holds it (or can
+/// mount it).
+async fn copy_blob(
+    source: &RegistryClient,
+    from: &Repository,
+    at: &Placement<'_>,
+    placed: &mut PlacedBlobs,
+) -> Result<u64, RegistryError> {
+    let Some(session) = without_bytes(at, placed).await? else {
+        remember(at, placed);
+        return Ok(0);
+    };
+    let (client, src, d) = (source.clone(), from.clone(), at.digest.clone());
+    let open = move || -> BoxFuture<'static, Result<ByteStream, RegistryError>> {
+        let (client, src, d) = (client.clone(), src.clone(), d.clone());
+        Box::pin(async move { client.get_blob(&src, &d).await })
+    };
+    let name = from.to_string();
+    let target = BlobTarget {
+        repo: at.repo,
+        digest: at.digest,
+        size: at.size,
+        source: &name,
+    };
+    let sent = at.client.upload_blob(&target, session, &open).await?;
+    remember(at, placed);
+    Ok(sent)
+}

@@ -1,0 +1,610 @@
+//! `airlift build`/`plan` with operator `catalog` sets end to end against real registries: a
+//! fixture catalog image (2-platform OCI index, FBC layer) whose bundles and related images are
+//! real images in the source registry; the rebuilt catalog is read back from the mirror.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use airlift::catalog::{configs_from_layers, parse_catalog};
+use serde_json::{Value, json};
+use support::fixture::{
+    DOCKER_CONFIG, DOCKER_LAYER, DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST,
+    sha256,
+};
+use support::{Fixture, Format, Layer, Pushed, Registry, RegistryOptions, SkopeoAuth};
+
+const BIN: &str = env!("CARGO_BIN_EXE_airlift");
+const VALIDATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/crds/validate.py");
+
+/// A `catalog-source-template`: name, namespace, sourceType and image are replaced, the rest kept.
+const TEMPLATE: &str = "apiVersion: operators.coreos.com/v1alpha1
+kind: CatalogSource
+metadata:
+  name: discarded
+  namespace: discarded
+  labels:
+    team: platform
+spec:
+  displayName: Beta operators
+  image: discarded
+  publisher: Test
+  sourceType: grpc
+  updateStrategy:
+    registryPoll:
+      interval: 30m0s
+";
+
+/// Images of one bundle: the bundle image and its operator (related) image.
+struct BundleImages {
+    bundle: Pushed,
+    operator: Pushed,
+}
+
+/// The source registry with a catalog `catalogs/test-index:v1` of two packages:
+/// `alpha` (stable: 1.0.0 → 1.1.0) and `beta` (stable: 2.0.0).
+struct Source {
+    reg: Registry,
+    alpha_old: BundleImages,
+    alpha_new: BundleImages,
+    beta: BundleImages,
+    catalog: String,
+}
+
+async fn bundle_images(f: &Fixture, package: &str) -> BundleImages {
+    let one = [Layer::Random(256)];
+    BundleImages {
+        bundle: f
+            .image(
+                &format!("ops/{package}-bundle"),
+                None,
+                Format::Oci,
+                "amd64",
+                &one,
+            )
+            .await,
+        operator: f
+            .image(
+                &format!("ops/{package}-operator"),
+                None,
+                Format::Oci,
+                "amd64",
+                &one,
+            )
+            .await,
+    }
+}
+
+fn bundle_json(host: &str, package: &str, version: &str, b: &BundleImages) -> Value {
+    json!({
+        "schema": "olm.bundle",
+        "name": format!("{package}.v{version}"),
+        "package": package,
+        "image": b.bundle.by_digest(host),
+        "properties": [{"type": "olm.package", "value": {"packageName": package, "version": version}}],
+        "relatedImages": [
+            {"name": "operator", "image": b.operator.by_digest(host)},
+            {"name": "", "image": b.bundle.by_digest(host)}
+        ]
+    })
+}
+
+fn tar_gz(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, path, &data[..]).expect("tar entry");
+    }
+    let tar = b.into_inner().expect("tar");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&tar).expect("gzip");
+    gz.finish().expect("gzip")
+}
+
+/// How the fixture catalog image is shaped.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// A 2-platform OCI index.
+    OciIndex,
+    /// One Docker schema 2 manifest, no index.
+    DockerSingle,
+}
+
+async fn source() -> Source {
+    source_shaped(Shape::OciIndex).await
+}
+
+async fn source_shaped(shape: Shape) -> Source {
+    let reg = Registry::start(RegistryOptions::default());
+    let f = Fixture::new(&reg);
+    let alpha_old = bundle_images(&f, "alpha").await;
+    let alpha_new = bundle_images(&f, "alpha").await;
+    let beta = bundle_images(&f, "beta").await;
+    let src = Source {
+        catalog: format!("{}/catalogs/test-index:v1", reg.host()),
+        reg,
+        alpha_old,
+        alpha_new,
+        beta,
+    };
+    src.push_catalog(shape, true).await;
+    src
+}
+
+impl Source {
+    /// Pushes the catalog under `:v1`; without `alpha_new` the alpha channel ends at 1.0.0.
+    async fn push_catalog(&self, shape: Shape, alpha_new: bool) {
+        let f = Fixture::new(&self.reg);
+        let host = self.reg.host();
+        let stream = |objects: Vec<Value>| -> Vec<u8> {
+            objects
+                .iter()
+                .flat_map(|o| {
+                    let mut v = serde_json::to_vec(o).expect("json");
+                    v.push(b'\n');
+                    v
+                })
+                .collect()
+        };
+        let mut entries = vec![json!({"name": "alpha.v1.0.0"})];
+        let mut alpha = vec![
+            json!({"schema": "olm.package", "name": "alpha", "defaultChannel": "stable"}),
+            bundle_json(&host, "alpha", "1.0.0", &self.alpha_old),
+        ];
+        if alpha_new {
+            entries.push(json!({"name": "alpha.v1.1.0", "replaces": "alpha.v1.0.0"}));
+            alpha.push(bundle_json(&host, "alpha", "1.1.0", &self.alpha_new));
+        }
+        alpha.push(json!({"schema": "olm.channel", "package": "alpha", "name": "stable", "entries": entries}));
+        let alpha = stream(alpha);
+        let beta_fbc = stream(vec![
+            json!({"schema": "olm.package", "name": "beta", "defaultChannel": "stable"}),
+            json!({"schema": "olm.channel", "package": "beta", "name": "stable", "entries": [
+                {"name": "beta.v2.0.0"}
+            ]}),
+            bundle_json(&host, "beta", "2.0.0", &self.beta),
+        ]);
+        let repo = "catalogs/test-index";
+        let layer = tar_gz(&[
+            ("bin/opm", b"opm".to_vec()),
+            ("configs/alpha/catalog.json", alpha),
+            ("configs/beta/catalog.json", beta_fbc),
+            ("tmp/cache/cache.json", b"{}".to_vec()),
+        ]);
+        let (manifest_type, config_type, layer_type) = match shape {
+            Shape::OciIndex => (OCI_MANIFEST, OCI_CONFIG, OCI_LAYER),
+            Shape::DockerSingle => (DOCKER_MANIFEST, DOCKER_CONFIG, DOCKER_LAYER),
+        };
+        let arches: &[&str] = match shape {
+            Shape::OciIndex => &["amd64", "arm64"],
+            Shape::DockerSingle => &["amd64"],
+        };
+        let layer = f.push_blob(repo, &layer, layer_type).await;
+        let mut children = Vec::new();
+        for arch in arches {
+            let config = serde_json::to_vec(&json!({
+                "architecture": arch,
+                "os": "linux",
+                "config": {
+                    "Labels": {"operators.operatorframework.io.index.configs.v1": "/configs"},
+                    "Entrypoint": ["/bin/opm"],
+                    "Cmd": ["serve", "/configs", "--cache-dir=/tmp/cache"]
+                },
+                "rootfs": {"type": "layers", "diff_ids": [sha256(b"unused")]}
+            }))
+            .expect("json");
+            let config = f.push_blob(repo, &config, config_type).await;
+            let manifest = serde_json::to_vec(&json!({
+                "schemaVersion": 2,
+                "mediaType": manifest_type,
+                "config": {"mediaType": config_type, "digest": config.digest, "size": config.size},
+                "layers": [{"mediaType": layer_type, "digest": layer.digest, "size": layer.size}]
+            }))
+            .expect("json");
+            if shape == Shape::DockerSingle {
+                f.push_manifest(repo, "v1", manifest_type, &manifest).await;
+                continue;
+            }
+            let digest = f
+                .push_manifest(repo, &sha256(&manifest), manifest_type, &manifest)
+                .await;
+            children.push(json!({
+                "mediaType": manifest_type, "digest": digest, "size": manifest.len(),
+                "platform": {"architecture": arch, "os": "linux"}
+            }));
+        }
+        if shape == Shape::OciIndex {
+            let index = serde_json::to_vec(&json!({
+                "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children
+            }))
+            .expect("json");
+            f.push_manifest(repo, "v1", OCI_INDEX, &index).await;
+        }
+    }
+}
+
+/// A mirror registry and a recipe directory (fresh workspace).
+struct Lab {
+    mirror: Registry,
+    dir: tempfile::TempDir,
+}
+
+impl Lab {
+    fn new(recipe: impl Fn(&str) -> String) -> Lab {
+        let mirror = Registry::start(RegistryOptions::default());
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("airlift.kdl"), recipe(&mirror.host())).expect("recipe");
+        std::fs::write(dir.path().join("cs-template.yaml"), TEMPLATE).expect("template");
+        Lab { mirror, dir }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(["--src-tls-verify=false", "--dest-tls-verify=false"])
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run airlift")
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+fn two_catalogs(src: &Source) -> impl Fn(&str) -> String + '_ {
+    move |mirror| {
+        format!(
+            r#"catalog "one" "{cat}" {{
+    package "alpha"
+}}
+
+catalog "two" "{cat}" {{
+    rename "other/test-index" tag="v1-beta"
+    package "beta"
+    catalog-source-template "cs-template.yaml"
+}}
+
+target "mirror" "docker://{mirror}/mirror" {{
+    needs "one" "two"
+}}
+"#,
+            cat = src.catalog
+        )
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `<mirror>/mirror/<source path>:sha256-<hex>`: where a digest-only image lands.
+fn mirrored(lab: &Lab, p: &Pushed) -> String {
+    format!(
+        "{}/mirror/{}:{}",
+        lab.mirror.host(),
+        p.repo,
+        p.digest.replace(':', "-")
+    )
+}
+
+fn present(reference: &str) -> bool {
+    support::skopeo_inspect_raw(reference, &SkopeoAuth::default()).is_ok()
+}
+
+/// Reads a rebuilt catalog back: its index digest and, per platform, the bundle names of its
+/// file-based catalog.
+async fn read_catalog(lab: &Lab, repo: &str, tag: &str) -> (String, Vec<BTreeSet<String>>) {
+    let reference = format!("{}/{repo}:{tag}", lab.mirror.host());
+    let raw = support::skopeo_inspect_raw(&reference, &SkopeoAuth::default())
+        .unwrap_or_else(|e| panic!("rebuilt catalog {reference}: {e}"));
+    let index: Value = serde_json::from_slice(&raw).expect("index json");
+    let f = Fixture::new(&lab.mirror);
+    let mut platforms = Vec::new();
+    let digests: Vec<String> = match index["manifests"].as_array() {
+        Some(children) => children
+            .iter()
+            .map(|c| c["digest"].as_str().expect("digest").to_string())
+            .collect(),
+        None => vec![sha256(&raw)],
+    };
+    for digest in &digests {
+        let m = f.manifest(repo, digest).await.expect("platform manifest");
+        let m: Value = serde_json::from_slice(&m).expect("manifest json");
+        let config = f
+            .blob(repo, m["config"]["digest"].as_str().expect("config"))
+            .await
+            .expect("config blob");
+        let config: Value = serde_json::from_slice(&config).expect("config json");
+        assert_eq!(
+            config["rootfs"]["diff_ids"].as_array().map(Vec::len),
+            Some(3),
+            "one original and two rebuilt layers"
+        );
+        let mut layers = Vec::new();
+        for l in m["layers"].as_array().expect("layers") {
+            let d = l["digest"].as_str().expect("layer digest");
+            layers.push(std::io::Cursor::new(f.blob(repo, d).await.expect("layer")));
+        }
+        let files = configs_from_layers(layers, "/configs").expect("configs");
+        let catalog = parse_catalog(&files).expect("fbc");
+        let names = catalog
+            .packages
+            .values()
+            .flat_map(|p| p.bundles.keys().cloned())
+            .collect();
+        platforms.push(names);
+    }
+    (sha256(&raw), platforms)
+}
+
+/// `(name, bytes)` of every file of `dir`, sorted.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| {
+            let e = e.expect("entry");
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).expect("read"),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn build_mirrors_filtered_catalogs_reproducibly() {
+    let src = source().await;
+    let lab = Lab::new(two_catalogs(&src));
+    let plan = lab.run(&["plan"]);
+    assert!(plan.status.success(), "plan failed:\n{}", stderr(&plan));
+    let text = String::from_utf8_lossy(&plan.stdout).into_owned();
+    assert_eq!(text.matches("run    prune-catalog").count(), 2, "{text}");
+    assert_eq!(text.matches("run    copy").count(), 4, "{text}");
+
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "build failed:\n{}", stderr(&out));
+
+    let (one, platforms) = read_catalog(&lab, "mirror/catalogs/test-index", "v1").await;
+    assert_eq!(platforms.len(), 2);
+    for p in &platforms {
+        assert_eq!(p, &set(&["alpha.v1.1.0"]));
+    }
+    let (two, platforms) = read_catalog(&lab, "mirror/other/test-index", "v1-beta").await;
+    for p in &platforms {
+        assert_eq!(p, &set(&["beta.v2.0.0"]));
+    }
+    for kept in [&src.alpha_new, &src.beta] {
+        assert!(present(&mirrored(&lab, &kept.bundle)), "bundle missing");
+        assert!(present(&mirrored(&lab, &kept.operator)), "operator missing");
+    }
+    assert!(!present(&mirrored(&lab, &src.alpha_old.bundle)));
+    assert!(!present(&mirrored(&lab, &src.alpha_old.operator)));
+
+    let lock = std::fs::read_to_string(lab.path().join("airlift.lock")).expect("lock");
+    assert!(
+        lock.contains(&src.catalog),
+        "catalog pinned in the lock:\n{lock}"
+    );
+
+    check_resources(&lab, &src);
+
+    // A second build is all fresh.
+    let again = lab.run(&["build"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("build: 0 copied, 6 fresh"),
+        "{}",
+        stderr(&again)
+    );
+
+    // --offline takes the catalog digest from the lock; still all fresh.
+    let offline = lab.run(&["--offline", "build"]);
+    assert!(offline.status.success(), "{}", stderr(&offline));
+    assert!(
+        stderr(&offline).contains("build: 0 copied, 6 fresh"),
+        "{}",
+        stderr(&offline)
+    );
+
+    // `resources` (no network) renders the same files from the lock and the journal.
+    let dir = lab.path().join(".airlift/out/mirror/cluster-resources");
+    let before: Vec<(String, Vec<u8>)> = files(&dir);
+    std::fs::remove_dir_all(&dir).expect("remove resources");
+    let out = lab.run(&["resources", "mirror"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(files(&dir), before);
+
+    // A fresh workspace and a fresh mirror give byte-identical catalogs.
+    let other = Lab::new(two_catalogs(&src));
+    let out = other.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        read_catalog(&other, "mirror/catalogs/test-index", "v1")
+            .await
+            .0,
+        one
+    );
+    assert_eq!(
+        read_catalog(&other, "mirror/other/test-index", "v1-beta")
+            .await
+            .0,
+        two
+    );
+}
+
+/// CatalogSource / ClusterCatalog of both catalogs validate against the CRDs and match their
+/// snapshots; bundle and related images are in the `operator` IDMS.
+fn check_resources(lab: &Lab, src: &Source) {
+    let dir = lab.path().join(".airlift/out/mirror/cluster-resources");
+    let names = [
+        "cs-test-index-v1.yaml",
+        "cc-test-index-v1.yaml",
+        "cs-test-index-v1-beta.yaml",
+        "cc-test-index-v1-beta.yaml",
+        "idms-operator-0.yaml",
+    ];
+    let v = Command::new("python3")
+        .arg(VALIDATE)
+        .args(names.iter().map(|n| dir.join(n)))
+        .output()
+        .expect("python3 validate.py");
+    assert!(
+        v.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&v.stdout),
+        String::from_utf8_lossy(&v.stderr)
+    );
+    let idms = std::fs::read_to_string(dir.join("idms-operator-0.yaml")).expect("idms");
+    for kept in [&src.alpha_new, &src.beta] {
+        assert!(idms.contains(&kept.bundle.repo), "{idms}");
+        assert!(idms.contains(&kept.operator.repo), "{idms}");
+    }
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots/catalog"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.add_filter(r"127\.0\.0\.1:\d+", "[MIRROR]");
+    settings.bind(|| {
+        for name in &names[..4] {
+            let text = std::fs::read_to_string(dir.join(name)).expect("resource");
+            insta::assert_snapshot!(name.trim_end_matches(".yaml"), text);
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_package_is_an_input_error() {
+    let src = source().await;
+    let lab = Lab::new(|mirror| {
+        format!(
+            "catalog \"one\" \"{}\" {{\n    package \"alpah\"\n}}\n\ntarget \"mirror\" \"docker://{mirror}/mirror\" {{\n    needs \"one\"\n}}\n",
+            src.catalog
+        )
+    });
+    let out = lab.run(&["plan"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("alpah"), "{err}");
+    assert!(err.contains("alpha"), "did-you-mean: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_operators_reads_the_catalog() {
+    let src = source().await;
+    let lab = Lab::new(|_| String::new());
+    let out = lab.run(&["list", "operators", "--catalog", &src.catalog]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rows: Vec<&str> = text.lines().collect();
+    assert!(rows[0].starts_with("NAME"), "{text}");
+    assert!(
+        rows.iter()
+            .any(|r| r.starts_with("alpha ") && r.ends_with("stable")),
+        "{text}"
+    );
+    assert!(rows.iter().any(|r| r.starts_with("beta ")), "{text}");
+
+    let out = lab.run(&[
+        "list",
+        "operators",
+        "--catalog",
+        &src.catalog,
+        "--package",
+        "alpha",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("stable") && l.contains("alpha.v1.1.0") && l.contains("1.1.0")),
+        "{text}"
+    );
+
+    let out = lab.run(&[
+        "list",
+        "operators",
+        "--catalog",
+        &src.catalog,
+        "--package",
+        "alpah",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("alpha"), "{}", stderr(&out));
+
+    let out = lab.run(&["list", "operators"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn build_rebuilds_a_single_docker_manifest_catalog() {
+    let src = source_shaped(Shape::DockerSingle).await;
+    let lab = Lab::new(|mirror| {
+        format!(
+            "catalog \"one\" \"{}\" {{\n    package \"beta\"\n}}\n\ntarget \"mirror\" \"docker://{mirror}/mirror\" {{\n    needs \"one\"\n}}\n",
+            src.catalog
+        )
+    });
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "build failed:\n{}", stderr(&out));
+    let repo = "mirror/catalogs/test-index";
+    let (_, platforms) = read_catalog(&lab, repo, "v1").await;
+    assert_eq!(platforms, vec![set(&["beta.v2.0.0"])]);
+    let raw = support::skopeo_inspect_raw(
+        &format!("{}/{repo}:v1", lab.mirror.host()),
+        &SkopeoAuth::default(),
+    )
+    .expect("rebuilt");
+    let m: Value = serde_json::from_slice(&raw).expect("json");
+    assert_eq!(m["mediaType"], DOCKER_MANIFEST);
+    for l in m["layers"].as_array().expect("layers") {
+        assert_eq!(l["mediaType"], DOCKER_LAYER);
+    }
+    assert!(present(&mirrored(&lab, &src.beta.bundle)));
+    assert!(!present(&mirrored(&lab, &src.alpha_new.bundle)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn moved_catalog_tag_rebuilds_the_catalog() {
+    let src = source().await;
+    let lab = Lab::new(|mirror| {
+        format!(
+            "catalog \"one\" \"{}\" {{\n    package \"alpha\"\n}}\n\ntarget \"mirror\" \"docker://{mirror}/mirror\" {{\n    needs \"one\"\n}}\n",
+            src.catalog
+        )
+    });
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let repo = "mirror/catalogs/test-index";
+    let (first, platforms) = read_catalog(&lab, repo, "v1").await;
+    assert_eq!(platforms[0], set(&["alpha.v1.1.0"]));
+
+    // The catalog's tag moves to a catalog whose alpha channel ends at 1.0.0.
+    src.push_catalog(Shape::OciIndex, false).await;
+    let plan = lab.run(&["plan"]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    let text = String::from_utf8_lossy(&plan.stdout).into_owned();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("prune-catalog") && l.contains("source digest changed")),
+        "{text}"
+    );
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (second, platforms) = read_catalog(&lab, repo, "v1").await;
+    assert_ne!(first, second);
+    assert_eq!(platforms[0], set(&["alpha.v1.0.0"]));
+    assert!(present(&mirrored(&lab, &src.alpha_old.bundle)));
+    assert!(present(&mirrored(&lab, &src.alpha_old.operator)));
+}
