@@ -38,9 +38,10 @@ fn kdl_blocks(text: &str) -> Vec<(usize, String)> {
 }
 
 #[test]
-fn every_kdl_block_in_the_book_is_a_valid_recipe() {
+fn every_kdl_block_in_the_book_and_readme_is_a_valid_recipe() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
+    // The README's recipe is the first one a newcomer copies: it is checked too.
+    let mut files = vec![root.join("README.md")];
     markdown_files(&root.join("book/src"), &mut files);
     let mut count = 0;
     let mut failures = Vec::new();
