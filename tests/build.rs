@@ -6,7 +6,7 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
@@ -601,19 +601,10 @@ async fn build_writes_cluster_resources_that_validate_against_the_crds() {
         itms.contains(&format!("source: {}/team/app", lab.up.host())),
         "{itms}"
     );
-    let validator = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/crds/validate.py");
-    let v = Command::new("python3")
-        .arg(&validator)
-        .arg(dir.join("idms-generic-0.yaml"))
-        .arg(dir.join("itms-generic-0.yaml"))
-        .output()
-        .expect("python3 (apt-get install python3-yaml python3-jsonschema)");
-    assert!(
-        v.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&v.stdout),
-        String::from_utf8_lossy(&v.stderr)
-    );
+    support::crds::assert_valid(&[
+        dir.join("idms-generic-0.yaml"),
+        dir.join("itms-generic-0.yaml"),
+    ]);
     // Byte-identical on a rerun.
     let before = std::fs::read(dir.join("idms-generic-0.yaml")).expect("read");
     assert!(lab.run(&["resources", "mirror"]).status.success());

@@ -18,8 +18,6 @@ use support::fixture::{
 use support::{Fixture, Format, Layer, Pushed, Registry, RegistryOptions, SkopeoAuth};
 
 const BIN: &str = env!("CARGO_BIN_EXE_airlift");
-const VALIDATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/crds/validate.py");
-
 /// A `catalog-source-template`: name, namespace, sourceType and image are replaced, the rest kept.
 const TEMPLATE: &str = "apiVersion: operators.coreos.com/v1alpha1
 kind: CatalogSource
@@ -456,17 +454,8 @@ fn check_resources(lab: &Lab, src: &Source) {
         "cc-test-index-v1-beta.yaml",
         "idms-operator-0.yaml",
     ];
-    let v = Command::new("python3")
-        .arg(VALIDATE)
-        .args(names.iter().map(|n| dir.join(n)))
-        .output()
-        .expect("python3 validate.py");
-    assert!(
-        v.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&v.stdout),
-        String::from_utf8_lossy(&v.stderr)
-    );
+    let files: Vec<std::path::PathBuf> = names.iter().map(|n| dir.join(n)).collect();
+    support::crds::assert_valid(&files);
     let idms = std::fs::read_to_string(dir.join("idms-operator-0.yaml")).expect("idms");
     for kept in [&src.alpha_new, &src.beta] {
         assert!(idms.contains(&kept.bundle.repo), "{idms}");

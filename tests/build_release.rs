@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
+use support::crds::assert_valid as validate;
 use support::gpg::{Gpg, simple_signing};
 use support::graph_server::{GraphServer, fixture_release};
 use support::http::StaticServer;
 use support::{Fixture, Format, Layer, Pushed, Registry, RegistryOptions, SkopeoAuth};
 
 const BIN: &str = env!("CARGO_BIN_EXE_airlift");
-const VALIDATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/crds/validate.py");
 const ART: &str = "openshift-release-dev/ocp-v4.0-art-dev";
 const RELEASE_REPO: &str = "openshift-release-dev/ocp-release";
 
@@ -230,24 +230,6 @@ fn assert_release_absent(lab: &Lab, version: &str) {
             );
         }
     }
-}
-
-fn validate(files: &[PathBuf]) {
-    assert!(
-        Path::new(VALIDATE).is_file(),
-        "{VALIDATE} not found: check out the `shared/` directory beside the repository"
-    );
-    let out = Command::new("python3")
-        .arg(VALIDATE)
-        .args(files)
-        .output()
-        .expect("run validate.py (python3 with PyYAML and jsonschema)");
-    assert!(
-        out.status.success(),
-        "validate.py failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,8 +6,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use airlift::oci::{Digest, Repository};
@@ -17,12 +15,11 @@ use airlift::release::{
     load_graph_data, load_graphs, payload_destination, read_payload, select_release_set,
 };
 use airlift::resources::{ResourceOptions, render_update_service};
+use support::crds::validate;
 use support::graph_server::{
     GraphServer, SilentServer, fixture_release, graph_data_tarball, graphs_dir,
 };
 use support::{Fixture, Format, Layer, Registry, RegistryOptions, SkopeoAuth, skopeo_inspect_raw};
-
-const VALIDATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/crds/validate.py");
 
 fn client() -> GraphClient {
     GraphClient::new(Duration::from_secs(10))
@@ -199,33 +196,6 @@ fn graph_data_is_fetched_stored_and_built_reproducibly() {
         listing.iter().all(|l| l.contains(" 0/0 0 ")),
         "{listing:#?}"
     );
-}
-
-fn validate(files: &[PathBuf]) -> (bool, String) {
-    assert!(
-        Path::new(VALIDATE).is_file(),
-        "{VALIDATE} not found: check out the `shared/` directory beside the repository"
-    );
-    let probe = Command::new("python3")
-        .args(["-c", "import yaml, jsonschema"])
-        .output();
-    match probe {
-        Ok(o) if o.status.success() => {}
-        _ => panic!(
-            "python3 with PyYAML and jsonschema is required: `apt-get install python3-yaml python3-jsonschema` or `pip install pyyaml jsonschema`"
-        ),
-    }
-    let out = Command::new("python3")
-        .arg(VALIDATE)
-        .args(files)
-        .output()
-        .expect("run validate.py");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
 }
 
 #[test]

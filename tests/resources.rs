@@ -2,45 +2,18 @@
 //! widening refusal, determinism under input shuffling, `write_dir`, and validation of every
 //! generated document against the upstream CRDs with `shared/crds/validate.py`.
 
+mod support;
+
+use support::crds::validate;
+
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use airlift::resources::{
     Category, MirrorScope, MirroredImage, Rendered, ResourceOptions, SourcePolicy, convert_icsp,
     render, write_dir,
 };
-
-const VALIDATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/crds/validate.py");
-
-/// Runs the upstream-CRD validator over `files`; (exit 0, stdout+stderr). Never skips: a missing
-/// validator or missing Python modules fail the test with what to install.
-fn validate(files: &[PathBuf]) -> (bool, String) {
-    assert!(
-        Path::new(VALIDATE).is_file(),
-        "{VALIDATE} not found: check out the `shared/` directory beside the repository"
-    );
-    let probe = Command::new("python3")
-        .args(["-c", "import yaml, jsonschema"])
-        .output();
-    match probe {
-        Ok(o) if o.status.success() => {}
-        _ => panic!(
-            "python3 with PyYAML and jsonschema is required: `apt-get install python3-yaml python3-jsonschema` or `pip install pyyaml jsonschema`"
-        ),
-    }
-    let out = Command::new("python3")
-        .arg(VALIDATE)
-        .args(files)
-        .output()
-        .expect("run validate.py");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
 
 const MIRROR: &str = "mirror.example:5000";
 
