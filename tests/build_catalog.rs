@@ -390,6 +390,18 @@ async fn build_mirrors_filtered_catalogs_reproducibly() {
     }
     assert!(!present(&mirrored(&lab, &src.alpha_old.bundle)));
     assert!(!present(&mirrored(&lab, &src.alpha_old.operator)));
+    // `verify` checks the kept bundle and operator images and both rebuilt catalogs.
+    let verify = lab.run(&["verify", "mirror"]);
+    assert!(
+        verify.status.success(),
+        "verify failed:\n{}",
+        stderr(&verify)
+    );
+    assert!(
+        stderr(&verify).contains("6 image(s)"),
+        "{}",
+        stderr(&verify)
+    );
 
     let lock = std::fs::read_to_string(lab.path().join("airlift.lock")).expect("lock");
     assert!(

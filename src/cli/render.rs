@@ -167,7 +167,7 @@ pub(crate) fn render_target(
 
 /// Bundle and related images of the goal's catalogs that the lock records (the goal itself
 /// only carries them after catalog discovery, which `airlift resources` does not run).
-fn catalog_items_from_lock(goal: &TargetGoal, lock: Option<&LockFile>) -> Vec<GoalItem> {
+pub(crate) fn catalog_items_from_lock(goal: &TargetGoal, lock: Option<&LockFile>) -> Vec<GoalItem> {
     let Some(lock) = lock else {
         return Vec::new();
     };

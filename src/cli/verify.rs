@@ -33,7 +33,9 @@ pub(crate) fn run(global: &GlobalOpts, target: &str) -> CmdResult {
     let goal = &super::release::with_stored_releases(&session, goal)?;
     let mut checks = Vec::new();
     let mut problems = Vec::new();
-    for item in &goal.items {
+    // Bundle and related images of the target's catalogs are known from the lock.
+    let catalog_items = super::render::catalog_items_from_lock(goal, Some(&lock));
+    for item in goal.items.iter().chain(&catalog_items) {
         let Some(digest) = item
             .origin
             .digest()
@@ -57,6 +59,34 @@ pub(crate) fn run(global: &GlobalOpts, target: &str) -> CmdResult {
             .map_or(digest, |r| r.output_digest.clone());
         checks.push((dest, expected));
     }
+    // The rebuilt catalogs themselves: the digest their prune task recorded.
+    for c in &goal.catalogs {
+        let Some(digest) = lock.digest_of(&c.set, &c.source) else {
+            problems.push(format!(
+                "catalog `{}` ({}): not in airlift.lock",
+                c.set, c.source
+            ));
+            continue;
+        };
+        let dest = match c.dest(&goal.dest) {
+            Ok(d) => d,
+            Err(e) => {
+                problems.push(format!("catalog `{}`: {e}", c.set));
+                continue;
+            }
+        };
+        match journal
+            .get(&dest.to_string())
+            .filter(|r| &r.source_digest == digest)
+        {
+            Some(r) => checks.push((dest, r.output_digest.clone())),
+            None => problems.push(format!(
+                "{dest}: the rebuilt catalog of `{}` is not recorded; run `airlift build`",
+                c.set
+            )),
+        }
+    }
+    let images = checks.len();
     let rt = session::runtime()?;
     let jobs = session::limits(global).jobs;
     let results: Vec<(usize, usize, Vec<String>)> = rt.block_on(
@@ -78,7 +108,7 @@ pub(crate) fn run(global: &GlobalOpts, target: &str) -> CmdResult {
     if !global.quiet {
         eprintln!(
             "verify: target `{target}`: {} image(s), {manifests} manifest(s) and {blobs} blob(s) checked, {} problem(s)",
-            goal.items.len(),
+            images,
             problems.len()
         );
     }
