@@ -309,13 +309,17 @@ fn signature(gpg: &Gpg, uid: &str, lab: &Lab, version: &str) -> (String, Vec<u8>
     let reference = format!("{}/{RELEASE_REPO}:{version}-x86_64", lab.up.host());
     (
         format!("/sigs/sha256={hex}/signature-1"),
-        gpg.sign(uid, &simple_signing(&p.digest, &reference)),
+        gpg.sign(uid, &simple_signing(&p.digest, &reference), &[]),
     )
 }
 
 fn trust_block(lab: &Lab, gpg: &Gpg, uid: &str, store: &StaticServer) -> String {
     std::fs::create_dir_all(lab.dir.path().join("keys")).expect("keys dir");
-    std::fs::write(lab.dir.path().join("keys/release.asc"), gpg.export(uid)).expect("keyring");
+    std::fs::write(
+        lab.dir.path().join("keys/release.asc"),
+        gpg.export(uid, true),
+    )
+    .expect("keyring");
     format!(
         "\ntrust \"release-keys\" signature-store=\"{}/sigs\" {{\n    gpg-keyring \"keys/release.asc\"\n    applies-to \"ocp\"\n}}\n",
         store.base_url()
@@ -326,7 +330,7 @@ fn trust_block(lab: &Lab, gpg: &Gpg, uid: &str, store: &StaticServer) -> String 
 async fn verified_releases_are_mirrored_with_their_signature_configmap() {
     let lab = Lab::new().await;
     let gpg = Gpg::new();
-    gpg.gen_key("Release <r@example.com>");
+    gpg.gen_key("Release <r@example.com>", "ed25519", "never", None);
     let files: BTreeMap<String, Vec<u8>> = ["4.15.2", "4.15.3"]
         .iter()
         .map(|v| signature(&gpg, "r@example.com", &lab, v))
@@ -367,8 +371,8 @@ async fn verified_releases_are_mirrored_with_their_signature_configmap() {
 async fn a_release_signed_by_an_unknown_key_is_not_mirrored() {
     let lab = Lab::new().await;
     let gpg = Gpg::new();
-    gpg.gen_key("Release <r@example.com>");
-    gpg.gen_key("Stranger <s@example.com>");
+    gpg.gen_key("Release <r@example.com>", "ed25519", "never", None);
+    gpg.gen_key("Stranger <s@example.com>", "ed25519", "never", None);
     let files: BTreeMap<String, Vec<u8>> = [
         signature(&gpg, "r@example.com", &lab, "4.15.2"),
         signature(&gpg, "s@example.com", &lab, "4.15.3"),

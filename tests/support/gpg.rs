@@ -16,9 +16,9 @@ impl Gpg {
         Gpg { home }
     }
 
-    fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
-        let mut child = Command::new("gpg")
-            .env("GNUPGHOME", self.home.path())
+    pub fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
+        let mut cmd = Command::new("gpg");
+        cmd.env("GNUPGHOME", self.home.path())
             .args(["--batch", "--yes", "--quiet", "--pinentry-mode", "loopback"])
             .args(["--passphrase", ""])
             .args(args)
@@ -28,7 +28,8 @@ impl Gpg {
                 Stdio::null()
             })
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
             .spawn()
             .expect("gpg is not installed: apt-get install gnupg");
         if let Some(data) = stdin {
@@ -49,19 +50,46 @@ impl Gpg {
         out.stdout
     }
 
-    /// Generates an ed25519 signing key for `uid` that never expires.
-    pub fn gen_key(&self, uid: &str) {
-        self.run(&["--quick-gen-key", uid, "ed25519", "sign", "never"], None);
+    /// Generates a signing key; returns its long key ID (uppercase hex).
+    pub fn gen_key(&self, uid: &str, algo: &str, expire: &str, faked_time: Option<&str>) -> String {
+        let mut args = Vec::new();
+        if let Some(t) = faked_time {
+            args.extend(["--faked-system-time", t]);
+        }
+        args.extend(["--quick-gen-key", uid, algo, "sign", expire]);
+        self.run(&args, None);
+        let listing = self.run(
+            &[
+                "--with-colons",
+                "--list-keys",
+                "--keyid-format",
+                "long",
+                uid,
+            ],
+            None,
+        );
+        String::from_utf8_lossy(&listing)
+            .lines()
+            .find(|l| l.starts_with("pub:"))
+            .and_then(|l| l.split(':').nth(4))
+            .expect("key id in listing")
+            .to_uppercase()
     }
 
-    /// The armored public key of `uid`.
-    pub fn export(&self, uid: &str) -> Vec<u8> {
-        self.run(&["--armor", "--export", uid], None)
+    pub fn export(&self, uid: &str, armor: bool) -> Vec<u8> {
+        if armor {
+            self.run(&["--armor", "--export", uid], None)
+        } else {
+            self.run(&["--export", uid], None)
+        }
     }
 
-    /// `gpg --sign` (a signed message, not detached) of `data` by `uid`.
-    pub fn sign(&self, uid: &str, data: &[u8]) -> Vec<u8> {
-        self.run(&["--local-user", uid, "--sign"], Some(data))
+    /// `gpg --sign` (a signed message, not detached, not clearsigned) of `data` by `uid`.
+    pub fn sign(&self, uid: &str, data: &[u8], extra: &[&str]) -> Vec<u8> {
+        let mut args = vec!["--local-user", uid];
+        args.extend_from_slice(extra);
+        args.push("--sign");
+        self.run(&args, Some(data))
     }
 }
 
