@@ -85,6 +85,18 @@ impl Failure {
         }
     }
 
+    /// A local I/O failure (workspace, journal, lock file, outputs). `what` already names the
+    /// path and the cause; the help says what to do, the same everywhere.
+    pub fn io(what: impl std::fmt::Display) -> Self {
+        Failure::new(
+            Exit::Io,
+            miette::miette!(
+                help = "check that the path is writable and the disk has space, then rerun: finished work is recorded and not repeated",
+                "{what}"
+            ),
+        )
+    }
+
     /// The uniform answer of a command that a later version implements.
     pub fn not_available(what: &str) -> Self {
         Failure::new(

@@ -90,15 +90,13 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
             }
             r
         })
-        .map_err(|e| Failure::new(Exit::Io, miette::miette!("{e}")))?
+        .map_err(Failure::io)?
     };
     if outcome.failed.is_empty() {
         release::build_graph_images(&rt, &session, global, &goals, &mut journal)?;
     }
     if !global.offline {
-        new_lock
-            .write(&session.lock_path)
-            .map_err(|e| Failure::new(Exit::Io, miette::miette!("{e}")))?;
+        new_lock.write(&session.lock_path).map_err(Failure::io)?;
     }
     for g in &goals {
         let r = render::render_target(&session, global, g, Some(&new_lock), &journal, false)?;

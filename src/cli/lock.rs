@@ -61,8 +61,7 @@ pub(crate) fn run(global: &GlobalOpts, names: &[String]) -> CmdResult {
     discovery.releases = releases;
     let new = session::merged_lock(old.as_ref(), &goals, &discovery);
     let diff = LockFile::diff(&old.clone().unwrap_or_default(), &new);
-    new.write(&session.lock_path)
-        .map_err(|e| Failure::new(Exit::Io, miette::miette!("{e}")))?;
+    new.write(&session.lock_path).map_err(Failure::io)?;
     print!("{}", diff.render());
     if !global.quiet {
         eprintln!(

@@ -6,7 +6,7 @@ use std::fs;
 use super::release;
 use super::session::{self, Session};
 use super::{GlobalOpts, PlanFormat};
-use crate::exit::{CmdResult, Exit, Failure};
+use crate::exit::{CmdResult, Failure};
 use crate::plan::{self, PlanOptions, explain};
 
 pub(crate) fn run(global: &GlobalOpts, targets: &[String], format: PlanFormat) -> CmdResult {
@@ -54,12 +54,7 @@ pub(crate) fn run(global: &GlobalOpts, targets: &[String], format: PlanFormat) -
             fs::write(dir.join("mapping.txt"), explain::mapping(&plan, &g.name))?;
             fs::write(dir.join("missing.txt"), explain::missing(&plan))
         };
-        write().map_err(|e| {
-            Failure::new(
-                Exit::Io,
-                miette::miette!("cannot write {}: {e}", dir.display()),
-            )
-        })?;
+        write().map_err(|e| Failure::io(format!("cannot write {}: {e}", dir.display())))?;
         if !global.quiet {
             eprintln!("dry run: {}", dir.join("mapping.txt").display());
         }

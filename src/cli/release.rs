@@ -282,8 +282,8 @@ pub(crate) fn build_graph_images(
     let image = image_from_scratch(&layer, "amd64");
     let dest_client = sides(global)?.dest;
     for (goal, _) in wanted {
-        let dest = plan::graph_image(&goal.dest)
-            .map_err(|e| Failure::new(Exit::InvalidInput, miette::miette!("{e}")))?;
+        let dest =
+            plan::graph_image(&goal.dest).map_err(|e| Failure::new(Exit::InvalidInput, e))?;
         let dest_s = dest.to_string();
         let key = TaskKey::compute(
             "build-graph-image",
@@ -318,7 +318,7 @@ pub(crate) fn build_graph_images(
                 source_digest: layer.digest.clone(),
                 output_digest: digest,
             }])
-            .map_err(|e| Failure::new(Exit::Io, miette::miette!("{e}")))?;
+            .map_err(Failure::io)?;
         if !global.quiet {
             eprintln!(
                 "graph-data image: {dest}@{} (built without a base image: its copy command needs a shell, see the book's Releases page)",

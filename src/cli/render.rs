@@ -151,10 +151,10 @@ pub(crate) fn render_target(
         .out_dir(&goal.name)
         .join("cluster-resources");
     resources::write_dir(&rendered, &dir).map_err(|e| {
-        Failure::new(
-            Exit::Io,
-            miette::miette!("cannot write cluster resources to {}: {e}", dir.display()),
-        )
+        Failure::io(format!(
+            "cannot write cluster resources to {}: {e}",
+            dir.display()
+        ))
     })?;
     Ok(RenderedTarget {
         dir,

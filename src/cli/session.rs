@@ -40,7 +40,7 @@ impl Session {
                     "{e}"
                 ),
             ),
-            WorkspaceError::Io { .. } => Failure::new(Exit::Io, miette::miette!("{e}")),
+            WorkspaceError::Io { .. } => Failure::io(e),
         })?;
         let lock_path = global.recipe.with_file_name("airlift.lock");
         Ok(Session {
@@ -64,8 +64,7 @@ impl Session {
     }
 
     pub fn journal(&self) -> Result<Journal, Failure> {
-        Journal::open(&self.workspace.journal_path())
-            .map_err(|e| Failure::new(Exit::Io, miette::miette!("{e}")))
+        Journal::open(&self.workspace.journal_path()).map_err(Failure::io)
     }
 
     pub fn cache(&self) -> ManifestCache {
