@@ -69,7 +69,7 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
     let outcome = if dirty == 0 {
         exec::ExecOutcome::default()
     } else {
-        let sides = session::sides(global)?;
+        let sides = session.sides(global)?;
         let format = match global.message_format {
             super::MessageFormat::Json => ReportFormat::Json,
             super::MessageFormat::Human => ReportFormat::Human,

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use super::GlobalOpts;
-use super::session::{Session, sides};
+use super::session::Session;
 use crate::discover::{self, DiscoveredRelease};
 use crate::exit::{Exit, Failure};
 use crate::oci::Digest;
@@ -84,7 +84,7 @@ pub(crate) fn prepare(
             }
         }
     }
-    let source_client = sides(global)?.source;
+    let source_client = session.sides(global)?.source;
     let cache = session.workspace.root().join("cache").join("releases");
     let releases = rt
         .block_on(discover::read_releases(
@@ -280,7 +280,7 @@ pub(crate) fn build_graph_images(
         )
     })?;
     let image = image_from_scratch(&layer, "amd64");
-    let dest_client = sides(global)?.dest;
+    let dest_client = session.sides(global)?.dest;
     for (goal, _) in wanted {
         let dest =
             plan::graph_image(&goal.dest).map_err(|e| Failure::new(Exit::InvalidInput, e))?;

@@ -17,6 +17,9 @@ pub(crate) struct Session {
     pub recipe: Recipe,
     pub lock_path: PathBuf,
     pub workspace: Workspace,
+    /// Registry clients, built once per command so every stage shares their registry pings,
+    /// token caches and connection pools.
+    sides: std::sync::OnceLock<Sides>,
     _guard: WorkspaceGuard,
 }
 
@@ -47,6 +50,7 @@ impl Session {
             recipe,
             lock_path,
             workspace,
+            sides: std::sync::OnceLock::new(),
             _guard: guard,
         })
     }
@@ -65,6 +69,15 @@ impl Session {
 
     pub fn journal(&self) -> Result<Journal, Failure> {
         Journal::open(&self.workspace.journal_path()).map_err(Failure::io)
+    }
+
+    /// The registry clients of this command (see [`sides`]); cheap to clone.
+    pub fn sides(&self, global: &GlobalOpts) -> Result<Sides, Failure> {
+        if let Some(s) = self.sides.get() {
+            return Ok(s.clone());
+        }
+        let built = sides(global)?;
+        Ok(self.sides.get_or_init(|| built).clone())
     }
 
     pub fn cache(&self) -> ManifestCache {
@@ -159,7 +172,7 @@ pub(crate) fn discover(
     journal: &Journal,
     trust_state: bool,
 ) -> Result<Discovery, Failure> {
-    let sides = sides(global)?;
+    let sides = session.sides(global)?;
     let opts = DiscoverOptions {
         offline: global.offline,
         trust_state,
@@ -189,7 +202,7 @@ pub(crate) fn discover_with_catalogs(
     trust_state: bool,
 ) -> Result<Discovery, Failure> {
     let catalogs = if goals.iter().any(|g| !g.catalogs.is_empty()) {
-        let sides = sides(global)?;
+        let sides = session.sides(global)?;
         let opts = DiscoverOptions {
             offline: global.offline,
             trust_state,

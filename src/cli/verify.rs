@@ -23,7 +23,7 @@ pub(crate) fn run(global: &GlobalOpts, target: &str) -> CmdResult {
         ));
     };
     let journal = session.journal()?;
-    let sides = session::sides(global)?;
+    let sides = session.sides(global)?;
     let Some(goal) = goals.iter().find(|g| g.name == target) else {
         return Err(Failure::new(
             Exit::Internal,
