@@ -224,6 +224,28 @@ async fn rebuild_is_fresh_and_a_moved_tag_copies_only_its_new_blobs() {
         .map(|b| (b.digest.clone(), b.size))
         .collect();
     assert_eq!(new_blobs.len(), 2, "a new layer and a new config");
+    // The lock pins a's old digest: plan and build see nothing to do until `update` moves it.
+    let pinned = lab.run(&["plan", "--format", "json"]);
+    assert!(pinned.status.success(), "{}", stderr(&pinned));
+    let pinned: Value = serde_json::from_str(&stdout(&pinned)).expect("plan json");
+    assert!(
+        pinned["tasks"]
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .all(|t| t["freshness"]["state"] == "fresh"),
+        "{pinned:#}"
+    );
+    let update = lab.run(&["update"]);
+    assert!(update.status.success(), "{}", stderr(&update));
+    assert!(
+        stdout(&update).contains(&format!(
+            "~ apps {} {} -> {}",
+            a.reference, a.digest, a2.digest
+        )),
+        "{}",
+        stdout(&update)
+    );
     let plan = lab.run(&["plan", "--format", "json"]);
     assert!(plan.status.success(), "{}", stderr(&plan));
     let plan: Value = serde_json::from_str(&stdout(&plan)).expect("plan json");
@@ -361,7 +383,7 @@ async fn a_killed_build_resumes_without_recopying_finished_work() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn locked_fails_on_moved_tags_offline_uses_the_lock_and_update_accepts() {
+async fn locked_fails_on_moved_tags_build_and_offline_keep_the_lock_and_update_accepts() {
     let lab = Lab::new();
     let fx = Fixture::new(&lab.up);
     let a = fx
@@ -415,6 +437,19 @@ async fn locked_fails_on_moved_tags_offline_uses_the_lock_and_update_accepts() {
     assert!(
         transferred(&events(&refused)).is_empty(),
         "--locked copies nothing when it fails"
+    );
+
+    let pinned = lab.run(&["build"]);
+    assert!(pinned.status.success(), "{}", stderr(&pinned));
+    assert!(
+        stderr(&pinned).contains("0 copied, 2 fresh"),
+        "build keeps the locked digests until `update`: {}",
+        stderr(&pinned)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&lock_path).expect("lock"),
+        locked_text,
+        "a pinned build leaves the lock as it was"
     );
 
     let offline = lab.run(&["build", "--offline"]);

@@ -593,6 +593,16 @@ async fn moved_catalog_tag_rebuilds_the_catalog() {
 
     // The catalog's tag moves to a catalog whose alpha channel ends at 1.0.0.
     src.push_catalog(Shape::OciIndex, false).await;
+    // The lock pins the old catalog digest until `update` moves it.
+    let pinned = lab.run(&["plan"]);
+    assert!(pinned.status.success(), "{}", stderr(&pinned));
+    assert!(
+        !String::from_utf8_lossy(&pinned.stdout).contains("source digest changed"),
+        "{}",
+        String::from_utf8_lossy(&pinned.stdout)
+    );
+    let update = lab.run(&["update"]);
+    assert!(update.status.success(), "{}", stderr(&update));
     let plan = lab.run(&["plan"]);
     assert!(plan.status.success(), "{}", stderr(&plan));
     let text = String::from_utf8_lossy(&plan.stdout).into_owned();

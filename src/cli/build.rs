@@ -37,7 +37,8 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
     let lock = session.read_lock()?;
     let mut journal = session.journal()?;
     let rt = session::runtime()?;
-    let releases = release::prepare(&rt, &session, global, &mut goals, lock.as_ref())?;
+    let resolution = session::resolution(global);
+    let releases = release::prepare(&rt, &session, global, &mut goals, lock.as_ref(), resolution)?;
     let verify = release::verifications(&session, &releases, args.no_verify)?;
     let mut discovery = session::discover_with_catalogs(
         &rt,
@@ -47,6 +48,7 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
         lock.as_ref(),
         &journal,
         args.trust_state,
+        resolution,
     )?;
     discovery.releases = releases;
     let new_lock = session::merged_lock(lock.as_ref(), &goals, &discovery);

@@ -4,6 +4,7 @@
 use super::GlobalOpts;
 use super::release;
 use super::session::{self, Session};
+use crate::discover::Resolution;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::state::LockFile;
 
@@ -48,7 +49,14 @@ pub(crate) fn run(global: &GlobalOpts, names: &[String]) -> CmdResult {
     let old = session.read_lock()?;
     let journal = session.journal()?;
     let rt = session::runtime()?;
-    let releases = release::prepare(&rt, &session, global, &mut goals, old.as_ref())?;
+    let releases = release::prepare(
+        &rt,
+        &session,
+        global,
+        &mut goals,
+        old.as_ref(),
+        Resolution::Fresh,
+    )?;
     let mut discovery = session::discover_with_catalogs(
         &rt,
         &session,
@@ -57,6 +65,7 @@ pub(crate) fn run(global: &GlobalOpts, names: &[String]) -> CmdResult {
         old.as_ref(),
         &journal,
         true,
+        Resolution::Fresh,
     )?;
     discovery.releases = releases;
     let new = session::merged_lock(old.as_ref(), &goals, &discovery);

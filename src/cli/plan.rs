@@ -15,7 +15,8 @@ pub(crate) fn run(global: &GlobalOpts, targets: &[String], format: PlanFormat) -
     let lock = session.read_lock()?;
     let journal = session.journal()?;
     let rt = session::runtime()?;
-    let releases = release::prepare(&rt, &session, global, &mut goals, lock.as_ref())?;
+    let resolution = session::resolution(global);
+    let releases = release::prepare(&rt, &session, global, &mut goals, lock.as_ref(), resolution)?;
     let verify = release::verifications(&session, &releases, false)?;
     let mut discovery = session::discover_with_catalogs(
         &rt,
@@ -25,6 +26,7 @@ pub(crate) fn run(global: &GlobalOpts, targets: &[String], format: PlanFormat) -
         lock.as_ref(),
         &journal,
         false,
+        resolution,
     )?;
     discovery.releases = releases;
     if global.locked {

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use super::GlobalOpts;
 use super::session::Session;
-use crate::discover::{self, DiscoveredRelease};
+use crate::discover::{self, DiscoveredRelease, Resolution};
 use crate::exit::{Exit, Failure};
 use crate::oci::Digest;
 use crate::plan::{self, TargetGoal, TaskKey, VerifySpec};
@@ -50,19 +50,24 @@ pub(crate) fn prepare(
     global: &GlobalOpts,
     goals: &mut [TargetGoal],
     lock: Option<&LockFile>,
+    resolution: Resolution,
 ) -> Result<Vec<DiscoveredRelease>, Failure> {
     let sets = carried_sets(goals);
     if sets.is_empty() {
         return Ok(Vec::new());
     }
     let client = GraphClient::new(DEFAULT_TIMEOUT);
-    let source = if global.offline {
-        GraphSource::Offline
-    } else {
-        GraphSource::Online {
+    let env_override = std::env::var(UPDATE_URL_ENV).ok();
+    let source = match resolution {
+        Resolution::Offline => GraphSource::Offline,
+        Resolution::Pinned => GraphSource::Stored {
             client: &client,
-            env_override: std::env::var(UPDATE_URL_ENV).ok(),
-        }
+            env_override,
+        },
+        Resolution::Fresh => GraphSource::Online {
+            client: &client,
+            env_override,
+        },
     };
     let fail = |e: discover::ReleaseDiscoveryError, exit: Exit| {
         Failure::new(exit, miette::miette!(help = e.help(), "{e}"))
@@ -93,7 +98,7 @@ pub(crate) fn prepare(
             &source_client,
             &cache,
             lock,
-            global.offline,
+            resolution,
         ))
         .map_err(|e| fail(e, Exit::Remote))?;
     if !global.quiet {

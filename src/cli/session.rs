@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::GlobalOpts;
-use crate::discover::{self, DiscoverOptions, Discovery, ManifestCache, Sides};
+use crate::discover::{self, DiscoverOptions, Discovery, ManifestCache, Resolution, Sides};
 use crate::exec::Limits;
 use crate::exit::{Exit, Failure};
 use crate::plan::{self, TargetGoal};
@@ -162,6 +162,19 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         })
 }
 
+/// How `build` and `plan` resolve tags: the lock pins what it names (a no-op rerun asks sources
+/// nothing); `--locked` resolves afresh to compare with the lock; `--offline` uses the lock only.
+/// `lock` and `update` always resolve afresh ([`Resolution::Fresh`]).
+pub(crate) fn resolution(global: &GlobalOpts) -> Resolution {
+    if global.offline {
+        Resolution::Offline
+    } else if global.locked {
+        Resolution::Fresh
+    } else {
+        Resolution::Pinned
+    }
+}
+
 /// Runs discovery for `goals`.
 pub(crate) fn discover(
     rt: &tokio::runtime::Runtime,
@@ -171,10 +184,11 @@ pub(crate) fn discover(
     lock: Option<&LockFile>,
     journal: &Journal,
     trust_state: bool,
+    resolution: Resolution,
 ) -> Result<Discovery, Failure> {
     let sides = session.sides(global)?;
     let opts = DiscoverOptions {
-        offline: global.offline,
+        resolution,
         trust_state,
         // Manifest HEADs and GETs are small: more of them in flight than blob transfers.
         concurrency: limits(global).jobs * 4,
@@ -200,11 +214,12 @@ pub(crate) fn discover_with_catalogs(
     lock: Option<&LockFile>,
     journal: &Journal,
     trust_state: bool,
+    resolution: Resolution,
 ) -> Result<Discovery, Failure> {
     let catalogs = if goals.iter().any(|g| !g.catalogs.is_empty()) {
         let sides = session.sides(global)?;
         let opts = DiscoverOptions {
-            offline: global.offline,
+            resolution,
             trust_state,
             concurrency: limits(global).jobs * 2,
         };
@@ -230,7 +245,16 @@ pub(crate) fn discover_with_catalogs(
     } else {
         None
     };
-    let mut discovery = discover(rt, session, global, goals, lock, journal, trust_state)?;
+    let mut discovery = discover(
+        rt,
+        session,
+        global,
+        goals,
+        lock,
+        journal,
+        trust_state,
+        resolution,
+    )?;
     if let Some(found) = catalogs {
         discovery.catalogs = found.catalogs;
         discovery.dest.extend(found.dest);

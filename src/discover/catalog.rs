@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use super::{DiscoverOptions, Sides};
+use super::{DiscoverOptions, Lookup, Sides};
 use crate::catalog::{
     CONFIGS_LABEL, Catalog, CatalogFilter, FilterErrors, Filtered, LayerError, ParseError,
     RebuildOptions, configs_from_layers, filter_catalog, parse_catalog,
@@ -152,9 +152,10 @@ pub async fn discover_catalogs(
             }
             let digest = match c.source.digest() {
                 Some(d) => Some(d.clone()),
-                None if opts.offline => match lock.and_then(|l| l.digest_of(&c.set, &c.source)) {
-                    Some(d) => Some(d.clone()),
-                    None => {
+                None => match opts.resolution.lookup(lock, &c.set, &c.source) {
+                    Lookup::Locked(d) => Some(d),
+                    Lookup::Resolve => None,
+                    Lookup::NotLocked => {
                         errors.push(CatalogDiscoveryError::NotLocked {
                             set: c.set.clone(),
                             image: c.source.to_string(),
@@ -162,7 +163,6 @@ pub async fn discover_catalogs(
                         continue;
                     }
                 },
-                None => None,
             };
             let mut fetched = match fetch_catalog(&sides.source, &c.source, digest).await {
                 Ok(f) => f,

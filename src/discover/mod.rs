@@ -15,4 +15,4 @@ pub use catalog::{
 };
 pub use model::{DiscoveredRelease, Discovery, ResolvedImage};
 pub use release::{ReleaseDiscoveryError, read_releases, select_releases, stored_releases};
-pub use resolve::{DiscoverOptions, Sides, discover};
+pub use resolve::{DiscoverOptions, Lookup, Resolution, Sides, discover};

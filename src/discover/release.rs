@@ -14,6 +14,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::DiscoveredRelease;
+use super::resolve::{Lookup, Resolution};
 use crate::oci::{Digest, ImageRef};
 use crate::recipe::{ContentSet, Recipe, ReleaseSet};
 use crate::registry::{Manifest, RegistryClient};
@@ -97,14 +98,14 @@ pub fn select_releases(
 
 /// Reads the components of every selected payload (and of payloads named with `image=`).
 /// `cache_dir` holds the components already read, per payload digest. A payload named by tag
-/// is resolved through the registry, or through the lock with `offline`.
+/// is resolved as `resolution` says (through the lock, the registry, or the lock first).
 pub async fn read_releases(
     recipe: &Recipe,
     selections: &[(String, Selection)],
     client: &RegistryClient,
     cache_dir: &Path,
     lock: Option<&LockFile>,
-    offline: bool,
+    resolution: Resolution,
 ) -> Result<Vec<DiscoveredRelease>, ReleaseDiscoveryError> {
     let mut out = Vec::new();
     for (name, selection) in selections {
@@ -132,20 +133,20 @@ pub async fn read_releases(
         for d in &selection.direct {
             let digest = match d.image.digest() {
                 Some(x) => x.clone(),
-                None if offline => lock
-                    .and_then(|l| l.digest_of(name, &d.image))
-                    .cloned()
-                    .ok_or_else(|| {
-                        fail(
+                None => match resolution.lookup(lock, name, &d.image) {
+                    Lookup::Locked(x) => x,
+                    Lookup::NotLocked => {
+                        return Err(fail(
                             &d.image,
                             "not in airlift.lock (--offline): run `airlift lock` where the source is reachable"
                                 .to_string(),
-                        )
-                    })?,
-                None => match client.head_manifest(&d.image).await {
-                    Ok(Some(x)) => x,
-                    Ok(None) => return Err(fail(&d.image, "manifest unknown".to_string())),
-                    Err(e) => return Err(fail(&d.image, e.to_string())),
+                        ));
+                    }
+                    Lookup::Resolve => match client.head_manifest(&d.image).await {
+                        Ok(Some(x)) => x,
+                        Ok(None) => return Err(fail(&d.image, "manifest unknown".to_string())),
+                        Err(e) => return Err(fail(&d.image, e.to_string())),
+                    },
                 },
             };
             let payload = d.image.pinned(digest);

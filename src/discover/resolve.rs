@@ -12,11 +12,51 @@ use crate::plan::TargetGoal;
 use crate::registry::{ManifestDoc, RegistryClient, RegistryError};
 use crate::state::{Journal, LockFile};
 
+/// Where discovery takes the digest of an image named by tag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolution {
+    /// Ask the registry what the tag points at now (`lock`, `update`, `--locked`).
+    Fresh,
+    /// The lock's digest when it has an entry; ask the registry only for what the lock does not
+    /// name yet (`build`, `plan`: a no-op rerun asks sources nothing).
+    Pinned,
+    /// The lock's digest only; an image the lock does not name is an error (`--offline`).
+    Offline,
+}
+
+/// What [`Resolution::lookup`] decided for one image named by tag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// Use this digest.
+    Locked(Digest),
+    /// Ask the registry.
+    Resolve,
+    /// `--offline` and the lock does not name it.
+    NotLocked,
+}
+
+impl Resolution {
+    /// Where the digest of `image` (named by tag in content set `set`) comes from.
+    pub fn lookup(self, lock: Option<&LockFile>, set: &str, image: &ImageRef) -> Lookup {
+        let locked = || lock.and_then(|l| l.digest_of(set, image)).cloned();
+        match self {
+            Resolution::Fresh => Lookup::Resolve,
+            Resolution::Pinned => locked().map_or(Lookup::Resolve, Lookup::Locked),
+            Resolution::Offline => locked().map_or(Lookup::NotLocked, Lookup::Locked),
+        }
+    }
+
+    /// True when no tag may be resolved through the network.
+    pub fn is_offline(self) -> bool {
+        self == Resolution::Offline
+    }
+}
+
 /// How discovery may use the network.
 #[derive(Clone, Debug)]
 pub struct DiscoverOptions {
-    /// Take digests from the lock instead of resolving tags.
-    pub offline: bool,
+    /// Where digests of tags come from.
+    pub resolution: Resolution,
     /// Skip destination probes (`--trust-state`).
     pub trust_state: bool,
     /// Concurrent registry requests.
@@ -52,7 +92,7 @@ pub async fn discover(
     let concurrency = opts.concurrency.max(1);
     let resolve = stream::iter(jobs)
         .map(|(origin, (set, read))| async move {
-            let r = resolve_one(&origin, &set, read, lock, cache, sides, opts.offline).await;
+            let r = resolve_one(&origin, &set, read, lock, cache, sides, opts.resolution).await;
             (origin, r)
         })
         .buffer_unordered(concurrency)
@@ -136,7 +176,7 @@ async fn resolve_one(
     lock: Option<&LockFile>,
     cache: &ManifestCache,
     sides: &Sides,
-    offline: bool,
+    resolution: Resolution,
 ) -> Result<ResolvedImage, String> {
     let (client, at) = match &read {
         ReadFrom::Source(r) => (&sides.source, r),
@@ -144,17 +184,19 @@ async fn resolve_one(
     };
     let digest = match origin.digest() {
         Some(d) => d.clone(),
-        None if offline => lock
-            .and_then(|l| l.digest_of(set, origin))
-            .cloned()
-            .ok_or_else(|| {
-                "not in airlift.lock (--offline): run `airlift lock` where the source is reachable"
-                    .to_string()
-            })?,
-        None => match client.head_manifest(at).await {
-            Ok(Some(d)) => d,
-            Ok(None) => return Err(format!("manifest unknown at {at}")),
-            Err(e) => return Err(describe(e)),
+        None => match resolution.lookup(lock, set, origin) {
+            Lookup::Locked(d) => d,
+            Lookup::NotLocked => {
+                return Err(
+                    "not in airlift.lock (--offline): run `airlift lock` where the source is reachable"
+                        .to_string(),
+                );
+            }
+            Lookup::Resolve => match client.head_manifest(at).await {
+                Ok(Some(d)) => d,
+                Ok(None) => return Err(format!("manifest unknown at {at}")),
+                Err(e) => return Err(describe(e)),
+            },
         },
     };
     let top = manifest_bytes(client, at, &digest, cache).await?;

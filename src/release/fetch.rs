@@ -340,6 +340,12 @@ pub enum GraphSource<'a> {
         client: &'a GraphClient,
         env_override: Option<String>,
     },
+    /// The stored response when there is one, else as [`GraphSource::Online`]: a build pinned
+    /// by its lock selects from the graphs it selected from before (`airlift update` refetches).
+    Stored {
+        client: &'a GraphClient,
+        env_override: Option<String>,
+    },
     /// Stored responses only (`--offline`, disk-to-mirror).
     Offline,
 }
@@ -363,17 +369,25 @@ pub fn load_graphs(
     };
     let requests = requests_of(set);
     let helpers = helper_channels(&requests);
+    let fetch = |client: &GraphClient, env_override: &Option<String>, channel: &str, arch: &str| {
+        let url = graph_url(
+            set.update_url.as_ref().map(|u| u.value.as_str()),
+            env_override.as_deref(),
+        );
+        client.fetch_graph(&url, cache, channel, arch)
+    };
     let get = |channel: &str, arch: &str| match source {
         GraphSource::Online {
             client,
             env_override,
-        } => {
-            let url = graph_url(
-                set.update_url.as_ref().map(|u| u.value.as_str()),
-                env_override.as_deref(),
-            );
-            client.fetch_graph(&url, cache, channel, arch)
-        }
+        } => fetch(client, env_override, channel, arch),
+        GraphSource::Stored {
+            client,
+            env_override,
+        } => match cache.load(channel, arch) {
+            Err(FetchError::NotStored { .. }) => fetch(client, env_override, channel, arch),
+            other => other,
+        },
         GraphSource::Offline => cache.load(channel, arch),
     };
     for arch in arches {
