@@ -47,8 +47,10 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
         &mut goals,
         lock.as_ref(),
         &journal,
-        args.trust_state,
-        resolution,
+        session::DiscoverMode {
+            resolution,
+            trust_state: args.trust_state,
+        },
     )?;
     discovery.releases = releases;
     let new_lock = session::merged_lock(lock.as_ref(), &goals, &discovery);
@@ -84,8 +86,15 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
                 let (s, r) = Reporter::start(format, dirty);
                 (s, Some(r))
             };
-            let r =
-                exec::execute(&plan, &sides, session::limits(global), &mut journal, &sink).await;
+            let r = exec::execute(
+                &plan,
+                &sides,
+                session::limits(global),
+                Some(&session.cache()),
+                &mut journal,
+                &sink,
+            )
+            .await;
             drop(sink);
             if let Some(reporter) = reporter {
                 reporter.finish().await;

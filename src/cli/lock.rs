@@ -64,8 +64,10 @@ pub(crate) fn run(global: &GlobalOpts, names: &[String]) -> CmdResult {
         &mut goals,
         old.as_ref(),
         &journal,
-        true,
-        Resolution::Fresh,
+        session::DiscoverMode {
+            resolution: Resolution::Fresh,
+            trust_state: true,
+        },
     )?;
     discovery.releases = releases;
     let new = session::merged_lock(old.as_ref(), &goals, &discovery);

@@ -25,8 +25,10 @@ pub(crate) fn run(global: &GlobalOpts, targets: &[String], format: PlanFormat) -
         &mut goals,
         lock.as_ref(),
         &journal,
-        false,
-        resolution,
+        session::DiscoverMode {
+            resolution,
+            trust_state: false,
+        },
     )?;
     discovery.releases = releases;
     if global.locked {

@@ -175,6 +175,14 @@ pub(crate) fn resolution(global: &GlobalOpts) -> Resolution {
     }
 }
 
+/// How a command discovers: where digests of tags come from, and whether destinations the
+/// journal records are probed (`--trust-state` skips that).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DiscoverMode {
+    pub resolution: Resolution,
+    pub trust_state: bool,
+}
+
 /// Runs discovery for `goals`.
 pub(crate) fn discover(
     rt: &tokio::runtime::Runtime,
@@ -183,13 +191,12 @@ pub(crate) fn discover(
     goals: &[TargetGoal],
     lock: Option<&LockFile>,
     journal: &Journal,
-    trust_state: bool,
-    resolution: Resolution,
+    mode: DiscoverMode,
 ) -> Result<Discovery, Failure> {
     let sides = session.sides(global)?;
     let opts = DiscoverOptions {
-        resolution,
-        trust_state,
+        resolution: mode.resolution,
+        trust_state: mode.trust_state,
         // Manifest HEADs and GETs are small: more of them in flight than blob transfers.
         concurrency: limits(global).jobs * 4,
     };
@@ -213,14 +220,13 @@ pub(crate) fn discover_with_catalogs(
     goals: &mut [TargetGoal],
     lock: Option<&LockFile>,
     journal: &Journal,
-    trust_state: bool,
-    resolution: Resolution,
+    mode: DiscoverMode,
 ) -> Result<Discovery, Failure> {
     let catalogs = if goals.iter().any(|g| !g.catalogs.is_empty()) {
         let sides = session.sides(global)?;
         let opts = DiscoverOptions {
-            resolution,
-            trust_state,
+            resolution: mode.resolution,
+            trust_state: mode.trust_state,
             concurrency: limits(global).jobs * 2,
         };
         let epoch = std::env::var("SOURCE_DATE_EPOCH").ok();
@@ -245,16 +251,7 @@ pub(crate) fn discover_with_catalogs(
     } else {
         None
     };
-    let mut discovery = discover(
-        rt,
-        session,
-        global,
-        goals,
-        lock,
-        journal,
-        trust_state,
-        resolution,
-    )?;
+    let mut discovery = discover(rt, session, global, goals, lock, journal, mode)?;
     if let Some(found) = catalogs {
         discovery.catalogs = found.catalogs;
         discovery.dest.extend(found.dest);

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use super::{Event, EventSink, Limits};
-use crate::discover::Sides;
+use crate::discover::{ManifestCache, Sides};
 use crate::oci::{Digest, Repository};
 use crate::plan::{
     CopySpec, Plan, PruneSpec, Task, TaskId, TaskKind, VerifySpec, verify_record_dest,
@@ -37,11 +37,13 @@ pub async fn execute(
     plan: &Plan,
     sides: &Sides,
     limits: Limits,
+    manifests: Option<&ManifestCache>,
     journal: &mut Journal,
     events: &EventSink,
 ) -> Result<ExecOutcome, JournalError> {
     let mut out = ExecOutcome::default();
     let mut placed = PlacedBlobs::new();
+    let likely_present = std::sync::Arc::new(plan.present.clone());
     let dirty: Vec<&Task> = plan.dirty().collect();
     let mut level: BTreeMap<&TaskId, usize> = BTreeMap::new();
     for t in &dirty {
@@ -112,6 +114,8 @@ pub async fn execute(
                 },
                 dest: sides.dest.clone(),
                 limits,
+                manifests: manifests.cloned(),
+                likely_present: likely_present.clone(),
             };
             run_batch(&batch, &ctx, journal, events, &mut out).await?;
         }

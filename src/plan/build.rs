@@ -54,6 +54,10 @@ pub struct Plan {
     pub tasks: Vec<Task>,
     /// Images the recipe names that discovery could not resolve, with the reason.
     pub missing: Vec<(ImageRef, String)>,
+    /// Blobs each destination registry is believed to hold (from earlier recorded copies):
+    /// the copy engine HEADs these before uploading and probes the others with a mount.
+    #[serde(skip)]
+    pub present: BTreeMap<String, BTreeSet<Digest>>,
 }
 
 impl Plan {
@@ -187,6 +191,7 @@ pub fn build(
     plan.tasks.extend(prunes);
     missing.extend(unread);
     plan.missing = missing.into_iter().collect();
+    plan.present = present;
     plan
 }
 

@@ -85,8 +85,12 @@ impl Scopes {
         Scopes(vec![scope(path, access)])
     }
 
-    /// Push on `path` plus pull on `from` (a cross-repository mount).
+    /// Push on `path` plus pull on `from` (a cross-repository mount); a mount from `path`
+    /// itself (an existence probe) needs push on `path` only, the same token as an upload.
     pub fn mount(path: &str, from: &str) -> Self {
+        if path == from {
+            return Scopes::repo(path, Access::Push);
+        }
         let mut v = vec![scope(path, Access::Push), scope(from, Access::Pull)];
         v.sort();
         v.dedup();

@@ -71,6 +71,22 @@ impl Manifest {
         })
     }
 
+    /// A manifest read back from a content-addressed store: `bytes` must hash to `digest` and
+    /// the document must name its media type (the `Content-Type` a PUT needs); else `None` and
+    /// the caller asks the registry.
+    pub fn from_stored(bytes: Vec<u8>, digest: &Digest) -> Option<Manifest> {
+        if Digest::of(&bytes) != *digest {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let media_type = v.get("mediaType")?.as_str()?.to_string();
+        Some(Manifest {
+            bytes: Bytes::from(bytes),
+            media_type,
+            digest: digest.clone(),
+        })
+    }
+
     /// True for an OCI index or Docker manifest list.
     pub fn is_index(&self) -> bool {
         MediaType::parse(&self.media_type).is_some_and(MediaType::is_index)
@@ -216,6 +232,52 @@ impl RegistryClient {
             return Err(status_error(registry, &what, resp).await);
         }
         Ok(Digest::of(bytes))
+    }
+
+    /// The tags of a repository when one page of up to `n` holds them all; `None` when the
+    /// registry paginates further (a `Link` header) — the caller then asks tag by tag.
+    pub async fn tags_if_few(
+        &self,
+        repo: &Repository,
+        n: usize,
+    ) -> Result<Option<Vec<String>>, RegistryError> {
+        let registry = repo.registry();
+        let what = format!("tag list of {repo}");
+        let path = format!("/v2/{}/tags/list?n={n}", repo.path());
+        let resp = self
+            .send(
+                registry,
+                &Scopes::repo(repo.path(), Access::Pull),
+                &what,
+                true,
+                |http, base| http.get(format!("{base}{path}")),
+            )
+            .await?;
+        match resp.status().as_u16() {
+            404 => return Ok(Some(Vec::new())),
+            200 => {}
+            _ => return Err(status_error(registry, &what, resp).await),
+        }
+        if header(&resp, "link").is_some() {
+            return Ok(None);
+        }
+        let body = resp.bytes().await.unwrap_or_default();
+        let v: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|_| RegistryError::Protocol {
+                registry: registry.to_string(),
+                what: what.clone(),
+                message: "tag list is not JSON".into(),
+            })?;
+        let tags: Vec<String> = v["tags"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // A registry that ignores `n` and sends more than asked has sent them all.
+        Ok(Some(tags))
     }
 
     /// All tags of a repository (following `Link` pagination); empty when it does not exist.

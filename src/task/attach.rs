@@ -2,8 +2,15 @@
 //! referrers (through the referrers API, or the `sha256-<hex>` tag-schema index on registries
 //! without it). Used only by the copy task.
 //!
-//! Attachment tags are found with a `HEAD` per candidate tag rather than by listing tags: some
-//! registries refuse or paginate huge tag lists, and a refused listing must not fail the copy.
+//! Attachment tags are looked up in the source repository's tag list, read once per repository
+//! per run — when one page holds it. A repository whose list the registry paginates (huge
+//! repositories), or refuses, is asked with a `HEAD` per candidate tag instead, so a refused
+//! listing never fails the copy. A registry without the referrers API is asked once per run.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
 
 use crate::oci::{Digest, ImageRef, Repository};
 use crate::registry::RegistryError;
@@ -11,6 +18,19 @@ use crate::registry::RegistryError;
 use super::copy::JobRun;
 
 const COSIGN_SUFFIXES: [&str; 3] = ["sig", "att", "sbom"];
+
+/// Tag lists beyond one page of this size are not read: candidates are HEADed instead.
+const TAG_PAGE: usize = 1000;
+
+/// The tag list of a repository, or `None` when it is not used (paginated or refused).
+type TagList = Arc<OnceCell<Option<Arc<BTreeSet<String>>>>>;
+
+/// What the source said about attachments, shared by every job of a batch.
+#[derive(Default)]
+pub struct AttachmentProbes {
+    tags: Mutex<HashMap<Repository, TagList>>,
+    no_referrers_api: Mutex<HashSet<String>>,
+}
 
 impl JobRun<'_> {
     /// Copies the attachments of `subject` from `src` to `dst`; returns what was copied (tags
@@ -33,10 +53,7 @@ impl JobRun<'_> {
                 copied.push(tag);
             }
         }
-        let referrers = {
-            let _permit = self.engine.permits.acquire(&[src.registry()]).await;
-            self.engine.ctx.source.referrers(src, subject).await?
-        };
+        let referrers = self.referrers(src, subject).await?;
         match referrers {
             Some(list) => {
                 for d in list {
@@ -67,9 +84,68 @@ impl JobRun<'_> {
 }
 
 impl JobRun<'_> {
-    /// True when the source holds `image` (a `HEAD` under a permit).
+    /// True when the source holds the tag `image`: from the repository's tag list when it was
+    /// read, else a `HEAD` under a permit.
     async fn source_has(&self, image: &ImageRef) -> Result<bool, RegistryError> {
+        if let Some(tag) = image.tag()
+            && let Some(tags) = self.tag_list(image.repository()).await
+        {
+            return Ok(tags.contains(tag));
+        }
         let _permit = self.engine.permits.acquire(&[image.registry()]).await;
         Ok(self.engine.ctx.source.head_manifest(image).await?.is_some())
+    }
+
+    /// The source repository's tags, read once per run; `None` when paginated or refused.
+    async fn tag_list(&self, repo: &Repository) -> Option<Arc<BTreeSet<String>>> {
+        let cell = {
+            let mut m = self
+                .engine
+                .attachments
+                .tags
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            m.entry(repo.clone()).or_default().clone()
+        };
+        cell.get_or_init(|| async {
+            let _permit = self.engine.permits.acquire(&[repo.registry()]).await;
+            match self.engine.ctx.source.tags_if_few(repo, TAG_PAGE).await {
+                Ok(Some(tags)) => Some(Arc::new(tags.into_iter().collect())),
+                Ok(None) | Err(_) => None,
+            }
+        })
+        .await
+        .clone()
+    }
+
+    /// Referrers of `subject` through the API; `None` (use the tag schema) when the registry
+    /// lacks the API, which is asked once per run.
+    async fn referrers(
+        &self,
+        src: &Repository,
+        subject: &Digest,
+    ) -> Result<Option<Vec<crate::registry::Descriptor>>, RegistryError> {
+        let registry = src.registry().to_string();
+        let lacks = |m: &Mutex<HashSet<String>>| {
+            m.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&registry)
+        };
+        if lacks(&self.engine.attachments.no_referrers_api) {
+            return Ok(None);
+        }
+        let found = {
+            let _permit = self.engine.permits.acquire(&[src.registry()]).await;
+            self.engine.ctx.source.referrers(src, subject).await?
+        };
+        if found.is_none() {
+            self.engine
+                .attachments
+                .no_referrers_api
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(registry.clone());
+        }
+        Ok(found)
     }
 }

@@ -5,7 +5,7 @@
 //! registry refuses the mount). A copy inside one registry mounts from the source repository
 //! directly. Only the executor's copy task uses this.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt;
@@ -48,6 +48,9 @@ pub struct BlobDedup {
 pub struct BlobCopier<'a> {
     pub source: &'a RegistryClient,
     pub dest: &'a RegistryClient,
+    /// Per destination registry, blobs believed present (HEAD first); others are probed with a
+    /// mount from the destination repository (one request instead of HEAD + POST).
+    pub likely_present: &'a BTreeMap<String, BTreeSet<Digest>>,
     pub permits: &'a Permits,
     pub dedup: &'a BlobDedup,
 }
@@ -123,8 +126,11 @@ impl BlobCopier<'_> {
         }
     }
 
-    /// HEAD at the destination; when absent, mount it from the source repository if that is
-    /// in the same registry, else (or when the mount is refused) upload it. Holds one permit.
+    /// Gets the blob into `dst` unless it is there. Inside one registry: a mount from the source
+    /// repository. Across registries, a blob believed present is HEADed first; any other is
+    /// probed with a mount from `dst` itself — `201` means it is there, `202` opens the upload
+    /// session — one request where HEAD + POST took two on every new blob (a registry that
+    /// refuses the probe outright gets the HEAD). Then upload. Holds one permit.
     async fn place(
         &self,
         src: &Repository,
@@ -135,15 +141,27 @@ impl BlobCopier<'_> {
             .permits
             .acquire(&[src.registry(), dst.registry()])
             .await;
-        if self.dest.blob_exists(dst, &desc.digest).await? {
-            return Ok(Placed::Present);
-        }
+        let same_registry = src.registry() == dst.registry() && src != dst;
+        let believed = self
+            .likely_present
+            .get(dst.registry())
+            .is_some_and(|b| b.contains(&desc.digest));
         let mut session = None;
-        if src.registry() == dst.registry() && src != dst {
-            match self.dest.mount_blob(dst, &desc.digest, src).await? {
-                Mount::Mounted => return Ok(Placed::Mounted(src.clone())),
-                Mount::Upload(s) => session = Some(s),
+        if same_registry || !believed {
+            let from = if same_registry { src } else { dst };
+            match self.dest.mount_blob(dst, &desc.digest, from).await {
+                Ok(Mount::Mounted) if same_registry => return Ok(Placed::Mounted(src.clone())),
+                Ok(Mount::Mounted) => return Ok(Placed::Present),
+                Ok(Mount::Upload(s)) => session = Some(s),
+                Err(e) if e.is_transient() || same_registry => return Err(e),
+                Err(_) => {
+                    if self.dest.blob_exists(dst, &desc.digest).await? {
+                        return Ok(Placed::Present);
+                    }
+                }
             }
+        } else if self.dest.blob_exists(dst, &desc.digest).await? {
+            return Ok(Placed::Present);
         }
         let n = self.upload(src, dst, desc, session).await?;
         Ok(Placed::Uploaded(n))

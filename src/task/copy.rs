@@ -2,21 +2,26 @@
 //! a platform filter asks for) with their attachments from a source to a destination registry.
 //!
 //! Order of writes per job: every blob of a manifest, then the manifest by digest; every child
-//! of an index, then the index by digest; then attachments; the tag last. So a tag never points
-//! at incomplete content, and a digest mismatch anywhere leaves the tag untouched.
+//! of an index, then the index by digest; then attachments; the tag last — the top manifest is
+//! written once, with its tag (by digest only when the destination names no tag). So a tag never
+//! points at incomplete content, and a digest mismatch anywhere leaves the tag untouched.
+//! Manifests discovery stored are read from the manifest cache, not the source.
 //! This module writes only to destination registries and reports only through events.
 
-use std::sync::Mutex;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures_util::future::{BoxFuture, FutureExt, join_all, try_join_all};
 use serde::Serialize;
 
+use crate::discover::ManifestCache;
 use crate::exec::{Event, EventSink, Limits, Permits};
 use crate::exit::Exit;
 use crate::oci::{Digest, ImageRef, Repository};
 use crate::registry::{Manifest, RegistryClient, RegistryError};
 
+use super::attach::AttachmentProbes;
 use super::blobs::{BlobCopier, BlobDedup, Placed};
 
 /// One image to copy.
@@ -37,6 +42,13 @@ pub struct CopyContext {
     pub source: RegistryClient,
     pub dest: RegistryClient,
     pub limits: Limits,
+    /// Manifests discovery already read, by digest: a copy takes them from here instead of
+    /// GETting them from the source again.
+    pub manifests: Option<ManifestCache>,
+    /// Per destination registry, blobs believed to be there already (recorded by earlier
+    /// copies): checked with a HEAD before uploading. Any other blob is probed with a mount
+    /// from the destination repository itself, which also opens the upload when it is absent.
+    pub likely_present: Arc<BTreeMap<String, BTreeSet<Digest>>>,
 }
 
 impl CopyContext {
@@ -46,6 +58,8 @@ impl CopyContext {
             source,
             dest,
             limits: Limits::default(),
+            manifests: None,
+            likely_present: Arc::default(),
         }
     }
 }
@@ -175,6 +189,9 @@ pub(crate) struct Engine<'a> {
     pub events: &'a EventSink,
     pub permits: Permits,
     dedup: BlobDedup,
+    /// What the source says about attachment tags and referrers, asked once per repository
+    /// or registry (see `attach.rs`).
+    pub attachments: AttachmentProbes,
 }
 
 /// One running job.
@@ -192,6 +209,7 @@ pub async fn copy_all(jobs: Vec<CopyJob>, ctx: &CopyContext, events: &EventSink)
         events,
         permits: Permits::new(ctx.limits),
         dedup: BlobDedup::default(),
+        attachments: AttachmentProbes::default(),
     };
     let runs = jobs.iter().enumerate().map(|(i, job)| engine.run(i, job));
     let results = join_all(runs).await;
@@ -274,7 +292,12 @@ impl JobRun<'_> {
             }
             _ => (top.clone(), None),
         };
-        self.copy_tree(src, dst, &manifest).await.map_err(&wrap)?;
+        // The top manifest is written once: under its tag (which stores it by digest too), or
+        // by digest when the destination names no tag.
+        let present = self
+            .copy_contents(src, dst, &manifest)
+            .await
+            .map_err(&wrap)?;
         let attachments = if job.signatures {
             self.copy_attachments(src, dst, &top.digest, job.dest.tag())
                 .await
@@ -282,11 +305,15 @@ impl JobRun<'_> {
         } else {
             Vec::new()
         };
-        if let Some(tag) = job.dest.tag() {
-            self.put_manifest(dst, tag, &manifest)
-                .await
-                .map_err(&wrap)?;
+        match job.dest.tag() {
+            Some(tag) => self.put_manifest(dst, tag, &manifest).await,
+            None if !present => {
+                self.put_manifest(dst, &manifest.digest.to_string(), &manifest)
+                    .await
+            }
+            None => Ok(()),
         }
+        .map_err(&wrap)?;
         let counts = self
             .counts
             .lock()
@@ -300,8 +327,16 @@ impl JobRun<'_> {
         })
     }
 
-    /// GETs a manifest from the source under a permit.
+    /// A manifest of the source: from the manifest cache when `image` is pinned and discovery
+    /// stored it, else a GET under a permit.
     pub async fn get_manifest(&self, image: &ImageRef) -> Result<Manifest, RegistryError> {
+        if let (Some(cache), Some(digest)) = (&self.engine.ctx.manifests, image.digest())
+            && let Some(m) = cache
+                .get(digest)
+                .and_then(|b| Manifest::from_stored(b, digest))
+        {
+            return Ok(m);
+        }
         let _permit = self.engine.permits.acquire(&[image.registry()]).await;
         self.engine.ctx.source.get_manifest(image).await
     }
@@ -339,33 +374,48 @@ impl JobRun<'_> {
         m: &'b Manifest,
     ) -> BoxFuture<'b, Result<(), RegistryError>> {
         async move {
-            let present = {
-                let _permit = self.engine.permits.acquire(&[dst.registry()]).await;
-                self.engine
-                    .ctx
-                    .dest
-                    .head_manifest(&dst.with_digest(m.digest.clone()))
-                    .await?
-            };
-            if present.is_some() {
-                return Ok(());
+            if !self.copy_contents(src, dst, m).await? {
+                self.put_manifest(dst, &m.digest.to_string(), m).await?;
             }
-            let doc = m.doc(src.registry())?;
-            if m.is_index() {
-                try_join_all(doc.manifests.iter().map(|child| async move {
-                    let cm = self
-                        .get_manifest(&src.with_digest(child.digest.clone()))
-                        .await?;
-                    self.copy_tree(src, dst, &cm).await
-                }))
-                .await?;
-            } else {
-                let blobs = doc.config.iter().chain(doc.layers.iter());
-                try_join_all(blobs.map(|d| self.copy_blob(src, dst, d))).await?;
-            }
-            self.put_manifest(dst, &m.digest.to_string(), m).await
+            Ok(())
         }
         .boxed()
+    }
+
+    /// Copies everything `m` references (children with [`Self::copy_tree`], or blobs) but not
+    /// `m` itself. True when the destination already holds `m` (HEAD by digest): it is
+    /// complete there and nothing was copied.
+    async fn copy_contents(
+        &self,
+        src: &Repository,
+        dst: &Repository,
+        m: &Manifest,
+    ) -> Result<bool, RegistryError> {
+        let present = {
+            let _permit = self.engine.permits.acquire(&[dst.registry()]).await;
+            self.engine
+                .ctx
+                .dest
+                .head_manifest(&dst.with_digest(m.digest.clone()))
+                .await?
+        };
+        if present.is_some() {
+            return Ok(true);
+        }
+        let doc = m.doc(src.registry())?;
+        if m.is_index() {
+            try_join_all(doc.manifests.iter().map(|child| async move {
+                let cm = self
+                    .get_manifest(&src.with_digest(child.digest.clone()))
+                    .await?;
+                self.copy_tree(src, dst, &cm).await
+            }))
+            .await?;
+        } else {
+            let blobs = doc.config.iter().chain(doc.layers.iter());
+            try_join_all(blobs.map(|d| self.copy_blob(src, dst, d))).await?;
+        }
+        Ok(false)
     }
 
     async fn copy_blob(
@@ -377,6 +427,7 @@ impl JobRun<'_> {
         let copier = BlobCopier {
             source: &self.engine.ctx.source,
             dest: &self.engine.ctx.dest,
+            likely_present: &self.engine.ctx.likely_present,
             permits: &self.engine.permits,
             dedup: &self.engine.dedup,
         };

@@ -45,11 +45,7 @@ pub fn insecure_client(authfile: PathBuf) -> RegistryClient {
 }
 
 pub fn context(source: RegistryClient, dest: RegistryClient) -> CopyContext {
-    CopyContext {
-        source,
-        dest,
-        limits: Limits::default(),
-    }
+    CopyContext::new(source, dest)
 }
 
 pub fn job(source: &str, dst: &Destination) -> CopyJob {
