@@ -8,7 +8,7 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use airlift::exec::{EventSink, Limits};
+use airlift::exec::EventSink;
 use airlift::plan::{Destination, destination_for};
 use airlift::registry::{ClientOptions, RegistryClient, TlsOptions};
 use airlift::task::{CopyContext, CopyJob, copy_all};
@@ -60,11 +60,7 @@ async fn main() -> Result<(), String> {
         })
         .map_err(|e| e.to_string())
     };
-    let ctx = CopyContext {
-        source: client()?,
-        dest: client()?,
-        limits: Limits::default(),
-    };
+    let ctx = CopyContext::new(client()?, client()?);
     let before = vm_kib("VmRSS:");
     // Writing 5 to clear_refs resets VmHWM (peak RSS) to the current RSS.
     std::fs::write("/proc/self/clear_refs", "5").map_err(|e| format!("reset peak RSS: {e}"))?;
