@@ -66,12 +66,11 @@ async fn main() -> Result<(), String> {
         .map_err(|e| e.to_string())
     };
     let ctx = CopyContext {
-        source: client()?,
-        dest: client()?,
         limits: Limits {
             jobs,
             ..Limits::default()
         },
+        ..CopyContext::new(client()?, client()?)
     };
     let d = Destination::parse(&format!("{}/mirror", dst.host()), None);
     let mut copy_jobs = Vec::new();
