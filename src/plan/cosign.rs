@@ -43,9 +43,9 @@ fn key_of(spec: &CosignSpec) -> TaskKey {
     )
 }
 
-/// Adds the `verify-cosign` tasks (before every other task) and makes every copy or
-/// prune-catalog task that reads an image of a trusted set from the original source depend on
-/// the verification of that image. A copy taken from another target's destination depends on
+/// Adds the `verify-cosign` tasks (before every other task) and makes every copy that reads an
+/// image of a trusted set from the original source, and every prune-catalog task of a trusted
+/// catalog set, depend on the verification of that image. A copy taken from another target's destination depends on
 /// that target's copy, which is gated already. An image in two sets with different trust blocks
 /// gets one verification per set, and its copy depends on all of them.
 pub fn add_cosign_verification(
@@ -78,10 +78,9 @@ pub fn add_cosign_verification(
     // (image, set) → (spec, covered tasks).
     let mut wanted: BTreeMap<(ImageRef, String), (CosignSpec, BTreeSet<TaskId>)> = BTreeMap::new();
     for t in &plan.tasks {
-        if t.deps.iter().any(|d| writes_image.contains(d)) {
-            continue;
-        }
         let (origin, image, digest, sets) = match &t.kind {
+            // A copy that depends on another copy reads from that copy's destination.
+            TaskKind::Copy(_) if t.deps.iter().any(|d| writes_image.contains(d)) => continue,
             TaskKind::Copy(c) => {
                 let sets = sets_at
                     .get(&(t.target.clone(), c.dest.to_string()))
@@ -89,6 +88,8 @@ pub fn add_cosign_verification(
                     .unwrap_or_default();
                 (&c.origin, &c.from, &c.digest, sets)
             }
+            // A catalog is always rebuilt from its source (its dependencies are the copies of
+            // what it lists).
             TaskKind::PruneCatalog(p) => (
                 &p.origin,
                 &p.from,
