@@ -82,7 +82,9 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
             let (sink, reporter) = if global.quiet && format == ReportFormat::Human {
                 (exec::EventSink::discard(), None)
             } else {
-                let (s, r) = Reporter::start(format, dirty);
+                // The progress bar counts images; verifications report no progress.
+                let images = plan.dirty().filter(|t| !t.kind.is_verification()).count();
+                let (s, r) = Reporter::start(format, images);
                 (s, Some(r))
             };
             let r =
