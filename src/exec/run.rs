@@ -285,7 +285,7 @@ async fn run_cosign(
     if tasks.is_empty() {
         return Ok(());
     }
-    let results: Vec<(usize, Result<(), String>)> = stream::iter(tasks.iter().enumerate())
+    let mut results: Vec<(usize, Result<(), String>)> = stream::iter(tasks.iter().enumerate())
         .map(|(i, (_, spec))| async move {
             let r = verify_cosign_image(spec, &sides.source)
                 .await
@@ -295,7 +295,6 @@ async fn run_cosign(
         .buffer_unordered(limits.jobs.max(1))
         .collect()
         .await;
-    let mut results = results;
     results.sort_by_key(|(i, _)| *i);
     for (i, r) in results {
         let (t, spec) = tasks[i];

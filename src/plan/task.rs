@@ -67,7 +67,8 @@ pub struct VerifySpec {
     /// of their bytes (part of the task key).
     pub keyrings: Vec<PathBuf>,
     pub keyring_digest: Digest,
-    /// The trust block's `signature-store`, if any (else `OCP_SIGNATURE_URL`, else Red Hat's).
+    /// The first `signature-store` among those trust blocks, if any (else `OCP_SIGNATURE_URL`,
+    /// else Red Hat's).
     pub store: Option<String>,
     /// Repositories a signature's `docker-reference` may name besides the payload's own.
     pub also_accept: Vec<Repository>,
