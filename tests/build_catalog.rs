@@ -619,3 +619,83 @@ async fn moved_catalog_tag_rebuilds_the_catalog() {
     assert!(present(&mirrored(&lab, &src.alpha_old.bundle)));
     assert!(present(&mirrored(&lab, &src.alpha_old.operator)));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unsigned_catalog_under_a_cosign_trust_is_neither_rebuilt_nor_copied() {
+    let src = source_shaped(Shape::DockerSingle).await;
+    let lab = Lab::new(|mirror| {
+        format!(
+            "catalog \"one\" \"{}\" {{\n    package \"beta\"\n}}\n\ntrust \"ops-key\" {{\n    cosign-key \"cosign.pub\"\n    applies-to \"one\"\n}}\n\ntarget \"mirror\" \"docker://{mirror}/mirror\" {{\n    needs \"one\"\n}}\n",
+            src.catalog
+        )
+    });
+    let key = lab.path().join("cosign.key");
+    for args in [
+        vec![
+            "ecparam",
+            "-genkey",
+            "-name",
+            "prime256v1",
+            "-noout",
+            "-out",
+        ],
+        vec!["pkey", "-pubout", "-out", "cosign.pub", "-in"],
+    ] {
+        let out = Command::new("openssl")
+            .args(&args)
+            .arg(&key)
+            .current_dir(lab.path())
+            .output()
+            .expect("openssl is not installed: apt-get install openssl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The catalog image, the bundle and its operator image are each verified first.
+    let out = lab.run(&["plan", "-v"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(plan.matches("run    verify-cosign").count(), 3, "{plan}");
+    let catalog_repo = src.catalog.rsplit_once(':').expect("tag").0;
+    assert!(
+        plan.contains(&format!("run    verify-cosign {catalog_repo}@sha256:")),
+        "{plan}"
+    );
+    // The rebuild depends on the verification of the source catalog itself.
+    let out = lab.run(&["plan", "--format", "json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("plan json");
+    let prune = doc["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .find(|t| t["kind"]["kind"] == "prune-catalog")
+        .expect("a prune-catalog task");
+    let gate = format!("verify-cosign mirror {catalog_repo}@");
+    assert!(
+        prune["deps"]
+            .as_array()
+            .expect("deps")
+            .iter()
+            .any(|d| d.as_str().is_some_and(|d| d.starts_with(&gate))),
+        "{prune}"
+    );
+
+    let out = lab.run(&["build"]);
+    assert_eq!(out.status.code(), Some(9), "{}", stderr(&out));
+    let err: String = stderr(&out)
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '|')
+        .collect();
+    assert!(
+        err.contains("nosignature:thesourcehasnosignaturetag"),
+        "{err}"
+    );
+    assert!(!present(&format!(
+        "{}/mirror/catalogs/test-index:v1",
+        lab.mirror.host()
+    )));
+    assert!(!present(&mirrored(&lab, &src.beta.bundle)));
+    assert!(!present(&mirrored(&lab, &src.beta.operator)));
+}

@@ -425,6 +425,37 @@ async fn a_release_signed_by_an_unknown_key_is_not_mirrored() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn every_trust_block_of_a_release_set_is_used_and_any_keyring_verifies() {
+    let lab = Lab::new().await;
+    let gpg = Gpg::new();
+    gpg.gen_key("Release <r@example.com>", "ed25519", "never", None);
+    gpg.gen_key("Stranger <s@example.com>", "ed25519", "never", None);
+    let files: BTreeMap<String, Vec<u8>> = ["4.15.2", "4.15.3"]
+        .iter()
+        .map(|v| signature(&gpg, "r@example.com", &lab, v))
+        .collect();
+    let store = StaticServer::start(files);
+    // `a-stranger` sorts first and holds only a key that signed nothing: the release verifies
+    // with the keyring of the second trust block.
+    std::fs::create_dir_all(lab.dir.path().join("keys")).expect("keys dir");
+    std::fs::write(
+        lab.dir.path().join("keys/stranger.asc"),
+        gpg.export("s@example.com", true),
+    )
+    .expect("keyring");
+    let extra = format!(
+        "{}\ntrust \"a-stranger\" {{\n    gpg-keyring \"keys/stranger.asc\"\n    applies-to \"ocp\"\n}}\n",
+        trust_block(&lab, &gpg, "r@example.com", &store)
+    );
+    lab.recipe(&extra);
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "build failed: {}", stderr(&out));
+    for v in ["4.15.2", "4.15.3"] {
+        assert_release_mirrored(&lab, v);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn list_releases_shows_versions_and_channels_and_works_offline() {
     let mut lab = Lab::new().await;
     lab.recipe("");

@@ -1,10 +1,12 @@
-//! `airlift build [TARGET…]`: resolve, plan, run what is dirty, record it, write the lock and
-//! the cluster resources of every target built.
+//! `airlift build [TARGET…]`: resolve, plan (with the signature verifications the `trust`
+//! blocks ask for), run what is dirty, record it, write the lock and the cluster resources of
+//! every target built.
 
 use super::GlobalOpts;
 use super::release;
 use super::render;
 use super::session::{self, Session};
+use super::trust;
 use crate::exec::{self, MessageFormat as ReportFormat, Reporter};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::plan::{self, PlanOptions, explain::human_bytes};
@@ -33,7 +35,7 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
     }
     let session = Session::open(global)?;
     let mut goals = session.goals(args.targets)?;
-    check_trust(&session, &goals, args.no_verify)?;
+    let cosign = trust::cosign_trusts(&session, &goals, args.no_verify)?;
     let lock = session.read_lock()?;
     let mut journal = session.journal()?;
     let rt = session::runtime()?;
@@ -67,6 +69,7 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
         },
     );
     plan::add_verification(&mut plan, &verify, &journal);
+    plan::add_cosign_verification(&mut plan, &goals, &cosign, &journal);
     plan::payload_after_components(&mut plan, &goals);
     let dirty = plan.dirty().count();
     let fresh = plan.tasks.len() - dirty;
@@ -83,7 +86,9 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
             let (sink, reporter) = if global.quiet && format == ReportFormat::Human {
                 (exec::EventSink::discard(), None)
             } else {
-                let (s, r) = Reporter::start(format, dirty);
+                // The progress bar counts images; verifications report no progress.
+                let images = plan.dirty().filter(|t| !t.kind.is_verification()).count();
+                let (s, r) = Reporter::start(format, images);
                 (s, Some(r))
             };
             let r = exec::execute(
@@ -143,10 +148,10 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
             .iter()
             .map(|(img, why)| format!("missing {img}: {why}")),
     );
-    let unverified = outcome.failed.keys().any(|id| {
-        plan.task(id)
-            .is_some_and(|t| matches!(t.kind, plan::TaskKind::VerifySignature(_)))
-    });
+    let unverified = outcome
+        .failed
+        .keys()
+        .any(|id| plan.task(id).is_some_and(|t| t.kind.is_verification()));
     let exit = if unverified {
         Exit::Verification
     } else if outcome.done.is_empty() && fresh == 0 {
@@ -162,59 +167,6 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
             lines.len(),
             plan.tasks.len() + plan.missing.len(),
             lines.join("\n  ")
-        ),
-    ))
-}
-
-/// A `trust` block that applies to content this build mirrors must be verified. Release sets
-/// with a `gpg-keyring` are verified by `verify-signature` tasks; image (cosign) signature
-/// verification is not implemented yet, so refuse rather than mirror unverified content, unless
-/// the user says `--no-verify` (loudly).
-fn check_trust(
-    session: &Session,
-    goals: &[plan::TargetGoal],
-    no_verify: bool,
-) -> Result<(), Failure> {
-    let mut sets: Vec<&str> = goals
-        .iter()
-        .flat_map(|g| {
-            g.items
-                .iter()
-                .map(|i| i.set.as_str())
-                .chain(g.releases.iter().map(|r| r.set.as_str()))
-                .chain(g.catalogs.iter().map(|c| c.set.as_str()))
-        })
-        .collect();
-    sets.sort();
-    sets.dedup();
-    // Release sets with a `gpg-keyring` get `verify-signature` tasks (see `release.rs`).
-    let is_release = |s: &str| goals.iter().any(|g| g.releases.iter().any(|r| r.set == s));
-    let trusted: Vec<String> = sets
-        .iter()
-        .flat_map(|s| {
-            session
-                .recipe
-                .trusts_for(s)
-                .filter(move |t| !(is_release(s) && t.gpg_keyring.is_some()))
-                .map(move |t| format!("trust `{}` applies to `{s}`", t.name.value))
-        })
-        .collect();
-    if trusted.is_empty() {
-        return Ok(());
-    }
-    if no_verify {
-        eprintln!(
-            "WARNING: --no-verify: signatures are NOT verified ({}); mirrored content is unverified",
-            trusted.join("; ")
-        );
-        return Ok(());
-    }
-    Err(Failure::new(
-        Exit::NotAvailable,
-        miette::miette!(
-            help = "this version cannot verify cosign signatures yet; rerun with --no-verify to mirror without verification (not recommended)",
-            "signature verification is not available yet: {}",
-            trusted.join("; ")
         ),
     ))
 }

@@ -14,6 +14,7 @@ mod release;
 mod render;
 mod resources;
 mod session;
+mod trust;
 mod verify;
 
 pub use args::{Cli, Command, GlobalOpts, ListWhat, MessageFormat, PlanFormat};

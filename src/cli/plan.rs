@@ -5,6 +5,7 @@ use std::fs;
 
 use super::release;
 use super::session::{self, Session};
+use super::trust;
 use super::{GlobalOpts, PlanFormat};
 use crate::exit::{CmdResult, Failure};
 use crate::plan::{self, PlanOptions, explain};
@@ -12,6 +13,7 @@ use crate::plan::{self, PlanOptions, explain};
 pub(crate) fn run(global: &GlobalOpts, targets: &[String], format: PlanFormat) -> CmdResult {
     let session = Session::open(global)?;
     let mut goals = session.goals(targets)?;
+    let cosign = trust::cosign_trusts(&session, &goals, false)?;
     let lock = session.read_lock()?;
     let journal = session.journal()?;
     let rt = session::runtime()?;
@@ -45,6 +47,7 @@ pub(crate) fn run(global: &GlobalOpts, targets: &[String], format: PlanFormat) -
         },
     );
     plan::add_verification(&mut plan, &verify, &journal);
+    plan::add_cosign_verification(&mut plan, &goals, &cosign, &journal);
     plan::payload_after_components(&mut plan, &goals);
     match format {
         PlanFormat::Text => print!("{}", explain::text(&plan, global.verbose > 0)),

@@ -156,8 +156,10 @@ pub(crate) fn with_stored_releases(
     Ok(goal)
 }
 
-/// One verification per discovered release whose set a `trust` block with a `gpg-keyring`
-/// applies to (the first such block by name). Empty with `--no-verify`, which warns.
+/// One verification per discovered release whose set one or more `trust` blocks with a
+/// `gpg-keyring` apply to. The keyrings of all of them are used (a signature by a key of any
+/// one verifies the release); the signature store is the first `signature-store` among them
+/// by trust name. Empty with `--no-verify`, which warns.
 pub(crate) fn verifications(
     session: &Session,
     releases: &[DiscoveredRelease],
@@ -169,33 +171,46 @@ pub(crate) fn verifications(
         let mut trusts: Vec<_> = session
             .recipe
             .trusts_for(&r.set)
-            .filter(|t| t.gpg_keyring.is_some())
+            .filter_map(|t| t.gpg_keyring.as_ref().map(|k| (t, k)))
             .collect();
-        trusts.sort_by(|a, b| a.name.value.cmp(&b.name.value));
-        let Some(trust) = trusts.first() else {
-            continue;
-        };
-        let Some(keyring) = &trust.gpg_keyring else {
-            continue;
-        };
-        if no_verify {
-            skipped.insert(format!(
-                "trust `{}` applies to `{}`",
-                trust.name.value, r.set
-            ));
+        trusts.sort_by(|a, b| a.0.name.value.cmp(&b.0.name.value));
+        if trusts.is_empty() {
             continue;
         }
-        let bytes = std::fs::read(&keyring.value).map_err(|e| {
-            Failure::new(
-                Exit::InvalidInput,
-                miette::miette!(
-                    help = "fix the `gpg-keyring` path of the trust block (relative to the recipe file)",
-                    "trust `{}`: cannot read the keyring {}: {e}",
-                    trust.name.value,
-                    keyring.value.display()
-                ),
-            )
-        })?;
+        if no_verify {
+            for (t, _) in &trusts {
+                skipped.insert(format!("trust `{}` applies to `{}`", t.name.value, r.set));
+            }
+            continue;
+        }
+        let mut keyrings = Vec::new();
+        let mut digests = Vec::new();
+        for (trust, keyring) in &trusts {
+            let bytes = std::fs::read(&keyring.value).map_err(|e| {
+                Failure::new(
+                    Exit::InvalidInput,
+                    miette::miette!(
+                        help = "fix the `gpg-keyring` path of the trust block (relative to the recipe file)",
+                        "trust `{}`: cannot read the keyring {}: {e}",
+                        trust.name.value,
+                        keyring.value.display()
+                    ),
+                )
+            })?;
+            keyrings.push(keyring.value.clone());
+            digests.push(Digest::of(&bytes));
+        }
+        // One keyring keeps the digest of its bytes, so recorded verifications stay fresh.
+        let keyring_digest = match digests.as_slice() {
+            [one] => one.clone(),
+            many => Digest::of(
+                many.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+                    .as_bytes(),
+            ),
+        };
         let Some(digest) = r.payload.digest() else {
             continue;
         };
@@ -204,9 +219,11 @@ pub(crate) fn verifications(
             release: r.tag(),
             payload: r.payload.clone(),
             digest: digest.clone(),
-            keyring: keyring.value.clone(),
-            keyring_digest: Digest::of(&bytes),
-            store: trust.signature_store.as_ref().map(|s| s.value.clone()),
+            keyrings,
+            keyring_digest,
+            store: trusts
+                .iter()
+                .find_map(|(t, _)| t.signature_store.as_ref().map(|s| s.value.clone())),
             also_accept: vec![r.payload.repository().clone()],
             signatures_dir: signatures_dir(session),
         });

@@ -4,22 +4,27 @@
 //! Tasks are grouped in waves (a task runs after every dirty task it depends on) and, within a
 //! wave, in batches by the side they read from (original sources, or destinations of needed
 //! targets). Each batch is one `copy_all` call, which is concurrent within the transfer limits.
-//! A task whose dependency failed is not attempted and says why. Release signature
-//! verifications run first in their wave, so the copies they gate see their outcome.
+//! A task whose dependency failed is not attempted and says why. Release signature and cosign
+//! verifications run first in their wave (cosign ones concurrently, within `--jobs`), so the
+//! copies they gate see their outcome.
 //! Prune-catalog tasks of a wave run next, one at a time (`task::prune_catalog`); they depend
 //! on the copies of what their catalog lists, so they land in a later wave than those copies.
 
 use std::collections::BTreeMap;
 
+use futures_util::stream::{self, StreamExt as _};
+
 use super::{Event, EventSink, Limits};
 use crate::discover::{ManifestCache, Sides};
 use crate::oci::{Digest, Repository};
 use crate::plan::{
-    CopySpec, Plan, PruneSpec, Task, TaskId, TaskKind, VerifySpec, verify_record_dest,
+    CopySpec, CosignSpec, Plan, PruneSpec, Task, TaskId, TaskKind, VerifySpec, cosign_record_dest,
+    verify_record_dest,
 };
 use crate::state::{Journal, JournalError, Record};
 use crate::task::{
-    CopyContext, CopyJob, Counts, PlacedBlobs, copy_all, prune_catalog, verify_release_payload,
+    CopyContext, CopyJob, Counts, PlacedBlobs, copy_all, prune_catalog, verify_cosign_image,
+    verify_release_payload,
 };
 
 /// What execution did.
@@ -77,6 +82,15 @@ pub async fn execute(
                 run_verify(t, spec, journal, &mut out).await?;
             }
         }
+        let cosign: Vec<(&Task, &CosignSpec)> = dirty
+            .iter()
+            .filter(|t| level[&t.id] == wave)
+            .filter_map(|t| match &t.kind {
+                TaskKind::VerifyCosign(c) => Some((*t, c)),
+                _ => None,
+            })
+            .collect();
+        run_cosign(&cosign, sides, limits, journal, &mut out).await?;
         let mut prunes: Vec<(&Task, &PruneSpec)> = Vec::new();
         for t in dirty.iter().filter(|t| level[&t.id] == wave) {
             if let TaskKind::PruneCatalog(p) = &t.kind {
@@ -258,6 +272,50 @@ async fn run_verify(
         }
         Err(why) => {
             out.failed.insert(t.id.clone(), why);
+        }
+    }
+    Ok(())
+}
+
+/// Runs the `verify-cosign` tasks of one wave concurrently (at most `limits.jobs` at once)
+/// against the source registry and records each that verified.
+async fn run_cosign(
+    tasks: &[(&Task, &CosignSpec)],
+    sides: &Sides,
+    limits: Limits,
+    journal: &mut Journal,
+    out: &mut ExecOutcome,
+) -> Result<(), JournalError> {
+    if tasks.is_empty() {
+        return Ok(());
+    }
+    let mut results: Vec<(usize, Result<(), String>)> = stream::iter(tasks.iter().enumerate())
+        .map(|(i, (_, spec))| async move {
+            let r = verify_cosign_image(spec, &sides.source)
+                .await
+                .map_err(|e| e.to_string());
+            (i, r)
+        })
+        .buffer_unordered(limits.jobs.max(1))
+        .collect()
+        .await;
+    results.sort_by_key(|(i, _)| *i);
+    for (i, r) in results {
+        let (t, spec) = tasks[i];
+        match r {
+            Ok(()) => {
+                journal.append(&[Record {
+                    key: t.key.to_string(),
+                    kind: t.kind.name().to_string(),
+                    dest: cosign_record_dest(spec),
+                    source_digest: spec.digest.clone(),
+                    output_digest: spec.digest.clone(),
+                }])?;
+                out.done.insert(t.id.clone(), spec.digest.clone());
+            }
+            Err(why) => {
+                out.failed.insert(t.id.clone(), why);
+            }
         }
     }
     Ok(())

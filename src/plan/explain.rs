@@ -61,21 +61,24 @@ pub fn text(plan: &Plan, verbose: bool) -> String {
         );
         for task in plan.tasks.iter().filter(|t| t.target == *target) {
             let Some((origin, dest)) = task.kind.origin_and_dest() else {
-                if let TaskKind::VerifySignature(v) = &task.kind {
-                    let _ = match &task.freshness {
-                        Freshness::Dirty(reason) => writeln!(
-                            s,
-                            "  run    verify-signature {} {} ({reason})",
-                            v.release, v.payload
-                        ),
-                        Freshness::Fresh if verbose => writeln!(
-                            s,
-                            "  fresh  verify-signature {} {} (verified with this keyring)",
-                            v.release, v.payload
-                        ),
-                        Freshness::Fresh => Ok(()),
-                    };
-                }
+                let subject = match &task.kind {
+                    TaskKind::VerifySignature(v) => format!("{} {}", v.release, v.payload),
+                    TaskKind::VerifyCosign(c) => {
+                        let trusts: Vec<&str> = c.keys.iter().map(|k| k.trust.as_str()).collect();
+                        format!("{} (trust {})", c.image, trusts.join(", "))
+                    }
+                    TaskKind::Copy(_) | TaskKind::PruneCatalog(_) => continue,
+                };
+                let kind = task.kind.name();
+                let _ = match &task.freshness {
+                    Freshness::Dirty(reason) => {
+                        writeln!(s, "  run    {kind} {subject} ({reason})")
+                    }
+                    Freshness::Fresh if verbose => {
+                        writeln!(s, "  fresh  {kind} {subject} (verified with these keys)")
+                    }
+                    Freshness::Fresh => Ok(()),
+                };
                 continue;
             };
             let kind = task.kind.name();

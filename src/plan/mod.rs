@@ -3,6 +3,7 @@
 
 mod build;
 mod catalog;
+mod cosign;
 mod expand;
 pub mod explain;
 mod goal;
@@ -15,6 +16,7 @@ pub use build::{Plan, PlanOptions, RecordedState, build};
 pub use catalog::{
     InvalidBundleImage, add_catalog_items, filter_diagnostics, filter_json, filter_of,
 };
+pub use cosign::{CosignTrusts, add_cosign_verification, cosign_record_dest};
 pub use expand::{Unsupported, expand};
 pub use goal::{CatalogGoal, DestName, GoalItem, ReleaseNeed, TargetGoal};
 pub use key::{KEY_VERSION, TaskKey};
@@ -27,7 +29,8 @@ pub use release::{
     payloads_by_target, verify_record_dest,
 };
 pub use task::{
-    CatalogInput, CopySpec, DirtyReason, Freshness, PruneSpec, Task, TaskId, TaskKind, VerifySpec,
+    CatalogInput, CopySpec, CosignKeyRef, CosignSpec, DirtyReason, Freshness, PruneSpec, Task,
+    TaskId, TaskKind, VerifySpec,
 };
 
 #[cfg(test)]

@@ -380,7 +380,7 @@ mod tests {
             release: r.tag(),
             payload: r.payload.clone(),
             digest: r.payload.digest().expect("pinned").clone(),
-            keyring: PathBuf::from("keys/release.asc"),
+            keyrings: vec![PathBuf::from("keys/release.asc")],
             keyring_digest: digest(9),
             store: None,
             also_accept: vec![r.payload.repository().clone()],

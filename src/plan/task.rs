@@ -62,10 +62,13 @@ pub struct VerifySpec {
     /// The payload, pinned to `digest`.
     pub payload: ImageRef,
     pub digest: Digest,
-    /// The trust block's keyring file and the digest of its bytes (part of the task key).
-    pub keyring: PathBuf,
+    /// The keyring files of every trust block with a `gpg-keyring` that applies to the set
+    /// (sorted by trust name; a signature by a key in any of them is accepted) and the digest
+    /// of their bytes (part of the task key).
+    pub keyrings: Vec<PathBuf>,
     pub keyring_digest: Digest,
-    /// The trust block's `signature-store`, if any (else `OCP_SIGNATURE_URL`, else Red Hat's).
+    /// The first `signature-store` among those trust blocks, if any (else `OCP_SIGNATURE_URL`,
+    /// else Red Hat's).
     pub store: Option<String>,
     /// Repositories a signature's `docker-reference` may name besides the payload's own.
     pub also_accept: Vec<Repository>,
@@ -73,11 +76,40 @@ pub struct VerifySpec {
     pub signatures_dir: PathBuf,
 }
 
+/// One cosign public key a `trust` block gives a content set.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct CosignKeyRef {
+    /// The trust block's name.
+    pub trust: String,
+    /// The `cosign-key` file (as the recipe resolves it).
+    pub path: PathBuf,
+    /// The digest of the key file's bytes (part of the task key).
+    pub digest: Digest,
+}
+
+/// Verify the cosign signature (`sha256-<hex>.sig` in the source repository) of one source
+/// image against the keys of the trust blocks of one content set before the image is tagged
+/// at any destination (DESIGN §7). Every copy of the image from the source depends on it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CosignSpec {
+    /// The content set whose trust blocks give the keys.
+    pub set: String,
+    /// The image as the recipe names it (for messages).
+    pub origin: ImageRef,
+    /// `<source repository>@<digest>`: the repository holds the signature tag.
+    pub image: ImageRef,
+    /// The signed digest: what the destination is tagged with (an index for multi-arch).
+    pub digest: Digest,
+    /// The keys, sorted; a signature by any one of them is accepted.
+    pub keys: Vec<CosignKeyRef>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum TaskKind {
     Copy(CopySpec),
     VerifySignature(VerifySpec),
+    VerifyCosign(CosignSpec),
     PruneCatalog(PruneSpec),
 }
 
@@ -86,6 +118,7 @@ impl TaskKind {
         match self {
             TaskKind::Copy(_) => "copy",
             TaskKind::VerifySignature(_) => "verify-signature",
+            TaskKind::VerifyCosign(_) => "verify-cosign",
             TaskKind::PruneCatalog(_) => "prune-catalog",
         }
     }
@@ -94,7 +127,9 @@ impl TaskKind {
     pub fn as_copy(&self) -> Option<&CopySpec> {
         match self {
             TaskKind::Copy(c) => Some(c),
-            TaskKind::VerifySignature(_) | TaskKind::PruneCatalog(_) => None,
+            TaskKind::VerifySignature(_)
+            | TaskKind::VerifyCosign(_)
+            | TaskKind::PruneCatalog(_) => None,
         }
     }
 
@@ -104,8 +139,16 @@ impl TaskKind {
         match self {
             TaskKind::Copy(c) => Some((&c.origin, &c.dest)),
             TaskKind::PruneCatalog(p) => Some((&p.origin, &p.dest)),
-            TaskKind::VerifySignature(_) => None,
+            TaskKind::VerifySignature(_) | TaskKind::VerifyCosign(_) => None,
         }
+    }
+
+    /// True for the tasks that check signatures (`verify-signature`, `verify-cosign`).
+    pub fn is_verification(&self) -> bool {
+        matches!(
+            self,
+            TaskKind::VerifySignature(_) | TaskKind::VerifyCosign(_)
+        )
     }
 }
 

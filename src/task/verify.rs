@@ -1,5 +1,6 @@
 //! The `verify-signature` task: fetch the detached signatures of one release payload from its
-//! signature store, verify them against the trust keyring (DESIGN §7) and save them under the
+//! signature store, verify them against the trust keyrings (DESIGN §7; a key of any trust block
+//! that applies to the release is accepted) and save them under the
 //! workspace for the `mirrored-release-signatures` ConfigMap and for offline runs.
 //!
 //! Blocking (the signature store client is synchronous): the executor runs it off the async
@@ -32,7 +33,17 @@ pub fn verify_release_payload(spec: &VerifySpec) -> Result<String, Box<VerifyErr
             source: Box::new(source),
         })
     };
-    let keyring = Keyring::load(&spec.keyring).map_err(fail)?;
+    let mut paths = spec.keyrings.iter();
+    let Some(first) = paths.next() else {
+        return Err(fail(TrustError::KeyringRead {
+            path: std::path::PathBuf::new(),
+            message: "no keyring applies to this release".to_string(),
+        }));
+    };
+    let mut keyring = Keyring::load(first).map_err(fail)?;
+    for path in paths {
+        keyring.extend(Keyring::load(path).map_err(fail)?);
+    }
     let signature_store = SignatureStore::from_env(spec.store.as_deref());
     let verified = fetch_and_verify(&signature_store, &spec.payload, &spec.also_accept, &keyring)
         .map_err(fail)?;

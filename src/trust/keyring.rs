@@ -78,6 +78,12 @@ impl Keyring {
         })
     }
 
+    /// Adds the keys of `other` (a signature by a key of either keyring is then accepted);
+    /// [`Keyring::source`] stays this keyring's file.
+    pub fn extend(&mut self, other: Keyring) {
+        self.keys.extend(other.keys);
+    }
+
     /// Where the keyring was read from.
     pub fn source(&self) -> &Path {
         &self.source
