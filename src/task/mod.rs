@@ -11,6 +11,8 @@ mod verify;
 pub use copy::{
     Copied, CopyContext, CopyError, CopyJob, CopySummary, Counts, JobOutcome, SparseIndex, copy_all,
 };
-pub use graph_image::push_graph_image;
+pub use graph_image::{
+    BaseSource, GraphBaseError, GraphBaseImage, push_graph_image, read_graph_base,
+};
 pub use prune::{PlacedBlobs, PruneError, Pruned, prune_catalog};
 pub use verify::{VerifyError, saved_signatures, verify_release_payload};
