@@ -237,8 +237,8 @@ pub(crate) fn graph_set<'a>(session: &'a Session, goal: &TargetGoal) -> Option<&
 }
 
 /// `graph #true`: builds the graph-data image from the graph-data tarball (fetched and stored
-/// under `<workspace>/cache/graph-data`, or the stored one with `--offline`) on the set's
-/// `graph-base-image` (read from the source side; its tag is resolved at every build, it is not
+/// under `<workspace>/cache/graph-data`, or the stored one with `--offline`) on the
+/// `graph-base-image` of the first target's graph set (read from the source side; its tag is resolved at every build, it is not
 /// in the lock) and pushes it, base layers included, to `<target>/openshift/graph-image:latest`
 /// of every target carrying such a set, recording the push in the journal (key: graph-data
 /// layer, base digest, destination). A target whose journal records the same image there is
