@@ -33,6 +33,9 @@ struct Lab {
     payloads: BTreeMap<String, Pushed>,
     /// (version, component) → component image as pushed.
     components: BTreeMap<(String, String), Pushed>,
+    /// `base/ubi:9` at the source registry (Docker format, two small layers): the graph-data
+    /// image's base in recipes with `graph #true`, so nothing is read beyond loopback.
+    base: Pushed,
 }
 
 impl Lab {
@@ -86,6 +89,15 @@ impl Lab {
             components.insert((version.to_string(), "installer".to_string()), installer);
             payloads.insert(version.to_string(), payload);
         }
+        let base = fx
+            .image(
+                "base/ubi",
+                Some("9"),
+                Format::Docker,
+                "amd64",
+                &[Layer::Random(3000), Layer::Random(700)],
+            )
+            .await;
         let graphs = tempfile::tempdir().expect("tempdir");
         write_graph(graphs.path(), &host, &payloads);
         let server = GraphServer::start_in(graphs.path().to_path_buf());
@@ -97,6 +109,7 @@ impl Lab {
             server,
             payloads,
             components,
+            base,
         }
     }
 
@@ -106,10 +119,15 @@ impl Lab {
         self.write_recipe("", extra)
     }
 
-    /// Like [`Lab::recipe`] with `graph #true` and the graph server's graph-data URL.
+    /// Like [`Lab::recipe`] with `graph #true`, the graph server's graph-data URL and the
+    /// source registry's `base/ubi:9` as the graph image's base.
     fn recipe_with_graph(&self) -> PathBuf {
         self.write_recipe(
-            &format!(" graph-data-url=\"{}\"", self.server.graph_data_url()),
+            &format!(
+                " graph-data-url=\"{}\" graph-base-image=\"{}/base/ubi:9\"",
+                self.server.graph_data_url(),
+                self.up.host()
+            ),
             "",
         )
     }
@@ -132,10 +150,15 @@ impl Lab {
     }
 
     fn run(&self, args: &[&str]) -> Output {
+        self.run_in(self.dir.path(), args)
+    }
+
+    /// Runs airlift in `dir` (another workspace) against this lab's registries and servers.
+    fn run_in(&self, dir: &Path, args: &[&str]) -> Output {
         Command::new(BIN)
             .args(["--src-tls-verify=false", "--dest-tls-verify=false"])
             .args(args)
-            .current_dir(self.dir.path())
+            .current_dir(dir)
             .env("NO_COLOR", "1")
             .env_remove("UPDATE_URL_OVERRIDE")
             .env_remove("OCP_SIGNATURE_URL")
@@ -480,13 +503,23 @@ async fn list_releases_shows_versions_and_channels_and_works_offline() {
 #[tokio::test(flavor = "multi_thread")]
 async fn graph_true_pushes_the_graph_data_image_and_renders_the_update_service() {
     let mut lab = Lab::new().await;
-    lab.recipe_with_graph();
+    let recipe = lab.recipe_with_graph();
     let out = lab.run(&["build"]);
     assert!(out.status.success(), "build failed: {}", stderr(&out));
     assert_release_mirrored(&lab, "4.15.3");
     let graph_ref = format!("{}/mirror/openshift/graph-image:latest", lab.mirror.host());
     let manifest = raw(&graph_ref).expect("graph-data image at the mirror");
     let digest = support::fixture::sha256(&manifest);
+    assert!(
+        stderr(&out).contains(&format!(
+            "@{digest} on {}/base/ubi:9@{}",
+            lab.up.host(),
+            lab.base.digest
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_graph_image_on_base(&lab, &graph_ref);
     let us = lab.resources_dir().join("updateService.yaml");
     let text = std::fs::read_to_string(&us).expect("updateService.yaml");
     assert!(
@@ -504,6 +537,24 @@ async fn graph_true_pushes_the_graph_data_image_and_renders_the_update_service()
         "{text}"
     );
     validate(&[us]);
+    // A fresh workspace building the same recipe into another repository: the same image.
+    let again = tempfile::tempdir().expect("tempdir");
+    let text = std::fs::read_to_string(&recipe).expect("recipe");
+    let text = text.replace("/mirror\"", "/again\"");
+    std::fs::write(again.path().join("airlift.kdl"), text).expect("write recipe");
+    let out = lab.run_in(again.path(), &["build"]);
+    assert!(
+        out.status.success(),
+        "second build failed: {}",
+        stderr(&out)
+    );
+    let again_ref = format!("{}/again/openshift/graph-image:latest", lab.mirror.host());
+    assert_eq!(
+        raw(&again_ref).as_deref(),
+        Some(manifest.as_slice()),
+        "the graph-data image is reproducible"
+    );
+    assert_graph_image_on_base(&lab, &again_ref);
     // Offline rebuild: stored graph data, same image, nothing pushed again.
     lab.server.stop();
     let out = lab.run(&["build", "--offline"]);
@@ -518,6 +569,76 @@ async fn graph_true_pushes_the_graph_data_image_and_renders_the_update_service()
         stderr(&out)
     );
     assert_eq!(raw(&graph_ref), Some(manifest));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_graph_base_image_fails_naming_it_and_the_property() {
+    let lab = Lab::new().await;
+    let recipe = lab.recipe_with_graph();
+    let text = std::fs::read_to_string(&recipe).expect("recipe");
+    std::fs::write(&recipe, text.replace("/base/ubi:9", "/base/missing:9")).expect("write");
+    let out = lab.run(&["build"]);
+    assert!(!out.status.success(), "{}", stderr(&out));
+    let text = stderr(&out);
+    let words: Vec<&str> = text.split_whitespace().filter(|w| *w != "|").collect();
+    let err = words.join(" ");
+    let base = format!("{}/base/missing:9", lab.up.host());
+    assert!(
+        err.contains(&format!("cannot read its base image `{base}`")),
+        "{err}"
+    );
+    assert!(err.contains("graph-base-image="), "{err}");
+    assert!(err.contains("\"scratch\""), "{err}");
+    let graph_ref = format!("{}/mirror/openshift/graph-image:latest", lab.mirror.host());
+    assert_eq!(raw(&graph_ref), None);
+}
+
+/// The graph image at `reference` (checked with skopeo): the base's layers, then one
+/// graph-data layer; the config's `Cmd` is the copy command and its `diff_ids` end with the
+/// graph-data layer's; every blob can be fetched and matches its digest.
+fn assert_graph_image_on_base(lab: &Lab, reference: &str) {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&raw(reference).expect("graph image manifest")).expect("json");
+    let layers: Vec<&str> = manifest["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .filter_map(|l| l["digest"].as_str())
+        .collect();
+    let base_layers: Vec<&str> = lab.base.blobs[1..]
+        .iter()
+        .map(|b| b.digest.as_str())
+        .collect();
+    assert_eq!(layers.len(), base_layers.len() + 1, "{manifest}");
+    assert_eq!(layers[..base_layers.len()], base_layers[..], "{manifest}");
+    let types: Vec<&str> = manifest["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .filter_map(|l| l["mediaType"].as_str())
+        .collect();
+    assert!(
+        types
+            .iter()
+            .all(|t| *t == "application/vnd.oci.image.layer.v1.tar+gzip"),
+        "{types:?}"
+    );
+    let auth = SkopeoAuth::default();
+    let config = support::skopeo::skopeo_inspect_config(reference, &auth).expect("config");
+    let config: serde_json::Value = serde_json::from_slice(&config).expect("config json");
+    assert_eq!(
+        config["config"]["Cmd"],
+        serde_json::json!(airlift::release::GRAPH_IMAGE_CMD),
+        "{config}"
+    );
+    assert_eq!(
+        config["rootfs"]["diff_ids"].as_array().map(Vec::len),
+        Some(layers.len()),
+        "{config}"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    support::skopeo::skopeo_copy_to_dir(reference, dir.path(), &auth)
+        .expect("skopeo fetches every blob of the graph image");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,14 +1,19 @@
 //! `airlift plan` output for every example recipe, from a recorded (synthetic, deterministic)
 //! discovery: the planner is pure, so recipe + discovery + state fully determine the plan.
+//! Release sets are discovered the way `airlift plan` does it offline: versions selected from
+//! recorded update-graph responses (`tests/fixtures/release/graphs`) and components from
+//! recorded payload reads (`tests/fixtures/release/payloads`, the payload cache's format).
 //! Recipes that carry content this version cannot plan yet snapshot that refusal instead.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use airlift::discover::{Discovery, ResolvedImage};
+use airlift::discover::{self, DiscoveredRelease, Discovery, ResolvedImage};
 use airlift::oci::{Digest, MediaType};
 use airlift::plan::{self, Plan, PlanOptions, explain};
+use airlift::recipe::{ContentSet, Recipe};
+use airlift::release::{GraphCache, GraphSource};
 use airlift::state::Record;
 
 type Mem = BTreeMap<String, Record>;
@@ -70,12 +75,38 @@ fn record_first_tasks(plan: &Plan, d: &mut Discovery) -> Mem {
     state
 }
 
+/// The releases of the goals' release sets from the recorded graphs and payload reads, added
+/// to the goals; `Err` (why) when the recordings do not cover a set.
+fn recorded_releases(
+    recipe: &Recipe,
+    goals: &mut [plan::TargetGoal],
+) -> Result<Vec<DiscoveredRelease>, String> {
+    let sets: std::collections::BTreeSet<String> = goals
+        .iter()
+        .flat_map(|g| g.releases.iter().map(|r| r.set.clone()))
+        .collect();
+    if sets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sets: Vec<String> = sets.into_iter().collect();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/release");
+    let cache = GraphCache::new(fixtures.join("graphs"));
+    let selections = discover::select_releases(recipe, &sets, &GraphSource::Offline, &cache)
+        .map_err(|e| e.to_string())?;
+    let kubevirt = |s: &str| matches!(recipe.content_set(s), Some(ContentSet::Release(r)) if r.kubevirt_container);
+    let releases =
+        discover::stored_releases(&selections, &fixtures.join("payloads"), None, kubevirt)
+            .map_err(|e| e.to_string())?;
+    plan::add_release_items(goals, &releases);
+    Ok(releases)
+}
+
 fn render(path: &Path) -> String {
     let recipe = match airlift::recipe::load(path) {
         Ok(r) => r,
         Err(e) => return format!("recipe error: {}", e.render_plain(100)),
     };
-    let goals = match plan::expand(&recipe, &[]) {
+    let mut goals = match plan::expand(&recipe, &[]) {
         Ok(g) => g,
         Err(unsupported) => {
             let mut s = String::from("not plannable yet:\n");
@@ -89,24 +120,47 @@ fn render(path: &Path) -> String {
         trust_state: false,
         signatures: true,
     };
-    let mut d = recorded_discovery(&goals);
-    let first = plan::build(&goals, &d, &Mem::default(), &opts);
-    let state = record_first_tasks(&first, &mut d);
-    let second = plan::build(&goals, &d, &state, &opts);
     let mut s = String::new();
+    let releases = recorded_releases(&recipe, &mut goals);
+    match &releases {
+        Ok(rs) => {
+            for r in rs {
+                let _ = writeln!(
+                    s,
+                    "(release `{}` {} {}: {} components recorded from {})",
+                    r.set,
+                    r.version,
+                    r.arch,
+                    r.components.len(),
+                    r.payload
+                );
+            }
+        }
+        Err(why) => {
+            for g in &goals {
+                for r in &g.releases {
+                    let _ = writeln!(
+                        s,
+                        "(target `{}` also carries release set `{}`: the recorded update graphs and payloads do not cover it ({why}); see tests/build_release.rs)",
+                        g.name, r.set
+                    );
+                }
+            }
+        }
+    }
+    let mut d = recorded_discovery(&goals);
+    d.releases = releases.unwrap_or_default();
+    let mut first = plan::build(&goals, &d, &Mem::default(), &opts);
+    plan::payload_after_components(&mut first, &goals);
+    let state = record_first_tasks(&first, &mut d);
+    let mut second = plan::build(&goals, &d, &state, &opts);
+    plan::payload_after_components(&mut second, &goals);
     for g in &goals {
         for c in &g.catalogs {
             let _ = writeln!(
                 s,
                 "(target `{}` also carries catalog set `{}`: its bundles come from reading the catalog image, which this recorded discovery leaves out; see tests/build_catalog.rs)",
                 g.name, c.set
-            );
-        }
-        for r in &g.releases {
-            let _ = writeln!(
-                s,
-                "(target `{}` also carries release set `{}`: its items come from the update graph, which this recorded discovery leaves out; see tests/build_release.rs)",
-                g.name, r.set
             );
         }
     }

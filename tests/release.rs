@@ -1,7 +1,8 @@
 //! Releases end to end, minus the copy engine: the update-graph client against a local
 //! Cincinnati server (stored responses, offline reload, timeouts), selection over served
 //! graphs, payload components read from a payload pushed to a real registry, the graph-data
-//! image, and the UpdateService validated against the upstream CRD.
+//! image (on a base index read and pushed with airlift's registry client), and the UpdateService
+//! validated against the upstream CRD.
 
 mod support;
 
@@ -11,10 +12,12 @@ use std::time::Duration;
 use airlift::oci::{Digest, Repository};
 use airlift::release::{
     FetchError, GraphCache, GraphClient, GraphSource, UpdateGraph, build_graph_data_layer,
-    fetch_graph_data, graph_image_destination, image_from_scratch, list_channels, list_versions,
-    load_graph_data, load_graphs, payload_destination, read_payload, select_release_set,
+    fetch_graph_data, graph_image_destination, image_from_scratch, image_on_base, list_channels,
+    list_versions, load_graph_data, load_graphs, payload_destination, read_payload,
+    select_release_set,
 };
 use airlift::resources::{ResourceOptions, render_update_service};
+use airlift::task::{BaseSource, push_graph_image, read_graph_base};
 use support::crds::validate;
 use support::graph_server::{
     GraphServer, SilentServer, fixture_release, graph_data_tarball, graphs_dir,
@@ -337,4 +340,68 @@ async fn the_graph_image_is_accepted_by_a_real_registry() {
     let reference = format!("{}/{repo}:latest", fx.host());
     let raw = skopeo_inspect_raw(&reference, &SkopeoAuth::for_registry(&reg)).expect("skopeo");
     assert_eq!(raw, image.manifest);
+}
+
+#[tokio::test]
+async fn a_graph_base_index_resolves_to_the_arch_child_and_its_layers_are_pushed_once() {
+    let reg = Registry::start(RegistryOptions::default());
+    let fx = Fixture::new(&reg);
+    let base = fx
+        .index(
+            "base/ubi",
+            Some("9"),
+            Format::Oci,
+            &["amd64", "arm64"],
+            &[Layer::Random(900)],
+            400,
+        )
+        .await;
+    let auth_dir = tempfile::tempdir().expect("tempdir");
+    let client =
+        support::clients::insecure_client(support::clients::empty_authfile(auth_dir.path()));
+    let base_ref: airlift::oci::ImageRef = format!("{}/base/ubi:9", fx.host())
+        .parse()
+        .expect("reference");
+    let read = read_graph_base(&client, &base_ref, "arm64")
+        .await
+        .expect("base read");
+    let arm = &base.children[1];
+    assert_eq!(
+        read.image.digest().map(ToString::to_string),
+        Some(arm.digest.clone())
+    );
+    let layers: Vec<String> = read.layers.iter().map(|d| d.digest.to_string()).collect();
+    let want: Vec<String> = arm.blobs[1..].iter().map(|b| b.digest.clone()).collect();
+    assert_eq!(layers, want);
+    let missing = read_graph_base(&client, &base_ref, "s390x")
+        .await
+        .expect_err("no s390x child");
+    assert!(missing.to_string().contains("linux/s390x"), "{missing}");
+
+    let layer = build_graph_data_layer(&graph_data_tarball(), 0).expect("layer");
+    let image = image_on_base(&read.config, &read.layers, &layer).expect("image");
+    let dest: airlift::oci::ImageRef = format!("{}/ocp/openshift/graph-image:latest", fx.host())
+        .parse()
+        .expect("reference");
+    for _ in 0..2 {
+        let source = BaseSource {
+            client: &client,
+            base: &read,
+        };
+        let digest = push_graph_image(&client, &dest, &image, &layer, Some(source))
+            .await
+            .expect("push");
+        assert_eq!(digest, image.manifest_digest);
+    }
+    let raw =
+        skopeo_inspect_raw(&dest.to_string(), &SkopeoAuth::for_registry(&reg)).expect("skopeo");
+    assert_eq!(raw, image.manifest);
+    for d in &read.layers {
+        assert!(
+            fx.blob_exists("ocp/openshift/graph-image", &d.digest.to_string())
+                .await,
+            "base layer {} at the destination",
+            d.digest
+        );
+    }
 }

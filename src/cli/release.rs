@@ -15,13 +15,15 @@ use crate::discover::{self, DiscoveredRelease, Resolution};
 use crate::exit::{Exit, Failure};
 use crate::oci::Digest;
 use crate::plan::{self, TargetGoal, TaskKey, VerifySpec};
-use crate::recipe::{ContentSet, ReleaseSet};
+use crate::recipe::{ContentSet, GraphBase, ReleaseSet};
+use crate::registry::RegistryClient;
 use crate::release::{
-    DEFAULT_GRAPH_DATA_URL, DEFAULT_TIMEOUT, FetchError, GraphCache, GraphClient, GraphSource,
-    UPDATE_URL_ENV, build_graph_data_layer, fetch_graph_data, image_from_scratch, load_graph_data,
+    BuiltImage, DEFAULT_GRAPH_DATA_URL, DEFAULT_TIMEOUT, FetchError, GraphCache, GraphClient,
+    GraphDataLayer, GraphSource, UPDATE_URL_ENV, build_graph_data_layer, fetch_graph_data,
+    image_from_scratch, image_on_base, load_graph_data,
 };
 use crate::state::{Journal, LockFile, Record};
-use crate::task::push_graph_image;
+use crate::task::{BaseSource, GraphBaseImage, push_graph_image, read_graph_base};
 
 /// `<workspace>/cache/graphs`: stored update-graph responses.
 pub(crate) fn graph_cache(session: &Session) -> GraphCache {
@@ -252,9 +254,12 @@ pub(crate) fn graph_set<'a>(session: &'a Session, goal: &TargetGoal) -> Option<&
 }
 
 /// `graph #true`: builds the graph-data image from the graph-data tarball (fetched and stored
-/// under `<workspace>/cache/graph-data`, or the stored one with `--offline`) and pushes it to
-/// `<target>/openshift/graph-image:latest` of every target carrying such a set, recording the
-/// push in the journal. A target whose journal records the same image there is skipped.
+/// under `<workspace>/cache/graph-data`, or the stored one with `--offline`) on the
+/// `graph-base-image` of the first target's graph set (read from the source side; its tag is resolved at every build, it is not
+/// in the lock) and pushes it, base layers included, to `<target>/openshift/graph-image:latest`
+/// of every target carrying such a set, recording the push in the journal (key: graph-data
+/// layer, base digest, destination). A target whose journal records the same image there is
+/// skipped.
 pub(crate) fn build_graph_images(
     rt: &tokio::runtime::Runtime,
     session: &Session,
@@ -301,16 +306,22 @@ pub(crate) fn build_graph_images(
             ),
         )
     })?;
-    let image = image_from_scratch(&layer, "amd64");
-    let dest_client = session.sides(global)?.dest;
+    let sides = session.sides(global)?;
+    let (base, image) = graph_image_on_base(rt, &sides.source, first, &layer)?;
+    let dest_client = sides.dest;
+    let base_name = base
+        .as_ref()
+        .map_or_else(|| "scratch".to_string(), |b| b.image.to_string());
     for (goal, _) in wanted {
         let dest =
             plan::graph_image(&goal.dest).map_err(|e| Failure::new(Exit::InvalidInput, e))?;
         let dest_s = dest.to_string();
+        let mut inputs = vec![&layer.digest];
+        inputs.extend(base.as_ref().and_then(|b| b.image.digest()));
         let key = TaskKey::compute(
             "build-graph-image",
-            &[&layer.digest],
-            &serde_json::json!({ "dest": dest_s }),
+            &inputs,
+            &serde_json::json!({ "base": base_name, "dest": dest_s }),
         );
         let recorded = journal
             .get(&dest_s)
@@ -322,7 +333,16 @@ pub(crate) fn build_graph_images(
             continue;
         }
         let digest = rt
-            .block_on(push_graph_image(&dest_client, &dest, &image, &layer))
+            .block_on(push_graph_image(
+                &dest_client,
+                &dest,
+                &image,
+                &layer,
+                base.as_ref().map(|b| BaseSource {
+                    client: &sides.source,
+                    base: b,
+                }),
+            ))
             .map_err(|e| {
                 Failure::new(
                     Exit::Remote,
@@ -342,11 +362,75 @@ pub(crate) fn build_graph_images(
             }])
             .map_err(Failure::io)?;
         if !global.quiet {
-            eprintln!(
-                "graph-data image: {dest}@{} (built without a base image: its copy command needs a shell, see the book's Releases page)",
-                image.manifest_digest
-            );
+            match &base {
+                Some(b) => eprintln!(
+                    "graph-data image: {dest}@{} on {}",
+                    image.manifest_digest, b.image
+                ),
+                None => eprintln!(
+                    "graph-data image: {dest}@{} (graph-base-image=\"scratch\": no base image, so its copy command cannot run; see the book's Releases page)",
+                    image.manifest_digest
+                ),
+            }
         }
     }
     Ok(())
+}
+
+/// The architecture of the graph-data image: the release set's first, `multi` → amd64.
+fn graph_arch(set: &ReleaseSet) -> &str {
+    match set.arch.first().map(|a| a.value.as_str()) {
+        None | Some("multi") => "amd64",
+        Some(a) => a,
+    }
+}
+
+/// Reads the set's graph base image from the source side (none for `scratch`) and builds the
+/// graph-data image on it.
+fn graph_image_on_base(
+    rt: &tokio::runtime::Runtime,
+    source: &RegistryClient,
+    set: &ReleaseSet,
+    layer: &GraphDataLayer,
+) -> Result<(Option<GraphBaseImage>, BuiltImage), Failure> {
+    let name = &set.name.value;
+    let base = set.graph_base().map_err(|e| {
+        Failure::new(
+            Exit::InvalidInput,
+            miette::miette!(
+                help = "set `graph-base-image=\"<image>\"` on the release set",
+                "release `{name}`: the default graph base image is not a valid reference: {e}"
+            ),
+        )
+    })?;
+    let arch = graph_arch(set);
+    let GraphBase::Image(reference) = base else {
+        return Ok((None, image_from_scratch(layer, arch)));
+    };
+    let read = rt
+        .block_on(read_graph_base(source, &reference, arch))
+        .map_err(|e| {
+            Failure::new(
+                Exit::Remote,
+                miette::miette!(
+                    help = format!(
+                        "make `{reference}` readable from the source side (mirror it there, check credentials and TLS flags), or set `graph-base-image=\"<reachable image>\"` on release `{name}`; `graph-base-image=\"scratch\"` builds the image without a base (its copy command then cannot run)"
+                    ),
+                    "graph-data image: cannot read its base image `{reference}` (linux/{arch}): {e}"
+                ),
+            )
+        })?;
+    let image = image_on_base(&read.config, &read.layers, layer).map_err(|e| {
+        Failure::new(
+            Exit::Remote,
+            miette::miette!(
+                help = format!(
+                    "set `graph-base-image=\"<image>\"` on release `{name}` to a regular Linux image with a shell (e.g. a UBI image)"
+                ),
+                "graph-data image on `{}`: {e}",
+                read.image
+            ),
+        )
+    })?;
+    Ok((Some(read), image))
 }

@@ -13,8 +13,8 @@ use super::decode::{
 use super::decode_values::{check_range, image_ref, path_value, prop_str, prop_version, url};
 use super::diagnostics::suggest;
 use super::model::{
-    CatalogRename, CatalogSet, CatalogSource, HelmChart, HelmLocal, HelmRepository, HelmSet,
-    ImageSet, Package, PackageChannel, ReleaseChannel, ReleaseSet, Spanned,
+    CatalogRename, CatalogSet, CatalogSource, GraphBase, HelmChart, HelmLocal, HelmRepository,
+    HelmSet, ImageSet, Package, PackageChannel, ReleaseChannel, ReleaseSet, Spanned,
 };
 use crate::oci::{ImageRef, Repository};
 
@@ -24,13 +24,24 @@ pub const ARCHES: &[&str] = &["amd64", "arm64", "ppc64le", "s390x", "multi"];
 const RELEASE_USAGE: &str = "release \"ocp\" { channel \"stable-4.15\" }";
 
 pub(crate) fn release(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<ReleaseSet> {
-    check_props(ctx, node, &["image", "update-url", "graph-data-url"]);
+    check_props(
+        ctx,
+        node,
+        &["image", "update-url", "graph-data-url", "graph-base-image"],
+    );
     check_arg_count(ctx, node, 1, RELEASE_USAGE);
     let name = str_arg(ctx, node, 0, "a name", RELEASE_USAGE);
     let image = prop_str(ctx, node, "image").and_then(|s| image_ref(ctx, &s));
     let update_url = prop_str(ctx, node, "update-url").filter(|s| url(ctx, s, "update-url"));
     let graph_data_url =
         prop_str(ctx, node, "graph-data-url").filter(|s| url(ctx, s, "graph-data-url"));
+    let graph_base_image = prop_str(ctx, node, "graph-base-image").and_then(|s| {
+        if s.value == "scratch" {
+            Some(Spanned::new(GraphBase::Scratch, s.span))
+        } else {
+            image_ref(ctx, &s).map(|r| Spanned::new(GraphBase::Image(r.value), r.span))
+        }
+    });
     let mut channels = Vec::new();
     let mut arch = Vec::new();
     let mut graph = false;
@@ -84,6 +95,7 @@ pub(crate) fn release(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<ReleaseSet> {
         kubevirt_container,
         update_url,
         graph_data_url,
+        graph_base_image,
         image,
     })
 }

@@ -19,10 +19,10 @@ pub use decode_sets::ARCHES;
 pub use diagnostics::{ErrorClass, FileId, RecipeError, RecipeErrors, SourceFile};
 pub use load::{load, parse_str};
 pub use model::{
-    CatalogRename, CatalogSet, CatalogSource, ContentSet, Delete, DeleteRelease, HelmChart,
-    HelmLocal, HelmRepository, HelmSet, ImageSet, MirrorScope, MirrorSourcePolicy, Need, Origin,
-    Package, PackageChannel, Recipe, ReleaseChannel, ReleaseSet, Spanned, Target, TargetLocation,
-    Trust,
+    CatalogRename, CatalogSet, CatalogSource, ContentSet, DEFAULT_GRAPH_BASE_IMAGE, Delete,
+    DeleteRelease, GraphBase, HelmChart, HelmLocal, HelmRepository, HelmSet, ImageSet, MirrorScope,
+    MirrorSourcePolicy, Need, Origin, Package, PackageChannel, Recipe, ReleaseChannel, ReleaseSet,
+    Spanned, Target, TargetLocation, Trust,
 };
 pub use size::{ByteSize, SizeError, UNITS};
 

@@ -12,7 +12,7 @@ use semver::Version;
 
 use super::diagnostics::{FileId, RecipeError, SourceFile};
 use super::size::ByteSize;
-use crate::oci::ImageRef;
+use crate::oci::{ImageRef, ReferenceError};
 
 /// A value together with the span it was written at.
 #[derive(Debug, Clone)]
@@ -66,8 +66,33 @@ pub struct ReleaseSet {
     pub kubevirt_container: bool,
     pub update_url: Option<Spanned<String>>,
     pub graph_data_url: Option<Spanned<String>>,
+    /// `graph-base-image=`: the base of the graph-data image; absent → the default UBI image.
+    pub graph_base_image: Option<Spanned<GraphBase>>,
     /// `image=`: one payload, no update graph.
     pub image: Option<Spanned<ImageRef>>,
+}
+
+/// The graph-data image's base when the recipe names none (the base oc-mirror v2 uses).
+pub const DEFAULT_GRAPH_BASE_IMAGE: &str = "registry.access.redhat.com/ubi9/ubi:latest";
+
+impl ReleaseSet {
+    /// The graph-data image's base: `graph-base-image=`, else [`DEFAULT_GRAPH_BASE_IMAGE`].
+    pub fn graph_base(&self) -> Result<GraphBase, ReferenceError> {
+        match &self.graph_base_image {
+            Some(b) => Ok(b.value.clone()),
+            None => DEFAULT_GRAPH_BASE_IMAGE.parse().map(GraphBase::Image),
+        }
+    }
+}
+
+/// What the graph-data image is built on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GraphBase {
+    /// `graph-base-image="scratch"`: no base; the image holds only the graph data (its copy
+    /// command cannot run, as there is no shell).
+    Scratch,
+    /// A base image read from the source side.
+    Image(ImageRef),
 }
 
 /// `channel "stable-4.15" min= max= shortest-path=` inside a release.

@@ -9,8 +9,8 @@ use std::fmt::Write;
 use semver::Version;
 
 use super::model::{
-    CatalogSource, ContentSet, Delete, MirrorScope, MirrorSourcePolicy, Need, Recipe, Spanned,
-    Target, TargetLocation, Trust,
+    CatalogSource, ContentSet, DEFAULT_GRAPH_BASE_IMAGE, Delete, GraphBase, MirrorScope,
+    MirrorSourcePolicy, Need, Recipe, Spanned, Target, TargetLocation, Trust,
 };
 
 fn range(min: &Option<Spanned<Version>>, max: &Option<Spanned<Version>>) -> String {
@@ -88,6 +88,19 @@ impl Recipe {
                 }
                 if let Some(u) = &r.graph_data_url {
                     let _ = writeln!(out, "    graph-data-url {}", u.value);
+                }
+                match r.graph_base_image.as_ref().map(|b| &b.value) {
+                    Some(GraphBase::Scratch) => out.push_str("    graph-base-image scratch\n"),
+                    Some(GraphBase::Image(i)) => {
+                        let _ = writeln!(out, "    graph-base-image {i}");
+                    }
+                    None if r.graph => {
+                        let _ = writeln!(
+                            out,
+                            "    graph-base-image {DEFAULT_GRAPH_BASE_IMAGE} (default)"
+                        );
+                    }
+                    None => {}
                 }
             }
             ContentSet::Catalog(c) => {

@@ -120,6 +120,44 @@ fn release_image_property_excludes_channels() {
 }
 
 #[test]
+fn graph_base_image_defaults_to_ubi_and_accepts_scratch_or_a_reference() {
+    let base = |text: &str| {
+        ok(text)
+            .releases()
+            .next()
+            .map(|r| r.graph_base().expect("base parses"))
+    };
+    let ubi = DEFAULT_GRAPH_BASE_IMAGE.parse().expect("default parses");
+    assert_eq!(
+        base("release \"r\" { channel \"stable-4.15\"; graph #true }"),
+        Some(GraphBase::Image(ubi))
+    );
+    assert_eq!(
+        base("release \"r\" graph-base-image=\"scratch\" { channel \"stable-4.15\"; graph #true }"),
+        Some(GraphBase::Scratch)
+    );
+    let own = "127.0.0.1:5000/base/ubi:9".parse().expect("ref");
+    assert_eq!(
+        base(
+            "release \"r\" graph-base-image=\"127.0.0.1:5000/base/ubi:9\" { channel \"stable-4.15\"; graph #true }"
+        ),
+        Some(GraphBase::Image(own))
+    );
+    let text = "release \"r\" graph-base-image=\"UBI 9\" { channel \"stable-4.15\"; graph #true }";
+    let e = parse_str("test.kdl", text).expect_err("invalid base");
+    let e = e.iter().next().expect("one error");
+    assert!(e.message().contains("`UBI 9`"), "{}", e.message());
+    assert!(
+        e.help_text()
+            .is_some_and(|h| h.contains("registry/path:tag")),
+        "{:?}",
+        e.help_text()
+    );
+    let at = text.find("graph-base-image").expect("property in text");
+    assert_eq!(e.sort_key().1, at, "the label points at the property");
+}
+
+#[test]
 fn release_urls_arch_and_booleans() {
     let r = ok(
         "release \"r\" update-url=\"https://u.example/graph\" graph-data-url=\"https://g.example/d.tgz\" { channel \"stable-4.15\" }",

@@ -376,9 +376,9 @@ pub fn image_on_base(
     Ok(assemble(&config, layers))
 }
 
-/// The graph image with no base (`FROM scratch`): only the graph-data layer. The command needs
-/// a shell, so deploy it on a base ([`image_on_base`]) for a real Update Service; this variant
-/// is for tests and for services that mount the data themselves.
+/// The graph image with no base (`graph-base-image="scratch"`): only the graph-data layer. The
+/// command needs a shell, so an Update Service needs the image on a base ([`image_on_base`]);
+/// this variant is for services that copy the data out of the image themselves.
 pub fn image_from_scratch(layer: &GraphDataLayer, arch: &str) -> BuiltImage {
     let config = json!({
         "architecture": arch,

@@ -14,6 +14,8 @@ pub use copy::{
     Copied, CopyContext, CopyError, CopyJob, CopySummary, Counts, JobOutcome, SparseIndex, copy_all,
 };
 pub use cosign::{CosignVerifyError, verify_cosign_image};
-pub use graph_image::push_graph_image;
+pub use graph_image::{
+    BaseSource, GraphBaseError, GraphBaseImage, push_graph_image, read_graph_base,
+};
 pub use prune::{PlacedBlobs, PruneError, Pruned, prune_catalog};
 pub use verify::{VerifyError, saved_signatures, verify_release_payload};
