@@ -70,6 +70,7 @@ pub(crate) fn run(global: &GlobalOpts, names: &[String]) -> CmdResult {
         },
     )?;
     discovery.releases = releases;
+    release::refresh_graph_data(&session, &goals)?;
     let new = session::merged_lock(old.as_ref(), &goals, &discovery);
     let diff = LockFile::diff(&old.clone().unwrap_or_default(), &new);
     new.write(&session.lock_path).map_err(Failure::io)?;

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use super::GlobalOpts;
-use super::session::Session;
+use super::session::{self, Session};
 use crate::discover::{self, DiscoveredRelease, Resolution};
 use crate::exit::{Exit, Failure};
 use crate::oci::Digest;
@@ -253,8 +253,52 @@ pub(crate) fn graph_set<'a>(session: &'a Session, goal: &TargetGoal) -> Option<&
         })
 }
 
-/// `graph #true`: builds the graph-data image from the graph-data tarball (fetched and stored
-/// under `<workspace>/cache/graph-data`, or the stored one with `--offline`) on the
+/// The graph-data tarball of `set`, stored under `<workspace>/cache/graph-data`: pinned like
+/// the update graphs — `build` reuses the stored one (fetching it the first time), `lock` and
+/// `update` fetch it again, `--offline` only reads it.
+fn graph_data(
+    session: &Session,
+    set: &ReleaseSet,
+    resolution: Resolution,
+) -> Result<Vec<u8>, FetchError> {
+    let dir = session.workspace.root().join("cache").join("graph-data");
+    let fetch = || {
+        let url = set
+            .graph_data_url
+            .as_ref()
+            .map_or(DEFAULT_GRAPH_DATA_URL, |u| u.value.as_str());
+        fetch_graph_data(&GraphClient::new(DEFAULT_TIMEOUT), url, &dir)
+    };
+    match resolution {
+        Resolution::Offline => load_graph_data(&dir),
+        Resolution::Pinned => match load_graph_data(&dir) {
+            Err(FetchError::GraphDataNotStored { .. }) => fetch(),
+            other => other,
+        },
+        Resolution::Fresh => fetch(),
+    }
+}
+
+/// `lock`/`update`: fetches the graph-data tarball again when a graph set the goals carry is
+/// among those refreshed, so the next `build` builds its graph-data image from current data.
+pub(crate) fn refresh_graph_data(session: &Session, goals: &[TargetGoal]) -> Result<(), Failure> {
+    let Some(set) = goals.iter().find_map(|g| graph_set(session, g)) else {
+        return Ok(());
+    };
+    graph_data(session, set, Resolution::Fresh)
+        .map(|_| ())
+        .map_err(|e| {
+            let help = miette::Diagnostic::help(&e)
+                .map(|h| h.to_string())
+                .unwrap_or_else(|| "check the release set's graph-data-url".to_string());
+            Failure::new(
+                Exit::Remote,
+                miette::miette!(help = help, "graph-data tarball: {e}"),
+            )
+        })
+}
+
+/// `graph #true`: builds the graph-data image from the graph-data tarball ([`graph_data`]) on the
 /// `graph-base-image` of the first target's graph set (read from the source side; its tag is resolved at every build, it is not
 /// in the lock) and pushes it, base layers included, to `<target>/openshift/graph-image:latest`
 /// of every target carrying such a set, recording the push in the journal (key: graph-data
@@ -274,7 +318,6 @@ pub(crate) fn build_graph_images(
     let Some((_, first)) = wanted.first() else {
         return Ok(());
     };
-    let dir = session.workspace.root().join("cache").join("graph-data");
     let fetch_fail = |e: FetchError| {
         let help = miette::Diagnostic::help(&e)
             .map(|h| h.to_string())
@@ -284,15 +327,7 @@ pub(crate) fn build_graph_images(
             miette::miette!(help = help, "graph-data image: {e}"),
         )
     };
-    let tarball = if global.offline {
-        load_graph_data(&dir).map_err(fetch_fail)?
-    } else {
-        let url = first
-            .graph_data_url
-            .as_ref()
-            .map_or(DEFAULT_GRAPH_DATA_URL, |u| u.value.as_str());
-        fetch_graph_data(&GraphClient::new(DEFAULT_TIMEOUT), url, &dir).map_err(fetch_fail)?
-    };
+    let tarball = graph_data(session, first, session::resolution(global)).map_err(fetch_fail)?;
     let mtime = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.trim().parse().ok())

@@ -173,9 +173,15 @@ mod tests {
         );
         assert_eq!(Scopes::mount("b/x", "a/y").primary_path(), "b/x");
         assert_eq!(Scopes::repo("c", Access::Pull).primary_path(), "c");
+        // A mount from the repository itself (an existence probe) asks for the upload's scope,
+        // so it reuses the upload's token.
         assert_eq!(
             Scopes::mount("a", "a").as_slice(),
-            ["repository:a:pull", "repository:a:pull,push"]
+            Scopes::repo("a", Access::Push).as_slice()
+        );
+        assert_eq!(
+            Scopes::mount("a", "a").as_slice(),
+            ["repository:a:pull,push"]
         );
     }
 
