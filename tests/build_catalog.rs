@@ -284,9 +284,14 @@ fn stderr(o: &Output) -> String {
 
 /// `<mirror>/mirror/<source path>:sha256-<hex>`: where a digest-only image lands.
 fn mirrored(lab: &Lab, p: &Pushed) -> String {
+    mirrored_at(&lab.mirror, "mirror", p)
+}
+
+/// `<registry>/<namespace>/<source path>:sha256-<hex>`.
+fn mirrored_at(reg: &Registry, namespace: &str, p: &Pushed) -> String {
     format!(
-        "{}/mirror/{}:{}",
-        lab.mirror.host(),
+        "{}/{namespace}/{}:{}",
+        reg.host(),
         p.repo,
         p.digest.replace(':', "-")
     )
@@ -298,12 +303,12 @@ fn present(reference: &str) -> bool {
 
 /// Reads a rebuilt catalog back: its index digest and, per platform, the bundle names of its
 /// file-based catalog.
-async fn read_catalog(lab: &Lab, repo: &str, tag: &str) -> (String, Vec<BTreeSet<String>>) {
-    let reference = format!("{}/{repo}:{tag}", lab.mirror.host());
+async fn read_catalog(reg: &Registry, repo: &str, tag: &str) -> (String, Vec<BTreeSet<String>>) {
+    let reference = format!("{}/{repo}:{tag}", reg.host());
     let raw = support::skopeo_inspect_raw(&reference, &SkopeoAuth::default())
         .unwrap_or_else(|e| panic!("rebuilt catalog {reference}: {e}"));
     let index: Value = serde_json::from_slice(&raw).expect("index json");
-    let f = Fixture::new(&lab.mirror);
+    let f = Fixture::new(reg);
     let mut platforms = Vec::new();
     let digests: Vec<String> = match index["manifests"].as_array() {
         Some(children) => children
@@ -375,12 +380,12 @@ async fn build_mirrors_filtered_catalogs_reproducibly() {
     let out = lab.run(&["build"]);
     assert!(out.status.success(), "build failed:\n{}", stderr(&out));
 
-    let (one, platforms) = read_catalog(&lab, "mirror/catalogs/test-index", "v1").await;
+    let (one, platforms) = read_catalog(&lab.mirror, "mirror/catalogs/test-index", "v1").await;
     assert_eq!(platforms.len(), 2);
     for p in &platforms {
         assert_eq!(p, &set(&["alpha.v1.1.0"]));
     }
-    let (two, platforms) = read_catalog(&lab, "mirror/other/test-index", "v1-beta").await;
+    let (two, platforms) = read_catalog(&lab.mirror, "mirror/other/test-index", "v1-beta").await;
     for p in &platforms {
         assert_eq!(p, &set(&["beta.v2.0.0"]));
     }
@@ -442,13 +447,13 @@ async fn build_mirrors_filtered_catalogs_reproducibly() {
     let out = other.run(&["build"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
-        read_catalog(&other, "mirror/catalogs/test-index", "v1")
+        read_catalog(&other.mirror, "mirror/catalogs/test-index", "v1")
             .await
             .0,
         one
     );
     assert_eq!(
-        read_catalog(&other, "mirror/other/test-index", "v1-beta")
+        read_catalog(&other.mirror, "mirror/other/test-index", "v1-beta")
             .await
             .0,
         two
@@ -560,7 +565,7 @@ async fn build_rebuilds_a_single_docker_manifest_catalog() {
     let out = lab.run(&["build"]);
     assert!(out.status.success(), "build failed:\n{}", stderr(&out));
     let repo = "mirror/catalogs/test-index";
-    let (_, platforms) = read_catalog(&lab, repo, "v1").await;
+    let (_, platforms) = read_catalog(&lab.mirror, repo, "v1").await;
     assert_eq!(platforms, vec![set(&["beta.v2.0.0"])]);
     let raw = support::skopeo_inspect_raw(
         &format!("{}/{repo}:v1", lab.mirror.host()),
@@ -588,7 +593,7 @@ async fn moved_catalog_tag_rebuilds_the_catalog() {
     let out = lab.run(&["build"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let repo = "mirror/catalogs/test-index";
-    let (first, platforms) = read_catalog(&lab, repo, "v1").await;
+    let (first, platforms) = read_catalog(&lab.mirror, repo, "v1").await;
     assert_eq!(platforms[0], set(&["alpha.v1.1.0"]));
 
     // The catalog's tag moves to a catalog whose alpha channel ends at 1.0.0.
@@ -603,9 +608,113 @@ async fn moved_catalog_tag_rebuilds_the_catalog() {
     );
     let out = lab.run(&["build"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let (second, platforms) = read_catalog(&lab, repo, "v1").await;
+    let (second, platforms) = read_catalog(&lab.mirror, repo, "v1").await;
     assert_ne!(first, second);
     assert_eq!(platforms[0], set(&["alpha.v1.0.0"]));
     assert!(present(&mirrored(&lab, &src.alpha_old.bundle)));
     assert!(present(&mirrored(&lab, &src.alpha_old.operator)));
+}
+
+/// Registry → registry: the enterprise mirror rebuilds the catalog from the source; the enclave
+/// mirror (`needs "enterprise"`) copies that rebuilt image (same digest, no second prune), its
+/// bundle and related images from the enterprise mirror, and gets its own CatalogSource.
+#[tokio::test(flavor = "multi_thread")]
+async fn inherited_catalog_is_copied_from_the_upstream_mirror() {
+    let src = source().await;
+    let enclave = Registry::start(RegistryOptions::default());
+    let enclave_host = enclave.host();
+    let lab = Lab::new(|mirror| {
+        format!(
+            r#"catalog "one" "{cat}" {{
+    package "alpha"
+}}
+
+target "enterprise" "docker://{mirror}/mirror" {{
+    needs "one"
+}}
+
+target "enclave" "docker://{enclave_host}/enclave" {{
+    needs "enterprise"
+}}
+"#,
+            cat = src.catalog
+        )
+    });
+    let plan = lab.run(&["plan"]);
+    assert!(plan.status.success(), "plan failed:\n{}", stderr(&plan));
+    let text = String::from_utf8_lossy(&plan.stdout).into_owned();
+    assert_eq!(text.matches("run    prune-catalog").count(), 1, "{text}");
+    let upstream = format!("{}/mirror/catalogs/test-index:v1", lab.mirror.host());
+    let downstream = format!("{enclave_host}/enclave/catalogs/test-index:v1");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("  run    copy") && l.contains(&downstream)),
+        "{text}"
+    );
+
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "build failed:\n{}", stderr(&out));
+    let (rebuilt, platforms) = read_catalog(&lab.mirror, "mirror/catalogs/test-index", "v1").await;
+    assert_eq!(platforms[0], set(&["alpha.v1.1.0"]));
+    let (copied, platforms) = read_catalog(&enclave, "enclave/catalogs/test-index", "v1").await;
+    assert_eq!(
+        copied, rebuilt,
+        "the enclave holds the enterprise rebuild, digest preserved"
+    );
+    assert_eq!(platforms.len(), 2);
+    for kept in [&src.alpha_new.bundle, &src.alpha_new.operator] {
+        assert!(
+            present(&mirrored_at(&enclave, "enclave", kept)),
+            "{}",
+            kept.repo
+        );
+    }
+    assert!(!present(&mirrored_at(
+        &enclave,
+        "enclave",
+        &src.alpha_old.bundle
+    )));
+    // The journal records one rebuild (enterprise) and one copy of it (enclave).
+    let journal = std::fs::read_to_string(lab.path().join(".airlift/state/journal.jsonl"))
+        .unwrap_or_default();
+    let catalog_records: Vec<Value> = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["dest"] == upstream.as_str() || r["dest"] == downstream.as_str())
+        .collect();
+    assert_eq!(catalog_records.len(), 2, "{journal}");
+    for r in &catalog_records {
+        assert_eq!(r["output_digest"], rebuilt.as_str(), "{r}");
+        let kind = if r["dest"] == upstream.as_str() {
+            "prune-catalog"
+        } else {
+            "copy"
+        };
+        assert_eq!(r["kind"], kind, "{r}");
+    }
+
+    let cs = std::fs::read_to_string(
+        lab.path()
+            .join(".airlift/out/enclave/cluster-resources/cs-test-index-v1.yaml"),
+    )
+    .expect("enclave CatalogSource");
+    assert!(cs.contains(&downstream), "{cs}");
+    support::crds::assert_valid(&[lab
+        .path()
+        .join(".airlift/out/enclave/cluster-resources/cs-test-index-v1.yaml")]);
+    let verify = lab.run(&["verify", "enclave"]);
+    assert!(verify.status.success(), "{}", stderr(&verify));
+    assert!(
+        stderr(&verify).contains("3 image(s)"),
+        "{}",
+        stderr(&verify)
+    );
+
+    let again = lab.run(&["build"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("build: 0 copied, 6 fresh"),
+        "{}",
+        stderr(&again)
+    );
 }

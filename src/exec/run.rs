@@ -8,12 +8,14 @@
 //! verifications run first in their wave, so the copies they gate see their outcome.
 //! Prune-catalog tasks of a wave run next, one at a time (`task::prune_catalog`); they depend
 //! on the copies of what their catalog lists, so they land in a later wave than those copies.
+//! A target that inherits a catalog copies the rebuilt image from the rebuilding target's
+//! destination, pinned to the digest the prune task pushed.
 
 use std::collections::BTreeMap;
 
 use super::{Event, EventSink, Limits};
 use crate::discover::Sides;
-use crate::oci::{Digest, Repository};
+use crate::oci::{Digest, ImageRef, Repository};
 use crate::plan::{
     CopySpec, Plan, PruneSpec, Task, TaskId, TaskKind, VerifySpec, verify_record_dest,
 };
@@ -54,13 +56,18 @@ pub async fn execute(
         level.insert(&t.id, l);
     }
     let waves = level.values().copied().max().map_or(0, |m| m + 1);
-    // A copy reads from an upstream target's destination when it depends on the copy that
-    // filled the repository it reads from; other dependencies (a verification, a release's
-    // components before its payload) do not change where it reads from.
-    let copied_to: BTreeMap<&TaskId, &Repository> = plan
+    // A copy reads from an upstream target's destination when it depends on the copy (or the
+    // catalog rebuild) that filled the repository it reads from; other dependencies (a
+    // verification, a release's components before its payload) do not change where it reads
+    // from.
+    let written: BTreeMap<&TaskId, &ImageRef> = plan
         .tasks
         .iter()
-        .filter_map(|t| t.kind.as_copy().map(|c| (&t.id, c.dest.repository())))
+        .filter_map(|t| t.kind.origin_and_dest().map(|(_, dest)| (&t.id, dest)))
+        .collect();
+    let copied_to: BTreeMap<&TaskId, &Repository> = written
+        .iter()
+        .map(|(id, dest)| (*id, dest.repository()))
         .collect();
     let reads_upstream = |t: &Task| {
         t.kind.as_copy().is_some_and(|c| {
@@ -113,7 +120,16 @@ pub async fn execute(
                 dest: sides.dest.clone(),
                 limits,
             };
-            run_batch(&batch, &ctx, journal, events, &mut out).await?;
+            let jobs = batch
+                .iter()
+                .map(|(t, c)| CopyJob {
+                    source: pinned_source(t, c, &written, &out),
+                    dest: c.dest.clone(),
+                    platforms: c.platforms.clone(),
+                    signatures: c.signatures,
+                })
+                .collect();
+            run_batch(&batch, jobs, &ctx, journal, events, &mut out).await?;
         }
     }
     Ok(out)
@@ -166,22 +182,33 @@ async fn run_prunes(
     Ok(())
 }
 
+/// Where a copy reads from. A source named by tag that a dependency wrote in this run (a
+/// rebuilt catalog copied on to a target that needs the rebuilding target) is pinned to the
+/// digest that dependency pushed, so the copy carries exactly that image.
+fn pinned_source(
+    t: &Task,
+    c: &CopySpec,
+    written: &BTreeMap<&TaskId, &ImageRef>,
+    out: &ExecOutcome,
+) -> ImageRef {
+    if c.from.digest().is_some() {
+        return c.from.clone();
+    }
+    t.deps
+        .iter()
+        .filter(|d| written.get(d) == Some(&&c.from))
+        .find_map(|d| out.done.get(d))
+        .map_or_else(|| c.from.clone(), |digest| c.from.pinned(digest.clone()))
+}
+
 async fn run_batch(
     batch: &[(&Task, &CopySpec)],
+    jobs: Vec<CopyJob>,
     ctx: &CopyContext,
     journal: &mut Journal,
     events: &EventSink,
     out: &mut ExecOutcome,
 ) -> Result<(), JournalError> {
-    let jobs: Vec<CopyJob> = batch
-        .iter()
-        .map(|(_, c)| CopyJob {
-            source: c.from.clone(),
-            dest: c.dest.clone(),
-            platforms: c.platforms.clone(),
-            signatures: c.signatures,
-        })
-        .collect();
     let (sink, mut rx) = EventSink::channel();
     let copy = async move {
         let summary = copy_all(jobs, ctx, &sink).await;

@@ -41,6 +41,9 @@ pub struct CatalogGoal {
     pub tag: Option<String>,
     /// What to keep, mapped from the set's `full` and `package` nodes.
     pub filter: CatalogFilter,
+    /// The target whose rebuilt catalog this target copies (`needs "other-target"`); `None`
+    /// means this target rebuilds the catalog from its source.
+    pub via: Option<String>,
 }
 
 impl CatalogGoal {
