@@ -718,3 +718,129 @@ target "enclave" "docker://{enclave_host}/enclave" {{
         stderr(&again)
     );
 }
+
+/// `skopeo copy --all --preserve-digests docker://<image> oci:<dir>:<tag>`.
+fn skopeo_to_layout(image: &str, dir: &Path, tag: &str) {
+    let out = Command::new("skopeo")
+        .args([
+            "copy",
+            "--all",
+            "--preserve-digests",
+            "--src-tls-verify=false",
+            "--src-no-creds",
+        ])
+        .arg(format!("docker://{image}"))
+        .arg(format!("oci:{}:{tag}", dir.display()))
+        .output()
+        .expect("run skopeo");
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// `catalog "x" "oci://DIR"`: the catalog is read from an OCI image layout on disk, filtered,
+/// rebuilt and pushed like a registry catalog; the lock pins the layout image's digest; the
+/// rebuilt digest equals that of the same catalog read from its registry.
+#[tokio::test(flavor = "multi_thread")]
+async fn oci_layout_catalog_is_rebuilt_and_locked() {
+    let src = source().await;
+    let lab = Lab::new(|mirror| {
+        format!(
+            r#"catalog "local" "oci://./layouts/test-index" {{
+    package "alpha"
+}}
+
+catalog "remote" "{cat}" {{
+    rename "remote/test-index"
+    package "alpha"
+}}
+
+target "mirror" "docker://{mirror}/mirror" {{
+    needs "local" "remote"
+}}
+"#,
+            cat = src.catalog
+        )
+    });
+    let layout = lab.path().join("layouts/test-index");
+    std::fs::create_dir_all(&layout).expect("layout dir");
+    skopeo_to_layout(&src.catalog, &layout, "v1");
+
+    let plan = lab.run(&["plan"]);
+    assert!(plan.status.success(), "plan failed:\n{}", stderr(&plan));
+    let text = String::from_utf8_lossy(&plan.stdout).into_owned();
+    let dest = format!("{}/mirror/test-index:latest", lab.mirror.host());
+    assert!(
+        text.lines().any(
+            |l| l.contains("run    prune-catalog oci.invalid/test-index:latest")
+                && l.contains(&dest)
+        ),
+        "{text}"
+    );
+
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "build failed:\n{}", stderr(&out));
+    let (local, platforms) = read_catalog(&lab.mirror, "mirror/test-index", "latest").await;
+    assert_eq!(platforms.len(), 2);
+    for p in &platforms {
+        assert_eq!(p, &set(&["alpha.v1.1.0"]));
+    }
+    let (remote, _) = read_catalog(&lab.mirror, "mirror/remote/test-index", "v1").await;
+    assert_eq!(
+        local, remote,
+        "same catalog, same filter, same rebuilt digest"
+    );
+    assert!(present(&mirrored(&lab, &src.alpha_new.bundle)));
+    assert!(present(&mirrored(&lab, &src.alpha_new.operator)));
+
+    // The lock pins the layout image by digest (the source catalog's, copied unchanged).
+    let source_digest =
+        sha256(&support::skopeo_inspect_raw(&src.catalog, &SkopeoAuth::default()).expect("source"));
+    let lock: Value = serde_json::from_str(
+        &std::fs::read_to_string(lab.path().join("airlift.lock")).expect("lock"),
+    )
+    .expect("lock json");
+    let entry = lock["images"]
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .find(|i| i["set"] == "local" && i["source"] == "oci.invalid/test-index:latest")
+        })
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(entry["source"], "oci.invalid/test-index:latest", "{lock}");
+    assert_eq!(entry["digest"], source_digest.as_str(), "{lock}");
+
+    let again = lab.run(&["build"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("build: 0 copied, 4 fresh"),
+        "{}",
+        stderr(&again)
+    );
+    let cs = lab
+        .path()
+        .join(".airlift/out/mirror/cluster-resources/cs-test-index-latest.yaml");
+    let text = std::fs::read_to_string(&cs).expect("CatalogSource of the layout catalog");
+    assert!(text.contains(&dest), "{text}");
+
+    // Alone (nothing else pushes the original layers), the layers stream from the layout.
+    let alone = Lab::new(|mirror| {
+        format!(
+            "catalog \"local\" \"oci://{}\" {{\n    package \"alpha\"\n}}\n\ntarget \"mirror\" \"docker://{mirror}/mirror\" {{\n    needs \"local\"\n}}\n",
+            layout.display()
+        )
+    });
+    let out = alone.run(&["build"]);
+    assert!(out.status.success(), "build failed:\n{}", stderr(&out));
+    let (digest, _) = read_catalog(&alone.mirror, "mirror/test-index", "latest").await;
+    assert_eq!(digest, local);
+
+    // A layout that is not one: exit 5 and a message naming the directory.
+    std::fs::remove_file(layout.join("oci-layout")).expect("remove marker");
+    let broken = lab.run(&["plan"]);
+    assert_eq!(broken.status.code(), Some(5), "{}", stderr(&broken));
+    assert!(
+        stderr(&broken).contains("not an OCI image layout"),
+        "{}",
+        stderr(&broken)
+    );
+}

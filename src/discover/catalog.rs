@@ -54,6 +54,9 @@ pub struct FetchedCatalog {
     /// `--cache-dir=` in the image's command, default `/tmp/cache`).
     pub rebuild: RebuildOptions,
     pub catalog: Catalog,
+    /// The OCI image layout directory the catalog was read from (`oci://DIR`); `None` for a
+    /// registry catalog. The prune task reads the original layers from here.
+    pub layout: Option<std::path::PathBuf>,
 }
 
 impl FetchedCatalog {
@@ -88,7 +91,7 @@ pub enum CatalogReadError {
     Registry {
         image: String,
         #[source]
-        source: RegistryError,
+        source: Box<RegistryError>,
     },
     #[error("catalog image {image}: {reason}")]
     Shape { image: String, reason: String },
@@ -164,7 +167,11 @@ pub async fn discover_catalogs(
                 },
                 None => None,
             };
-            let mut fetched = match fetch_catalog(&sides.source, &c.source, digest).await {
+            let read = match &c.layout {
+                Some(dir) => super::layout::fetch_layout(dir, &c.source, digest),
+                None => fetch_catalog(&sides.source, &c.source, digest).await,
+            };
+            let mut fetched = match read {
                 Ok(f) => f,
                 Err(error) => {
                     errors.push(CatalogDiscoveryError::Read {
@@ -224,7 +231,7 @@ pub async fn fetch_catalog(
     let name = image.to_string();
     let registry = |source| CatalogReadError::Registry {
         image: name.clone(),
-        source,
+        source: Box::new(source),
     };
     let shape = |reason: String| CatalogReadError::Shape {
         image: name.clone(),
@@ -272,7 +279,6 @@ pub async fn fetch_catalog(
     let Some(first) = platforms.first() else {
         return Err(shape("the index lists no platform manifest".into()));
     };
-    let rebuild = rebuild_options(&first.config);
     let mut layers = Vec::new();
     for l in &first.layers {
         let file = spool_blob(client, &repo, &l.digest)
@@ -283,6 +289,27 @@ pub async fn fetch_catalog(
             })?;
         layers.push(std::io::BufReader::new(file));
     }
+    read_configs(image, top_raw, platforms, layers, None)
+}
+
+/// The rest of reading a catalog once its manifests, configs and the first platform's layers
+/// are at hand (from a registry or an OCI layout): the rebuild options, the configs directory
+/// and the parsed file-based catalog.
+pub(super) fn read_configs<R: std::io::Read>(
+    image: &ImageRef,
+    top: RawManifest,
+    platforms: Vec<PlatformImage>,
+    layers: Vec<R>,
+    layout: Option<std::path::PathBuf>,
+) -> Result<FetchedCatalog, CatalogReadError> {
+    let name = image.to_string();
+    let Some(first) = platforms.first() else {
+        return Err(CatalogReadError::Shape {
+            image: name,
+            reason: "the index lists no platform manifest".into(),
+        });
+    };
+    let rebuild = rebuild_options(&first.config);
     let files = configs_from_layers(layers, &rebuild.configs_dir).map_err(|source| {
         CatalogReadError::Layers {
             image: name.clone(),
@@ -290,10 +317,13 @@ pub async fn fetch_catalog(
         }
     })?;
     if files.is_empty() {
-        return Err(shape(format!(
-            "no file-based catalog under {} (label `{CONFIGS_LABEL}`)",
-            rebuild.configs_dir
-        )));
+        return Err(CatalogReadError::Shape {
+            image: name,
+            reason: format!(
+                "no file-based catalog under {} (label `{CONFIGS_LABEL}`)",
+                rebuild.configs_dir
+            ),
+        });
     }
     let catalog = parse_catalog(&files).map_err(|source| CatalogReadError::Parse {
         image: name.clone(),
@@ -301,11 +331,12 @@ pub async fn fetch_catalog(
     })?;
     Ok(FetchedCatalog {
         image: image.clone(),
-        digest: top.digest,
-        top: top_raw,
+        digest: top.digest.clone(),
+        top,
         platforms,
         rebuild,
         catalog,
+        layout,
     })
 }
 
@@ -314,7 +345,7 @@ enum Fail {
     Shape(String),
 }
 
-fn doc_of(m: &RawManifest) -> Result<ManifestDoc, String> {
+pub(super) fn doc_of(m: &RawManifest) -> Result<ManifestDoc, String> {
     serde_json::from_slice(&m.bytes)
         .map_err(|e| format!("manifest {} is not valid JSON: {e}", m.digest))
 }

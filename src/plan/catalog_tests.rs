@@ -80,6 +80,7 @@ fn catalog_image(recipe: &Recipe) -> Arc<CatalogImage> {
             }],
             rebuild: RebuildOptions::default(),
             catalog,
+            layout: None,
         },
         filter,
         filtered,
@@ -188,14 +189,20 @@ fn prune_task_key_and_freshness() {
 }
 
 #[test]
-fn oci_layout_catalogs_are_not_available() {
+fn oci_layout_catalogs_are_named_after_their_directory() {
     let recipe = parse_str(
         "airlift.kdl",
-        "catalog \"local\" \"oci://./cat\" { full #true }\ntarget \"m\" \"docker://r.example/m\" { needs \"local\" }\n",
+        "catalog \"local\" \"oci:///srv/My-Catalog\" { full #true }\ntarget \"m\" \"docker://r.example/m\" { needs \"local\" }\n",
     )
     .expect("recipe");
-    let err = expand(&recipe, &[]).expect_err("unsupported");
-    assert!(err[0].what.contains("OCI layouts"), "{:?}", err);
+    let goals = expand(&recipe, &[]).expect("goals");
+    let c = &goals[0].catalogs[0];
+    assert_eq!(c.layout, Some(PathBuf::from("/srv/My-Catalog")));
+    assert_eq!(c.source.to_string(), "oci.invalid/my-catalog:latest");
+    assert_eq!(
+        c.dest(&goals[0].dest).map(|d| d.to_string()).ok(),
+        Some("r.example/m/my-catalog:latest".to_string())
+    );
 }
 
 const CHAIN: &str = r#"

@@ -163,8 +163,8 @@ fn is_release(recipe: &Recipe, set: &str) -> bool {
 }
 
 /// A `catalog` set: records it in `catalogs` and returns true; false for other kinds. A catalog
-/// inherited from another target (`via`) is copied from that target's rebuilt catalog. Catalogs
-/// read from OCI layouts are not mirrored yet.
+/// inherited from another target (`via`) is copied from that target's rebuilt catalog. A
+/// catalog read from an OCI layout is named after its directory (`layout_reference`).
 fn add_catalog(
     recipe: &Recipe,
     target: &str,
@@ -176,18 +176,21 @@ fn add_catalog(
     let Some(ContentSet::Catalog(c)) = recipe.content_set(set) else {
         return false;
     };
-    let source = match &c.source.value {
-        CatalogSource::Image(i) => i.clone(),
-        CatalogSource::OciLayout(p) => {
-            unsupported.push(Unsupported {
-                target: target.to_string(),
-                what: format!(
-                    "operator catalogs from OCI layouts (`{set}`: oci://{})",
-                    p.display()
-                ),
-            });
-            return true;
-        }
+    let (source, layout) = match &c.source.value {
+        CatalogSource::Image(i) => (i.clone(), None),
+        CatalogSource::OciLayout(p) => match super::layout_reference(p) {
+            Ok(r) => (r, Some(p.clone())),
+            Err(e) => {
+                unsupported.push(Unsupported {
+                    target: target.to_string(),
+                    what: format!(
+                        "a name for the OCI layout catalog `{set}` (oci://{}): {e}",
+                        p.display()
+                    ),
+                });
+                return true;
+            }
+        },
     };
     catalogs.push(CatalogGoal {
         set: set.to_string(),
@@ -199,6 +202,7 @@ fn add_catalog(
             .and_then(|r| r.tag.as_ref().map(|t| t.value.clone())),
         filter: super::catalog::filter_of(c),
         via: via.map(str::to_string),
+        layout,
     });
     true
 }

@@ -1,15 +1,18 @@
 //! The prune-catalog task: rebuild a discovered operator catalog with its filtered FBC for every
 //! platform and push it to the destination.
 //!
-//! Per platform: the original layers are streamed from the source catalog (skipped when the
+//! Per platform: the original layers are streamed from the source catalog, its registry or its
+//! OCI layout directory (skipped when the
 //! destination repository holds them, mounted when this run already placed them in another
 //! repository of the destination registry), the two rebuilt layers and the new config are uploaded
 //! from memory, and the new platform manifest is pushed by digest; then the index (or the single
 //! manifest) is pushed under the destination tag. The rebuilt bytes are a pure function of the
 //! discovered catalog, so the same filter on the same catalog gives the same digest anywhere.
-//! Touches only the two registries it is given; never the journal or the terminal.
+//! Touches only the two registries it is given (and reads the layout directory of a catalog
+//! read from one); never the journal or the terminal.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -19,6 +22,9 @@ use futures_util::stream;
 use crate::catalog::{
     RebuildError, Replacement, rebuild_layers, update_config, update_index, update_manifest,
 };
+use tokio_util::io::ReaderStream;
+
+use crate::discover::layout_blob_path;
 use crate::oci::{Digest, Repository};
 use crate::plan::PruneSpec;
 use crate::registry::{
@@ -99,9 +105,11 @@ pub async fn prune_catalog(
                 digest: &l.digest,
                 size: l.size,
             };
-            sent += copy_blob(source, src_repo, &at, placed)
-                .await
-                .map_err(registry)?;
+            let from = match &f.layout {
+                Some(dir) => LayerSource::Layout(dir),
+                None => LayerSource::Registry(source, src_repo),
+            };
+            sent += copy_blob(&from, &at, placed).await.map_err(registry)?;
         }
         let config = update_config(&p.config, &layers, &f.rebuild).map_err(rebuild)?;
         sent += upload_bytes(dest, dst_repo, &config, placed)
@@ -219,11 +227,17 @@ async fn upload_bytes(
     Ok(sent)
 }
 
-/// Streams a blob from the source catalog repository unless the destination holds it (or can
-/// mount it).
+/// Where the original layers of a catalog are read from.
+enum LayerSource<'a> {
+    Registry(&'a RegistryClient, &'a Repository),
+    /// An OCI image layout directory (`blobs/sha256/<hex>`).
+    Layout(&'a Path),
+}
+
+/// Streams a blob from the source catalog (its repository or its OCI layout) unless the
+/// destination holds it (or can mount it). The destination checks the digest of what it gets.
 async fn copy_blob(
-    source: &RegistryClient,
-    from: &Repository,
+    from: &LayerSource<'_>,
     at: &Placement<'_>,
     placed: &mut PlacedBlobs,
 ) -> Result<u64, RegistryError> {
@@ -231,19 +245,50 @@ async fn copy_blob(
         remember(at, placed);
         return Ok(0);
     };
-    let (client, src, d) = (source.clone(), from.clone(), at.digest.clone());
-    let open = move || -> BoxFuture<'static, Result<ByteStream, RegistryError>> {
-        let (client, src, d) = (client.clone(), src.clone(), d.clone());
-        Box::pin(async move { client.get_blob(&src, &d).await })
+    let (open, name): (Box<OpenFn>, String) = match from {
+        LayerSource::Registry(source, repo) => {
+            let (client, src, d) = ((*source).clone(), (*repo).clone(), at.digest.clone());
+            let open = move || -> BoxFuture<'static, Result<ByteStream, RegistryError>> {
+                let (client, src, d) = (client.clone(), src.clone(), d.clone());
+                Box::pin(async move { client.get_blob(&src, &d).await })
+            };
+            (Box::new(open), repo.to_string())
+        }
+        LayerSource::Layout(dir) => {
+            let path = layout_blob_path(dir, at.digest);
+            let name = path.display().to_string();
+            let open = move || -> BoxFuture<'static, Result<ByteStream, RegistryError>> {
+                let path = path.clone();
+                Box::pin(async move {
+                    let shown = path.display().to_string();
+                    let file = tokio::fs::File::open(&path).await.map_err(|e| {
+                        RegistryError::LocalFile {
+                            path: shown.clone(),
+                            message: e.to_string(),
+                        }
+                    })?;
+                    Ok(ReaderStream::new(file)
+                        .map(move |r| {
+                            r.map_err(|e| RegistryError::LocalFile {
+                                path: shown.clone(),
+                                message: e.to_string(),
+                            })
+                        })
+                        .boxed())
+                })
+            };
+            (Box::new(open), name)
+        }
     };
-    let name = from.to_string();
     let target = BlobTarget {
         repo: at.repo,
         digest: at.digest,
         size: at.size,
         source: &name,
     };
-    let sent = at.client.upload_blob(&target, session, &open).await?;
+    let sent = at.client.upload_blob(&target, session, &*open).await?;
     remember(at, placed);
     Ok(sent)
 }
+
+type OpenFn = dyn Fn() -> BoxFuture<'static, Result<ByteStream, RegistryError>> + Send + Sync;
