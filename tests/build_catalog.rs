@@ -844,3 +844,43 @@ target "mirror" "docker://{mirror}/mirror" {{
         stderr(&broken)
     );
 }
+
+/// Catalogs are read and filtered concurrently, but their errors are reported in recipe order
+/// (every one of them), identically on every run.
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_of_several_catalogs_come_in_recipe_order() {
+    let src = source().await;
+    let host = src.reg.host();
+    let lab = Lab::new(|mirror| {
+        format!(
+            r#"catalog "a" "{cat}" {{
+    package "zzz-first"
+}}
+
+catalog "b" "{host}/catalogs/absent:v1" {{
+    package "alpha"
+}}
+
+catalog "c" "{cat}" {{
+    package "yyy-third"
+}}
+
+target "mirror" "docker://{mirror}/mirror" {{
+    needs "a" "b" "c"
+}}
+"#,
+            cat = src.catalog
+        )
+    });
+    let first = lab.run(&["plan"]);
+    assert_eq!(first.status.code(), Some(5), "{}", stderr(&first));
+    let err = stderr(&first);
+    let at = |needle: &str| {
+        err.find(needle)
+            .unwrap_or_else(|| panic!("`{needle}` missing:\n{err}"))
+    };
+    assert!(at("zzz-first") < at("catalogs/absent"), "{err}");
+    assert!(at("catalogs/absent") < at("yyy-third"), "{err}");
+    let second = lab.run(&["plan"]);
+    assert_eq!(stderr(&second), err);
+}

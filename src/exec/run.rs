@@ -6,12 +6,14 @@
 //! targets). Each batch is one `copy_all` call, which is concurrent within the transfer limits.
 //! A task whose dependency failed is not attempted and says why. Release signature
 //! verifications run first in their wave, so the copies they gate see their outcome.
-//! Prune-catalog tasks of a wave run next, one at a time (`task::prune_catalog`); they depend
+//! Prune-catalog tasks of a wave run next, concurrently (`task::prune_catalog`); they depend
 //! on the copies of what their catalog lists, so they land in a later wave than those copies.
 //! A target that inherits a catalog copies the rebuilt image from the rebuilding target's
 //! destination, pinned to the digest the prune task pushed.
 
 use std::collections::BTreeMap;
+
+use futures_util::stream::{self, StreamExt};
 
 use super::{Event, EventSink, Limits};
 use crate::discover::Sides;
@@ -43,7 +45,7 @@ pub async fn execute(
     events: &EventSink,
 ) -> Result<ExecOutcome, JournalError> {
     let mut out = ExecOutcome::default();
-    let mut placed = PlacedBlobs::new();
+    let placed = PlacedBlobs::new();
     let dirty: Vec<&Task> = plan.dirty().collect();
     let mut level: BTreeMap<&TaskId, usize> = BTreeMap::new();
     for t in &dirty {
@@ -93,7 +95,7 @@ pub async fn execute(
                 prunes.push((*t, p));
             }
         }
-        run_prunes(&prunes, sides, &mut placed, journal, events, &mut out).await?;
+        run_prunes(&prunes, sides, limits, &placed, journal, events, &mut out).await?;
         for from_upstream in [false, true] {
             let mut batch: Vec<(&Task, &CopySpec)> = Vec::new();
             for t in dirty.iter().filter(|t| level[&t.id] == wave) {
@@ -135,23 +137,35 @@ pub async fn execute(
     Ok(out)
 }
 
-/// Rebuilds and pushes catalogs one at a time (each is a handful of requests), recording each
-/// in the journal as it finishes. Reports them as jobs (`job` counts within this call).
+/// Rebuilds and pushes the catalogs of a wave concurrently (at most `limits.jobs` at once),
+/// recording each in the journal as it finishes. Reports them as jobs (`job` counts within
+/// this call). Different catalogs write different destinations, so the order they finish in
+/// changes nothing but the order of journal records.
 async fn run_prunes(
     prunes: &[(&Task, &PruneSpec)],
     sides: &Sides,
-    placed: &mut PlacedBlobs,
+    limits: Limits,
+    placed: &PlacedBlobs,
     journal: &mut Journal,
     events: &EventSink,
     out: &mut ExecOutcome,
 ) -> Result<(), JournalError> {
-    for (job, (t, p)) in prunes.iter().enumerate() {
-        events.send(Event::JobStarted {
-            job,
-            source: p.from.to_string(),
-            dest: p.dest.to_string(),
-        });
-        match prune_catalog(p, &sides.source, &sides.dest, placed).await {
+    let mut running = stream::iter(prunes.iter().enumerate())
+        .map(|(job, (_, p))| async move {
+            events.send(Event::JobStarted {
+                job,
+                source: p.from.to_string(),
+                dest: p.dest.to_string(),
+            });
+            (
+                job,
+                prune_catalog(p, &sides.source, &sides.dest, placed).await,
+            )
+        })
+        .buffer_unordered(limits.jobs.max(1));
+    while let Some((job, result)) = running.next().await {
+        let (t, p) = prunes[job];
+        match result {
             Ok(done) => {
                 journal.append(&[Record {
                     key: t.key.to_string(),

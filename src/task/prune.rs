@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -61,15 +62,40 @@ pub enum PruneError {
 
 /// Blobs this run already placed at a destination registry: `(registry, digest)` → repository.
 /// Another repository of that registry gets a cross-repository mount instead of an upload.
-pub type PlacedBlobs = BTreeMap<(String, Digest), Repository>;
+/// Shared by prune tasks running at once; the lock is never held across an await.
+#[derive(Debug, Default)]
+pub struct PlacedBlobs(Mutex<BTreeMap<(String, Digest), Repository>>);
+
+impl PlacedBlobs {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn get(&self, key: &(String, Digest)) -> Option<Repository> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    fn insert(&self, key: (String, Digest), repo: &Repository) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key)
+            .or_insert_with(|| repo.clone());
+    }
+}
 
 /// Rebuilds `spec`'s catalog and pushes it to `spec.dest`, reading original layers from
-/// `source`. `placed` is shared by the prune tasks of one run.
+/// `source`. `placed` is shared by the prune tasks of one run. The rebuilt layers are computed
+/// on a blocking thread, so several catalogs rebuild in parallel.
 pub async fn prune_catalog(
     spec: &PruneSpec,
     source: &RegistryClient,
     dest: &RegistryClient,
-    placed: &mut PlacedBlobs,
+    placed: &PlacedBlobs,
 ) -> Result<Pruned, PruneError> {
     let input = &spec.input.0;
     let f = &input.fetched;
@@ -82,11 +108,17 @@ pub async fn prune_catalog(
         set: set.clone(),
         source,
     };
-    let layers =
-        rebuild_layers(&input.filtered.catalog, &f.rebuild).map_err(|e| PruneError::Layers {
-            set: set.clone(),
-            reason: e.to_string(),
-        })?;
+    let job = input.clone();
+    let layers = tokio::task::spawn_blocking(move || {
+        rebuild_layers(&job.filtered.catalog, &job.fetched.rebuild).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| format!("the rebuild stopped: {e}"))
+    .and_then(|r| r)
+    .map_err(|reason| PruneError::Layers {
+        set: set.clone(),
+        reason,
+    })?;
     let src_repo = spec.from.repository();
     let dst_repo = spec.dest.repository();
     let mut sent = 0;
@@ -176,20 +208,19 @@ async fn without_bytes(
     }
     let key = (at.repo.registry().to_string(), at.digest.clone());
     match placed.get(&key) {
-        Some(from) if from != at.repo => match at.client.mount_blob(at.repo, at.digest, from).await
-        {
-            Ok(Mount::Mounted) => Ok(None),
-            Ok(Mount::Upload(session)) => Ok(Some(Some(session))),
-            Err(_) => Ok(Some(None)),
-        },
+        Some(from) if &from != at.repo => {
+            match at.client.mount_blob(at.repo, at.digest, &from).await {
+                Ok(Mount::Mounted) => Ok(None),
+                Ok(Mount::Upload(session)) => Ok(Some(Some(session))),
+                Err(_) => Ok(Some(None)),
+            }
+        }
         _ => Ok(Some(None)),
     }
 }
 
-fn remember(at: &Placement<'_>, placed: &mut PlacedBlobs) {
-    placed
-        .entry((at.repo.registry().to_string(), at.digest.clone()))
-        .or_insert_with(|| at.repo.clone());
+fn remember(at: &Placement<'_>, placed: &PlacedBlobs) {
+    placed.insert((at.repo.registry().to_string(), at.digest.clone()), at.repo);
 }
 
 /// Uploads an in-memory blob unless the repository holds it (or can mount it); returns the
@@ -198,7 +229,7 @@ async fn upload_bytes(
     client: &RegistryClient,
     repo: &Repository,
     bytes: &[u8],
-    placed: &mut PlacedBlobs,
+    placed: &PlacedBlobs,
 ) -> Result<u64, RegistryError> {
     let digest = Digest::of(bytes);
     let at = Placement {
@@ -239,7 +270,7 @@ enum LayerSource<'a> {
 async fn copy_blob(
     from: &LayerSource<'_>,
     at: &Placement<'_>,
-    placed: &mut PlacedBlobs,
+    placed: &PlacedBlobs,
 ) -> Result<u64, RegistryError> {
     let Some(session) = without_bytes(at, placed).await? else {
         remember(at, placed);
