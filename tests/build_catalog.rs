@@ -652,9 +652,52 @@ target "enclave" "docker://{enclave_host}/enclave" {{
         "{text}"
     );
 
+    // mapping.txt: the enterprise rebuild from the pinned source catalog; the enclave copy
+    // from the enterprise tag (its rebuilt digest is not known before the build).
+    let source_digest =
+        sha256(&support::skopeo_inspect_raw(&src.catalog, &SkopeoAuth::default()).expect("source"));
+    let source_repo = src.catalog.trim_end_matches(":v1");
+    let mapping = |target: &str| {
+        std::fs::read_to_string(
+            lab.path()
+                .join(format!(".airlift/out/{target}/dry-run/mapping.txt")),
+        )
+        .expect("mapping.txt")
+    };
+    let enterprise = mapping("enterprise");
+    assert!(
+        enterprise
+            .lines()
+            .any(|l| l == format!("{source_repo}@{source_digest}={upstream}")),
+        "{enterprise}"
+    );
+    assert_eq!(
+        enterprise.lines().count(),
+        3,
+        "catalog, bundle, operator:\n{enterprise}"
+    );
+    let before = mapping("enclave");
+    assert!(
+        before
+            .lines()
+            .any(|l| l == format!("{upstream}={downstream}")),
+        "{before}"
+    );
+
     let out = lab.run(&["build"]);
     assert!(out.status.success(), "build failed:\n{}", stderr(&out));
     let (rebuilt, platforms) = read_catalog(&lab.mirror, "mirror/catalogs/test-index", "v1").await;
+    // Once the enterprise rebuild is recorded, the enclave line names its digest.
+    let plan = lab.run(&["plan"]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    let after = mapping("enclave");
+    let upstream_repo = upstream.trim_end_matches(":v1");
+    assert!(
+        after
+            .lines()
+            .any(|l| l == format!("{upstream_repo}@{rebuilt}={downstream}")),
+        "{after}"
+    );
     assert_eq!(platforms[0], set(&["alpha.v1.1.0"]));
     let (copied, platforms) = read_catalog(&enclave, "enclave/catalogs/test-index", "v1").await;
     assert_eq!(
