@@ -877,6 +877,13 @@ target "mirror" "docker://{mirror}/mirror" {{
     let (digest, _) = read_catalog(&alone.mirror, "mirror/test-index", "latest").await;
     assert_eq!(digest, local);
 
+    // `list operators` reads the layout too (path relative to the working directory).
+    let list = lab.run(&["list", "operators", "--catalog", "oci://layouts/test-index"]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    let rows = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert!(rows.lines().any(|r| r.starts_with("alpha ")), "{rows}");
+    assert!(rows.lines().any(|r| r.starts_with("beta ")), "{rows}");
+
     // A layout that is not one: exit 5 and a message naming the directory.
     std::fs::remove_file(layout.join("oci-layout")).expect("remove marker");
     let broken = lab.run(&["plan"]);
