@@ -299,3 +299,62 @@ async fn run_verify(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{DirtyReason, Freshness, TaskKey};
+
+    fn copy_task(from: &str, deps: Vec<TaskId>) -> (Task, CopySpec) {
+        let digest = Digest::of(b"source catalog");
+        let spec = CopySpec {
+            from: from.parse().expect("ref"),
+            origin: "quay.io/ns/index:v1".parse().expect("ref"),
+            digest: digest.clone(),
+            dest: "enclave.example/e/ns/index:v1".parse().expect("ref"),
+            platforms: None,
+            signatures: false,
+        };
+        let task = Task {
+            id: TaskId::new("copy", "enclave", "catalog quay.io/ns/index:v1"),
+            target: "enclave".into(),
+            key: TaskKey::compute("copy", &[&digest], &serde_json::json!({})),
+            kind: TaskKind::Copy(spec.clone()),
+            deps,
+            freshness: Freshness::Dirty(DirtyReason::NeverRun),
+            bytes: 0,
+        };
+        (task, spec)
+    }
+
+    #[test]
+    fn a_tag_source_written_by_a_dependency_is_pinned_to_its_result() {
+        let prune = TaskId::new("prune-catalog", "enterprise", "quay.io/ns/index:v1");
+        let other = TaskId::new("copy", "enterprise", "quay.io/ns/op@sha256:…");
+        let upstream: ImageRef = "mirror.example/m/ns/index:v1".parse().expect("ref");
+        let elsewhere: ImageRef = "mirror.example/m/ns/op:v1".parse().expect("ref");
+        let written = BTreeMap::from([(&prune, &upstream), (&other, &elsewhere)]);
+        let rebuilt = Digest::of(b"rebuilt");
+        let mut out = ExecOutcome::default();
+        out.done.insert(other.clone(), Digest::of(b"op"));
+        let (t, c) = copy_task(
+            "mirror.example/m/ns/index:v1",
+            vec![other.clone(), prune.clone()],
+        );
+        assert_eq!(
+            pinned_source(&t, &c, &written, &out),
+            c.from,
+            "not pushed yet"
+        );
+        out.done.insert(prune.clone(), rebuilt.clone());
+        let pinned = pinned_source(&t, &c, &written, &out);
+        assert_eq!(pinned.digest(), Some(&rebuilt));
+        assert_eq!(pinned.tag(), Some("v1"));
+        // A source already pinned keeps its digest.
+        let (t, c) = copy_task(
+            &format!("mirror.example/m/ns/index:v1@{}", Digest::of(b"x")),
+            vec![prune.clone()],
+        );
+        assert_eq!(pinned_source(&t, &c, &written, &out), c.from);
+    }
+}
