@@ -859,6 +859,14 @@ target "mirror" "docker://{mirror}/mirror" {{
         "{}",
         stderr(&again)
     );
+    // --offline reads the locked digest from the layout's blobs.
+    let offline = lab.run(&["--offline", "build"]);
+    assert!(offline.status.success(), "{}", stderr(&offline));
+    assert!(
+        stderr(&offline).contains("build: 0 copied, 4 fresh"),
+        "{}",
+        stderr(&offline)
+    );
     let cs = lab
         .path()
         .join(".airlift/out/mirror/cluster-resources/cs-test-index-latest.yaml");

@@ -50,6 +50,11 @@ pub fn fetch_layout(
     }
     let (digest, media_type) = match digest {
         Some(d) => {
+            if !layout_blob_path(dir, &d).exists() {
+                return Err(shape(format!(
+                    "the image {d} pinned in airlift.lock is not in this layout; run `airlift update` with the catalog set's name to pin the layout's current image"
+                )));
+            }
             let bytes = read_blob(dir, &d).map_err(shape)?;
             let media_type = media_type_of(&bytes).ok_or_else(|| {
                 shape(format!(
@@ -264,5 +269,10 @@ mod tests {
             .expect_err("pinned blob mismatch")
             .to_string();
         assert!(err.contains("does not match"), "{err}");
+        let gone = Digest::of(b"not in the layout");
+        let err = fetch_layout(dir.path(), &image(dir.path()), Some(gone))
+            .expect_err("pinned image absent")
+            .to_string();
+        assert!(err.contains("airlift update"), "{err}");
     }
 }
