@@ -284,9 +284,14 @@ fn stderr(o: &Output) -> String {
 
 /// `<mirror>/mirror/<source path>:sha256-<hex>`: where a digest-only image lands.
 fn mirrored(lab: &Lab, p: &Pushed) -> String {
+    mirrored_at(&lab.mirror, "mirror", p)
+}
+
+/// `<registry>/<namespace>/<source path>:sha256-<hex>`.
+fn mirrored_at(reg: &Registry, namespace: &str, p: &Pushed) -> String {
     format!(
-        "{}/mirror/{}:{}",
-        lab.mirror.host(),
+        "{}/{namespace}/{}:{}",
+        reg.host(),
         p.repo,
         p.digest.replace(':', "-")
     )
@@ -298,12 +303,12 @@ fn present(reference: &str) -> bool {
 
 /// Reads a rebuilt catalog back: its index digest and, per platform, the bundle names of its
 /// file-based catalog.
-async fn read_catalog(lab: &Lab, repo: &str, tag: &str) -> (String, Vec<BTreeSet<String>>) {
-    let reference = format!("{}/{repo}:{tag}", lab.mirror.host());
+async fn read_catalog(reg: &Registry, repo: &str, tag: &str) -> (String, Vec<BTreeSet<String>>) {
+    let reference = format!("{}/{repo}:{tag}", reg.host());
     let raw = support::skopeo_inspect_raw(&reference, &SkopeoAuth::default())
         .unwrap_or_else(|e| panic!("rebuilt catalog {reference}: {e}"));
     let index: Value = serde_json::from_slice(&raw).expect("index json");
-    let f = Fixture::new(&lab.mirror);
+    let f = Fixture::new(reg);
     let mut platforms = Vec::new();
     let digests: Vec<String> = match index["manifests"].as_array() {
         Some(children) => children
@@ -375,12 +380,12 @@ async fn build_mirrors_filtered_catalogs_reproducibly() {
     let out = lab.run(&["build"]);
     assert!(out.status.success(), "build failed:\n{}", stderr(&out));
 
-    let (one, platforms) = read_catalog(&lab, "mirror/catalogs/test-index", "v1").await;
+    let (one, platforms) = read_catalog(&lab.mirror, "mirror/catalogs/test-index", "v1").await;
     assert_eq!(platforms.len(), 2);
     for p in &platforms {
         assert_eq!(p, &set(&["alpha.v1.1.0"]));
     }
-    let (two, platforms) = read_catalog(&lab, "mirror/other/test-index", "v1-beta").await;
+    let (two, platforms) = read_catalog(&lab.mirror, "mirror/other/test-index", "v1-beta").await;
     for p in &platforms {
         assert_eq!(p, &set(&["beta.v2.0.0"]));
     }
@@ -442,13 +447,13 @@ async fn build_mirrors_filtered_catalogs_reproducibly() {
     let out = other.run(&["build"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
-        read_catalog(&other, "mirror/catalogs/test-index", "v1")
+        read_catalog(&other.mirror, "mirror/catalogs/test-index", "v1")
             .await
             .0,
         one
     );
     assert_eq!(
-        read_catalog(&other, "mirror/other/test-index", "v1-beta")
+        read_catalog(&other.mirror, "mirror/other/test-index", "v1-beta")
             .await
             .0,
         two
@@ -560,7 +565,7 @@ async fn build_rebuilds_a_single_docker_manifest_catalog() {
     let out = lab.run(&["build"]);
     assert!(out.status.success(), "build failed:\n{}", stderr(&out));
     let repo = "mirror/catalogs/test-index";
-    let (_, platforms) = read_catalog(&lab, repo, "v1").await;
+    let (_, platforms) = read_catalog(&lab.mirror, repo, "v1").await;
     assert_eq!(platforms, vec![set(&["beta.v2.0.0"])]);
     let raw = support::skopeo_inspect_raw(
         &format!("{}/{repo}:v1", lab.mirror.host()),
@@ -588,7 +593,7 @@ async fn moved_catalog_tag_rebuilds_the_catalog() {
     let out = lab.run(&["build"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let repo = "mirror/catalogs/test-index";
-    let (first, platforms) = read_catalog(&lab, repo, "v1").await;
+    let (first, platforms) = read_catalog(&lab.mirror, repo, "v1").await;
     assert_eq!(platforms[0], set(&["alpha.v1.1.0"]));
 
     // The catalog's tag moves to a catalog whose alpha channel ends at 1.0.0.
@@ -613,7 +618,7 @@ async fn moved_catalog_tag_rebuilds_the_catalog() {
     );
     let out = lab.run(&["build"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let (second, platforms) = read_catalog(&lab, repo, "v1").await;
+    let (second, platforms) = read_catalog(&lab.mirror, repo, "v1").await;
     assert_ne!(first, second);
     assert_eq!(platforms[0], set(&["alpha.v1.0.0"]));
     assert!(present(&mirrored(&lab, &src.alpha_old.bundle)));
@@ -698,4 +703,332 @@ async fn an_unsigned_catalog_under_a_cosign_trust_is_neither_rebuilt_nor_copied(
     )));
     assert!(!present(&mirrored(&lab, &src.beta.bundle)));
     assert!(!present(&mirrored(&lab, &src.beta.operator)));
+}
+
+/// Registry → registry: the enterprise mirror rebuilds the catalog from the source; the enclave
+/// mirror (`needs "enterprise"`) copies that rebuilt image (same digest, no second prune), its
+/// bundle and related images from the enterprise mirror, and gets its own CatalogSource.
+#[tokio::test(flavor = "multi_thread")]
+async fn inherited_catalog_is_copied_from_the_upstream_mirror() {
+    let src = source().await;
+    let enclave = Registry::start(RegistryOptions::default());
+    let enclave_host = enclave.host();
+    let lab = Lab::new(|mirror| {
+        format!(
+            r#"catalog "one" "{cat}" {{
+    package "alpha"
+}}
+
+target "enterprise" "docker://{mirror}/mirror" {{
+    needs "one"
+}}
+
+target "enclave" "docker://{enclave_host}/enclave" {{
+    needs "enterprise"
+}}
+"#,
+            cat = src.catalog
+        )
+    });
+    let plan = lab.run(&["plan"]);
+    assert!(plan.status.success(), "plan failed:\n{}", stderr(&plan));
+    let text = String::from_utf8_lossy(&plan.stdout).into_owned();
+    assert_eq!(text.matches("run    prune-catalog").count(), 1, "{text}");
+    let upstream = format!("{}/mirror/catalogs/test-index:v1", lab.mirror.host());
+    let downstream = format!("{enclave_host}/enclave/catalogs/test-index:v1");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("  run    copy") && l.contains(&downstream)),
+        "{text}"
+    );
+
+    // mapping.txt: the enterprise rebuild from the pinned source catalog; the enclave copy
+    // from the enterprise tag (its rebuilt digest is not known before the build).
+    let source_digest =
+        sha256(&support::skopeo_inspect_raw(&src.catalog, &SkopeoAuth::default()).expect("source"));
+    let source_repo = src.catalog.trim_end_matches(":v1");
+    let mapping = |target: &str| {
+        std::fs::read_to_string(
+            lab.path()
+                .join(format!(".airlift/out/{target}/dry-run/mapping.txt")),
+        )
+        .expect("mapping.txt")
+    };
+    let enterprise = mapping("enterprise");
+    assert!(
+        enterprise
+            .lines()
+            .any(|l| l == format!("{source_repo}@{source_digest}={upstream}")),
+        "{enterprise}"
+    );
+    assert_eq!(
+        enterprise.lines().count(),
+        3,
+        "catalog, bundle, operator:\n{enterprise}"
+    );
+    let before = mapping("enclave");
+    assert!(
+        before
+            .lines()
+            .any(|l| l == format!("{upstream}={downstream}")),
+        "{before}"
+    );
+
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "build failed:\n{}", stderr(&out));
+    let (rebuilt, platforms) = read_catalog(&lab.mirror, "mirror/catalogs/test-index", "v1").await;
+    // Once the enterprise rebuild is recorded, the enclave line names its digest.
+    let plan = lab.run(&["plan"]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    let after = mapping("enclave");
+    let upstream_repo = upstream.trim_end_matches(":v1");
+    assert!(
+        after
+            .lines()
+            .any(|l| l == format!("{upstream_repo}@{rebuilt}={downstream}")),
+        "{after}"
+    );
+    assert_eq!(platforms[0], set(&["alpha.v1.1.0"]));
+    let (copied, platforms) = read_catalog(&enclave, "enclave/catalogs/test-index", "v1").await;
+    assert_eq!(
+        copied, rebuilt,
+        "the enclave holds the enterprise rebuild, digest preserved"
+    );
+    assert_eq!(platforms.len(), 2);
+    for kept in [&src.alpha_new.bundle, &src.alpha_new.operator] {
+        assert!(
+            present(&mirrored_at(&enclave, "enclave", kept)),
+            "{}",
+            kept.repo
+        );
+    }
+    assert!(!present(&mirrored_at(
+        &enclave,
+        "enclave",
+        &src.alpha_old.bundle
+    )));
+    // The journal records one rebuild (enterprise) and one copy of it (enclave).
+    let journal = std::fs::read_to_string(lab.path().join(".airlift/state/journal.jsonl"))
+        .unwrap_or_default();
+    let catalog_records: Vec<Value> = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["dest"] == upstream.as_str() || r["dest"] == downstream.as_str())
+        .collect();
+    assert_eq!(catalog_records.len(), 2, "{journal}");
+    for r in &catalog_records {
+        assert_eq!(r["output_digest"], rebuilt.as_str(), "{r}");
+        let kind = if r["dest"] == upstream.as_str() {
+            "prune-catalog"
+        } else {
+            "copy"
+        };
+        assert_eq!(r["kind"], kind, "{r}");
+    }
+
+    let cs = std::fs::read_to_string(
+        lab.path()
+            .join(".airlift/out/enclave/cluster-resources/cs-test-index-v1.yaml"),
+    )
+    .expect("enclave CatalogSource");
+    assert!(cs.contains(&downstream), "{cs}");
+    support::crds::assert_valid(&[lab
+        .path()
+        .join(".airlift/out/enclave/cluster-resources/cs-test-index-v1.yaml")]);
+    let verify = lab.run(&["verify", "enclave"]);
+    assert!(verify.status.success(), "{}", stderr(&verify));
+    assert!(
+        stderr(&verify).contains("3 image(s)"),
+        "{}",
+        stderr(&verify)
+    );
+
+    let again = lab.run(&["build"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("build: 0 copied, 6 fresh"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+/// `skopeo copy --all --preserve-digests docker://<image> oci:<dir>:<tag>`.
+fn skopeo_to_layout(image: &str, dir: &Path, tag: &str) {
+    let out = Command::new("skopeo")
+        .args([
+            "copy",
+            "--all",
+            "--preserve-digests",
+            "--src-tls-verify=false",
+            "--src-no-creds",
+        ])
+        .arg(format!("docker://{image}"))
+        .arg(format!("oci:{}:{tag}", dir.display()))
+        .output()
+        .expect("run skopeo");
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// `catalog "x" "oci://DIR"`: the catalog is read from an OCI image layout on disk, filtered,
+/// rebuilt and pushed like a registry catalog; the lock pins the layout image's digest; the
+/// rebuilt digest equals that of the same catalog read from its registry.
+#[tokio::test(flavor = "multi_thread")]
+async fn oci_layout_catalog_is_rebuilt_and_locked() {
+    let src = source().await;
+    let lab = Lab::new(|mirror| {
+        format!(
+            r#"catalog "local" "oci://./layouts/test-index" {{
+    package "alpha"
+}}
+
+catalog "remote" "{cat}" {{
+    rename "remote/test-index"
+    package "alpha"
+}}
+
+target "mirror" "docker://{mirror}/mirror" {{
+    needs "local" "remote"
+}}
+"#,
+            cat = src.catalog
+        )
+    });
+    let layout = lab.path().join("layouts/test-index");
+    std::fs::create_dir_all(&layout).expect("layout dir");
+    skopeo_to_layout(&src.catalog, &layout, "v1");
+
+    let plan = lab.run(&["plan"]);
+    assert!(plan.status.success(), "plan failed:\n{}", stderr(&plan));
+    let text = String::from_utf8_lossy(&plan.stdout).into_owned();
+    let dest = format!("{}/mirror/test-index:latest", lab.mirror.host());
+    assert!(
+        text.lines().any(
+            |l| l.contains("run    prune-catalog oci.invalid/test-index:latest")
+                && l.contains(&dest)
+        ),
+        "{text}"
+    );
+
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "build failed:\n{}", stderr(&out));
+    let (local, platforms) = read_catalog(&lab.mirror, "mirror/test-index", "latest").await;
+    assert_eq!(platforms.len(), 2);
+    for p in &platforms {
+        assert_eq!(p, &set(&["alpha.v1.1.0"]));
+    }
+    let (remote, _) = read_catalog(&lab.mirror, "mirror/remote/test-index", "v1").await;
+    assert_eq!(
+        local, remote,
+        "same catalog, same filter, same rebuilt digest"
+    );
+    assert!(present(&mirrored(&lab, &src.alpha_new.bundle)));
+    assert!(present(&mirrored(&lab, &src.alpha_new.operator)));
+
+    // The lock pins the layout image by digest (the source catalog's, copied unchanged).
+    let source_digest =
+        sha256(&support::skopeo_inspect_raw(&src.catalog, &SkopeoAuth::default()).expect("source"));
+    let lock: Value = serde_json::from_str(
+        &std::fs::read_to_string(lab.path().join("airlift.lock")).expect("lock"),
+    )
+    .expect("lock json");
+    let entry = lock["images"]
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .find(|i| i["set"] == "local" && i["source"] == "oci.invalid/test-index:latest")
+        })
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(entry["source"], "oci.invalid/test-index:latest", "{lock}");
+    assert_eq!(entry["digest"], source_digest.as_str(), "{lock}");
+
+    let again = lab.run(&["build"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("build: 0 copied, 4 fresh"),
+        "{}",
+        stderr(&again)
+    );
+    // --offline reads the locked digest from the layout's blobs.
+    let offline = lab.run(&["--offline", "build"]);
+    assert!(offline.status.success(), "{}", stderr(&offline));
+    assert!(
+        stderr(&offline).contains("build: 0 copied, 4 fresh"),
+        "{}",
+        stderr(&offline)
+    );
+    let cs = lab
+        .path()
+        .join(".airlift/out/mirror/cluster-resources/cs-test-index-latest.yaml");
+    let text = std::fs::read_to_string(&cs).expect("CatalogSource of the layout catalog");
+    assert!(text.contains(&dest), "{text}");
+
+    // Alone (nothing else pushes the original layers), the layers stream from the layout.
+    let alone = Lab::new(|mirror| {
+        format!(
+            "catalog \"local\" \"oci://{}\" {{\n    package \"alpha\"\n}}\n\ntarget \"mirror\" \"docker://{mirror}/mirror\" {{\n    needs \"local\"\n}}\n",
+            layout.display()
+        )
+    });
+    let out = alone.run(&["build"]);
+    assert!(out.status.success(), "build failed:\n{}", stderr(&out));
+    let (digest, _) = read_catalog(&alone.mirror, "mirror/test-index", "latest").await;
+    assert_eq!(digest, local);
+
+    // `list operators` reads the layout too (path relative to the working directory).
+    let list = lab.run(&["list", "operators", "--catalog", "oci://layouts/test-index"]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    let rows = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert!(rows.lines().any(|r| r.starts_with("alpha ")), "{rows}");
+    assert!(rows.lines().any(|r| r.starts_with("beta ")), "{rows}");
+
+    // A layout that is not one: exit 5 and a message naming the directory.
+    std::fs::remove_file(layout.join("oci-layout")).expect("remove marker");
+    let broken = lab.run(&["plan"]);
+    assert_eq!(broken.status.code(), Some(5), "{}", stderr(&broken));
+    assert!(
+        stderr(&broken).contains("not an OCI image layout"),
+        "{}",
+        stderr(&broken)
+    );
+}
+
+/// Catalogs are read and filtered concurrently, but their errors are reported in recipe order
+/// (every one of them), identically on every run.
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_of_several_catalogs_come_in_recipe_order() {
+    let src = source().await;
+    let host = src.reg.host();
+    let lab = Lab::new(|mirror| {
+        format!(
+            r#"catalog "a" "{cat}" {{
+    package "zzz-first"
+}}
+
+catalog "b" "{host}/catalogs/absent:v1" {{
+    package "alpha"
+}}
+
+catalog "c" "{cat}" {{
+    package "yyy-third"
+}}
+
+target "mirror" "docker://{mirror}/mirror" {{
+    needs "a" "b" "c"
+}}
+"#,
+            cat = src.catalog
+        )
+    });
+    let first = lab.run(&["plan"]);
+    assert_eq!(first.status.code(), Some(5), "{}", stderr(&first));
+    let err = stderr(&first);
+    let at = |needle: &str| {
+        err.find(needle)
+            .unwrap_or_else(|| panic!("`{needle}` missing:\n{err}"))
+    };
+    assert!(at("zzz-first") < at("catalogs/absent"), "{err}");
+    assert!(at("catalogs/absent") < at("yyy-third"), "{err}");
+    let second = lab.run(&["plan"]);
+    assert_eq!(stderr(&second), err);
 }

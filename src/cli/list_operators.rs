@@ -2,12 +2,13 @@
 //!
 //! `list operators --catalog REF [--package P]` (also `list packages`): reads the catalog image
 //! (same reader as build discovery) and prints its packages, or one package's channels with
-//! their heads. Reads the source registry only; no recipe, workspace or lock is needed.
+//! their heads. Reads the source registry (or, for `--catalog oci://DIR`, an OCI image layout)
+//! only; no recipe, workspace or lock is needed.
 
 use super::GlobalOpts;
 use super::session;
 use crate::catalog::{render_package, render_packages};
-use crate::discover::fetch_catalog;
+use crate::discover::{fetch_catalog, fetch_layout};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::oci::ImageRef;
 
@@ -26,28 +27,52 @@ pub(crate) fn operators(
             ),
         ));
     };
-    let image: ImageRef = catalog.parse().map_err(|e| {
-        Failure::new(
-            Exit::InvalidInput,
-            miette::miette!(
-                help = "give a catalog image reference such as registry.example.com/ns/index:v1",
-                "--catalog `{catalog}`: {e}"
-            ),
-        )
-    })?;
-    let sides = session::sides(global)?;
-    let rt = session::runtime()?;
-    let fetched = rt
-        .block_on(fetch_catalog(&sides.source, &image, None))
-        .map_err(|e| {
-            Failure::new(
-                Exit::Remote,
-                miette::miette!(
-                    help = "check the reference, your credentials (--authfile) and the TLS flags",
-                    "{e}"
-                ),
-            )
-        })?;
+    let fetched = match catalog.strip_prefix("oci://") {
+        Some(dir) => {
+            let dir = std::path::Path::new(dir);
+            let image = crate::plan::layout_reference(dir).map_err(|e| {
+                Failure::new(
+                    Exit::InvalidInput,
+                    miette::miette!(
+                        help = "give an OCI image layout directory such as oci://./catalogs/my-catalog",
+                        "--catalog `{catalog}`: {e}"
+                    ),
+                )
+            })?;
+            fetch_layout(dir, &image, None).map_err(|e| {
+                Failure::new(
+                    Exit::Remote,
+                    miette::miette!(
+                        help = "give a directory holding an OCI image layout with one image (`skopeo copy --all docker://IMAGE oci:DIR:TAG` writes one)",
+                        "{e}"
+                    ),
+                )
+            })?
+        }
+        None => {
+            let image: ImageRef = catalog.parse().map_err(|e| {
+                Failure::new(
+                    Exit::InvalidInput,
+                    miette::miette!(
+                        help = "give a catalog image reference such as registry.example.com/ns/index:v1, or oci://DIR for an OCI image layout",
+                        "--catalog `{catalog}`: {e}"
+                    ),
+                )
+            })?;
+            let sides = session::sides(global)?;
+            let rt = session::runtime()?;
+            rt.block_on(fetch_catalog(&sides.source, &image, None))
+                .map_err(|e| {
+                    Failure::new(
+                        Exit::Remote,
+                        miette::miette!(
+                            help = "check the reference, your credentials (--authfile) and the TLS flags",
+                            "{e}"
+                        ),
+                    )
+                })?
+        }
+    };
     let text = match package {
         None => render_packages(&fetched.catalog),
         Some(p) => render_package(catalog, &fetched.catalog, p)

@@ -188,8 +188,9 @@ pub(crate) fn catalog_items_from_lock(goal: &TargetGoal, lock: Option<&LockFile>
     out
 }
 
-/// Rebuilt catalogs the target holds: the journal records their prune task done from the
-/// locked catalog digest. Reads each `catalog-source-template` (relative to the recipe file
+/// Rebuilt catalogs the target holds: the journal records their prune task (or, for a catalog
+/// inherited from another target, the copy of that target's rebuild) done from the locked
+/// catalog digest. Reads each `catalog-source-template` (relative to the recipe file
 /// that names it).
 fn held_catalogs(
     session: &Session,
@@ -200,6 +201,12 @@ fn held_catalogs(
 ) -> Result<Vec<MirroredCatalog>, Failure> {
     let mut out = Vec::new();
     for c in &goal.catalogs {
+        // Rebuilt here, or copied from the target it is inherited from.
+        let held_kind = if c.via.is_some() {
+            "copy"
+        } else {
+            "prune-catalog"
+        };
         let digest = c
             .source
             .digest()
@@ -208,7 +215,7 @@ fn held_catalogs(
         let held = match (digest, &dest) {
             (Some(d), Some(dest)) => journal
                 .get(&dest.to_string())
-                .is_some_and(|r| r.kind == "prune-catalog" && &r.source_digest == d),
+                .is_some_and(|r| r.kind == held_kind && &r.source_digest == d),
             _ => false,
         };
         let Some(image) = dest.filter(|_| held) else {

@@ -2,7 +2,9 @@
 //! its index (or single manifest), every platform manifest and config, and the first platform's
 //! layers (spooled to anonymous temporary files, so memory does not grow with layer size);
 //! extract the file-based catalog, filter it, and keep everything the prune task needs
-//! to rebuild every platform. Also the reader behind `airlift list operators`.
+//! to rebuild every platform. Catalogs of a run are read concurrently (parsing and filtering
+//! on blocking threads) and collected in recipe order. Catalogs from OCI layouts are read by
+//! `layout.rs`. Also the reader behind `airlift list operators`.
 //!
 //! Writes nothing but anonymous temporary files (not even the manifest cache: catalog configs
 //! and layers are read once per run). Never touches the plan, the journal or the terminal.
@@ -12,6 +14,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::sync::Arc;
 
 use futures_util::StreamExt;
+use futures_util::stream;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
@@ -21,7 +24,7 @@ use crate::catalog::{
     RebuildOptions, configs_from_layers, filter_catalog, parse_catalog,
 };
 use crate::oci::{Digest, ImageRef, MediaType, Repository};
-use crate::plan::TargetGoal;
+use crate::plan::{CatalogGoal, TargetGoal};
 use crate::registry::{Descriptor, ManifestDoc, RegistryClient, RegistryError};
 use crate::state::{Journal, LockFile};
 
@@ -54,6 +57,9 @@ pub struct FetchedCatalog {
     /// `--cache-dir=` in the image's command, default `/tmp/cache`).
     pub rebuild: RebuildOptions,
     pub catalog: Catalog,
+    /// The OCI image layout directory the catalog was read from (`oci://DIR`); `None` for a
+    /// registry catalog. The prune task reads the original layers from here.
+    pub layout: Option<std::path::PathBuf>,
 }
 
 impl FetchedCatalog {
@@ -88,7 +94,7 @@ pub enum CatalogReadError {
     Registry {
         image: String,
         #[source]
-        source: RegistryError,
+        source: Box<RegistryError>,
     },
     #[error("catalog image {image}: {reason}")]
     Shape { image: String, reason: String },
@@ -131,6 +137,15 @@ impl CatalogDiscoveryError {
     pub fn is_filter(&self) -> bool {
         matches!(self, CatalogDiscoveryError::Filter(_))
     }
+
+    /// True when the error is about the `catalog` set `set`.
+    fn is_about(&self, set: &str) -> bool {
+        match self {
+            CatalogDiscoveryError::Read { set: s, .. }
+            | CatalogDiscoveryError::NotLocked { set: s, .. } => s == set,
+            CatalogDiscoveryError::Filter(f) => f.catalog == set,
+        }
+    }
 }
 
 /// Fetches, reads and filters every catalog the goals carry, once per set. Destinations the
@@ -144,17 +159,21 @@ pub async fn discover_catalogs(
     source_date_epoch: Option<&str>,
 ) -> Result<DiscoveredCatalogs, Vec<CatalogDiscoveryError>> {
     let mut out = DiscoveredCatalogs::default();
-    let mut errors = Vec::new();
+    let mut errors: Vec<CatalogDiscoveryError> = Vec::new();
+    let mut jobs: Vec<(&CatalogGoal, Option<Digest>)> = Vec::new();
     for goal in goals {
         for c in &goal.catalogs {
-            if out.catalogs.contains_key(&c.set) {
+            if jobs.iter().any(|(j, _)| j.set == c.set) || errors.iter().any(|e| e.is_about(&c.set))
+            {
                 continue;
             }
             let digest = match c.source.digest() {
                 Some(d) => Some(d.clone()),
                 None => match opts.resolution.lookup(lock, &c.set, &c.source) {
                     Lookup::Locked(d) => Some(d),
+                    // A local layout needs no network: `--offline` reads what it names now.
                     Lookup::Resolve => None,
+                    Lookup::NotLocked if c.layout.is_some() => None,
                     Lookup::NotLocked => {
                         errors.push(CatalogDiscoveryError::NotLocked {
                             set: c.set.clone(),
@@ -164,34 +183,22 @@ pub async fn discover_catalogs(
                     }
                 },
             };
-            let mut fetched = match fetch_catalog(&sides.source, &c.source, digest).await {
-                Ok(f) => f,
-                Err(error) => {
-                    errors.push(CatalogDiscoveryError::Read {
-                        set: c.set.clone(),
-                        error,
-                    });
-                    continue;
-                }
-            };
-            fetched.rebuild = fetched
-                .rebuild
-                .clone()
-                .with_source_date_epoch(source_date_epoch);
-            match filter_catalog(&c.set, &fetched.catalog, &c.filter) {
-                Ok(filtered) => {
-                    out.catalogs.insert(
-                        c.set.clone(),
-                        Arc::new(CatalogImage {
-                            set: c.set.clone(),
-                            fetched,
-                            filter: c.filter.clone(),
-                            filtered,
-                        }),
-                    );
-                }
-                Err(e) => errors.push(CatalogDiscoveryError::Filter(e)),
+            jobs.push((c, digest));
+        }
+    }
+    // Catalogs are read and filtered concurrently; results are taken in recipe order, so
+    // errors and everything after come out the same whatever finishes first.
+    let results: Vec<_> = stream::iter(jobs)
+        .map(|(c, digest)| read_and_filter(c, digest, sides, source_date_epoch))
+        .buffered(opts.concurrency.max(1))
+        .collect()
+        .await;
+    for r in results {
+        match r {
+            Ok(found) => {
+                out.catalogs.insert(found.set.clone(), Arc::new(found));
             }
+            Err(e) => errors.push(e),
         }
     }
     if !errors.is_empty() {
@@ -214,6 +221,52 @@ pub async fn discover_catalogs(
     Ok(out)
 }
 
+/// Reads one catalog (registry or OCI layout) and filters it; file reading, decompression,
+/// parsing and filtering run on blocking threads so several catalogs use several cores.
+async fn read_and_filter(
+    c: &CatalogGoal,
+    digest: Option<Digest>,
+    sides: &Sides,
+    source_date_epoch: Option<&str>,
+) -> Result<CatalogImage, CatalogDiscoveryError> {
+    let read_error = |error| CatalogDiscoveryError::Read {
+        set: c.set.clone(),
+        error,
+    };
+    let stopped = |e: tokio::task::JoinError| CatalogReadError::Shape {
+        image: c.source.to_string(),
+        reason: format!("reading stopped: {e}"),
+    };
+    let read = match &c.layout {
+        Some(dir) => {
+            let (dir, image) = (dir.clone(), c.source.clone());
+            tokio::task::spawn_blocking(move || super::layout::fetch_layout(&dir, &image, digest))
+                .await
+                .map_err(stopped)
+                .and_then(|r| r)
+        }
+        None => fetch_catalog(&sides.source, &c.source, digest).await,
+    };
+    let mut fetched = read.map_err(read_error)?;
+    fetched.rebuild = fetched
+        .rebuild
+        .clone()
+        .with_source_date_epoch(source_date_epoch);
+    let (set, filter) = (c.set.clone(), c.filter.clone());
+    let (fetched, filtered) = tokio::task::spawn_blocking(move || {
+        let filtered = filter_catalog(&set, &fetched.catalog, &filter);
+        (fetched, filtered)
+    })
+    .await
+    .map_err(|e| read_error(stopped(e)))?;
+    Ok(CatalogImage {
+        set: c.set.clone(),
+        fetched,
+        filter: c.filter.clone(),
+        filtered: filtered.map_err(CatalogDiscoveryError::Filter)?,
+    })
+}
+
 /// Reads a catalog image: `digest` pins it (else the reference is resolved), then its index or
 /// manifest, every platform's manifest and config, and the first platform's layers.
 pub async fn fetch_catalog(
@@ -224,7 +277,7 @@ pub async fn fetch_catalog(
     let name = image.to_string();
     let registry = |source| CatalogReadError::Registry {
         image: name.clone(),
-        source,
+        source: Box::new(source),
     };
     let shape = |reason: String| CatalogReadError::Shape {
         image: name.clone(),
@@ -272,7 +325,6 @@ pub async fn fetch_catalog(
     let Some(first) = platforms.first() else {
         return Err(shape("the index lists no platform manifest".into()));
     };
-    let rebuild = rebuild_options(&first.config);
     let mut layers = Vec::new();
     for l in &first.layers {
         let file = spool_blob(client, &repo, &l.digest)
@@ -283,6 +335,30 @@ pub async fn fetch_catalog(
             })?;
         layers.push(std::io::BufReader::new(file));
     }
+    let image = image.clone();
+    tokio::task::spawn_blocking(move || read_configs(&image, top_raw, platforms, layers, None))
+        .await
+        .map_err(|e| shape(format!("reading stopped: {e}")))?
+}
+
+/// The rest of reading a catalog once its manifests, configs and the first platform's layers
+/// are at hand (from a registry or an OCI layout): the rebuild options, the configs directory
+/// and the parsed file-based catalog.
+pub(super) fn read_configs<R: std::io::Read>(
+    image: &ImageRef,
+    top: RawManifest,
+    platforms: Vec<PlatformImage>,
+    layers: Vec<R>,
+    layout: Option<std::path::PathBuf>,
+) -> Result<FetchedCatalog, CatalogReadError> {
+    let name = image.to_string();
+    let Some(first) = platforms.first() else {
+        return Err(CatalogReadError::Shape {
+            image: name,
+            reason: "the index lists no platform manifest".into(),
+        });
+    };
+    let rebuild = rebuild_options(&first.config);
     let files = configs_from_layers(layers, &rebuild.configs_dir).map_err(|source| {
         CatalogReadError::Layers {
             image: name.clone(),
@@ -290,10 +366,13 @@ pub async fn fetch_catalog(
         }
     })?;
     if files.is_empty() {
-        return Err(shape(format!(
-            "no file-based catalog under {} (label `{CONFIGS_LABEL}`)",
-            rebuild.configs_dir
-        )));
+        return Err(CatalogReadError::Shape {
+            image: name,
+            reason: format!(
+                "no file-based catalog under {} (label `{CONFIGS_LABEL}`)",
+                rebuild.configs_dir
+            ),
+        });
     }
     let catalog = parse_catalog(&files).map_err(|source| CatalogReadError::Parse {
         image: name.clone(),
@@ -301,11 +380,12 @@ pub async fn fetch_catalog(
     })?;
     Ok(FetchedCatalog {
         image: image.clone(),
-        digest: top.digest,
-        top: top_raw,
+        digest: top.digest.clone(),
+        top,
         platforms,
         rebuild,
         catalog,
+        layout,
     })
 }
 
@@ -314,7 +394,7 @@ enum Fail {
     Shape(String),
 }
 
-fn doc_of(m: &RawManifest) -> Result<ManifestDoc, String> {
+pub(super) fn doc_of(m: &RawManifest) -> Result<ManifestDoc, String> {
     serde_json::from_slice(&m.bytes)
         .map_err(|e| format!("manifest {} is not valid JSON: {e}", m.digest))
 }

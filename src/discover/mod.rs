@@ -4,6 +4,7 @@
 
 mod cache;
 mod catalog;
+mod layout;
 mod model;
 mod release;
 mod resolve;
@@ -13,6 +14,7 @@ pub use catalog::{
     CatalogDiscoveryError, CatalogImage, CatalogReadError, DiscoveredCatalogs, FetchedCatalog,
     PlatformImage, RawManifest, discover_catalogs, fetch_catalog,
 };
+pub use layout::{fetch_layout, layout_blob_path, open_verified};
 pub use model::{DiscoveredRelease, Discovery, ResolvedImage};
 pub use release::{ReleaseDiscoveryError, read_releases, select_releases, stored_releases};
 pub use resolve::{DiscoverOptions, Lookup, Resolution, Sides, discover};

@@ -7,16 +7,18 @@
 //! A task whose dependency failed is not attempted and says why. Release signature and cosign
 //! verifications run first in their wave (cosign ones concurrently, within `--jobs`), so the
 //! copies they gate see their outcome.
-//! Prune-catalog tasks of a wave run next, one at a time (`task::prune_catalog`); they depend
+//! Prune-catalog tasks of a wave run next, concurrently (`task::prune_catalog`); they depend
 //! on the copies of what their catalog lists, so they land in a later wave than those copies.
+//! A target that inherits a catalog copies the rebuilt image from the rebuilding target's
+//! destination, pinned to the digest the prune task pushed.
 
 use std::collections::BTreeMap;
 
-use futures_util::stream::{self, StreamExt as _};
+use futures_util::stream::{self, StreamExt};
 
 use super::{Event, EventSink, Limits};
 use crate::discover::{ManifestCache, Sides};
-use crate::oci::{Digest, Repository};
+use crate::oci::{Digest, ImageRef, Repository};
 use crate::plan::{
     CopySpec, CosignSpec, Plan, PruneSpec, Task, TaskId, TaskKind, VerifySpec, cosign_record_dest,
     verify_record_dest,
@@ -47,7 +49,7 @@ pub async fn execute(
     events: &EventSink,
 ) -> Result<ExecOutcome, JournalError> {
     let mut out = ExecOutcome::default();
-    let mut placed = PlacedBlobs::new();
+    let placed = PlacedBlobs::new();
     let likely_present = std::sync::Arc::new(plan.present.clone());
     let dirty: Vec<&Task> = plan.dirty().collect();
     let mut level: BTreeMap<&TaskId, usize> = BTreeMap::new();
@@ -61,13 +63,18 @@ pub async fn execute(
         level.insert(&t.id, l);
     }
     let waves = level.values().copied().max().map_or(0, |m| m + 1);
-    // A copy reads from an upstream target's destination when it depends on the copy that
-    // filled the repository it reads from; other dependencies (a verification, a release's
-    // components before its payload) do not change where it reads from.
-    let copied_to: BTreeMap<&TaskId, &Repository> = plan
+    // A copy reads from an upstream target's destination when it depends on the copy (or the
+    // catalog rebuild) that filled the repository it reads from; other dependencies (a
+    // verification, a release's components before its payload) do not change where it reads
+    // from.
+    let written: BTreeMap<&TaskId, &ImageRef> = plan
         .tasks
         .iter()
-        .filter_map(|t| t.kind.as_copy().map(|c| (&t.id, c.dest.repository())))
+        .filter_map(|t| t.kind.origin_and_dest().map(|(_, dest)| (&t.id, dest)))
+        .collect();
+    let copied_to: BTreeMap<&TaskId, &Repository> = written
+        .iter()
+        .map(|(id, dest)| (*id, dest.repository()))
         .collect();
     let reads_upstream = |t: &Task| {
         t.kind.as_copy().is_some_and(|c| {
@@ -102,7 +109,7 @@ pub async fn execute(
                 prunes.push((*t, p));
             }
         }
-        run_prunes(&prunes, sides, &mut placed, journal, events, &mut out).await?;
+        run_prunes(&prunes, sides, limits, &placed, journal, events, &mut out).await?;
         for from_upstream in [false, true] {
             let mut batch: Vec<(&Task, &CopySpec)> = Vec::new();
             for t in dirty.iter().filter(|t| level[&t.id] == wave) {
@@ -131,29 +138,50 @@ pub async fn execute(
                 manifests: manifests.cloned(),
                 likely_present: likely_present.clone(),
             };
-            run_batch(&batch, &ctx, journal, events, &mut out).await?;
+            let jobs = batch
+                .iter()
+                .map(|(t, c)| CopyJob {
+                    source: pinned_source(t, c, &written, &out),
+                    dest: c.dest.clone(),
+                    platforms: c.platforms.clone(),
+                    signatures: c.signatures,
+                })
+                .collect();
+            run_batch(&batch, jobs, &ctx, journal, events, &mut out).await?;
         }
     }
     Ok(out)
 }
 
-/// Rebuilds and pushes catalogs one at a time (each is a handful of requests), recording each
-/// in the journal as it finishes. Reports them as jobs (`job` counts within this call).
+/// Rebuilds and pushes the catalogs of a wave concurrently (at most `limits.jobs` at once),
+/// recording each in the journal as it finishes. Reports them as jobs (`job` counts within
+/// this call). Different catalogs write different destinations, so the order they finish in
+/// changes nothing but the order of journal records.
 async fn run_prunes(
     prunes: &[(&Task, &PruneSpec)],
     sides: &Sides,
-    placed: &mut PlacedBlobs,
+    limits: Limits,
+    placed: &PlacedBlobs,
     journal: &mut Journal,
     events: &EventSink,
     out: &mut ExecOutcome,
 ) -> Result<(), JournalError> {
-    for (job, (t, p)) in prunes.iter().enumerate() {
-        events.send(Event::JobStarted {
-            job,
-            source: p.from.to_string(),
-            dest: p.dest.to_string(),
-        });
-        match prune_catalog(p, &sides.source, &sides.dest, placed).await {
+    let mut running = stream::iter(prunes.iter().enumerate())
+        .map(|(job, (_, p))| async move {
+            events.send(Event::JobStarted {
+                job,
+                source: p.from.to_string(),
+                dest: p.dest.to_string(),
+            });
+            (
+                job,
+                prune_catalog(p, &sides.source, &sides.dest, placed).await,
+            )
+        })
+        .buffer_unordered(limits.jobs.max(1));
+    while let Some((job, result)) = running.next().await {
+        let (t, p) = prunes[job];
+        match result {
             Ok(done) => {
                 journal.append(&[Record {
                     key: t.key.to_string(),
@@ -184,22 +212,33 @@ async fn run_prunes(
     Ok(())
 }
 
+/// Where a copy reads from. A source named by tag that a dependency wrote in this run (a
+/// rebuilt catalog copied on to a target that needs the rebuilding target) is pinned to the
+/// digest that dependency pushed, so the copy carries exactly that image.
+fn pinned_source(
+    t: &Task,
+    c: &CopySpec,
+    written: &BTreeMap<&TaskId, &ImageRef>,
+    out: &ExecOutcome,
+) -> ImageRef {
+    if c.from.digest().is_some() {
+        return c.from.clone();
+    }
+    t.deps
+        .iter()
+        .filter(|d| written.get(d) == Some(&&c.from))
+        .find_map(|d| out.done.get(d))
+        .map_or_else(|| c.from.clone(), |digest| c.from.pinned(digest.clone()))
+}
+
 async fn run_batch(
     batch: &[(&Task, &CopySpec)],
+    jobs: Vec<CopyJob>,
     ctx: &CopyContext,
     journal: &mut Journal,
     events: &EventSink,
     out: &mut ExecOutcome,
 ) -> Result<(), JournalError> {
-    let jobs: Vec<CopyJob> = batch
-        .iter()
-        .map(|(_, c)| CopyJob {
-            source: c.from.clone(),
-            dest: c.dest.clone(),
-            platforms: c.platforms.clone(),
-            signatures: c.signatures,
-        })
-        .collect();
     let (sink, mut rx) = EventSink::channel();
     let copy = async move {
         let summary = copy_all(jobs, ctx, &sink).await;
@@ -319,4 +358,63 @@ async fn run_cosign(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{DirtyReason, Freshness, TaskKey};
+
+    fn copy_task(from: &str, deps: Vec<TaskId>) -> (Task, CopySpec) {
+        let digest = Digest::of(b"source catalog");
+        let spec = CopySpec {
+            from: from.parse().expect("ref"),
+            origin: "quay.io/ns/index:v1".parse().expect("ref"),
+            digest: digest.clone(),
+            dest: "enclave.example/e/ns/index:v1".parse().expect("ref"),
+            platforms: None,
+            signatures: false,
+        };
+        let task = Task {
+            id: TaskId::new("copy", "enclave", "catalog quay.io/ns/index:v1"),
+            target: "enclave".into(),
+            key: TaskKey::compute("copy", &[&digest], &serde_json::json!({})),
+            kind: TaskKind::Copy(spec.clone()),
+            deps,
+            freshness: Freshness::Dirty(DirtyReason::NeverRun),
+            bytes: 0,
+        };
+        (task, spec)
+    }
+
+    #[test]
+    fn a_tag_source_written_by_a_dependency_is_pinned_to_its_result() {
+        let prune = TaskId::new("prune-catalog", "enterprise", "quay.io/ns/index:v1");
+        let other = TaskId::new("copy", "enterprise", "quay.io/ns/op@sha256:…");
+        let upstream: ImageRef = "mirror.example/m/ns/index:v1".parse().expect("ref");
+        let elsewhere: ImageRef = "mirror.example/m/ns/op:v1".parse().expect("ref");
+        let written = BTreeMap::from([(&prune, &upstream), (&other, &elsewhere)]);
+        let rebuilt = Digest::of(b"rebuilt");
+        let mut out = ExecOutcome::default();
+        out.done.insert(other.clone(), Digest::of(b"op"));
+        let (t, c) = copy_task(
+            "mirror.example/m/ns/index:v1",
+            vec![other.clone(), prune.clone()],
+        );
+        assert_eq!(
+            pinned_source(&t, &c, &written, &out),
+            c.from,
+            "not pushed yet"
+        );
+        out.done.insert(prune.clone(), rebuilt.clone());
+        let pinned = pinned_source(&t, &c, &written, &out);
+        assert_eq!(pinned.digest(), Some(&rebuilt));
+        assert_eq!(pinned.tag(), Some("v1"));
+        // A source already pinned keeps its digest.
+        let (t, c) = copy_task(
+            &format!("mirror.example/m/ns/index:v1@{}", Digest::of(b"x")),
+            vec![prune.clone()],
+        );
+        assert_eq!(pinned_source(&t, &c, &written, &out), c.from);
+    }
 }

@@ -187,8 +187,9 @@ pub fn build(
             });
         }
     }
-    let (prunes, unread) = super::catalog::prune_tasks(goals, &plan.tasks, discovery, state, opts);
-    plan.tasks.extend(prunes);
+    let (catalogs, unread) =
+        super::catalog::catalog_tasks(goals, &plan.tasks, discovery, state, opts);
+    plan.tasks.extend(catalogs);
     missing.extend(unread);
     plan.missing = missing.into_iter().collect();
     plan.present = present;

@@ -1,9 +1,10 @@
 //! Operator catalogs in the plan: the recipe's filter as a [`CatalogFilter`], the kept bundles'
-//! images as goal items, and one prune task per (target, catalog) that rebuilds the catalog.
+//! images as goal items, and one task per (target, catalog): a prune task that rebuilds the
+//! catalog, or a copy of the rebuilt catalog from the target it is inherited from.
 //!
 //! Pure: reads the recipe, goals, discovery and recorded state; no I/O.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use miette::Diagnostic;
 use serde_json::{Value, json};
@@ -11,9 +12,9 @@ use serde_json::{Value, json};
 use super::TaskKey;
 use super::build::{PlanOptions, RecordedState, freshness};
 use super::goal::{GoalItem, TargetGoal};
-use super::task::{CatalogInput, PruneSpec, Task, TaskId, TaskKind};
+use super::task::{CatalogInput, CopySpec, PruneSpec, Task, TaskId, TaskKind};
 use crate::catalog::{CatalogFilter, ChannelFilter, FilterError, FilterErrors, PackageFilter};
-use crate::discover::Discovery;
+use crate::discover::{CatalogImage, Discovery};
 use crate::oci::ImageRef;
 use crate::recipe::{CatalogSet, Recipe, RecipeErrors};
 use crate::resources::Category;
@@ -84,8 +85,9 @@ pub struct InvalidBundleImage {
 }
 
 /// Adds every kept bundle image and related image (once per target, `operator` category,
-/// default naming) of each target's discovered catalogs to its items. Images matching a
-/// `block` pattern are left out.
+/// default naming) of each target's discovered catalogs to its items; a catalog inherited from
+/// another target takes its images from there too. Images matching a `block` pattern are left
+/// out.
 pub fn add_catalog_items(
     goals: &mut [TargetGoal],
     discovery: &Discovery,
@@ -121,7 +123,7 @@ pub fn add_catalog_items(
                         continue;
                     }
                     if seen.insert(origin.clone()) {
-                        let mut item = GoalItem::image(&c.set, origin, None);
+                        let mut item = GoalItem::image(&c.set, origin, c.via.clone());
                         item.category = Category::Operator;
                         added.push(item);
                     }
@@ -135,11 +137,23 @@ pub fn add_catalog_items(
     invalid
 }
 
-/// One prune task per (target, discovered catalog), depending on the copy tasks (in `copies`)
-/// of its kept bundle and related images: a catalog is pushed only after the content it lists,
-/// and not at all when a copy failed. Catalogs discovery did not read, whose destination cannot
-/// be named, or that list an image discovery could not resolve are returned as missing.
-pub(super) fn prune_tasks(
+/// Where a catalog landed at a target: its destination and the task that put it there.
+struct Placed {
+    dest: ImageRef,
+    task: TaskId,
+    key: TaskKey,
+    fresh: bool,
+}
+
+/// One task per (target, discovered catalog): a prune task that rebuilds the catalog from its
+/// source, or, for a catalog inherited from another target (`via`), a copy of that target's
+/// rebuilt catalog (same digest, no second rebuild). Either depends on the copy tasks (in
+/// `copies`) of the kept bundle and related images at its target: a catalog is pushed only
+/// after the content it lists, and not at all when a copy failed. Catalogs discovery did not
+/// read, whose destination cannot be named, that list an image discovery could not resolve, or
+/// whose upstream target does not carry them are returned as missing. `goals` come in
+/// dependency order.
+pub(super) fn catalog_tasks(
     goals: &[TargetGoal],
     copies: &[Task],
     discovery: &Discovery,
@@ -148,6 +162,7 @@ pub(super) fn prune_tasks(
 ) -> (Vec<Task>, Vec<(ImageRef, String)>) {
     let mut tasks = Vec::new();
     let mut missing = Vec::new();
+    let mut placed: BTreeMap<(&str, &str), Placed> = BTreeMap::new();
     for goal in goals {
         for c in &goal.catalogs {
             let Some(found) = discovery.catalogs.get(&c.set) else {
@@ -163,16 +178,7 @@ pub(super) fn prune_tasks(
             };
             let f = &found.fetched;
             let dest_s = dest.to_string();
-            let listed: BTreeSet<ImageRef> = found
-                .filtered
-                .kept
-                .iter()
-                .flat_map(|b| {
-                    std::iter::once(b.image.as_str())
-                        .chain(b.related_images.iter().map(|r| r.image.as_str()))
-                })
-                .filter_map(|i| i.parse::<ImageRef>().ok())
-                .collect();
+            let listed = listed_images(found);
             let unresolved = listed
                 .iter()
                 .filter(|i| discovery.unresolved.contains_key(*i))
@@ -192,19 +198,73 @@ pub(super) fn prune_tasks(
                 .map(|origin| TaskId::new("copy", &goal.name, &origin.to_string()))
                 .filter(|id| copies.iter().any(|t| &t.id == id))
                 .collect();
+            let upstream = match &c.via {
+                None => None,
+                Some(up) => match placed.get(&(up.as_str(), c.set.as_str())) {
+                    Some(p) => Some(p),
+                    None => {
+                        missing.push((
+                            c.source.clone(),
+                            format!("catalog `{}`: target `{up}` does not carry it", c.set),
+                        ));
+                        continue;
+                    }
+                },
+            };
+            let (key, kind, id) = match upstream {
+                None => {
+                    let key = TaskKey::compute(
+                        "prune-catalog",
+                        &[&f.digest],
+                        &json!({
+                            "dest": dest_s,
+                            "filter": filter_json(&found.filter),
+                            "configs-dir": f.rebuild.configs_dir,
+                            "cache-dir": f.rebuild.cache_dir,
+                            "mtime": f.rebuild.mtime,
+                        }),
+                    );
+                    let kind = TaskKind::PruneCatalog(PruneSpec {
+                        set: c.set.clone(),
+                        origin: c.source.clone(),
+                        from: c.source.pinned(f.digest.clone()),
+                        digest: f.digest.clone(),
+                        dest: dest.clone(),
+                        bundles: found.filtered.kept.len(),
+                        input: CatalogInput(found.clone()),
+                    });
+                    let id = TaskId::new("prune-catalog", &goal.name, &c.source.to_string());
+                    (key, kind, id)
+                }
+                Some(up) => {
+                    deps.push(up.task.clone());
+                    // The rebuild this copy carries is named by the upstream task's key (same
+                    // source digest, filter and options give the same bytes).
+                    let key = TaskKey::compute(
+                        "copy",
+                        &[&f.digest],
+                        &json!({"dest": dest_s, "catalog": up.key.as_str()}),
+                    );
+                    // Pinned to the rebuilt digest when the upstream catalog is recorded and
+                    // fresh; otherwise the scheduler pins it to what the upstream task pushed.
+                    let from = match state.record(&up.dest.to_string()) {
+                        Some(r) if up.fresh => up.dest.pinned(r.output_digest.clone()),
+                        _ => up.dest.clone(),
+                    };
+                    let kind = TaskKind::Copy(CopySpec {
+                        from,
+                        origin: c.source.clone(),
+                        digest: f.digest.clone(),
+                        dest: dest.clone(),
+                        platforms: None,
+                        signatures: false,
+                    });
+                    let id = TaskId::new("copy", &goal.name, &format!("catalog {}", c.source));
+                    (key, kind, id)
+                }
+            };
             deps.sort();
             deps.dedup();
-            let key = TaskKey::compute(
-                "prune-catalog",
-                &[&f.digest],
-                &json!({
-                    "dest": dest_s,
-                    "filter": filter_json(&found.filter),
-                    "configs-dir": f.rebuild.configs_dir,
-                    "cache-dir": f.rebuild.cache_dir,
-                    "mtime": f.rebuild.mtime,
-                }),
-            );
             let fresh = freshness(&key, &f.digest, &dest_s, state, discovery, opts);
             let mut layers = BTreeSet::new();
             let bytes = if fresh.is_fresh() {
@@ -217,19 +277,20 @@ pub(super) fn prune_tasks(
                     .map(|l| l.size)
                     .sum()
             };
+            placed.insert(
+                (goal.name.as_str(), c.set.as_str()),
+                Placed {
+                    dest,
+                    task: id.clone(),
+                    key: key.clone(),
+                    fresh: fresh.is_fresh(),
+                },
+            );
             tasks.push(Task {
-                id: TaskId::new("prune-catalog", &goal.name, &c.source.to_string()),
+                id,
                 target: goal.name.clone(),
                 key,
-                kind: TaskKind::PruneCatalog(PruneSpec {
-                    set: c.set.clone(),
-                    origin: c.source.clone(),
-                    from: c.source.pinned(f.digest.clone()),
-                    digest: f.digest.clone(),
-                    dest,
-                    bundles: found.filtered.kept.len(),
-                    input: CatalogInput(found.clone()),
-                }),
+                kind,
                 deps,
                 freshness: fresh,
                 bytes,
@@ -237,6 +298,20 @@ pub(super) fn prune_tasks(
         }
     }
     (tasks, missing)
+}
+
+/// The bundle and related images a filtered catalog lists (valid references only).
+fn listed_images(found: &CatalogImage) -> BTreeSet<ImageRef> {
+    found
+        .filtered
+        .kept
+        .iter()
+        .flat_map(|b| {
+            std::iter::once(b.image.as_str())
+                .chain(b.related_images.iter().map(|r| r.image.as_str()))
+        })
+        .filter_map(|i| i.parse::<ImageRef>().ok())
+        .collect()
 }
 
 /// The catalog filter's errors as recipe diagnostics: each points at the `package` node it is

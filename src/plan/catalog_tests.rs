@@ -1,5 +1,5 @@
 //! Tests of the planner's catalog part: recipe → filter, kept bundles → goal items, prune
-//! tasks with stable keys and journal-based freshness.
+//! tasks with stable keys and journal-based freshness, copies of inherited catalogs.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -80,6 +80,7 @@ fn catalog_image(recipe: &Recipe) -> Arc<CatalogImage> {
             }],
             rebuild: RebuildOptions::default(),
             catalog,
+            layout: None,
         },
         filter,
         filtered,
@@ -151,7 +152,7 @@ fn prune_task_key_and_freshness() {
     let found = catalog_image(&recipe);
     d.catalogs.insert("ops".into(), found.clone());
     let opts = PlanOptions::default();
-    let (tasks, missing) = prune_tasks(&goals, &[], &d, &Mem(BTreeMap::new()), &opts);
+    let (tasks, missing) = catalog_tasks(&goals, &[], &d, &Mem(BTreeMap::new()), &opts);
     assert!(missing.is_empty());
     assert_eq!(tasks.len(), 1);
     let t = &tasks[0];
@@ -175,12 +176,12 @@ fn prune_task_key_and_freshness() {
     };
     let state = Mem(BTreeMap::from([(rec.dest.clone(), rec)]));
     d.dest.insert(p.dest.to_string(), Some(rebuilt));
-    let (again, _) = prune_tasks(&goals, &[], &d, &state, &opts);
+    let (again, _) = catalog_tasks(&goals, &[], &d, &state, &opts);
     assert_eq!(again[0].key, t.key, "same inputs, same key");
     assert_eq!(again[0].freshness, Freshness::Fresh);
 
     d.dest.insert(p.dest.to_string(), None);
-    let (gone, _) = prune_tasks(&goals, &[], &d, &state, &opts);
+    let (gone, _) = catalog_tasks(&goals, &[], &d, &state, &opts);
     assert!(
         !gone[0].freshness.is_fresh(),
         "destination lost the catalog"
@@ -188,12 +189,94 @@ fn prune_task_key_and_freshness() {
 }
 
 #[test]
-fn oci_layout_catalogs_are_not_available() {
+fn oci_layout_catalogs_are_named_after_their_directory() {
     let recipe = parse_str(
         "airlift.kdl",
-        "catalog \"local\" \"oci://./cat\" { full #true }\ntarget \"m\" \"docker://r.example/m\" { needs \"local\" }\n",
+        "catalog \"local\" \"oci:///srv/My-Catalog\" { full #true }\ntarget \"m\" \"docker://r.example/m\" { needs \"local\" }\n",
     )
     .expect("recipe");
-    let err = expand(&recipe, &[]).expect_err("unsupported");
-    assert!(err[0].what.contains("OCI layouts"), "{:?}", err);
+    let goals = expand(&recipe, &[]).expect("goals");
+    let c = &goals[0].catalogs[0];
+    assert_eq!(c.layout, Some(PathBuf::from("/srv/My-Catalog")));
+    assert_eq!(c.source.to_string(), "oci.invalid/my-catalog:latest");
+    assert_eq!(
+        c.dest(&goals[0].dest).map(|d| d.to_string()).ok(),
+        Some("r.example/m/my-catalog:latest".to_string())
+    );
+}
+
+const CHAIN: &str = r#"
+catalog "ops" "registry.example.com/redhat/index:v4.15" {
+    package "alpha"
+}
+target "enterprise" "docker://mirror.example:5000/m" {
+    needs "ops"
+}
+target "enclave" "docker://enclave.example:5000/e" {
+    needs "enterprise"
+}
+"#;
+
+#[test]
+fn inherited_catalog_is_copied_from_the_upstream_rebuild() {
+    let recipe = parse_str("airlift.kdl", CHAIN).expect("recipe");
+    let mut goals = expand(&recipe, &[]).expect("goals");
+    assert_eq!(goals[1].catalogs[0].via.as_deref(), Some("enterprise"));
+    let mut d = Discovery::default();
+    let found = catalog_image(&recipe);
+    d.catalogs.insert("ops".into(), found.clone());
+    add_catalog_items(&mut goals, &d, &recipe);
+    assert!(
+        goals[1]
+            .items
+            .iter()
+            .all(|i| i.via.as_deref() == Some("enterprise")),
+        "the enclave takes bundle and related images from the enterprise mirror"
+    );
+    let opts = PlanOptions::default();
+    let (tasks, missing) = catalog_tasks(&goals, &[], &d, &Mem(BTreeMap::new()), &opts);
+    assert!(missing.is_empty(), "{missing:?}");
+    assert_eq!(tasks.len(), 2);
+    let (prune, copy) = (&tasks[0], &tasks[1]);
+    assert!(matches!(prune.kind, TaskKind::PruneCatalog(_)));
+    let TaskKind::Copy(c) = &copy.kind else {
+        panic!("copy of the rebuilt catalog expected")
+    };
+    assert_eq!(
+        c.from.to_string(),
+        "mirror.example:5000/m/redhat/index:v4.15",
+        "unpinned: the scheduler pins it to what the prune task pushes"
+    );
+    assert_eq!(
+        c.dest.to_string(),
+        "enclave.example:5000/e/redhat/index:v4.15"
+    );
+    assert_eq!(c.digest, found.fetched.digest);
+    assert_eq!(copy.deps, vec![prune.id.clone()]);
+
+    // Once the upstream rebuild is recorded and present, the copy reads it by digest.
+    let rebuilt = Digest::of(b"rebuilt");
+    let rec = Record {
+        key: prune.key.to_string(),
+        kind: "prune-catalog".into(),
+        dest: "mirror.example:5000/m/redhat/index:v4.15".into(),
+        source_digest: found.fetched.digest.clone(),
+        output_digest: rebuilt.clone(),
+    };
+    d.dest.insert(rec.dest.clone(), Some(rebuilt.clone()));
+    let state = Mem(BTreeMap::from([(rec.dest.clone(), rec)]));
+    let (again, _) = catalog_tasks(&goals, &[], &d, &state, &opts);
+    assert!(again[0].freshness.is_fresh());
+    let TaskKind::Copy(c) = &again[1].kind else {
+        panic!("copy expected")
+    };
+    assert_eq!(c.from.digest(), Some(&rebuilt));
+    assert_eq!(again[1].key, copy.key, "same upstream rebuild, same key");
+
+    // Another filter upstream changes the copy's key too.
+    let mut other = (*found).clone();
+    other.filter.full = true;
+    d.catalogs.insert("ops".into(), Arc::new(other));
+    let (changed, _) = catalog_tasks(&goals, &[], &d, &state, &opts);
+    assert_ne!(changed[1].key, copy.key);
 }

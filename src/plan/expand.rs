@@ -162,8 +162,9 @@ fn is_release(recipe: &Recipe, set: &str) -> bool {
     matches!(recipe.content_set(set), Some(ContentSet::Release(_)))
 }
 
-/// A `catalog` set: records it in `catalogs` and returns true; false for other kinds. Catalogs
-/// read from OCI layouts or inherited from another target are not mirrored yet.
+/// A `catalog` set: records it in `catalogs` and returns true; false for other kinds. A catalog
+/// inherited from another target (`via`) is copied from that target's rebuilt catalog. A
+/// catalog read from an OCI layout is named after its directory (`layout_reference`).
 fn add_catalog(
     recipe: &Recipe,
     target: &str,
@@ -175,25 +176,21 @@ fn add_catalog(
     let Some(ContentSet::Catalog(c)) = recipe.content_set(set) else {
         return false;
     };
-    let source = match (&c.source.value, via) {
-        (CatalogSource::Image(i), None) => i.clone(),
-        (CatalogSource::OciLayout(p), _) => {
-            unsupported.push(Unsupported {
-                target: target.to_string(),
-                what: format!(
-                    "operator catalogs from OCI layouts (`{set}`: oci://{})",
-                    p.display()
-                ),
-            });
-            return true;
-        }
-        (CatalogSource::Image(_), Some(up)) => {
-            unsupported.push(Unsupported {
-                target: target.to_string(),
-                what: format!("operator catalog sets inherited from target `{up}` (`{set}`)"),
-            });
-            return true;
-        }
+    let (source, layout) = match &c.source.value {
+        CatalogSource::Image(i) => (i.clone(), None),
+        CatalogSource::OciLayout(p) => match super::layout_reference(p) {
+            Ok(r) => (r, Some(p.clone())),
+            Err(e) => {
+                unsupported.push(Unsupported {
+                    target: target.to_string(),
+                    what: format!(
+                        "a name for the OCI layout catalog `{set}` (oci://{}): {e}",
+                        p.display()
+                    ),
+                });
+                return true;
+            }
+        },
     };
     catalogs.push(CatalogGoal {
         set: set.to_string(),
@@ -204,6 +201,8 @@ fn add_catalog(
             .as_ref()
             .and_then(|r| r.tag.as_ref().map(|t| t.value.clone())),
         filter: super::catalog::filter_of(c),
+        via: via.map(str::to_string),
+        layout,
     });
     true
 }

@@ -1,5 +1,6 @@
 //! Rendering a plan for people (text), for machines (JSON) and for graphs (Graphviz dot), and the
-//! dry-run files `mapping.txt` (`src=dst`, as `oc image mirror -f` reads) and `missing.txt`.
+//! dry-run files `mapping.txt` (`src=dst`, as `oc image mirror -f` reads; rebuilt catalogs
+//! included) and `missing.txt`.
 //! Pure: returns strings; the caller writes them.
 
 use std::collections::BTreeMap;
@@ -154,14 +155,28 @@ pub fn dot(plan: &Plan) -> String {
     s
 }
 
-/// `mapping.txt` for one target: `source@digest=destination` per copy, sorted.
+/// `mapping.txt` for one target, sorted: `source@digest=destination` per copy, where the digest
+/// is the one the copy reads. A rebuilt catalog gets a line too: the source catalog pinned to
+/// the digest discovery read, `=` the destination tag. That destination receives a filtered
+/// rebuild of the source, whose digest differs; the line says where the catalog comes from and
+/// goes, not that the bytes are equal. A copy of a catalog rebuilt for another target in this
+/// run reads the upstream destination tag (the digest is known only once the rebuild is pushed),
+/// so its line names that tag without a digest.
 pub fn mapping(plan: &Plan, target: &str) -> String {
     let mut lines: Vec<String> = plan
         .tasks
         .iter()
         .filter(|t| t.target == target)
-        .filter_map(|t| t.kind.as_copy())
-        .map(|c| format!("{}@{}={}", c.from.repository(), c.digest, c.dest))
+        .filter_map(|t| match &t.kind {
+            TaskKind::Copy(c) => Some(match c.from.digest() {
+                Some(d) => format!("{}@{d}={}", c.from.repository(), c.dest),
+                None => format!("{}={}", c.from, c.dest),
+            }),
+            TaskKind::PruneCatalog(p) => {
+                Some(format!("{}@{}={}", p.from.repository(), p.digest, p.dest))
+            }
+            TaskKind::VerifySignature(_) | TaskKind::VerifyCosign(_) => None,
+        })
         .collect();
     lines.sort();
     lines.dedup();

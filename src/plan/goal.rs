@@ -1,6 +1,8 @@
 //! Goals: what each target must hold, expanded from the recipe. The planner turns goals into
 //! tasks; keeping this intermediate form lets planner tests build goals directly.
 
+use std::path::PathBuf;
+
 use super::{Destination, NamingError, catalog_destination, destination_for, named_destination};
 use crate::catalog::CatalogFilter;
 use crate::oci::ImageRef;
@@ -41,6 +43,12 @@ pub struct CatalogGoal {
     pub tag: Option<String>,
     /// What to keep, mapped from the set's `full` and `package` nodes.
     pub filter: CatalogFilter,
+    /// The target whose rebuilt catalog this target copies (`needs "other-target"`); `None`
+    /// means this target rebuilds the catalog from its source.
+    pub via: Option<String>,
+    /// `oci://DIR`: the catalog is read from this OCI image layout; `source` is then the name
+    /// airlift gives it (see [`super::layout_reference`]).
+    pub layout: Option<PathBuf>,
 }
 
 impl CatalogGoal {

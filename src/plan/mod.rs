@@ -21,8 +21,8 @@ pub use expand::{Unsupported, expand};
 pub use goal::{CatalogGoal, DestName, GoalItem, ReleaseNeed, TargetGoal};
 pub use key::{KEY_VERSION, TaskKey};
 pub use naming::{
-    Destination, NamingError, catalog_destination, destination_for, fold_path, graph_image,
-    named_destination, release_component, release_payload,
+    Destination, LAYOUT_REGISTRY, NamingError, catalog_destination, destination_for, fold_path,
+    graph_image, layout_reference, named_destination, release_component, release_payload,
 };
 pub use release::{
     add_release_items, add_verification, items_of as release_items, payload_after_components,

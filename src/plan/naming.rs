@@ -159,6 +159,34 @@ pub fn catalog_destination(
     }
 }
 
+/// The registry of the name a catalog read from an OCI layout is known by. `.invalid` is
+/// reserved (RFC 2606): nothing ever connects to it.
+pub const LAYOUT_REGISTRY: &str = "oci.invalid";
+
+/// The name of a catalog read from the OCI layout `dir`: `oci.invalid/<dir name>:latest`, the
+/// directory's last component lowercased with every character other than `a-z0-9` replaced by
+/// `-` (`catalog` if nothing is left). It is how the lock, plans and messages name the catalog,
+/// and what its destination is named after (`<dst>/<dir name>:latest` unless renamed).
+pub fn layout_reference(dir: &std::path::Path) -> Result<ImageRef, ReferenceError> {
+    let raw = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let mapped: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let name = mapped.trim_matches('-');
+    let name = if name.is_empty() { "catalog" } else { name };
+    Repository::new(LAYOUT_REGISTRY, name).map(|r| r.with_tag("latest"))
+}
+
 /// `<dst>/openshift/graph-image:latest`.
 pub fn graph_image(dst: &Destination) -> Result<ImageRef, NamingError> {
     Ok(dst
@@ -169,6 +197,29 @@ pub fn graph_image(dst: &Destination) -> Result<ImageRef, NamingError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layout_reference_is_the_directory_name() {
+        let name = |p: &str| {
+            layout_reference(std::path::Path::new(p))
+                .map(|r| r.to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            name("/srv/catalogs/my-catalog"),
+            "oci.invalid/my-catalog:latest"
+        );
+        assert_eq!(name("./My_Catalog.v2"), "oci.invalid/my-catalog-v2:latest");
+        assert_eq!(name("/"), "oci.invalid/catalog:latest");
+        let d = Destination::parse("mirror.example:5000/m", None);
+        let source = layout_reference(std::path::Path::new("/srv/ops")).unwrap();
+        assert_eq!(
+            catalog_destination(&d, &source, None, None)
+                .unwrap()
+                .to_string(),
+            "mirror.example:5000/m/ops:latest"
+        );
+    }
 
     fn dst(s: &str, max: Option<usize>) -> Destination {
         Destination::parse(s, max)

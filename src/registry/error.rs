@@ -100,6 +100,13 @@ pub enum RegistryError {
         message: String,
     },
 
+    /// A blob read from a local file (an OCI layout) to be uploaded.
+    #[error("cannot read {path}: {message}")]
+    #[diagnostic(help(
+        "check that the file exists and is readable (an OCI image layout keeps blobs under blobs/sha256/)"
+    ))]
+    LocalFile { path: String, message: String },
+
     #[error("cannot read auth file {path}: {message}")]
     #[diagnostic(help(
         "fix the JSON (it must look like {{\"auths\": {{\"host\": {{\"auth\": \"base64(user:password)\"}}}}}}) or pass another --authfile"

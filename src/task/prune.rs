@@ -1,15 +1,19 @@
 //! The prune-catalog task: rebuild a discovered operator catalog with its filtered FBC for every
 //! platform and push it to the destination.
 //!
-//! Per platform: the original layers are streamed from the source catalog (skipped when the
+//! Per platform: the original layers are streamed from the source catalog, its registry or its
+//! OCI layout directory (skipped when the
 //! destination repository holds them, mounted when this run already placed them in another
 //! repository of the destination registry), the two rebuilt layers and the new config are uploaded
 //! from memory, and the new platform manifest is pushed by digest; then the index (or the single
 //! manifest) is pushed under the destination tag. The rebuilt bytes are a pure function of the
 //! discovered catalog, so the same filter on the same catalog gives the same digest anywhere.
-//! Touches only the two registries it is given; never the journal or the terminal.
+//! Touches only the two registries it is given (and reads the layout directory of a catalog
+//! read from one); never the journal or the terminal.
 
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -19,6 +23,9 @@ use futures_util::stream;
 use crate::catalog::{
     RebuildError, Replacement, rebuild_layers, update_config, update_index, update_manifest,
 };
+use tokio_util::io::ReaderStream;
+
+use crate::discover::layout_blob_path;
 use crate::oci::{Digest, Repository};
 use crate::plan::PruneSpec;
 use crate::registry::{
@@ -55,15 +62,40 @@ pub enum PruneError {
 
 /// Blobs this run already placed at a destination registry: `(registry, digest)` → repository.
 /// Another repository of that registry gets a cross-repository mount instead of an upload.
-pub type PlacedBlobs = BTreeMap<(String, Digest), Repository>;
+/// Shared by prune tasks running at once; the lock is never held across an await.
+#[derive(Debug, Default)]
+pub struct PlacedBlobs(Mutex<BTreeMap<(String, Digest), Repository>>);
+
+impl PlacedBlobs {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn get(&self, key: &(String, Digest)) -> Option<Repository> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    fn insert(&self, key: (String, Digest), repo: &Repository) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key)
+            .or_insert_with(|| repo.clone());
+    }
+}
 
 /// Rebuilds `spec`'s catalog and pushes it to `spec.dest`, reading original layers from
-/// `source`. `placed` is shared by the prune tasks of one run.
+/// `source`. `placed` is shared by the prune tasks of one run. The rebuilt layers are computed
+/// on a blocking thread, so several catalogs rebuild in parallel.
 pub async fn prune_catalog(
     spec: &PruneSpec,
     source: &RegistryClient,
     dest: &RegistryClient,
-    placed: &mut PlacedBlobs,
+    placed: &PlacedBlobs,
 ) -> Result<Pruned, PruneError> {
     let input = &spec.input.0;
     let f = &input.fetched;
@@ -76,11 +108,17 @@ pub async fn prune_catalog(
         set: set.clone(),
         source,
     };
-    let layers =
-        rebuild_layers(&input.filtered.catalog, &f.rebuild).map_err(|e| PruneError::Layers {
-            set: set.clone(),
-            reason: e.to_string(),
-        })?;
+    let job = input.clone();
+    let layers = tokio::task::spawn_blocking(move || {
+        rebuild_layers(&job.filtered.catalog, &job.fetched.rebuild).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| format!("the rebuild stopped: {e}"))
+    .and_then(|r| r)
+    .map_err(|reason| PruneError::Layers {
+        set: set.clone(),
+        reason,
+    })?;
     let src_repo = spec.from.repository();
     let dst_repo = spec.dest.repository();
     let mut sent = 0;
@@ -99,9 +137,11 @@ pub async fn prune_catalog(
                 digest: &l.digest,
                 size: l.size,
             };
-            sent += copy_blob(source, src_repo, &at, placed)
-                .await
-                .map_err(registry)?;
+            let from = match &f.layout {
+                Some(dir) => LayerSource::Layout(dir),
+                None => LayerSource::Registry(source, src_repo),
+            };
+            sent += copy_blob(&from, &at, placed).await.map_err(registry)?;
         }
         let config = update_config(&p.config, &layers, &f.rebuild).map_err(rebuild)?;
         sent += upload_bytes(dest, dst_repo, &config, placed)
@@ -168,20 +208,19 @@ async fn without_bytes(
     }
     let key = (at.repo.registry().to_string(), at.digest.clone());
     match placed.get(&key) {
-        Some(from) if from != at.repo => match at.client.mount_blob(at.repo, at.digest, from).await
-        {
-            Ok(Mount::Mounted) => Ok(None),
-            Ok(Mount::Upload(session)) => Ok(Some(Some(session))),
-            Err(_) => Ok(Some(None)),
-        },
+        Some(from) if &from != at.repo => {
+            match at.client.mount_blob(at.repo, at.digest, &from).await {
+                Ok(Mount::Mounted) => Ok(None),
+                Ok(Mount::Upload(session)) => Ok(Some(Some(session))),
+                Err(_) => Ok(Some(None)),
+            }
+        }
         _ => Ok(Some(None)),
     }
 }
 
-fn remember(at: &Placement<'_>, placed: &mut PlacedBlobs) {
-    placed
-        .entry((at.repo.registry().to_string(), at.digest.clone()))
-        .or_insert_with(|| at.repo.clone());
+fn remember(at: &Placement<'_>, placed: &PlacedBlobs) {
+    placed.insert((at.repo.registry().to_string(), at.digest.clone()), at.repo);
 }
 
 /// Uploads an in-memory blob unless the repository holds it (or can mount it); returns the
@@ -190,7 +229,7 @@ async fn upload_bytes(
     client: &RegistryClient,
     repo: &Repository,
     bytes: &[u8],
-    placed: &mut PlacedBlobs,
+    placed: &PlacedBlobs,
 ) -> Result<u64, RegistryError> {
     let digest = Digest::of(bytes);
     let at = Placement {
@@ -219,31 +258,68 @@ async fn upload_bytes(
     Ok(sent)
 }
 
-/// Streams a blob from the source catalog repository unless the destination holds it (or can
-/// mount it).
+/// Where the original layers of a catalog are read from.
+enum LayerSource<'a> {
+    Registry(&'a RegistryClient, &'a Repository),
+    /// An OCI image layout directory (`blobs/sha256/<hex>`).
+    Layout(&'a Path),
+}
+
+/// Streams a blob from the source catalog (its repository or its OCI layout) unless the
+/// destination holds it (or can mount it). The destination checks the digest of what it gets.
 async fn copy_blob(
-    source: &RegistryClient,
-    from: &Repository,
+    from: &LayerSource<'_>,
     at: &Placement<'_>,
-    placed: &mut PlacedBlobs,
+    placed: &PlacedBlobs,
 ) -> Result<u64, RegistryError> {
     let Some(session) = without_bytes(at, placed).await? else {
         remember(at, placed);
         return Ok(0);
     };
-    let (client, src, d) = (source.clone(), from.clone(), at.digest.clone());
-    let open = move || -> BoxFuture<'static, Result<ByteStream, RegistryError>> {
-        let (client, src, d) = (client.clone(), src.clone(), d.clone());
-        Box::pin(async move { client.get_blob(&src, &d).await })
+    let (open, name): (Box<OpenFn>, String) = match from {
+        LayerSource::Registry(source, repo) => {
+            let (client, src, d) = ((*source).clone(), (*repo).clone(), at.digest.clone());
+            let open = move || -> BoxFuture<'static, Result<ByteStream, RegistryError>> {
+                let (client, src, d) = (client.clone(), src.clone(), d.clone());
+                Box::pin(async move { client.get_blob(&src, &d).await })
+            };
+            (Box::new(open), repo.to_string())
+        }
+        LayerSource::Layout(dir) => {
+            let path = layout_blob_path(dir, at.digest);
+            let name = path.display().to_string();
+            let open = move || -> BoxFuture<'static, Result<ByteStream, RegistryError>> {
+                let path = path.clone();
+                Box::pin(async move {
+                    let shown = path.display().to_string();
+                    let file = tokio::fs::File::open(&path).await.map_err(|e| {
+                        RegistryError::LocalFile {
+                            path: shown.clone(),
+                            message: e.to_string(),
+                        }
+                    })?;
+                    Ok(ReaderStream::new(file)
+                        .map(move |r| {
+                            r.map_err(|e| RegistryError::LocalFile {
+                                path: shown.clone(),
+                                message: e.to_string(),
+                            })
+                        })
+                        .boxed())
+                })
+            };
+            (Box::new(open), name)
+        }
     };
-    let name = from.to_string();
     let target = BlobTarget {
         repo: at.repo,
         digest: at.digest,
         size: at.size,
         source: &name,
     };
-    let sent = at.client.upload_blob(&target, session, &open).await?;
+    let sent = at.client.upload_blob(&target, session, &*open).await?;
     remember(at, placed);
     Ok(sent)
 }
+
+type OpenFn = dyn Fn() -> BoxFuture<'static, Result<ByteStream, RegistryError>> + Send + Sync;
