@@ -634,30 +634,7 @@ async fn an_unsigned_catalog_under_a_cosign_trust_is_neither_rebuilt_nor_copied(
             src.catalog
         )
     });
-    let key = lab.path().join("cosign.key");
-    for args in [
-        vec![
-            "ecparam",
-            "-genkey",
-            "-name",
-            "prime256v1",
-            "-noout",
-            "-out",
-        ],
-        vec!["pkey", "-pubout", "-out", "cosign.pub", "-in"],
-    ] {
-        let out = Command::new("openssl")
-            .args(&args)
-            .arg(&key)
-            .current_dir(lab.path())
-            .output()
-            .expect("openssl is not installed: apt-get install openssl");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    support::cosign::key_pair(lab.path(), "cosign");
     // The catalog image, the bundle and its operator image are each verified first.
     let out = lab.run(&["plan", "-v"]);
     assert!(out.status.success(), "{}", stderr(&out));

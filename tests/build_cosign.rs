@@ -6,11 +6,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use base64::Engine as _;
 use serde_json::json;
+use support::cosign::{key_pair, sign};
 use support::fixture::{COSIGN_PAYLOAD, OCI_CONFIG, OCI_MANIFEST};
 use support::{Fixture, Format, Layer, Pushed, Registry, RegistryOptions, SkopeoAuth};
 
@@ -93,63 +94,6 @@ impl Lab {
             p.tag.as_deref().expect("tagged")
         )
     }
-}
-
-fn openssl(args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl is not installed: apt-get install openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-/// `<dir>/<name>.key` (P-256 private key) and `<dir>/<name>.pub` (PEM public key).
-fn key_pair(dir: &Path, name: &str) {
-    let private = dir.join(format!("{name}.key"));
-    let public = dir.join(format!("{name}.pub"));
-    openssl(&[
-        "ecparam",
-        "-genkey",
-        "-name",
-        "prime256v1",
-        "-noout",
-        "-out",
-        path_str(&private),
-    ]);
-    openssl(&[
-        "pkey",
-        "-in",
-        path_str(&private),
-        "-pubout",
-        "-out",
-        path_str(&public),
-    ]);
-}
-
-/// ASN.1 DER ECDSA signature of `payload` by the private key `key`.
-fn sign(key: &Path, payload: &[u8]) -> Vec<u8> {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("payload.json");
-    let sig = dir.path().join("payload.sig");
-    std::fs::write(&data, payload).expect("write payload");
-    openssl(&[
-        "dgst",
-        "-sha256",
-        "-sign",
-        path_str(key),
-        "-out",
-        path_str(&sig),
-        path_str(&data),
-    ]);
-    std::fs::read(sig).expect("signature")
 }
 
 /// The simple-signing payload cosign signs for `digest` in `repository`.

@@ -2,65 +2,14 @@
 //! at test time (P-256 key, `openssl dgst -sha256 -sign` → ASN.1 DER ECDSA signature), laid out
 //! as cosign lays out a `sha256-<hex>.sig` manifest.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use airlift::oci::Digest;
 use airlift::trust::{CosignKey, SIGNATURE_ANNOTATION, TrustError, verify_cosign};
 use base64::Engine as _;
-
-fn openssl(args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl is not installed: apt-get install openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A P-256 key pair in `dir`: (private key path, public key path).
-fn key_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let private = dir.join(format!("{name}.key"));
-    let public = dir.join(format!("{name}.pub"));
-    openssl(&[
-        "ecparam",
-        "-name",
-        "prime256v1",
-        "-genkey",
-        "-noout",
-        "-out",
-        private.to_str().unwrap(),
-    ]);
-    openssl(&[
-        "pkey",
-        "-in",
-        private.to_str().unwrap(),
-        "-pubout",
-        "-out",
-        public.to_str().unwrap(),
-    ]);
-    (private, public)
-}
-
-fn sign(dir: &Path, private: &Path, payload: &[u8]) -> Vec<u8> {
-    let data = dir.join("payload.json");
-    let sig = dir.join("payload.sig");
-    std::fs::write(&data, payload).unwrap();
-    openssl(&[
-        "dgst",
-        "-sha256",
-        "-sign",
-        private.to_str().unwrap(),
-        "-out",
-        sig.to_str().unwrap(),
-        data.to_str().unwrap(),
-    ]);
-    std::fs::read(sig).unwrap()
-}
+use support::cosign::{key_pair, openssl, sign};
 
 fn payload_for(subject: &Digest) -> Vec<u8> {
     serde_json::json!({
@@ -113,7 +62,7 @@ fn case() -> Case {
     let (_, other_public) = key_pair(dir.path(), "other");
     let subject = Digest::of(b"the image manifest");
     let payload = payload_for(&subject);
-    let signature = sign(dir.path(), &private, &payload);
+    let signature = sign(&private, &payload);
     let layer = Digest::of(&payload);
     let manifest = sig_manifest(&layer, payload.len(), &signature);
     Case {

@@ -298,16 +298,36 @@ async fn run_verify(
         .await
         .map_err(|e| format!("the verification of {} stopped: {e}", spec.payload))
         .and_then(|r| r.map_err(|e| e.to_string()));
+    record_verification(
+        t,
+        &verify_record_dest(spec),
+        &spec.digest,
+        result.map(|_key_id| ()),
+        journal,
+        out,
+    )
+}
+
+/// Records the outcome of a verification task: done (in the journal, keyed by the task, the
+/// verified digest as source and output) or failed with the reason.
+fn record_verification(
+    t: &Task,
+    dest: &str,
+    digest: &Digest,
+    result: Result<(), String>,
+    journal: &mut Journal,
+    out: &mut ExecOutcome,
+) -> Result<(), JournalError> {
     match result {
-        Ok(_key_id) => {
+        Ok(()) => {
             journal.append(&[Record {
                 key: t.key.to_string(),
                 kind: t.kind.name().to_string(),
-                dest: verify_record_dest(spec),
-                source_digest: spec.digest.clone(),
-                output_digest: spec.digest.clone(),
+                dest: dest.to_string(),
+                source_digest: digest.clone(),
+                output_digest: digest.clone(),
             }])?;
-            out.done.insert(t.id.clone(), spec.digest.clone());
+            out.done.insert(t.id.clone(), digest.clone());
         }
         Err(why) => {
             out.failed.insert(t.id.clone(), why);
@@ -341,21 +361,7 @@ async fn run_cosign(
     results.sort_by_key(|(i, _)| *i);
     for (i, r) in results {
         let (t, spec) = tasks[i];
-        match r {
-            Ok(()) => {
-                journal.append(&[Record {
-                    key: t.key.to_string(),
-                    kind: t.kind.name().to_string(),
-                    dest: cosign_record_dest(spec),
-                    source_digest: spec.digest.clone(),
-                    output_digest: spec.digest.clone(),
-                }])?;
-                out.done.insert(t.id.clone(), spec.digest.clone());
-            }
-            Err(why) => {
-                out.failed.insert(t.id.clone(), why);
-            }
-        }
+        record_verification(t, &cosign_record_dest(spec), &spec.digest, r, journal, out)?;
     }
     Ok(())
 }

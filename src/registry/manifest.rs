@@ -241,9 +241,36 @@ impl RegistryClient {
         repo: &Repository,
         n: usize,
     ) -> Result<Option<Vec<String>>, RegistryError> {
+        // A registry that ignores `n` and sends more than asked has sent them all.
+        let (tags, next) = self
+            .tag_page(repo, &format!("/v2/{}/tags/list?n={n}", repo.path()))
+            .await?;
+        Ok(next.is_none().then_some(tags))
+    }
+
+    /// All tags of a repository (following `Link` pagination); empty when it does not exist.
+    pub async fn tags(&self, repo: &Repository) -> Result<Vec<String>, RegistryError> {
+        let mut next = Some(format!("/v2/{}/tags/list", repo.path()));
+        let mut tags = Vec::new();
+        while let Some(path) = next.take() {
+            let (page, link) = self.tag_page(repo, &path).await?;
+            tags.extend(page);
+            next = link;
+        }
+        tags.sort();
+        tags.dedup();
+        Ok(tags)
+    }
+
+    /// One page of a tag list at `path`: its tags and the next page's path (`Link`), if any.
+    /// A repository that does not exist has no tags.
+    async fn tag_page(
+        &self,
+        repo: &Repository,
+        path: &str,
+    ) -> Result<(Vec<String>, Option<String>), RegistryError> {
         let registry = repo.registry();
         let what = format!("tag list of {repo}");
-        let path = format!("/v2/{}/tags/list?n={n}", repo.path());
         let resp = self
             .send(
                 registry,
@@ -254,13 +281,15 @@ impl RegistryClient {
             )
             .await?;
         match resp.status().as_u16() {
-            404 => return Ok(Some(Vec::new())),
+            404 => return Ok((Vec::new(), None)),
             200 => {}
             _ => return Err(status_error(registry, &what, resp).await),
         }
-        if header(&resp, "link").is_some() {
-            return Ok(None);
-        }
+        let next = header(&resp, "link").and_then(|l| {
+            l.split_once('<')
+                .and_then(|(_, r)| r.split_once('>'))
+                .map(|(u, _)| u.to_string())
+        });
         let body = resp.bytes().await.unwrap_or_default();
         let v: serde_json::Value =
             serde_json::from_slice(&body).map_err(|_| RegistryError::Protocol {
@@ -268,7 +297,7 @@ impl RegistryClient {
                 what: what.clone(),
                 message: "tag list is not JSON".into(),
             })?;
-        let tags: Vec<String> = v["tags"]
+        let tags = v["tags"]
             .as_array()
             .map(|a| {
                 a.iter()
@@ -276,50 +305,7 @@ impl RegistryClient {
                     .collect()
             })
             .unwrap_or_default();
-        // A registry that ignores `n` and sends more than asked has sent them all.
-        Ok(Some(tags))
-    }
-
-    /// All tags of a repository (following `Link` pagination); empty when it does not exist.
-    pub async fn tags(&self, repo: &Repository) -> Result<Vec<String>, RegistryError> {
-        let registry = repo.registry();
-        let what = format!("tag list of {repo}");
-        let mut next = Some(format!("/v2/{}/tags/list", repo.path()));
-        let mut tags = Vec::new();
-        while let Some(path) = next.take() {
-            let resp = self
-                .send(
-                    registry,
-                    &Scopes::repo(repo.path(), Access::Pull),
-                    &what,
-                    true,
-                    |http, base| http.get(format!("{base}{path}")),
-                )
-                .await?;
-            match resp.status().as_u16() {
-                404 => break,
-                200 => {}
-                _ => return Err(status_error(registry, &what, resp).await),
-            }
-            next = header(&resp, "link").and_then(|l| {
-                l.split_once('<')
-                    .and_then(|(_, r)| r.split_once('>'))
-                    .map(|(u, _)| u.to_string())
-            });
-            let body = resp.bytes().await.unwrap_or_default();
-            let v: serde_json::Value =
-                serde_json::from_slice(&body).map_err(|_| RegistryError::Protocol {
-                    registry: registry.to_string(),
-                    what: what.clone(),
-                    message: "tag list is not JSON".into(),
-                })?;
-            if let Some(a) = v["tags"].as_array() {
-                tags.extend(a.iter().filter_map(|t| t.as_str().map(str::to_string)));
-            }
-        }
-        tags.sort();
-        tags.dedup();
-        Ok(tags)
+        Ok((tags, next))
     }
 
     /// Referrers of `digest` via the OCI 1.1 referrers API; `None` when the registry does not

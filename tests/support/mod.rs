@@ -10,6 +10,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod clients;
+pub mod cosign;
 pub mod crds;
 pub mod fixture;
 pub mod gpg;
