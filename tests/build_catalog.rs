@@ -282,6 +282,17 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Runs `args` (a build) and asserts it succeeded copying nothing, with `fresh` tasks fresh.
+fn assert_fresh(lab: &Lab, args: &[&str], fresh: usize) {
+    let out = lab.run(args);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("build: 0 copied, {fresh} fresh")),
+        "{err}"
+    );
+}
+
 /// `<mirror>/mirror/<source path>:sha256-<hex>`: where a digest-only image lands.
 fn mirrored(lab: &Lab, p: &Pushed) -> String {
     mirrored_at(&lab.mirror, "mirror", p)
@@ -417,22 +428,10 @@ async fn build_mirrors_filtered_catalogs_reproducibly() {
     check_resources(&lab, &src);
 
     // A second build is all fresh.
-    let again = lab.run(&["build"]);
-    assert!(again.status.success(), "{}", stderr(&again));
-    assert!(
-        stderr(&again).contains("build: 0 copied, 6 fresh"),
-        "{}",
-        stderr(&again)
-    );
+    assert_fresh(&lab, &["build"], 6);
 
     // --offline takes the catalog digest from the lock; still all fresh.
-    let offline = lab.run(&["--offline", "build"]);
-    assert!(offline.status.success(), "{}", stderr(&offline));
-    assert!(
-        stderr(&offline).contains("build: 0 copied, 6 fresh"),
-        "{}",
-        stderr(&offline)
-    );
+    assert_fresh(&lab, &["--offline", "build"], 6);
 
     // `resources` (no network) renders the same files from the lock and the journal.
     let dir = lab.path().join(".airlift/out/mirror/cluster-resources");
@@ -820,13 +819,7 @@ target "enclave" "docker://{enclave_host}/enclave" {{
         stderr(&verify)
     );
 
-    let again = lab.run(&["build"]);
-    assert!(again.status.success(), "{}", stderr(&again));
-    assert!(
-        stderr(&again).contains("build: 0 copied, 6 fresh"),
-        "{}",
-        stderr(&again)
-    );
+    assert_fresh(&lab, &["build"], 6);
 }
 
 /// `skopeo copy --all --preserve-digests docker://<image> oci:<dir>:<tag>`.
@@ -919,21 +912,9 @@ target "mirror" "docker://{mirror}/mirror" {{
     assert_eq!(entry["source"], "oci.invalid/test-index:latest", "{lock}");
     assert_eq!(entry["digest"], source_digest.as_str(), "{lock}");
 
-    let again = lab.run(&["build"]);
-    assert!(again.status.success(), "{}", stderr(&again));
-    assert!(
-        stderr(&again).contains("build: 0 copied, 4 fresh"),
-        "{}",
-        stderr(&again)
-    );
+    assert_fresh(&lab, &["build"], 4);
     // --offline reads the locked digest from the layout's blobs.
-    let offline = lab.run(&["--offline", "build"]);
-    assert!(offline.status.success(), "{}", stderr(&offline));
-    assert!(
-        stderr(&offline).contains("build: 0 copied, 4 fresh"),
-        "{}",
-        stderr(&offline)
-    );
+    assert_fresh(&lab, &["--offline", "build"], 4);
     let cs = lab
         .path()
         .join(".airlift/out/mirror/cluster-resources/cs-test-index-latest.yaml");
