@@ -640,6 +640,27 @@ async fn build_writes_cluster_resources_that_validate_against_the_crds() {
         dir.join("idms-generic-0.yaml"),
         dir.join("itms-generic-0.yaml"),
     ]);
+    // `oc apply -f <dir>` reads the top-level YAML files: each is a resource. What is not (the
+    // host registries.conf, the install-config snippet) is under `extras/`.
+    for e in std::fs::read_dir(&dir).expect("read dir") {
+        let e = e.expect("entry");
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(e.path()).expect("read");
+        assert!(
+            text.lines().any(|l| l.starts_with("apiVersion: "))
+                && text.lines().any(|l| l.starts_with("kind: ")),
+            "{name} is not a resource:\n{text}"
+        );
+    }
+    for extra in [
+        "extras/registries.conf",
+        "extras/install-config-snippet.yaml",
+    ] {
+        assert!(dir.join(extra).is_file(), "{extra}");
+    }
     // Byte-identical on a rerun.
     let before = std::fs::read(dir.join("idms-generic-0.yaml")).expect("read");
     assert!(lab.run(&["resources", "mirror"]).status.success());

@@ -359,17 +359,20 @@ async fn read_catalog(reg: &Registry, repo: &str, tag: &str) -> (String, Vec<BTr
 }
 
 /// `(name, bytes)` of every file of `dir`, sorted.
+/// Every file below `dir` (one level of subdirectories: `extras/`), by relative name.
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .expect("read dir")
-        .map(|e| {
-            let e = e.expect("entry");
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).expect("read"),
-            )
-        })
-        .collect();
+    let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read dir") {
+        let e = e.expect("entry");
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.file_type().expect("type").is_dir() {
+            for (sub, bytes) in files(&e.path()) {
+                out.push((format!("{name}/{sub}"), bytes));
+            }
+        } else {
+            out.push((name, std::fs::read(e.path()).expect("read")));
+        }
+    }
     out.sort();
     out
 }

@@ -209,9 +209,9 @@ fn images_by_tag_and_digest() {
     assert_eq!(
         r.files.keys().collect::<Vec<_>>(),
         [
+            "extras/install-config-snippet.yaml",
+            "extras/registries.conf",
             "idms-generic-0.yaml",
-            "install-config-snippet.yaml",
-            "registries.conf"
         ]
     );
     snap("by_tag_and_digest", &show(&r));
@@ -345,7 +345,7 @@ fn registries_conf_for_hosts() {
     o.insecure_mirrors = true;
     o.source_policy = Some(SourcePolicy::NeverContactSource);
     let r = render_ok(&mixed(), &o);
-    let conf = String::from_utf8_lossy(&r.files["registries.conf"]).into_owned();
+    let conf = String::from_utf8_lossy(&r.files["extras/registries.conf"]).into_owned();
     assert!(conf.contains("pull-from-mirror = \"all\""));
     assert!(conf.contains("pull-from-mirror = \"digest-only\""));
     assert!(conf.contains("pull-from-mirror = \"tag-only\""));
@@ -353,7 +353,7 @@ fn registries_conf_for_hosts() {
     assert!(conf.contains("blocked = true"));
     snap("registries_conf", &conf);
     let plain = render_ok(&mixed(), &opts(MirrorScope::Repository));
-    let conf = String::from_utf8_lossy(&plain.files["registries.conf"]).into_owned();
+    let conf = String::from_utf8_lossy(&plain.files["extras/registries.conf"]).into_owned();
     assert!(!conf.contains("insecure") && !conf.contains("blocked"));
 }
 
@@ -362,7 +362,7 @@ fn install_config_snippet() {
     let mut o = opts(MirrorScope::Repository);
     o.source_policy = Some(SourcePolicy::AllowContactingSource);
     let r = render_ok(&mixed(), &o);
-    let s = String::from_utf8_lossy(&r.files["install-config-snippet.yaml"]).into_owned();
+    let s = String::from_utf8_lossy(&r.files["extras/install-config-snippet.yaml"]).into_owned();
     snap("install_config_snippet", &s);
 }
 
@@ -398,10 +398,15 @@ fn write_dir_replaces_and_removes_only_stale_airlift_files() {
     fs::write(out.join("notes.yaml"), "mine: true\n").expect("user file");
     let fewer = render_ok(&by_tag(), &opts(MirrorScope::Repository));
     write_dir(&fewer, &out).expect("second write");
-    let mut names: Vec<String> = fs::read_dir(&out)
-        .expect("read dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
+    let mut names: Vec<String> = Vec::new();
+    for (sub, prefix) in [(out.clone(), ""), (out.join("extras"), "extras/")] {
+        for e in fs::read_dir(&sub).expect("read dir") {
+            let e = e.expect("entry");
+            if e.file_type().expect("type").is_file() {
+                names.push(format!("{prefix}{}", e.file_name().to_string_lossy()));
+            }
+        }
+    }
     names.sort();
     let mut expected: Vec<String> = fewer.files.keys().cloned().collect();
     expected.push("notes.yaml".into());
@@ -440,7 +445,7 @@ fn every_generated_document_validates_against_the_upstream_crds() {
     .enumerate()
     {
         for (name, bytes) in &r.files {
-            if name.ends_with(".yaml") && name != "install-config-snippet.yaml" {
+            if name.ends_with(".yaml") && !name.starts_with("extras/") {
                 let path = dir.path().join(format!("{i}-{name}"));
                 fs::write(&path, bytes).expect("write");
                 files.push(path);
@@ -644,7 +649,7 @@ fn skopeo_pulls_through_the_generated_registries_conf_with_the_source_stopped() 
         o.insecure_mirrors = true;
         let r = render_ok(&images, &o);
         let conf = work.path().join(format!("registries-{scope}.conf"));
-        fs::write(&conf, &r.files["registries.conf"]).expect("write registries.conf");
+        fs::write(&conf, &r.files["extras/registries.conf"]).expect("write registries.conf");
         let conf = conf.to_str().expect("utf-8 path");
         for reference in [format!("{source}@{digest}"), format!("{source}:1.0")] {
             let out = skopeo(&[

@@ -11,7 +11,8 @@ use super::group::Grouped;
 use super::model::{ResourceError, ResourceOptions, SourcePolicy};
 use super::yaml::to_yaml;
 
-pub const FILE: &str = "install-config-snippet.yaml";
+/// In `extras/`: not a resource, so `oc apply -f cluster-resources/` does not trip on it.
+pub const FILE: &str = "extras/install-config-snippet.yaml";
 
 #[derive(Debug, Serialize)]
 struct Snippet {

@@ -17,7 +17,8 @@ use std::fmt::Write as _;
 use super::group::Grouped;
 use super::model::{ResourceOptions, SourcePolicy};
 
-pub const FILE: &str = "registries.conf";
+/// In `extras/`, beside the install-config snippet: files for hosts, not for `oc apply`.
+pub const FILE: &str = "extras/registries.conf";
 
 #[derive(Clone, Copy, Default)]
 struct Pulls {

@@ -4,6 +4,9 @@
 //! old one, so a reader never sees a half-written document. Files left from an earlier render
 //! that this render no longer produces are removed, but only when they are recognisably
 //! airlift's (see [`is_airlift_generated`]); anything else in the directory is left alone.
+//! Cluster resources go at the top, so `oc apply -f <dir>` applies exactly them; files that are
+//! not resources (for hosts and installers) go in [`EXTRAS`], which `oc apply` without `-R`
+//! does not read.
 
 use std::fs;
 use std::io::{self, Write as _};
@@ -11,31 +14,45 @@ use std::path::Path;
 
 use super::model::Rendered;
 
-/// Writes `rendered` into `dir` (created when missing) and removes stale airlift files.
+/// The subdirectory for rendered files that are not cluster resources.
+pub const EXTRAS: &str = "extras";
+
+/// Writes `rendered` into `dir` (created when missing; names may start with `extras/`) and
+/// removes stale airlift files from `dir` and `dir/extras`.
 pub fn write_dir(rendered: &Rendered, dir: &Path) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
+    fs::create_dir_all(dir.join(EXTRAS))?;
     for (name, bytes) in &rendered.files {
+        let path = dir.join(name);
+        let parent = path.parent().unwrap_or(dir);
         let mut tmp = tempfile::Builder::new()
             .prefix(".airlift-")
             .suffix(".tmp")
-            .tempfile_in(dir)?;
+            .tempfile_in(parent)?;
         tmp.write_all(bytes)?;
         make_readable(tmp.as_file())?;
         tmp.as_file().sync_all()?;
-        tmp.persist(dir.join(name)).map_err(|e| e.error)?;
+        tmp.persist(&path).map_err(|e| e.error)?;
     }
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if rendered.files.contains_key(name) || !entry.file_type()?.is_file() {
-            continue;
+    for (sub, prefix) in [
+        (dir.to_path_buf(), String::new()),
+        (dir.join(EXTRAS), format!("{EXTRAS}/")),
+    ] {
+        for entry in fs::read_dir(&sub)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if rendered.files.contains_key(&format!("{prefix}{name}"))
+                || !entry.file_type()?.is_file()
+            {
+                continue;
+            }
+            if is_airlift_generated(name, &entry.path())? {
+                fs::remove_file(entry.path())?;
+            }
         }
-        if is_airlift_generated(name, &entry.path())? {
-            fs::remove_file(entry.path())?;
-        }
+        sync_dir(&sub)?;
     }
-    sync_dir(dir)
+    Ok(())
 }
 
 /// Makes the renames and removals durable.
