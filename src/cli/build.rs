@@ -159,13 +159,28 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
     } else {
         Exit::Partial
     };
+    // Tasks (copies, verifications, prunes) and unresolved images are counted apart: a failed
+    // verification and the copies it stopped are several tasks of one image.
+    let mut counts = Vec::new();
+    if !outcome.failed.is_empty() {
+        counts.push(format!(
+            "{} of {} task(s) did not finish",
+            outcome.failed.len(),
+            plan.tasks.len()
+        ));
+    }
+    if !plan.missing.is_empty() {
+        counts.push(format!(
+            "{} image(s) could not be resolved",
+            plan.missing.len()
+        ));
+    }
     Err(Failure::new(
         exit,
         miette::miette!(
             help = "fix the causes above and rerun `airlift build`: finished work is not repeated",
-            "{} of {} image(s) did not make it:\n  {}",
-            lines.len(),
-            plan.tasks.len() + plan.missing.len(),
+            "{}:\n  {}",
+            counts.join("; "),
             lines.join("\n  ")
         ),
     ))
