@@ -323,6 +323,19 @@ async fn release_set_is_mirrored_under_oc_mirror_names_and_rebuilds_offline() {
         "{}",
         stdout(&out)
     );
+
+    // Without --offline too: the stored graphs pin the selection as the lock pins tags, so a
+    // rebuild asks the update service nothing; `update` is what asks again (and here fails).
+    let out = lab.run(&["build"]);
+    assert!(
+        out.status.success(),
+        "pinned build failed: {}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("0 copied"), "{}", stderr(&out));
+    assert_eq!(lab.server.requests().len(), before);
+    let out = lab.run(&["update"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
 }
 
 /// Signs the payload of `version` with `uid`'s key; returns (URL path, signature).
