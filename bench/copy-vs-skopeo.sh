@@ -40,8 +40,10 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-start_registry() { # dir -> prints port
-  local dir=$1 port
+# Starts a registry storing under $1 and sets $port. Not called in a $(…) subshell, so the pid
+# lands in the parent's `pids` and the exit trap stops every registry.
+start_registry() {
+  local dir=$1
   port=$(free_port)
   mkdir -p "$dir/data"
   cat > "$dir/config.yml" <<YAML
@@ -53,7 +55,7 @@ YAML
   "$REGISTRY_BIN" serve "$dir/config.yml" >"$dir/log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && { echo "$port"; return; }
+    curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && return
     sleep 0.1
   done
   echo "registry in $dir did not start" >&2; exit 1
@@ -63,7 +65,7 @@ elapsed() { python3 -c "print(f'{$2-$1:.2f}')"; }
 median() { python3 -c "import statistics,sys; print(f'{statistics.median(map(float,sys.argv[1:])):.2f}')" "$@"; }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 
-src=$(start_registry "$work/src")
+start_registry "$work/src"; src=$port
 echo "seeding $images images (~$total MiB) into 127.0.0.1:$src…" >&2
 "$seed" --registry "127.0.0.1:$src" --images "$images" --total-mb "$total" --prefix bench > "$work/refs.txt"
 size=$(du -sm "$work/src/data" | cut -f1)
@@ -86,13 +88,13 @@ skopeo_cache() { rm -f /var/lib/containers/cache/blob-info-cache-v1.boltdb "${XD
 declare -a a_cold a_noop s_cold s_noop
 for round in $(seq 1 "$rounds"); do
   # skopeo
-  d=$(start_registry "$work/s$round"); skopeo_cache
+  start_registry "$work/s$round"; d=$port; skopeo_cache
   run_skopeo() { skopeo sync --all --preserve-digests --src yaml --dest docker --dest-tls-verify=false \
       "$work/sync.yaml" "127.0.0.1:$d/mirror" >"$work/skopeo.log" 2>&1 || { tail -n 20 "$work/skopeo.log" >&2; exit 1; }; }
   t0=$(now); run_skopeo; t1=$(now); run_skopeo; t2=$(now)
   s_cold+=("$(elapsed "$t0" "$t1")"); s_noop+=("$(elapsed "$t1" "$t2")")
   # airlift
-  d=$(start_registry "$work/a$round")
+  start_registry "$work/a$round"; d=$port
   mkdir -p "$work/r$round"
   { echo 'images "bench" {'; sed 's/.*/    image "&"/' "$work/refs.txt"; echo '}';
     echo "target \"mirror\" \"docker://127.0.0.1:$d/mirror\" { needs \"bench\"; }"; } > "$work/r$round/airlift.kdl"
@@ -116,7 +118,7 @@ printf '%-8s %10s %10s\n' airlift "$ac" "$an"
 echo "ratio airlift/skopeo: cold $(ratio "$ac" "$sc") (goal <= 0.40), no-op $(ratio "$an" "$sn") (goal <= 0.10)"
 
 if [ "$rss_mb" -gt 0 ]; then
-  big=$(start_registry "$work/big"); dst=$(start_registry "$work/bigdst")
+  start_registry "$work/big"; big=$port; start_registry "$work/bigdst"; dst=$port
   "$seed" --registry "127.0.0.1:$big" --images 1 --total-mb "$rss_mb" --shared-base-mb 0 --prefix big > "$work/big.txt"
   mkdir -p "$work/rss"
   { echo 'images "big" {'; sed 's/.*/    image "&"/' "$work/big.txt"; echo '}';
