@@ -186,8 +186,21 @@ async fn rebuild_is_fresh_and_a_moved_tag_copies_only_its_new_blobs() {
     let seed = lab.run(&["build", "--message-format", "json"]);
     assert!(seed.status.success(), "{}", stderr(&seed));
     let before = (proxy.total(), proxy.matched());
+    let written = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let lock = lab.dir.path().join("airlift.lock");
+    let idms = lab
+        .dir
+        .path()
+        .join(".airlift/out/mirror/cluster-resources/itms-generic-0.yaml");
+    let stamps = (written(&lock), written(&idms));
+    assert!(stamps.0.is_some() && stamps.1.is_some());
     let noop = lab.run(&["build", "--message-format", "json"]);
     assert!(noop.status.success(), "{}", stderr(&noop));
+    assert_eq!(
+        (written(&lock), written(&idms)),
+        stamps,
+        "a no-op build rewrites neither the lock nor the cluster resources"
+    );
     assert!(transferred(&events(&noop)).is_empty());
     assert!(
         stderr(&noop).contains("0 copied, 3 fresh"),

@@ -118,7 +118,9 @@ pub async fn discover(
         })
         .buffer_unordered(concurrency)
         .collect::<Vec<_>>();
-    let (resolved, probed) = tokio::join!(resolve, probe);
+    // Probes first: resolution from the lock and the manifest cache runs without yielding, so
+    // polled first it would hold the probes back until it finished.
+    let (probed, resolved) = tokio::join!(probe, resolve);
     d.dest.extend(probed);
     for (origin, r) in resolved {
         match r {

@@ -21,8 +21,13 @@ pub const EXTRAS: &str = "extras";
 /// removes stale airlift files from `dir` and `dir/extras`.
 pub fn write_dir(rendered: &Rendered, dir: &Path) -> io::Result<()> {
     fs::create_dir_all(dir.join(EXTRAS))?;
+    let mut changed = false;
     for (name, bytes) in &rendered.files {
         let path = dir.join(name);
+        // Same bytes already there: not rewritten (a no-op build leaves files and mtimes alone).
+        if fs::read(&path).is_ok_and(|old| old == *bytes) {
+            continue;
+        }
         let parent = path.parent().unwrap_or(dir);
         let mut tmp = tempfile::Builder::new()
             .prefix(".airlift-")
@@ -32,6 +37,7 @@ pub fn write_dir(rendered: &Rendered, dir: &Path) -> io::Result<()> {
         make_readable(tmp.as_file())?;
         tmp.as_file().sync_all()?;
         tmp.persist(&path).map_err(|e| e.error)?;
+        changed = true;
     }
     for (sub, prefix) in [
         (dir.to_path_buf(), String::new()),
@@ -48,9 +54,13 @@ pub fn write_dir(rendered: &Rendered, dir: &Path) -> io::Result<()> {
             }
             if is_airlift_generated(name, &entry.path())? {
                 fs::remove_file(entry.path())?;
+                changed = true;
             }
         }
-        sync_dir(&sub)?;
+    }
+    if changed {
+        sync_dir(dir)?;
+        sync_dir(&dir.join(EXTRAS))?;
     }
     Ok(())
 }

@@ -99,8 +99,13 @@ impl LockFile {
             path: path.into(),
             source,
         };
+        let text = self.to_text();
+        // An unchanged lock is left alone (no write, same mtime): a no-op build writes nothing.
+        if fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
+            return Ok(());
+        }
         let tmp = path.with_extension("lock.tmp");
-        fs::write(&tmp, self.to_text()).map_err(err)?;
+        fs::write(&tmp, text).map_err(err)?;
         fs::rename(&tmp, path).map_err(err)
     }
 
