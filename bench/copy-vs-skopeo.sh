@@ -61,8 +61,8 @@ YAML
   echo "registry in $dir did not start" >&2; exit 1
 }
 now() { date +%s.%N; }
-elapsed() { python3 -c "print(f'{$2-$1:.2f}')"; }
-median() { python3 -c "import statistics,sys; print(f'{statistics.median(map(float,sys.argv[1:])):.2f}')" "$@"; }
+elapsed() { python3 -c "print(f'{$2-$1:.3f}')"; }
+median() { python3 -c "import statistics,sys; print(f'{statistics.median(map(float,sys.argv[1:])):.3f}')" "$@"; }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 
 start_registry "$work/src"; src=$port
