@@ -66,6 +66,15 @@ fn serve(digest: &Digest, sigs: &[Vec<u8>]) -> (StaticServer, SignatureStore) {
     (server, store)
 }
 
+/// One fetched signature, as the store's first (`signature-1`).
+fn one_signature(bytes: Vec<u8>) -> [FetchedSignature; 1] {
+    [FetchedSignature {
+        index: 1,
+        location: "mem/signature-1".into(),
+        bytes,
+    }]
+}
+
 fn unverified_text(err: &TrustError) -> String {
     assert!(
         matches!(err, TrustError::ReleaseUnverified { .. }),
@@ -110,11 +119,7 @@ fn rsa_binary_keyring_and_uncompressed_message_verify() {
     );
     let (digest, image) = payload("rsa");
     let sig = gpg.sign("rsa@example.com", &release_doc(&digest), &["-z", "0"]);
-    let fetched = [FetchedSignature {
-        index: 1,
-        location: "mem/signature-1".into(),
-        bytes: sig,
-    }];
+    let fetched = one_signature(sig);
     let verified = verify_release(&image, &[], &fetched, &keyring).unwrap();
     assert_eq!(verified.key_id, key_id);
 }
@@ -131,11 +136,7 @@ fn keyring_with_several_keys_finds_the_signer_and_armored_messages_work() {
     assert_eq!(keyring.key_ids().len(), 2);
     let (digest, image) = payload("several");
     let sig = gpg.sign("two@example.com", &release_doc(&digest), &["--armor"]);
-    let fetched = [FetchedSignature {
-        index: 1,
-        location: "mem/signature-1".into(),
-        bytes: sig,
-    }];
+    let fetched = one_signature(sig);
     let verified = verify_release(&image, &[], &fetched, &keyring).unwrap();
     assert_eq!(verified.key_id, second);
 }
@@ -189,11 +190,7 @@ fn tampered_signed_data_is_a_bad_signature() {
         .position(|w| w == b"airlift")
         .expect("literal data is visible uncompressed");
     sig[at] = b'A';
-    let fetched = [FetchedSignature {
-        index: 1,
-        location: "mem/signature-1".into(),
-        bytes: sig,
-    }];
+    let fetched = one_signature(sig);
     let err = verify_release(&image, &[], &fetched, &keyring).unwrap_err();
     let text = unverified_text(&err);
     assert!(text.contains("bad signature"), "{text}");
@@ -209,11 +206,7 @@ fn damaged_compressed_message_is_rejected() {
     let mut sig = gpg.sign("r@example.com", &release_doc(&digest), &[]);
     let mid = sig.len() / 2;
     sig[mid] ^= 0x55;
-    let fetched = [FetchedSignature {
-        index: 1,
-        location: "mem/signature-1".into(),
-        bytes: sig,
-    }];
+    let fetched = one_signature(sig);
     let err = verify_release(&image, &[], &fetched, &keyring).unwrap_err();
     unverified_text(&err);
 }
@@ -310,11 +303,7 @@ fn other_documents_and_identities_are_rejected() {
 
     // The same identity is accepted once its repository is listed as a release source.
     let also = [Repository::parse("quay.io/someone/else").unwrap()];
-    let fetched = [FetchedSignature {
-        index: 1,
-        location: "mem/signature-1".into(),
-        bytes: wrong_repo,
-    }];
+    let fetched = one_signature(wrong_repo);
     verify_release(&image, &also, &fetched, &keyring).unwrap();
 }
 
@@ -338,11 +327,7 @@ fn expired_key_is_rejected() {
         &release_doc(&digest),
         &["--faked-system-time", "20200101T010000!"],
     );
-    let fetched = [FetchedSignature {
-        index: 1,
-        location: "mem/signature-1".into(),
-        bytes: sig,
-    }];
+    let fetched = one_signature(sig);
     let err = verify_release(&image, &[], &fetched, &keyring).unwrap_err();
     let text = unverified_text(&err);
     assert!(text.contains("expired key"), "{text}");
@@ -406,11 +391,7 @@ fn bzip2_compressed_message_verifies() {
         &release_doc(&digest),
         &["--compress-algo", "bzip2"],
     );
-    let fetched = [FetchedSignature {
-        index: 1,
-        location: "mem/signature-1".into(),
-        bytes: sig,
-    }];
+    let fetched = one_signature(sig);
     verify_release(&image, &[], &fetched, &keyring).unwrap();
 }
 
@@ -454,11 +435,7 @@ fn signature_by_a_signing_subkey_verifies() {
     let (digest, image) = payload("subkey");
     // gpg picks the newest signing-capable key: the subkey.
     let sig = gpg.sign("sub@example.com", &release_doc(&digest), &[]);
-    let fetched = [FetchedSignature {
-        index: 1,
-        location: "mem/signature-1".into(),
-        bytes: sig,
-    }];
+    let fetched = one_signature(sig);
     let verified = verify_release(&image, &[], &fetched, &keyring).unwrap();
     assert_eq!(verified.key_id, subkey_id);
 }
@@ -487,11 +464,7 @@ fn revoked_key_is_rejected() {
         "k.asc",
         &gpg.export("gone@example.com", true),
     );
-    let fetched = [FetchedSignature {
-        index: 1,
-        location: "mem/signature-1".into(),
-        bytes: sig,
-    }];
+    let fetched = one_signature(sig);
     let err = verify_release(&image, &[], &fetched, &keyring).unwrap_err();
     let text = unverified_text(&err);
     assert!(text.contains("revoked key"), "{text}");
