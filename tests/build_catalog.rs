@@ -256,6 +256,15 @@ impl Lab {
     }
 }
 
+/// A recipe with one catalog set `one` keeping `package`, mirrored to the lab's registry.
+fn one_package<'a>(catalog: &'a str, package: &'a str) -> impl Fn(&str) -> String + 'a {
+    move |mirror| {
+        format!(
+            "catalog \"one\" \"{catalog}\" {{\n    package \"{package}\"\n}}\n\ntarget \"mirror\" \"docker://{mirror}/mirror\" {{\n    needs \"one\"\n}}\n"
+        )
+    }
+}
+
 fn two_catalogs(src: &Source) -> impl Fn(&str) -> String + '_ {
     move |mirror| {
         format!(
@@ -495,12 +504,7 @@ fn check_resources(lab: &Lab, src: &Source) {
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_package_is_an_input_error() {
     let src = source().await;
-    let lab = Lab::new(|mirror| {
-        format!(
-            "catalog \"one\" \"{}\" {{\n    package \"alpah\"\n}}\n\ntarget \"mirror\" \"docker://{mirror}/mirror\" {{\n    needs \"one\"\n}}\n",
-            src.catalog
-        )
-    });
+    let lab = Lab::new(one_package(&src.catalog, "alpah"));
     let out = lab.run(&["plan"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let err = stderr(&out);
@@ -558,12 +562,7 @@ async fn list_operators_reads_the_catalog() {
 #[tokio::test(flavor = "multi_thread")]
 async fn build_rebuilds_a_single_docker_manifest_catalog() {
     let src = source_shaped(Shape::DockerSingle).await;
-    let lab = Lab::new(|mirror| {
-        format!(
-            "catalog \"one\" \"{}\" {{\n    package \"beta\"\n}}\n\ntarget \"mirror\" \"docker://{mirror}/mirror\" {{\n    needs \"one\"\n}}\n",
-            src.catalog
-        )
-    });
+    let lab = Lab::new(one_package(&src.catalog, "beta"));
     let out = lab.run(&["build"]);
     assert!(out.status.success(), "build failed:\n{}", stderr(&out));
     let repo = "mirror/catalogs/test-index";
@@ -586,12 +585,7 @@ async fn build_rebuilds_a_single_docker_manifest_catalog() {
 #[tokio::test(flavor = "multi_thread")]
 async fn moved_catalog_tag_rebuilds_the_catalog() {
     let src = source().await;
-    let lab = Lab::new(|mirror| {
-        format!(
-            "catalog \"one\" \"{}\" {{\n    package \"alpha\"\n}}\n\ntarget \"mirror\" \"docker://{mirror}/mirror\" {{\n    needs \"one\"\n}}\n",
-            src.catalog
-        )
-    });
+    let lab = Lab::new(one_package(&src.catalog, "alpha"));
     let out = lab.run(&["build"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let repo = "mirror/catalogs/test-index";
