@@ -9,6 +9,7 @@ pub mod discover;
 pub mod exec;
 pub mod exit;
 pub mod oci;
+pub mod pipeline;
 pub mod plan;
 pub mod recipe;
 pub mod registry;

@@ -71,6 +71,32 @@ pub struct GlobalOpts {
     pub verbose: u8,
 }
 
+impl GlobalOpts {
+    /// The pipeline's view of these flags.
+    pub fn options(&self) -> crate::pipeline::Options {
+        crate::pipeline::Options {
+            recipe: self.recipe.clone(),
+            workspace: self.workspace.clone(),
+            authfile: self.authfile.clone(),
+            src_tls_verify: self.src_tls_verify,
+            dest_tls_verify: self.dest_tls_verify,
+            cert_dir: self.cert_dir.clone(),
+            jobs: self.jobs,
+            locked: self.locked,
+            offline: self.offline,
+            quiet: self.quiet,
+        }
+    }
+
+    /// The reporter's format.
+    pub fn report_format(&self) -> crate::exec::MessageFormat {
+        match self.message_format {
+            MessageFormat::Json => crate::exec::MessageFormat::Json,
+            MessageFormat::Human => crate::exec::MessageFormat::Human,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MessageFormat {
     Human,

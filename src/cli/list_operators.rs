@@ -6,7 +6,6 @@
 //! only; no recipe, workspace or lock is needed.
 
 use super::GlobalOpts;
-use super::session;
 use crate::catalog::{render_package, render_packages};
 use crate::discover::{fetch_catalog, fetch_layout};
 use crate::exit::{CmdResult, Exit, Failure};
@@ -59,8 +58,8 @@ pub(crate) fn operators(
                     ),
                 )
             })?;
-            let sides = session::sides(global)?;
-            let rt = session::runtime()?;
+            let sides = global.options().sides()?;
+            let rt = crate::pipeline::runtime()?;
             rt.block_on(fetch_catalog(&sides.source, &image, None))
                 .map_err(|e| {
                     Failure::new(

@@ -1,11 +1,11 @@
-//! `airlift lock` and `airlift update [SET…]`: resolve tags to digests and write airlift.lock.
-//! Prints the change against the previous lock on stdout. Copies nothing.
+//! `airlift lock` and `airlift update [SET…]`: resolve tags afresh and run the plan's
+//! `write-lock` task. Prints the change against the previous lock on stdout. Copies nothing.
 
 use super::GlobalOpts;
-use super::release;
-use super::session::{self, Session};
 use crate::discover::Resolution;
+use crate::exec::MessageFormat;
 use crate::exit::{CmdResult, Exit, Failure};
+use crate::pipeline::{self, Request};
 use crate::state::LockFile;
 
 /// `names` empty: re-resolve everything (`lock`, or `update` without names).
@@ -20,73 +20,53 @@ pub(crate) fn run(global: &GlobalOpts, names: &[String]) -> CmdResult {
             ),
         ));
     }
-    let session = Session::open(global)?;
-    for n in names {
-        if session.recipe.content_set(n).is_none() {
-            let known: Vec<&str> = session
-                .recipe
-                .sets
-                .iter()
-                .map(|s| s.name().value.as_str())
-                .collect();
-            return Err(Failure::new(
-                Exit::InvalidInput,
-                miette::miette!(
-                    help = format!("the recipe's content sets are: {}", known.join(", ")),
-                    "no content set named `{n}`"
-                ),
-            ));
+    let options = global.options();
+    let request = Request {
+        sets: names,
+        resolution: Resolution::Fresh,
+        trust_state: true,
+        ..Request::new(&options, &[])
+    };
+    let recipe = crate::recipe::load(&options.recipe).ok();
+    if let Some(recipe) = &recipe {
+        for n in names {
+            if recipe.content_set(n).is_none() {
+                let known: Vec<&str> = recipe.sets.iter().map(|s| s.name().value.as_str()).collect();
+                return Err(Failure::new(
+                    Exit::InvalidInput,
+                    miette::miette!(
+                        help = format!("the recipe's content sets are: {}", known.join(", ")),
+                        "no content set named `{n}`"
+                    ),
+                ));
+            }
         }
     }
-    let mut goals = session.goals(&[])?;
-    if !names.is_empty() {
-        for g in &mut goals {
-            g.items.retain(|i| names.contains(&i.set));
-            g.releases.retain(|r| names.contains(&r.set));
-            g.catalogs.retain(|c| names.contains(&c.set));
-        }
+    let mut prepared = pipeline::prepare(&options, &request)?;
+    super::print_discovery(global, &prepared);
+    // Only the lock is written: the other tasks are `build`'s.
+    prepared
+        .plan
+        .tasks
+        .retain(|t| t.kind.kind_name() == crate::state::KindName::WriteLock);
+    let outcome = pipeline::execute(&options, &mut prepared, MessageFormat::Human)?;
+    if let Some(f) = pipeline::failure(&prepared.plan, &outcome) {
+        return Err(f);
     }
-    let old = session.read_lock()?;
-    let journal = session.journal()?;
-    let rt = session::runtime()?;
-    let releases = release::prepare(
-        &rt,
-        &session,
-        global,
-        &mut goals,
-        old.as_ref(),
-        Resolution::Fresh,
-    )?;
-    let mut discovery = session::discover_with_catalogs(
-        &rt,
-        &session,
-        global,
-        &mut goals,
-        old.as_ref(),
-        &journal,
-        session::DiscoverMode {
-            resolution: Resolution::Fresh,
-            trust_state: true,
-        },
-    )?;
-    discovery.releases = releases;
-    release::refresh_graph_data(&session, &goals)?;
-    let new = session::merged_lock(old.as_ref(), &goals, &discovery);
-    let diff = LockFile::diff(&old.clone().unwrap_or_default(), &new);
-    new.write(&session.lock_path).map_err(Failure::io)?;
+    let diff = LockFile::diff(&prepared.old_lock.clone().unwrap_or_default(), &prepared.lock);
     print!("{}", diff.render());
     if !global.quiet {
         eprintln!(
             "wrote {} ({} image(s))",
-            session.lock_path.display(),
-            new.images.len()
+            prepared.session.lock_path.display(),
+            prepared.lock.images.len()
         );
     }
-    if discovery.unresolved.is_empty() {
+    let unresolved = &prepared.discovery.unresolved;
+    if unresolved.is_empty() {
         return Ok(());
     }
-    let lines: Vec<String> = discovery
-        .unresolved
+    let lines: Vec<String> = unresolved
         .iter()
         .map(|(i, why)| format!("{i}: {why}"))
         .collect();

@@ -10,12 +10,25 @@ mod list;
 mod list_operators;
 mod lock;
 mod plan;
-mod release;
-mod render;
 mod resources;
-mod session;
-mod trust;
 mod verify;
 
 pub use args::{Cli, Command, GlobalOpts, ListWhat, MessageFormat, PlanFormat};
 pub use init::STARTER;
+
+/// Prints what discovery found worth saying: warnings (`WARNING` lines even with `-q`: skipping
+/// verification is never quiet) and, unless `-q`, the releases read.
+pub(crate) fn print_discovery(global: &GlobalOpts, prepared: &crate::pipeline::Prepared) {
+    for w in &prepared.warnings {
+        if w.starts_with("WARNING") {
+            eprintln!("{w}");
+        } else if !global.quiet {
+            eprintln!("warning: {w}");
+        }
+    }
+    if !global.quiet {
+        for n in &prepared.notes {
+            eprintln!("{n}");
+        }
+    }
+}

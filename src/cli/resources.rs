@@ -2,15 +2,14 @@
 //! (the lock's digests whose copies the journal records). Needs no network.
 
 use super::GlobalOpts;
-use super::render;
-use super::session::Session;
 use crate::exit::{CmdResult, Exit, Failure};
+use crate::pipeline::{self, Session};
 
 pub(crate) fn run(global: &GlobalOpts, target: &str, icsp: bool) -> CmdResult {
-    let session = Session::open(global)?;
+    let options = global.options();
+    let session = Session::open(&options)?;
     let goals = session.goals(&[target.to_string()])?;
-    let lock = session.read_lock()?;
-    if lock.is_none() {
+    let Some(lock) = session.read_lock()? else {
         return Err(Failure::new(
             Exit::InvalidInput,
             miette::miette!(
@@ -19,7 +18,7 @@ pub(crate) fn run(global: &GlobalOpts, target: &str, icsp: bool) -> CmdResult {
                 session.lock_path.display()
             ),
         ));
-    }
+    };
     let journal = session.journal()?;
     let Some(goal) = goals.iter().find(|g| g.name == target) else {
         return Err(Failure::new(
@@ -27,8 +26,25 @@ pub(crate) fn run(global: &GlobalOpts, target: &str, icsp: bool) -> CmdResult {
             miette::miette!("target `{target}` has no goal"),
         ));
     };
-    let r = render::render_target(&session, global, goal, lock.as_ref(), &journal, icsp)?;
-    render::report(target, &r, global.quiet);
+    let r = pipeline::render_target(&options, &session, goal, &lock, &journal, icsp)?;
+    if !global.quiet {
+        eprintln!(
+            "resources: {} file(s) for {} image(s) of target `{target}` in {}",
+            r.files,
+            r.held,
+            r.dir.display()
+        );
+        for n in &r.notes {
+            eprintln!("  note: {n}");
+        }
+        if !r.not_held.is_empty() {
+            eprintln!(
+                "  note: {} image(s) of the target are not mirrored yet and are left out: {}",
+                r.not_held.len(),
+                r.not_held.join(", ")
+            );
+        }
+    }
     for name in std::fs::read_dir(&r.dir)
         .map(|d| {
             let mut v: Vec<_> = d.filter_map(|e| e.ok()).map(|e| e.path()).collect();

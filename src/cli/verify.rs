@@ -4,13 +4,14 @@
 use futures_util::stream::{self, StreamExt};
 
 use super::GlobalOpts;
-use super::session::{self, Session};
+use crate::pipeline::{self, Session};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::oci::{Digest, ImageRef};
 use crate::registry::{ManifestDoc, RegistryClient};
 
 pub(crate) fn run(global: &GlobalOpts, target: &str) -> CmdResult {
-    let session = Session::open(global)?;
+    let options = global.options();
+    let session = Session::open(&options)?;
     let goals = session.goals(&[target.to_string()])?;
     let Some(lock) = session.read_lock()? else {
         return Err(Failure::new(
@@ -23,19 +24,18 @@ pub(crate) fn run(global: &GlobalOpts, target: &str) -> CmdResult {
         ));
     };
     let journal = session.journal()?;
-    let sides = session.sides(global)?;
+    let sides = session.sides(&options)?;
     let Some(goal) = goals.iter().find(|g| g.name == target) else {
         return Err(Failure::new(
             Exit::Internal,
             miette::miette!("no goal for `{target}`"),
         ));
     };
-    let goal = &super::release::with_stored_releases(&session, goal)?;
+    // Releases from stored responses; bundle and related images of catalogs from the lock.
+    let goal = &pipeline::offline_goal(&session, goal, Some(&lock))?;
     let mut checks = Vec::new();
     let mut problems = Vec::new();
-    // Bundle and related images of the target's catalogs are known from the lock.
-    let catalog_items = super::render::catalog_items_from_lock(goal, Some(&lock));
-    for item in goal.items.iter().chain(&catalog_items) {
+    for item in &goal.items {
         let Some(digest) = item
             .origin
             .digest()
@@ -87,8 +87,8 @@ pub(crate) fn run(global: &GlobalOpts, target: &str) -> CmdResult {
         }
     }
     let images = checks.len();
-    let rt = session::runtime()?;
-    let jobs = session::limits(global).jobs;
+    let rt = pipeline::runtime()?;
+    let jobs = options.limits().jobs;
     let results: Vec<(usize, usize, Vec<String>)> = rt.block_on(
         stream::iter(checks)
             .map(|(dest, expected)| {

@@ -1,11 +1,13 @@
 //! The result of discovery: plain data the pure planner reads.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::CatalogImage;
 
 use crate::oci::{Digest, ImageRef, MediaType};
+use crate::task::{CosignKeyRef, KeyFile};
 
 /// A source image resolved to its digest, with every blob its manifests reference.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +44,42 @@ pub struct Discovery {
     pub releases: Vec<DiscoveredRelease>,
     /// Operator catalogs by `catalog` set name: read and filtered (see `discover_catalogs`).
     pub catalogs: BTreeMap<String, Arc<CatalogImage>>,
+    /// Release sets whose signatures are verified: their trust blocks' keyrings, read once.
+    pub release_trust: BTreeMap<String, ReleaseTrust>,
+    /// Content sets whose images' cosign signatures are verified: their keys, read once.
+    pub cosign: BTreeMap<String, Vec<CosignKeyRef>>,
+    /// What the graph-data image is built from, when a target carries a `graph #true` release
+    /// set; `Err` says why it cannot be built.
+    pub graph: Option<Result<GraphInput, String>>,
+    /// Local outputs' current digests by slot (written cluster resources, the lock file);
+    /// `None` = absent.
+    pub local: BTreeMap<String, Option<Digest>>,
+}
+
+/// The keyrings of the trust blocks that apply to one release set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReleaseTrust {
+    /// Sorted by trust name; a signature by a key of any of them verifies a release.
+    pub keyrings: Vec<KeyFile>,
+    /// The first `signature-store` among those trust blocks.
+    pub store: Option<String>,
+    /// Where verified signatures are saved.
+    pub signatures_dir: PathBuf,
+}
+
+/// The inputs of the graph-data image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GraphInput {
+    /// The release set it is built for (the first target's graph set).
+    pub set: String,
+    /// The stored graph-data tarball and the digest of its bytes.
+    pub tarball: PathBuf,
+    pub tarball_digest: Digest,
+    /// The base image pinned by digest (the lock pins it); `None` for `scratch`.
+    pub base: Option<ImageRef>,
+    /// The base as the recipe names it (its lock entry).
+    pub base_source: Option<ImageRef>,
+    pub arch: String,
 }
 
 /// One release payload selected for a release set, with the components its

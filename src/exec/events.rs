@@ -6,7 +6,7 @@ use tokio::sync::mpsc;
 
 use crate::oci::Digest;
 
-/// Something that happened during execution. `job` is the index of the job in its batch.
+/// Something that happened during execution. `job` is the index of the task in the plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Event {
@@ -44,6 +44,17 @@ pub enum Event {
         job: usize,
         source: String,
         error: String,
+    },
+    /// A target's cluster resources were written.
+    ResourcesWritten {
+        target: String,
+        dir: String,
+        files: usize,
+        /// Images and catalogs they describe.
+        held: usize,
+        /// Images of the target it does not hold (yet), left out.
+        not_held: Vec<String>,
+        notes: Vec<String>,
     },
 }
 

@@ -96,6 +96,32 @@ async fn human(mut rx: UnboundedReceiver<Event>, jobs: usize) {
                     eprintln!("{line}");
                 }
             }
+            Event::ResourcesWritten {
+                target,
+                dir,
+                files,
+                held,
+                not_held,
+                notes,
+            } => {
+                let mut lines = vec![format!(
+                    "resources: {files} file(s) for {held} image(s) of target `{target}` in {dir}"
+                )];
+                lines.extend(notes.iter().map(|n| format!("  note: {n}")));
+                if !not_held.is_empty() {
+                    lines.push(format!(
+                        "  note: {} image(s) of the target are not mirrored yet and are left out: {}",
+                        not_held.len(),
+                        not_held.join(", ")
+                    ));
+                }
+                let text = lines.join("\n");
+                if terminal {
+                    multi.suspend(|| eprintln!("{text}"));
+                } else {
+                    eprintln!("{text}");
+                }
+            }
             Event::JobStarted { .. } | Event::ManifestPushed { .. } => {}
         }
         bytes.set_message(format!("{mounted} mounted, {skipped} already present"));

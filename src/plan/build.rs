@@ -1,18 +1,29 @@
-//! The planner: a pure function of goals, discovery and recorded state to an ordered task list.
+//! The planner: a pure function of the recipe, goals, discovery and recorded state to the
+//! complete, ordered DAG of a build — verifications, copies, catalog rebuilds, payload ordering,
+//! the graph-data image, each target's cluster resources and the lock write. What `plan` shows
+//! is exactly what `build` runs.
 //!
 //! No I/O happens here (no registry client, no file access): everything the planner needs is in
-//! its arguments, so `airlift plan` output is reproducible and snapshot-testable.
+//! its arguments, so `airlift plan` output is reproducible and snapshot-testable. The stages
+//! (image copies here; releases, cosign, catalogs, outputs in their own files) each add tasks;
+//! [`build`] runs them in order and nothing changes the plan after it returns.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::json;
 
-use super::TaskKey;
+use std::path::PathBuf;
+
+use regex::Regex;
+
+use super::catalog::InvalidBundleImage;
 use super::goal::{GoalItem, TargetGoal};
-use super::task::{CopySpec, DirtyReason, Freshness, Task, TaskId, TaskKind};
+use super::task::{DirtyReason, Freshness, Task, TaskId, TaskKind};
+use super::{TaskKey, cosign, items, outputs, release};
 use crate::discover::Discovery;
 use crate::oci::{Digest, ImageRef};
-use crate::state::Record;
+use crate::recipe::Recipe;
+use crate::state::{KindName, LockFile, Record, Workspace};
+use crate::task::{Check, CopySpec};
 
 /// Options that change what the planner decides, not what it is given.
 #[derive(Clone, Debug, Default)]
@@ -21,6 +32,23 @@ pub struct PlanOptions {
     pub trust_state: bool,
     /// Copy cosign attachments and referrers with their subjects.
     pub signatures: bool,
+    /// Where the build writes its outputs (cluster resources, the lock); `None` plans no
+    /// output tasks (planner unit tests of the image stages).
+    pub outputs: Option<Outputs>,
+}
+
+/// The build's local outputs.
+#[derive(Clone, Debug)]
+pub struct Outputs {
+    pub workspace: Workspace,
+    /// The lock of this build (the old lock with this resolution merged in).
+    pub lock: LockFile,
+    /// Where to write it; `None` when the build does not write it (`--offline`).
+    pub lock_path: Option<PathBuf>,
+    /// Mark mirrors insecure in registries.conf (`--dest-tls-verify=false`).
+    pub insecure_mirrors: bool,
+    /// `SOURCE_DATE_EPOCH`.
+    pub source_date_epoch: Option<i64>,
 }
 
 /// The planner's view of recorded state: the latest record per destination.
@@ -58,6 +86,9 @@ pub struct Plan {
     /// the copy engine HEADs these before uploading and probes the others with a mount.
     #[serde(skip)]
     pub present: BTreeMap<String, BTreeSet<Digest>>,
+    /// Images kept bundles name that are not valid references (left out, reported).
+    #[serde(skip)]
+    pub invalid: Vec<InvalidBundleImage>,
 }
 
 impl Plan {
@@ -70,9 +101,34 @@ impl Plan {
     }
 }
 
-/// Builds the plan. `goals` must be ordered so that a target comes after the targets it needs
-/// (the recipe expansion guarantees it).
+/// The complete plan of a build. `goals` come from [`super::expand`] (a target after the
+/// targets it needs); discovery holds everything read for them.
 pub fn build(
+    recipe: &Recipe,
+    goals: &[TargetGoal],
+    discovery: &Discovery,
+    state: &dyn RecordedState,
+    opts: &PlanOptions,
+) -> Plan {
+    let blocks: Vec<Regex> = recipe.block_patterns().cloned().collect();
+    let (goals, invalid) = items::expand_all(goals, discovery, &blocks);
+    let mut plan = images(&goals, discovery, state, opts);
+    plan.invalid = invalid;
+    let specs = release::verifications(discovery);
+    release::add_verification(&mut plan, &specs, state);
+    cosign::add_cosign_verification(&mut plan, &goals, &discovery.cosign, state);
+    release::payload_after_components(&mut plan, &goals);
+    if let Some(out) = &opts.outputs {
+        outputs::add_graph_images(&mut plan, recipe, &goals, discovery, state, opts, out);
+        outputs::add_resources(&mut plan, recipe, &goals, discovery, state, out);
+        outputs::add_lock(&mut plan, discovery, out);
+    }
+    plan
+}
+
+/// Stage one: a copy task per image of the expanded goals, and the catalog tasks. `goals` must
+/// be ordered so that a target comes after the targets it needs.
+pub(crate) fn images(
     goals: &[TargetGoal],
     discovery: &Discovery,
     state: &dyn RecordedState,
@@ -131,17 +187,19 @@ pub fn build(
                     continue;
                 }
             };
-            let dest_s = dest.to_string();
-            let key = TaskKey::compute(
-                "copy",
-                &[&resolved.digest],
-                &json!({
-                    "dest": dest_s,
-                    "platforms": item.platforms,
-                    "signatures": opts.signatures,
-                }),
-            );
-            let freshness = freshness(&key, &resolved.digest, &dest_s, state, discovery, opts);
+            let spec = CopySpec {
+                from,
+                origin: item.origin.clone(),
+                digest: resolved.digest.clone(),
+                dest: dest.clone(),
+                platforms: item.platforms.clone(),
+                signatures: opts.signatures,
+                from_task: deps.first().cloned(),
+                rebuild: None,
+            };
+            let kind = TaskKind::Copy(spec);
+            let key = kind.key();
+            let freshness = freshness(&kind, &key, None, state, discovery, opts);
             let bytes = if freshness.is_fresh() {
                 0
             } else {
@@ -158,9 +216,9 @@ pub fn build(
                 n
             };
             let id = match &item.dest_name {
-                None => TaskId::new("copy", &goal.name, &item.origin.to_string()),
+                None => TaskId::new(KindName::Copy, &goal.name, &item.origin.to_string()),
                 Some(n) => TaskId::new(
-                    "copy",
+                    KindName::Copy,
                     &goal.name,
                     &format!("{} as {}:{}", item.origin, n.path, n.tag),
                 ),
@@ -173,15 +231,9 @@ pub fn build(
                 id,
                 target: goal.name.clone(),
                 key,
-                kind: TaskKind::Copy(CopySpec {
-                    from,
-                    origin: item.origin.clone(),
-                    digest: resolved.digest.clone(),
-                    dest,
-                    platforms: item.platforms.clone(),
-                    signatures: opts.signatures,
-                }),
+                kind,
                 deps,
+                after: Vec::new(),
                 freshness,
                 bytes,
             });
@@ -196,40 +248,54 @@ pub fn build(
     plan
 }
 
-pub(super) fn freshness(
+/// The one freshness function: why `kind` (with `key`) must run, or that it need not.
+/// `input_dirty` is the first task this one reads that runs in this build.
+pub(crate) fn freshness(
+    kind: &TaskKind,
     key: &TaskKey,
-    source: &Digest,
-    dest: &str,
+    input_dirty: Option<&TaskId>,
     state: &dyn RecordedState,
     discovery: &Discovery,
     opts: &PlanOptions,
 ) -> Freshness {
-    let Some(rec) = state.record(dest) else {
+    let check = kind.check();
+    if let Check::Content { slot, digest } = &check {
+        return match discovery.local.get(slot) {
+            Some(Some(d)) if d == digest => Freshness::Fresh,
+            Some(Some(_)) => Freshness::Dirty(DirtyReason::OutputChanged),
+            _ => Freshness::Dirty(DirtyReason::NeverRun),
+        };
+    }
+    let Some(rec) = state.record(&kind.slot()) else {
         return Freshness::Dirty(DirtyReason::NeverRun);
     };
     if rec.key != key.as_str() {
-        return Freshness::Dirty(if &rec.source_digest != source {
+        let source = kind.source_digest();
+        return Freshness::Dirty(if rec.source_digest != source {
             DirtyReason::SourceChanged {
                 from: rec.source_digest.clone(),
-                to: source.clone(),
+                to: source,
             }
         } else {
             DirtyReason::ParametersChanged
         });
     }
-    if opts.trust_state {
-        return Freshness::Fresh;
+    if let Some(dep) = input_dirty {
+        return Freshness::Dirty(DirtyReason::DependencyDirty { dep: dep.clone() });
     }
-    match discovery.dest.get(dest) {
-        Some(Some(d)) if d == &rec.output_digest => Freshness::Fresh,
-        Some(found) => Freshness::Dirty(DirtyReason::DestinationMissing {
-            expected: rec.output_digest.clone(),
-            found: found.clone(),
-        }),
+    let found = match &check {
+        Check::Record | Check::Content { .. } => return Freshness::Fresh,
+        Check::Registry(_) if opts.trust_state => return Freshness::Fresh,
         // Not probed: discovery only skips probes under --trust-state.
-        None => Freshness::Dirty(DirtyReason::DestinationMissing {
+        Check::Registry(dest) => discovery.dest.get(dest).cloned().flatten(),
+        Check::Local(slot) => discovery.local.get(slot).cloned().flatten(),
+    };
+    match found {
+        Some(d) if d == rec.output_digest => Freshness::Fresh,
+        Some(_) if matches!(check, Check::Local(_)) => Freshness::Dirty(DirtyReason::OutputChanged),
+        found => Freshness::Dirty(DirtyReason::DestinationMissing {
             expected: rec.output_digest.clone(),
-            found: None,
+            found,
         }),
     }
 }

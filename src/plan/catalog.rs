@@ -11,13 +11,14 @@ use serde_json::{Value, json};
 
 use super::TaskKey;
 use super::build::{PlanOptions, RecordedState, freshness};
-use super::goal::{GoalItem, TargetGoal};
-use super::task::{CatalogInput, CopySpec, PruneSpec, Task, TaskId, TaskKind};
+use super::goal::TargetGoal;
+use super::task::{Task, TaskId, TaskKind};
+use crate::state::KindName;
+use crate::task::{CatalogInput, CopySpec, PruneSpec};
 use crate::catalog::{CatalogFilter, ChannelFilter, FilterError, FilterErrors, PackageFilter};
 use crate::discover::{CatalogImage, Discovery};
 use crate::oci::ImageRef;
 use crate::recipe::{CatalogSet, Recipe, RecipeErrors};
-use crate::resources::Category;
 
 /// The recipe's `full` and `package` nodes as the catalog module's filter.
 pub fn filter_of(set: &CatalogSet) -> CatalogFilter {
@@ -84,59 +85,6 @@ pub struct InvalidBundleImage {
     pub reason: String,
 }
 
-/// Adds every kept bundle image and related image (once per target, `operator` category,
-/// default naming) of each target's discovered catalogs to its items; a catalog inherited from
-/// another target takes its images from there too. Images matching a `block` pattern are left
-/// out.
-pub fn add_catalog_items(
-    goals: &mut [TargetGoal],
-    discovery: &Discovery,
-    recipe: &Recipe,
-) -> Vec<InvalidBundleImage> {
-    let blocks: Vec<_> = recipe.block_patterns().collect();
-    let mut invalid = Vec::new();
-    for goal in goals.iter_mut() {
-        let mut seen: BTreeSet<ImageRef> = goal.items.iter().map(|i| i.origin.clone()).collect();
-        let mut added = Vec::new();
-        for c in &goal.catalogs {
-            let Some(found) = discovery.catalogs.get(&c.set) else {
-                continue;
-            };
-            for b in &found.filtered.kept {
-                let images = std::iter::once(b.image.as_str())
-                    .chain(b.related_images.iter().map(|r| r.image.as_str()))
-                    .filter(|i| !i.is_empty());
-                for image in images {
-                    let origin = match image.parse::<ImageRef>() {
-                        Ok(r) => r,
-                        Err(e) => {
-                            invalid.push(InvalidBundleImage {
-                                set: c.set.clone(),
-                                bundle: b.name.clone(),
-                                image: image.to_string(),
-                                reason: e.to_string(),
-                            });
-                            continue;
-                        }
-                    };
-                    if blocks.iter().any(|re| re.is_match(&origin.to_string())) {
-                        continue;
-                    }
-                    if seen.insert(origin.clone()) {
-                        let mut item = GoalItem::image(&c.set, origin, c.via.clone());
-                        item.category = Category::Operator;
-                        added.push(item);
-                    }
-                }
-            }
-        }
-        goal.items.extend(added);
-    }
-    invalid.sort_by(|a, b| (&a.set, &a.bundle, &a.image).cmp(&(&b.set, &b.bundle, &b.image)));
-    invalid.dedup();
-    invalid
-}
-
 /// Where a catalog landed at a target: its destination and the task that put it there.
 struct Placed {
     dest: ImageRef,
@@ -177,7 +125,7 @@ pub(super) fn catalog_tasks(
                 }
             };
             let f = &found.fetched;
-            let dest_s = dest.to_string();
+
             let listed = listed_images(found);
             let unresolved = listed
                 .iter()
@@ -195,7 +143,7 @@ pub(super) fn catalog_tasks(
             }
             let mut deps: Vec<TaskId> = listed
                 .iter()
-                .map(|origin| TaskId::new("copy", &goal.name, &origin.to_string()))
+                .map(|origin| TaskId::new(KindName::Copy, &goal.name, &origin.to_string()))
                 .filter(|id| copies.iter().any(|t| &t.id == id))
                 .collect();
             let upstream = match &c.via {
@@ -213,17 +161,6 @@ pub(super) fn catalog_tasks(
             };
             let (key, kind, id) = match upstream {
                 None => {
-                    let key = TaskKey::compute(
-                        "prune-catalog",
-                        &[&f.digest],
-                        &json!({
-                            "dest": dest_s,
-                            "filter": filter_json(&found.filter),
-                            "configs-dir": f.rebuild.configs_dir,
-                            "cache-dir": f.rebuild.cache_dir,
-                            "mtime": f.rebuild.mtime,
-                        }),
-                    );
                     let kind = TaskKind::PruneCatalog(PruneSpec {
                         set: c.set.clone(),
                         origin: c.source.clone(),
@@ -233,24 +170,20 @@ pub(super) fn catalog_tasks(
                         bundles: found.filtered.kept.len(),
                         input: CatalogInput(found.clone()),
                     });
-                    let id = TaskId::new("prune-catalog", &goal.name, &c.source.to_string());
-                    (key, kind, id)
+                    let id =
+                        TaskId::new(KindName::PruneCatalog, &goal.name, &c.source.to_string());
+                    (kind.key(), kind, id)
                 }
                 Some(up) => {
                     deps.push(up.task.clone());
-                    // The rebuild this copy carries is named by the upstream task's key (same
-                    // source digest, filter and options give the same bytes).
-                    let key = TaskKey::compute(
-                        "copy",
-                        &[&f.digest],
-                        &json!({"dest": dest_s, "catalog": up.key.as_str()}),
-                    );
                     // Pinned to the rebuilt digest when the upstream catalog is recorded and
                     // fresh; otherwise the scheduler pins it to what the upstream task pushed.
                     let from = match state.record(&up.dest.to_string()) {
                         Some(r) if up.fresh => up.dest.pinned(r.output_digest.clone()),
                         _ => up.dest.clone(),
                     };
+                    // The rebuild this copy carries is named by the upstream task's key (same
+                    // source digest, filter and options give the same bytes).
                     let kind = TaskKind::Copy(CopySpec {
                         from,
                         origin: c.source.clone(),
@@ -258,14 +191,20 @@ pub(super) fn catalog_tasks(
                         dest: dest.clone(),
                         platforms: None,
                         signatures: false,
+                        from_task: Some(up.task.clone()),
+                        rebuild: Some(up.key.clone()),
                     });
-                    let id = TaskId::new("copy", &goal.name, &format!("catalog {}", c.source));
-                    (key, kind, id)
+                    let id = TaskId::new(
+                        KindName::Copy,
+                        &goal.name,
+                        &format!("catalog {}", c.source),
+                    );
+                    (kind.key(), kind, id)
                 }
             };
             deps.sort();
             deps.dedup();
-            let fresh = freshness(&key, &f.digest, &dest_s, state, discovery, opts);
+            let fresh = freshness(&kind, &key, None, state, discovery, opts);
             let mut layers = BTreeSet::new();
             let bytes = if fresh.is_fresh() {
                 0
@@ -292,6 +231,7 @@ pub(super) fn catalog_tasks(
                 key,
                 kind,
                 deps,
+                after: Vec::new(),
                 freshness: fresh,
                 bytes,
             });

@@ -13,7 +13,8 @@ use crate::discover::{CatalogImage, FetchedCatalog, PlatformImage, RawManifest};
 use crate::oci::Digest;
 use crate::plan::{Freshness, expand};
 use crate::recipe::parse_str;
-use crate::state::Record;
+use crate::resources::Category;
+use crate::state::{KindName, Record};
 
 const RECIPE: &str = r#"
 catalog "ops" "registry.example.com/redhat/index:v4.15" {
@@ -128,7 +129,9 @@ fn kept_bundles_become_operator_items_once() {
     assert_eq!(goals[0].items.len(), 1, "only the images set so far");
     let mut d = Discovery::default();
     d.catalogs.insert("ops".into(), catalog_image(&recipe));
-    let invalid = add_catalog_items(&mut goals, &d, &recipe);
+    let blocks: Vec<_> = recipe.block_patterns().cloned().collect();
+    let (expanded, invalid) = crate::plan::expand_items(&goals, &d, &blocks);
+    goals = expanded;
     assert_eq!(invalid.len(), 1);
     assert_eq!(invalid[0].image, "not a reference");
     let added: Vec<String> = goals[0].items[1..]
@@ -169,7 +172,7 @@ fn prune_task_key_and_freshness() {
     let rebuilt = Digest::of(b"rebuilt");
     let rec = Record {
         key: t.key.to_string(),
-        kind: "prune-catalog".into(),
+        kind: KindName::PruneCatalog,
         dest: p.dest.to_string(),
         source_digest: found.fetched.digest.clone(),
         output_digest: rebuilt.clone(),
@@ -225,7 +228,7 @@ fn inherited_catalog_is_copied_from_the_upstream_rebuild() {
     let mut d = Discovery::default();
     let found = catalog_image(&recipe);
     d.catalogs.insert("ops".into(), found.clone());
-    add_catalog_items(&mut goals, &d, &recipe);
+    goals = crate::plan::expand_items(&goals, &d, &[]).0;
     assert!(
         goals[1]
             .items
@@ -258,7 +261,7 @@ fn inherited_catalog_is_copied_from_the_upstream_rebuild() {
     let rebuilt = Digest::of(b"rebuilt");
     let rec = Record {
         key: prune.key.to_string(),
-        kind: "prune-catalog".into(),
+        kind: KindName::PruneCatalog,
         dest: "mirror.example:5000/m/redhat/index:v4.15".into(),
         source_digest: found.fetched.digest.clone(),
         output_digest: rebuilt.clone(),

@@ -8,40 +8,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::json;
-
-use super::TaskKey;
 use super::build::{Plan, RecordedState};
 use super::goal::TargetGoal;
-use super::task::{CosignKeyRef, CosignSpec, DirtyReason, Freshness, Task, TaskId, TaskKind};
-use crate::oci::{Digest, ImageRef};
+use super::task::{DirtyReason, Freshness, Task, TaskId, TaskKind};
+use crate::oci::ImageRef;
+use crate::state::KindName;
+use crate::task::{CosignKeyRef, CosignSpec};
 
 /// Content set name → the cosign keys of every trust block that applies to it (sorted).
 pub type CosignTrusts = BTreeMap<String, Vec<CosignKeyRef>>;
-
-/// The journal's `dest` of a cosign verification: one per source image and set of trust
-/// blocks, shared by all targets. The task key (image digest and key file digests) decides
-/// whether a recorded verification still holds.
-pub fn cosign_record_dest(spec: &CosignSpec) -> String {
-    let trusts: Vec<&str> = spec.keys.iter().map(|k| k.trust.as_str()).collect();
-    format!(
-        "verify-cosign:{}@{} {}",
-        spec.image.repository(),
-        spec.digest,
-        trusts.join(",")
-    )
-}
-
-/// The task key of a cosign verification: the image digest and every key file's digest.
-fn key_of(spec: &CosignSpec) -> TaskKey {
-    let mut inputs: Vec<&Digest> = vec![&spec.digest];
-    inputs.extend(spec.keys.iter().map(|k| &k.digest));
-    TaskKey::compute(
-        "verify-cosign",
-        &inputs,
-        &json!({ "repository": spec.image.repository().to_string() }),
-    )
-}
 
 /// Adds the `verify-cosign` tasks (before every other task) and makes every copy that reads an
 /// image of a trusted set from the original source, and every prune-catalog task of a trusted
@@ -96,7 +71,7 @@ pub fn add_cosign_verification(
                 &p.digest,
                 BTreeSet::from([p.set.as_str()]),
             ),
-            TaskKind::VerifySignature(_) | TaskKind::VerifyCosign(_) => continue,
+            _ => continue,
         };
         // The signature belongs to the repository and digest, not the tag.
         let image = image.repository().with_digest(digest.clone());
@@ -124,7 +99,7 @@ pub fn add_cosign_verification(
     // Two sets with the same keys share one verification of an image.
     let mut by_work: BTreeMap<String, (CosignSpec, BTreeSet<TaskId>)> = BTreeMap::new();
     for (_, (spec, covered)) in wanted {
-        let work = key_of(&spec).to_string() + &spec.image.to_string();
+        let work = TaskKind::VerifyCosign(spec.clone()).key().to_string() + &spec.image.to_string();
         let e = by_work
             .entry(work)
             .or_insert_with(|| (spec, BTreeSet::new()));
@@ -137,15 +112,19 @@ pub fn add_cosign_verification(
             .filter_map(|id| plan.task(id).map(|t| t.target.clone()))
             .min()
             .unwrap_or_default();
-        let key = key_of(&spec);
-        let freshness = match state.record(&cosign_record_dest(&spec)) {
+        let kind = TaskKind::VerifyCosign(spec);
+        let key = kind.key();
+        let freshness = match state.record(&kind.slot()) {
             None => Freshness::Dirty(DirtyReason::NeverRun),
             Some(r) if r.key == key.as_str() => Freshness::Fresh,
             Some(_) => Freshness::Dirty(DirtyReason::ParametersChanged),
         };
+        let TaskKind::VerifyCosign(spec) = &kind else {
+            continue;
+        };
         let trusts: Vec<&str> = spec.keys.iter().map(|k| k.trust.as_str()).collect();
         let id = TaskId::new(
-            "verify-cosign",
+            KindName::VerifyCosign,
             &target,
             &format!("{} ({})", spec.image, trusts.join(",")),
         );
@@ -158,8 +137,9 @@ pub fn add_cosign_verification(
             id,
             target,
             key,
-            kind: TaskKind::VerifyCosign(spec),
+            kind,
             deps: Vec::new(),
+            after: Vec::new(),
             freshness,
             bytes: 0,
         });
@@ -176,9 +156,20 @@ mod tests {
     use super::*;
     use crate::discover::{Discovery, ResolvedImage};
     use crate::oci::MediaType;
+    use crate::oci::Digest;
+    use crate::plan::build::images as build;
     use crate::plan::goal::GoalItem;
-    use crate::plan::{Destination, PlanOptions, build};
+    use crate::plan::{Destination, PlanOptions};
     use crate::state::Record;
+    use crate::task::Loaded;
+    use crate::trust::CosignKey;
+
+    /// A P-256 public key (its private half was thrown away).
+    const PUBLIC_KEY: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEVDIhdVbwhymIgGKJrk1bFoC6Fhoc
+zZK+P5TbyE+0za7MvP07innu6PNKFfJmeQ0GlK2zfTCuZhW6tt3IY8vzCA==
+-----END PUBLIC KEY-----
+";
 
     fn digest(n: u8) -> Digest {
         format!("sha256:{}", format!("{n:02x}").repeat(32))
@@ -243,6 +234,10 @@ mod tests {
                 trust: "ours".into(),
                 path: PathBuf::from("keys/cosign.pub"),
                 digest: digest(key),
+                key: Loaded::new(
+                    CosignKey::from_pem(&PathBuf::from("keys/cosign.pub"), PUBLIC_KEY)
+                        .expect("key"),
+                ),
             }],
         )])
     }
@@ -290,7 +285,7 @@ mod tests {
         // Target b copies from a's destination: gated through a's copy, not directly.
         assert_eq!(
             deps("copy b src.example/team/app:1"),
-            vec![TaskId::new("copy", "a", "src.example/team/app:1")]
+            vec![TaskId::new(KindName::Copy, "a", "src.example/team/app:1")]
         );
         for (i, t) in plan.tasks.iter().enumerate() {
             for d in &t.deps {
@@ -307,12 +302,13 @@ mod tests {
         let TaskKind::VerifyCosign(spec) = &verify.kind else {
             panic!("not a cosign verification");
         };
-        let dest = cosign_record_dest(spec);
+        let dest = verify.kind.slot();
+        let _ = spec;
         let state = BTreeMap::from([(
             dest.clone(),
             Record {
                 key: verify.key.to_string(),
-                kind: "verify-cosign".into(),
+                kind: KindName::VerifyCosign,
                 dest,
                 source_digest: spec.digest.clone(),
                 output_digest: spec.digest.clone(),

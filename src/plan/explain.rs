@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::Plan;
 use super::task::{Freshness, TaskKind};
+use crate::task::Check;
 
 /// `1.5 MiB`-style sizes (binary units, one decimal).
 pub fn human_bytes(n: u64) -> String {
@@ -48,57 +49,53 @@ fn totals(plan: &Plan) -> BTreeMap<&str, Totals> {
     t
 }
 
-/// The text form. `verbose` lists fresh tasks too (each says why it is fresh).
+/// Why a fresh task is fresh, in words.
+fn why_fresh(kind: &TaskKind) -> &'static str {
+    match kind.check() {
+        Check::Registry(_) => "recorded done; destination holds it",
+        Check::Record => "verified with these keys",
+        Check::Local(_) => "recorded done; nothing it describes changed",
+        Check::Content { .. } => "already up to date",
+    }
+}
+
+/// The text form. `verbose` lists fresh tasks too (each says why it is fresh). Tasks that
+/// belong to no target (the lock) come last.
 pub fn text(plan: &Plan, verbose: bool) -> String {
     let mut s = String::new();
     let totals = totals(plan);
-    for (target, tot) in &totals {
-        let _ = writeln!(
-            s,
-            "target {target}: {} to run, {} fresh, {} to move",
-            tot.run,
-            tot.fresh,
-            human_bytes(tot.bytes)
-        );
-        for task in plan.tasks.iter().filter(|t| t.target == *target) {
-            let Some((origin, dest)) = task.kind.origin_and_dest() else {
-                let subject = match &task.kind {
-                    TaskKind::VerifySignature(v) => format!("{} {}", v.release, v.payload),
-                    TaskKind::VerifyCosign(c) => {
-                        let trusts: Vec<&str> = c.keys.iter().map(|k| k.trust.as_str()).collect();
-                        format!("{} (trust {})", c.image, trusts.join(", "))
-                    }
-                    TaskKind::Copy(_) | TaskKind::PruneCatalog(_) => continue,
-                };
-                let kind = task.kind.name();
-                let _ = match &task.freshness {
-                    Freshness::Dirty(reason) => {
-                        writeln!(s, "  run    {kind} {subject} ({reason})")
-                    }
-                    Freshness::Fresh if verbose => {
-                        writeln!(s, "  fresh  {kind} {subject} (verified with these keys)")
-                    }
-                    Freshness::Fresh => Ok(()),
-                };
-                continue;
-            };
+    let mut order: Vec<&&str> = totals.keys().filter(|t| !t.is_empty()).collect();
+    order.extend(totals.keys().filter(|t| t.is_empty()));
+    for target in order {
+        let tot = &totals[*target];
+        if target.is_empty() {
+            let _ = writeln!(s, "build: {} to run, {} fresh", tot.run, tot.fresh);
+        } else {
+            let _ = writeln!(
+                s,
+                "target {target}: {} to run, {} fresh, {} to move",
+                tot.run,
+                tot.fresh,
+                human_bytes(tot.bytes)
+            );
+        }
+        for task in plan.tasks.iter().filter(|t| t.target == **target) {
             let kind = task.kind.name();
-            match &task.freshness {
-                Freshness::Dirty(reason) => {
-                    let _ = writeln!(
-                        s,
-                        "  run    {kind} {origin} -> {dest} ({}; {reason})",
-                        human_bytes(task.bytes)
-                    );
-                }
-                Freshness::Fresh if verbose => {
-                    let _ = writeln!(
-                        s,
-                        "  fresh  {kind} {origin} -> {dest} (recorded done; destination holds it)"
-                    );
-                }
-                Freshness::Fresh => {}
-            }
+            let subject = task.kind.subject();
+            let _ = match &task.freshness {
+                Freshness::Dirty(reason) if task.kind.writes_image() => writeln!(
+                    s,
+                    "  run    {kind} {subject} ({}; {reason})",
+                    human_bytes(task.bytes)
+                ),
+                Freshness::Dirty(reason) => writeln!(s, "  run    {kind} {subject} ({reason})"),
+                Freshness::Fresh if verbose => writeln!(
+                    s,
+                    "  fresh  {kind} {subject} ({})",
+                    why_fresh(&task.kind)
+                ),
+                Freshness::Fresh => Ok(()),
+            };
         }
     }
     for (image, why) in &plan.missing {
@@ -175,7 +172,7 @@ pub fn mapping(plan: &Plan, target: &str) -> String {
             TaskKind::PruneCatalog(p) => {
                 Some(format!("{}@{}={}", p.from.repository(), p.digest, p.dest))
             }
-            TaskKind::VerifySignature(_) | TaskKind::VerifyCosign(_) => None,
+            _ => None,
         })
         .collect();
     lines.sort();

@@ -1,5 +1,6 @@
-//! The planner: goals + discovery + state → an ordered DAG of tasks with keys and freshness,
-//! and destination naming. Pure: no network, no files, never a registry client.
+//! The planner: recipe + goals + discovery + state → the complete, ordered DAG of a build, with
+//! keys and freshness, and destination naming. Pure: no network, no files, never a registry
+//! client.
 
 mod build;
 mod catalog;
@@ -7,31 +8,28 @@ mod cosign;
 mod expand;
 pub mod explain;
 mod goal;
+mod items;
 mod key;
 mod naming;
+mod outputs;
 mod release;
 mod task;
 
-pub use build::{Plan, PlanOptions, RecordedState, build};
-pub use catalog::{
-    InvalidBundleImage, add_catalog_items, filter_diagnostics, filter_json, filter_of,
-};
-pub use cosign::{CosignTrusts, add_cosign_verification, cosign_record_dest};
+pub use build::{Outputs, Plan, PlanOptions, RecordedState, build};
+pub use catalog::{InvalidBundleImage, filter_diagnostics, filter_json, filter_of};
+pub use cosign::CosignTrusts;
 pub use expand::{Unsupported, expand};
 pub use goal::{CatalogGoal, DestName, GoalItem, ReleaseNeed, TargetGoal};
+pub use items::{expand_all as expand_items, expanded as expanded_goal};
 pub use key::{KEY_VERSION, TaskKey};
 pub use naming::{
     Destination, LAYOUT_REGISTRY, NamingError, catalog_destination, destination_for, fold_path,
     graph_image, layout_reference, named_destination, release_component, release_payload,
 };
-pub use release::{
-    add_release_items, add_verification, items_of as release_items, payload_after_components,
-    payloads_by_target, verify_record_dest,
-};
-pub use task::{
-    CatalogInput, CopySpec, CosignKeyRef, CosignSpec, DirtyReason, Freshness, PruneSpec, Task,
-    TaskId, TaskKind, VerifySpec,
-};
+pub use outputs::{graph_set, render_spec};
+pub use release::{items_of as release_items, payloads_by_target};
+pub use task::{DirtyReason, Freshness, Task, TaskId, TaskKind};
+pub use crate::task::{CopySpec, CosignKeyRef, CosignSpec, PruneSpec, VerifySpec};
 
 #[cfg(test)]
 mod tests;

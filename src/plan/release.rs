@@ -6,13 +6,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::json;
-
-use super::TaskKey;
 use super::build::{Plan, RecordedState};
 use super::goal::{DestName, GoalItem, TargetGoal};
-use super::task::{DirtyReason, Freshness, Task, TaskId, TaskKind, VerifySpec};
-use crate::discover::DiscoveredRelease;
+use super::task::{DirtyReason, Freshness, Task, TaskId, TaskKind};
+use crate::discover::{DiscoveredRelease, Discovery};
+use crate::state::KindName;
+use crate::task::VerifySpec;
 use crate::oci::ImageRef;
 use crate::release::{RELEASE_COMPONENT_REPO, RELEASE_PAYLOAD_REPO};
 use crate::resources::Category;
@@ -40,17 +39,6 @@ pub fn items_of(release: &DiscoveredRelease, via: Option<&str>) -> Vec<GoalItem>
             .map(|(name, image)| item(image, RELEASE_COMPONENT_REPO, format!("{tag}-{name}"))),
     );
     out
-}
-
-/// Adds the items of every discovered release to the goals that carry its set.
-pub fn add_release_items(goals: &mut [TargetGoal], releases: &[DiscoveredRelease]) {
-    for goal in goals {
-        for need in &goal.releases {
-            for r in releases.iter().filter(|r| r.set == need.set) {
-                goal.items.extend(items_of(r, need.via.as_deref()));
-            }
-        }
-    }
 }
 
 /// Makes each release payload copy depend on the copies of its components in the same target,
@@ -187,9 +175,31 @@ fn is_component_of(release: &str, dest: &ImageRef) -> bool {
             .is_some_and(|t| t.starts_with(&format!("{release}-")))
 }
 
-/// The journal's `dest` of a verification: one per payload digest, shared by all targets.
-pub fn verify_record_dest(spec: &VerifySpec) -> String {
-    format!("verify-signature:{}", spec.digest)
+/// One verification per discovered release whose set one or more `trust` blocks with a
+/// `gpg-keyring` apply to (their keyrings as discovery read them), once per payload digest.
+pub fn verifications(discovery: &Discovery) -> Vec<VerifySpec> {
+    let mut out = Vec::new();
+    for r in &discovery.releases {
+        let Some(trust) = discovery.release_trust.get(&r.set) else {
+            continue;
+        };
+        let Some(digest) = r.payload.digest() else {
+            continue;
+        };
+        out.push(VerifySpec {
+            set: r.set.clone(),
+            release: r.tag(),
+            payload: r.payload.clone(),
+            digest: digest.clone(),
+            keyrings: trust.keyrings.clone(),
+            store: trust.store.clone(),
+            also_accept: vec![r.payload.repository().clone()],
+            signatures_dir: trust.signatures_dir.clone(),
+        });
+    }
+    out.sort_by(|a, b| (&a.set, &a.release).cmp(&(&b.set, &b.release)));
+    out.dedup_by(|a, b| a.digest == b.digest);
+    out
 }
 
 /// Adds one `verify-signature` task per spec (before every other task) and makes every copy
@@ -205,21 +215,15 @@ pub fn add_verification(plan: &mut Plan, specs: &[VerifySpec], state: &dyn Recor
             .filter_map(|id| plan.task(id).map(|t| t.target.clone()))
             .min()
             .unwrap_or_else(|| "release".to_string());
-        let key = TaskKey::compute(
-            "verify-signature",
-            &[&spec.digest, &spec.keyring_digest],
-            &json!({
-                "also_accept": spec.also_accept.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "store": spec.store,
-            }),
-        );
-        let freshness = match state.record(&verify_record_dest(spec)) {
+        let kind = TaskKind::VerifySignature(spec.clone());
+        let key = kind.key();
+        let freshness = match state.record(&kind.slot()) {
             None => Freshness::Dirty(DirtyReason::NeverRun),
             Some(r) if r.key == key.as_str() => Freshness::Fresh,
             Some(_) => Freshness::Dirty(DirtyReason::ParametersChanged),
         };
         let id = TaskId::new(
-            "verify-signature",
+            KindName::VerifySignature,
             &target,
             &format!("{} {}", spec.set, spec.release),
         );
@@ -231,8 +235,9 @@ pub fn add_verification(plan: &mut Plan, specs: &[VerifySpec], state: &dyn Recor
             id,
             target,
             key,
-            kind: TaskKind::VerifySignature(spec.clone()),
+            kind,
             deps: Vec::new(),
+            after: Vec::new(),
             freshness,
             bytes: 0,
         });
@@ -293,7 +298,18 @@ mod tests {
     use super::*;
     use crate::discover::{Discovery, ResolvedImage};
     use crate::oci::{Digest, MediaType};
-    use crate::plan::{Destination, PlanOptions, ReleaseNeed, build};
+    use crate::plan::build::images;
+    use crate::plan::{Destination, PlanOptions, ReleaseNeed};
+    use crate::task::KeyFile;
+
+    /// `goals` with the items of `releases` (as the planner expands them).
+    fn with_releases(goals: &[TargetGoal], releases: &[DiscoveredRelease]) -> Vec<TargetGoal> {
+        let d = Discovery {
+            releases: releases.to_vec(),
+            ..Discovery::default()
+        };
+        crate::plan::expand_items(goals, &d, &[]).0
+    }
     use crate::state::Record;
 
     #[derive(Default)]
@@ -380,8 +396,10 @@ mod tests {
             release: r.tag(),
             payload: r.payload.clone(),
             digest: r.payload.digest().expect("pinned").clone(),
-            keyrings: vec![PathBuf::from("keys/release.asc")],
-            keyring_digest: digest(9),
+            keyrings: vec![KeyFile::new(
+                PathBuf::from("keys/release.asc"),
+                b"keyring nine".to_vec(),
+            )],
             store: None,
             also_accept: vec![r.payload.repository().clone()],
             signatures_dir: PathBuf::from(".airlift/signatures"),
@@ -392,8 +410,8 @@ mod tests {
     fn releases_become_named_items_and_shared_components_are_tagged_per_release() {
         let rs = [release("4.15.2"), release("4.15.3")];
         let mut goals = vec![goal()];
-        add_release_items(&mut goals, &rs);
-        let plan = build(
+        goals = with_releases(&goals, &rs);
+        let plan = images(
             &goals,
             &discovery(&rs),
             &Mem::default(),
@@ -429,9 +447,9 @@ mod tests {
     fn verification_gates_every_copy_of_its_release_only() {
         let rs = [release("4.15.2"), release("4.15.3")];
         let mut goals = vec![goal()];
-        add_release_items(&mut goals, &rs);
+        goals = with_releases(&goals, &rs);
         let state = Mem::default();
-        let mut plan = build(&goals, &discovery(&rs), &state, &PlanOptions::default());
+        let mut plan = images(&goals, &discovery(&rs), &state, &PlanOptions::default());
         add_verification(&mut plan, &[spec(&rs[1])], &state);
         let verify = &plan.tasks[0];
         assert_eq!(verify.kind.name(), "verify-signature");
@@ -451,22 +469,26 @@ mod tests {
             );
         }
         let mut recorded = Mem::default();
+        let slot = TaskKind::VerifySignature(spec(&rs[1])).slot();
         recorded.0.insert(
-            verify_record_dest(&spec(&rs[1])),
+            slot.clone(),
             Record {
                 key: verify.key.to_string(),
-                kind: "verify-signature".into(),
-                dest: verify_record_dest(&spec(&rs[1])),
+                kind: KindName::VerifySignature,
+                dest: slot,
                 source_digest: spec(&rs[1]).digest,
                 output_digest: spec(&rs[1]).digest,
             },
         );
-        let mut again = build(&goals, &discovery(&rs), &recorded, &PlanOptions::default());
+        let mut again = images(&goals, &discovery(&rs), &recorded, &PlanOptions::default());
         add_verification(&mut again, &[spec(&rs[1])], &recorded);
         assert!(again.tasks[0].freshness.is_fresh());
         let mut other_key = spec(&rs[1]);
-        other_key.keyring_digest = digest(10);
-        let mut third = build(&goals, &discovery(&rs), &recorded, &PlanOptions::default());
+        other_key.keyrings = vec![KeyFile::new(
+            PathBuf::from("keys/release.asc"),
+            b"keyring ten".to_vec(),
+        )];
+        let mut third = images(&goals, &discovery(&rs), &recorded, &PlanOptions::default());
         add_verification(&mut third, &[other_key], &recorded);
         assert_eq!(
             third.tasks[0].freshness,
@@ -478,9 +500,9 @@ mod tests {
     fn payloads_are_copied_after_their_own_components() {
         let rs = [release("4.15.2"), release("4.15.3")];
         let mut goals = vec![goal()];
-        add_release_items(&mut goals, &rs);
+        goals = with_releases(&goals, &rs);
         let state = Mem::default();
-        let mut plan = build(&goals, &discovery(&rs), &state, &PlanOptions::default());
+        let mut plan = images(&goals, &discovery(&rs), &state, &PlanOptions::default());
         add_verification(&mut plan, &[spec(&rs[0])], &state);
         payload_after_components(&mut plan, &goals);
         let position = |id: &TaskId| plan.tasks.iter().position(|t| &t.id == id);
@@ -513,13 +535,13 @@ mod tests {
     fn a_release_with_a_missing_component_keeps_its_payload_back() {
         let rs = [release("4.15.2"), release("4.15.3")];
         let mut goals = vec![goal()];
-        add_release_items(&mut goals, &rs);
+        goals = with_releases(&goals, &rs);
         let mut d = discovery(&rs);
         let installer = rs[1].components["installer"].clone();
         d.images.remove(&installer);
         d.unresolved.insert(installer.clone(), "not found".into());
         // The installer is shared by both fixture releases: both payloads are withheld.
-        let mut plan = build(&goals, &d, &Mem::default(), &PlanOptions::default());
+        let mut plan = images(&goals, &d, &Mem::default(), &PlanOptions::default());
         payload_after_components(&mut plan, &goals);
         assert!(
             plan.tasks

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::*;
 use crate::discover::{Discovery, ResolvedImage};
 use crate::oci::{Digest, ImageRef, MediaType};
-use crate::state::Record;
+use crate::state::{KindName, Record};
 
 type Mem = BTreeMap<String, Record>;
 
@@ -44,13 +44,14 @@ fn goal(name: &str, registry: &str, via: Option<&str>, origins: &[&str]) -> Targ
 }
 
 fn plan(goals: &[TargetGoal], d: &Discovery, s: &Mem, trust: bool) -> Plan {
-    build(
+    super::build::images(
         goals,
         d,
         s,
         &PlanOptions {
             trust_state: trust,
             signatures: true,
+            outputs: None,
         },
     )
 }
@@ -63,7 +64,7 @@ fn complete(p: &Plan, s: &mut Mem, d: &mut Discovery) {
             c.dest.to_string(),
             Record {
                 key: t.key.to_string(),
-                kind: "copy".into(),
+                kind: KindName::Copy,
                 dest: c.dest.to_string(),
                 source_digest: c.digest.clone(),
                 output_digest: c.digest.clone(),

@@ -7,6 +7,7 @@
 mod catalog_source;
 mod convert_icsp;
 mod group;
+mod held;
 mod icsp;
 mod idms;
 mod install_config;
@@ -36,5 +37,6 @@ pub use signatures::{
 pub use update_service::{
     UPDATE_SERVICE_FILE, UPDATE_SERVICE_NAME, UPDATE_SERVICE_NAMESPACE, render_update_service,
 };
-pub use write::{make_readable, write_dir};
+pub use held::{HeldError, HeldInput, RenderedTarget, render_held};
+pub use write::{dir_digest, make_readable, write_dir};
 pub use yaml::{CREATED_ANNOTATION, CREATED_BY, TARGET_ANNOTATION, join_documents};

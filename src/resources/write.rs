@@ -13,6 +13,7 @@ use std::io::{self, Write as _};
 use std::path::Path;
 
 use super::model::Rendered;
+use crate::oci::Digest;
 
 /// The subdirectory for rendered files that are not cluster resources.
 pub const EXTRAS: &str = "extras";
@@ -63,6 +64,42 @@ pub fn write_dir(rendered: &Rendered, dir: &Path) -> io::Result<()> {
         sync_dir(&dir.join(EXTRAS))?;
     }
     Ok(())
+}
+
+/// The digest of airlift's files in `dir` and `dir/extras` (those [`write_dir`] writes and
+/// removes): sha256 over their sorted relative names and bytes; `None` when `dir` does not
+/// exist. What the `render-resources` task records, and what the planner compares with.
+pub fn dir_digest(dir: &Path) -> io::Result<Option<Digest>> {
+    if !dir.is_dir() {
+        return Ok(None);
+    }
+    let mut files = std::collections::BTreeMap::new();
+    for (sub, prefix) in [
+        (dir.to_path_buf(), String::new()),
+        (dir.join(EXTRAS), format!("{EXTRAS}/")),
+    ] {
+        let entries = match fs::read_dir(&sub) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if entry.file_type()?.is_file() && is_airlift_generated(name, &entry.path())? {
+                files.insert(format!("{prefix}{name}"), fs::read(entry.path())?);
+            }
+        }
+    }
+    let mut all = Vec::new();
+    for (name, bytes) in &files {
+        all.extend_from_slice(name.as_bytes());
+        all.push(0);
+        all.extend_from_slice(Digest::of(bytes).to_string().as_bytes());
+        all.push(b'\n');
+    }
+    Ok(Some(Digest::of(&all)))
 }
 
 /// Makes the renames and removals durable.

@@ -16,13 +16,46 @@ use serde::{Deserialize, Serialize};
 
 use crate::oci::Digest;
 
+/// The kind of a recorded task, as the journal spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KindName {
+    Copy,
+    VerifySignature,
+    VerifyCosign,
+    PruneCatalog,
+    BuildGraphImage,
+    RenderResources,
+    WriteLock,
+}
+
+impl KindName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KindName::Copy => "copy",
+            KindName::VerifySignature => "verify-signature",
+            KindName::VerifyCosign => "verify-cosign",
+            KindName::PruneCatalog => "prune-catalog",
+            KindName::BuildGraphImage => "build-graph-image",
+            KindName::RenderResources => "render-resources",
+            KindName::WriteLock => "write-lock",
+        }
+    }
+}
+
+impl std::fmt::Display for KindName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One completed task.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     /// The task key (hex sha256 of the canonical task description).
     pub key: String,
     /// Task kind, e.g. `copy`.
-    pub kind: String,
+    pub kind: KindName,
     /// Where the output lives, e.g. the destination image reference.
     pub dest: String,
     /// The source content digest the task consumed.
@@ -172,7 +205,7 @@ mod tests {
     fn rec(dest: &str, n: u8) -> Record {
         Record {
             key: format!("{n:064x}"),
-            kind: "copy".into(),
+            kind: KindName::Copy,
             dest: dest.into(),
             source_digest: Digest::of(&[n]),
             output_digest: Digest::of(&[n]),

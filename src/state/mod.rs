@@ -6,6 +6,6 @@ mod journal;
 mod lockfile;
 mod workspace;
 
-pub use journal::{Journal, JournalError, Record};
+pub use journal::{Journal, JournalError, KindName, Record};
 pub use lockfile::{LockDiff, LockError, LockFile, LockedImage};
 pub use workspace::{Workspace, WorkspaceError, WorkspaceGuard};

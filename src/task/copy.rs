@@ -183,8 +183,9 @@ impl CopyError {
     }
 }
 
-/// State shared by every job of a batch.
-pub(crate) struct Engine<'a> {
+/// The copy engine: state shared by every copy of one run (transfer permits, blobs already
+/// placed, attachment probes). The scheduler keeps one per side copies read from.
+pub struct CopyEngine<'a> {
     pub ctx: &'a CopyContext,
     pub events: &'a EventSink,
     pub permits: Permits,
@@ -196,7 +197,7 @@ pub(crate) struct Engine<'a> {
 
 /// One running job.
 pub(crate) struct JobRun<'a> {
-    pub engine: &'a Engine<'a>,
+    pub engine: &'a CopyEngine<'a>,
     index: usize,
     counts: Mutex<Counts>,
 }
@@ -204,14 +205,8 @@ pub(crate) struct JobRun<'a> {
 /// Copies every job, concurrently within the limits of `ctx`. A failing job does not stop the
 /// others. Events go to `events`; the summary lists each job's outcome in input order.
 pub async fn copy_all(jobs: Vec<CopyJob>, ctx: &CopyContext, events: &EventSink) -> CopySummary {
-    let engine = Engine {
-        ctx,
-        events,
-        permits: Permits::new(ctx.limits),
-        dedup: BlobDedup::default(),
-        attachments: AttachmentProbes::default(),
-    };
-    let runs = jobs.iter().enumerate().map(|(i, job)| engine.run(i, job));
+    let engine = CopyEngine::new(ctx, events);
+    let runs = jobs.iter().enumerate().map(|(i, job)| engine.copy_one(i, job));
     let results = join_all(runs).await;
     let mut totals = Counts::default();
     let mut failed = 0;
@@ -234,8 +229,19 @@ pub async fn copy_all(jobs: Vec<CopyJob>, ctx: &CopyContext, events: &EventSink)
     }
 }
 
-impl<'a> Engine<'a> {
-    async fn run(&'a self, index: usize, job: &CopyJob) -> Result<Copied, CopyError> {
+impl<'a> CopyEngine<'a> {
+    pub fn new(ctx: &'a CopyContext, events: &'a EventSink) -> Self {
+        CopyEngine {
+            ctx,
+            events,
+            permits: Permits::new(ctx.limits),
+            dedup: BlobDedup::default(),
+            attachments: AttachmentProbes::default(),
+        }
+    }
+
+    /// Copies one job; `index` is its job number in events.
+    pub async fn copy_one(&'a self, index: usize, job: &CopyJob) -> Result<Copied, CopyError> {
         self.events.send(Event::JobStarted {
             job: index,
             source: job.source.to_string(),

@@ -3,7 +3,7 @@
 //! blobs) and verify it against the keys of the trust blocks of its content set (DESIGN §7).
 //! A signature by any one of the keys is accepted.
 //!
-//! Reads the key files and the source registry only; writes nothing. The copies of the image
+//! Reads the source registry only (the keys were read once by the pipeline); writes nothing. The copies of the image
 //! depend on this task, so a failure leaves the image untagged at every destination.
 
 use std::collections::BTreeMap;
@@ -50,13 +50,8 @@ pub async fn verify_cosign_image(
         keys: keys.join(" or "),
         reason,
     };
-    let mut loaded = Vec::new();
-    for k in &spec.keys {
-        loaded.push((
-            k,
-            CosignKey::load(&k.path).map_err(|e| fail(e.to_string()))?,
-        ));
-    }
+    let loaded: Vec<(&crate::plan::CosignKeyRef, &CosignKey)> =
+        spec.keys.iter().map(|k| (k, &*k.key)).collect();
     let repo = spec.image.repository();
     let tag = format!("{}.sig", spec.digest.tag_form());
     let manifest = match source.get_manifest(&repo.with_tag(&tag)).await {

@@ -1,21 +1,28 @@
-//! Tasks the executor runs: copy, prune-catalog, verify-signature (release payloads),
-//! verify-cosign (cosign signatures of images) and the
-//! graph-data image push.
+//! What the executor runs. [`kinds`] holds the task kinds of the DAG, one self-contained file
+//! each (spec, key, freshness check, run, journal record); the other modules are their
+//! mechanics: the copy engine, blob copies and attachments, catalog rebuilds, signature checks
+//! and the graph-data image push.
 
 mod attach;
 mod blobs;
 mod copy;
 mod cosign;
 mod graph_image;
+pub mod kinds;
 mod prune;
 mod verify;
 
 pub use copy::{
-    Copied, CopyContext, CopyError, CopyJob, CopySummary, Counts, JobOutcome, SparseIndex, copy_all,
+    Copied, CopyContext, CopyEngine, CopyError, CopyJob, CopySummary, Counts, JobOutcome,
+    SparseIndex, copy_all,
 };
 pub use cosign::{CosignVerifyError, verify_cosign_image};
 pub use graph_image::{
     BaseSource, GraphBaseError, GraphBaseImage, push_graph_image, read_graph_base,
+};
+pub use kinds::{
+    CatalogInput, Check, CopySpec, CosignKeyRef, CosignSpec, GraphImageSpec, Inputs, KeyFile,
+    LockSpec, Loaded, Output, PruneSpec, RenderSpec, RunCx, TaskError, TaskKind, VerifySpec,
 };
 pub use prune::{PlacedBlobs, PruneError, Pruned, prune_catalog};
 pub use verify::{VerifyError, saved_signatures, verify_release_payload};

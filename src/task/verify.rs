@@ -33,16 +33,17 @@ pub fn verify_release_payload(spec: &VerifySpec) -> Result<String, Box<VerifyErr
             source: Box::new(source),
         })
     };
-    let mut paths = spec.keyrings.iter();
-    let Some(first) = paths.next() else {
+    let mut files = spec.keyrings.iter();
+    let Some(first) = files.next() else {
         return Err(fail(TrustError::KeyringRead {
             path: std::path::PathBuf::new(),
             message: "no keyring applies to this release".to_string(),
         }));
     };
-    let mut keyring = Keyring::load(first).map_err(fail)?;
-    for path in paths {
-        keyring.extend(Keyring::load(path).map_err(fail)?);
+    // The bytes read once by the pipeline: their digest is in the task key.
+    let mut keyring = Keyring::from_bytes(&first.path, &first.bytes).map_err(fail)?;
+    for k in files {
+        keyring.extend(Keyring::from_bytes(&k.path, &k.bytes).map_err(fail)?);
     }
     let signature_store = SignatureStore::from_env(spec.store.as_deref());
     let verified = fetch_and_verify(&signature_store, &spec.payload, &spec.also_accept, &keyring)

@@ -1,18 +1,18 @@
-//! `trust` blocks in the pipeline commands (`plan`, `build`): the cosign keys of every content
-//! set the goals carry (read and checked here, so a bad key file fails before any network
-//! work), and the refusal of a `gpg-keyring` on a set that has no release payload to verify.
-//! Release keyrings are handled in `release.rs`.
+//! `trust` blocks in discovery: the cosign keys of every content set the goals carry, read and
+//! parsed once per build (so a bad key file fails before any network work, and the key used is
+//! the key whose digest is in the task key), and the refusal of a `gpg-keyring` on a set that
+//! has no release payload to verify. Release keyrings are read in `release.rs`.
 //!
-//! Glue only: the tasks are added by `plan::add_cosign_verification`, verification runs in
-//! `task::verify_cosign_image`. Reads the key files; writes nothing.
+//! Reads the key files; writes nothing.
 
 use std::collections::BTreeSet;
 
-use super::session::Session;
+use super::Session;
 use crate::exit::{Exit, Failure};
 use crate::oci::Digest;
-use crate::plan::{CosignKeyRef, CosignTrusts, TargetGoal};
+use crate::plan::{CosignTrusts, TargetGoal};
 use crate::recipe::ContentSet;
+use crate::task::{CosignKeyRef, Loaded};
 use crate::trust::CosignKey;
 
 /// Every content set the goals carry, sorted.
@@ -34,10 +34,11 @@ fn carried_sets(goals: &[TargetGoal]) -> BTreeSet<String> {
 /// (printed even with `-q`). A `trust` block with only a `gpg-keyring` applied to a set that
 /// is not a `release` set verifies nothing there: that is refused (exit 3), or with
 /// `--no-verify` part of the warning.
-pub(crate) fn cosign_trusts(
+pub fn cosign_trusts(
     session: &Session,
     goals: &[TargetGoal],
     no_verify: bool,
+    warnings: &mut Vec<String>,
 ) -> Result<CosignTrusts, Failure> {
     let mut out = CosignTrusts::new();
     let mut skipped = Vec::new();
@@ -66,12 +67,13 @@ pub(crate) fn cosign_trusts(
                 key_failure(&t.name.value, &path.value, &format!("cannot read it: {e}"))
             })?;
             let text = String::from_utf8_lossy(&bytes);
-            CosignKey::from_pem(&path.value, &text)
+            let key = CosignKey::from_pem(&path.value, &text)
                 .map_err(|e| key_failure(&t.name.value, &path.value, &e.to_string()))?;
             keys.push(CosignKeyRef {
                 trust: t.name.value.clone(),
                 path: path.value.clone(),
                 digest: Digest::of(&bytes),
+                key: Loaded::new(key),
             });
         }
         if !keys.is_empty() {
@@ -81,10 +83,10 @@ pub(crate) fn cosign_trusts(
     }
     if no_verify && !(skipped.is_empty() && useless.is_empty()) {
         skipped.extend(useless);
-        eprintln!(
+        warnings.push(format!(
             "WARNING: --no-verify: cosign signatures are NOT verified ({}); mirrored images are unverified",
             skipped.join("; ")
-        );
+        ));
         return Ok(out);
     }
     if !useless.is_empty() {

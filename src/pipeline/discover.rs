@@ -1,0 +1,217 @@
+//! Discovery for a pipeline command, as one call that returns one value: trust keys (read
+//! once), releases, operator catalogs, every image the expanded goals hold, the graph-data
+//! image's inputs, destination probes, and the digests of local outputs. Read-only: writes
+//! only discovery's caches.
+
+use std::collections::BTreeSet;
+
+use super::{Options, Session, release, trust};
+use crate::discover::{self, DiscoverOptions, Discovery, Resolution};
+use crate::exit::{Exit, Failure};
+use crate::oci::ImageRef;
+use crate::plan::{self, GoalItem, TargetGoal};
+use crate::recipe::Recipe;
+use crate::resources::dir_digest;
+use crate::state::{Journal, LockFile};
+use crate::task::{LockSpec, RenderSpec};
+
+/// How a command discovers.
+#[derive(Clone, Copy, Debug)]
+pub struct DiscoverMode {
+    /// Where digests of tags come from.
+    pub resolution: Resolution,
+    /// Skip probes of destinations the journal records (`--trust-state`).
+    pub trust_state: bool,
+    /// Verify signatures (read the trust keys); `false` with `--no-verify`.
+    pub verify: bool,
+}
+
+/// Discovery and what the user should be told about it.
+pub struct Discovered {
+    pub discovery: Discovery,
+    /// Printed even with `-q` when they start with `WARNING`.
+    pub warnings: Vec<String>,
+    /// Informational lines (releases read).
+    pub notes: Vec<String>,
+}
+
+/// The release set of the graph-data image, its base as the recipe names it, and the lock set
+/// it is pinned under.
+fn graph_base_item(session: &Session, goals: &[TargetGoal]) -> Result<Option<GoalItem>, Failure> {
+    let Some(set) = release::graph_release_set(session, goals) else {
+        return Ok(None);
+    };
+    Ok(release::graph_base(set)?.map(|base| GoalItem::image(&set.name.value, base, None)))
+}
+
+/// Runs discovery for `goals`.
+pub fn discover(
+    rt: &tokio::runtime::Runtime,
+    session: &Session,
+    global: &Options,
+    goals: &[TargetGoal],
+    lock: Option<&LockFile>,
+    journal: &Journal,
+    mode: DiscoverMode,
+) -> Result<Discovered, Failure> {
+    let mut warnings = Vec::new();
+    let mut notes = Vec::new();
+    let cosign = trust::cosign_trusts(session, goals, !mode.verify, &mut warnings)?;
+    let releases = release::discover_releases(
+        rt,
+        session,
+        global,
+        goals,
+        lock,
+        mode.resolution,
+        &mut warnings,
+        &mut notes,
+    )?;
+    let release_trust = release::release_trust(session, &releases, mode.verify, &mut warnings)?;
+    let sides = session.sides(global)?;
+    let opts = |concurrency| DiscoverOptions {
+        resolution: mode.resolution,
+        trust_state: mode.trust_state,
+        concurrency,
+    };
+    let mut d = Discovery {
+        releases,
+        release_trust,
+        cosign,
+        ..Discovery::default()
+    };
+    if goals.iter().any(|g| !g.catalogs.is_empty()) {
+        let found = rt
+            .block_on(discover::discover_catalogs(
+                goals,
+                lock,
+                journal,
+                &sides,
+                &opts(global.limits().jobs * 2),
+                super::source_date_epoch().map(|e| e.to_string()).as_deref(),
+            ))
+            .map_err(|e| catalog_failure(&session.recipe, e))?;
+        d.catalogs = found.catalogs;
+        d.dest.extend(found.dest);
+    }
+    // Every image the goals hold, once releases and catalogs are known, plus the graph-data
+    // image's base (pinned in the lock like any image).
+    let blocks: Vec<_> = session.recipe.block_patterns().cloned().collect();
+    let (mut expanded, invalid) = plan::expand_items(goals, &d, &blocks);
+    for i in invalid {
+        warnings.push(format!(
+            "catalog `{}`: bundle `{}` names an invalid image `{}` ({}); it is not mirrored",
+            i.set, i.bundle, i.image, i.reason
+        ));
+    }
+    let base = graph_base_item(session, goals)?;
+    if let (Some(item), Some(first)) = (&base, goals.first()) {
+        expanded.push(TargetGoal {
+            name: String::new(),
+            dest: first.dest.clone(),
+            items: vec![item.clone()],
+            releases: Vec::new(),
+            catalogs: Vec::new(),
+        });
+    }
+    // Manifest HEADs and GETs are small: more of them in flight than blob transfers.
+    let images = rt.block_on(discover::discover(
+        &expanded,
+        lock,
+        journal,
+        &session.cache(),
+        &sides,
+        &opts(global.limits().jobs * 4),
+    ));
+    d.images = images.images;
+    d.known_blobs = images.known_blobs;
+    d.dest.extend(images.dest);
+    d.unresolved = images.unresolved;
+    if let Some(set) = release::graph_release_set(session, goals) {
+        let base_digest = base
+            .as_ref()
+            .map(|b| (&b.origin, d.images.get(&b.origin).map(|r| &r.digest)));
+        if let Some(b) = &base {
+            d.unresolved.remove(&b.origin);
+        }
+        d.graph = Some(release::graph_input(session, set, mode.resolution, base_digest));
+        probe_graph_images(rt, session, &sides, goals, journal, mode, &mut d);
+    }
+    local_outputs(session, goals, &mut d);
+    Ok(Discovered {
+        discovery: d,
+        warnings,
+        notes,
+    })
+}
+
+/// Probes the graph-data image of every target that carries one and whose journal records it.
+fn probe_graph_images(
+    rt: &tokio::runtime::Runtime,
+    session: &Session,
+    sides: &discover::Sides,
+    goals: &[TargetGoal],
+    journal: &Journal,
+    mode: DiscoverMode,
+    d: &mut Discovery,
+) {
+    if mode.trust_state {
+        return;
+    }
+    let dests: BTreeSet<ImageRef> = goals
+        .iter()
+        .filter(|g| plan::graph_set(&session.recipe, g).is_some())
+        .filter_map(|g| plan::graph_image(&g.dest).ok())
+        .filter(|dest| journal.get(&dest.to_string()).is_some())
+        .collect();
+    for dest in dests {
+        let found = rt.block_on(sides.dest.head_manifest(&dest)).ok().flatten();
+        d.dest.insert(dest.to_string(), found);
+    }
+}
+
+/// The digests of the lock file and of every target's written cluster resources.
+fn local_outputs(session: &Session, goals: &[TargetGoal], d: &mut Discovery) {
+    let lock = std::fs::read(&session.lock_path)
+        .ok()
+        .map(|b| crate::oci::Digest::of(&b));
+    d.local.insert(LockSpec::slot_of(&session.lock_path), lock);
+    for g in goals {
+        let dir = session
+            .workspace
+            .out_dir(&g.name)
+            .join("cluster-resources");
+        // An unreadable directory counts as absent: the render task then runs and says why.
+        d.local
+            .insert(RenderSpec::slot_of(&g.name), dir_digest(&dir).ok().flatten());
+    }
+}
+
+pub(super) fn catalog_failure(recipe: &Recipe, errors: Vec<discover::CatalogDiscoveryError>) -> Failure {
+    let exit = if errors.iter().all(|e| e.is_filter()) {
+        Exit::InvalidInput
+    } else {
+        Exit::Remote
+    };
+    // Every problem is shown: all but the last here, the last as the command's error.
+    let mut reports: Vec<miette::Report> = errors
+        .into_iter()
+        .map(|e| match e {
+            discover::CatalogDiscoveryError::Filter(f) => {
+                match plan::filter_diagnostics(recipe, &f) {
+                    Some(d) => miette::Report::new(d),
+                    None => miette::Report::new(discover::CatalogDiscoveryError::Filter(f)),
+                }
+            }
+            other => miette::Report::new(other),
+        })
+        .collect();
+    let report = reports
+        .pop()
+        .unwrap_or_else(|| miette::miette!("catalog discovery failed"));
+    for r in reports {
+        eprintln!("{r:?}");
+    }
+    Failure::new(exit, report)
+}
+

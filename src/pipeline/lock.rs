@@ -1,0 +1,102 @@
+//! The lock after a resolution, and `--locked`.
+
+use std::path::Path;
+
+use crate::discover::Discovery;
+use crate::exit::{Exit, Failure};
+use crate::plan::TargetGoal;
+use crate::state::{LockFile, LockedImage};
+
+/// The lock after this resolution: entries of the sets resolved now replace the old ones; other
+/// sets keep theirs. `goals` are expanded (every item they hold).
+pub fn merged_lock(
+    old: Option<&LockFile>,
+    goals: &[TargetGoal],
+    discovery: &Discovery,
+) -> LockFile {
+    let mut sets = std::collections::BTreeSet::new();
+    let mut images = Vec::new();
+    for g in goals {
+        sets.extend(g.releases.iter().map(|r| r.set.clone()));
+        for item in &g.items {
+            sets.insert(item.set.clone());
+            // Release payloads are locked below; their components are pinned by the payload.
+            if item.category == crate::resources::Category::Release {
+                continue;
+            }
+            if let Some(r) = discovery.images.get(&item.origin) {
+                images.push(LockedImage {
+                    set: item.set.clone(),
+                    source: item.origin.clone(),
+                    digest: r.digest.clone(),
+                });
+            }
+        }
+    }
+    images.extend(discovery.releases.iter().filter_map(|r| {
+        Some(LockedImage {
+            set: r.set.clone(),
+            source: r.source.clone(),
+            digest: r.payload.digest()?.clone(),
+        })
+    }));
+    // The graph-data image's base, pinned like any image (under its release set).
+    if let Some(Ok(g)) = &discovery.graph
+        && let (Some(source), Some(pinned)) = (&g.base_source, &g.base)
+        && let Some(digest) = pinned.digest()
+    {
+        images.push(LockedImage {
+            set: g.set.clone(),
+            source: source.clone(),
+            digest: digest.clone(),
+        });
+    }
+    for c in discovery.catalogs.values() {
+        sets.insert(c.set.clone());
+        images.push(LockedImage {
+            set: c.set.clone(),
+            source: c.fetched.image.clone(),
+            digest: c.fetched.digest.clone(),
+        });
+    }
+    if let Some(old) = old {
+        images.extend(
+            old.images
+                .iter()
+                .filter(|i| !sets.contains(&i.set))
+                .cloned(),
+        );
+    }
+    LockFile::new(images)
+}
+
+/// `--locked`: fail naming every difference between the lock and this resolution.
+pub fn check_locked(
+    path: &Path,
+    old: Option<&LockFile>,
+    new: &LockFile,
+) -> Result<(), Failure> {
+    let Some(old) = old else {
+        return Err(Failure::new(
+            Exit::LockMismatch,
+            miette::miette!(
+                help = "run `airlift lock` and commit airlift.lock, or drop --locked",
+                "--locked, but {} does not exist",
+                path.display()
+            ),
+        ));
+    };
+    let diff = LockFile::diff(old, new);
+    if diff.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::new(
+        Exit::LockMismatch,
+        miette::miette!(
+            help = "review the changes, then run `airlift update` (or `airlift lock`) to accept them, or build without --locked",
+            "resolution differs from {} (--locked):\n{}",
+            path.display(),
+            diff.render().trim_end()
+        ),
+    ))
+}

@@ -1,0 +1,20 @@
+//! The pipeline every command shares, in the library: open a session (recipe, workspace, lock,
+//! journal), discover (one value), plan (`plan::build`, the complete DAG), execute
+//! (`exec::execute`, the one reporter). The CLI parses flags, calls these, and prints.
+
+mod discover;
+mod held;
+mod lock;
+mod options;
+mod release;
+mod run;
+mod session;
+mod trust;
+
+pub use discover::{DiscoverMode, Discovered, discover};
+pub use held::{offline_goal, render_target};
+pub use lock::{check_locked, merged_lock};
+pub use options::{Options, runtime, source_date_epoch};
+pub use release::{graph_cache, signatures_dir, with_stored_releases};
+pub use run::{Prepared, Request, execute, failure, prepare, summary};
+pub use session::Session;

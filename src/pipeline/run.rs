@@ -1,0 +1,283 @@
+//! One pipeline, four calls: [`prepare`] (discover → merged lock → `plan::build`) and
+//! [`execute`] (`exec::execute` with the one reporter). `build`, `plan`, `lock` and `update`
+//! are these calls with different requests; [`failure`] is the one place a build's task
+//! failures become an exit code.
+
+use std::collections::BTreeSet;
+
+use super::discover::{DiscoverMode, discover};
+use super::lock::{check_locked, merged_lock};
+use super::{Options, Session, runtime, source_date_epoch};
+use crate::discover::{Discovery, Resolution};
+use crate::exec::{self, ExecOutcome, Failed, MessageFormat, Reporter, RunEnv};
+use crate::exit::{Exit, Failure};
+use crate::plan::{self, Outputs, Plan, PlanOptions, TargetGoal, explain::human_bytes};
+use crate::state::{Journal, LockFile};
+
+/// What a command asks of the pipeline.
+#[derive(Clone, Debug)]
+pub struct Request<'a> {
+    /// Targets to build (all when empty).
+    pub targets: &'a [String],
+    /// Content sets to resolve (all when empty): `update NAME…`.
+    pub sets: &'a [String],
+    pub resolution: Resolution,
+    /// `--trust-state`.
+    pub trust_state: bool,
+    /// Copy cosign attachments and referrers with their subjects (not `--no-signatures`).
+    pub signatures: bool,
+    /// Verify signatures (not `--no-verify`).
+    pub verify: bool,
+}
+
+impl<'a> Request<'a> {
+    /// What `build` and `plan` ask by default.
+    pub fn new(options: &Options, targets: &'a [String]) -> Self {
+        Request {
+            targets,
+            sets: &[],
+            resolution: options.resolution(),
+            trust_state: false,
+            signatures: true,
+            verify: true,
+        }
+    }
+}
+
+/// Everything a command needs after planning.
+pub struct Prepared {
+    pub session: Session,
+    pub runtime: tokio::runtime::Runtime,
+    /// The goals as expanded from the recipe (release and catalog items are added by the
+    /// planner from `discovery`).
+    pub goals: Vec<TargetGoal>,
+    pub discovery: Discovery,
+    /// The lock before and after this resolution.
+    pub old_lock: Option<LockFile>,
+    pub lock: LockFile,
+    pub plan: Plan,
+    pub journal: Journal,
+    /// Discovery's warnings (lines starting with `WARNING` are printed even with `-q`) and
+    /// notes.
+    pub warnings: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// Discover, merge the lock (and check it with `--locked`), plan.
+pub fn prepare(options: &Options, request: &Request<'_>) -> Result<Prepared, Failure> {
+    let session = Session::open(options)?;
+    let mut goals = session.goals(request.targets)?;
+    if !request.sets.is_empty() {
+        let keep = |s: &String| request.sets.contains(s);
+        for g in &mut goals {
+            g.items.retain(|i| keep(&i.set));
+            g.releases.retain(|r| keep(&r.set));
+            g.catalogs.retain(|c| keep(&c.set));
+        }
+    }
+    let old_lock = session.read_lock()?;
+    let journal = session.journal()?;
+    let rt = runtime()?;
+    let found = discover(
+        &rt,
+        &session,
+        options,
+        &goals,
+        old_lock.as_ref(),
+        &journal,
+        DiscoverMode {
+            resolution: request.resolution,
+            trust_state: request.trust_state,
+            verify: request.verify,
+        },
+    )?;
+    let discovery = found.discovery;
+    let blocks: Vec<_> = session.recipe.block_patterns().cloned().collect();
+    let (expanded, _) = plan::expand_items(&goals, &discovery, &blocks);
+    let lock = merged_lock(old_lock.as_ref(), &expanded, &discovery);
+    if options.locked {
+        check_locked(&session.lock_path, old_lock.as_ref(), &lock)?;
+    }
+    let plan = plan::build(
+        &session.recipe,
+        &goals,
+        &discovery,
+        &journal,
+        &PlanOptions {
+            trust_state: request.trust_state,
+            signatures: request.signatures,
+            outputs: Some(Outputs {
+                workspace: session.workspace.clone(),
+                lock: lock.clone(),
+                lock_path: (!options.offline).then(|| session.lock_path.clone()),
+                insecure_mirrors: !options.dest_tls_verify,
+                source_date_epoch: source_date_epoch(),
+            }),
+        },
+    );
+    Ok(Prepared {
+        session,
+        runtime: rt,
+        goals,
+        discovery,
+        old_lock,
+        lock,
+        plan,
+        journal,
+        warnings: found.warnings,
+        notes: found.notes,
+    })
+}
+
+/// Runs the plan's dirty tasks, reporting progress in `format` (nothing with `quiet` and human
+/// output). Returns what happened; the journal is updated in `prepared`.
+pub fn execute(
+    options: &Options,
+    prepared: &mut Prepared,
+    format: MessageFormat,
+) -> Result<ExecOutcome, Failure> {
+    if prepared.plan.dirty().next().is_none() {
+        return Ok(ExecOutcome::default());
+    }
+    let sides = prepared.session.sides(options)?;
+    let env = RunEnv {
+        sides: &sides,
+        limits: options.limits(),
+        manifests: Some(prepared.session.cache()),
+    };
+    let journal_path = prepared.session.workspace.journal_path();
+    let journal = std::mem::replace(
+        &mut prepared.journal,
+        Journal::open(&journal_path).map_err(Failure::io)?,
+    );
+    let plan = &prepared.plan;
+    let (outcome, journal) = prepared
+        .runtime
+        .block_on(async {
+            // `-q` prints errors only: no reporter, events are dropped.
+            let (sink, reporter) = if options.quiet && format == MessageFormat::Human {
+                (exec::EventSink::discard(), None)
+            } else {
+                let images = plan.dirty().filter(|t| t.kind.writes_image()).count();
+                let (s, r) = Reporter::start(format, images);
+                (s, Some(r))
+            };
+            let r = exec::execute(plan, &env, journal, &sink).await;
+            drop(sink);
+            if let Some(reporter) = reporter {
+                reporter.finish().await;
+            }
+            r
+        })
+        .map_err(Failure::io)?;
+    prepared.journal = journal;
+    Ok(outcome)
+}
+
+/// The one-line summary of a build.
+pub fn summary(plan: &Plan, outcome: &ExecOutcome) -> String {
+    let fresh = plan.tasks.len() - plan.dirty().count();
+    let copied = outcome
+        .done
+        .keys()
+        .filter(|id| plan.task(id).is_some_and(|t| t.kind.writes_image()))
+        .count();
+    let t = &outcome.totals;
+    format!(
+        "build: {copied} copied, {fresh} fresh, {} failed, {} missing; {} uploaded ({} blobs), {} blobs mounted, {} already present",
+        outcome.failed.len(),
+        plan.missing.len(),
+        human_bytes(t.bytes),
+        t.blobs_uploaded,
+        t.blobs_mounted,
+        t.blobs_present,
+    )
+}
+
+/// The build's failure, if any: every failed task and unresolved image, each task's help once,
+/// and the exit code — `Verification` when a signature check failed, `Remote` when nothing was
+/// done and nothing was fresh, the failure's own class when every failure has the same one,
+/// else `Partial`.
+pub fn failure(plan: &Plan, outcome: &ExecOutcome) -> Option<Failure> {
+    if outcome.failed.is_empty() && plan.missing.is_empty() {
+        return None;
+    }
+    let mut lines: Vec<String> = outcome
+        .failed
+        .iter()
+        .map(|(id, why)| format!("{id}: {why}"))
+        .collect();
+    lines.extend(
+        plan.missing
+            .iter()
+            .map(|(img, why)| format!("missing {img}: {why}")),
+    );
+    let errors: Vec<&exec::Failed> = outcome.failed.values().collect();
+    let classes: BTreeSet<Exit> = errors
+        .iter()
+        .filter_map(|f| match f {
+            Failed::Error(e) => Some(e.exit),
+            Failed::NotAttempted { .. } => None,
+        })
+        .collect();
+    let fresh = plan
+        .tasks
+        .iter()
+        .filter(|t| t.kind.writes_image() && t.freshness.is_fresh())
+        .count();
+    let image_done = outcome
+        .done
+        .keys()
+        .any(|id| plan.task(id).is_some_and(|t| t.kind.writes_image()));
+    let exit = if classes.contains(&Exit::Verification) {
+        Exit::Verification
+    } else if !image_done && fresh == 0 {
+        Exit::Remote
+    } else if classes.len() == 1
+        && plan.missing.is_empty()
+        && let Some(only) = classes.first()
+        && matches!(only, Exit::Io | Exit::InvalidInput)
+    {
+        *only
+    } else {
+        Exit::Partial
+    };
+    // Tasks and unresolved images are counted apart: a failed verification and the copies it
+    // stopped are several tasks of one image.
+    let mut counts = Vec::new();
+    if !outcome.failed.is_empty() {
+        counts.push(format!(
+            "{} of {} task(s) did not finish",
+            outcome.failed.len(),
+            plan.tasks.len()
+        ));
+    }
+    if !plan.missing.is_empty() {
+        counts.push(format!(
+            "{} image(s) could not be resolved",
+            plan.missing.len()
+        ));
+    }
+    let mut helps: Vec<String> = errors
+        .iter()
+        .filter_map(|f| match f {
+            Failed::Error(e) => e.help.clone(),
+            Failed::NotAttempted { .. } => None,
+        })
+        .collect();
+    helps.sort();
+    helps.dedup();
+    helps.push(
+        "fix the causes above and rerun `airlift build`: finished work is not repeated"
+            .to_string(),
+    );
+    Some(Failure::new(
+        exit,
+        miette::miette!(
+            help = helps.join("\n"),
+            "{}:\n  {}",
+            counts.join("; "),
+            lines.join("\n  ")
+        ),
+    ))
+}

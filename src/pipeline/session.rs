@@ -1,0 +1,120 @@
+//! What every pipeline command (`plan`, `build`, `lock`, `update`, `verify`, `resources`) sets up
+//! first: the recipe, the workspace and its lock, the lock file, the journal, the registry
+//! clients, and the goals of the selected targets. Errors here carry their exit class.
+
+use std::path::PathBuf;
+
+use super::Options;
+use crate::discover::{ManifestCache, Sides};
+use crate::exit::{Exit, Failure};
+use crate::plan::{self, TargetGoal};
+use crate::recipe::{self, Recipe};
+use crate::state::{Journal, LockFile, Workspace, WorkspaceError, WorkspaceGuard};
+
+pub struct Session {
+    pub recipe: Recipe,
+    pub lock_path: PathBuf,
+    pub workspace: Workspace,
+    /// Registry clients, built once per command so every stage shares their registry pings,
+    /// token caches and connection pools.
+    sides: std::sync::OnceLock<Sides>,
+    _guard: WorkspaceGuard,
+}
+
+impl Session {
+    /// Loads and validates the recipe and takes the workspace lock.
+    pub fn open(global: &Options) -> Result<Self, Failure> {
+        let recipe = recipe::load(&global.recipe).map_err(|e| {
+            let exit = if e.is_io() {
+                Exit::Io
+            } else {
+                Exit::InvalidInput
+            };
+            Failure::new(exit, e)
+        })?;
+        let workspace = Workspace::for_recipe(&global.recipe, global.workspace.as_deref());
+        let guard = workspace.lock().map_err(|e| match e {
+            WorkspaceError::Busy { .. } => Failure::new(
+                Exit::WorkspaceBusy,
+                miette::miette!(
+                    help = "wait for the other run to finish, or give this one its own --workspace",
+                    "{e}"
+                ),
+            ),
+            WorkspaceError::Io { .. } => Failure::io(e),
+        })?;
+        let lock_path = global.recipe.with_file_name("airlift.lock");
+        Ok(Session {
+            recipe,
+            lock_path,
+            workspace,
+            sides: std::sync::OnceLock::new(),
+            _guard: guard,
+        })
+    }
+
+    pub fn read_lock(&self) -> Result<Option<LockFile>, Failure> {
+        LockFile::read(&self.lock_path).map_err(|e| {
+            Failure::new(
+                Exit::InvalidInput,
+                miette::miette!(
+                    help = "fix or delete the file; `airlift lock` writes a new one",
+                    "{e}"
+                ),
+            )
+        })
+    }
+
+    pub fn journal(&self) -> Result<Journal, Failure> {
+        Journal::open(&self.workspace.journal_path()).map_err(Failure::io)
+    }
+
+    /// The registry clients of this command (see [`sides`]); cheap to clone.
+    pub fn sides(&self, global: &Options) -> Result<Sides, Failure> {
+        if let Some(s) = self.sides.get() {
+            return Ok(s.clone());
+        }
+        let built = global.sides()?;
+        Ok(self.sides.get_or_init(|| built).clone())
+    }
+
+    pub fn cache(&self) -> ManifestCache {
+        ManifestCache::new(&self.workspace.manifest_cache())
+    }
+
+    /// Goals of the selected targets (all when none) and what they need.
+    pub fn goals(&self, targets: &[String]) -> Result<Vec<TargetGoal>, Failure> {
+        for t in targets {
+            if self.recipe.target(t).is_none() {
+                let names: Vec<&str> = self
+                    .recipe
+                    .targets
+                    .iter()
+                    .map(|t| t.name.value.as_str())
+                    .collect();
+                return Err(Failure::new(
+                    Exit::InvalidInput,
+                    miette::miette!(
+                        help = format!("the recipe's targets are: {}", names.join(", ")),
+                        "no target named `{t}` in the recipe"
+                    ),
+                ));
+            }
+        }
+        plan::expand(&self.recipe, targets).map_err(|unsupported| {
+            let lines: Vec<String> = unsupported
+                .iter()
+                .map(|u| format!("target `{}` needs {}", u.target, u.what))
+                .collect();
+            Failure::new(
+                Exit::NotAvailable,
+                miette::miette!(
+                    help = "this version mirrors `images` and `release` sets to registry (docker://) targets; nothing was changed",
+                    "not available yet:\n  {}",
+                    lines.join("\n  ")
+                ),
+            )
+        })
+    }
+}
+

@@ -1,0 +1,250 @@
+//! The last stages of the plan: the graph-data image of each target that carries a release
+//! set with `graph #true`, each target's cluster resources (after every task of the target),
+//! and the lock write.
+//!
+//! Pure: the recipe, expanded goals, discovery and recorded state in, tasks out.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::build::{Outputs, Plan, PlanOptions, RecordedState, freshness};
+use super::goal::TargetGoal;
+use super::naming::graph_image;
+use super::task::{Task, TaskId, TaskKind};
+use crate::discover::Discovery;
+use crate::oci::Digest;
+use crate::recipe::{ContentSet, MirrorScope as RecipeScope, MirrorSourcePolicy, Recipe};
+use crate::resources::{MirrorScope, ResourceOptions, SourcePolicy};
+use crate::state::{KindName, LockFile};
+use crate::task::{GraphImageSpec, LockSpec, Loaded, RenderSpec};
+
+/// The first release set (by name) with `graph #true` that `goal` carries.
+pub fn graph_set<'a>(recipe: &'a Recipe, goal: &TargetGoal) -> Option<&'a str> {
+    let mut sets: Vec<&str> = goal.releases.iter().map(|r| r.set.as_str()).collect();
+    sets.sort();
+    sets.into_iter()
+        .find_map(|s| match recipe.content_set(s) {
+            Some(ContentSet::Release(r)) if r.graph => Some(r.name.value.as_str()),
+            _ => None,
+        })
+}
+
+/// One `build-graph-image` task per target carrying a `graph #true` release set, from the
+/// graph input discovery prepared (stored graph data, pinned base). When discovery could not
+/// prepare it, the image is reported missing.
+pub(super) fn add_graph_images(
+    plan: &mut Plan,
+    recipe: &Recipe,
+    goals: &[TargetGoal],
+    discovery: &Discovery,
+    state: &dyn RecordedState,
+    opts: &PlanOptions,
+    out: &Outputs,
+) {
+    for goal in goals {
+        if graph_set(recipe, goal).is_none() {
+            continue;
+        }
+        let dest = match graph_image(&goal.dest) {
+            Ok(d) => d,
+            Err(e) => {
+                if let Some(r) = goal_ref(goal) {
+                    plan.missing.push((r, format!("graph-data image: {e}")));
+                }
+                continue;
+            }
+        };
+        let input = match &discovery.graph {
+            Some(Ok(g)) => g,
+            Some(Err(why)) => {
+                plan.missing.push((dest, format!("graph-data image: {why}")));
+                continue;
+            }
+            None => {
+                plan.missing
+                    .push((dest, "graph-data image: graph data not read".to_string()));
+                continue;
+            }
+        };
+        let kind = TaskKind::BuildGraphImage(GraphImageSpec {
+            release_set: input.set.clone(),
+            dest: dest.clone(),
+            tarball: input.tarball.clone(),
+            tarball_digest: input.tarball_digest.clone(),
+            base: input.base.clone(),
+            arch: input.arch.clone(),
+            mtime: out
+                .source_date_epoch
+                .and_then(|e| u64::try_from(e).ok())
+                .unwrap_or(0),
+        });
+        let key = kind.key();
+        let fresh = freshness(&kind, &key, None, state, discovery, opts);
+        plan.tasks.push(Task {
+            id: TaskId::new(KindName::BuildGraphImage, &goal.name, &dest.to_string()),
+            target: goal.name.clone(),
+            key,
+            kind,
+            deps: Vec::new(),
+            after: Vec::new(),
+            freshness: fresh,
+            bytes: 0,
+        });
+    }
+    plan.missing.sort();
+    plan.missing.dedup();
+}
+
+/// The graph image's unfolded name at the target, for the `missing` line when
+/// `max-nested-paths` cannot name it.
+fn goal_ref(goal: &TargetGoal) -> Option<crate::oci::ImageRef> {
+    let ns = if goal.dest.namespace.is_empty() {
+        String::new()
+    } else {
+        format!("/{}", goal.dest.namespace)
+    };
+    format!("{}{ns}/openshift/graph-image:latest", goal.dest.registry)
+        .parse()
+        .ok()
+}
+
+/// How a target's resources are rendered, from the recipe's target options.
+pub fn resource_options(recipe: &Recipe, goal: &TargetGoal, out: &Outputs) -> ResourceOptions {
+    let target = recipe.target(&goal.name);
+    ResourceOptions {
+        target: goal.name.clone(),
+        scope: match target.map(|t| t.mirror_scope) {
+            Some(RecipeScope::Namespace) => MirrorScope::Namespace,
+            Some(RecipeScope::Registry) => MirrorScope::Registry,
+            _ => MirrorScope::Repository,
+        },
+        source_policy: match target.map(|t| t.mirror_source_policy) {
+            Some(MirrorSourcePolicy::NeverContactSource) => Some(SourcePolicy::NeverContactSource),
+            _ => None,
+        },
+        folded_paths: goal.dest.max_nested_paths.is_some_and(|m| m > 0),
+        icsp: false,
+        insecure_mirrors: out.insecure_mirrors,
+        source_date_epoch: out.source_date_epoch,
+    }
+}
+
+/// `catalog-source-template` of every catalog set the goal carries: the name the recipe gives
+/// it and its path (relative to the recipe file that names it).
+pub fn templates(recipe: &Recipe, goal: &TargetGoal) -> BTreeMap<String, (String, std::path::PathBuf)> {
+    let mut out = BTreeMap::new();
+    for c in &goal.catalogs {
+        let Some(set) = recipe.catalogs().find(|s| s.name.value == c.set) else {
+            continue;
+        };
+        let Some(t) = &set.catalog_source_template else {
+            continue;
+        };
+        let base = recipe
+            .files
+            .get(set.origin.file)
+            .and_then(|f| f.path.parent().map(Path::to_path_buf))
+            .unwrap_or_default();
+        out.insert(
+            c.set.clone(),
+            (t.value.display().to_string(), base.join(&t.value)),
+        );
+    }
+    out
+}
+
+/// The render spec of one target (`goal` expanded with every item it holds).
+pub fn render_spec(recipe: &Recipe, goal: &TargetGoal, out: &Outputs) -> RenderSpec {
+    RenderSpec {
+        target: goal.name.clone(),
+        dest: goal.dest.clone(),
+        items: goal.items.clone(),
+        catalogs: goal.catalogs.clone(),
+        graph: graph_set(recipe, goal).is_some(),
+        options: resource_options(recipe, goal, out),
+        templates: templates(recipe, goal),
+        lock: Loaded::new(out.lock.clone()),
+        lock_digest: lock_digest(&out.lock),
+        signatures_dir: out.workspace.root().join("signatures"),
+        dir: out.workspace.out_dir(&goal.name).join("cluster-resources"),
+    }
+}
+
+fn lock_digest(lock: &LockFile) -> Digest {
+    Digest::of(lock.to_text().as_bytes())
+}
+
+/// One `render-resources` task per target, after every other task of that target (whatever
+/// their outcome: the resources describe what the target holds).
+pub(super) fn add_resources(
+    plan: &mut Plan,
+    recipe: &Recipe,
+    goals: &[TargetGoal],
+    discovery: &Discovery,
+    state: &dyn RecordedState,
+    out: &Outputs,
+) {
+    for goal in goals {
+        let after: Vec<TaskId> = plan
+            .tasks
+            .iter()
+            .filter(|t| t.target == goal.name)
+            .map(|t| t.id.clone())
+            .collect();
+        let input_dirty = plan
+            .tasks
+            .iter()
+            .find(|t| t.target == goal.name && !t.freshness.is_fresh())
+            .map(|t| t.id.clone());
+        let kind = TaskKind::RenderResources(render_spec(recipe, goal, out));
+        let key = kind.key();
+        let fresh = freshness(
+            &kind,
+            &key,
+            input_dirty.as_ref(),
+            state,
+            discovery,
+            &PlanOptions::default(),
+        );
+        plan.tasks.push(Task {
+            id: TaskId::new(KindName::RenderResources, &goal.name, "cluster-resources"),
+            target: goal.name.clone(),
+            key,
+            kind,
+            deps: Vec::new(),
+            after,
+            freshness: fresh,
+            bytes: 0,
+        });
+    }
+}
+
+/// The `write-lock` task, when the build writes the lock. It belongs to no target.
+pub(super) fn add_lock(plan: &mut Plan, discovery: &Discovery, out: &Outputs) {
+    let Some(path) = &out.lock_path else {
+        return;
+    };
+    let kind = TaskKind::WriteLock(LockSpec::new(path.clone(), out.lock.clone()));
+    let key = kind.key();
+    let fresh = freshness(
+        &kind,
+        &key,
+        None,
+        &BTreeMap::new(),
+        discovery,
+        &PlanOptions::default(),
+    );
+    let file = path
+        .file_name()
+        .map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into_owned());
+    plan.tasks.push(Task {
+        id: TaskId::new(KindName::WriteLock, "", &file),
+        target: String::new(),
+        key,
+        kind,
+        deps: Vec::new(),
+        after: Vec::new(),
+        freshness: fresh,
+        bytes: 0,
+    });
+}

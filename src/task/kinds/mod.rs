@@ -1,0 +1,305 @@
+//! The task kinds of the build DAG. Each kind is one self-contained file here: its spec (the
+//! inputs that make its key), how a recorded run is confirmed ([`Check`]), its `run`, and the
+//! journal record it leaves. The planner builds specs; the scheduler (`exec::run`) calls
+//! [`TaskKind::run`] and [`TaskKind::record`] and knows no kind.
+//!
+//! Adding a kind touches at most four files: the kind's own file here, the variant and the
+//! dispatch lines in this file, the planner stage that creates its tasks (`plan/`), and the
+//! book's concepts page. See `book/src/concepts/tasks.md`.
+
+mod copy;
+mod graph_image;
+mod prune_catalog;
+mod render;
+mod verify_cosign;
+mod verify_signature;
+mod write_lock;
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+pub use copy::CopySpec;
+pub use graph_image::GraphImageSpec;
+pub use prune_catalog::{CatalogInput, PruneSpec};
+pub use render::RenderSpec;
+pub use verify_cosign::{CosignKeyRef, CosignSpec};
+pub use verify_signature::{KeyFile, VerifySpec};
+pub use write_lock::LockSpec;
+
+use super::{CopyEngine, Counts, PlacedBlobs};
+use crate::discover::Sides;
+use crate::exec::EventSink;
+use crate::exit::Exit;
+use crate::oci::{Digest, ImageRef};
+use crate::plan::{TaskId, TaskKey};
+use crate::state::{Journal, KindName, Record};
+
+/// Data a spec carries that is read or parsed once per build (key files, a read catalog). It
+/// takes no part in comparisons: the spec's digests say what it is.
+#[derive(Clone)]
+pub struct Loaded<T>(pub std::sync::Arc<T>);
+
+impl<T> Loaded<T> {
+    pub fn new(value: T) -> Self {
+        Loaded(std::sync::Arc::new(value))
+    }
+}
+
+impl<T> std::ops::Deref for Loaded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> PartialEq for Loaded<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<T> Eq for Loaded<T> {}
+
+impl<T> PartialOrd for Loaded<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T> Ord for Loaded<T> {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+}
+
+impl<T> std::fmt::Debug for Loaded<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Loaded(..)")
+    }
+}
+
+/// What a finished task produced.
+#[derive(Clone, Debug)]
+pub struct Output {
+    /// The output digest: the manifest at the destination, the verified digest, the digest of
+    /// the written files.
+    pub digest: Digest,
+    pub counts: Counts,
+}
+
+/// A task's failure, typed up to the reporter: the exit class it maps to, what happened and
+/// what to do next.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TaskError {
+    pub exit: Exit,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl TaskError {
+    /// From a diagnostic: its message and its help.
+    pub fn from_diagnostic(exit: Exit, e: &dyn miette::Diagnostic) -> Self {
+        TaskError {
+            exit,
+            message: e.to_string(),
+            help: e.help().map(|h| h.to_string()),
+        }
+    }
+
+    pub fn new(exit: Exit, message: impl Into<String>, help: impl Into<String>) -> Self {
+        TaskError {
+            exit,
+            message: message.into(),
+            help: Some(help.into()),
+        }
+    }
+}
+
+/// How the planner confirms that a task recorded done is still done.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// The destination reference must still hold the recorded output (a manifest HEAD made by
+    /// discovery; skipped with `--trust-state`).
+    Registry(String),
+    /// A local output (files in the workspace, the lock) must have the recorded digest; read by
+    /// discovery under this slot.
+    Local(String),
+    /// The journal record is enough (verifications: their output is a fact, not a place).
+    Record,
+    /// No record: fresh exactly when the local output already has the digest the task would
+    /// write (the lock file).
+    Content { slot: String, digest: Digest },
+}
+
+/// What every task of one run shares.
+pub struct RunCx<'a> {
+    pub sides: &'a Sides,
+    /// Copies from original sources.
+    pub from_source: &'a CopyEngine<'a>,
+    /// Copies from the destination of a needed target.
+    pub from_dest: &'a CopyEngine<'a>,
+    /// Blobs catalog rebuilds placed in this run.
+    pub placed: &'a PlacedBlobs,
+    /// The journal, as recorded so far (readers take a snapshot; the scheduler appends).
+    pub journal: &'a Mutex<Journal>,
+    pub events: &'a EventSink,
+}
+
+/// What one task gets besides the shared context: its index in the plan (its job number in
+/// events) and the outputs of its finished dependencies.
+pub struct Inputs<'a> {
+    pub job: usize,
+    pub deps: &'a BTreeMap<TaskId, Digest>,
+}
+
+/// One kind of task. Implemented by every spec in this module.
+pub(crate) trait Kind {
+    const NAME: KindName;
+
+    /// The task key: sha256 of the canonical JSON of the kind, key version, input digests and
+    /// parameters (see `plan::key`).
+    fn key(&self) -> TaskKey;
+
+    /// The journal slot the task records under (a destination reference, or a name for
+    /// outputs that are not images).
+    fn slot(&self) -> String;
+
+    /// The digest the task consumes (recorded; explains "source digest changed").
+    fn source_digest(&self) -> Digest;
+
+    /// How a recorded run is confirmed.
+    fn check(&self) -> Check;
+
+    /// Does the work.
+    async fn run(&self, cx: &RunCx<'_>, inputs: &Inputs<'_>) -> Result<Output, TaskError>;
+}
+
+/// The kinds, as one enum the planner, the scheduler and the explainers share.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum TaskKind {
+    Copy(CopySpec),
+    VerifySignature(VerifySpec),
+    VerifyCosign(CosignSpec),
+    PruneCatalog(PruneSpec),
+    BuildGraphImage(GraphImageSpec),
+    RenderResources(RenderSpec),
+    WriteLock(LockSpec),
+}
+
+/// Calls `$body` with `$s` bound to the spec, and `$k` to its type, whatever the kind.
+macro_rules! each_kind {
+    ($self:expr, $s:ident => $body:expr) => {
+        match $self {
+            TaskKind::Copy($s) => $body,
+            TaskKind::VerifySignature($s) => $body,
+            TaskKind::VerifyCosign($s) => $body,
+            TaskKind::PruneCatalog($s) => $body,
+            TaskKind::BuildGraphImage($s) => $body,
+            TaskKind::RenderResources($s) => $body,
+            TaskKind::WriteLock($s) => $body,
+        }
+    };
+}
+
+fn name_of<K: Kind>(_: &K) -> KindName {
+    K::NAME
+}
+
+impl TaskKind {
+    pub fn kind_name(&self) -> KindName {
+        each_kind!(self, s => name_of(s))
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.kind_name().as_str()
+    }
+
+    pub fn key(&self) -> TaskKey {
+        each_kind!(self, s => s.key())
+    }
+
+    pub fn slot(&self) -> String {
+        each_kind!(self, s => s.slot())
+    }
+
+    pub fn source_digest(&self) -> Digest {
+        each_kind!(self, s => s.source_digest())
+    }
+
+    pub fn check(&self) -> Check {
+        each_kind!(self, s => s.check())
+    }
+
+    pub async fn run(&self, cx: &RunCx<'_>, inputs: &Inputs<'_>) -> Result<Output, TaskError> {
+        each_kind!(self, s => s.run(cx, inputs).await)
+    }
+
+    /// The journal record of a finished run; `None` for kinds whose output is checked by
+    /// content ([`Check::Content`]).
+    pub fn record(&self, key: &TaskKey, output: &Output) -> Option<Record> {
+        if matches!(self.check(), Check::Content { .. }) {
+            return None;
+        }
+        Some(Record {
+            key: key.to_string(),
+            kind: self.kind_name(),
+            dest: self.slot(),
+            source_digest: self.source_digest(),
+            output_digest: output.digest.clone(),
+        })
+    }
+
+    /// The copy this task performs, if it is a copy.
+    pub fn as_copy(&self) -> Option<&CopySpec> {
+        match self {
+            TaskKind::Copy(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The reference as the recipe names it and where the task puts it; `None` for tasks that
+    /// write no image of the recipe (verifications, resources, the lock).
+    pub fn origin_and_dest(&self) -> Option<(&ImageRef, &ImageRef)> {
+        match self {
+            TaskKind::Copy(c) => Some((&c.origin, &c.dest)),
+            TaskKind::PruneCatalog(p) => Some((&p.origin, &p.dest)),
+            _ => None,
+        }
+    }
+
+    /// True for the tasks that check signatures (`verify-signature`, `verify-cosign`).
+    pub fn is_verification(&self) -> bool {
+        matches!(
+            self,
+            TaskKind::VerifySignature(_) | TaskKind::VerifyCosign(_)
+        )
+    }
+
+    /// True for the tasks that put an image at a destination (progress counts these).
+    pub fn writes_image(&self) -> bool {
+        matches!(
+            self,
+            TaskKind::Copy(_) | TaskKind::PruneCatalog(_) | TaskKind::BuildGraphImage(_)
+        )
+    }
+
+    /// What the task is about, for plan text: `origin -> dest` for images, a name otherwise.
+    pub fn subject(&self) -> String {
+        match self {
+            TaskKind::Copy(c) => format!("{} -> {}", c.origin, c.dest),
+            TaskKind::PruneCatalog(p) => format!("{} -> {}", p.origin, p.dest),
+            TaskKind::VerifySignature(v) => format!("{} {}", v.release, v.payload),
+            TaskKind::VerifyCosign(c) => {
+                let trusts: Vec<&str> = c.keys.iter().map(|k| k.trust.as_str()).collect();
+                format!("{} (trust {})", c.image, trusts.join(", "))
+            }
+            TaskKind::BuildGraphImage(g) => format!("{} -> {}", g.release_set, g.dest),
+            TaskKind::RenderResources(r) => r.dir.display().to_string(),
+            TaskKind::WriteLock(l) => l.path.display().to_string(),
+        }
+    }
+}
