@@ -371,7 +371,8 @@ async fn only_images_whose_cosign_signature_verifies_are_mirrored() {
     );
     let out = lab.run(&["plan"]);
     assert!(
-        stdout(&out).contains("plan: 0 to run, 5 fresh"),
+        // 5 tasks of content, the cluster resources and the lock.
+        stdout(&out).contains("plan: 0 to run, 7 fresh"),
         "{}",
         stdout(&out)
     );

@@ -319,7 +319,8 @@ async fn release_set_is_mirrored_under_oc_mirror_names_and_rebuilds_offline() {
     let out = lab.run(&["plan", "--offline"]);
     assert!(out.status.success(), "plan failed: {}", stderr(&out));
     assert!(
-        stdout(&out).contains("plan: 0 to run, 6 fresh"),
+        // 6 copies and the cluster resources (`--offline` writes no lock).
+        stdout(&out).contains("plan: 0 to run, 7 fresh"),
         "{}",
         stdout(&out)
     );
@@ -397,7 +398,8 @@ async fn verified_releases_are_mirrored_with_their_signature_configmap() {
     // Verified once: a rerun plans no verification.
     let out = lab.run(&["plan"]);
     assert!(
-        stdout(&out).contains("plan: 0 to run, 8 fresh"),
+        // 8 tasks of content, the cluster resources and the lock.
+        stdout(&out).contains("plan: 0 to run, 10 fresh"),
         "{}",
         stdout(&out)
     );
@@ -524,13 +526,15 @@ async fn graph_true_pushes_the_graph_data_image_and_renders_the_update_service()
     let manifest = raw(&graph_ref).expect("graph-data image at the mirror");
     let digest = support::fixture::sha256(&manifest);
     assert!(
-        stderr(&out).contains(&format!(
-            "@{digest} on {}/base/ubi:9@{}",
-            lab.up.host(),
-            lab.base.digest
-        )),
+        stderr(&out).contains(&format!("copied {graph_ref}@{digest}")),
         "{}",
         stderr(&out)
+    );
+    // The base is pinned in the lock like any image, so a no-op build never asks for it.
+    let lock = std::fs::read_to_string(lab.dir.path().join("airlift.lock")).expect("lock");
+    assert!(
+        lock.contains(&format!("{}/base/ubi:9", lab.up.host())) && lock.contains(&lab.base.digest),
+        "{lock}"
     );
     assert_graph_image_on_base(&lab, &graph_ref);
     let us = lab.resources_dir().join("updateService.yaml");

@@ -19,10 +19,14 @@ pub(crate) struct BuildArgs<'a> {
 
 pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
     if args.shard.is_some() || args.shards_done.is_some() {
-        return Err(Failure::not_available("airlift build --shard/--shards-done"));
+        return Err(Failure::not_available(
+            "airlift build --shard/--shards-done",
+        ));
     }
     if args.split_blobs {
-        return Err(Failure::not_available("airlift build --split-blobs (archive targets)"));
+        return Err(Failure::not_available(
+            "airlift build --split-blobs (archive targets)",
+        ));
     }
     let options = global.options();
     let mut request = Request::new(&options, args.targets);

@@ -31,7 +31,11 @@ pub(crate) fn run(global: &GlobalOpts, names: &[String]) -> CmdResult {
     if let Some(recipe) = &recipe {
         for n in names {
             if recipe.content_set(n).is_none() {
-                let known: Vec<&str> = recipe.sets.iter().map(|s| s.name().value.as_str()).collect();
+                let known: Vec<&str> = recipe
+                    .sets
+                    .iter()
+                    .map(|s| s.name().value.as_str())
+                    .collect();
                 return Err(Failure::new(
                     Exit::InvalidInput,
                     miette::miette!(
@@ -53,7 +57,10 @@ pub(crate) fn run(global: &GlobalOpts, names: &[String]) -> CmdResult {
     if let Some(f) = pipeline::failure(&prepared.plan, &outcome) {
         return Err(f);
     }
-    let diff = LockFile::diff(&prepared.old_lock.clone().unwrap_or_default(), &prepared.lock);
+    let diff = LockFile::diff(
+        &prepared.old_lock.clone().unwrap_or_default(),
+        &prepared.lock,
+    );
     print!("{}", diff.render());
     if !global.quiet {
         eprintln!(

@@ -4,9 +4,9 @@
 use futures_util::stream::{self, StreamExt};
 
 use super::GlobalOpts;
-use crate::pipeline::{self, Session};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::oci::{Digest, ImageRef};
+use crate::pipeline::{self, Session};
 use crate::registry::{ManifestDoc, RegistryClient};
 
 pub(crate) fn run(global: &GlobalOpts, target: &str) -> CmdResult {

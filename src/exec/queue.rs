@@ -27,7 +27,10 @@ pub struct DependencyQueue {
 impl DependencyQueue {
     /// `dirty`: the tasks to run. `edges`: (task, dependency, kind); edges to tasks that are not
     /// dirty are satisfied already (their output is there).
-    pub fn new(dirty: &BTreeSet<usize>, edges: impl IntoIterator<Item = (usize, usize, Edge)>) -> Self {
+    pub fn new(
+        dirty: &BTreeSet<usize>,
+        edges: impl IntoIterator<Item = (usize, usize, Edge)>,
+    ) -> Self {
         let mut q = DependencyQueue::default();
         for &t in dirty {
             q.waiting.insert(t, 0);

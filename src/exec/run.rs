@@ -37,7 +37,9 @@ pub struct RunEnv<'a> {
 pub enum Failed {
     Error(TaskError),
     /// A task it needed failed (the root failure is named).
-    NotAttempted { dep: TaskId },
+    NotAttempted {
+        dep: TaskId,
+    },
 }
 
 impl std::fmt::Display for Failed {
@@ -129,7 +131,10 @@ pub async fn execute(
                 .collect();
             let kind: &TaskKind = &task.kind;
             running.push(async move {
-                let inputs = Inputs { job: i, deps: &deps };
+                let inputs = Inputs {
+                    job: i,
+                    deps: &deps,
+                };
                 (i, kind.run(cx, &inputs).await)
             });
         }

@@ -26,6 +26,15 @@ pub struct DiscoverMode {
     pub verify: bool,
 }
 
+/// What discovery tells the user.
+#[derive(Debug, Default)]
+pub struct Said {
+    /// Printed even with `-q` when they start with `WARNING`.
+    pub warnings: Vec<String>,
+    /// Informational lines (releases read).
+    pub notes: Vec<String>,
+}
+
 /// Discovery and what the user should be told about it.
 pub struct Discovered {
     pub discovery: Discovery,
@@ -54,20 +63,12 @@ pub fn discover(
     journal: &Journal,
     mode: DiscoverMode,
 ) -> Result<Discovered, Failure> {
-    let mut warnings = Vec::new();
-    let mut notes = Vec::new();
-    let cosign = trust::cosign_trusts(session, goals, !mode.verify, &mut warnings)?;
-    let releases = release::discover_releases(
-        rt,
-        session,
-        global,
-        goals,
-        lock,
-        mode.resolution,
-        &mut warnings,
-        &mut notes,
-    )?;
-    let release_trust = release::release_trust(session, &releases, mode.verify, &mut warnings)?;
+    let mut said = Said::default();
+    let cosign = trust::cosign_trusts(session, goals, !mode.verify, &mut said.warnings)?;
+    let releases =
+        release::discover_releases(rt, session, global, goals, lock, mode.resolution, &mut said)?;
+    let release_trust =
+        release::release_trust(session, &releases, mode.verify, &mut said.warnings)?;
     let sides = session.sides(global)?;
     let opts = |concurrency| DiscoverOptions {
         resolution: mode.resolution,
@@ -99,7 +100,7 @@ pub fn discover(
     let blocks: Vec<_> = session.recipe.block_patterns().cloned().collect();
     let (mut expanded, invalid) = plan::expand_items(goals, &d, &blocks);
     for i in invalid {
-        warnings.push(format!(
+        said.warnings.push(format!(
             "catalog `{}`: bundle `{}` names an invalid image `{}` ({}); it is not mirrored",
             i.set, i.bundle, i.image, i.reason
         ));
@@ -128,20 +129,28 @@ pub fn discover(
     d.dest.extend(images.dest);
     d.unresolved = images.unresolved;
     if let Some(set) = release::graph_release_set(session, goals) {
-        let base_digest = base
-            .as_ref()
-            .map(|b| (&b.origin, d.images.get(&b.origin).map(|r| &r.digest)));
-        if let Some(b) = &base {
-            d.unresolved.remove(&b.origin);
-        }
-        d.graph = Some(release::graph_input(session, set, mode.resolution, base_digest));
+        // The base's resolution is the graph image's business, not an image of a set.
+        let why = base.as_ref().and_then(|b| d.unresolved.remove(&b.origin));
+        let base_digest = base.as_ref().map(|b| {
+            let found = d.images.get(&b.origin).map(|r| &r.digest);
+            (
+                &b.origin,
+                found.ok_or(why.as_deref().unwrap_or("not resolved")),
+            )
+        });
+        d.graph = Some(release::graph_input(
+            session,
+            set,
+            mode.resolution,
+            base_digest,
+        ));
         probe_graph_images(rt, session, &sides, goals, journal, mode, &mut d);
     }
     local_outputs(session, goals, &mut d);
     Ok(Discovered {
         discovery: d,
-        warnings,
-        notes,
+        warnings: said.warnings,
+        notes: said.notes,
     })
 }
 
@@ -177,17 +186,19 @@ fn local_outputs(session: &Session, goals: &[TargetGoal], d: &mut Discovery) {
         .map(|b| crate::oci::Digest::of(&b));
     d.local.insert(LockSpec::slot_of(&session.lock_path), lock);
     for g in goals {
-        let dir = session
-            .workspace
-            .out_dir(&g.name)
-            .join("cluster-resources");
+        let dir = session.workspace.out_dir(&g.name).join("cluster-resources");
         // An unreadable directory counts as absent: the render task then runs and says why.
-        d.local
-            .insert(RenderSpec::slot_of(&g.name), dir_digest(&dir).ok().flatten());
+        d.local.insert(
+            RenderSpec::slot_of(&g.name),
+            dir_digest(&dir).ok().flatten(),
+        );
     }
 }
 
-pub(super) fn catalog_failure(recipe: &Recipe, errors: Vec<discover::CatalogDiscoveryError>) -> Failure {
+pub(super) fn catalog_failure(
+    recipe: &Recipe,
+    errors: Vec<discover::CatalogDiscoveryError>,
+) -> Failure {
     let exit = if errors.iter().all(|e| e.is_filter()) {
         Exit::InvalidInput
     } else {
@@ -214,4 +225,3 @@ pub(super) fn catalog_failure(recipe: &Recipe, errors: Vec<discover::CatalogDisc
     }
     Failure::new(exit, report)
 }
-

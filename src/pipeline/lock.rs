@@ -71,11 +71,7 @@ pub fn merged_lock(
 }
 
 /// `--locked`: fail naming every difference between the lock and this resolution.
-pub fn check_locked(
-    path: &Path,
-    old: Option<&LockFile>,
-    new: &LockFile,
-) -> Result<(), Failure> {
+pub fn check_locked(path: &Path, old: Option<&LockFile>, new: &LockFile) -> Result<(), Failure> {
     let Some(old) = old else {
         return Err(Failure::new(
             Exit::LockMismatch,

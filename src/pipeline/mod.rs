@@ -11,7 +11,7 @@ mod run;
 mod session;
 mod trust;
 
-pub use discover::{DiscoverMode, Discovered, discover};
+pub use discover::{DiscoverMode, Discovered, Said, discover};
 pub use held::{offline_goal, render_target};
 pub use lock::{check_locked, merged_lock};
 pub use options::{Options, runtime, source_date_epoch};

@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use super::{Options, Session};
+use super::{Options, Said, Session};
 use crate::discover::{self, DiscoveredRelease, GraphInput, ReleaseTrust, Resolution};
 use crate::exit::{Exit, Failure};
 use crate::oci::{Digest, ImageRef};
@@ -55,8 +55,7 @@ pub fn discover_releases(
     goals: &[TargetGoal],
     lock: Option<&LockFile>,
     resolution: Resolution,
-    warnings: &mut Vec<String>,
-    notes: &mut Vec<String>,
+    said: &mut Said,
 ) -> Result<Vec<DiscoveredRelease>, Failure> {
     let sets = carried_sets(goals);
     if sets.is_empty() {
@@ -90,7 +89,7 @@ pub fn discover_releases(
         )?;
     for (set, s) in &selections {
         for w in &s.warnings {
-            warnings.push(format!("release `{set}`: {w}"));
+            said.warnings.push(format!("release `{set}`: {w}"));
         }
     }
     let source_client = session.sides(global)?.source;
@@ -106,7 +105,7 @@ pub fn discover_releases(
         ))
         .map_err(|e| fail(e, Exit::Remote))?;
     for r in &releases {
-        notes.push(format!(
+        said.notes.push(format!(
             "release `{}`: {} {} ({} components) {}",
             r.set,
             r.version,
@@ -121,15 +120,12 @@ pub fn discover_releases(
 /// `goal` with the items of its release sets from stored graph responses and the payload
 /// cache (no network), when the caller did not discover them (`airlift resources`,
 /// `airlift verify`). A payload named by tag (`image=`) is pinned through the lock.
-pub fn with_stored_releases(
-    session: &Session,
-    goal: &TargetGoal,
-) -> Result<TargetGoal, Failure> {
+pub fn with_stored_releases(session: &Session, goal: &TargetGoal) -> Result<TargetGoal, Failure> {
     let discovered = goal
         .items
         .iter()
         .any(|i| i.category == crate::resources::Category::Release);
-    let sets = carried_sets(std::slice::from_ref(&goal));
+    let sets = carried_sets(std::slice::from_ref(goal));
     if discovered || sets.is_empty() {
         return Ok(goal.clone());
     }
@@ -156,7 +152,7 @@ pub fn with_stored_releases(
         releases,
         ..discover::Discovery::default()
     };
-    Ok(plan::expanded_goal(&goal, &discovery, &[]).0)
+    Ok(plan::expanded_goal(goal, &discovery, &[]).0)
 }
 
 /// The keyrings of the trust blocks with a `gpg-keyring` that apply to each discovered
@@ -225,7 +221,9 @@ pub fn release_trust(
 /// The release set whose graph-data image this build makes: the first target's first graph
 /// set (by name).
 pub fn graph_release_set<'a>(session: &'a Session, goals: &[TargetGoal]) -> Option<&'a ReleaseSet> {
-    let name = goals.iter().find_map(|g| plan::graph_set(&session.recipe, g))?;
+    let name = goals
+        .iter()
+        .find_map(|g| plan::graph_set(&session.recipe, g))?;
     match session.recipe.content_set(name) {
         Some(ContentSet::Release(r)) => Some(r),
         _ => None,
@@ -289,7 +287,7 @@ pub fn graph_input(
     session: &Session,
     set: &ReleaseSet,
     resolution: Resolution,
-    base: Option<(&ImageRef, Option<&Digest>)>,
+    base: Option<(&ImageRef, Result<&Digest, &str>)>,
 ) -> Result<GraphInput, String> {
     let (tarball, tarball_digest) = graph_data(session, set, resolution).map_err(|e| {
         let help = miette::Diagnostic::help(&e)
@@ -300,10 +298,10 @@ pub fn graph_input(
     let base_source = base.map(|(r, _)| r.clone());
     let base = match base {
         None => None,
-        Some((reference, Some(d))) => Some(reference.pinned(d.clone())),
-        Some((reference, None)) => {
+        Some((reference, Ok(d))) => Some(reference.pinned(d.clone())),
+        Some((reference, Err(why))) => {
             return Err(format!(
-                "its base image `{reference}` could not be resolved; make it readable from the source side, or set `graph-base-image=\"scratch\"` on release `{}`",
+                "cannot read its base image `{reference}`: {why}; make it readable from the source side (mirror it there, check credentials and TLS flags), or set `graph-base-image=\"<reachable image>\"` on release `{}`; `graph-base-image=\"scratch\"` builds the image without a base (its copy command then cannot run)",
                 set.name.value
             ));
         }

@@ -176,7 +176,11 @@ pub fn execute(
 
 /// The one-line summary of a build.
 pub fn summary(plan: &Plan, outcome: &ExecOutcome) -> String {
-    let fresh = plan.tasks.len() - plan.dirty().count();
+    let fresh = plan
+        .tasks
+        .iter()
+        .filter(|t| !t.kind.is_output() && t.freshness.is_fresh())
+        .count();
     let copied = outcome
         .done
         .keys()
@@ -268,8 +272,7 @@ pub fn failure(plan: &Plan, outcome: &ExecOutcome) -> Option<Failure> {
     helps.sort();
     helps.dedup();
     helps.push(
-        "fix the causes above and rerun `airlift build`: finished work is not repeated"
-            .to_string(),
+        "fix the causes above and rerun `airlift build`: finished work is not repeated".to_string(),
     );
     Some(Failure::new(
         exit,

@@ -10,7 +10,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-
 use std::path::PathBuf;
 
 use regex::Regex;

@@ -13,12 +13,12 @@ use super::TaskKey;
 use super::build::{PlanOptions, RecordedState, freshness};
 use super::goal::TargetGoal;
 use super::task::{Task, TaskId, TaskKind};
-use crate::state::KindName;
-use crate::task::{CatalogInput, CopySpec, PruneSpec};
 use crate::catalog::{CatalogFilter, ChannelFilter, FilterError, FilterErrors, PackageFilter};
 use crate::discover::{CatalogImage, Discovery};
 use crate::oci::ImageRef;
 use crate::recipe::{CatalogSet, Recipe, RecipeErrors};
+use crate::state::KindName;
+use crate::task::{CatalogInput, CopySpec, PruneSpec};
 
 /// The recipe's `full` and `package` nodes as the catalog module's filter.
 pub fn filter_of(set: &CatalogSet) -> CatalogFilter {
@@ -170,8 +170,7 @@ pub(super) fn catalog_tasks(
                         bundles: found.filtered.kept.len(),
                         input: CatalogInput(found.clone()),
                     });
-                    let id =
-                        TaskId::new(KindName::PruneCatalog, &goal.name, &c.source.to_string());
+                    let id = TaskId::new(KindName::PruneCatalog, &goal.name, &c.source.to_string());
                     (kind.key(), kind, id)
                 }
                 Some(up) => {
@@ -194,11 +193,8 @@ pub(super) fn catalog_tasks(
                         from_task: Some(up.task.clone()),
                         rebuild: Some(up.key.clone()),
                     });
-                    let id = TaskId::new(
-                        KindName::Copy,
-                        &goal.name,
-                        &format!("catalog {}", c.source),
-                    );
+                    let id =
+                        TaskId::new(KindName::Copy, &goal.name, &format!("catalog {}", c.source));
                     (kind.key(), kind, id)
                 }
             };

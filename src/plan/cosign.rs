@@ -155,8 +155,8 @@ mod tests {
 
     use super::*;
     use crate::discover::{Discovery, ResolvedImage};
-    use crate::oci::MediaType;
     use crate::oci::Digest;
+    use crate::oci::MediaType;
     use crate::plan::build::images as build;
     use crate::plan::goal::GoalItem;
     use crate::plan::{Destination, PlanOptions};

@@ -89,11 +89,9 @@ pub fn text(plan: &Plan, verbose: bool) -> String {
                     human_bytes(task.bytes)
                 ),
                 Freshness::Dirty(reason) => writeln!(s, "  run    {kind} {subject} ({reason})"),
-                Freshness::Fresh if verbose => writeln!(
-                    s,
-                    "  fresh  {kind} {subject} ({})",
-                    why_fresh(&task.kind)
-                ),
+                Freshness::Fresh if verbose => {
+                    writeln!(s, "  fresh  {kind} {subject} ({})", why_fresh(&task.kind))
+                }
                 Freshness::Fresh => Ok(()),
             };
         }

@@ -15,6 +15,7 @@ mod outputs;
 mod release;
 mod task;
 
+pub use crate::task::{CopySpec, CosignKeyRef, CosignSpec, PruneSpec, VerifySpec};
 pub use build::{Outputs, Plan, PlanOptions, RecordedState, build};
 pub use catalog::{InvalidBundleImage, filter_diagnostics, filter_json, filter_of};
 pub use cosign::CosignTrusts;
@@ -29,7 +30,6 @@ pub use naming::{
 pub use outputs::{graph_set, render_spec};
 pub use release::{items_of as release_items, payloads_by_target};
 pub use task::{DirtyReason, Freshness, Task, TaskId, TaskKind};
-pub use crate::task::{CopySpec, CosignKeyRef, CosignSpec, PruneSpec, VerifySpec};
 
 #[cfg(test)]
 mod tests;

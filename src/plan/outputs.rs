@@ -16,17 +16,16 @@ use crate::oci::Digest;
 use crate::recipe::{ContentSet, MirrorScope as RecipeScope, MirrorSourcePolicy, Recipe};
 use crate::resources::{MirrorScope, ResourceOptions, SourcePolicy};
 use crate::state::{KindName, LockFile};
-use crate::task::{GraphImageSpec, LockSpec, Loaded, RenderSpec};
+use crate::task::{GraphImageSpec, Loaded, LockSpec, RenderSpec};
 
 /// The first release set (by name) with `graph #true` that `goal` carries.
 pub fn graph_set<'a>(recipe: &'a Recipe, goal: &TargetGoal) -> Option<&'a str> {
     let mut sets: Vec<&str> = goal.releases.iter().map(|r| r.set.as_str()).collect();
     sets.sort();
-    sets.into_iter()
-        .find_map(|s| match recipe.content_set(s) {
-            Some(ContentSet::Release(r)) if r.graph => Some(r.name.value.as_str()),
-            _ => None,
-        })
+    sets.into_iter().find_map(|s| match recipe.content_set(s) {
+        Some(ContentSet::Release(r)) if r.graph => Some(r.name.value.as_str()),
+        _ => None,
+    })
 }
 
 /// One `build-graph-image` task per target carrying a `graph #true` release set, from the
@@ -57,7 +56,8 @@ pub(super) fn add_graph_images(
         let input = match &discovery.graph {
             Some(Ok(g)) => g,
             Some(Err(why)) => {
-                plan.missing.push((dest, format!("graph-data image: {why}")));
+                plan.missing
+                    .push((dest, format!("graph-data image: {why}")));
                 continue;
             }
             None => {
@@ -131,7 +131,10 @@ pub fn resource_options(recipe: &Recipe, goal: &TargetGoal, out: &Outputs) -> Re
 
 /// `catalog-source-template` of every catalog set the goal carries: the name the recipe gives
 /// it and its path (relative to the recipe file that names it).
-pub fn templates(recipe: &Recipe, goal: &TargetGoal) -> BTreeMap<String, (String, std::path::PathBuf)> {
+pub fn templates(
+    recipe: &Recipe,
+    goal: &TargetGoal,
+) -> BTreeMap<String, (String, std::path::PathBuf)> {
     let mut out = BTreeMap::new();
     for c in &goal.catalogs {
         let Some(set) = recipe.catalogs().find(|s| s.name.value == c.set) else {
@@ -234,9 +237,10 @@ pub(super) fn add_lock(plan: &mut Plan, discovery: &Discovery, out: &Outputs) {
         discovery,
         &PlanOptions::default(),
     );
-    let file = path
-        .file_name()
-        .map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into_owned());
+    let file = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |f| f.to_string_lossy().into_owned(),
+    );
     plan.tasks.push(Task {
         id: TaskId::new(KindName::WriteLock, "", &file),
         target: String::new(),

@@ -10,11 +10,11 @@ use super::build::{Plan, RecordedState};
 use super::goal::{DestName, GoalItem, TargetGoal};
 use super::task::{DirtyReason, Freshness, Task, TaskId, TaskKind};
 use crate::discover::{DiscoveredRelease, Discovery};
-use crate::state::KindName;
-use crate::task::VerifySpec;
 use crate::oci::ImageRef;
 use crate::release::{RELEASE_COMPONENT_REPO, RELEASE_PAYLOAD_REPO};
 use crate::resources::Category;
+use crate::state::KindName;
+use crate::task::VerifySpec;
 
 /// The goal items of one release: the payload (`openshift/release-images:<version>-<arch>`)
 /// and every component (`openshift/release:<version>-<arch>-<name>`), origins pinned.

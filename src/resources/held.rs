@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{
-    CatalogSourceError, Category, MirroredCatalog, MirroredImage, ResourceError, ResourceOptions, render,
-    render_catalog_sources, render_signature_configmaps, render_update_service, write_dir,
+    CatalogSourceError, Category, MirroredCatalog, MirroredImage, ResourceError, ResourceOptions,
+    render, render_catalog_sources, render_signature_configmaps, render_update_service, write_dir,
 };
 use crate::oci::Digest;
 use crate::plan::{
@@ -53,9 +53,9 @@ pub struct RenderedTarget {
 #[derive(Debug, thiserror::Error)]
 pub enum HeldError {
     #[error(transparent)]
-    Render(#[from] ResourceError),
+    Render(Box<ResourceError>),
     #[error(transparent)]
-    Catalog(#[from] CatalogSourceError),
+    Catalog(Box<CatalogSourceError>),
     #[error("cannot read catalog-source-template {path}: {source}")]
     Template {
         path: PathBuf,
@@ -66,6 +66,18 @@ pub enum HeldError {
         dir: PathBuf,
         source: std::io::Error,
     },
+}
+
+impl From<ResourceError> for HeldError {
+    fn from(e: ResourceError) -> Self {
+        HeldError::Render(Box::new(e))
+    }
+}
+
+impl From<CatalogSourceError> for HeldError {
+    fn from(e: CatalogSourceError) -> Self {
+        HeldError::Catalog(Box::new(e))
+    }
 }
 
 /// A release payload item (`openshift/release-images`).
@@ -83,10 +95,11 @@ pub fn render_held(input: &HeldInput<'_>, journal: &Journal) -> Result<RenderedT
     let mut not_held = Vec::new();
     let mut payloads = Vec::new();
     for item in input.items {
-        let digest = item
-            .origin
-            .digest()
-            .or_else(|| input.lock.and_then(|l| l.digest_of(&item.set, &item.origin)));
+        let digest = item.origin.digest().or_else(|| {
+            input
+                .lock
+                .and_then(|l| l.digest_of(&item.set, &item.origin))
+        });
         let dest = item.dest(input.dest).ok();
         let held = match (digest, &dest) {
             (Some(d), Some(dest)) => journal
@@ -200,11 +213,10 @@ fn held_catalogs(
         };
         let template = match input.templates.get(&c.set) {
             Some((name, path)) => {
-                let text =
-                    std::fs::read_to_string(path).map_err(|source| HeldError::Template {
-                        path: path.clone(),
-                        source,
-                    })?;
+                let text = std::fs::read_to_string(path).map_err(|source| HeldError::Template {
+                    path: path.clone(),
+                    source,
+                })?;
                 Some((name.clone(), text))
             }
             None => None,

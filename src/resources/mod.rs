@@ -26,6 +26,7 @@ pub use catalog_source::{
 pub use convert_icsp::{
     ConvertError, ConvertErrorKind, Converted, convert_icsp, convert_icsp_objects,
 };
+pub use held::{HeldError, HeldInput, RenderedTarget, render_held};
 pub use model::{
     Category, MirrorScope, MirroredImage, Rendered, ResourceError, ResourceOptions, SourcePolicy,
 };
@@ -37,6 +38,5 @@ pub use signatures::{
 pub use update_service::{
     UPDATE_SERVICE_FILE, UPDATE_SERVICE_NAME, UPDATE_SERVICE_NAMESPACE, render_update_service,
 };
-pub use held::{HeldError, HeldInput, RenderedTarget, render_held};
 pub use write::{dir_digest, make_readable, write_dir};
 pub use yaml::{CREATED_ANNOTATION, CREATED_BY, TARGET_ANNOTATION, join_documents};

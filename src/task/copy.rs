@@ -206,7 +206,10 @@ pub(crate) struct JobRun<'a> {
 /// others. Events go to `events`; the summary lists each job's outcome in input order.
 pub async fn copy_all(jobs: Vec<CopyJob>, ctx: &CopyContext, events: &EventSink) -> CopySummary {
     let engine = CopyEngine::new(ctx, events);
-    let runs = jobs.iter().enumerate().map(|(i, job)| engine.copy_one(i, job));
+    let runs = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, job)| engine.copy_one(i, job));
     let results = join_all(runs).await;
     let mut totals = Counts::default();
     let mut failed = 0;

@@ -22,7 +22,7 @@ pub use graph_image::{
 };
 pub use kinds::{
     CatalogInput, Check, CopySpec, CosignKeyRef, CosignSpec, GraphImageSpec, Inputs, KeyFile,
-    LockSpec, Loaded, Output, PruneSpec, RenderSpec, RunCx, TaskError, TaskKind, VerifySpec,
+    Loaded, LockSpec, Output, PruneSpec, RenderSpec, RunCx, TaskError, TaskKind, VerifySpec,
 };
 pub use prune::{PlacedBlobs, PruneError, Pruned, prune_catalog};
 pub use verify::{VerifyError, saved_signatures, verify_release_payload};

@@ -279,6 +279,12 @@ impl TaskKind {
         )
     }
 
+    /// True for the tasks that write the build's local outputs (cluster resources, the lock):
+    /// summaries count content tasks only.
+    pub fn is_output(&self) -> bool {
+        matches!(self, TaskKind::RenderResources(_) | TaskKind::WriteLock(_))
+    }
+
     /// True for the tasks that put an image at a destination (progress counts these).
     pub fn writes_image(&self) -> bool {
         matches!(

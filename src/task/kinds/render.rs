@@ -129,7 +129,9 @@ impl Kind for RenderSpec {
                 _ => Exit::InvalidInput,
             };
             let help = match e {
-                HeldError::Template { .. } => "fix the `catalog-source-template` path in the recipe",
+                HeldError::Template { .. } => {
+                    "fix the `catalog-source-template` path in the recipe"
+                }
                 HeldError::Write { .. } => {
                     "check that the workspace is writable and the disk has space, then rerun"
                 }
@@ -142,10 +144,12 @@ impl Kind for RenderSpec {
             render_held(&self.input(), &journal).map_err(fail)?
         };
         let digest = dir_digest(&self.dir)
-            .map_err(|source| fail(HeldError::Write {
-                dir: self.dir.clone(),
-                source,
-            }))?
+            .map_err(|source| {
+                fail(HeldError::Write {
+                    dir: self.dir.clone(),
+                    source,
+                })
+            })?
             .unwrap_or_else(|| Digest::of(b""));
         cx.events.send(Event::ResourcesWritten {
             target: self.target.clone(),

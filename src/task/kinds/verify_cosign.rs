@@ -4,9 +4,9 @@
 //! `verify-cosign:<repository>@<digest> <trusts>`; the record alone confirms it (the key covers
 //! the key files' bytes).
 
-use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::json;
+use std::path::PathBuf;
 
 use super::{Check, Inputs, Kind, Loaded, Output, RunCx, TaskError};
 use crate::exit::Exit;

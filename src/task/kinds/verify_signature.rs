@@ -3,9 +3,9 @@
 //! before anything of the release is copied. Recorded under `verify-signature:<digest>`; the
 //! record alone confirms it (the key covers the keyrings' bytes).
 
-use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::json;
+use std::path::PathBuf;
 
 use super::{Check, Inputs, Kind, Loaded, Output, RunCx, TaskError};
 use crate::exit::Exit;

@@ -41,7 +41,11 @@ impl Kind for LockSpec {
     const NAME: KindName = KindName::WriteLock;
 
     fn key(&self) -> TaskKey {
-        TaskKey::compute(Self::NAME.as_str(), &[&self.digest], &json!({"path": self.path}))
+        TaskKey::compute(
+            Self::NAME.as_str(),
+            &[&self.digest],
+            &json!({"path": self.path}),
+        )
     }
 
     fn slot(&self) -> String {
