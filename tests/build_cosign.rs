@@ -7,15 +7,23 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::json;
 use support::cosign::{key_pair, sign};
 use support::fixture::{COSIGN_PAYLOAD, OCI_CONFIG, OCI_MANIFEST};
-use support::{Fixture, Format, Layer, Pushed, Registry, RegistryOptions, SkopeoAuth};
+use support::{
+    FaultProxy, Fixture, Format, Layer, ProxyOptions, Pushed, Registry, RegistryOptions, SkopeoAuth,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_airlift");
+
+/// How long a background build may take to reach a point a test waits for: a guard against a
+/// hang, not a timing assertion.
+const HANG_GUARD: Duration = Duration::from_secs(60);
 
 /// A source registry, a mirror registry and a recipe directory with two P-256 key pairs:
 /// `keys/cosign.{key,pub}` (trusted) and `keys/other.{key,pub}`.
@@ -82,6 +90,27 @@ impl Lab {
             .expect("run airlift")
     }
 
+    /// Starts airlift in the background, its output going to files in the recipe directory.
+    fn spawn(&self, args: &[&str]) -> Running {
+        let file = |name: &str| {
+            std::fs::File::create(self.dir.path().join(name)).expect("create output file")
+        };
+        let child = Command::new(BIN)
+            .args(["--src-tls-verify=false", "--dest-tls-verify=false"])
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(file("build.stdout"))
+            .stderr(file("build.stderr"))
+            .spawn()
+            .expect("spawn airlift");
+        Running {
+            child,
+            stderr: self.dir.path().join("build.stderr"),
+        }
+    }
+
     /// `<mirror>/mirror/<repo>` of a pushed source image.
     fn mirror_repo(&self, p: &Pushed) -> String {
         format!("{}/mirror/{}", self.mirror.host(), p.repo)
@@ -93,6 +122,70 @@ impl Lab {
             self.mirror_repo(p),
             p.tag.as_deref().expect("tagged")
         )
+    }
+}
+
+/// An airlift process started by [`Lab::spawn`]; killed if the test ends before it does.
+struct Running {
+    child: Child,
+    stderr: PathBuf,
+}
+
+impl Running {
+    /// Its stderr so far, or `(no output)`.
+    fn stderr(&self) -> String {
+        let text = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+        if text.trim().is_empty() {
+            "(no output)".to_string()
+        } else {
+            text
+        }
+    }
+
+    /// Polls `done` until it holds. Panics, naming `what`, if the process exits first or
+    /// [`HANG_GUARD`] passes.
+    async fn wait_until(&mut self, what: &str, mut done: impl AsyncFnMut() -> bool) {
+        let deadline = Instant::now() + HANG_GUARD;
+        loop {
+            if done().await {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().expect("poll airlift") {
+                panic!(
+                    "airlift exited ({status}) before {what}:\n{}",
+                    self.stderr()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gave up waiting for {what} after {HANG_GUARD:?}; airlift said so far:\n{}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits (at most [`HANG_GUARD`]) for the process to exit; returns its exit code.
+    async fn finish(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + HANG_GUARD;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll airlift") {
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "airlift still running after {HANG_GUARD:?}:\n{}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -421,4 +514,77 @@ async fn a_key_signing_for_any_trust_block_of_the_set_is_accepted_and_a_bad_key_
         ),
         "{err}"
     );
+}
+
+/// One slow image does not hold back an independent image whose copy depends on a finished
+/// verification. `apps/fast` is cosign-signed and trusted (its copy waits for its
+/// verify-cosign task); `tools/slow` has no trust (its copy waits for nothing) and the GET of
+/// its layer is held at a proxy gate in front of the source. While that GET is held, the
+/// verified image must reach the mirror and the slow one must not; once the gate opens the
+/// build finishes both. No timing assumptions: the only clock is a guard against a hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_held_transfer_does_not_hold_back_a_copy_whose_verification_finished() {
+    let lab = Lab::new();
+    let gated: Arc<OnceLock<String>> = Arc::default();
+    let matcher = {
+        let gated = gated.clone();
+        Arc::new(move |m: &str, p: &str| {
+            let path = p.split('?').next().unwrap_or(p);
+            m == "GET" && gated.get().is_some_and(|g| g == path)
+        })
+    };
+    let proxy = FaultProxy::start(
+        &lab.up.host(),
+        ProxyOptions {
+            matcher,
+            gate: true,
+            ..ProxyOptions::passthrough()
+        },
+    )
+    .await;
+    // Pushed through the proxy: references and the signed identity name the proxy's host.
+    let fx = Fixture::connect(&format!("http://{}", proxy.host()), None, None);
+    let fast = image(&fx, "apps/fast").await;
+    let slow = image(&fx, "tools/slow").await;
+    push_signature(&lab, &fx, &fast, Sig::By("cosign")).await;
+    let layer = &slow.blobs[1].digest;
+    gated
+        .set(format!("/v2/{}/blobs/{layer}", slow.repo))
+        .expect("gate set once");
+    lab.recipe(&[&fast], &[&slow]);
+
+    let mirror = Fixture::new(&lab.mirror);
+    let at_mirror = async |p: &Pushed| {
+        mirror
+            .manifest(
+                &format!("mirror/{}", p.repo),
+                p.tag.as_deref().expect("tagged"),
+            )
+            .await
+            .is_some()
+    };
+    let mut build = lab.spawn(&["build"]);
+    build
+        .wait_until(
+            "the GET of the slow image's layer at the gate",
+            async || proxy.held() > 0,
+        )
+        .await;
+    build
+        .wait_until(
+            "the verified image at the mirror while the slow image's layer is held",
+            async || at_mirror(&fast).await,
+        )
+        .await;
+    assert!(proxy.held() > 0, "the slow image's layer GET is still held");
+    assert!(
+        !at_mirror(&slow).await,
+        "the slow image cannot be at the mirror while its layer is held"
+    );
+
+    proxy.open_gate();
+    let code = build.finish().await;
+    assert_eq!(code, Some(0), "build failed:\n{}", build.stderr());
+    assert_mirrored(&lab, &fast);
+    assert_mirrored(&lab, &slow);
 }

@@ -588,6 +588,51 @@ async fn graph_true_pushes_the_graph_data_image_and_renders_the_update_service()
     assert_eq!(raw(&graph_ref), Some(manifest));
 }
 
+/// A no-op build of a release recipe with `graph #true` reads nothing from the source
+/// registry or the update service: with both stopped, `build` and `build --offline` succeed
+/// and leave the graph-data image as it was, and `plan -v` (with and without `--offline`)
+/// lists the graph-data image's `build-graph-image` task as fresh.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_no_op_graph_build_needs_neither_the_source_registry_nor_the_update_service() {
+    let mut lab = Lab::new().await;
+    lab.recipe_with_graph();
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "build failed: {}", stderr(&out));
+    let graph_ref = format!("{}/mirror/openshift/graph-image:latest", lab.mirror.host());
+    let manifest = raw(&graph_ref).expect("graph-data image at the mirror");
+
+    lab.server.stop();
+    lab.up.stop();
+    for args in [&["build"][..], &["build", "--offline"]] {
+        let out = lab.run(args);
+        assert!(
+            out.status.success(),
+            "no-op `airlift {}` with the source registry and update service stopped failed: {}",
+            args.join(" "),
+            stderr(&out)
+        );
+        assert_eq!(
+            raw(&graph_ref).as_deref(),
+            Some(manifest.as_slice()),
+            "the graph-data image is unchanged after `airlift {}`",
+            args.join(" ")
+        );
+    }
+    for args in [&["plan", "-v"][..], &["plan", "-v", "--offline"]] {
+        let out = lab.run(args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert!(
+            text.lines().any(|l| {
+                let l = l.trim_start();
+                l.starts_with("fresh") && l.contains("build-graph-image")
+            }),
+            "`airlift {}` lists no fresh build-graph-image task:\n{text}",
+            args.join(" ")
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreadable_graph_base_image_fails_naming_it_and_the_property() {
     let lab = Lab::new().await;

@@ -1,7 +1,8 @@
 //! A small fault-injecting HTTP proxy on loopback. It forwards every request to an upstream
 //! plain-HTTP registry and can answer 503 (optionally with `Retry-After`) to the first N
-//! requests matching a predicate, or corrupt the body of matching responses. It counts
-//! requests. With `bearer` it also plays the token server of a registry deployment: `/v2/`
+//! requests matching a predicate, corrupt the body of matching responses, or hold matching
+//! requests at a gate until the test opens it (to keep one transfer in flight while asserting
+//! on what else got done meanwhile, with no timing assumptions). It counts requests. With `bearer` it also plays the token server of a registry deployment: `/v2/`
 //! requests need `Authorization: Bearer` tokens from its `/token` endpoint (which checks basic
 //! credentials and records the scopes asked for), as with a registry behind a separate auth
 //! service. One request per connection (`Connection: close`), which every client handles.
@@ -31,6 +32,9 @@ pub struct ProxyOptions {
     /// Answer 405 to a monolithic blob upload (a `PUT` with a body), as registries that
     /// only take chunked uploads do.
     pub refuse_monolithic: bool,
+    /// Hold every matching request that is forwarded (after any injected 503s) until
+    /// [`FaultProxy::open_gate`]; [`FaultProxy::held`] counts those waiting.
+    pub gate: bool,
 }
 
 impl ProxyOptions {
@@ -43,6 +47,7 @@ impl ProxyOptions {
             corrupt: false,
             bearer: None,
             refuse_monolithic: false,
+            gate: false,
         }
     }
 }
@@ -53,6 +58,7 @@ struct Counters {
     matched: AtomicUsize,
     injected: AtomicUsize,
     tokens: AtomicUsize,
+    held: AtomicUsize,
     scopes: std::sync::Mutex<Vec<String>>,
 }
 
@@ -60,6 +66,7 @@ struct Counters {
 pub struct FaultProxy {
     port: u16,
     counters: Arc<Counters>,
+    gate: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -68,6 +75,7 @@ struct Shared {
     own: String,
     options: ProxyOptions,
     counters: Arc<Counters>,
+    gate: tokio::sync::watch::Receiver<bool>,
     client: reqwest::Client,
 }
 
@@ -78,11 +86,13 @@ impl FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let port = listener.local_addr().expect("proxy addr").port();
         let counters = Arc::new(Counters::default());
+        let (gate, gate_open) = tokio::sync::watch::channel(false);
         let shared = Arc::new(Shared {
             upstream: upstream_host.to_string(),
             own: format!("127.0.0.1:{port}"),
             options,
             counters: counters.clone(),
+            gate: gate_open,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -99,6 +109,7 @@ impl FaultProxy {
         FaultProxy {
             port,
             counters,
+            gate,
             task,
         }
     }
@@ -126,6 +137,16 @@ impl FaultProxy {
     /// Tokens issued by `/token`.
     pub fn tokens_issued(&self) -> usize {
         self.counters.tokens.load(Ordering::SeqCst)
+    }
+
+    /// Matching requests waiting at the gate now (see [`ProxyOptions::gate`]).
+    pub fn held(&self) -> usize {
+        self.counters.held.load(Ordering::SeqCst)
+    }
+
+    /// Lets every held and later matching request through.
+    pub fn open_gate(&self) {
+        self.gate.send_replace(true);
     }
 
     /// Every scope asked of `/token`, in order (including refused requests).
@@ -279,6 +300,12 @@ async fn handle(stream: TcpStream, s: &Shared) -> std::io::Result<()> {
             stream.write_all(resp.as_bytes()).await?;
             return stream.shutdown().await;
         }
+    }
+    if matched && s.options.gate {
+        s.counters.held.fetch_add(1, Ordering::SeqCst);
+        // An error means the proxy is gone: forward anyway, nobody is waiting on the gate.
+        let _ = s.gate.clone().wait_for(|open| *open).await;
+        s.counters.held.fetch_sub(1, Ordering::SeqCst);
     }
     let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
     let mut req = s
