@@ -61,14 +61,14 @@ pub struct LayerBlob {
 }
 
 impl LayerBlob {
-    fn new(tar: Vec<u8>, created_by: String) -> Self {
-        let compressed = gzip(&tar);
-        LayerBlob {
+    fn new(tar: Vec<u8>, created_by: String) -> Result<Self, LayerError> {
+        let compressed = gzip(&tar)?;
+        Ok(LayerBlob {
             digest: Digest::of(&compressed),
             diff_id: Digest::of(&tar),
             compressed,
             created_by,
-        }
+        })
     }
 }
 
@@ -140,18 +140,18 @@ pub fn rebuild_layers(
     }
     Ok([
         LayerBlob::new(
-            write_tar(whiteouts, options.mtime),
+            write_tar(whiteouts, options.mtime)?,
             format!(
                 "airlift: remove {} and {}",
                 options.configs_dir, options.cache_dir
             ),
-        ),
+        )?,
         LayerBlob::new(
-            write_tar(content, options.mtime),
+            write_tar(content, options.mtime)?,
             format!(
                 "airlift: add the filtered catalog at {}",
                 options.configs_dir
             ),
-        ),
+        )?,
     ])
 }

@@ -36,6 +36,16 @@ pub enum LayerError {
         help("use a path like `/configs` for the configs directory")
     )]
     Path(String),
+    #[error("cannot write the {what}: {source}")]
+    #[diagnostic(
+        code(airlift::catalog::write),
+        help("this is a bug in airlift (writing into memory failed); please report it")
+    )]
+    Write {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// One entry of a layer being written.
@@ -78,8 +88,13 @@ pub fn clean_components(path: &str) -> Result<Vec<String>, LayerError> {
 }
 
 /// Writes `entries` as an uncompressed tar: sorted by path, uid/gid 0, no user/group names,
-/// every mtime `mtime`. Directories get a trailing `/`.
-pub fn write_tar(mut entries: Vec<TarEntry>, mtime: u64) -> Vec<u8> {
+/// every mtime `mtime`. Directories get a trailing `/`. An entry the tar format refuses (a
+/// path it cannot encode) is an error, never skipped.
+pub fn write_tar(mut entries: Vec<TarEntry>, mtime: u64) -> Result<Vec<u8>, LayerError> {
+    let fail = |source| LayerError::Write {
+        what: "catalog layer",
+        source,
+    };
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     entries.dedup_by(|a, b| a.path == b.path);
     let mut builder = tar::Builder::new(Vec::new());
@@ -101,24 +116,22 @@ pub fn write_tar(mut entries: Vec<TarEntry>, mtime: u64) -> Vec<u8> {
             }
         };
         header.set_size(data.len() as u64);
-        // Appending to a Vec cannot fail for I/O reasons; paths were validated by the caller.
-        if builder.append_data(&mut header, &path, data).is_err() {
-            continue;
-        }
+        builder.append_data(&mut header, &path, data).map_err(fail)?;
     }
-    builder.into_inner().unwrap_or_default()
+    builder.into_inner().map_err(fail)
 }
 
 /// Gzips `bytes` reproducibly: header mtime 0, no file name, fixed level [`GZIP_LEVEL`].
-pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+pub fn gzip(bytes: &[u8]) -> Result<Vec<u8>, LayerError> {
+    let fail = |source| LayerError::Write {
+        what: "gzip stream",
+        source,
+    };
     let mut encoder = GzBuilder::new()
         .mtime(0)
         .write(Vec::new(), Compression::new(GZIP_LEVEL));
-    // Writing into a Vec cannot fail.
-    if encoder.write_all(bytes).is_err() {
-        return Vec::new();
-    }
-    encoder.finish().unwrap_or_default()
+    encoder.write_all(bytes).map_err(fail)?;
+    encoder.finish().map_err(fail)
 }
 
 /// The uncompressed tar of a layer that may be gzip-compressed.

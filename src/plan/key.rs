@@ -28,7 +28,8 @@ impl TaskKey {
             "params": params,
             "version": KEY_VERSION,
         });
-        let canonical = serde_json::to_string(&doc).unwrap_or_default();
+        // `Value`'s Display is serde_json's compact form; it cannot fail (keys are strings).
+        let canonical = doc.to_string();
         TaskKey(Digest::of(canonical.as_bytes()).hex().to_string())
     }
 
