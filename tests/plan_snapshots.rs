@@ -229,6 +229,15 @@ fn render(path: &Path) -> String {
         }),
     };
     let first = plan::build(&recipe, &goals, &d, &Mem::default(), &opts);
+    let mut ids: Vec<_> = first.tasks.iter().map(|t| &t.id).collect();
+    ids.sort();
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        n,
+        "task ids are unique: the scheduler finds tasks by id"
+    );
     let state = record_first_tasks(&first, &mut d);
     let second = plan::build(&recipe, &goals, &d, &state, &opts);
     for g in &goals {

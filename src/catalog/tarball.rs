@@ -116,7 +116,9 @@ pub fn write_tar(mut entries: Vec<TarEntry>, mtime: u64) -> Result<Vec<u8>, Laye
             }
         };
         header.set_size(data.len() as u64);
-        builder.append_data(&mut header, &path, data).map_err(fail)?;
+        builder
+            .append_data(&mut header, &path, data)
+            .map_err(fail)?;
     }
     builder.into_inner().map_err(fail)
 }

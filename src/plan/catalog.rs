@@ -170,7 +170,12 @@ pub(super) fn catalog_tasks(
                         bundles: found.filtered.kept.len(),
                         input: CatalogInput(found.clone()),
                     });
-                    let id = TaskId::new(KindName::PruneCatalog, &goal.name, &c.source.to_string());
+                    // Two sets may filter one catalog image: the set names the task.
+                    let id = TaskId::new(
+                        KindName::PruneCatalog,
+                        &goal.name,
+                        &format!("{} {}", c.set, c.source),
+                    );
                     (kind.key(), kind, id)
                 }
                 Some(up) => {
@@ -193,8 +198,11 @@ pub(super) fn catalog_tasks(
                         from_task: Some(up.task.clone()),
                         rebuild: Some(up.key.clone()),
                     });
-                    let id =
-                        TaskId::new(KindName::Copy, &goal.name, &format!("catalog {}", c.source));
+                    let id = TaskId::new(
+                        KindName::Copy,
+                        &goal.name,
+                        &format!("catalog {} {}", c.set, c.source),
+                    );
                     (kind.key(), kind, id)
                 }
             };
