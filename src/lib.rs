@@ -1,6 +1,7 @@
 //! airlift: mirror container content into disconnected Kubernetes and OpenShift clusters.
 //!
-//! The pipeline is discover → plan → execute → render (see `book/src/concepts/pipeline.md`).
+//! The pipeline is discover → plan → execute (see `book/src/concepts/pipeline.md`), in
+//! [`pipeline`]; cluster resources and the lock are written by tasks of the plan.
 //! `main.rs` is a thin clap front end over [`cli`].
 
 pub mod catalog;

@@ -69,14 +69,18 @@ pub(crate) fn run(global: &GlobalOpts, names: &[String]) -> CmdResult {
             prepared.lock.images.len()
         );
     }
-    let unresolved = &prepared.discovery.unresolved;
-    if unresolved.is_empty() {
-        return Ok(());
-    }
-    let lines: Vec<String> = unresolved
+    let mut lines: Vec<String> = prepared
+        .discovery
+        .unresolved
         .iter()
         .map(|(i, why)| format!("{i}: {why}"))
         .collect();
+    if let Some(Err(why)) = &prepared.discovery.graph {
+        lines.push(format!("graph-data image: {why}"));
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
     Err(Failure::new(
         Exit::Remote,
         miette::miette!(

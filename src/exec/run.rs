@@ -104,8 +104,9 @@ pub async fn execute(
         likely_present: likely_present.clone(),
     };
     let (source_ctx, dest_ctx) = (context(&env.sides.source), context(&env.sides.dest));
-    let from_source = CopyEngine::new(&source_ctx, events);
-    let from_dest = CopyEngine::new(&dest_ctx, events);
+    let permits = Arc::new(super::Permits::new(env.limits));
+    let from_source = CopyEngine::sharing(&source_ctx, events, permits.clone());
+    let from_dest = CopyEngine::sharing(&dest_ctx, events, permits);
     let placed = PlacedBlobs::new();
     let journal = Mutex::new(journal);
     let cx = RunCx {

@@ -8,9 +8,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::build::{Plan, RecordedState};
+use super::build::{Plan, PlanOptions, RecordedState, freshness};
 use super::goal::TargetGoal;
-use super::task::{DirtyReason, Freshness, Task, TaskId, TaskKind};
+use super::task::{Task, TaskId, TaskKind};
+use crate::discover::Discovery;
 use crate::oci::ImageRef;
 use crate::state::KindName;
 use crate::task::{CosignKeyRef, CosignSpec};
@@ -114,11 +115,14 @@ pub fn add_cosign_verification(
             .unwrap_or_default();
         let kind = TaskKind::VerifyCosign(spec);
         let key = kind.key();
-        let freshness = match state.record(&kind.slot()) {
-            None => Freshness::Dirty(DirtyReason::NeverRun),
-            Some(r) if r.key == key.as_str() => Freshness::Fresh,
-            Some(_) => Freshness::Dirty(DirtyReason::ParametersChanged),
-        };
+        let freshness = freshness(
+            &kind,
+            &key,
+            None,
+            state,
+            &Discovery::default(),
+            &PlanOptions::default(),
+        );
         let TaskKind::VerifyCosign(spec) = &kind else {
             continue;
         };
@@ -160,6 +164,7 @@ mod tests {
     use crate::plan::build::images as build;
     use crate::plan::goal::GoalItem;
     use crate::plan::{Destination, PlanOptions};
+    use crate::plan::{DirtyReason, Freshness};
     use crate::state::Record;
     use crate::task::Loaded;
     use crate::trust::CosignKey;

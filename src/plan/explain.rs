@@ -128,7 +128,8 @@ pub fn json(plan: &Plan) -> String {
     s
 }
 
-/// Graphviz: one node per task (dirty ones filled), one edge per dependency.
+/// Graphviz: one node per task (dirty ones filled), one edge per dependency (dashed: runs
+/// after, whatever the outcome).
 pub fn dot(plan: &Plan) -> String {
     let mut s = String::from(
         "digraph airlift {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
@@ -144,6 +145,10 @@ pub fn dot(plan: &Plan) -> String {
     for t in &plan.tasks {
         for d in &t.deps {
             let _ = writeln!(s, "  \"{d}\" -> \"{}\";", t.id);
+        }
+        // Runs after, whatever the outcome.
+        for d in &t.after {
+            let _ = writeln!(s, "  \"{d}\" -> \"{}\" [style=dashed];", t.id);
         }
     }
     s.push_str("}\n");

@@ -6,9 +6,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::build::{Plan, RecordedState};
+use super::build::{Plan, PlanOptions, RecordedState, freshness};
 use super::goal::{DestName, GoalItem, TargetGoal};
-use super::task::{DirtyReason, Freshness, Task, TaskId, TaskKind};
+use super::task::{Task, TaskId, TaskKind};
 use crate::discover::{DiscoveredRelease, Discovery};
 use crate::oci::ImageRef;
 use crate::release::{RELEASE_COMPONENT_REPO, RELEASE_PAYLOAD_REPO};
@@ -217,11 +217,14 @@ pub fn add_verification(plan: &mut Plan, specs: &[VerifySpec], state: &dyn Recor
             .unwrap_or_else(|| "release".to_string());
         let kind = TaskKind::VerifySignature(spec.clone());
         let key = kind.key();
-        let freshness = match state.record(&kind.slot()) {
-            None => Freshness::Dirty(DirtyReason::NeverRun),
-            Some(r) if r.key == key.as_str() => Freshness::Fresh,
-            Some(_) => Freshness::Dirty(DirtyReason::ParametersChanged),
-        };
+        let freshness = freshness(
+            &kind,
+            &key,
+            None,
+            state,
+            &Discovery::default(),
+            &PlanOptions::default(),
+        );
         let id = TaskId::new(
             KindName::VerifySignature,
             &target,
@@ -300,6 +303,7 @@ mod tests {
     use crate::oci::{Digest, MediaType};
     use crate::plan::build::images;
     use crate::plan::{Destination, PlanOptions, ReleaseNeed};
+    use crate::plan::{DirtyReason, Freshness};
     use crate::task::KeyFile;
 
     /// `goals` with the items of `releases` (as the planner expands them).

@@ -15,39 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::oci::Digest;
-
-/// The kind of a recorded task, as the journal spells it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum KindName {
-    Copy,
-    VerifySignature,
-    VerifyCosign,
-    PruneCatalog,
-    BuildGraphImage,
-    RenderResources,
-    WriteLock,
-}
-
-impl KindName {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KindName::Copy => "copy",
-            KindName::VerifySignature => "verify-signature",
-            KindName::VerifyCosign => "verify-cosign",
-            KindName::PruneCatalog => "prune-catalog",
-            KindName::BuildGraphImage => "build-graph-image",
-            KindName::RenderResources => "render-resources",
-            KindName::WriteLock => "write-lock",
-        }
-    }
-}
-
-impl std::fmt::Display for KindName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::task::kinds::KindName;
 
 /// One completed task.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -188,7 +188,7 @@ impl CopyError {
 pub struct CopyEngine<'a> {
     pub ctx: &'a CopyContext,
     pub events: &'a EventSink,
-    pub permits: Permits,
+    pub permits: Arc<Permits>,
     dedup: BlobDedup,
     /// What the source says about attachment tags and referrers, asked once per repository
     /// or registry (see `attach.rs`).
@@ -234,10 +234,16 @@ pub async fn copy_all(jobs: Vec<CopyJob>, ctx: &CopyContext, events: &EventSink)
 
 impl<'a> CopyEngine<'a> {
     pub fn new(ctx: &'a CopyContext, events: &'a EventSink) -> Self {
+        Self::sharing(ctx, events, Arc::new(Permits::new(ctx.limits)))
+    }
+
+    /// An engine taking its transfer permits from `permits`, shared with other engines of the
+    /// run (copies from the source and from a needed target's destination draw on one pool).
+    pub fn sharing(ctx: &'a CopyContext, events: &'a EventSink, permits: Arc<Permits>) -> Self {
         CopyEngine {
             ctx,
             events,
-            permits: Permits::new(ctx.limits),
+            permits,
             dedup: BlobDedup::default(),
             attachments: AttachmentProbes::default(),
         }

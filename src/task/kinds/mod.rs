@@ -3,9 +3,10 @@
 //! journal record it leaves. The planner builds specs; the scheduler (`exec::run`) calls
 //! [`TaskKind::run`] and [`TaskKind::record`] and knows no kind.
 //!
-//! Adding a kind touches at most four files: the kind's own file here, the variant and the
-//! dispatch lines in this file, the planner stage that creates its tasks (`plan/`), and the
-//! book's concepts page. See `book/src/concepts/tasks.md`.
+//! Adding a kind touches at most four source files: the kind's own file here; this file (its
+//! [`KindName`], the [`TaskKind`] variant and the dispatch lines); the planner stage that
+//! creates its tasks (a function in a `plan/` file); and `plan/build.rs`, which calls that
+//! stage. The book's concepts page (`book/src/concepts/tasks.md`) lists it too.
 
 mod copy;
 mod graph_image;
@@ -18,7 +19,7 @@ mod write_lock;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use copy::CopySpec;
 pub use graph_image::GraphImageSpec;
@@ -34,7 +35,40 @@ use crate::exec::EventSink;
 use crate::exit::Exit;
 use crate::oci::{Digest, ImageRef};
 use crate::plan::{TaskId, TaskKey};
-use crate::state::{Journal, KindName, Record};
+use crate::state::{Journal, Record};
+
+/// The kind of a recorded task, as the journal spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KindName {
+    Copy,
+    VerifySignature,
+    VerifyCosign,
+    PruneCatalog,
+    BuildGraphImage,
+    RenderResources,
+    WriteLock,
+}
+
+impl KindName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KindName::Copy => "copy",
+            KindName::VerifySignature => "verify-signature",
+            KindName::VerifyCosign => "verify-cosign",
+            KindName::PruneCatalog => "prune-catalog",
+            KindName::BuildGraphImage => "build-graph-image",
+            KindName::RenderResources => "render-resources",
+            KindName::WriteLock => "write-lock",
+        }
+    }
+}
+
+impl std::fmt::Display for KindName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Data a spec carries that is read or parsed once per build (key files, a read catalog). It
 /// takes no part in comparisons: the spec's digests say what it is.
@@ -175,6 +209,17 @@ pub(crate) trait Kind {
 
     /// Does the work.
     async fn run(&self, cx: &RunCx<'_>, inputs: &Inputs<'_>) -> Result<Output, TaskError>;
+
+    /// The journal record of a finished run (`None`: the kind keeps no record).
+    fn record(&self, key: &TaskKey, output: &Output) -> Option<Record> {
+        Some(Record {
+            key: key.to_string(),
+            kind: Self::NAME,
+            dest: self.slot(),
+            source_digest: self.source_digest(),
+            output_digest: output.digest.clone(),
+        })
+    }
 }
 
 /// The kinds, as one enum the planner, the scheduler and the explainers share.
@@ -238,19 +283,9 @@ impl TaskKind {
         each_kind!(self, s => s.run(cx, inputs).await)
     }
 
-    /// The journal record of a finished run; `None` for kinds whose output is checked by
-    /// content ([`Check::Content`]).
+    /// The journal record of a finished run (`None` for kinds that keep none).
     pub fn record(&self, key: &TaskKey, output: &Output) -> Option<Record> {
-        if matches!(self.check(), Check::Content { .. }) {
-            return None;
-        }
-        Some(Record {
-            key: key.to_string(),
-            kind: self.kind_name(),
-            dest: self.slot(),
-            source_digest: self.source_digest(),
-            output_digest: output.digest.clone(),
-        })
+        each_kind!(self, s => s.record(key, output))
     }
 
     /// The copy this task performs, if it is a copy.

@@ -63,6 +63,11 @@ impl Kind for LockSpec {
         }
     }
 
+    /// The file is its own record.
+    fn record(&self, _key: &TaskKey, _output: &Output) -> Option<crate::state::Record> {
+        None
+    }
+
     async fn run(&self, _cx: &RunCx<'_>, _inputs: &Inputs<'_>) -> Result<Output, TaskError> {
         self.lock.write(&self.path).map_err(|e| {
             TaskError::new(
