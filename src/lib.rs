@@ -4,6 +4,7 @@
 //! [`pipeline`]; cluster resources and the lock are written by tasks of the plan.
 //! `main.rs` is a thin clap front end over [`cli`].
 
+pub mod archive;
 pub mod catalog;
 pub mod cli;
 pub mod discover;

@@ -46,21 +46,19 @@ pub enum ArchiveError {
     )]
     IndexFormat { path: PathBuf, found: u64 },
 
-    #[error("archive {sequence} lists chunk `{name}`, which is not a name of the form airlift-NNNNNN.tar")]
+    #[error(
+        "archive {sequence} lists chunk `{name}`, which is not a name of the form airlift-NNNNNN.tar"
+    )]
     #[diagnostic(
         code(airlift::archive::chunk_name),
-        help(
-            "airlift-index.json was damaged or edited; copy it again from the connected side"
-        )
+        help("airlift-index.json was damaged or edited; copy it again from the connected side")
     )]
     ChunkName { sequence: u64, name: String },
 
     #[error("archive {sequence} records id {recorded}, but its chunk checksums give {computed}")]
     #[diagnostic(
         code(airlift::archive::id),
-        help(
-            "airlift-index.json was damaged or edited; copy it again from the connected side"
-        )
+        help("airlift-index.json was damaged or edited; copy it again from the connected side")
     )]
     ArchiveId {
         sequence: u64,
@@ -80,9 +78,7 @@ pub enum ArchiveError {
     #[error("chunk {name} is truncated: {found} bytes, the index records {expected}")]
     #[diagnostic(
         code(airlift::archive::truncated),
-        help(
-            "the copy of {name} was interrupted; copy it again from the connected side"
-        )
+        help("the copy of {name} was interrupted; copy it again from the connected side")
     )]
     Truncated {
         name: String,
@@ -179,7 +175,11 @@ pub enum ArchiveError {
             "raise archive-size above the largest blob (plus 1536 bytes of tar headers), or pass --split-blobs to let large blobs span chunks"
         )
     )]
-    BlobTooLarge { digest: Digest, size: u64, limit: u64 },
+    BlobTooLarge {
+        digest: Digest,
+        size: u64,
+        limit: u64,
+    },
 
     #[error("file `{path}` is {size} bytes and does not fit in one {limit}-byte chunk")]
     #[diagnostic(
@@ -217,16 +217,17 @@ pub enum ArchiveError {
     )]
     SourceDigest { digest: Digest, found: Digest },
 
-    #[error("blob {digest}: reading the source failed")]
+    #[error("blob {digest}: reading the source failed: {source}")]
     #[diagnostic(
         code(airlift::archive::source),
-        help("nothing of this blob was kept; rerun once the source is reachable")
+        help(
+            "nothing of this blob was kept; fix what the message names (registry reachable, file readable) and rerun"
+        )
     )]
     Source {
         digest: Digest,
         #[source]
-        #[diagnostic_source]
-        source: RegistryError,
+        source: Box<RegistryError>,
     },
 
     #[error("the archive writer stopped after a failed write it could not undo")]

@@ -115,12 +115,11 @@ impl SeriesIndex {
         struct Format {
             format: u64,
         }
-        let format: Format = serde_json::from_slice(&bytes).map_err(|source| {
-            ArchiveError::IndexParse {
+        let format: Format =
+            serde_json::from_slice(&bytes).map_err(|source| ArchiveError::IndexParse {
                 path: path.clone(),
                 source,
-            }
-        })?;
+            })?;
         if format.format != INDEX_FORMAT {
             return Err(ArchiveError::IndexFormat {
                 path,
@@ -273,7 +272,10 @@ mod tests {
         index.write(dir.path()).unwrap();
         let first = fs::read(dir.path().join(INDEX_FILE)).unwrap();
         let back = SeriesIndex::read(dir.path()).unwrap().unwrap();
-        assert_eq!(back.archives[0].sequence, 1, "archives are written in sequence");
+        assert_eq!(
+            back.archives[0].sequence, 1,
+            "archives are written in sequence"
+        );
         assert_eq!(back.archives[1].images[0].set, "a", "images are sorted");
         assert_eq!(back.archives[1], {
             let mut a = index.archives[0].clone();

@@ -20,7 +20,9 @@ pub fn chunk_name(number: u64) -> String {
 
 /// The number of a chunk file name written by [`chunk_name`]; `None` for any other name.
 pub fn chunk_number(name: &str) -> Option<u64> {
-    let digits = name.strip_prefix(CHUNK_PREFIX)?.strip_suffix(CHUNK_SUFFIX)?;
+    let digits = name
+        .strip_prefix(CHUNK_PREFIX)?
+        .strip_suffix(CHUNK_SUFFIX)?;
     if digits.len() < 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -125,7 +127,10 @@ mod tests {
     #[test]
     fn blob_names_parse() {
         let d = Digest::of(b"x");
-        assert_eq!(parse_blob_path(&blob_path(&d)), Some(Ok(BlobName::Whole(d.clone()))));
+        assert_eq!(
+            parse_blob_path(&blob_path(&d)),
+            Some(Ok(BlobName::Whole(d.clone())))
+        );
         assert_eq!(
             parse_blob_path(&part_path(&d, 12)),
             Some(Ok(BlobName::Part(d.clone(), 12)))
@@ -144,7 +149,16 @@ mod tests {
     #[test]
     fn paths_are_checked() {
         assert!(check_path("airlift/recipe.kdl").is_ok());
-        for bad in ["", "/etc/passwd", "a/../b", "..", "a//b", "./a", "a/", "a\\b"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "a/../b",
+            "..",
+            "a//b",
+            "./a",
+            "a/",
+            "a\\b",
+        ] {
             assert!(check_path(bad).is_err(), "{bad}");
         }
     }

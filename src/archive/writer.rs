@@ -150,7 +150,7 @@ impl Source<'_> {
                 Some(Err(source)) => {
                     return Err(ArchiveError::Source {
                         digest: self.digest.clone(),
-                        source,
+                        source: Box::new(source),
                     });
                 }
                 None => {
@@ -162,7 +162,10 @@ impl Source<'_> {
                 }
             }
         }
-        let n = self.leftover.len().min(usize::try_from(max).unwrap_or(usize::MAX));
+        let n = self
+            .leftover
+            .len()
+            .min(usize::try_from(max).unwrap_or(usize::MAX));
         let piece = self.leftover.split_to(n);
         self.hasher.update(&piece);
         self.received += n as u64;
@@ -178,7 +181,7 @@ impl Source<'_> {
                 Some(Err(source)) => {
                     return Err(ArchiveError::Source {
                         digest: self.digest.clone(),
-                        source,
+                        source: Box::new(source),
                     });
                 }
                 None => break,
@@ -558,7 +561,11 @@ impl ArchiveWriter {
         let mut restored = None;
         if let Some(chunk) = self.current.take() {
             if chunk.number == checkpoint.number {
-                restored = Some((chunk.tmp, chunk.out.into_inner()));
+                // Everything buffered reaches the file (what precedes the checkpoint must), then
+                // the file is cut back.
+                let mut out = chunk.out;
+                out.flush().await.map_err(|e| io("write", &chunk.tmp, e))?;
+                restored = Some((chunk.tmp, out.into_inner()));
             } else {
                 let mut file = chunk.out.into_inner();
                 // Lets a write still in flight land before the file goes.
