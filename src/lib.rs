@@ -18,5 +18,6 @@ pub mod registry;
 pub mod release;
 pub mod resources;
 pub mod state;
+pub mod store;
 pub mod task;
 pub mod trust;

@@ -113,6 +113,7 @@ pub fn discover(
             items: vec![item.clone()],
             releases: Vec::new(),
             catalogs: Vec::new(),
+            layout: None,
         });
     }
     // Manifest HEADs and GETs are small: more of them in flight than blob transfers.

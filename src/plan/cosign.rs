@@ -208,6 +208,7 @@ zZK+P5TbyE+0za7MvP07innu6PNKFfJmeQ0GlK2zfTCuZhW6tt3IY8vzCA==
                 ],
                 releases: Vec::new(),
                 catalogs: Vec::new(),
+                layout: None,
             },
             TargetGoal {
                 name: "b".into(),
@@ -219,6 +220,7 @@ zZK+P5TbyE+0za7MvP07innu6PNKFfJmeQ0GlK2zfTCuZhW6tt3IY8vzCA==
                 )],
                 releases: Vec::new(),
                 catalogs: Vec::new(),
+                layout: None,
             },
         ]
     }

@@ -39,6 +39,11 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
                 namespace: namespace.clone(),
                 max_nested_paths: t.max_nested_paths.as_ref().map(|m| m.value as usize),
             },
+            TargetLocation::Layout(_) => Destination {
+                registry: super::LAYOUT_REGISTRY.to_string(),
+                namespace: String::new(),
+                max_nested_paths: None,
+            },
             TargetLocation::Directory(_) => {
                 unsupported.push(Unsupported {
                     target: name.clone(),
@@ -107,12 +112,47 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
                 }
             }
         }
+        let layout = match &t.location.value {
+            TargetLocation::Layout(dir) => Some(dir.clone()),
+            _ => None,
+        };
+        if layout.is_some() {
+            for c in &catalogs {
+                unsupported.push(Unsupported {
+                    target: name.clone(),
+                    what: format!("operator catalogs (`{}`) in an oci:// target", c.set),
+                });
+            }
+            for r in &releases {
+                if matches!(recipe.content_set(&r.set), Some(ContentSet::Release(s)) if s.graph) {
+                    unsupported.push(Unsupported {
+                        target: name.clone(),
+                        what: format!(
+                            "the graph-data image (`graph #true` on `{}`) in an oci:// target",
+                            r.set
+                        ),
+                    });
+                }
+            }
+        }
+        for up in t.needed_targets() {
+            if matches!(
+                recipe.target(up).map(|u| &u.location.value),
+                Some(TargetLocation::Layout(_))
+            ) {
+                unsupported.push(Unsupported {
+                    target: name.clone(),
+                    what: format!("content from the oci:// target `{up}`"),
+                });
+            }
+        }
         goals.push(TargetGoal {
             name: name.clone(),
             dest,
             items,
             releases,
             catalogs,
+            layout,
         });
     }
     if unsupported.is_empty() {

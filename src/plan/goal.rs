@@ -20,6 +20,9 @@ pub struct TargetGoal {
     /// Operator catalogs this target mirrors (rebuilt, filtered); their bundle and related
     /// images join `items` once discovery has filtered the catalogs.
     pub catalogs: Vec<CatalogGoal>,
+    /// `oci://DIR`: the target is this OCI image layout directory (its images are named below
+    /// [`super::LAYOUT_REGISTRY`]); `None` for a registry.
+    pub layout: Option<PathBuf>,
 }
 
 /// A release set a target carries, and where its content comes from.

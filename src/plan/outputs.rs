@@ -187,7 +187,8 @@ pub(super) fn add_resources(
     state: &dyn RecordedState,
     out: &Outputs,
 ) {
-    for goal in goals {
+    // An OCI layout is read by tools, not clusters: it gets no cluster resources.
+    for goal in goals.iter().filter(|g| g.layout.is_none()) {
         let after: Vec<TaskId> = plan
             .tasks
             .iter()

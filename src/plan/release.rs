@@ -391,6 +391,7 @@ mod tests {
                 via: None,
             }],
             catalogs: Vec::new(),
+            layout: None,
         }
     }
 

@@ -40,6 +40,7 @@ fn goal(name: &str, registry: &str, via: Option<&str>, origins: &[&str]) -> Targ
             .collect(),
         releases: Vec::new(),
         catalogs: vec![],
+        layout: None,
     }
 }
 

@@ -214,9 +214,9 @@ fn choice<T: Copy>(
     None
 }
 
-/// Parses a target URL: `docker://host[:port][/namespace…]` or `file://dir`.
+/// Parses a target URL: `docker://host[:port][/namespace…]`, `file://dir` or `oci://dir`.
 pub(crate) fn location(ctx: &mut Ctx<'_>, s: &Spanned<String>) -> Option<Spanned<TargetLocation>> {
-    let help = "write `docker://host[:port]/namespace` for a registry or `file://dir` (relative to this file) / `file:///absolute/dir` for an archive directory";
+    let help = "write `docker://host[:port]/namespace` for a registry, `file://dir` (relative to this file) / `file:///absolute/dir` for an archive directory, or `oci://dir` for a plain OCI image layout";
     let bad = |ctx: &mut Ctx<'_>, why: String| {
         let e = ctx.error(s.span, "invalid target URL", why).help(help);
         ctx.push(e);
@@ -254,6 +254,13 @@ pub(crate) fn location(ctx: &mut Ctx<'_>, s: &Spanned<String>) -> Option<Spanned
         }
         let dir = resolve(ctx.base, std::path::Path::new(rest));
         return Some(Spanned::new(TargetLocation::Directory(dir), s.span));
+    }
+    if let Some(rest) = s.value.strip_prefix("oci://") {
+        if rest.is_empty() {
+            return bad(ctx, "`oci://` needs a directory".to_string());
+        }
+        let dir = resolve(ctx.base, std::path::Path::new(rest));
+        return Some(Spanned::new(TargetLocation::Layout(dir), s.span));
     }
     bad(ctx, format!("`{}` is not a target URL", s.value))
 }

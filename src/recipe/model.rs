@@ -210,7 +210,7 @@ pub struct Trust {
     pub signature_store: Option<Spanned<String>>,
 }
 
-/// `target "name" "docker://…" | "file://…" { needs …; only …; … }`.
+/// `target "name" "docker://…" | "file://…" | "oci://…" { needs …; only …; … }`.
 #[derive(Debug, Clone)]
 pub struct Target {
     pub origin: Origin,
@@ -251,6 +251,8 @@ pub enum TargetLocation {
     Registry { registry: String, namespace: String },
     /// `file://dir` (relative to the recipe file's directory) or `file:///abs`.
     Directory(PathBuf),
+    /// `oci://dir`: a plain OCI image layout directory (relative like `file://`).
+    Layout(PathBuf),
 }
 
 /// One entry of `needs`, resolved.

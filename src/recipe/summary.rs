@@ -186,6 +186,7 @@ impl Recipe {
                 namespace,
             } => format!("registry {registry} namespace {namespace:?}"),
             TargetLocation::Directory(d) => format!("directory {}", d.display()),
+            TargetLocation::Layout(d) => format!("OCI layout {}", d.display()),
         };
         let _ = writeln!(out, "  {} → {loc}", t.name.value);
         let needs: Vec<String> = t

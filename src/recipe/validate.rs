@@ -276,15 +276,21 @@ pub(crate) fn validate(
         };
         if res.check(r).is_some()
             && let Some(t) = recipe.target(&d.from.value)
-            && matches!(t.location.value, TargetLocation::Directory(_))
+            && !matches!(t.location.value, TargetLocation::Registry { .. })
         {
             let msg = format!(
-                "cannot delete from `{}`: it is an archive directory, not a registry",
+                "cannot delete from `{}`: it is a directory, not a registry",
                 d.from.value
             );
             res.errors.push(
-                err(&files, d.origin.file, d.from.span, "a file:// target", msg)
-                    .help("name a docker:// target in from=; archives are rebuilt, not edited"),
+                err(
+                    &files,
+                    d.origin.file,
+                    d.from.span,
+                    "a directory target",
+                    msg,
+                )
+                .help("name a docker:// target in from=; archives are rebuilt, not edited"),
             );
         }
     }

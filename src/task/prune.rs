@@ -12,7 +12,6 @@
 //! read from one); never the journal or the terminal.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -23,14 +22,13 @@ use futures_util::stream;
 use crate::catalog::{
     RebuildError, Replacement, rebuild_layers, update_config, update_index, update_manifest,
 };
-use tokio_util::io::ReaderStream;
 
-use crate::discover::layout_blob_path;
 use crate::oci::{Digest, Repository};
 use crate::plan::PruneSpec;
 use crate::registry::{
     BlobTarget, ByteStream, Mount, RegistryClient, RegistryError, UploadSession,
 };
+use crate::store::{ImageStore, LayoutStore};
 
 /// What a prune task did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -129,6 +127,16 @@ pub async fn prune_catalog(
     }
     let mut replaced = BTreeMap::new();
     let mut single = None;
+    let from = match &f.layout {
+        Some(dir) => (
+            ImageStore::Layout(LayoutStore::shared(dir).map_err(|e| PruneError::Layers {
+                set: set.clone(),
+                reason: e.to_string(),
+            })?),
+            src_repo.clone(),
+        ),
+        None => (ImageStore::Registry(source.clone()), src_repo.clone()),
+    };
     for p in &f.platforms {
         for l in &p.layers {
             let at = Placement {
@@ -136,10 +144,6 @@ pub async fn prune_catalog(
                 repo: dst_repo,
                 digest: &l.digest,
                 size: l.size,
-            };
-            let from = match &f.layout {
-                Some(dir) => LayerSource::Layout(dir),
-                None => LayerSource::Registry(source, src_repo),
             };
             sent += copy_blob(&from, &at, placed).await.map_err(registry)?;
         }
@@ -258,17 +262,10 @@ async fn upload_bytes(
     Ok(sent)
 }
 
-/// Where the original layers of a catalog are read from.
-enum LayerSource<'a> {
-    Registry(&'a RegistryClient, &'a Repository),
-    /// An OCI image layout directory (`blobs/sha256/<hex>`).
-    Layout(&'a Path),
-}
-
 /// Streams a blob from the source catalog (its repository or its OCI layout) unless the
 /// destination holds it (or can mount it). The destination checks the digest of what it gets.
 async fn copy_blob(
-    from: &LayerSource<'_>,
+    from: &(ImageStore, Repository),
     at: &Placement<'_>,
     placed: &PlacedBlobs,
 ) -> Result<u64, RegistryError> {
@@ -276,40 +273,12 @@ async fn copy_blob(
         remember(at, placed);
         return Ok(0);
     };
-    let (open, name): (Box<OpenFn>, String) = match from {
-        LayerSource::Registry(source, repo) => {
-            let (client, src, d) = ((*source).clone(), (*repo).clone(), at.digest.clone());
-            let open = move || -> BoxFuture<'static, Result<ByteStream, RegistryError>> {
-                let (client, src, d) = (client.clone(), src.clone(), d.clone());
-                Box::pin(async move { client.get_blob(&src, &d).await })
-            };
-            (Box::new(open), repo.to_string())
-        }
-        LayerSource::Layout(dir) => {
-            let path = layout_blob_path(dir, at.digest);
-            let name = path.display().to_string();
-            let open = move || -> BoxFuture<'static, Result<ByteStream, RegistryError>> {
-                let path = path.clone();
-                Box::pin(async move {
-                    let shown = path.display().to_string();
-                    let file = tokio::fs::File::open(&path).await.map_err(|e| {
-                        RegistryError::LocalFile {
-                            path: shown.clone(),
-                            message: e.to_string(),
-                        }
-                    })?;
-                    Ok(ReaderStream::new(file)
-                        .map(move |r| {
-                            r.map_err(|e| RegistryError::LocalFile {
-                                path: shown.clone(),
-                                message: e.to_string(),
-                            })
-                        })
-                        .boxed())
-                })
-            };
-            (Box::new(open), name)
-        }
+    let (store, repo) = (from.0.clone(), from.1.clone());
+    let name = store.describe(&repo);
+    let digest = at.digest.clone();
+    let open = move || -> BoxFuture<'static, Result<ByteStream, RegistryError>> {
+        let (store, repo, d) = (store.clone(), repo.clone(), digest.clone());
+        Box::pin(async move { store.get_blob(&repo, &d).await })
     };
     let target = BlobTarget {
         repo: at.repo,
@@ -317,9 +286,7 @@ async fn copy_blob(
         size: at.size,
         source: &name,
     };
-    let sent = at.client.upload_blob(&target, session, &*open).await?;
+    let sent = at.client.upload_blob(&target, session, &open).await?;
     remember(at, placed);
     Ok(sent)
 }
-
-type OpenFn = dyn Fn() -> BoxFuture<'static, Result<ByteStream, RegistryError>> + Send + Sync;
