@@ -686,3 +686,122 @@ async fn build_writes_cluster_resources_that_validate_against_the_crds() {
         before
     );
 }
+
+/// `skopeo inspect --raw` of `reference` (any transport), as skopeo reads it.
+fn skopeo_raw(reference: &str) -> Result<Vec<u8>, String> {
+    let out = Command::new("skopeo")
+        .args(["inspect", "--raw", reference])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(out.stdout)
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// An `oci://DIR` target is a plain OCI image layout that skopeo reads as-is: every image under
+/// the name it would have below a registry target (`sha256-<hex>` when named by digest), with
+/// its digest preserved (an index with its children); a rebuild is fresh; no cluster resources.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oci_target_writes_a_layout_that_skopeo_reads() {
+    let lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let base = Layer::shared_random(30_000);
+    let app = fx
+        .image(
+            "team/app",
+            Some("2.0"),
+            Format::Oci,
+            "amd64",
+            &[base.clone(), Layer::Random(2000)],
+        )
+        .await;
+    let multi = fx
+        .index(
+            "team/multi",
+            Some("1"),
+            Format::Oci,
+            &["amd64", "arm64"],
+            std::slice::from_ref(&base),
+            3000,
+        )
+        .await;
+    // OCI media types: skopeo 1.9 finds only OCI manifests and indexes by name in a layout
+    // (a Docker-format image is written with its digest kept, but skopeo does not list it).
+    let tool = fx
+        .image(
+            "team/tool",
+            None,
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(2000)],
+        )
+        .await;
+    let tool_ref = tool.by_digest(&lab.up.host());
+    let recipe = format!(
+        "images \"apps\" {{\n    image \"{}\"\n    image \"{}\"\n    image \"{tool_ref}\"\n}}\n\ntarget \"layout\" \"oci://out/layout\" {{\n    needs \"apps\"\n}}\n",
+        app.reference, multi.reference
+    );
+    std::fs::write(lab.dir.path().join("airlift.kdl"), recipe).expect("recipe");
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = lab.dir.path().join("out/layout");
+    let hex = tool_ref
+        .rsplit_once("@sha256:")
+        .expect("pinned")
+        .1
+        .to_string();
+    for (p, name) in [
+        (&app, "team/app:2.0".to_string()),
+        (&multi, "team/multi:1".to_string()),
+        (&tool, format!("team/tool:sha256-{hex}")),
+    ] {
+        let raw = skopeo_raw(&format!("oci:{}:{name}", dir.display()))
+            .unwrap_or_else(|e| panic!("skopeo reads {name}: {e}"));
+        assert_eq!(raw, p.manifest, "{name} keeps its digest");
+    }
+    // The index's children and every blob are there: skopeo copies the whole image out.
+    let copied = tempfile::tempdir().expect("tempdir");
+    let out_copy = Command::new("skopeo")
+        .args(["copy", "--all"])
+        .arg(format!("oci:{}:team/multi:1", dir.display()))
+        .arg(format!("dir:{}", copied.path().display()))
+        .output()
+        .expect("skopeo copy");
+    assert!(
+        out_copy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out_copy.stderr)
+    );
+    assert!(
+        !lab.dir
+            .path()
+            .join(".airlift/out/layout/cluster-resources")
+            .exists(),
+        "an OCI layout gets no cluster resources"
+    );
+    let plan = lab.run(&["plan"]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    assert!(
+        stdout(&plan).contains("plan: 0 to run, 4 fresh"),
+        "three images and the lock are fresh: {}",
+        stdout(&plan)
+    );
+    // A name removed from the layout is written again, and only it.
+    let index = dir.join("index.json");
+    let text = std::fs::read_to_string(&index).expect("index.json");
+    let mut doc: Value = serde_json::from_str(&text).expect("json");
+    doc["manifests"]
+        .as_array_mut()
+        .expect("manifests")
+        .retain(|m| m["annotations"]["org.opencontainers.image.ref.name"] != "team/app:2.0");
+    std::fs::write(&index, serde_json::to_vec(&doc).expect("json")).expect("write");
+    let again = lab.run(&["build", "--message-format", "json"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(count(&events(&again), "job-finished"), 1);
+    assert_eq!(
+        skopeo_raw(&format!("oci:{}:team/app:2.0", dir.display())).expect("rewritten"),
+        app.manifest
+    );
+}

@@ -13,6 +13,7 @@ use crate::plan::{self, GoalItem, TargetGoal};
 use crate::recipe::Recipe;
 use crate::resources::dir_digest;
 use crate::state::{Journal, LockFile};
+use crate::task::kinds::LayoutSpec;
 use crate::task::{LockSpec, RenderSpec};
 
 /// How a command discovers.
@@ -187,6 +188,15 @@ fn local_outputs(session: &Session, goals: &[TargetGoal], d: &mut Discovery) {
         .map(|b| crate::oci::Digest::of(&b));
     d.local.insert(LockSpec::slot_of(&session.lock_path), lock);
     for g in goals {
+        // An `oci://` target: every name its index.json holds (an unreadable one counts as
+        // empty: the tasks then run and say why).
+        if let Some(dir) = &g.layout {
+            for (name, e) in crate::store::read_names(dir).unwrap_or_default() {
+                d.local
+                    .insert(LayoutSpec::slot_of(dir, &name), Some(e.digest));
+            }
+            continue;
+        }
         let dir = session.workspace.out_dir(&g.name).join("cluster-resources");
         // An unreadable directory counts as absent: the render task then runs and says why.
         d.local.insert(

@@ -21,7 +21,8 @@ use super::{TaskKey, cosign, items, outputs, release};
 use crate::discover::Discovery;
 use crate::oci::{Digest, ImageRef};
 use crate::recipe::Recipe;
-use crate::state::{KindName, LockFile, Record, Workspace};
+use crate::state::{LockFile, Record, Workspace};
+use crate::task::kinds::LayoutSpec;
 use crate::task::{Check, CopySpec};
 
 /// Options that change what the planner decides, not what it is given.
@@ -196,7 +197,13 @@ pub(crate) fn images(
                 from_task: deps.first().cloned(),
                 rebuild: None,
             };
-            let kind = TaskKind::Copy(spec);
+            let kind = match &goal.layout {
+                Some(dir) => TaskKind::WriteLayout(LayoutSpec {
+                    copy: spec,
+                    dir: dir.clone(),
+                }),
+                None => TaskKind::Copy(spec),
+            };
             let key = kind.key();
             let freshness = freshness(&kind, &key, None, state, discovery, opts);
             let bytes = if freshness.is_fresh() {
@@ -215,9 +222,9 @@ pub(crate) fn images(
                 n
             };
             let id = match &item.dest_name {
-                None => TaskId::new(KindName::Copy, &goal.name, &item.origin.to_string()),
+                None => TaskId::new(kind.kind_name(), &goal.name, &item.origin.to_string()),
                 Some(n) => TaskId::new(
-                    KindName::Copy,
+                    kind.kind_name(),
                     &goal.name,
                     &format!("{} as {}:{}", item.origin, n.path, n.tag),
                 ),

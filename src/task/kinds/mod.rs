@@ -14,6 +14,7 @@ mod prune_catalog;
 mod render;
 mod verify_cosign;
 mod verify_signature;
+mod write_layout;
 mod write_lock;
 
 use std::collections::BTreeMap;
@@ -27,6 +28,7 @@ pub use prune_catalog::{CatalogInput, PruneSpec};
 pub use render::RenderSpec;
 pub use verify_cosign::{CosignKeyRef, CosignSpec};
 pub use verify_signature::{KeyFile, VerifySpec};
+pub use write_layout::LayoutSpec;
 pub use write_lock::LockSpec;
 
 use super::{CopyEngine, Counts, PlacedBlobs};
@@ -48,6 +50,7 @@ pub enum KindName {
     BuildGraphImage,
     RenderResources,
     WriteLock,
+    WriteLayout,
 }
 
 impl KindName {
@@ -60,6 +63,7 @@ impl KindName {
             KindName::BuildGraphImage => "build-graph-image",
             KindName::RenderResources => "render-resources",
             KindName::WriteLock => "write-lock",
+            KindName::WriteLayout => "write-layout",
         }
     }
 }
@@ -233,6 +237,7 @@ pub enum TaskKind {
     BuildGraphImage(GraphImageSpec),
     RenderResources(RenderSpec),
     WriteLock(LockSpec),
+    WriteLayout(LayoutSpec),
 }
 
 /// Calls `$body` with `$s` bound to the spec, and `$k` to its type, whatever the kind.
@@ -246,6 +251,7 @@ macro_rules! each_kind {
             TaskKind::BuildGraphImage($s) => $body,
             TaskKind::RenderResources($s) => $body,
             TaskKind::WriteLock($s) => $body,
+            TaskKind::WriteLayout($s) => $body,
         }
     };
 }
@@ -289,9 +295,11 @@ impl TaskKind {
     }
 
     /// The copy this task performs, if it is a copy.
+    /// A `write-layout` task is a copy to another store.
     pub fn as_copy(&self) -> Option<&CopySpec> {
         match self {
             TaskKind::Copy(c) => Some(c),
+            TaskKind::WriteLayout(l) => Some(&l.copy),
             _ => None,
         }
     }
@@ -300,7 +308,9 @@ impl TaskKind {
     /// write no image of the recipe (verifications, resources, the lock).
     pub fn origin_and_dest(&self) -> Option<(&ImageRef, &ImageRef)> {
         match self {
-            TaskKind::Copy(c) => Some((&c.origin, &c.dest)),
+            TaskKind::Copy(c) | TaskKind::WriteLayout(LayoutSpec { copy: c, .. }) => {
+                Some((&c.origin, &c.dest))
+            }
             TaskKind::PruneCatalog(p) => Some((&p.origin, &p.dest)),
             _ => None,
         }
@@ -324,7 +334,10 @@ impl TaskKind {
     pub fn writes_image(&self) -> bool {
         matches!(
             self,
-            TaskKind::Copy(_) | TaskKind::PruneCatalog(_) | TaskKind::BuildGraphImage(_)
+            TaskKind::Copy(_)
+                | TaskKind::PruneCatalog(_)
+                | TaskKind::BuildGraphImage(_)
+                | TaskKind::WriteLayout(_)
         )
     }
 
@@ -341,6 +354,9 @@ impl TaskKind {
             TaskKind::BuildGraphImage(g) => format!("{} -> {}", g.release_set, g.dest),
             TaskKind::RenderResources(r) => r.dir.display().to_string(),
             TaskKind::WriteLock(l) => l.path.display().to_string(),
+            TaskKind::WriteLayout(l) => {
+                format!("{} -> oci:{}:{}", l.copy.origin, l.dir.display(), l.name())
+            }
         }
     }
 }
