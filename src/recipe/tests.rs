@@ -53,9 +53,14 @@ fn target_url_forms() {
         r.targets[0].location.value,
         TargetLocation::Directory(PathBuf::from("/media/x"))
     );
+    let r = ok(&target("oci://out/layout"));
+    assert_eq!(
+        r.targets[0].location.value,
+        TargetLocation::Layout(PathBuf::from("out/layout"))
+    );
     for bad in [
         "registry.example.com/a",
-        "oci://x",
+        "oci://",
         "docker://",
         "docker://ho_st/a",
         "docker://host/UPPER",
@@ -209,7 +214,7 @@ fn trust_and_delete_rules() {
     let e = errors(&format!(
         "{EXTRAS}target \"d\" \"file://out\" {{ needs \"extras\" }}\ndelete \"x\" from=\"d\" {{ image \"a.example/b@sha256:bce7e9f69fb7d4533447232478fd825811c760288f87a35699f9c8f030f2c1a6\" }}"
     ));
-    assert!(e[0].0.contains("archive directory"), "{e:?}");
+    assert!(e[0].0.contains("is a directory, not a registry"), "{e:?}");
     let e = errors(&format!(
         "{EXTRAS}delete \"x\" from=\"extras\" {{ image \"a.example/b:1\" }}"
     ));
