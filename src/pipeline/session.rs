@@ -109,7 +109,7 @@ impl Session {
             Failure::new(
                 Exit::NotAvailable,
                 miette::miette!(
-                    help = "this version mirrors `images` and `release` sets to registry (docker://) targets; nothing was changed",
+                    help = "this version mirrors `images`, `release` and `catalog` sets to registry (docker://) targets, and `images` and `release` sets to OCI layout (oci://) targets; nothing was changed",
                     "not available yet:\n  {}",
                     lines.join("\n  ")
                 ),
