@@ -283,3 +283,56 @@ fn inherited_catalog_is_copied_from_the_upstream_rebuild() {
     let (changed, _) = catalog_tasks(&goals, &[], &d, &state, &opts);
     assert_ne!(changed[1].key, copy.key);
 }
+
+/// The complete plan of a catalog recipe, as `airlift plan -v` prints it: the copies of what
+/// the filtered catalog lists, the catalog rebuild after them, the target's cluster resources
+/// after everything, and the lock. Blocked and invalid images are left out.
+#[test]
+fn complete_plan_of_a_catalog_recipe() {
+    let recipe = parse_str("airlift.kdl", RECIPE).expect("recipe");
+    let goals = expand(&recipe, &[]).expect("goals");
+    let mut d = Discovery::default();
+    d.catalogs.insert("ops".into(), catalog_image(&recipe));
+    let (expanded, _) = crate::plan::expand_items(&goals, &d, &[]);
+    for item in expanded.iter().flat_map(|g| &g.items) {
+        let digest = item.origin.digest().cloned().expect("pinned");
+        d.images.insert(
+            item.origin.clone(),
+            crate::discover::ResolvedImage {
+                blobs: BTreeMap::from([(digest.clone(), 1 << 20)]),
+                digest,
+                media_type: crate::oci::MediaType::OciManifest,
+                manifests: 1,
+            },
+        );
+    }
+    let opts = PlanOptions {
+        outputs: Some(crate::plan::Outputs {
+            workspace: crate::state::Workspace::for_recipe(std::path::Path::new("/ws/r.kdl"), None),
+            lock: crate::state::LockFile::default(),
+            lock_path: Some(PathBuf::from("/ws/airlift.lock")),
+            insecure_mirrors: false,
+            source_date_epoch: None,
+        }),
+        ..PlanOptions::default()
+    };
+    let plan = crate::plan::build(&recipe, &goals, &d, &Mem(BTreeMap::new()), &opts);
+    let prune = plan
+        .tasks
+        .iter()
+        .find(|t| t.kind.name() == "prune-catalog")
+        .expect("prune");
+    assert_eq!(
+        prune.deps.len(),
+        2,
+        "the kept bundle and its operator image"
+    );
+    let render = plan
+        .tasks
+        .iter()
+        .find(|t| t.kind.name() == "render-resources");
+    assert!(render.is_some_and(|r| r.after.contains(&prune.id)));
+    insta::with_settings!({snapshot_path => "../../snapshots/plan", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("catalog_recipe", crate::plan::explain::text(&plan, true));
+    });
+}
