@@ -805,3 +805,167 @@ async fn an_oci_target_writes_a_layout_that_skopeo_reads() {
         app.manifest
     );
 }
+
+/// Extracts every chunk of `dir` (in name order) into `into` with GNU tar.
+fn extract_chunks(dir: &std::path::Path, into: &std::path::Path) {
+    let mut chunks: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("archive dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "tar"))
+        .collect();
+    chunks.sort();
+    for c in chunks {
+        let out = Command::new("tar")
+            .arg("xf")
+            .arg(&c)
+            .arg("-C")
+            .arg(into)
+            .output()
+            .expect("tar");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Mirror-to-disk: a `file://` target is packed into chunks of at most `archive-size` with
+/// `airlift-index.json`; the chunks hold an OCI image layout (digests kept) that skopeo reads
+/// once extracted; `describe` lists the series; a no-op build writes no archive; after a tag
+/// moves, archive 2 extends archive 1 and carries only the new blobs (and the manifests).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_target_packs_archives_that_carry_only_what_is_new() {
+    let lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let base = Layer::shared_random(40_000);
+    let a = fx
+        .image(
+            "apps/a",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            &[base.clone(), Layer::Random(10_000)],
+        )
+        .await;
+    let b = fx
+        .index(
+            "apps/b",
+            Some("1"),
+            Format::Oci,
+            &["amd64", "arm64"],
+            std::slice::from_ref(&base),
+            12_000,
+        )
+        .await;
+    let recipe = format!(
+        "images \"apps\" {{\n    image \"{}\"\n    image \"{}\"\n}}\n\ntarget \"disk\" \"file://out/disk\" {{\n    needs \"apps\"\n    archive-size \"64KiB\"\n}}\n",
+        a.reference, b.reference
+    );
+    std::fs::write(lab.dir.path().join("airlift.kdl"), &recipe).expect("recipe");
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = lab.dir.path().join("out/disk");
+    let index: Value = serde_json::from_slice(
+        &std::fs::read(dir.join("airlift-index.json")).expect("airlift-index.json"),
+    )
+    .expect("json");
+    let archives = index["archives"].as_array().expect("archives");
+    assert_eq!(archives.len(), 1);
+    let chunks = archives[0]["chunks"].as_array().expect("chunks");
+    assert!(chunks.len() >= 2, "{index:#}");
+    for c in chunks {
+        let size = std::fs::metadata(dir.join(c["name"].as_str().expect("name")))
+            .expect("chunk")
+            .len();
+        assert!(size <= 64 * 1024, "{c}");
+        assert_eq!(c["size"].as_u64(), Some(size));
+    }
+    let layout = tempfile::tempdir().expect("tempdir");
+    extract_chunks(&dir, layout.path());
+    for (p, name) in [(&a, "apps/a:1"), (&b, "apps/b:1")] {
+        let raw = skopeo_raw(&format!("oci:{}:{name}", layout.path().display()))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(raw, p.manifest, "{name} keeps its digest");
+    }
+    let copied = tempfile::tempdir().expect("tempdir");
+    let all = Command::new("skopeo")
+        .args(["copy", "--all"])
+        .arg(format!("oci:{}:apps/b:1", layout.path().display()))
+        .arg(format!("dir:{}", copied.path().display()))
+        .output()
+        .expect("skopeo");
+    assert!(
+        all.status.success(),
+        "{}",
+        String::from_utf8_lossy(&all.stderr)
+    );
+    assert!(
+        layout.path().join("airlift/airlift.lock").is_file()
+            && layout.path().join("airlift/recipe/airlift.kdl").is_file()
+    );
+    let described = lab.run(&["describe", "out/disk"]);
+    assert!(described.status.success(), "{}", stderr(&described));
+    assert!(
+        stdout(&described).contains("archive 1 ("),
+        "{}",
+        stdout(&described)
+    );
+    assert!(stdout(&described).contains("set `apps`: 2 image(s)"));
+
+    // Nothing new: no new archive.
+    let noop = lab.run(&["build"]);
+    assert!(noop.status.success(), "{}", stderr(&noop));
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("airlift-index.json")).expect("index"))
+            .expect("json");
+    assert_eq!(index["archives"].as_array().map(Vec::len), Some(1));
+
+    // a's tag moves to an image sharing the base: archive 2 carries its two new blobs only.
+    let a2 = fx
+        .image(
+            "apps/a",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            &[base.clone(), Layer::Random(9_000)],
+        )
+        .await;
+    let old: BTreeSet<String> = all_blobs(&a).into_iter().chain(all_blobs(&b)).collect();
+    let new_bytes: u64 = a2
+        .blobs
+        .iter()
+        .filter(|x| !old.contains(&x.digest))
+        .map(|x| x.size)
+        .sum();
+    let update = lab.run(&["update"]);
+    assert!(update.status.success(), "{}", stderr(&update));
+    let second = lab.run(&["build"]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("airlift-index.json")).expect("index"))
+            .expect("json");
+    let archives = index["archives"].as_array().expect("archives");
+    assert_eq!(archives.len(), 2);
+    assert_eq!(archives[1]["extends"], archives[0]["id"]);
+    // Blob bytes: the new layer and config, plus every manifest (small, always carried).
+    let manifests: u64 = [&a2, &b]
+        .iter()
+        .map(|p| {
+            p.manifest.len() as u64
+                + p.children
+                    .iter()
+                    .map(|c| c.manifest.len() as u64)
+                    .sum::<u64>()
+        })
+        .sum();
+    assert_eq!(
+        archives[1]["blob_bytes"].as_u64(),
+        Some(new_bytes + manifests),
+        "{index:#}"
+    );
+    let layout2 = tempfile::tempdir().expect("tempdir");
+    extract_chunks(&dir, layout2.path());
+    let raw = skopeo_raw(&format!("oci:{}:apps/a:1", layout2.path().display())).expect("a2");
+    assert_eq!(raw, a2.manifest);
+}

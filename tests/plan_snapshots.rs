@@ -226,6 +226,7 @@ fn render(path: &Path) -> String {
             lock_path: Some(PathBuf::from("/ws/airlift.lock")),
             insecure_mirrors: false,
             source_date_epoch: None,
+            split_blobs: false,
         }),
     };
     let first = plan::build(&recipe, &goals, &d, &Mem::default(), &opts);

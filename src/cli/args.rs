@@ -57,7 +57,8 @@ pub struct GlobalOpts {
     /// Use the lock and stored responses only; no network for resolution.
     #[arg(long, global = true)]
     pub offline: bool,
-    /// Rebuild everything shipped since DATE (YYYY-MM-DD) into a new archive.
+    /// Rebuild everything shipped since DATE (YYYY-MM-DD) into a new archive (not available
+    /// yet: refused with exit 4).
     #[arg(long, global = true)]
     pub since: Option<String>,
     /// How progress and results are reported on stderr.
@@ -111,6 +112,12 @@ pub enum PlanFormat {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DescribeFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ListWhat {
     Releases,
     Operators,
@@ -153,7 +160,7 @@ pub enum Command {
         /// Skip signature verification (loudly).
         #[arg(long)]
         no_verify: bool,
-        /// Let a blob larger than archive-size span chunks.
+        /// Let a blob larger than archive-size span chunks (file:// targets).
         #[arg(long)]
         split_blobs: bool,
         /// Run only the K-th of N deterministic shares of the copy tasks (K/N).
@@ -191,8 +198,12 @@ pub enum Command {
         #[arg(long)]
         package: Option<String>,
     },
-    /// Describe what an archive directory contains.
-    Describe { dir: PathBuf },
+    /// Describe an archive directory: its series of archives, chunks and what each holds.
+    Describe {
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = DescribeFormat::Text)]
+        format: DescribeFormat,
+    },
     /// Show what changes between two lock files.
     Diff { old: PathBuf, new: PathBuf },
     /// Convert an oc-mirror ImageSetConfiguration to a recipe.
@@ -229,6 +240,11 @@ impl Command {
 
 impl Cli {
     pub fn run(self) -> CmdResult {
+        if self.global.since.is_some() {
+            return Err(Failure::not_available(
+                "--since DATE (one archive with everything shipped since a date)",
+            ));
+        }
         match &self.command {
             Command::Init { force } => super::init::run(&self.global, *force),
             Command::Check { files } => super::check::run(&self.global, files),
@@ -276,6 +292,7 @@ impl Cli {
                 catalog.as_deref(),
                 package.as_deref(),
             ),
+            Command::Describe { dir, format } => super::describe::run(dir, *format),
             Command::ConvertIcsp { files, dest_dir } => {
                 super::convert_icsp::run(files, dest_dir.as_deref())
             }

@@ -33,6 +33,7 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
     request.trust_state = args.trust_state;
     request.signatures = !args.no_signatures;
     request.verify = !args.no_verify;
+    request.split_blobs = args.split_blobs;
     let mut prepared = pipeline::prepare(&options, &request)?;
     super::print_discovery(global, &prepared);
     let outcome = pipeline::execute(&options, &mut prepared, global.report_format())?;

@@ -33,15 +33,17 @@ images "extras" {
     image "registry.redhat.io/ubi9/ubi:latest"
 }
 
-// Mirror to disk: an archive directory beside this file, in chunks of at most 4GiB ...
-target "disk" "file://out/archive" {
+// Mirror to a registry: copies, catalog rebuilds, cluster resources.
+target "mirror" "docker://registry.example.com:5000/mirror" {
     needs "ocp" "redhat" "extras"
-    archive-size "4GiB"
 }
 
-// ... then from the archive into the disconnected registry (never from the internet).
-target "mirror" "docker://registry.example.com:5000/mirror" {
-    needs "disk"
+// Mirror to disk: archives beside this file, in chunks of at most 4GiB, each carrying only
+// what earlier ones did not (`airlift describe out/archive`). Operator catalogs, and loading a
+// registry from the archive (`needs "disk"`), are not available for archives yet.
+target "disk" "file://out/archive" {
+    needs "ocp" "extras"
+    archive-size "4GiB"
 }
 "#;
 

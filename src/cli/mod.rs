@@ -4,6 +4,7 @@ mod args;
 mod build;
 mod check;
 mod convert_icsp;
+mod describe;
 mod diff;
 mod init;
 mod list;
@@ -13,7 +14,7 @@ mod plan;
 mod resources;
 mod verify;
 
-pub use args::{Cli, Command, GlobalOpts, ListWhat, MessageFormat, PlanFormat};
+pub use args::{Cli, Command, DescribeFormat, GlobalOpts, ListWhat, MessageFormat, PlanFormat};
 pub use init::STARTER;
 
 /// Prints what discovery found worth saying: warnings (`WARNING` lines even with `-q`: skipping

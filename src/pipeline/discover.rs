@@ -13,7 +13,7 @@ use crate::plan::{self, GoalItem, TargetGoal};
 use crate::recipe::Recipe;
 use crate::resources::dir_digest;
 use crate::state::{Journal, LockFile};
-use crate::task::kinds::LayoutSpec;
+use crate::task::kinds::{LayoutSpec, PackSpec};
 use crate::task::{LockSpec, RenderSpec};
 
 /// How a command discovers.
@@ -115,6 +115,7 @@ pub fn discover(
             releases: Vec::new(),
             catalogs: Vec::new(),
             layout: None,
+            archive: None,
         });
     }
     // Manifest HEADs and GETs are small: more of them in flight than blob transfers.
@@ -188,6 +189,21 @@ fn local_outputs(session: &Session, goals: &[TargetGoal], d: &mut Discovery) {
         .map(|b| crate::oci::Digest::of(&b));
     d.local.insert(LockSpec::slot_of(&session.lock_path), lock);
     for g in goals {
+        // An archive target: the id of the last archive of its directory, and the names of
+        // its staging layout.
+        if let Some(a) = &g.archive {
+            let last = crate::archive::SeriesIndex::read(&a.dir)
+                .ok()
+                .flatten()
+                .and_then(|s| s.last().map(|l| l.id.clone()));
+            d.local.insert(PackSpec::slot_of(&a.dir), last);
+            let staging = plan::staging_layout(&session.workspace, &g.name);
+            for (name, e) in crate::store::read_names(&staging).unwrap_or_default() {
+                d.local
+                    .insert(LayoutSpec::slot_of(&staging, &name), Some(e.digest));
+            }
+            continue;
+        }
         // An `oci://` target: every name its index.json holds (an unreadable one counts as
         // empty: the tasks then run and say why).
         if let Some(dir) = &g.layout {

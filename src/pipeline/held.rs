@@ -64,6 +64,7 @@ pub fn render_target(
         lock_path: None,
         insecure_mirrors: !options.dest_tls_verify,
         source_date_epoch: source_date_epoch(),
+        split_blobs: false,
     };
     let mut spec = plan::render_spec(&session.recipe, &goal, &out);
     spec.options.icsp = icsp;

@@ -28,6 +28,8 @@ pub struct Request<'a> {
     pub signatures: bool,
     /// Verify signatures (not `--no-verify`).
     pub verify: bool,
+    /// `--split-blobs`: a blob larger than `archive-size` spans chunks.
+    pub split_blobs: bool,
 }
 
 impl<'a> Request<'a> {
@@ -40,6 +42,7 @@ impl<'a> Request<'a> {
             trust_state: false,
             signatures: true,
             verify: true,
+            split_blobs: false,
         }
     }
 }
@@ -112,6 +115,7 @@ pub fn prepare(options: &Options, request: &Request<'_>) -> Result<Prepared, Fai
                 lock_path: (!options.offline).then(|| session.lock_path.clone()),
                 insecure_mirrors: !options.dest_tls_verify,
                 source_date_epoch: source_date_epoch(),
+                split_blobs: request.split_blobs,
             }),
         },
     );

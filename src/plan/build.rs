@@ -49,6 +49,8 @@ pub struct Outputs {
     pub insecure_mirrors: bool,
     /// `SOURCE_DATE_EPOCH`.
     pub source_date_epoch: Option<i64>,
+    /// `build --split-blobs`: a blob larger than `archive-size` spans chunks.
+    pub split_blobs: bool,
 }
 
 /// The planner's view of recorded state: the latest record per destination.
@@ -121,6 +123,7 @@ pub fn build(
     if let Some(out) = &opts.outputs {
         outputs::add_graph_images(&mut plan, recipe, &goals, discovery, state, opts, out);
         outputs::add_resources(&mut plan, recipe, &goals, discovery, state, out);
+        outputs::add_packs(&mut plan, recipe, &goals, discovery, state, out);
         outputs::add_lock(&mut plan, discovery, out);
     }
     plan
@@ -197,11 +200,8 @@ pub(crate) fn images(
                 from_task: deps.first().cloned(),
                 rebuild: None,
             };
-            let kind = match &goal.layout {
-                Some(dir) => TaskKind::WriteLayout(LayoutSpec {
-                    copy: spec,
-                    dir: dir.clone(),
-                }),
+            let kind = match layout_dir(goal, opts) {
+                Some(dir) => TaskKind::WriteLayout(LayoutSpec { copy: spec, dir }),
                 None => TaskKind::Copy(spec),
             };
             let key = kind.key();
@@ -252,6 +252,26 @@ pub(crate) fn images(
     plan.missing = missing.into_iter().collect();
     plan.present = present;
     plan
+}
+
+/// Where a target's images are written when it is not a registry: its `oci://` directory, or
+/// for an archive (`file://`) target the staging layout its archives are packed from
+/// (`<workspace>/out/<target>/layout`).
+pub(crate) fn layout_dir(goal: &TargetGoal, opts: &PlanOptions) -> Option<PathBuf> {
+    if let Some(dir) = &goal.layout {
+        return Some(dir.clone());
+    }
+    goal.archive.as_ref()?;
+    let root = opts.outputs.as_ref().map_or_else(
+        || Workspace::for_recipe(std::path::Path::new("airlift.kdl"), None),
+        |o| o.workspace.clone(),
+    );
+    Some(staging_layout(&root, &goal.name))
+}
+
+/// The staging layout of an archive target.
+pub fn staging_layout(workspace: &Workspace, target: &str) -> PathBuf {
+    workspace.out_dir(target).join("layout")
 }
 
 /// The one freshness function: why `kind` (with `key`) must run, or that it need not.

@@ -313,6 +313,7 @@ fn complete_plan_of_a_catalog_recipe() {
             lock_path: Some(PathBuf::from("/ws/airlift.lock")),
             insecure_mirrors: false,
             source_date_epoch: None,
+            split_blobs: false,
         }),
         ..PlanOptions::default()
     };

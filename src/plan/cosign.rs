@@ -209,6 +209,7 @@ zZK+P5TbyE+0za7MvP07innu6PNKFfJmeQ0GlK2zfTCuZhW6tt3IY8vzCA==
                 releases: Vec::new(),
                 catalogs: Vec::new(),
                 layout: None,
+                archive: None,
             },
             TargetGoal {
                 name: "b".into(),
@@ -221,6 +222,7 @@ zZK+P5TbyE+0za7MvP07innu6PNKFfJmeQ0GlK2zfTCuZhW6tt3IY8vzCA==
                 releases: Vec::new(),
                 catalogs: Vec::new(),
                 layout: None,
+                archive: None,
             },
         ]
     }

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use super::Destination;
-use super::goal::{CatalogGoal, GoalItem, ReleaseNeed, TargetGoal};
+use super::goal::{ArchiveGoal, CatalogGoal, GoalItem, ReleaseNeed, TargetGoal};
 use crate::oci::ImageRef;
 use crate::recipe::{CatalogSource, ContentSet, Recipe, TargetLocation};
 
@@ -39,18 +39,11 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
                 namespace: namespace.clone(),
                 max_nested_paths: t.max_nested_paths.as_ref().map(|m| m.value as usize),
             },
-            TargetLocation::Layout(_) => Destination {
+            TargetLocation::Layout(_) | TargetLocation::Directory(_) => Destination {
                 registry: super::LAYOUT_REGISTRY.to_string(),
                 namespace: String::new(),
                 max_nested_paths: None,
             },
-            TargetLocation::Directory(_) => {
-                unsupported.push(Unsupported {
-                    target: name.clone(),
-                    what: "archive (`file://`) targets: mirror-to-disk and disk-to-mirror".into(),
-                });
-                continue;
-            }
         };
         let mut items = Vec::new();
         let mut releases = Vec::new();
@@ -116,11 +109,23 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
             TargetLocation::Layout(dir) => Some(dir.clone()),
             _ => None,
         };
-        if layout.is_some() {
+        let archive = match &t.location.value {
+            TargetLocation::Directory(dir) => Some(ArchiveGoal {
+                dir: dir.clone(),
+                chunk_size: t.archive_size.as_ref().map(|s| s.value.0),
+            }),
+            _ => None,
+        };
+        let kind = if archive.is_some() {
+            "file://"
+        } else {
+            "oci://"
+        };
+        if layout.is_some() || archive.is_some() {
             for c in &catalogs {
                 unsupported.push(Unsupported {
                     target: name.clone(),
-                    what: format!("operator catalogs (`{}`) in an oci:// target", c.set),
+                    what: format!("operator catalogs (`{}`) in a {kind} target", c.set),
                 });
             }
             for r in &releases {
@@ -128,7 +133,7 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
                     unsupported.push(Unsupported {
                         target: name.clone(),
                         what: format!(
-                            "the graph-data image (`graph #true` on `{}`) in an oci:// target",
+                            "the graph-data image (`graph #true` on `{}`) in a {kind} target",
                             r.set
                         ),
                     });
@@ -136,14 +141,18 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
             }
         }
         for up in t.needed_targets() {
-            if matches!(
-                recipe.target(up).map(|u| &u.location.value),
-                Some(TargetLocation::Layout(_))
-            ) {
-                unsupported.push(Unsupported {
+            match recipe.target(up).map(|u| &u.location.value) {
+                Some(TargetLocation::Layout(_)) => unsupported.push(Unsupported {
                     target: name.clone(),
                     what: format!("content from the oci:// target `{up}`"),
-                });
+                }),
+                Some(TargetLocation::Directory(_)) => unsupported.push(Unsupported {
+                    target: name.clone(),
+                    what: format!(
+                        "content from the archive target `{up}` (disk-to-mirror): unpack an archive's chunks with `tar xf` and copy its OCI layout with skopeo for now"
+                    ),
+                }),
+                _ => {}
             }
         }
         goals.push(TargetGoal {
@@ -153,6 +162,7 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
             releases,
             catalogs,
             layout,
+            archive,
         });
     }
     if unsupported.is_empty() {

@@ -23,6 +23,17 @@ pub struct TargetGoal {
     /// `oci://DIR`: the target is this OCI image layout directory (its images are named below
     /// [`super::LAYOUT_REGISTRY`]); `None` for a registry.
     pub layout: Option<PathBuf>,
+    /// `file://DIR`: the target is a series of archives in this directory; its images are
+    /// written to a staging layout in the workspace first, then packed.
+    pub archive: Option<ArchiveGoal>,
+}
+
+/// An archive (`file://`) target's directory and chunk limit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArchiveGoal {
+    pub dir: PathBuf,
+    /// `archive-size`; `None` is unlimited.
+    pub chunk_size: Option<u64>,
 }
 
 /// A release set a target carries, and where its content comes from.

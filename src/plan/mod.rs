@@ -16,11 +16,11 @@ mod release;
 mod task;
 
 pub use crate::task::{CopySpec, CosignKeyRef, CosignSpec, PruneSpec, VerifySpec};
-pub use build::{Outputs, Plan, PlanOptions, RecordedState, build};
+pub use build::{Outputs, Plan, PlanOptions, RecordedState, build, staging_layout};
 pub use catalog::{InvalidBundleImage, filter_diagnostics, filter_json, filter_of};
 pub use cosign::CosignTrusts;
 pub use expand::{Unsupported, expand};
-pub use goal::{CatalogGoal, DestName, GoalItem, ReleaseNeed, TargetGoal};
+pub use goal::{ArchiveGoal, CatalogGoal, DestName, GoalItem, ReleaseNeed, TargetGoal};
 pub use items::{expand_all as expand_items, expanded as expanded_goal};
 pub use key::{KEY_VERSION, TaskKey};
 pub use naming::{

@@ -16,6 +16,7 @@ use crate::oci::Digest;
 use crate::recipe::{ContentSet, MirrorScope as RecipeScope, MirrorSourcePolicy, Recipe};
 use crate::resources::{MirrorScope, ResourceOptions, SourcePolicy};
 use crate::state::{KindName, LockFile};
+use crate::task::kinds::{PackImage, PackSpec};
 use crate::task::{GraphImageSpec, Loaded, LockSpec, RenderSpec};
 
 /// The first release set (by name) with `graph #true` that `goal` carries.
@@ -187,8 +188,11 @@ pub(super) fn add_resources(
     state: &dyn RecordedState,
     out: &Outputs,
 ) {
-    // An OCI layout is read by tools, not clusters: it gets no cluster resources.
-    for goal in goals.iter().filter(|g| g.layout.is_none()) {
+    // An OCI layout or an archive is read by tools, not clusters: no cluster resources.
+    for goal in goals
+        .iter()
+        .filter(|g| g.layout.is_none() && g.archive.is_none())
+    {
         let after: Vec<TaskId> = plan
             .tasks
             .iter()
@@ -252,4 +256,93 @@ pub(super) fn add_lock(plan: &mut Plan, discovery: &Discovery, out: &Outputs) {
         freshness: fresh,
         bytes: 0,
     });
+}
+
+/// One `pack` task per archive (`file://`) target: after every image of the target is in its
+/// staging layout, the blobs no earlier archive of the series shipped, every manifest, the
+/// layout's index and the recipe and lock go into the next archive of the directory.
+pub(super) fn add_packs(
+    plan: &mut Plan,
+    recipe: &Recipe,
+    goals: &[TargetGoal],
+    discovery: &Discovery,
+    state: &dyn RecordedState,
+    out: &Outputs,
+) {
+    for goal in goals {
+        let Some(archive) = &goal.archive else {
+            continue;
+        };
+        let deps: Vec<TaskId> = plan
+            .tasks
+            .iter()
+            .filter(|t| t.target == goal.name)
+            .map(|t| t.id.clone())
+            .collect();
+        let input_dirty = plan
+            .tasks
+            .iter()
+            .find(|t| t.target == goal.name && !t.freshness.is_fresh())
+            .map(|t| t.id.clone());
+        let images: Vec<PackImage> = plan
+            .tasks
+            .iter()
+            .filter(|t| t.target == goal.name)
+            .filter_map(|t| match &t.kind {
+                TaskKind::WriteLayout(l) => Some(PackImage {
+                    set: goal
+                        .items
+                        .iter()
+                        .find(|i| i.origin == l.copy.origin)
+                        .map_or_else(String::new, |i| i.set.clone()),
+                    origin: l.copy.origin.clone(),
+                    digest: l.copy.digest.clone(),
+                    name: l.name(),
+                }),
+                _ => None,
+            })
+            .collect();
+        let recipe_files: Vec<std::path::PathBuf> =
+            recipe.files.iter().map(|f| f.path.clone()).collect();
+        let kind = TaskKind::Pack(PackSpec {
+            target: goal.name.clone(),
+            dir: archive.dir.clone(),
+            chunk_size: archive.chunk_size,
+            split_blobs: out.split_blobs,
+            staging: super::build::staging_layout(&out.workspace, &goal.name),
+            shipped: out
+                .workspace
+                .root()
+                .join("state")
+                .join(format!("shipped-{}.json", goal.name)),
+            images,
+            recipe_files,
+            lock: Loaded::new(out.lock.clone()),
+            lock_digest: lock_digest(&out.lock),
+            created: out.source_date_epoch,
+        });
+        let key = kind.key();
+        let fresh = freshness(
+            &kind,
+            &key,
+            input_dirty.as_ref(),
+            state,
+            discovery,
+            &PlanOptions::default(),
+        );
+        plan.tasks.push(Task {
+            id: TaskId::new(
+                KindName::Pack,
+                &goal.name,
+                &archive.dir.display().to_string(),
+            ),
+            target: goal.name.clone(),
+            key,
+            kind,
+            deps,
+            after: Vec::new(),
+            freshness: fresh,
+            bytes: 0,
+        });
+    }
 }

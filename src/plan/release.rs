@@ -392,6 +392,7 @@ mod tests {
             }],
             catalogs: Vec::new(),
             layout: None,
+            archive: None,
         }
     }
 

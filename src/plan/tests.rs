@@ -41,6 +41,7 @@ fn goal(name: &str, registry: &str, via: Option<&str>, origins: &[&str]) -> Targ
         releases: Vec::new(),
         catalogs: vec![],
         layout: None,
+        archive: None,
     }
 }
 

@@ -253,7 +253,7 @@ impl LayoutStore {
 }
 
 /// `index.json` of `names`: sorted by name, deterministic.
-fn index_bytes(names: &BTreeMap<String, LayoutEntry>) -> Vec<u8> {
+pub fn index_bytes(names: &BTreeMap<String, LayoutEntry>) -> Vec<u8> {
     let manifests: Vec<Value> = names
         .iter()
         .map(|(name, e)| {

@@ -6,7 +6,9 @@
 
 mod layout;
 
-pub use layout::{LayoutEntry, LayoutError, LayoutStore, REF_NAME, SOURCE_ANNOTATION, read_names};
+pub use layout::{
+    LayoutEntry, LayoutError, LayoutStore, REF_NAME, SOURCE_ANNOTATION, index_bytes, read_names,
+};
 
 use std::sync::Arc;
 

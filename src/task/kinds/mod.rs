@@ -10,6 +10,7 @@
 
 mod copy;
 mod graph_image;
+mod pack;
 mod prune_catalog;
 mod render;
 mod verify_cosign;
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 pub use copy::CopySpec;
 pub use graph_image::GraphImageSpec;
+pub use pack::{PackImage, PackSpec};
 pub use prune_catalog::{CatalogInput, PruneSpec};
 pub use render::RenderSpec;
 pub use verify_cosign::{CosignKeyRef, CosignSpec};
@@ -51,6 +53,7 @@ pub enum KindName {
     RenderResources,
     WriteLock,
     WriteLayout,
+    Pack,
 }
 
 impl KindName {
@@ -64,6 +67,7 @@ impl KindName {
             KindName::RenderResources => "render-resources",
             KindName::WriteLock => "write-lock",
             KindName::WriteLayout => "write-layout",
+            KindName::Pack => "pack",
         }
     }
 }
@@ -238,6 +242,7 @@ pub enum TaskKind {
     RenderResources(RenderSpec),
     WriteLock(LockSpec),
     WriteLayout(LayoutSpec),
+    Pack(PackSpec),
 }
 
 /// Calls `$body` with `$s` bound to the spec, and `$k` to its type, whatever the kind.
@@ -252,6 +257,7 @@ macro_rules! each_kind {
             TaskKind::RenderResources($s) => $body,
             TaskKind::WriteLock($s) => $body,
             TaskKind::WriteLayout($s) => $body,
+            TaskKind::Pack($s) => $body,
         }
     };
 }
@@ -357,6 +363,7 @@ impl TaskKind {
             TaskKind::WriteLayout(l) => {
                 format!("{} -> oci:{}:{}", l.copy.origin, l.dir.display(), l.name())
             }
+            TaskKind::Pack(p) => format!("{} image(s) -> {}", p.images.len(), p.dir.display()),
         }
     }
 }

@@ -1,0 +1,338 @@
+//! The `pack` kind: the next archive of a `file://DIR` target (mirror-to-disk). Its images are
+//! in the target's staging layout (written by `write-layout` tasks, which verifications gate);
+//! `pack` streams into `airlift-NNNNNN.tar` chunks (`archive::ArchiveWriter`) every manifest,
+//! every blob that no earlier archive of the series shipped, the layout's `oci-layout` and
+//! `index.json`, and the recipe and lock under `airlift/`, then appends the archive to
+//! `airlift-index.json`. What was shipped is remembered in the workspace
+//! (`state/shipped-<target>.json`), so the next archive carries only what is new.
+//!
+//! Crash safety: chunks are written as `.tmp` files and renamed when complete; the series index
+//! is written (atomically) only after every chunk, and the shipped list after the index, so a
+//! kill leaves at most chunks the index does not list, which the rerun overwrites.
+//! Recorded under `pack:<dir>` with the archive's id; fresh while the directory's series index
+//! still ends with that archive and nothing of the target changed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde::Serialize;
+use serde_json::json;
+
+use super::{Check, Inputs, Kind, Loaded, Output, RunCx, TaskError};
+use crate::archive::{
+    ArchiveEntry, ArchiveError, ArchiveWriter, ImageEntry, SeriesIndex, archive_id,
+    clean_temporaries,
+};
+use crate::exec::Event;
+use crate::exit::Exit;
+use crate::oci::{Digest, ImageRef};
+use crate::plan::TaskKey;
+use crate::registry::{ByteStream, Manifest};
+use crate::state::LockFile;
+use crate::store::{LayoutError, LayoutStore};
+use crate::task::Counts;
+
+/// One image of the archive: its name in the staging layout.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct PackImage {
+    pub set: String,
+    pub origin: ImageRef,
+    pub digest: Digest,
+    pub name: String,
+}
+
+/// Write the next archive of one `file://` target.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PackSpec {
+    pub target: String,
+    pub dir: PathBuf,
+    /// `archive-size`; `None` is unlimited.
+    pub chunk_size: Option<u64>,
+    pub split_blobs: bool,
+    /// The staging layout the images were written to.
+    pub staging: PathBuf,
+    /// The workspace file listing the blobs earlier archives shipped.
+    pub shipped: PathBuf,
+    pub images: Vec<PackImage>,
+    pub recipe_files: Vec<PathBuf>,
+    #[serde(skip)]
+    pub lock: Loaded<LockFile>,
+    pub lock_digest: Digest,
+    /// `SOURCE_DATE_EPOCH`, recorded as the archive's creation time.
+    pub created: Option<i64>,
+}
+
+impl PackSpec {
+    /// The slot under which discovery reports the id of the directory's last archive.
+    pub fn slot_of(dir: &Path) -> String {
+        format!("pack:{}", dir.display())
+    }
+}
+
+impl Kind for PackSpec {
+    const NAME: super::KindName = super::KindName::Pack;
+
+    fn key(&self) -> TaskKey {
+        let mut images: Vec<&PackImage> = self.images.iter().collect();
+        images.sort();
+        let digests: Vec<&Digest> = images.iter().map(|i| &i.digest).collect();
+        let mut inputs = digests;
+        inputs.push(&self.lock_digest);
+        TaskKey::compute(
+            Self::NAME.as_str(),
+            &inputs,
+            &json!({
+                "dir": self.dir,
+                "chunk-size": self.chunk_size,
+                "split-blobs": self.split_blobs,
+                "names": images.iter().map(|i| &i.name).collect::<Vec<_>>(),
+                "recipe": self.recipe_files,
+            }),
+        )
+    }
+
+    fn slot(&self) -> String {
+        Self::slot_of(&self.dir)
+    }
+
+    fn source_digest(&self) -> Digest {
+        self.lock_digest.clone()
+    }
+
+    fn check(&self) -> Check {
+        Check::Local(self.slot())
+    }
+
+    async fn run(&self, cx: &RunCx<'_>, inputs: &Inputs<'_>) -> Result<Output, TaskError> {
+        let shown = format!("archive {}", self.dir.display());
+        cx.events.send(Event::JobStarted {
+            job: inputs.job,
+            source: format!("staging layout of `{}`", self.target),
+            dest: shown.clone(),
+        });
+        let result = self.pack().await;
+        match &result {
+            Ok(o) => cx.events.send(Event::JobFinished {
+                job: inputs.job,
+                dest: shown,
+                digest: o.digest.clone(),
+                bytes: o.counts.bytes,
+            }),
+            Err(e) => cx.events.send(Event::JobFailed {
+                job: inputs.job,
+                source: format!("staging layout of `{}`", self.target),
+                error: e.message.clone(),
+            }),
+        }
+        result
+    }
+}
+
+fn archive_error(e: ArchiveError) -> TaskError {
+    let exit = match e {
+        ArchiveError::BlobTooLarge { .. } | ArchiveError::ArchiveSizeTooSmall { .. } => {
+            Exit::InvalidInput
+        }
+        _ => Exit::Io,
+    };
+    TaskError {
+        exit,
+        message: e.to_string(),
+        help: miette::Diagnostic::help(&e).map(|h| h.to_string()),
+    }
+}
+
+fn layout_error(e: LayoutError) -> TaskError {
+    TaskError {
+        exit: Exit::Io,
+        message: format!("reading the staging layout: {e}"),
+        help: Some(
+            "rerun `airlift build`: images missing from the staging layout are written again"
+                .into(),
+        ),
+    }
+}
+
+fn bytes_stream(bytes: Vec<u8>) -> ByteStream {
+    futures_util::stream::once(async move { Ok(Bytes::from(bytes)) }).boxed()
+}
+
+impl PackSpec {
+    async fn pack(&self) -> Result<Output, TaskError> {
+        let io = |what: &str, path: &Path, e: std::io::Error| {
+            TaskError::new(
+                Exit::Io,
+                format!("cannot {what} {}: {e}", path.display()),
+                "check that the directory is writable and the disk has space, then rerun",
+            )
+        };
+        std::fs::create_dir_all(&self.dir).map_err(|e| io("create", &self.dir, e))?;
+        clean_temporaries(&self.dir).map_err(archive_error)?;
+        let mut series = SeriesIndex::read(&self.dir)
+            .map_err(archive_error)?
+            .unwrap_or_else(|| SeriesIndex::new(self.target.clone()));
+        let shipped = read_shipped(&self.shipped);
+        let layout = LayoutStore::shared(&self.staging).map_err(layout_error)?;
+        let mut writer = ArchiveWriter::create(
+            &self.dir,
+            series.next_chunk_number(),
+            self.chunk_size.unwrap_or(u64::MAX),
+            self.split_blobs,
+        )
+        .map_err(archive_error)?;
+        let mut names = BTreeMap::new();
+        let mut images = Vec::new();
+        let mut blobs_in_archive: BTreeSet<Digest> = BTreeSet::new();
+        let mut images_sorted: Vec<&PackImage> = self.images.iter().collect();
+        images_sorted.sort();
+        for image in images_sorted {
+            let entry = layout.resolve(&image.name).ok_or_else(|| {
+                TaskError::new(
+                    Exit::Io,
+                    format!(
+                        "{} is not in the staging layout {}",
+                        image.name,
+                        self.staging.display()
+                    ),
+                    "rerun `airlift build`: the image is written again",
+                )
+            })?;
+            let mut manifests = vec![entry.digest.clone()];
+            while let Some(d) = manifests.pop() {
+                let bytes = layout.read_blob(&d).map_err(layout_error)?;
+                let m = Manifest::from_stored(bytes.clone(), &d).ok_or_else(|| {
+                    layout_error(LayoutError::Blob {
+                        digest: d.clone(),
+                        reason: "not a manifest".into(),
+                    })
+                })?;
+                let doc = m.doc("staging").map_err(|e| {
+                    layout_error(LayoutError::Blob {
+                        digest: d.clone(),
+                        reason: e.to_string(),
+                    })
+                })?;
+                manifests.extend(doc.manifests.iter().map(|c| c.digest.clone()));
+                for blob in doc.config.iter().chain(&doc.layers) {
+                    if shipped.contains(&blob.digest)
+                        || !blobs_in_archive.insert(blob.digest.clone())
+                    {
+                        continue;
+                    }
+                    let stream = layout
+                        .get_blob(&blob.digest)
+                        .await
+                        .map_err(|e| layout_error(LayoutError::Source(e)))?;
+                    writer
+                        .add_blob(&blob.digest, blob.size, stream)
+                        .await
+                        .map_err(archive_error)?;
+                }
+                let size = bytes.len() as u64;
+                writer
+                    .add_blob(&d, size, bytes_stream(bytes))
+                    .await
+                    .map_err(archive_error)?;
+            }
+            names.insert(image.name.clone(), entry);
+            images.push(ImageEntry {
+                set: image.set.clone(),
+                source: image.origin.to_string(),
+                digest: image.digest.clone(),
+            });
+        }
+        writer
+            .add_file("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)
+            .await
+            .map_err(archive_error)?;
+        writer
+            .add_file("index.json", &crate::store::index_bytes(&names))
+            .await
+            .map_err(archive_error)?;
+        writer
+            .add_file("airlift/airlift.lock", self.lock.to_text().as_bytes())
+            .await
+            .map_err(archive_error)?;
+        let mut recipe_digest = Vec::new();
+        for path in &self.recipe_files {
+            let bytes = std::fs::read(path).map_err(|e| io("read", path, e))?;
+            recipe_digest.extend_from_slice(Digest::of(&bytes).to_string().as_bytes());
+            let name = path
+                .file_name()
+                .map_or_else(|| "recipe.kdl".into(), |n| n.to_string_lossy().into_owned());
+            writer
+                .add_file(&format!("airlift/recipe/{name}"), &bytes)
+                .await
+                .map_err(archive_error)?;
+        }
+        let blobs = writer.blob_count();
+        let blob_bytes = writer.blob_bytes();
+        let chunks = writer.finish().await.map_err(archive_error)?;
+        let mut summary = BTreeMap::new();
+        for i in &images {
+            let e = summary
+                .entry(i.set.clone())
+                .or_insert_with(|| json!({"images": 0}));
+            e["images"] = json!(e["images"].as_u64().unwrap_or(0) + 1);
+        }
+        let id = archive_id(&chunks);
+        let entry = ArchiveEntry {
+            sequence: series.next_sequence(),
+            id: id.clone(),
+            extends: series.last().map(|a| a.id.clone()),
+            created: self.created.map(crate::resources::rfc3339_utc),
+            recipe_digest: Some(Digest::of(&recipe_digest)),
+            lock_digest: Some(self.lock_digest.clone()),
+            chunks,
+            images,
+            summary,
+            blobs,
+            blob_bytes,
+        };
+        series.archives.push(entry);
+        series.write(&self.dir).map_err(archive_error)?;
+        let mut all = shipped;
+        all.extend(blobs_in_archive);
+        write_shipped(&self.shipped, &all).map_err(|e| io("write", &self.shipped, e))?;
+        Ok(Output {
+            digest: id,
+            counts: Counts {
+                bytes: blob_bytes,
+                blobs_uploaded: blobs,
+                ..Counts::default()
+            },
+        })
+    }
+}
+
+/// The blobs earlier archives shipped (none when the file is absent or unreadable: the next
+/// archive then carries everything, which is safe).
+fn read_shipped(path: &Path) -> BTreeSet<Digest> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .map(|v| {
+            v["blobs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d.as_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn write_shipped(path: &Path, blobs: &BTreeSet<Digest>) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let list: Vec<String> = blobs.iter().map(ToString::to_string).collect();
+    let mut text = serde_json::to_string_pretty(&json!({ "blobs": list }))?;
+    text.push('\n');
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
