@@ -42,8 +42,13 @@ fn binary_uses_the_documented_codes() {
     };
     assert_eq!(run(&["--no-such-flag"]), Some(Exit::Usage.code() as i32));
     assert_eq!(
-        run(&["describe", "x"]),
+        run(&["import", "x"]),
         Some(Exit::NotAvailable.code() as i32)
+    );
+    // Not an archive directory: an input error.
+    assert_eq!(
+        run(&["describe", "x"]),
+        Some(Exit::InvalidInput.code() as i32)
     );
     assert_eq!(run(&["check", "missing.kdl"]), Some(Exit::Io.code() as i32));
     std::fs::write(dir.path().join("bad.kdl"), "imagez \"x\" {}\n").expect("write");
