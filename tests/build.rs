@@ -969,3 +969,183 @@ async fn a_file_target_packs_archives_that_carry_only_what_is_new() {
     let raw = skopeo_raw(&format!("oci:{}:apps/a:1", layout2.path().display())).expect("a2");
     assert_eq!(raw, a2.manifest);
 }
+
+/// Copies every file of `from` (flat: an archive directory) into `to`.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path, keep: impl Fn(&str) -> bool) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("dir").flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.path().is_file() && keep(&name) {
+            std::fs::copy(e.path(), to.join(&name)).expect("copy");
+        }
+    }
+}
+
+/// The YAML documents of a target's cluster resources, with the target's name and namespace
+/// normalised so two targets can be compared.
+fn resources_of(dir: &std::path::Path, target: &str, ns: &str) -> BTreeMap<String, String> {
+    std::fs::read_dir(dir.join(format!(".airlift/out/{target}/cluster-resources")))
+        .expect("resources")
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| {
+            let text = std::fs::read_to_string(e.path()).expect("read");
+            let text = text
+                .replace(&format!("airlift/target: {target}"), "airlift/target: T")
+                .replace(&format!("/{ns}/"), "/NS/");
+            (e.file_name().to_string_lossy().into_owned(), text)
+        })
+        .collect()
+}
+
+/// Disk-to-mirror with two separated sides: the connected side packs the `file://` target;
+/// the directory is copied elsewhere and the source registry stopped; a fresh workspace that
+/// shares nothing else builds the registry target from the archives. Manifests keep their
+/// digests and the cluster resources equal a direct mirror-to-mirror build's. A flipped byte in
+/// a chunk, and an archive whose predecessor is missing, fail before anything is pushed.
+#[tokio::test(flavor = "multi_thread")]
+async fn disk_to_mirror_from_a_copied_archive_directory_on_a_separated_side() {
+    let mut lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let base = Layer::shared_random(30_000);
+    let a = fx
+        .image(
+            "apps/a",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            &[base.clone(), Layer::Random(8_000)],
+        )
+        .await;
+    let b = fx
+        .index(
+            "apps/b",
+            Some("1"),
+            Format::Docker,
+            &["amd64", "arm64"],
+            std::slice::from_ref(&base),
+            9_000,
+        )
+        .await;
+    let mirror = lab.mirror.host();
+    let recipe = |disk: &str| {
+        format!(
+            "images \"apps\" {{\n    image \"{}\"\n    image \"{}\"\n}}\n\ntarget \"disk\" \"file://{disk}\" {{\n    needs \"apps\"\n    archive-size \"32KiB\"\n}}\n\ntarget \"enterprise\" \"docker://{mirror}/ent\" {{\n    needs \"disk\"\n}}\n\ntarget \"direct\" \"docker://{mirror}/direct\" {{\n    needs \"apps\"\n}}\n",
+            a.reference, b.reference
+        )
+    };
+    // Connected side: the archive, and a direct build to compare resources with.
+    std::fs::write(lab.dir.path().join("airlift.kdl"), recipe("out/disk")).expect("recipe");
+    let out = lab.run(&["build", "disk", "direct"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let archive = lab.dir.path().join("out/disk");
+    // The other side: only the copied directory and the recipe naming it there.
+    let side = tempfile::tempdir().expect("tempdir");
+    let carried = side.path().join("media/disk");
+    copy_dir(&archive, &carried, |_| true);
+    lab.up.stop();
+    let run_b = |dir: &std::path::Path, args: &[&str]| {
+        Command::new(BIN)
+            .args(["--src-tls-verify=false", "--dest-tls-verify=false"])
+            .args(args)
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run airlift")
+    };
+    // A flipped byte in a chunk: refused naming the chunk, nothing pushed.
+    let damaged = side.path().join("damaged");
+    copy_dir(&archive, &damaged, |_| true);
+    let chunk = damaged.join("airlift-000001.tar");
+    let mut bytes = std::fs::read(&chunk).expect("chunk");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0xff;
+    std::fs::write(&chunk, bytes).expect("write");
+    let bad_side = side.path().join("bad");
+    std::fs::create_dir_all(&bad_side).expect("mkdir");
+    std::fs::write(
+        bad_side.join("airlift.kdl"),
+        recipe(&damaged.display().to_string()),
+    )
+    .expect("recipe");
+    let out = run_b(&bad_side, &["build", "enterprise"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("airlift-000001.tar"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        skopeo_inspect_raw(&format!("{mirror}/ent/apps/a:1"), &SkopeoAuth::default()).is_err(),
+        "nothing is pushed from a damaged archive"
+    );
+    // The intact copy: everything lands with its digest.
+    let good_side = side.path().join("good");
+    std::fs::create_dir_all(&good_side).expect("mkdir");
+    std::fs::write(
+        good_side.join("airlift.kdl"),
+        recipe(&carried.display().to_string()),
+    )
+    .expect("recipe");
+    let out = run_b(&good_side, &["build", "enterprise"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for (p, name) in [(&a, "apps/a:1"), (&b, "apps/b:1")] {
+        let raw = skopeo_inspect_raw(&format!("{mirror}/ent/{name}"), &SkopeoAuth::default())
+            .expect("pushed");
+        assert_eq!(raw, p.manifest, "{name} keeps its digest");
+        for c in &p.children {
+            let repo = name.split(':').next().expect("repo");
+            let child = skopeo_inspect_raw(
+                &format!("{mirror}/ent/{repo}@{}", c.digest),
+                &SkopeoAuth::default(),
+            )
+            .expect("child");
+            assert_eq!(child, c.manifest);
+        }
+    }
+    assert_eq!(
+        resources_of(&good_side, "enterprise", "ent"),
+        resources_of(lab.dir.path(), "direct", "direct"),
+        "disk-to-mirror renders what a direct build renders"
+    );
+    // A rerun is fresh: nothing is pushed again.
+    let again = run_b(&good_side, &["build", "enterprise"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stderr(&again).contains("0 copied"), "{}", stderr(&again));
+    // An archive whose predecessor never arrived: refused naming it, before any push.
+    let lonely = side.path().join("lonely");
+    let first: Vec<String> = {
+        let index: Value = serde_json::from_slice(
+            &std::fs::read(archive.join("airlift-index.json")).expect("index"),
+        )
+        .expect("json");
+        index["archives"][0]["chunks"]
+            .as_array()
+            .expect("chunks")
+            .iter()
+            .map(|c| c["name"].as_str().expect("name").to_string())
+            .collect()
+    };
+    copy_dir(&archive, &lonely, |n| !n.starts_with("airlift-000001"));
+    let lonely_side = side.path().join("lonely-side");
+    std::fs::create_dir_all(&lonely_side).expect("mkdir");
+    std::fs::write(
+        lonely_side.join("airlift.kdl"),
+        recipe(&lonely.display().to_string()).replace("/ent\"", "/ent-lonely\""),
+    )
+    .expect("recipe");
+    let out = run_b(&lonely_side, &["build", "enterprise"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("airlift-000001.tar") && stderr(&out).contains("archive 1"),
+        "names the missing archive ({first:?}): {}",
+        stderr(&out)
+    );
+    assert!(
+        skopeo_inspect_raw(
+            &format!("{mirror}/ent-lonely/apps/a:1"),
+            &SkopeoAuth::default()
+        )
+        .is_err()
+    );
+}

@@ -72,6 +72,12 @@ pub struct ImageEntry {
     /// The reference as the recipe names it.
     pub source: String,
     pub digest: Digest,
+    /// The manifest's media type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// Its name in the archive's OCI layout (`org.opencontainers.image.ref.name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// The id of an archive: sha256 over its chunks' sha256 in order, each written as
@@ -235,11 +241,15 @@ mod tests {
                             set: "b".into(),
                             source: "quay.io/b:1".into(),
                             digest: Digest::of(b"b"),
+                            media_type: None,
+                            name: None,
                         },
                         ImageEntry {
                             set: "a".into(),
                             source: "quay.io/a:1".into(),
                             digest: Digest::of(b"a"),
+                            media_type: None,
+                            name: None,
                         },
                     ],
                     summary,

@@ -39,8 +39,9 @@ target "mirror" "docker://registry.example.com:5000/mirror" {
 }
 
 // Mirror to disk: archives beside this file, in chunks of at most 4GiB, each carrying only
-// what earlier ones did not (`airlift describe out/archive`). Operator catalogs, and loading a
-// registry from the archive (`needs "disk"`), are not available for archives yet.
+// what earlier ones did not (`airlift describe out/archive`). A registry target with
+// `needs "disk"` loads `images` sets from them on the disconnected side; operator catalogs in
+// archives, and release sets through them, are not available yet.
 target "disk" "file://out/archive" {
     needs "ocp" "extras"
     archive-size "4GiB"

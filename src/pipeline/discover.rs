@@ -116,6 +116,7 @@ pub fn discover(
             catalogs: Vec::new(),
             layout: None,
             archive: None,
+            archive_inputs: Default::default(),
         });
     }
     // Manifest HEADs and GETs are small: more of them in flight than blob transfers.
@@ -131,6 +132,7 @@ pub fn discover(
     d.known_blobs = images.known_blobs;
     d.dest.extend(images.dest);
     d.unresolved = images.unresolved;
+    from_archives(&expanded, &mut d);
     if let Some(set) = release::graph_release_set(session, goals) {
         // The base's resolution is the graph image's business, not an image of a set.
         let why = base.as_ref().and_then(|b| d.unresolved.remove(&b.origin));
@@ -155,6 +157,62 @@ pub fn discover(
         warnings: said.warnings,
         notes: said.notes,
     })
+}
+
+/// Images a target takes from an archive target's directory that no goal of this build
+/// resolved from a source (the disconnected side has none): their digests are what the newest
+/// archive of the directory that lists them says.
+fn from_archives(goals: &[TargetGoal], d: &mut Discovery) {
+    let mut series: std::collections::BTreeMap<
+        &std::path::Path,
+        Option<crate::archive::SeriesIndex>,
+    > = std::collections::BTreeMap::new();
+    for g in goals {
+        for item in &g.items {
+            let Some(dir) = item.via.as_ref().and_then(|up| g.archive_inputs.get(up)) else {
+                continue;
+            };
+            if d.images.contains_key(&item.origin) {
+                continue;
+            }
+            let index = series
+                .entry(dir.as_path())
+                .or_insert_with(|| crate::archive::SeriesIndex::read(dir).ok().flatten());
+            let source = item.origin.to_string();
+            let found = index.as_ref().and_then(|i| {
+                i.archives
+                    .iter()
+                    .rev()
+                    .find_map(|a| a.images.iter().find(|e| e.source == source))
+            });
+            match found {
+                Some(e) => {
+                    d.images.insert(
+                        item.origin.clone(),
+                        crate::discover::ResolvedImage {
+                            digest: e.digest.clone(),
+                            media_type: e
+                                .media_type
+                                .as_deref()
+                                .and_then(crate::oci::MediaType::parse)
+                                .unwrap_or(crate::oci::MediaType::OciManifest),
+                            blobs: std::collections::BTreeMap::new(),
+                            manifests: 1,
+                        },
+                    );
+                }
+                None => {
+                    d.unresolved.insert(
+                        item.origin.clone(),
+                        format!(
+                            "not in the archives of {} (copy the archive directory of the file:// target there)",
+                            dir.display()
+                        ),
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// Probes the graph-data image of every target that carries one and whose journal records it.

@@ -22,7 +22,7 @@ use crate::discover::Discovery;
 use crate::oci::{Digest, ImageRef};
 use crate::recipe::Recipe;
 use crate::state::{LockFile, Record, Workspace};
-use crate::task::kinds::LayoutSpec;
+use crate::task::kinds::{KindName, LayoutSpec, UnpackSpec};
 use crate::task::{Check, CopySpec};
 
 /// Options that change what the planner decides, not what it is given.
@@ -170,9 +170,22 @@ pub(crate) fn images(
                 missing.insert(item.origin.clone(), why);
                 continue;
             };
-            let (from, deps) = match &item.via {
-                None => (item.origin.pinned(resolved.digest.clone()), vec![]),
-                Some(up) => match placed.get(&(up.clone(), item.origin.clone())) {
+            // From an archive target's directory: after its pack task when this build packs.
+            let unpack = item
+                .via
+                .as_ref()
+                .and_then(|up| goal.archive_inputs.get(up).map(|dir| (up, dir)));
+            let (from, deps) = match (&item.via, unpack) {
+                (_, Some((up, dir))) => {
+                    let pack = goals
+                        .iter()
+                        .filter(|g| &g.name == up && g.archive.is_some())
+                        .map(|g| TaskId::new(KindName::Pack, &g.name, &dir.display().to_string()))
+                        .collect();
+                    (item.origin.pinned(resolved.digest.clone()), pack)
+                }
+                (None, None) => (item.origin.pinned(resolved.digest.clone()), vec![]),
+                (Some(up), None) => match placed.get(&(up.clone(), item.origin.clone())) {
                     Some((dest, id)) => (dest.pinned(resolved.digest.clone()), vec![id.clone()]),
                     None => {
                         missing.insert(
@@ -197,12 +210,23 @@ pub(crate) fn images(
                 dest: dest.clone(),
                 platforms: item.platforms.clone(),
                 signatures: opts.signatures,
-                from_task: deps.first().cloned(),
+                from_task: if unpack.is_some() {
+                    None
+                } else {
+                    deps.first().cloned()
+                },
                 rebuild: None,
             };
-            let kind = match layout_dir(goal, opts) {
-                Some(dir) => TaskKind::WriteLayout(LayoutSpec { copy: spec, dir }),
-                None => TaskKind::Copy(spec),
+            let kind = match (unpack, layout_dir(goal, opts)) {
+                (Some((up, dir)), _) => TaskKind::Unpack(UnpackSpec {
+                    copy: spec,
+                    archive: up.clone(),
+                    dir: dir.clone(),
+                }),
+                (None, dir) => match dir {
+                    Some(dir) => TaskKind::WriteLayout(LayoutSpec { copy: spec, dir }),
+                    None => TaskKind::Copy(spec),
+                },
             };
             let key = kind.key();
             let freshness = freshness(&kind, &key, None, state, discovery, opts);

@@ -210,6 +210,7 @@ zZK+P5TbyE+0za7MvP07innu6PNKFfJmeQ0GlK2zfTCuZhW6tt3IY8vzCA==
                 catalogs: Vec::new(),
                 layout: None,
                 archive: None,
+                archive_inputs: Default::default(),
             },
             TargetGoal {
                 name: "b".into(),
@@ -223,6 +224,7 @@ zZK+P5TbyE+0za7MvP07innu6PNKFfJmeQ0GlK2zfTCuZhW6tt3IY8vzCA==
                 catalogs: Vec::new(),
                 layout: None,
                 archive: None,
+                archive_inputs: Default::default(),
             },
         ]
     }

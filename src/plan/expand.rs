@@ -77,6 +77,18 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
                 let kept = t.only.is_empty() || t.only.iter().any(|o| o.value == set);
                 if kept && !direct.contains(&set) && inherited.insert(set.clone()) {
                     if is_release(recipe, &set) {
+                        if matches!(
+                            recipe.target(up).map(|u| &u.location.value),
+                            Some(TargetLocation::Directory(_))
+                        ) {
+                            unsupported.push(Unsupported {
+                                target: name.clone(),
+                                what: format!(
+                                    "release set `{set}` from the archive target `{up}` (disk-to-mirror of releases)"
+                                ),
+                            });
+                            continue;
+                        }
                         releases.push(ReleaseNeed {
                             set: set.clone(),
                             via: Some(up.to_string()),
@@ -140,18 +152,24 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
                 }
             }
         }
+        let mut archive_inputs = std::collections::BTreeMap::new();
         for up in t.needed_targets() {
             match recipe.target(up).map(|u| &u.location.value) {
                 Some(TargetLocation::Layout(_)) => unsupported.push(Unsupported {
                     target: name.clone(),
                     what: format!("content from the oci:// target `{up}`"),
                 }),
-                Some(TargetLocation::Directory(_)) => unsupported.push(Unsupported {
-                    target: name.clone(),
-                    what: format!(
-                        "content from the archive target `{up}` (disk-to-mirror): unpack an archive's chunks with `tar xf` and copy its OCI layout with skopeo for now"
-                    ),
-                }),
+                Some(TargetLocation::Directory(dir)) => {
+                    if layout.is_some() || archive.is_some() {
+                        unsupported.push(Unsupported {
+                            target: name.clone(),
+                            what: format!(
+                                "content from the archive target `{up}` in a directory target"
+                            ),
+                        });
+                    }
+                    archive_inputs.insert(up.to_string(), dir.clone());
+                }
                 _ => {}
             }
         }
@@ -163,6 +181,7 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
             catalogs,
             layout,
             archive,
+            archive_inputs,
         });
     }
     if unsupported.is_empty() {
@@ -272,13 +291,22 @@ fn target_order(recipe: &Recipe, selected: &[String]) -> Vec<String> {
     let mut seen = BTreeSet::new();
     let mut sorted = roots;
     sorted.sort();
-    for r in sorted {
-        visit(recipe, &r, &mut seen, &mut order);
+    for r in &sorted {
+        visit(recipe, r, &sorted, &mut seen, &mut order);
     }
     order
 }
 
-fn visit(recipe: &Recipe, name: &str, seen: &mut BTreeSet<String>, order: &mut Vec<String>) {
+/// Visits `name` after the targets it needs. An archive (`file://`) target that is needed but
+/// not selected is an input (its directory is read, on a disconnected side with no sources),
+/// not a goal: it is built only when selected (or when every target is).
+fn visit(
+    recipe: &Recipe,
+    name: &str,
+    selected: &[String],
+    seen: &mut BTreeSet<String>,
+    order: &mut Vec<String>,
+) {
     if !seen.insert(name.to_string()) {
         return;
     }
@@ -286,7 +314,14 @@ fn visit(recipe: &Recipe, name: &str, seen: &mut BTreeSet<String>, order: &mut V
         let mut ups: Vec<&str> = t.needed_targets().collect();
         ups.sort();
         for up in ups {
-            visit(recipe, up, seen, order);
+            let archive = matches!(
+                recipe.target(up).map(|u| &u.location.value),
+                Some(TargetLocation::Directory(_))
+            );
+            if archive && !selected.iter().any(|s| s == up) {
+                continue;
+            }
+            visit(recipe, up, selected, seen, order);
         }
     }
     order.push(name.to_string());

@@ -26,6 +26,9 @@ pub struct TargetGoal {
     /// `file://DIR`: the target is a series of archives in this directory; its images are
     /// written to a staging layout in the workspace first, then packed.
     pub archive: Option<ArchiveGoal>,
+    /// Archive (`file://`) targets this target needs, by name, with their directories: items
+    /// `via` one of them are unpacked from its archives (disk-to-mirror).
+    pub archive_inputs: std::collections::BTreeMap<String, PathBuf>,
 }
 
 /// An archive (`file://`) target's directory and chunk limit.

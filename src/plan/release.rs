@@ -393,6 +393,7 @@ mod tests {
             catalogs: Vec::new(),
             layout: None,
             archive: None,
+            archive_inputs: Default::default(),
         }
     }
 

@@ -42,6 +42,7 @@ fn goal(name: &str, registry: &str, via: Option<&str>, origins: &[&str]) -> Targ
         catalogs: vec![],
         layout: None,
         archive: None,
+        archive_inputs: Default::default(),
     }
 }
 

@@ -13,6 +13,7 @@ mod graph_image;
 mod pack;
 mod prune_catalog;
 mod render;
+mod unpack;
 mod verify_cosign;
 mod verify_signature;
 mod write_layout;
@@ -28,6 +29,7 @@ pub use graph_image::GraphImageSpec;
 pub use pack::{PackImage, PackSpec};
 pub use prune_catalog::{CatalogInput, PruneSpec};
 pub use render::RenderSpec;
+pub use unpack::{ArchiveSet, UnpackSpec};
 pub use verify_cosign::{CosignKeyRef, CosignSpec};
 pub use verify_signature::{KeyFile, VerifySpec};
 pub use write_layout::LayoutSpec;
@@ -54,6 +56,7 @@ pub enum KindName {
     WriteLock,
     WriteLayout,
     Pack,
+    Unpack,
 }
 
 impl KindName {
@@ -68,6 +71,7 @@ impl KindName {
             KindName::WriteLock => "write-lock",
             KindName::WriteLayout => "write-layout",
             KindName::Pack => "pack",
+            KindName::Unpack => "unpack",
         }
     }
 }
@@ -243,6 +247,7 @@ pub enum TaskKind {
     WriteLock(LockSpec),
     WriteLayout(LayoutSpec),
     Pack(PackSpec),
+    Unpack(UnpackSpec),
 }
 
 /// Calls `$body` with `$s` bound to the spec, and `$k` to its type, whatever the kind.
@@ -258,6 +263,7 @@ macro_rules! each_kind {
             TaskKind::WriteLock($s) => $body,
             TaskKind::WriteLayout($s) => $body,
             TaskKind::Pack($s) => $body,
+            TaskKind::Unpack($s) => $body,
         }
     };
 }
@@ -306,6 +312,7 @@ impl TaskKind {
         match self {
             TaskKind::Copy(c) => Some(c),
             TaskKind::WriteLayout(l) => Some(&l.copy),
+            TaskKind::Unpack(u) => Some(&u.copy),
             _ => None,
         }
     }
@@ -314,9 +321,9 @@ impl TaskKind {
     /// write no image of the recipe (verifications, resources, the lock).
     pub fn origin_and_dest(&self) -> Option<(&ImageRef, &ImageRef)> {
         match self {
-            TaskKind::Copy(c) | TaskKind::WriteLayout(LayoutSpec { copy: c, .. }) => {
-                Some((&c.origin, &c.dest))
-            }
+            TaskKind::Copy(c)
+            | TaskKind::WriteLayout(LayoutSpec { copy: c, .. })
+            | TaskKind::Unpack(UnpackSpec { copy: c, .. }) => Some((&c.origin, &c.dest)),
             TaskKind::PruneCatalog(p) => Some((&p.origin, &p.dest)),
             _ => None,
         }
@@ -344,6 +351,7 @@ impl TaskKind {
                 | TaskKind::PruneCatalog(_)
                 | TaskKind::BuildGraphImage(_)
                 | TaskKind::WriteLayout(_)
+                | TaskKind::Unpack(_)
         )
     }
 
@@ -363,6 +371,12 @@ impl TaskKind {
             TaskKind::WriteLayout(l) => {
                 format!("{} -> oci:{}:{}", l.copy.origin, l.dir.display(), l.name())
             }
+            TaskKind::Unpack(u) => format!(
+                "{} (archive {}) -> {}",
+                u.copy.origin,
+                u.dir.display(),
+                u.copy.dest
+            ),
             TaskKind::Pack(p) => format!("{} image(s) -> {}", p.images.len(), p.dir.display()),
         }
     }

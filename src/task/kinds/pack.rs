@@ -236,11 +236,13 @@ impl PackSpec {
                     .await
                     .map_err(archive_error)?;
             }
-            names.insert(image.name.clone(), entry);
+            names.insert(image.name.clone(), entry.clone());
             images.push(ImageEntry {
                 set: image.set.clone(),
                 source: image.origin.to_string(),
                 digest: image.digest.clone(),
+                media_type: Some(entry.media_type.clone()),
+                name: Some(image.name.clone()),
             });
         }
         writer

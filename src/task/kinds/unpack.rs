@@ -1,0 +1,278 @@
+//! The `unpack` kind (disk-to-mirror): one image pushed from the archives of a `file://` target
+//! into a registry target that needs it. Blobs are read straight from the chunks by offset
+//! (`archive::ArchiveReader`), never extracted. Before the first push of a build, every archive
+//! of the directory is opened once (`ArchiveSet::shared`): every chunk's size and sha256, every
+//! tar entry (absolute paths, `..`, links and devices refused) and every blob's digest are
+//! checked; an archive of the series whose chunks are missing stops everything, naming it.
+//! Blobs the destination holds are not sent. It is a copy from another store, so the planner
+//! treats it as a copy. Recorded under the destination reference; confirmed by a manifest HEAD.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+use serde_json::json;
+
+use super::{Check, CopySpec, Inputs, Kind, Output, RunCx, TaskError};
+use crate::archive::{ArchiveError, ArchiveReader, SeriesIndex};
+use crate::exec::Event;
+use crate::exit::Exit;
+use crate::oci::{Digest, Repository};
+use crate::plan::TaskKey;
+use crate::registry::{BlobTarget, ByteStream, Manifest, RegistryClient, RegistryError};
+use crate::task::Counts;
+
+/// Push one image from the archives of `dir` to `copy.dest`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UnpackSpec {
+    /// `copy.from` is the image as the recipe names it, pinned; `copy.dest` where it goes.
+    pub copy: CopySpec,
+    /// The archive target and its directory.
+    pub archive: String,
+    pub dir: PathBuf,
+}
+
+impl Kind for UnpackSpec {
+    const NAME: super::KindName = super::KindName::Unpack;
+
+    fn key(&self) -> TaskKey {
+        TaskKey::compute(
+            Self::NAME.as_str(),
+            &[&self.copy.digest],
+            &json!({"dest": self.copy.dest.to_string(), "dir": self.dir}),
+        )
+    }
+
+    fn slot(&self) -> String {
+        self.copy.dest.to_string()
+    }
+
+    fn source_digest(&self) -> Digest {
+        self.copy.digest.clone()
+    }
+
+    fn check(&self) -> Check {
+        Check::Registry(self.copy.dest.to_string())
+    }
+
+    async fn run(&self, cx: &RunCx<'_>, inputs: &Inputs<'_>) -> Result<Output, TaskError> {
+        let source = format!("{} (archive {})", self.copy.origin, self.dir.display());
+        cx.events.send(Event::JobStarted {
+            job: inputs.job,
+            source: source.clone(),
+            dest: self.copy.dest.to_string(),
+        });
+        let result = self.unpack(&cx.sides.dest).await;
+        match &result {
+            Ok(o) => cx.events.send(Event::JobFinished {
+                job: inputs.job,
+                dest: self.copy.dest.to_string(),
+                digest: o.digest.clone(),
+                bytes: o.counts.bytes,
+            }),
+            Err(e) => cx.events.send(Event::JobFailed {
+                job: inputs.job,
+                source,
+                error: e.message.clone(),
+            }),
+        }
+        result
+    }
+}
+
+/// Every archive of one directory, opened and verified once per process.
+pub struct ArchiveSet {
+    /// Newest first.
+    readers: Vec<ArchiveReader>,
+}
+
+type Opened = Arc<tokio::sync::OnceCell<Result<Arc<ArchiveSet>, TaskError>>>;
+
+impl ArchiveSet {
+    /// The verified archives of `dir` (opened by the first caller; the others wait).
+    pub async fn shared(dir: &Path) -> Result<Arc<ArchiveSet>, TaskError> {
+        static OPEN: OnceLock<Mutex<BTreeMap<PathBuf, Opened>>> = OnceLock::new();
+        let cell = OPEN
+            .get_or_init(Mutex::default)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(dir.to_path_buf())
+            .or_default()
+            .clone();
+        let dir = dir.to_path_buf();
+        cell.get_or_init(|| async move {
+            tokio::task::spawn_blocking(move || ArchiveSet::open(&dir))
+                .await
+                .map_err(|e| {
+                    TaskError::new(
+                        Exit::Internal,
+                        format!("reading the archives stopped: {e}"),
+                        "rerun `airlift build`",
+                    )
+                })?
+                .map(Arc::new)
+        })
+        .await
+        .clone()
+    }
+
+    fn open(dir: &Path) -> Result<ArchiveSet, TaskError> {
+        let fail = |e: ArchiveError| TaskError {
+            exit: Exit::Verification,
+            message: format!("archive directory {}: {e}", dir.display()),
+            help: miette::Diagnostic::help(&e).map(|h| h.to_string()),
+        };
+        let index = SeriesIndex::read(dir).map_err(fail)?.ok_or_else(|| {
+            TaskError::new(
+                Exit::InvalidInput,
+                format!("{} holds no archive (no airlift-index.json)", dir.display()),
+                "copy the archive directory written by `airlift build` of the file:// target here",
+            )
+        })?;
+        let mut readers = Vec::new();
+        for entry in index.archives.iter().rev() {
+            readers.push(ArchiveReader::open(dir, entry).map_err(fail)?);
+        }
+        Ok(ArchiveSet { readers })
+    }
+
+    fn find(&self, digest: &Digest) -> Option<&ArchiveReader> {
+        self.readers.iter().find(|r| r.has_blob(digest))
+    }
+
+    async fn bytes(&self, digest: &Digest) -> Option<Vec<u8>> {
+        let mut stream = self.find(digest)?.blob_stream(digest)?;
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk.ok()?);
+        }
+        Some(out)
+    }
+}
+
+impl UnpackSpec {
+    async fn unpack(&self, dest: &RegistryClient) -> Result<Output, TaskError> {
+        let set = ArchiveSet::shared(&self.dir).await?;
+        let repo = self.copy.dest.repository();
+        let manifest = manifest_of(&set, &self.copy.digest, &self.dir).await?;
+        let mut counts = Counts::default();
+        push_children(&set, dest, repo, &manifest, &self.dir, &mut counts).await?;
+        let reference = self
+            .copy
+            .dest
+            .tag()
+            .map_or_else(|| manifest.digest.to_string(), str::to_string);
+        dest.put_manifest(repo, &reference, &manifest.media_type, &manifest.bytes)
+            .await
+            .map_err(|e| remote(&e))?;
+        counts.manifests_pushed += 1;
+        Ok(Output {
+            digest: manifest.digest,
+            counts,
+        })
+    }
+}
+
+fn remote(e: &RegistryError) -> TaskError {
+    TaskError::from_diagnostic(Exit::Remote, e)
+}
+
+fn missing(digest: &Digest, dir: &Path) -> TaskError {
+    TaskError::new(
+        Exit::Verification,
+        format!(
+            "{digest} is in no archive of {} and not at the destination",
+            dir.display()
+        ),
+        "apply the archives in order: keep every archive of the series in the directory (copy the missing chunks from the connected side)",
+    )
+}
+
+async fn manifest_of(set: &ArchiveSet, digest: &Digest, dir: &Path) -> Result<Manifest, TaskError> {
+    let bytes = set
+        .bytes(digest)
+        .await
+        .ok_or_else(|| missing(digest, dir))?;
+    Manifest::from_stored(bytes, digest).ok_or_else(|| {
+        TaskError::new(
+            Exit::Verification,
+            format!("{digest} in {} is not a manifest", dir.display()),
+            "the archive is damaged: copy it again from the connected side",
+        )
+    })
+}
+
+/// Pushes every blob and child manifest `m` names (children first, by digest), skipping what
+/// the destination repository holds.
+fn push_children<'a>(
+    set: &'a Arc<ArchiveSet>,
+    dest: &'a RegistryClient,
+    repo: &'a Repository,
+    m: &'a Manifest,
+    dir: &'a Path,
+    counts: &'a mut Counts,
+) -> BoxFuture<'a, Result<(), TaskError>> {
+    Box::pin(async move {
+        let doc = m.doc(repo.registry()).map_err(|e| remote(&e))?;
+        for child in &doc.manifests {
+            let at = repo.with_digest(child.digest.clone());
+            if dest
+                .head_manifest(&at)
+                .await
+                .map_err(|e| remote(&e))?
+                .as_ref()
+                == Some(&child.digest)
+            {
+                continue;
+            }
+            let cm = manifest_of(set, &child.digest, dir).await?;
+            push_children(set, dest, repo, &cm, dir, counts).await?;
+            dest.put_manifest(repo, &cm.digest.to_string(), &cm.media_type, &cm.bytes)
+                .await
+                .map_err(|e| remote(&e))?;
+            counts.manifests_pushed += 1;
+        }
+        for blob in doc.config.iter().chain(&doc.layers) {
+            if dest
+                .blob_exists(repo, &blob.digest)
+                .await
+                .map_err(|e| remote(&e))?
+            {
+                counts.blobs_present += 1;
+                continue;
+            }
+            if set.find(&blob.digest).is_none() {
+                return Err(missing(&blob.digest, dir));
+            }
+            let (owner, digest) = (set.clone(), blob.digest.clone());
+            let open = move || -> BoxFuture<'static, Result<ByteStream, RegistryError>> {
+                let (owner, digest) = (owner.clone(), digest.clone());
+                Box::pin(async move {
+                    owner
+                        .find(&digest)
+                        .and_then(|r| r.blob_stream(&digest))
+                        .ok_or_else(|| RegistryError::LocalFile {
+                            path: digest.to_string(),
+                            message: "not in the archives".into(),
+                        })
+                })
+            };
+            let source = format!("archive {}", dir.display());
+            let target = BlobTarget {
+                repo,
+                digest: &blob.digest,
+                size: blob.size,
+                source: &source,
+            };
+            counts.bytes += dest
+                .upload_blob(&target, None, &open)
+                .await
+                .map_err(|e| remote(&e))?;
+            counts.blobs_uploaded += 1;
+        }
+        Ok(())
+    })
+}
