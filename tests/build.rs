@@ -1149,3 +1149,104 @@ async fn disk_to_mirror_from_a_copied_archive_directory_on_a_separated_side() {
         .is_err()
     );
 }
+
+/// Runs airlift in `dir` with JSON events and SIGKILLs it at the first event `at` matches;
+/// returns true when it was killed (false: it finished first).
+fn kill_at(dir: &std::path::Path, args: &[&str], at: impl Fn(&Value) -> bool) -> bool {
+    let mut child = Command::new(BIN)
+        .args(["--src-tls-verify=false", "--dest-tls-verify=false"])
+        .args(args)
+        .args(["--message-format", "json"])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn airlift");
+    let reader = BufReader::new(child.stdout.take().expect("stdout"));
+    for line in reader.lines() {
+        let Ok(line) = line else { break };
+        if serde_json::from_str::<Value>(&line).is_ok_and(|v| at(&v)) {
+            child.kill().expect("SIGKILL");
+            break;
+        }
+    }
+    use std::os::unix::process::ExitStatusExt;
+    child.wait().expect("wait").signal() == Some(9)
+}
+
+/// A SIGKILL while packing, then a rerun: one complete archive, no temporary chunk left, every
+/// image intact (blobs split across 4 MiB chunks). A SIGKILL while unpacking, then a rerun:
+/// every image at the registry with its digest.
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_packing_and_unpacking_complete_on_rerun() {
+    let lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let mut pushed = Vec::new();
+    for name in ["apps/x", "apps/y", "apps/z"] {
+        pushed.push(
+            fx.image(
+                name,
+                Some("1"),
+                Format::Oci,
+                "amd64",
+                &[Layer::Random(6 << 20)],
+            )
+            .await,
+        );
+    }
+    let mirror = lab.mirror.host();
+    let images: String = pushed
+        .iter()
+        .map(|p| format!("    image \"{}\"\n", p.reference))
+        .collect();
+    let recipe = format!(
+        "images \"apps\" {{\n{images}}}\n\ntarget \"disk\" \"file://out/disk\" {{\n    needs \"apps\"\n    archive-size \"4MiB\"\n}}\n\ntarget \"enterprise\" \"docker://{mirror}/ent\" {{\n    needs \"disk\"\n}}\n"
+    );
+    std::fs::write(lab.dir.path().join("airlift.kdl"), &recipe).expect("recipe");
+    let killed = kill_at(lab.dir.path(), &["build", "disk", "--split-blobs"], |v| {
+        v["event"] == "job-started" && v["source"].as_str().is_some_and(|s| s.contains("staging"))
+    });
+    eprintln!("packing killed: {killed}");
+    let rerun = lab.run(&["build", "disk", "--split-blobs"]);
+    assert!(rerun.status.success(), "{}", stderr(&rerun));
+    let dir = lab.dir.path().join("out/disk");
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("airlift-index.json")).expect("index"))
+            .expect("json");
+    assert_eq!(index["archives"].as_array().map(Vec::len), Some(1));
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // The other side unpacks; killed after its first image, a rerun finishes the rest.
+    let side = lab.dir.path().join("side");
+    std::fs::create_dir_all(&side).expect("mkdir");
+    std::fs::write(
+        side.join("airlift.kdl"),
+        recipe.replace("file://out/disk", &format!("file://{}", dir.display())),
+    )
+    .expect("recipe");
+    let killed = kill_at(&side, &["--jobs", "1", "build", "enterprise"], |v| {
+        v["event"] == "job-finished"
+    });
+    eprintln!("unpacking killed: {killed}");
+    let rerun = Command::new(BIN)
+        .args([
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            "build",
+            "enterprise",
+        ])
+        .current_dir(&side)
+        .output()
+        .expect("run");
+    assert!(rerun.status.success(), "{}", stderr(&rerun));
+    for p in &pushed {
+        let name = p.reference.split_once('/').expect("host").1;
+        let raw = skopeo_inspect_raw(&format!("{mirror}/ent/{name}"), &SkopeoAuth::default())
+            .expect("pushed");
+        assert_eq!(raw, p.manifest, "{name}");
+    }
+}

@@ -23,11 +23,6 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
             "airlift build --shard/--shards-done",
         ));
     }
-    if args.split_blobs {
-        return Err(Failure::not_available(
-            "airlift build --split-blobs (archive targets)",
-        ));
-    }
     let options = global.options();
     let mut request = Request::new(&options, args.targets);
     request.trust_state = args.trust_state;
