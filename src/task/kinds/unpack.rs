@@ -87,6 +87,10 @@ impl Kind for UnpackSpec {
 pub struct ArchiveSet {
     /// Newest first.
     readers: Vec<ArchiveReader>,
+    /// One lock per (repository, digest) being written: two images of one repository share
+    /// blobs, and a registry given the same blob twice at once may fail the manifest that
+    /// names it (distribution does). The second writer waits, then finds the blob there.
+    writing: Mutex<BTreeMap<(String, Digest), Arc<tokio::sync::Mutex<()>>>>,
 }
 
 type Opened = Arc<tokio::sync::OnceCell<Result<Arc<ArchiveSet>, TaskError>>>;
@@ -136,7 +140,20 @@ impl ArchiveSet {
         for entry in index.archives.iter().rev() {
             readers.push(ArchiveReader::open(dir, entry).map_err(fail)?);
         }
-        Ok(ArchiveSet { readers })
+        Ok(ArchiveSet {
+            readers,
+            writing: Mutex::default(),
+        })
+    }
+
+    /// The lock of `digest` in `repo`.
+    fn lock(&self, repo: &Repository, digest: &Digest) -> Arc<tokio::sync::Mutex<()>> {
+        self.writing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((repo.to_string(), digest.clone()))
+            .or_default()
+            .clone()
     }
 
     fn find(&self, digest: &Digest) -> Option<&ArchiveReader> {
@@ -218,6 +235,8 @@ fn push_children<'a>(
     Box::pin(async move {
         let doc = m.doc(repo.registry()).map_err(|e| remote(&e))?;
         for child in &doc.manifests {
+            let lock = set.lock(repo, &child.digest);
+            let _held = lock.lock().await;
             let at = repo.with_digest(child.digest.clone());
             if dest
                 .head_manifest(&at)
