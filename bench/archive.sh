@@ -108,7 +108,7 @@ for round in $(seq 1 "$rounds"); do
   skopeo sync --all --preserve-digests --src yaml --dest dir "$work/sync.yaml" "$work/sdir$round" >"$work/skopeo.log" 2>&1 \
     || { tail -n 20 "$work/skopeo.log" >&2; exit 1; }
   skopeo sync --all --preserve-digests --src dir --dest docker --dest-tls-verify=false \
-      "$work/sdir$round/127.0.0.1:$src" "127.0.0.1:$s/mirror" >"$work/skopeo.log" 2>&1 \
+      "$work/sdir$round" "127.0.0.1:$s/mirror" >"$work/skopeo.log" 2>&1 \
     || { tail -n 20 "$work/skopeo.log" >&2; exit 1; }
   t1=$(now)
   sko+=("$(elapsed "$t0" "$t1")")
