@@ -90,8 +90,11 @@ pub struct ArchiveSet {
     /// One lock per (repository, digest) being written: two images of one repository share
     /// blobs, and a registry given the same blob twice at once may fail the manifest that
     /// names it (distribution does). The second writer waits, then finds the blob there.
-    writing: Mutex<BTreeMap<(String, Digest), Arc<tokio::sync::Mutex<()>>>>,
+    writing: Mutex<BTreeMap<(String, Digest), WriteLock>>,
 }
+
+/// Held while one (repository, digest) is written.
+type WriteLock = Arc<tokio::sync::Mutex<()>>;
 
 type Opened = Arc<tokio::sync::OnceCell<Result<Arc<ArchiveSet>, TaskError>>>;
 
@@ -147,7 +150,7 @@ impl ArchiveSet {
     }
 
     /// The lock of `digest` in `repo`.
-    fn lock(&self, repo: &Repository, digest: &Digest) -> Arc<tokio::sync::Mutex<()>> {
+    fn lock(&self, repo: &Repository, digest: &Digest) -> WriteLock {
         self.writing
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
