@@ -178,6 +178,17 @@ fn lock_digest(lock: &LockFile) -> Digest {
     Digest::of(lock.to_text().as_bytes())
 }
 
+/// Every task of `target` so far, and the first of them that runs in this build (what a task
+/// reading their outputs calls "dependency dirty").
+fn target_tasks(plan: &Plan, target: &str) -> (Vec<TaskId>, Option<TaskId>) {
+    let tasks: Vec<&Task> = plan.tasks.iter().filter(|t| t.target == target).collect();
+    let dirty = tasks
+        .iter()
+        .find(|t| !t.freshness.is_fresh())
+        .map(|t| t.id.clone());
+    (tasks.iter().map(|t| t.id.clone()).collect(), dirty)
+}
+
 /// One `render-resources` task per target, after every other task of that target (whatever
 /// their outcome: the resources describe what the target holds).
 pub(super) fn add_resources(
@@ -193,17 +204,7 @@ pub(super) fn add_resources(
         .iter()
         .filter(|g| g.layout.is_none() && g.archive.is_none())
     {
-        let after: Vec<TaskId> = plan
-            .tasks
-            .iter()
-            .filter(|t| t.target == goal.name)
-            .map(|t| t.id.clone())
-            .collect();
-        let input_dirty = plan
-            .tasks
-            .iter()
-            .find(|t| t.target == goal.name && !t.freshness.is_fresh())
-            .map(|t| t.id.clone());
+        let (after, input_dirty) = target_tasks(plan, &goal.name);
         let kind = TaskKind::RenderResources(render_spec(recipe, goal, out));
         let key = kind.key();
         let fresh = freshness(
@@ -273,17 +274,7 @@ pub(super) fn add_packs(
         let Some(archive) = &goal.archive else {
             continue;
         };
-        let deps: Vec<TaskId> = plan
-            .tasks
-            .iter()
-            .filter(|t| t.target == goal.name)
-            .map(|t| t.id.clone())
-            .collect();
-        let input_dirty = plan
-            .tasks
-            .iter()
-            .find(|t| t.target == goal.name && !t.freshness.is_fresh())
-            .map(|t| t.id.clone());
+        let (deps, input_dirty) = target_tasks(plan, &goal.name);
         let images: Vec<PackImage> = plan
             .tasks
             .iter()

@@ -11,7 +11,6 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{Check, Inputs, Kind, Output, RunCx, TaskError};
-use crate::exec::Event;
 use crate::exit::Exit;
 use crate::oci::{Digest, ImageRef};
 use crate::plan::TaskKey;
@@ -71,26 +70,9 @@ impl Kind for GraphImageSpec {
     }
 
     async fn run(&self, cx: &RunCx<'_>, inputs: &Inputs<'_>) -> Result<Output, TaskError> {
-        cx.events.send(Event::JobStarted {
-            job: inputs.job,
-            source: format!("graph data of release `{}`", self.release_set),
-            dest: self.dest.to_string(),
-        });
-        let result = self.build_and_push(cx).await;
-        match &result {
-            Ok(o) => cx.events.send(Event::JobFinished {
-                job: inputs.job,
-                dest: self.dest.to_string(),
-                digest: o.digest.clone(),
-                bytes: o.counts.bytes,
-            }),
-            Err(e) => cx.events.send(Event::JobFailed {
-                job: inputs.job,
-                source: format!("graph data of release `{}`", self.release_set),
-                error: e.message.clone(),
-            }),
-        }
-        result
+        let source = format!("graph data of release `{}`", self.release_set);
+        let work = self.build_and_push(cx);
+        super::reported(cx, inputs.job, source, self.dest.to_string(), work).await
     }
 }
 

@@ -180,6 +180,39 @@ pub enum Check {
     Content { slot: String, digest: Digest },
 }
 
+/// Runs `work` as job `job` of the reporter: a `job-started` event naming `source` and `dest`,
+/// then `job-finished` with the output or `job-failed` with the error. For kinds that put one
+/// image somewhere (the copy engine reports its own copies).
+pub(crate) async fn reported(
+    cx: &RunCx<'_>,
+    job: usize,
+    source: String,
+    dest: String,
+    work: impl std::future::Future<Output = Result<Output, TaskError>>,
+) -> Result<Output, TaskError> {
+    use crate::exec::Event;
+    cx.events.send(Event::JobStarted {
+        job,
+        source: source.clone(),
+        dest: dest.clone(),
+    });
+    let result = work.await;
+    match &result {
+        Ok(o) => cx.events.send(Event::JobFinished {
+            job,
+            dest,
+            digest: o.digest.clone(),
+            bytes: o.counts.bytes,
+        }),
+        Err(e) => cx.events.send(Event::JobFailed {
+            job,
+            source,
+            error: e.message.clone(),
+        }),
+    }
+    result
+}
+
 /// What every task of one run shares.
 pub struct RunCx<'a> {
     pub sides: &'a Sides,

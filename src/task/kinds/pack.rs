@@ -25,7 +25,6 @@ use crate::archive::{
     ArchiveEntry, ArchiveError, ArchiveWriter, ImageEntry, SeriesIndex, archive_id,
     clean_temporaries,
 };
-use crate::exec::Event;
 use crate::exit::Exit;
 use crate::oci::{Digest, ImageRef};
 use crate::plan::TaskKey;
@@ -106,27 +105,9 @@ impl Kind for PackSpec {
     }
 
     async fn run(&self, cx: &RunCx<'_>, inputs: &Inputs<'_>) -> Result<Output, TaskError> {
-        let shown = format!("archive {}", self.dir.display());
-        cx.events.send(Event::JobStarted {
-            job: inputs.job,
-            source: format!("staging layout of `{}`", self.target),
-            dest: shown.clone(),
-        });
-        let result = self.pack().await;
-        match &result {
-            Ok(o) => cx.events.send(Event::JobFinished {
-                job: inputs.job,
-                dest: shown,
-                digest: o.digest.clone(),
-                bytes: o.counts.bytes,
-            }),
-            Err(e) => cx.events.send(Event::JobFailed {
-                job: inputs.job,
-                source: format!("staging layout of `{}`", self.target),
-                error: e.message.clone(),
-            }),
-        }
-        result
+        let source = format!("staging layout of `{}`", self.target);
+        let dest = format!("archive {}", self.dir.display());
+        super::reported(cx, inputs.job, source, dest, self.pack()).await
     }
 }
 

@@ -11,7 +11,6 @@ use serde_json::json;
 
 use super::{Check, Inputs, Kind, Output, RunCx, TaskError};
 use crate::discover::CatalogImage;
-use crate::exec::Event;
 use crate::exit::Exit;
 use crate::oci::{Digest, ImageRef};
 use crate::plan::{TaskKey, filter_json};
@@ -88,40 +87,25 @@ impl Kind for PruneSpec {
     }
 
     async fn run(&self, cx: &RunCx<'_>, inputs: &Inputs<'_>) -> Result<Output, TaskError> {
-        let job = inputs.job;
-        cx.events.send(Event::JobStarted {
-            job,
-            source: self.from.to_string(),
-            dest: self.dest.to_string(),
-        });
-        match prune_catalog(self, &cx.sides.source, &cx.sides.dest, cx.placed).await {
-            Ok(done) => {
-                cx.events.send(Event::JobFinished {
-                    job,
-                    dest: self.dest.to_string(),
-                    digest: done.digest.clone(),
+        let work = async {
+            let done = prune_catalog(self, &cx.sides.source, &cx.sides.dest, cx.placed)
+                .await
+                .map_err(|e| {
+                    TaskError::new(
+                        Exit::Remote,
+                        e.to_string(),
+                        "check the registries' reachability and credentials, then rerun `airlift build`: finished work is not repeated",
+                    )
+                })?;
+            Ok(Output {
+                digest: done.digest,
+                counts: Counts {
                     bytes: done.bytes,
-                });
-                Ok(Output {
-                    digest: done.digest,
-                    counts: Counts {
-                        bytes: done.bytes,
-                        ..Counts::default()
-                    },
-                })
-            }
-            Err(e) => {
-                cx.events.send(Event::JobFailed {
-                    job,
-                    source: self.from.to_string(),
-                    error: e.to_string(),
-                });
-                Err(TaskError::new(
-                    Exit::Remote,
-                    e.to_string(),
-                    "check the registries' reachability and credentials, then rerun `airlift build`: finished work is not repeated",
-                ))
-            }
-        }
+                    ..Counts::default()
+                },
+            })
+        };
+        let (source, dest) = (self.from.to_string(), self.dest.to_string());
+        super::reported(cx, inputs.job, source, dest, work).await
     }
 }

@@ -18,7 +18,6 @@ use serde_json::json;
 
 use super::{Check, CopySpec, Inputs, Kind, Output, RunCx, TaskError};
 use crate::archive::{ArchiveError, ArchiveReader, SeriesIndex};
-use crate::exec::Event;
 use crate::exit::Exit;
 use crate::oci::{Digest, Repository};
 use crate::plan::TaskKey;
@@ -60,26 +59,8 @@ impl Kind for UnpackSpec {
 
     async fn run(&self, cx: &RunCx<'_>, inputs: &Inputs<'_>) -> Result<Output, TaskError> {
         let source = format!("{} (archive {})", self.copy.origin, self.dir.display());
-        cx.events.send(Event::JobStarted {
-            job: inputs.job,
-            source: source.clone(),
-            dest: self.copy.dest.to_string(),
-        });
-        let result = self.unpack(&cx.sides.dest).await;
-        match &result {
-            Ok(o) => cx.events.send(Event::JobFinished {
-                job: inputs.job,
-                dest: self.copy.dest.to_string(),
-                digest: o.digest.clone(),
-                bytes: o.counts.bytes,
-            }),
-            Err(e) => cx.events.send(Event::JobFailed {
-                job: inputs.job,
-                source,
-                error: e.message.clone(),
-            }),
-        }
-        result
+        let work = self.unpack(&cx.sides.dest);
+        super::reported(cx, inputs.job, source, self.copy.dest.to_string(), work).await
     }
 }
 

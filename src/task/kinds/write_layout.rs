@@ -12,7 +12,6 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{Check, CopySpec, Inputs, Kind, Output, RunCx, TaskError};
-use crate::exec::Event;
 use crate::exit::Exit;
 use crate::oci::{Digest, ImageRef, Repository};
 use crate::plan::TaskKey;
@@ -73,27 +72,9 @@ impl Kind for LayoutSpec {
     }
 
     async fn run(&self, cx: &RunCx<'_>, inputs: &Inputs<'_>) -> Result<Output, TaskError> {
-        let c = &self.copy;
-        cx.events.send(Event::JobStarted {
-            job: inputs.job,
-            source: c.from.to_string(),
-            dest: format!("oci:{}:{}", self.dir.display(), self.name()),
-        });
-        let result = self.write(cx, inputs).await;
-        match &result {
-            Ok(o) => cx.events.send(Event::JobFinished {
-                job: inputs.job,
-                dest: format!("oci:{}:{}", self.dir.display(), self.name()),
-                digest: o.digest.clone(),
-                bytes: o.counts.bytes,
-            }),
-            Err(e) => cx.events.send(Event::JobFailed {
-                job: inputs.job,
-                source: c.from.to_string(),
-                error: e.message.clone(),
-            }),
-        }
-        result
+        let dest = format!("oci:{}:{}", self.dir.display(), self.name());
+        let work = self.write(cx, inputs);
+        super::reported(cx, inputs.job, self.copy.from.to_string(), dest, work).await
     }
 }
 
