@@ -806,6 +806,32 @@ async fn an_oci_target_writes_a_layout_that_skopeo_reads() {
     );
 }
 
+/// `apps/a:1` (OCI, a shared base layer and one of its own) and `apps/b:1` (an amd64+arm64
+/// index in `format`, each child on the same base), and the base layer.
+async fn two_apps(fx: &Fixture, format: Format) -> (Layer, Pushed, Pushed) {
+    let base = Layer::shared_random(30_000);
+    let a = fx
+        .image(
+            "apps/a",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            &[base.clone(), Layer::Random(8_000)],
+        )
+        .await;
+    let b = fx
+        .index(
+            "apps/b",
+            Some("1"),
+            format,
+            &["amd64", "arm64"],
+            std::slice::from_ref(&base),
+            9_000,
+        )
+        .await;
+    (base, a, b)
+}
+
 /// Extracts every chunk of `dir` (in name order) into `into` with GNU tar.
 fn extract_chunks(dir: &std::path::Path, into: &std::path::Path) {
     let mut chunks: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -838,28 +864,9 @@ fn extract_chunks(dir: &std::path::Path, into: &std::path::Path) {
 async fn a_file_target_packs_archives_that_carry_only_what_is_new() {
     let lab = Lab::new();
     let fx = Fixture::new(&lab.up);
-    let base = Layer::shared_random(40_000);
-    let a = fx
-        .image(
-            "apps/a",
-            Some("1"),
-            Format::Oci,
-            "amd64",
-            &[base.clone(), Layer::Random(10_000)],
-        )
-        .await;
-    let b = fx
-        .index(
-            "apps/b",
-            Some("1"),
-            Format::Oci,
-            &["amd64", "arm64"],
-            std::slice::from_ref(&base),
-            12_000,
-        )
-        .await;
+    let (base, a, b) = two_apps(&fx, Format::Oci).await;
     let recipe = format!(
-        "images \"apps\" {{\n    image \"{}\"\n    image \"{}\"\n}}\n\ntarget \"disk\" \"file://out/disk\" {{\n    needs \"apps\"\n    archive-size \"64KiB\"\n}}\n",
+        "images \"apps\" {{\n    image \"{}\"\n    image \"{}\"\n}}\n\ntarget \"disk\" \"file://out/disk\" {{\n    needs \"apps\"\n    archive-size \"32KiB\"\n}}\n",
         a.reference, b.reference
     );
     std::fs::write(lab.dir.path().join("airlift.kdl"), &recipe).expect("recipe");
@@ -878,7 +885,7 @@ async fn a_file_target_packs_archives_that_carry_only_what_is_new() {
         let size = std::fs::metadata(dir.join(c["name"].as_str().expect("name")))
             .expect("chunk")
             .len();
-        assert!(size <= 64 * 1024, "{c}");
+        assert!(size <= 32 * 1024, "{c}");
         assert_eq!(c["size"].as_u64(), Some(size));
     }
     let layout = tempfile::tempdir().expect("tempdir");
@@ -1007,26 +1014,7 @@ fn resources_of(dir: &std::path::Path, target: &str, ns: &str) -> BTreeMap<Strin
 async fn disk_to_mirror_from_a_copied_archive_directory_on_a_separated_side() {
     let mut lab = Lab::new();
     let fx = Fixture::new(&lab.up);
-    let base = Layer::shared_random(30_000);
-    let a = fx
-        .image(
-            "apps/a",
-            Some("1"),
-            Format::Oci,
-            "amd64",
-            &[base.clone(), Layer::Random(8_000)],
-        )
-        .await;
-    let b = fx
-        .index(
-            "apps/b",
-            Some("1"),
-            Format::Docker,
-            &["amd64", "arm64"],
-            std::slice::from_ref(&base),
-            9_000,
-        )
-        .await;
+    let (_, a, b) = two_apps(&fx, Format::Docker).await;
     let mirror = lab.mirror.host();
     let recipe = |disk: &str| {
         format!(

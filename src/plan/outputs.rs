@@ -189,6 +189,38 @@ fn target_tasks(plan: &Plan, target: &str) -> (Vec<TaskId>, Option<TaskId>) {
     (tasks.iter().map(|t| t.id.clone()).collect(), dirty)
 }
 
+/// A task that reads what other tasks of its target wrote (resources, archives): `edges` are
+/// its hard and after dependencies; it is dirty when `input_dirty` runs.
+fn reader_task(
+    id: TaskId,
+    target: &str,
+    kind: TaskKind,
+    edges: (Vec<TaskId>, Vec<TaskId>),
+    input_dirty: Option<TaskId>,
+    state: &dyn RecordedState,
+    discovery: &Discovery,
+) -> Task {
+    let key = kind.key();
+    let fresh = freshness(
+        &kind,
+        &key,
+        input_dirty.as_ref(),
+        state,
+        discovery,
+        &PlanOptions::default(),
+    );
+    Task {
+        id,
+        target: target.to_string(),
+        key,
+        kind,
+        deps: edges.0,
+        after: edges.1,
+        freshness: fresh,
+        bytes: 0,
+    }
+}
+
 /// One `render-resources` task per target, after every other task of that target (whatever
 /// their outcome: the resources describe what the target holds).
 pub(super) fn add_resources(
@@ -206,25 +238,17 @@ pub(super) fn add_resources(
     {
         let (after, input_dirty) = target_tasks(plan, &goal.name);
         let kind = TaskKind::RenderResources(render_spec(recipe, goal, out));
-        let key = kind.key();
-        let fresh = freshness(
-            &kind,
-            &key,
-            input_dirty.as_ref(),
+        let id = TaskId::new(KindName::RenderResources, &goal.name, "cluster-resources");
+        let task = reader_task(
+            id,
+            &goal.name,
+            kind,
+            (Vec::new(), after),
+            input_dirty,
             state,
             discovery,
-            &PlanOptions::default(),
         );
-        plan.tasks.push(Task {
-            id: TaskId::new(KindName::RenderResources, &goal.name, "cluster-resources"),
-            target: goal.name.clone(),
-            key,
-            kind,
-            deps: Vec::new(),
-            after,
-            freshness: fresh,
-            bytes: 0,
-        });
+        plan.tasks.push(task);
     }
 }
 
@@ -312,28 +336,20 @@ pub(super) fn add_packs(
             lock_digest: lock_digest(&out.lock),
             created: out.source_date_epoch,
         });
-        let key = kind.key();
-        let fresh = freshness(
-            &kind,
-            &key,
-            input_dirty.as_ref(),
+        let id = TaskId::new(
+            KindName::Pack,
+            &goal.name,
+            &archive.dir.display().to_string(),
+        );
+        let task = reader_task(
+            id,
+            &goal.name,
+            kind,
+            (deps, Vec::new()),
+            input_dirty,
             state,
             discovery,
-            &PlanOptions::default(),
         );
-        plan.tasks.push(Task {
-            id: TaskId::new(
-                KindName::Pack,
-                &goal.name,
-                &archive.dir.display().to_string(),
-            ),
-            target: goal.name.clone(),
-            key,
-            kind,
-            deps,
-            after: Vec::new(),
-            freshness: fresh,
-            bytes: 0,
-        });
+        plan.tasks.push(task);
     }
 }
