@@ -781,6 +781,14 @@ async fn an_oci_target_writes_a_layout_that_skopeo_reads() {
             .exists(),
         "an OCI layout gets no cluster resources"
     );
+    // Commands that read a registry target say what reads a directory instead.
+    let verify = lab.run(&["verify", "layout"]);
+    assert_eq!(verify.status.code(), Some(3), "{}", stderr(&verify));
+    assert!(
+        stderr(&verify).contains("is a directory"),
+        "{}",
+        stderr(&verify)
+    );
     let plan = lab.run(&["plan"]);
     assert!(plan.status.success(), "{}", stderr(&plan));
     assert!(

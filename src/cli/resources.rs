@@ -8,7 +8,7 @@ use crate::pipeline::{self, Session};
 pub(crate) fn run(global: &GlobalOpts, target: &str, icsp: bool) -> CmdResult {
     let options = global.options();
     let session = Session::open(&options)?;
-    let goals = session.goals(&[target.to_string()])?;
+    let goal = &session.registry_goal(target, "resources")?;
     let Some(lock) = session.read_lock()? else {
         return Err(Failure::new(
             Exit::InvalidInput,
@@ -20,12 +20,6 @@ pub(crate) fn run(global: &GlobalOpts, target: &str, icsp: bool) -> CmdResult {
         ));
     };
     let journal = session.journal()?;
-    let Some(goal) = goals.iter().find(|g| g.name == target) else {
-        return Err(Failure::new(
-            Exit::Internal,
-            miette::miette!("target `{target}` has no goal"),
-        ));
-    };
     let r = pipeline::render_target(&options, &session, goal, &lock, &journal, icsp)?;
     if !global.quiet {
         eprintln!(

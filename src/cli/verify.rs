@@ -12,7 +12,7 @@ use crate::registry::{ManifestDoc, RegistryClient};
 pub(crate) fn run(global: &GlobalOpts, target: &str) -> CmdResult {
     let options = global.options();
     let session = Session::open(&options)?;
-    let goals = session.goals(&[target.to_string()])?;
+    let goal = &session.registry_goal(target, "verify")?;
     let Some(lock) = session.read_lock()? else {
         return Err(Failure::new(
             Exit::InvalidInput,
@@ -25,12 +25,6 @@ pub(crate) fn run(global: &GlobalOpts, target: &str) -> CmdResult {
     };
     let journal = session.journal()?;
     let sides = session.sides(&options)?;
-    let Some(goal) = goals.iter().find(|g| g.name == target) else {
-        return Err(Failure::new(
-            Exit::Internal,
-            miette::miette!("no goal for `{target}`"),
-        ));
-    };
     // Releases from stored responses; bundle and related images of catalogs from the lock.
     let goal = &pipeline::offline_goal(&session, goal, Some(&lock))?;
     let mut checks = Vec::new();

@@ -67,13 +67,14 @@ fn slots(limits: Limits) -> usize {
     (limits.jobs * 8).max(32)
 }
 
-/// Runs the dirty tasks of `plan`; returns what happened and the journal with every record.
+/// Runs the dirty tasks of `plan`, appending each finished task's record to `journal` (which
+/// tasks that read the journal, the resources, lock while they read).
 pub async fn execute(
     plan: &Plan,
     env: &RunEnv<'_>,
-    journal: Journal,
+    journal: &Mutex<Journal>,
     events: &EventSink,
-) -> Result<(ExecOutcome, Journal), JournalError> {
+) -> Result<ExecOutcome, JournalError> {
     let index: BTreeMap<&TaskId, usize> = plan
         .tasks
         .iter()
@@ -108,13 +109,12 @@ pub async fn execute(
     let from_source = CopyEngine::sharing(&source_ctx, events, permits.clone());
     let from_dest = CopyEngine::sharing(&dest_ctx, events, permits);
     let placed = PlacedBlobs::new();
-    let journal = Mutex::new(journal);
     let cx = RunCx {
         sides: env.sides,
         from_source: &from_source,
         from_dest: &from_dest,
         placed: &placed,
-        journal: &journal,
+        journal,
         events,
     };
     let cx = &cx;
@@ -168,7 +168,5 @@ pub async fn execute(
             }
         }
     }
-    drop(running);
-    let journal = journal.into_inner().unwrap_or_else(|e| e.into_inner());
-    Ok((out, journal))
+    Ok(out)
 }

@@ -39,10 +39,7 @@ pub struct Said {
 /// Discovery and what the user should be told about it.
 pub struct Discovered {
     pub discovery: Discovery,
-    /// Printed even with `-q` when they start with `WARNING`.
-    pub warnings: Vec<String>,
-    /// Informational lines (releases read).
-    pub notes: Vec<String>,
+    pub said: Said,
 }
 
 /// The release set of the graph-data image, its base as the recipe names it, and the lock set
@@ -152,11 +149,7 @@ pub fn discover(
         probe_graph_images(rt, session, &sides, goals, journal, mode, &mut d);
     }
     local_outputs(session, goals, &mut d);
-    Ok(Discovered {
-        discovery: d,
-        warnings: said.warnings,
-        notes: said.notes,
-    })
+    Ok(Discovered { discovery: d, said })
 }
 
 /// Images a target takes from an archive target's directory that no goal of this build

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use super::{Options, Session, source_date_epoch, with_stored_releases};
+use super::release::with_stored_releases;
+use super::{Options, Session, source_date_epoch};
 use crate::exit::{Exit, Failure};
 use crate::oci::ImageRef;
 use crate::plan::{self, GoalItem, Outputs, TargetGoal};

@@ -11,10 +11,8 @@ mod run;
 mod session;
 mod trust;
 
-pub use discover::{DiscoverMode, Discovered, Said, discover};
 pub use held::{offline_goal, render_target};
-pub use lock::{check_locked, merged_lock};
+pub use lock::merged_lock;
 pub use options::{Options, runtime, source_date_epoch};
-pub use release::{graph_cache, signatures_dir, with_stored_releases};
 pub use run::{Prepared, Request, execute, failure, prepare, summary};
 pub use session::Session;

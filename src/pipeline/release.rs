@@ -9,7 +9,8 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use super::{Options, Said, Session};
+use super::discover::Said;
+use super::{Options, Session};
 use crate::discover::{self, DiscoveredRelease, GraphInput, ReleaseTrust, Resolution};
 use crate::exit::{Exit, Failure};
 use crate::oci::{Digest, ImageRef};

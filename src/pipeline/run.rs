@@ -59,7 +59,8 @@ pub struct Prepared {
     pub old_lock: Option<LockFile>,
     pub lock: LockFile,
     pub plan: Plan,
-    pub journal: Journal,
+    /// The journal, shared with the tasks while they run (`exec::execute` appends to it).
+    pub journal: std::sync::Mutex<Journal>,
     /// Discovery's warnings (lines starting with `WARNING` are printed even with `-q`) and
     /// notes.
     pub warnings: Vec<String>,
@@ -127,14 +128,14 @@ pub fn prepare(options: &Options, request: &Request<'_>) -> Result<Prepared, Fai
         old_lock,
         lock,
         plan,
-        journal,
-        warnings: found.warnings,
-        notes: found.notes,
+        journal: std::sync::Mutex::new(journal),
+        warnings: found.said.warnings,
+        notes: found.said.notes,
     })
 }
 
 /// Runs the plan's dirty tasks, reporting progress in `format` (nothing with `quiet` and human
-/// output). Returns what happened; the journal is updated in `prepared`.
+/// output). Returns what happened; records go to `prepared.journal` as tasks finish.
 pub fn execute(
     options: &Options,
     prepared: &mut Prepared,
@@ -149,13 +150,8 @@ pub fn execute(
         limits: options.limits(),
         manifests: Some(prepared.session.cache()),
     };
-    let journal_path = prepared.session.workspace.journal_path();
-    let journal = std::mem::replace(
-        &mut prepared.journal,
-        Journal::open(&journal_path).map_err(Failure::io)?,
-    );
-    let plan = &prepared.plan;
-    let (outcome, journal) = prepared
+    let (plan, journal) = (&prepared.plan, &prepared.journal);
+    prepared
         .runtime
         .block_on(async {
             // `-q` prints errors only: no reporter, events are dropped.
@@ -173,9 +169,7 @@ pub fn execute(
             }
             r
         })
-        .map_err(Failure::io)?;
-    prepared.journal = journal;
-    Ok(outcome)
+        .map_err(Failure::io)
 }
 
 /// The one-line summary of a build.

@@ -117,3 +117,30 @@ impl Session {
         })
     }
 }
+
+impl Session {
+    /// The goal of one registry target, for the commands that read a registry target
+    /// (`verify`, `resources`): an archive or OCI layout target is refused, naming what reads it.
+    pub fn registry_goal(&self, target: &str, command: &str) -> Result<TargetGoal, Failure> {
+        let goals = self.goals(&[target.to_string()])?;
+        let goal = goals
+            .into_iter()
+            .find(|g| g.name == target)
+            .ok_or_else(|| {
+                Failure::new(
+                    Exit::Internal,
+                    miette::miette!("target `{target}` has no goal"),
+                )
+            })?;
+        if goal.layout.is_some() || goal.archive.is_some() {
+            return Err(Failure::new(
+                Exit::InvalidInput,
+                miette::miette!(
+                    help = "`airlift describe DIR` shows what an archive directory holds; `skopeo inspect oci:DIR:NAME` reads an OCI layout",
+                    "`airlift {command}` reads a registry target; `{target}` is a directory"
+                ),
+            ));
+        }
+        Ok(goal)
+    }
+}

@@ -141,14 +141,6 @@ impl LayoutStore {
             .cloned()
     }
 
-    /// Every named image.
-    pub fn entries(&self) -> BTreeMap<String, LayoutEntry> {
-        self.names
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
     /// Streams `stream` into the blob `digest` (unless present), checking its size and digest;
     /// returns the bytes written (0 when present).
     pub async fn put_blob(
