@@ -111,6 +111,7 @@ fn recorded_discovery(recipe: &Recipe, goals: &[plan::TargetGoal], d: &mut Disco
             tarball_digest: Digest::of(b"recorded graph data"),
             base: None,
             base_source: None,
+            base_archive: None,
             arch: "amd64".to_string(),
         }));
     }

@@ -362,7 +362,8 @@ async fn a_graph_base_index_resolves_to_the_arch_child_and_its_layers_are_pushed
     let base_ref: airlift::oci::ImageRef = format!("{}/base/ubi:9", fx.host())
         .parse()
         .expect("reference");
-    let read = read_graph_base(&client, &base_ref, "arm64")
+    let store = airlift::store::ImageStore::Registry(client.clone());
+    let read = read_graph_base(&store, &base_ref, "arm64")
         .await
         .expect("base read");
     let arm = &base.children[1];
@@ -373,7 +374,7 @@ async fn a_graph_base_index_resolves_to_the_arch_child_and_its_layers_are_pushed
     let layers: Vec<String> = read.layers.iter().map(|d| d.digest.to_string()).collect();
     let want: Vec<String> = arm.blobs[1..].iter().map(|b| b.digest.clone()).collect();
     assert_eq!(layers, want);
-    let missing = read_graph_base(&client, &base_ref, "s390x")
+    let missing = read_graph_base(&store, &base_ref, "s390x")
         .await
         .expect_err("no s390x child");
     assert!(missing.to_string().contains("linux/s390x"), "{missing}");
@@ -385,7 +386,7 @@ async fn a_graph_base_index_resolves_to_the_arch_child_and_its_layers_are_pushed
         .expect("reference");
     for _ in 0..2 {
         let source = BaseSource {
-            client: &client,
+            client: &store,
             base: &read,
         };
         let digest = push_graph_image(&client, &dest, &image, &layer, Some(source))

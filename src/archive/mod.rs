@@ -13,17 +13,24 @@
 //! talks to a registry (blobs come in and go out as [`ByteStream`](crate::registry::ByteStream)s
 //! the caller connects), and it never touches the workspace, the plan or the terminal.
 
+mod carried;
 mod error;
 mod index;
 mod layout;
 mod reader;
+mod set;
 mod writer;
 
 #[cfg(test)]
 mod tests;
 
+pub use carried::{
+    CARRIED_FILE, Carried, CarriedCatalog, CarriedGraph, CarriedRelease, GRAPH_DATA_FILE,
+    SIGNATURES_PREFIX,
+};
 pub use error::ArchiveError;
 pub use index::{ArchiveEntry, ChunkEntry, INDEX_FORMAT, ImageEntry, SeriesIndex, archive_id};
 pub use layout::{INDEX_FILE, blob_path, chunk_name, chunk_number};
 pub use reader::ArchiveReader;
+pub use set::{ArchiveSet, SeriesError, WriteLock};
 pub use writer::{ArchiveWriter, MIN_ARCHIVE_SIZE, clean_temporaries};

@@ -445,3 +445,25 @@ async fn next_bytes(mut st: Segments) -> Result<Option<(Bytes, Segments)>, Regis
         st.open = Some((file, path, len));
     }
 }
+
+impl ArchiveReader {
+    /// A blob's bytes as a blocking reader over its span(s) in the chunk files; `None` when this
+    /// archive does not carry the blob. For readers that parse a blob as it is read (catalog
+    /// layers).
+    pub fn blob_reader(&self, digest: &Digest) -> Option<io::Result<Box<dyn Read + Send>>> {
+        let blob = self.blobs.get(digest)?;
+        let mut parts: Box<dyn Read + Send> = Box::new(io::empty());
+        for s in &blob.spans {
+            let path = &self.chunks[s.chunk];
+            let opened = std::fs::File::open(path).and_then(|mut f| {
+                f.seek(SeekFrom::Start(s.offset))?;
+                Ok(f)
+            });
+            match opened {
+                Ok(f) => parts = Box::new(parts.chain(BufReader::new(f).take(s.len))),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        Some(Ok(parts))
+    }
+}

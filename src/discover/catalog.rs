@@ -60,6 +60,9 @@ pub struct FetchedCatalog {
     /// The OCI image layout directory the catalog was read from (`oci://DIR`); `None` for a
     /// registry catalog. The prune task reads the original layers from here.
     pub layout: Option<std::path::PathBuf>,
+    /// The archive directory (`file://` target) the catalog was read from on a disconnected
+    /// side; the prune task reads the original layers from its chunks.
+    pub archive: Option<std::path::PathBuf>,
 }
 
 impl FetchedCatalog {
@@ -169,6 +172,8 @@ pub async fn discover_catalogs(
             }
             let digest = match c.source.digest() {
                 Some(d) => Some(d.clone()),
+                // The archives say which image (see `read_archived`).
+                None if c.archive.is_some() => None,
                 None => match opts.resolution.lookup(lock, &c.set, &c.source) {
                     Lookup::Locked(d) => Some(d),
                     // A local layout needs no network: `--offline` reads what it names now.
@@ -237,15 +242,16 @@ async fn read_and_filter(
         image: c.source.to_string(),
         reason: format!("reading stopped: {e}"),
     };
-    let read = match &c.layout {
-        Some(dir) => {
+    let read = match (&c.layout, &c.archive) {
+        (_, Some(dir)) => read_archived(c, dir).await,
+        (Some(dir), None) => {
             let (dir, image) = (dir.clone(), c.source.clone());
             tokio::task::spawn_blocking(move || super::layout::fetch_layout(&dir, &image, digest))
                 .await
                 .map_err(stopped)
                 .and_then(|r| r)
         }
-        None => fetch_catalog(&sides.source, &c.source, digest).await,
+        (None, None) => fetch_catalog(&sides.source, &c.source, digest).await,
     };
     let mut fetched = read.map_err(read_error)?;
     fetched.rebuild = fetched
@@ -265,6 +271,32 @@ async fn read_and_filter(
         filter: c.filter.clone(),
         filtered: filtered.map_err(CatalogDiscoveryError::Filter)?,
     })
+}
+
+/// Reads a catalog from the archives of `dir`: the image the newest archive lists under the
+/// catalog's source reference (the lock of the side that wrote it pinned it).
+async fn read_archived(
+    c: &CatalogGoal,
+    dir: &std::path::Path,
+) -> Result<FetchedCatalog, CatalogReadError> {
+    let shape = |reason: String| CatalogReadError::Shape {
+        image: c.source.to_string(),
+        reason,
+    };
+    let set = crate::archive::ArchiveSet::shared(dir)
+        .await
+        .map_err(|e| shape(e.to_string()))?;
+    let entry = set.image(&c.source.to_string()).ok_or_else(|| {
+        shape(format!(
+            "not in the archives of {} (build the file:// target with this catalog set on the connected side)",
+            dir.display()
+        ))
+    })?;
+    let digest = entry.digest.clone();
+    let image = c.source.clone();
+    tokio::task::spawn_blocking(move || super::layout::fetch_archived(&set, &image, digest))
+        .await
+        .map_err(|e| shape(format!("reading stopped: {e}")))?
 }
 
 /// Reads a catalog image: `digest` pins it (else the reference is resolved), then its index or
@@ -386,6 +418,7 @@ pub(super) fn read_configs<R: std::io::Read>(
         rebuild,
         catalog,
         layout,
+        archive: None,
     })
 }
 

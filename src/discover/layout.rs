@@ -97,6 +97,80 @@ pub fn fetch_layout(
     read_configs(image, top, platforms, layers, Some(dir.to_path_buf()))
 }
 
+/// Reads the catalog `image` (pinned at `digest`) from the verified archives of a `file://`
+/// target (the disconnected side of disk-to-mirror). The archive reader checked every blob
+/// against its digest when it opened the series.
+pub fn fetch_archived(
+    set: &crate::archive::ArchiveSet,
+    image: &ImageRef,
+    digest: Digest,
+) -> Result<FetchedCatalog, CatalogReadError> {
+    let shape = |reason: String| CatalogReadError::Shape {
+        image: format!("{image} (archive {})", set.dir().display()),
+        reason,
+    };
+    let blob = |d: &Digest| -> Result<Vec<u8>, String> {
+        let mut r = set
+            .blob_reader(d)
+            .ok_or_else(|| format!("blob {d} is in no archive of the directory"))?
+            .map_err(|e| format!("cannot read blob {d}: {e}"))?;
+        let mut out = Vec::new();
+        r.read_to_end(&mut out)
+            .map_err(|e| format!("cannot read blob {d}: {e}"))?;
+        Ok(out)
+    };
+    let bytes = blob(&digest).map_err(shape)?;
+    let media_type = media_type_of(&bytes)
+        .ok_or_else(|| shape(format!("blob {digest} is not a manifest or index")))?;
+    let top = RawManifest {
+        media_type,
+        bytes,
+        digest,
+    };
+    let doc = doc_of(&top).map_err(shape)?;
+    let platform = |manifest: RawManifest| -> Result<PlatformImage, String> {
+        let doc = doc_of(&manifest)?;
+        let config = doc.config.ok_or_else(|| {
+            format!(
+                "manifest {} has no config: not a catalog image",
+                manifest.digest
+            )
+        })?;
+        Ok(PlatformImage {
+            config: blob(&config.digest)?,
+            manifest,
+            layers: doc.layers,
+        })
+    };
+    let mut platforms = Vec::new();
+    if MediaType::parse(&top.media_type).is_some_and(MediaType::is_index) {
+        for child in &doc.manifests {
+            let bytes = blob(&child.digest).map_err(shape)?;
+            let manifest = RawManifest {
+                media_type: own_media_type(child.media_type.clone(), &bytes),
+                bytes,
+                digest: child.digest.clone(),
+            };
+            platforms.push(platform(manifest).map_err(shape)?);
+        }
+    } else {
+        platforms.push(platform(top.clone()).map_err(shape)?);
+    }
+    let mut layers = Vec::new();
+    if let Some(first) = platforms.first() {
+        for l in &first.layers {
+            let r = set
+                .blob_reader(&l.digest)
+                .ok_or_else(|| shape(format!("layer {} is in no archive", l.digest)))?
+                .map_err(|e| shape(format!("cannot read layer {}: {e}", l.digest)))?;
+            layers.push(BufReader::new(r));
+        }
+    }
+    let mut fetched = read_configs(image, top, platforms, layers, None)?;
+    fetched.archive = Some(set.dir().to_path_buf());
+    Ok(fetched)
+}
+
 /// The one image `index.json` names (several entries of the same digest count once).
 fn chosen(dir: &Path) -> Result<(Digest, String), String> {
     let bytes = read_file(&dir.join("index.json"))?;

@@ -79,6 +79,8 @@ pub struct GraphInput {
     pub base: Option<ImageRef>,
     /// The base as the recipe names it (its lock entry).
     pub base_source: Option<ImageRef>,
+    /// The archive directory that carries the base and the tarball (disk-to-mirror).
+    pub base_archive: Option<PathBuf>,
     pub arch: String,
 }
 

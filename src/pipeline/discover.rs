@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Options, Session, release, trust};
+use super::{Options, Session, carried, release, trust};
 use crate::discover::{self, DiscoverOptions, Discovery, Resolution};
 use crate::exit::{Exit, Failure};
 use crate::oci::ImageRef;
@@ -63,10 +63,40 @@ pub fn discover(
 ) -> Result<Discovered, Failure> {
     let mut said = Said::default();
     let cosign = trust::cosign_trusts(session, goals, !mode.verify, &mut said.warnings)?;
-    let releases =
-        release::discover_releases(rt, session, global, goals, lock, mode.resolution, &mut said)?;
-    let release_trust =
+    // Release sets taken only from archives are read from what the archives carry.
+    let archived = carried::archived_release_sets(goals);
+    let graph_set = release::graph_release_set(session, goals).map(|s| s.name.value.clone());
+    let mut releases = release::discover_releases(
+        rt,
+        session,
+        global,
+        goals,
+        lock,
+        mode.resolution,
+        &mut said,
+        &archived,
+    )?;
+    let from_disk = carried::read(rt, session, &archived, graph_set.as_deref())?;
+    for r in &from_disk.releases {
+        said.notes.push(format!(
+            "release `{}`: {} {} ({} components) {} (from the archives)",
+            r.set,
+            r.version,
+            r.arch,
+            r.components.len(),
+            r.payload
+        ));
+    }
+    releases.extend(from_disk.releases);
+    releases.sort();
+    let mut release_trust =
         release::release_trust(session, &releases, mode.verify, &mut said.warnings)?;
+    // Their signatures came with them: the verifications read those, not a signature store.
+    for (set, dir) in &from_disk.signature_stores {
+        if let Some(t) = release_trust.get_mut(set) {
+            t.store = Some(format!("file://{}", dir.display()));
+        }
+    }
     let sides = session.sides(global)?;
     let opts = |concurrency| DiscoverOptions {
         resolution: mode.resolution,
@@ -103,7 +133,11 @@ pub fn discover(
             i.set, i.bundle, i.image, i.reason
         ));
     }
-    let base = graph_base_item(session, goals)?;
+    let base = match &from_disk.graph {
+        // The archives carry the base; it is read from them.
+        Some(_) => None,
+        None => graph_base_item(session, goals)?,
+    };
     if let (Some(item), Some(first)) = (&base, goals.first()) {
         expanded.push(TargetGoal {
             name: String::new(),
@@ -130,7 +164,10 @@ pub fn discover(
     d.dest.extend(images.dest);
     d.unresolved = images.unresolved;
     from_archives(&expanded, &mut d);
-    if let Some(set) = release::graph_release_set(session, goals) {
+    if let Some(graph) = from_disk.graph {
+        d.graph = Some(graph);
+        probe_graph_images(rt, session, &sides, goals, journal, mode, &mut d);
+    } else if let Some(set) = release::graph_release_set(session, goals) {
         // The base's resolution is the graph image's business, not an image of a set.
         let why = base.as_ref().and_then(|b| d.unresolved.remove(&b.origin));
         let base_digest = base.as_ref().map(|b| {
@@ -223,7 +260,7 @@ fn probe_graph_images(
     }
     let dests: BTreeSet<ImageRef> = goals
         .iter()
-        .filter(|g| plan::graph_set(&session.recipe, g).is_some())
+        .filter(|g| g.archive.is_none() && plan::graph_set(&session.recipe, g).is_some())
         .filter_map(|g| plan::graph_image(&g.dest).ok())
         .filter(|dest| journal.get(&dest.to_string()).is_some())
         .collect();

@@ -2,6 +2,7 @@
 //! journal), discover (one value), plan (`plan::build`, the complete DAG), execute
 //! (`exec::execute`, the one reporter). The CLI parses flags, calls these, and prints.
 
+mod carried;
 mod discover;
 mod held;
 mod lock;

@@ -57,8 +57,11 @@ pub fn discover_releases(
     lock: Option<&LockFile>,
     resolution: Resolution,
     said: &mut Said,
+    archived: &std::collections::BTreeMap<String, (String, PathBuf)>,
 ) -> Result<Vec<DiscoveredRelease>, Failure> {
-    let sets = carried_sets(goals);
+    let mut sets = carried_sets(goals);
+    // Read from the archives that carry them (`carried`), not from the update graph.
+    sets.retain(|s| !archived.contains_key(s));
     if sets.is_empty() {
         return Ok(Vec::new());
     }
@@ -313,6 +316,7 @@ pub fn graph_input(
         tarball_digest,
         base,
         base_source,
+        base_archive: None,
         arch: graph_arch(set).to_string(),
     })
 }

@@ -112,6 +112,11 @@ pub(super) fn catalog_tasks(
     let mut missing = Vec::new();
     let mut placed: BTreeMap<(&str, &str), Placed> = BTreeMap::new();
     for goal in goals {
+        // An archive target carries the catalog image as published (see `items`); the side
+        // that reads the archive rebuilds it.
+        if goal.archive.is_some() {
+            continue;
+        }
         for c in &goal.catalogs {
             let Some(found) = discovery.catalogs.get(&c.set) else {
                 missing.push((c.source.clone(), "catalog not read".to_string()));
@@ -147,6 +152,9 @@ pub(super) fn catalog_tasks(
                 .filter(|id| copies.iter().any(|t| &t.id == id))
                 .collect();
             let upstream = match &c.via {
+                // From an archive target: rebuilt here from the catalog image it carries (or,
+                // when this build writes that archive, from the source it read).
+                Some(_) if c.archive.is_some() => None,
                 None => None,
                 Some(up) => match placed.get(&(up.as_str(), c.set.as_str())) {
                     Some(p) => Some(p),

@@ -82,6 +82,7 @@ fn catalog_image(recipe: &Recipe) -> Arc<CatalogImage> {
             rebuild: RebuildOptions::default(),
             catalog,
             layout: None,
+            archive: None,
         },
         filter,
         filtered,

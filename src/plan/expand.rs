@@ -77,18 +77,6 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
                 let kept = t.only.is_empty() || t.only.iter().any(|o| o.value == set);
                 if kept && !direct.contains(&set) && inherited.insert(set.clone()) {
                     if is_release(recipe, &set) {
-                        if matches!(
-                            recipe.target(up).map(|u| &u.location.value),
-                            Some(TargetLocation::Directory(_))
-                        ) {
-                            unsupported.push(Unsupported {
-                                target: name.clone(),
-                                what: format!(
-                                    "release set `{set}` from the archive target `{up}` (disk-to-mirror of releases)"
-                                ),
-                            });
-                            continue;
-                        }
                         releases.push(ReleaseNeed {
                             set: set.clone(),
                             via: Some(up.to_string()),
@@ -128,24 +116,29 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
             }),
             _ => None,
         };
-        let kind = if archive.is_some() {
-            "file://"
-        } else {
-            "oci://"
-        };
-        if layout.is_some() || archive.is_some() {
-            for c in &catalogs {
+        for c in &catalogs {
+            if layout.is_some() {
                 unsupported.push(Unsupported {
                     target: name.clone(),
-                    what: format!("operator catalogs (`{}`) in a {kind} target", c.set),
+                    what: format!("operator catalogs (`{}`) in an oci:// target", c.set),
+                });
+            } else if archive.is_some() && c.layout.is_some() {
+                unsupported.push(Unsupported {
+                    target: name.clone(),
+                    what: format!(
+                        "the OCI layout catalog `{}` in a file:// target (name a registry catalog image, or carry the layout directory itself)",
+                        c.set
+                    ),
                 });
             }
+        }
+        if layout.is_some() {
             for r in &releases {
                 if matches!(recipe.content_set(&r.set), Some(ContentSet::Release(s)) if s.graph) {
                     unsupported.push(Unsupported {
                         target: name.clone(),
                         what: format!(
-                            "the graph-data image (`graph #true` on `{}`) in a {kind} target",
+                            "the graph-data image (`graph #true` on `{}`) in an oci:// target",
                             r.set
                         ),
                     });
@@ -272,6 +265,12 @@ fn add_catalog(
         filter: super::catalog::filter_of(c),
         via: via.map(str::to_string),
         layout,
+        archive: via
+            .and_then(|up| recipe.target(up))
+            .and_then(|t| match &t.location.value {
+                TargetLocation::Directory(dir) => Some(dir.clone()),
+                _ => None,
+            }),
     });
     true
 }

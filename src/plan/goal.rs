@@ -66,6 +66,9 @@ pub struct CatalogGoal {
     /// `oci://DIR`: the catalog is read from this OCI image layout; `source` is then the name
     /// airlift gives it (see [`super::layout_reference`]).
     pub layout: Option<PathBuf>,
+    /// The directory of the archive (`file://`) target `via` names: on a side that does not
+    /// build that target, the catalog is read from its archives and rebuilt here.
+    pub archive: Option<PathBuf>,
 }
 
 impl CatalogGoal {

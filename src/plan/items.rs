@@ -1,6 +1,7 @@
 //! Every image a target must hold: the images its goal names, the payload and components of
 //! each discovered release of its release sets, and the kept bundle and related images of its
-//! discovered catalogs. One pure function, used by discovery (to know what to resolve) and by
+//! discovered catalogs; an archive target also holds its catalog images as published and the
+//! graph-data image's base. One pure function, used by discovery (to know what to resolve) and by
 //! the planner (to make tasks), so both see the same list; goals themselves are never changed.
 
 use std::collections::BTreeSet;
@@ -61,6 +62,25 @@ pub fn expanded(
                     added.push(item);
                 }
             }
+        }
+    }
+    // An archive target carries what the disconnected side rebuilds and builds from: each
+    // catalog image as published (the rebuild keeps all its layers and adds two), and the
+    // graph-data image's base.
+    if goal.archive.is_some() {
+        for c in &goal.catalogs {
+            if seen.insert(c.source.clone()) {
+                let mut item = GoalItem::image(&c.set, c.source.clone(), None);
+                item.category = Category::Operator;
+                added.push(item);
+            }
+        }
+        if let Some(Ok(g)) = &discovery.graph
+            && let Some(base) = &g.base_source
+            && goal.releases.iter().any(|r| r.set == g.set)
+            && seen.insert(base.clone())
+        {
+            added.push(GoalItem::image(&g.set, base.clone(), None));
         }
     }
     out.items.extend(added);

@@ -4,6 +4,7 @@
 //!
 //! Pure: the recipe, expanded goals, discovery and recorded state in, tasks out.
 
+use crate::archive::{Carried, CarriedCatalog, CarriedGraph, CarriedRelease};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -42,7 +43,8 @@ pub(super) fn add_graph_images(
     out: &Outputs,
 ) {
     for goal in goals {
-        if graph_set(recipe, goal).is_none() {
+        // An archive target carries the graph data and the base; the reading side builds it.
+        if graph_set(recipe, goal).is_none() || goal.archive.is_some() {
             continue;
         }
         let dest = match graph_image(&goal.dest) {
@@ -73,6 +75,7 @@ pub(super) fn add_graph_images(
             tarball: input.tarball.clone(),
             tarball_digest: input.tarball_digest.clone(),
             base: input.base.clone(),
+            base_archive: input.base_archive.clone(),
             arch: input.arch.clone(),
             mtime: out
                 .source_date_epoch
@@ -335,6 +338,14 @@ pub(super) fn add_packs(
             lock: Loaded::new(out.lock.clone()),
             lock_digest: lock_digest(&out.lock),
             created: out.source_date_epoch,
+            carried: carried(goal, discovery),
+            signatures_dir: out.workspace.root().join("signatures"),
+            graph_tarball: match &discovery.graph {
+                Some(Ok(g)) if goal.releases.iter().any(|r| r.set == g.set) => {
+                    Some(g.tarball.clone())
+                }
+                _ => None,
+            },
         });
         let id = TaskId::new(
             KindName::Pack,
@@ -351,5 +362,53 @@ pub(super) fn add_packs(
             discovery,
         );
         plan.tasks.push(task);
+    }
+}
+
+/// What an archive target carries for the side that reads it: its release sets' releases, the
+/// graph-data inputs of its graph set, and the packages its catalogs keep.
+fn carried(goal: &TargetGoal, discovery: &Discovery) -> Carried {
+    let carries = |set: &str| goal.releases.iter().any(|r| r.set == set);
+    let releases = discovery
+        .releases
+        .iter()
+        .filter(|r| carries(&r.set))
+        .map(|r| CarriedRelease {
+            set: r.set.clone(),
+            version: r.version.to_string(),
+            arch: r.arch.clone(),
+            source: r.source.clone(),
+            payload: r.payload.clone(),
+            components: r.components.clone(),
+        })
+        .collect();
+    let graph = match &discovery.graph {
+        Some(Ok(g)) if carries(&g.set) => Some(CarriedGraph {
+            set: g.set.clone(),
+            tarball_digest: g.tarball_digest.clone(),
+            arch: g.arch.clone(),
+            base_source: g.base_source.clone(),
+            base: g.base.clone(),
+        }),
+        _ => None,
+    };
+    let catalogs = goal
+        .catalogs
+        .iter()
+        .filter_map(|c| {
+            let found = discovery.catalogs.get(&c.set)?;
+            let packages: std::collections::BTreeSet<String> =
+                found.filtered.kept.iter().map(|b| b.package.clone()).collect();
+            Some(CarriedCatalog {
+                set: c.set.clone(),
+                source: c.source.clone(),
+                packages: packages.into_iter().collect(),
+            })
+        })
+        .collect();
+    Carried {
+        releases,
+        graph,
+        catalogs,
     }
 }

@@ -190,8 +190,8 @@ fn held_catalogs(
 ) -> Result<Vec<MirroredCatalog>, HeldError> {
     let mut out = Vec::new();
     for c in input.catalogs {
-        // Rebuilt here, or copied from the target it is inherited from.
-        let held_kind = if c.via.is_some() {
+        // Rebuilt here (also from an archive), or copied from the target it is inherited from.
+        let held_kind = if c.via.is_some() && c.archive.is_none() {
             KindName::Copy
         } else {
             KindName::PruneCatalog

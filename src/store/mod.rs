@@ -1,5 +1,6 @@
-//! One storage abstraction for images: a registry (through [`RegistryClient`]) or an OCI
-//! image layout directory ([`LayoutStore`]). Copies read manifests and blobs from an
+//! One storage abstraction for images: a registry (through [`RegistryClient`]), an OCI
+//! image layout directory ([`LayoutStore`]), or the verified archives of a `file://` target
+//! (read by digest). Copies read manifests and blobs from an
 //! [`ImageStore`] whatever it is; `oci://DIR` targets write into a [`LayoutStore`]. The
 //! registry-to-registry copy engine keeps its own registry paths for what only registries do
 //! (cross-repository mounts, referrers, tag lists).
@@ -20,6 +21,8 @@ use crate::registry::{ByteStream, Manifest, RegistryClient, RegistryError};
 pub enum ImageStore {
     Registry(RegistryClient),
     Layout(Arc<LayoutStore>),
+    /// The verified archives of a `file://` target's directory (read by digest only).
+    Archive(Arc<crate::archive::ArchiveSet>),
 }
 
 impl ImageStore {
@@ -50,6 +53,21 @@ impl ImageStore {
                     message: format!("blob {digest} is not a manifest"),
                 })
             }
+            ImageStore::Archive(a) => {
+                let where_ = a.dir().display().to_string();
+                let digest = image.digest().ok_or_else(|| RegistryError::LocalFile {
+                    path: where_.clone(),
+                    message: format!("{image} is not pinned by digest (archives are read by digest)"),
+                })?;
+                let bytes = a.bytes(digest).await.ok_or_else(|| RegistryError::NotFound {
+                    registry: where_.clone(),
+                    what: format!("manifest {image}"),
+                })?;
+                Manifest::from_stored(bytes, digest).ok_or_else(|| RegistryError::LocalFile {
+                    path: where_,
+                    message: format!("blob {digest} is not a manifest"),
+                })
+            }
         }
     }
 
@@ -63,6 +81,13 @@ impl ImageStore {
         match self {
             ImageStore::Registry(c) => c.get_blob(repo, digest).await,
             ImageStore::Layout(l) => l.get_blob(digest).await,
+            ImageStore::Archive(a) => {
+                a.blob_stream(digest)
+                    .ok_or_else(|| RegistryError::NotFound {
+                        registry: a.dir().display().to_string(),
+                        what: format!("blob {digest}"),
+                    })
+            }
         }
     }
 
@@ -71,6 +96,7 @@ impl ImageStore {
         match self {
             ImageStore::Registry(_) => repo.to_string(),
             ImageStore::Layout(l) => format!("oci:{}", l.dir().display()),
+            ImageStore::Archive(a) => format!("archive {}", a.dir().display()),
         }
     }
 }

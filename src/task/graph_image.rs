@@ -1,5 +1,5 @@
 //! The `build-graph-image` step's registry side: read the graph image's base (manifest, config
-//! blob, layer descriptors) from the source side, and push a graph-data image built in memory by
+//! blob, layer descriptors) from the source side (or, disconnected, from the archives), and push a graph-data image built in memory by
 //! `release::image_on_base` / `release::image_from_scratch`: the base's layers copied blob by
 //! blob from the base's repository (HEAD first, present blobs skipped, streamed through the copy
 //! engine's [`BlobCopier`]), then the config, the graph-data layer and the manifest. Writes only
@@ -14,6 +14,7 @@ use crate::exec::{Limits, Permits};
 use crate::oci::{Digest, ImageRef, MediaType};
 use crate::registry::{BlobTarget, ByteStream, RegistryClient, RegistryError};
 use crate::release::{BuiltImage, Descriptor, GraphDataLayer};
+use crate::store::ImageStore;
 
 /// Largest base config blob read into memory.
 const MAX_CONFIG: usize = 4 * 1024 * 1024;
@@ -45,7 +46,7 @@ pub enum GraphBaseError {
 /// Reads `image` from `client`: an index resolves to its linux/`arch` child. The config blob is
 /// verified against its digest.
 pub async fn read_graph_base(
-    client: &RegistryClient,
+    client: &ImageStore,
     image: &ImageRef,
     arch: &str,
 ) -> Result<GraphBaseImage, GraphBaseError> {
@@ -115,9 +116,10 @@ pub async fn read_graph_base(
     })
 }
 
-/// Where the base's layers come from: the source-side client and the base read from it.
+/// Where the base's layers come from: the source side (or the archives of a disconnected
+/// side) and the base read from it.
 pub struct BaseSource<'a> {
-    pub client: &'a RegistryClient,
+    pub client: &'a ImageStore,
     pub base: &'a GraphBaseImage,
 }
 
@@ -133,30 +135,7 @@ pub async fn push_graph_image(
 ) -> Result<Digest, RegistryError> {
     let repo = dest.repository();
     if let Some(b) = base {
-        let permits = Permits::new(Limits {
-            jobs: 1,
-            per_registry: 1,
-        });
-        let dedup = BlobDedup::default();
-        let copier = BlobCopier {
-            source: b.client,
-            dest: dest_client,
-            likely_present: &Default::default(),
-            permits: &permits,
-            dedup: &dedup,
-        };
-        for d in &b.base.layers {
-            let desc = crate::registry::Descriptor {
-                media_type: d.media_type.clone(),
-                digest: d.digest.clone(),
-                size: d.size,
-                platform: None,
-                artifact_type: None,
-            };
-            copier
-                .ensure(b.base.image.repository(), repo, &desc)
-                .await?;
-        }
+        copy_base_layers(dest_client, repo, b).await?;
     }
     let blobs = [
         (image.config_digest.clone(), image.config.clone()),
@@ -193,4 +172,63 @@ pub async fn push_graph_image(
             &Bytes::from(image.manifest.clone()),
         )
         .await
+}
+
+/// Copies the base's layers to `repo`: through the copy engine from a registry (mounts, HEAD
+/// first), or streamed from another store unless present.
+async fn copy_base_layers(
+    dest_client: &RegistryClient,
+    repo: &crate::oci::Repository,
+    b: BaseSource<'_>,
+) -> Result<(), RegistryError> {
+    let ImageStore::Registry(source) = b.client else {
+        for d in &b.base.layers {
+            if dest_client.blob_exists(repo, &d.digest).await? {
+                continue;
+            }
+            let (store, from, digest) = (
+                b.client.clone(),
+                b.base.image.repository().clone(),
+                d.digest.clone(),
+            );
+            let open = move || {
+                let (store, from, digest) = (store.clone(), from.clone(), digest.clone());
+                async move { store.get_blob(&from, &digest).await }.boxed()
+            };
+            let described = b.client.describe(b.base.image.repository());
+            let target = BlobTarget {
+                repo,
+                digest: &d.digest,
+                size: d.size,
+                source: &described,
+            };
+            dest_client.upload_blob(&target, None, &open).await?;
+        }
+        return Ok(());
+    };
+    let permits = Permits::new(Limits {
+        jobs: 1,
+        per_registry: 1,
+    });
+    let dedup = BlobDedup::default();
+    let copier = BlobCopier {
+        source,
+        dest: dest_client,
+        likely_present: &Default::default(),
+        permits: &permits,
+        dedup: &dedup,
+    };
+    for d in &b.base.layers {
+        let desc = crate::registry::Descriptor {
+            media_type: d.media_type.clone(),
+            digest: d.digest.clone(),
+            size: d.size,
+            platform: None,
+            artifact_type: None,
+        };
+        copier
+            .ensure(b.base.image.repository(), repo, &desc)
+            .await?;
+    }
+    Ok(())
 }

@@ -1,8 +1,8 @@
 //! The prune-catalog task: rebuild a discovered operator catalog with its filtered FBC for every
 //! platform and push it to the destination.
 //!
-//! Per platform: the original layers are streamed from the source catalog, its registry or its
-//! OCI layout directory (skipped when the
+//! Per platform: the original layers are streamed from the source catalog: its registry, its
+//! OCI layout directory, or the archives it was read from on a disconnected side (skipped when the
 //! destination repository holds them, mounted when this run already placed them in another
 //! repository of the destination registry), the two rebuilt layers and the new config are uploaded
 //! from memory, and the new platform manifest is pushed by digest; then the index (or the single
@@ -127,15 +127,24 @@ pub async fn prune_catalog(
     }
     let mut replaced = BTreeMap::new();
     let mut single = None;
-    let from = match &f.layout {
-        Some(dir) => (
+    let from = match (&f.layout, &f.archive) {
+        (_, Some(dir)) => (
+            ImageStore::Archive(crate::archive::ArchiveSet::shared(dir).await.map_err(|e| {
+                PruneError::Layers {
+                    set: set.clone(),
+                    reason: e.to_string(),
+                }
+            })?),
+            src_repo.clone(),
+        ),
+        (Some(dir), None) => (
             ImageStore::Layout(LayoutStore::shared(dir).map_err(|e| PruneError::Layers {
                 set: set.clone(),
                 reason: e.to_string(),
             })?),
             src_repo.clone(),
         ),
-        None => (ImageStore::Registry(source.clone()), src_repo.clone()),
+        (None, None) => (ImageStore::Registry(source.clone()), src_repo.clone()),
     };
     for p in &f.platforms {
         for l in &p.layers {

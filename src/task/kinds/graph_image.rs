@@ -16,6 +16,8 @@ use crate::oci::{Digest, ImageRef};
 use crate::plan::TaskKey;
 use crate::release::{build_graph_data_layer, image_from_scratch, image_on_base};
 use crate::state::KindName;
+use crate::archive::ArchiveSet;
+use crate::store::ImageStore;
 use crate::task::{BaseSource, push_graph_image, read_graph_base};
 
 /// Build the graph-data image of a release set and push it to one target.
@@ -29,6 +31,9 @@ pub struct GraphImageSpec {
     pub tarball_digest: Digest,
     /// The base image pinned by digest; `None` builds from scratch.
     pub base: Option<ImageRef>,
+    /// The archive directory the base is read from (disk-to-mirror); `None` reads it from the
+    /// source registry.
+    pub base_archive: Option<PathBuf>,
     /// The architecture of the image (of its base's index).
     pub arch: String,
     /// The mtime of the layer's entries (0, or SOURCE_DATE_EPOCH).
@@ -106,10 +111,18 @@ impl GraphImageSpec {
                 "the graph-data tarball must be Cincinnati's graph-data (channels/, blocked-edges/)",
             )
         })?;
+        let store = match &self.base_archive {
+            Some(dir) => ImageStore::Archive(
+                ArchiveSet::shared(dir)
+                    .await
+                    .map_err(|e| super::unpack::series_error(&e))?,
+            ),
+            None => ImageStore::Registry(cx.sides.source.clone()),
+        };
         let base = match &self.base {
             None => None,
             Some(reference) => Some(
-                read_graph_base(&cx.sides.source, reference, &self.arch)
+                read_graph_base(&store, reference, &self.arch)
                     .await
                     .map_err(|e| TaskError::new(
                         Exit::Remote,
@@ -141,7 +154,7 @@ impl GraphImageSpec {
             &image,
             &layer,
             base.as_ref().map(|b| BaseSource {
-                client: &cx.sides.source,
+                client: &store,
                 base: b,
             }),
         )

@@ -29,7 +29,7 @@ pub use graph_image::GraphImageSpec;
 pub use pack::{PackImage, PackSpec};
 pub use prune_catalog::{CatalogInput, PruneSpec};
 pub use render::RenderSpec;
-pub use unpack::{ArchiveSet, UnpackSpec};
+pub use unpack::UnpackSpec;
 pub use verify_cosign::{CosignKeyRef, CosignSpec};
 pub use verify_signature::{KeyFile, VerifySpec};
 pub use write_layout::LayoutSpec;

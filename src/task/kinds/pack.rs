@@ -22,8 +22,8 @@ use serde_json::json;
 
 use super::{Check, Inputs, Kind, Loaded, Output, RunCx, TaskError};
 use crate::archive::{
-    ArchiveEntry, ArchiveError, ArchiveWriter, ImageEntry, SeriesIndex, archive_id,
-    clean_temporaries,
+    ArchiveEntry, ArchiveError, ArchiveWriter, CARRIED_FILE, Carried, GRAPH_DATA_FILE,
+    ImageEntry, SIGNATURES_PREFIX, SeriesIndex, archive_id, clean_temporaries,
 };
 use crate::exit::Exit;
 use crate::oci::{Digest, ImageRef};
@@ -61,6 +61,12 @@ pub struct PackSpec {
     pub lock_digest: Digest,
     /// `SOURCE_DATE_EPOCH`, recorded as the archive's creation time.
     pub created: Option<i64>,
+    /// Releases, graph-data inputs and catalog packages the disconnected side plans from.
+    pub carried: Carried,
+    /// Where the verified release signatures of the workspace are (`<workspace>/signatures`).
+    pub signatures_dir: PathBuf,
+    /// The stored graph-data tarball, when `carried.graph` names one.
+    pub graph_tarball: Option<PathBuf>,
 }
 
 impl PackSpec {
@@ -77,8 +83,10 @@ impl Kind for PackSpec {
         let mut images: Vec<&PackImage> = self.images.iter().collect();
         images.sort();
         let digests: Vec<&Digest> = images.iter().map(|i| &i.digest).collect();
+        let carried = Digest::of(&self.carried.to_bytes());
         let mut inputs = digests;
         inputs.push(&self.lock_digest);
+        inputs.push(&carried);
         TaskKey::compute(
             Self::NAME.as_str(),
             &inputs,
@@ -250,6 +258,7 @@ impl PackSpec {
                 .await
                 .map_err(archive_error)?;
         }
+        self.add_carried(&mut writer).await?;
         let blobs = writer.blob_count();
         let blob_bytes = writer.blob_bytes();
         let chunks = writer.finish().await.map_err(archive_error)?;
@@ -259,6 +268,22 @@ impl PackSpec {
                 .entry(i.set.clone())
                 .or_insert_with(|| json!({"images": 0}));
             e["images"] = json!(e["images"].as_u64().unwrap_or(0) + 1);
+        }
+        for r in &self.carried.releases {
+            let e = summary
+                .entry(r.set.clone())
+                .or_insert_with(|| json!({"images": 0}));
+            let mut list: Vec<serde_json::Value> =
+                e["releases"].as_array().cloned().unwrap_or_default();
+            list.push(json!(format!("{}-{}", r.version, r.arch)));
+            e["releases"] = json!(list);
+        }
+        for c in &self.carried.catalogs {
+            let e = summary
+                .entry(c.set.clone())
+                .or_insert_with(|| json!({"images": 0}));
+            e["catalog"] = json!(c.source.to_string());
+            e["packages"] = json!(c.packages);
         }
         let id = archive_id(&chunks);
         let entry = ArchiveEntry {
@@ -287,6 +312,63 @@ impl PackSpec {
                 ..Counts::default()
             },
         })
+    }
+}
+
+impl PackSpec {
+    /// `airlift/carried.json`, the signatures of the carried releases (those the workspace
+    /// verified) and the graph-data tarball.
+    async fn add_carried(&self, writer: &mut ArchiveWriter) -> Result<(), TaskError> {
+        if self.carried.is_empty() {
+            return Ok(());
+        }
+        writer
+            .add_file(CARRIED_FILE, &self.carried.to_bytes())
+            .await
+            .map_err(archive_error)?;
+        let mut payloads: Vec<&Digest> = self
+            .carried
+            .releases
+            .iter()
+            .filter_map(|r| r.payload.digest())
+            .collect();
+        payloads.sort();
+        payloads.dedup();
+        for digest in payloads {
+            let saved = crate::task::saved_signatures(&self.signatures_dir, digest);
+            for (i, bytes) in saved.iter().enumerate() {
+                let path = format!(
+                    "{SIGNATURES_PREFIX}sha256={}/signature-{}",
+                    digest.hex(),
+                    i + 1
+                );
+                writer
+                    .add_file(&path, bytes)
+                    .await
+                    .map_err(archive_error)?;
+            }
+        }
+        if let (Some(g), Some(path)) = (&self.carried.graph, &self.graph_tarball) {
+            let bytes = std::fs::read(path).map_err(|e| {
+                TaskError::new(
+                    Exit::Io,
+                    format!("cannot read the graph data {}: {e}", path.display()),
+                    "run `airlift update` to fetch the graph data again",
+                )
+            })?;
+            if Digest::of(&bytes) != g.tarball_digest {
+                return Err(TaskError::new(
+                    Exit::Io,
+                    format!("{} changed while airlift ran", path.display()),
+                    "rerun `airlift build`",
+                ));
+            }
+            writer
+                .add_file(GRAPH_DATA_FILE, &bytes)
+                .await
+                .map_err(archive_error)?;
+        }
+        Ok(())
     }
 }
 

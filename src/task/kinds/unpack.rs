@@ -7,17 +7,15 @@
 //! Blobs the destination holds are not sent. It is a copy from another store, so the planner
 //! treats it as a copy. Recorded under the destination reference; confirmed by a manifest HEAD.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::Arc;
 
-use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde_json::json;
 
 use super::{Check, CopySpec, Inputs, Kind, Output, RunCx, TaskError};
-use crate::archive::{ArchiveError, ArchiveReader, SeriesIndex};
+use crate::archive::{ArchiveSet, SeriesError};
 use crate::exit::Exit;
 use crate::oci::{Digest, Repository};
 use crate::plan::TaskKey;
@@ -64,99 +62,9 @@ impl Kind for UnpackSpec {
     }
 }
 
-/// Every archive of one directory, opened and verified once per process.
-pub struct ArchiveSet {
-    /// Newest first.
-    readers: Vec<ArchiveReader>,
-    /// One lock per (repository, digest) being written: two images of one repository share
-    /// blobs, and a registry given the same blob twice at once may fail the manifest that
-    /// names it (distribution does). The second writer waits, then finds the blob there.
-    writing: Mutex<BTreeMap<(String, Digest), WriteLock>>,
-}
-
-/// Held while one (repository, digest) is written.
-type WriteLock = Arc<tokio::sync::Mutex<()>>;
-
-type Opened = Arc<tokio::sync::OnceCell<Result<Arc<ArchiveSet>, TaskError>>>;
-
-impl ArchiveSet {
-    /// The verified archives of `dir` (opened by the first caller; the others wait).
-    pub async fn shared(dir: &Path) -> Result<Arc<ArchiveSet>, TaskError> {
-        static OPEN: OnceLock<Mutex<BTreeMap<PathBuf, Opened>>> = OnceLock::new();
-        let cell = OPEN
-            .get_or_init(Mutex::default)
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(dir.to_path_buf())
-            .or_default()
-            .clone();
-        let dir = dir.to_path_buf();
-        cell.get_or_init(|| async move {
-            tokio::task::spawn_blocking(move || ArchiveSet::open(&dir))
-                .await
-                .map_err(|e| {
-                    TaskError::new(
-                        Exit::Internal,
-                        format!("reading the archives stopped: {e}"),
-                        "rerun `airlift build`",
-                    )
-                })?
-                .map(Arc::new)
-        })
-        .await
-        .clone()
-    }
-
-    fn open(dir: &Path) -> Result<ArchiveSet, TaskError> {
-        let fail = |e: ArchiveError| TaskError {
-            exit: Exit::Verification,
-            message: format!("archive directory {}: {e}", dir.display()),
-            help: miette::Diagnostic::help(&e).map(|h| h.to_string()),
-        };
-        let index = SeriesIndex::read(dir).map_err(fail)?.ok_or_else(|| {
-            TaskError::new(
-                Exit::InvalidInput,
-                format!("{} holds no archive (no airlift-index.json)", dir.display()),
-                "copy the archive directory written by `airlift build` of the file:// target here",
-            )
-        })?;
-        let mut readers = Vec::new();
-        for entry in index.archives.iter().rev() {
-            readers.push(ArchiveReader::open(dir, entry).map_err(fail)?);
-        }
-        Ok(ArchiveSet {
-            readers,
-            writing: Mutex::default(),
-        })
-    }
-
-    /// The lock of `digest` in `repo`.
-    fn lock(&self, repo: &Repository, digest: &Digest) -> WriteLock {
-        self.writing
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry((repo.to_string(), digest.clone()))
-            .or_default()
-            .clone()
-    }
-
-    fn find(&self, digest: &Digest) -> Option<&ArchiveReader> {
-        self.readers.iter().find(|r| r.has_blob(digest))
-    }
-
-    async fn bytes(&self, digest: &Digest) -> Option<Vec<u8>> {
-        let mut stream = self.find(digest)?.blob_stream(digest)?;
-        let mut out = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            out.extend_from_slice(&chunk.ok()?);
-        }
-        Some(out)
-    }
-}
-
 impl UnpackSpec {
     async fn unpack(&self, dest: &RegistryClient) -> Result<Output, TaskError> {
-        let set = ArchiveSet::shared(&self.dir).await?;
+        let set = ArchiveSet::shared(&self.dir).await.map_err(|e| series_error(&e))?;
         let repo = self.copy.dest.repository();
         let manifest = manifest_of(&set, &self.copy.digest, &self.dir).await?;
         let mut counts = Counts::default();
@@ -174,6 +82,19 @@ impl UnpackSpec {
             digest: manifest.digest,
             counts,
         })
+    }
+}
+
+/// Archives that cannot be read: damaged ones fail verification, a missing index is input.
+pub(crate) fn series_error(e: &SeriesError) -> TaskError {
+    TaskError {
+        exit: if e.is_damage() {
+            Exit::Verification
+        } else {
+            Exit::InvalidInput
+        },
+        message: e.to_string(),
+        help: e.help(),
     }
 }
 

@@ -1,0 +1,233 @@
+//! Disk-to-mirror discovery of release sets: a release set that every goal of the build takes
+//! from the archives of a `file://` target (no goal discovers it from a source) is read from
+//! what those archives carry (`archive::Carried`): the releases the connected side selected,
+//! with their components, their signatures, and the graph-data tarball and base. Nothing is
+//! asked of an update service, a signature store or a source registry.
+//!
+//! Opening the archives verifies all of them (chunk sha256, safe entries, blob digests) before
+//! anything is planned; the unpack tasks share that one pass. Writes the carried signatures and
+//! graph data under `<workspace>/cache/carried/<archive target>/`, so the verify-signature
+//! tasks read them as a signature store directory and the graph-image task as its tarball.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::Session;
+use crate::archive::{
+    ArchiveSet, CARRIED_FILE, Carried, GRAPH_DATA_FILE, SIGNATURES_PREFIX, SeriesError,
+};
+use crate::discover::{DiscoveredRelease, GraphInput};
+use crate::exit::{Exit, Failure};
+use crate::oci::Digest;
+use crate::plan::TargetGoal;
+
+/// Release sets the goals take only from archive targets: set → (archive target, directory).
+pub fn archived_release_sets(goals: &[TargetGoal]) -> BTreeMap<String, (String, PathBuf)> {
+    let mut archived = BTreeMap::new();
+    let mut direct = std::collections::BTreeSet::new();
+    for g in goals {
+        for need in &g.releases {
+            let from = need
+                .via
+                .as_ref()
+                .and_then(|up| g.archive_inputs.get(up).map(|dir| (up.clone(), dir.clone())));
+            // Built in this run: the archive target discovers it from its source.
+            let built_here = need
+                .via
+                .as_ref()
+                .is_some_and(|up| goals.iter().any(|o| &o.name == up));
+            match from {
+                Some(at) if !built_here => {
+                    archived.entry(need.set.clone()).or_insert(at);
+                }
+                _ => {
+                    direct.insert(need.set.clone());
+                }
+            }
+        }
+    }
+    archived.retain(|set, _| !direct.contains(set));
+    archived
+}
+
+/// What the archives carry for the archived release sets.
+#[derive(Default)]
+pub struct FromArchives {
+    pub releases: Vec<DiscoveredRelease>,
+    /// Release set → the signature store directory its carried signatures were written to.
+    pub signature_stores: BTreeMap<String, PathBuf>,
+    /// The graph-data image's inputs, when `graph_set` is archived.
+    pub graph: Option<Result<GraphInput, String>>,
+}
+
+fn series_failure(e: &SeriesError) -> Failure {
+    let exit = if e.is_damage() {
+        Exit::Verification
+    } else {
+        Exit::InvalidInput
+    };
+    match e.help() {
+        Some(help) => Failure::new(exit, miette::miette!(help = help, "{e}")),
+        None => Failure::new(exit, miette::miette!("{e}")),
+    }
+}
+
+fn io_failure(path: &Path, e: std::io::Error) -> Failure {
+    Failure::new(
+        Exit::Io,
+        miette::miette!(
+            help = "check that the workspace is writable and the disk has space",
+            "cannot write {}: {e}",
+            path.display()
+        ),
+    )
+}
+
+/// Reads the archived release sets (see [`archived_release_sets`]) and, when `graph_set` is one
+/// of them, the graph-data image's inputs.
+pub fn read(
+    rt: &tokio::runtime::Runtime,
+    session: &Session,
+    archived: &BTreeMap<String, (String, PathBuf)>,
+    graph_set: Option<&str>,
+) -> Result<FromArchives, Failure> {
+    let mut out = FromArchives::default();
+    let mut opened: BTreeMap<&Path, (Arc<ArchiveSet>, Carried)> = BTreeMap::new();
+    for (set, (target, dir)) in archived {
+        if !opened.contains_key(dir.as_path()) {
+            let archives = rt
+                .block_on(ArchiveSet::shared(dir))
+                .map_err(|e| series_failure(&e))?;
+            let carried = match archives.file(CARRIED_FILE) {
+                None => Carried::default(),
+                Some(bytes) => {
+                    let bytes = bytes.map_err(|e| {
+                        series_failure(&SeriesError::Archive {
+                            dir: dir.clone(),
+                            source: e,
+                        })
+                    })?;
+                    serde_json::from_slice(&bytes).map_err(|e| {
+                        Failure::new(
+                            Exit::Verification,
+                            miette::miette!(
+                                help = "the archive was written by another airlift version or is damaged: build the file:// target again on the connected side",
+                                "{CARRIED_FILE} in {}: {e}",
+                                dir.display()
+                            ),
+                        )
+                    })?
+                }
+            };
+            opened.insert(dir.as_path(), (archives, carried));
+        }
+        let Some((archives, carried)) = opened.get(dir.as_path()) else {
+            continue;
+        };
+        let releases: Vec<&crate::archive::CarriedRelease> =
+            carried.releases.iter().filter(|r| &r.set == set).collect();
+        if releases.is_empty() {
+            return Err(Failure::new(
+                Exit::InvalidInput,
+                miette::miette!(
+                    help = format!(
+                        "build the target `{target}` with the release set on the connected side and bring the new archive here"
+                    ),
+                    "release set `{set}`: the archives of {} carry no release of it",
+                    dir.display()
+                ),
+            ));
+        }
+        for r in releases {
+            let version = semver::Version::parse(&r.version).map_err(|e| {
+                Failure::new(
+                    Exit::Verification,
+                    miette::miette!("{CARRIED_FILE} in {}: version {}: {e}", dir.display(), r.version),
+                )
+            })?;
+            out.releases.push(DiscoveredRelease {
+                set: r.set.clone(),
+                version,
+                arch: r.arch.clone(),
+                source: r.source.clone(),
+                payload: r.payload.clone(),
+                components: r.components.clone(),
+            });
+        }
+        let carried_dir = session
+            .workspace
+            .root()
+            .join("cache")
+            .join("carried")
+            .join(target);
+        let signatures = carried_dir.join("signatures");
+        let files = archives.files_under(SIGNATURES_PREFIX).map_err(|e| {
+            series_failure(&SeriesError::Archive {
+                dir: dir.clone(),
+                source: e,
+            })
+        })?;
+        for (path, bytes) in files {
+            let rel = path.trim_start_matches(SIGNATURES_PREFIX);
+            let to = signatures.join(rel);
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| io_failure(parent, e))?;
+            }
+            std::fs::write(&to, bytes).map_err(|e| io_failure(&to, e))?;
+        }
+        out.signature_stores.insert(set.clone(), signatures);
+        if graph_set == Some(set.as_str()) {
+            out.graph = Some(graph_input(archives, carried, set, dir, &carried_dir)?);
+        }
+    }
+    out.releases.sort();
+    Ok(out)
+}
+
+/// The graph-data image's inputs from the archives: the tarball written to the workspace, the
+/// base pinned as the archive lists it.
+fn graph_input(
+    archives: &ArchiveSet,
+    carried: &Carried,
+    set: &str,
+    dir: &Path,
+    carried_dir: &Path,
+) -> Result<Result<GraphInput, String>, Failure> {
+    let Some(g) = carried.graph.as_ref().filter(|g| g.set == set) else {
+        return Ok(Err(format!(
+            "the archives of {} carry no graph data for `{set}` (build the file:// target with `graph #true` on the connected side)",
+            dir.display()
+        )));
+    };
+    let Some(bytes) = archives.file(GRAPH_DATA_FILE) else {
+        return Ok(Err(format!(
+            "{GRAPH_DATA_FILE} is missing from the archives of {}",
+            dir.display()
+        )));
+    };
+    let bytes = bytes.map_err(|e| {
+        series_failure(&SeriesError::Archive {
+            dir: dir.to_path_buf(),
+            source: e,
+        })
+    })?;
+    if Digest::of(&bytes) != g.tarball_digest {
+        return Ok(Err(format!(
+            "{GRAPH_DATA_FILE} in {} is not the graph data {CARRIED_FILE} names",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(carried_dir).map_err(|e| io_failure(carried_dir, e))?;
+    let tarball = carried_dir.join("graph-data.tar.gz");
+    std::fs::write(&tarball, &bytes).map_err(|e| io_failure(&tarball, e))?;
+    Ok(Ok(GraphInput {
+        set: set.to_string(),
+        tarball,
+        tarball_digest: g.tarball_digest.clone(),
+        base: g.base.clone(),
+        base_source: g.base_source.clone(),
+        base_archive: g.base.as_ref().map(|_| dir.to_path_buf()),
+        arch: g.arch.clone(),
+    }))
+}
