@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::sides::{copy_dir, resources_of};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -983,34 +985,6 @@ async fn a_file_target_packs_archives_that_carry_only_what_is_new() {
     extract_chunks(&dir, layout2.path());
     let raw = skopeo_raw(&format!("oci:{}:apps/a:1", layout2.path().display())).expect("a2");
     assert_eq!(raw, a2.manifest);
-}
-
-/// Copies every file of `from` (flat: an archive directory) into `to`.
-fn copy_dir(from: &std::path::Path, to: &std::path::Path, keep: impl Fn(&str) -> bool) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("dir").flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if e.path().is_file() && keep(&name) {
-            std::fs::copy(e.path(), to.join(&name)).expect("copy");
-        }
-    }
-}
-
-/// The YAML documents of a target's cluster resources, with the target's name and namespace
-/// normalised so two targets can be compared.
-fn resources_of(dir: &std::path::Path, target: &str, ns: &str) -> BTreeMap<String, String> {
-    std::fs::read_dir(dir.join(format!(".airlift/out/{target}/cluster-resources")))
-        .expect("resources")
-        .flatten()
-        .filter(|e| e.path().is_file())
-        .map(|e| {
-            let text = std::fs::read_to_string(e.path()).expect("read");
-            let text = text
-                .replace(&format!("airlift/target: {target}"), "airlift/target: T")
-                .replace(&format!("/{ns}/"), "/NS/");
-            (e.file_name().to_string_lossy().into_owned(), text)
-        })
-        .collect()
 }
 
 /// Disk-to-mirror with two separated sides: the connected side packs the `file://` target;

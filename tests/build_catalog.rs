@@ -987,3 +987,90 @@ target "mirror" "docker://{mirror}/mirror" {{
     let second = lab.run(&["plan"]);
     assert_eq!(stderr(&second), err);
 }
+
+/// Catalogs through disk with two separated sides: the connected side packs each catalog
+/// image as published with the bundle and related images its filter keeps; a side that has
+/// only the copied directory (source registry stopped) reads and filters the catalogs from the
+/// archives, rebuilds them into its registry and writes the same resources as a direct build.
+#[tokio::test(flavor = "multi_thread")]
+async fn catalogs_go_through_disk_and_are_rebuilt_on_the_separated_side() {
+    let mut src = source().await;
+    let cat = src.catalog.clone();
+    let recipe = move |disk: &str, mirror: &str| {
+        format!(
+            r#"catalog "one" "{cat}" {{
+    package "alpha"
+}}
+
+catalog "two" "{cat}" {{
+    rename "other/test-index" tag="v1-beta"
+    package "beta"
+    catalog-source-template "cs-template.yaml"
+}}
+
+target "disk" "file://{disk}" {{
+    needs "one" "two"
+}}
+
+target "enterprise" "docker://{mirror}/ent" {{
+    needs "disk"
+}}
+
+target "direct" "docker://{mirror}/direct" {{
+    needs "one" "two"
+}}
+"#
+        )
+    };
+    let connected = recipe.clone();
+    let lab = Lab::new(move |mirror| connected("out/disk", mirror));
+    let out = lab.run(&["build", "disk", "direct"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let described = lab.run(&["describe", "out/disk", "--format", "json"]);
+    assert!(described.status.success(), "{}", stderr(&described));
+    let text = String::from_utf8_lossy(&described.stdout).into_owned();
+    assert!(
+        text.contains("\"alpha\"") && text.contains("\"beta\""),
+        "describe names the kept packages: {text}"
+    );
+
+    let side = tempfile::tempdir().expect("tempdir");
+    let carried = side.path().join("media/disk");
+    support::sides::copy_dir(&lab.path().join("out/disk"), &carried, |_| true);
+    std::fs::write(side.path().join("cs-template.yaml"), TEMPLATE).expect("template");
+    std::fs::write(
+        side.path().join("airlift.kdl"),
+        recipe(&carried.display().to_string(), &lab.mirror.host()),
+    )
+    .expect("recipe");
+    src.reg.stop();
+    let run_side = |args: &[&str]| {
+        Command::new(BIN)
+            .args(["--src-tls-verify=false", "--dest-tls-verify=false"])
+            .args(args)
+            .current_dir(side.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run airlift")
+    };
+    let out = run_side(&["build", "enterprise"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for (repo, tag) in [("catalogs/test-index", "v1"), ("other/test-index", "v1-beta")] {
+        let ent = read_catalog(&lab.mirror, &format!("ent/{repo}"), tag).await;
+        let direct = read_catalog(&lab.mirror, &format!("direct/{repo}"), tag).await;
+        assert_eq!(ent, direct, "{repo}: the rebuild is the direct build's");
+    }
+    for kept in [&src.alpha_new, &src.beta] {
+        assert!(present(&mirrored_at(&lab.mirror, "ent", &kept.bundle)));
+        assert!(present(&mirrored_at(&lab.mirror, "ent", &kept.operator)));
+    }
+    assert!(!present(&mirrored_at(&lab.mirror, "ent", &src.alpha_old.bundle)));
+    assert_eq!(
+        support::sides::resources_of(side.path(), "enterprise", "ent"),
+        support::sides::resources_of(lab.path(), "direct", "direct"),
+        "disk-to-mirror renders what a direct build renders"
+    );
+    let again = run_side(&["build", "enterprise"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stderr(&again).contains("0 copied"), "{}", stderr(&again));
+}

@@ -105,7 +105,11 @@ impl Kind for PruneSpec {
                 },
             })
         };
-        let (source, dest) = (self.from.to_string(), self.dest.to_string());
+        let source = match &self.input.0.fetched.archive {
+            Some(dir) => format!("{} (archive {})", self.from, dir.display()),
+            None => self.from.to_string(),
+        };
+        let dest = self.dest.to_string();
         super::reported(cx, inputs.job, source, dest, work).await
     }
 }
