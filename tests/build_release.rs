@@ -748,3 +748,90 @@ async fn a_payload_named_by_tag_is_resolved_locked_and_mirrored_without_a_graph(
     );
     assert!(stderr(&out).contains("0 copied"), "{}", stderr(&out));
 }
+
+/// A release with signatures and its graph-data image through disk, two separated sides: the
+/// connected side packs the releases, their verified signatures, the graph data and the graph
+/// image's base; with the update service, the signature store and the source registry stopped,
+/// a side that has only the copied directory, its recipe and its keyring verifies the
+/// signatures, pushes the payloads and components with their digests, builds the same
+/// graph-data image and writes the resources a direct build writes (UpdateService, signature
+/// ConfigMap, IDMS/ITMS).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_release_with_signatures_and_graph_goes_through_disk_to_a_separated_side() {
+    let mut lab = Lab::new().await;
+    let gpg = Gpg::new();
+    gpg.gen_key("Release <r@example.com>", "ed25519", "never", None);
+    let files: BTreeMap<String, Vec<u8>> = ["4.15.2", "4.15.3"]
+        .iter()
+        .map(|v| signature(&gpg, "r@example.com", &lab, v))
+        .collect();
+    let store = StaticServer::start(files);
+    let trust = trust_block(&lab, &gpg, "r@example.com", &store);
+    let recipe = |disk: &str| {
+        format!(
+            "release \"ocp\" update-url=\"{}\" graph-data-url=\"{}\" graph-base-image=\"{}/base/ubi:9\" {{\n    channel \"stable-4.15\" min=\"4.15.2\" max=\"4.15.3\"\n    graph #true\n}}\n\n\
+             target \"disk\" \"file://{disk}\" {{\n    needs \"ocp\"\n    archive-size \"64KiB\"\n}}\n\n\
+             target \"enterprise\" \"docker://{mirror}/ent\" {{\n    needs \"disk\"\n}}\n\n\
+             target \"direct\" \"docker://{mirror}/direct\" {{\n    needs \"ocp\"\n}}\n{trust}",
+            lab.server.url(),
+            lab.server.graph_data_url(),
+            lab.up.host(),
+            mirror = lab.mirror.host(),
+        )
+    };
+    std::fs::write(lab.dir.path().join("airlift.kdl"), recipe("out/disk")).expect("recipe");
+    let out = lab.run(&["build", "disk", "direct"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let described = lab.run(&["describe", "out/disk"]);
+    let text = stdout(&described);
+    assert!(
+        text.contains("releases: 4.15.2-amd64, 4.15.3-amd64"),
+        "describe lists the releases: {text}"
+    );
+
+    let side = tempfile::tempdir().expect("tempdir");
+    let carried = side.path().join("media/disk");
+    support::sides::copy_dir(&lab.dir.path().join("out/disk"), &carried, |_| true);
+    support::sides::copy_dir(
+        &lab.dir.path().join("keys"),
+        &side.path().join("keys"),
+        |_| true,
+    );
+    std::fs::write(
+        side.path().join("airlift.kdl"),
+        recipe(&carried.display().to_string()),
+    )
+    .expect("recipe");
+    lab.server.stop();
+    drop(store);
+    lab.up.stop();
+    let out = lab.run_in(side.path(), &["build", "enterprise"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for v in ["4.15.2", "4.15.3"] {
+        let at = format!("{}/ent/openshift/release-images:{v}-amd64", lab.mirror.host());
+        assert_eq!(raw(&at), Some(lab.payloads[v].manifest.clone()), "{at}");
+        for name in ["cli", "installer"] {
+            let c = &lab.components[&(v.to_string(), name.to_string())];
+            let at = format!("{}/ent/openshift/release:{v}-amd64-{name}", lab.mirror.host());
+            assert_eq!(raw(&at), Some(c.manifest.clone()), "{at}");
+        }
+    }
+    let graph = |ns: &str| raw(&format!("{}/{ns}/openshift/graph-image:latest", lab.mirror.host()));
+    assert!(graph("ent").is_some());
+    assert_eq!(graph("ent"), graph("direct"), "the same graph-data image");
+    let ent = support::sides::resources_of(side.path(), "enterprise", "ent");
+    assert!(ent.contains_key("updateService.yaml"), "{:?}", ent.keys());
+    assert!(
+        ent.contains_key("mirrored-release-signatures.yaml"),
+        "{:?}",
+        ent.keys()
+    );
+    assert_eq!(
+        ent,
+        support::sides::resources_of(lab.dir.path(), "direct", "direct"),
+        "disk-to-mirror renders what a direct build renders"
+    );
+    let again = lab.run_in(side.path(), &["build", "enterprise"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stderr(&again).contains("0 copied"), "{}", stderr(&again));
+}

@@ -78,6 +78,26 @@ fn text(index: &SeriesIndex, dir: &Path) -> String {
         for set in sets {
             let images: Vec<_> = a.images.iter().filter(|i| i.set == set).collect();
             let _ = writeln!(s, "  set `{set}`: {} image(s)", images.len());
+            let listed = |key: &str| -> Vec<String> {
+                a.summary
+                    .get(set)
+                    .and_then(|v| v[key].as_array())
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            };
+            let releases = listed("releases");
+            if !releases.is_empty() {
+                let _ = writeln!(s, "    releases: {}", releases.join(", "));
+            }
+            if let Some(catalog) = a.summary.get(set).and_then(|v| v["catalog"].as_str()) {
+                let _ = writeln!(
+                    s,
+                    "    catalog {catalog}, packages: {}",
+                    listed("packages").join(", ")
+                );
+            }
             for i in images {
                 let _ = writeln!(s, "    {} {}", i.source, short(&i.digest));
             }
