@@ -1074,3 +1074,112 @@ target "direct" "docker://{mirror}/direct" {{
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(stderr(&again).contains("0 copied"), "{}", stderr(&again));
 }
+
+/// An enclave chain, each side separated from the others: the connected side writes `disk`;
+/// the enterprise side (only the copied directory, source registry stopped) loads its registry
+/// from it and cuts the enclave archive from that registry (`only` the catalog set); the enclave
+/// side (only the enclave archive) loads its registry. The enclave's catalog is the enterprise's
+/// rebuild, byte for byte; the set `only` leaves out does not reach the enclave.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_enclave_chain_carries_the_rebuilt_catalog_from_disk_to_enclave() {
+    let mut src = source().await;
+    let cat = src.catalog.clone();
+    let tool = src.beta.operator.by_digest(&src.reg.host());
+    let recipe = move |disk: &str, enclave_disk: &str, mirror: &str| {
+        format!(
+            r#"catalog "one" "{cat}" {{
+    package "alpha"
+}}
+
+images "tools" {{
+    image "{tool}"
+}}
+
+target "disk" "file://{disk}" {{
+    needs "one" "tools"
+}}
+
+target "enterprise" "docker://{mirror}/ent" {{
+    needs "disk"
+}}
+
+target "enclave-disk" "file://{enclave_disk}" {{
+    needs "enterprise"
+    only "one"
+}}
+
+target "enclave" "docker://{mirror}/enclave" {{
+    needs "enclave-disk"
+}}
+
+target "direct" "docker://{mirror}/direct" {{
+    needs "one"
+}}
+"#
+        )
+    };
+    let connected = recipe.clone();
+    let lab = Lab::new(move |mirror| connected("out/disk", "unused", mirror));
+    let out = lab.run(&["build", "disk", "direct"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    src.reg.stop();
+    let run_in = |dir: &Path, args: &[&str]| {
+        Command::new(BIN)
+            .args(["--src-tls-verify=false", "--dest-tls-verify=false"])
+            .args(args)
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run airlift")
+    };
+    let mirror = lab.mirror.host();
+    // The enterprise side: its registry from the disk, then the enclave archive from it.
+    let enterprise = tempfile::tempdir().expect("tempdir");
+    let disk = enterprise.path().join("media/disk");
+    support::sides::copy_dir(&lab.path().join("out/disk"), &disk, |_| true);
+    std::fs::write(
+        enterprise.path().join("airlift.kdl"),
+        recipe(&disk.display().to_string(), "out/enclave", &mirror),
+    )
+    .expect("recipe");
+    let out = run_in(enterprise.path(), &["build", "enterprise", "enclave-disk"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The enclave side: only the enclave archive.
+    let enclave = tempfile::tempdir().expect("tempdir");
+    let enclave_disk = enclave.path().join("media/enclave");
+    support::sides::copy_dir(
+        &enterprise.path().join("out/enclave"),
+        &enclave_disk,
+        |_| true,
+    );
+    std::fs::write(
+        enclave.path().join("airlift.kdl"),
+        recipe("unused", &enclave_disk.display().to_string(), &mirror),
+    )
+    .expect("recipe");
+    let out = run_in(enclave.path(), &["build", "enclave"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let digest = |ns: &str| {
+        support::skopeo_inspect_raw(
+            &format!("{mirror}/{ns}/catalogs/test-index:v1"),
+            &SkopeoAuth::default(),
+        )
+        .map(|raw| sha256(&raw))
+        .unwrap_or_else(|e| panic!("catalog at {ns}: {e}"))
+    };
+    assert_eq!(digest("enclave"), digest("ent"), "the enterprise's rebuild");
+    assert_eq!(digest("ent"), digest("direct"), "the direct build's rebuild");
+    for kept in [&src.alpha_new.bundle, &src.alpha_new.operator] {
+        assert!(present(&mirrored_at(&lab.mirror, "enclave", kept)));
+    }
+    assert!(
+        !present(&mirrored_at(&lab.mirror, "enclave", &src.beta.operator)),
+        "`only` keeps the tools set out of the enclave"
+    );
+    assert!(present(&mirrored_at(&lab.mirror, "ent", &src.beta.operator)));
+    assert_eq!(
+        support::sides::resources_of(enclave.path(), "enclave", "enclave"),
+        support::sides::resources_of(lab.path(), "direct", "direct"),
+    );
+}

@@ -53,13 +53,16 @@ pub struct CarriedGraph {
     pub base: Option<ImageRef>,
 }
 
-/// A catalog the archive carries (as published; the reading side rebuilds it), with the
-/// packages its filter keeps.
+/// A catalog the archive carries, with the packages its filter keeps: as published (the
+/// reading side filters and rebuilds it), or already rebuilt (taken from a registry target
+/// that rebuilt it; the reading side copies it as is).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CarriedCatalog {
     pub set: String,
     pub source: ImageRef,
     pub packages: Vec<String>,
+    #[serde(default)]
+    pub rebuilt: bool,
 }
 
 impl Carried {

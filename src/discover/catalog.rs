@@ -63,6 +63,9 @@ pub struct FetchedCatalog {
     /// The archive directory (`file://` target) the catalog was read from on a disconnected
     /// side; the prune task reads the original layers from its chunks.
     pub archive: Option<std::path::PathBuf>,
+    /// Read from an archive that carries it already rebuilt (an enclave chain: the archive
+    /// target took it from a registry target that rebuilt it): kept whole and copied as is.
+    pub prebuilt: bool,
 }
 
 impl FetchedCatalog {
@@ -258,7 +261,16 @@ async fn read_and_filter(
         .rebuild
         .clone()
         .with_source_date_epoch(source_date_epoch);
-    let (set, filter) = (c.set.clone(), c.filter.clone());
+    // A catalog an archive carries rebuilt was filtered upstream: everything in it is kept.
+    let filter = if fetched.prebuilt {
+        CatalogFilter {
+            full: true,
+            packages: Vec::new(),
+        }
+    } else {
+        c.filter.clone()
+    };
+    let set = c.set.clone();
     let (fetched, filtered) = tokio::task::spawn_blocking(move || {
         let filtered = filter_catalog(&set, &fetched.catalog, &filter);
         (fetched, filtered)
@@ -293,10 +305,24 @@ async fn read_archived(
         ))
     })?;
     let digest = entry.digest.clone();
+    let prebuilt = carried_catalog(&set, &c.set).is_some_and(|k| k.rebuilt);
     let image = c.source.clone();
-    tokio::task::spawn_blocking(move || super::layout::fetch_archived(&set, &image, digest))
-        .await
-        .map_err(|e| shape(format!("reading stopped: {e}")))?
+    let mut fetched =
+        tokio::task::spawn_blocking(move || super::layout::fetch_archived(&set, &image, digest))
+            .await
+            .map_err(|e| shape(format!("reading stopped: {e}")))??;
+    fetched.prebuilt = prebuilt;
+    Ok(fetched)
+}
+
+/// What the newest archive's `carried.json` says of catalog set `set`.
+fn carried_catalog(
+    archives: &crate::archive::ArchiveSet,
+    set: &str,
+) -> Option<crate::archive::CarriedCatalog> {
+    let bytes = archives.file(crate::archive::CARRIED_FILE)?.ok()?;
+    let carried: crate::archive::Carried = serde_json::from_slice(&bytes).ok()?;
+    carried.catalogs.into_iter().find(|c| c.set == set)
 }
 
 /// Reads a catalog image: `digest` pins it (else the reference is resolved), then its index or
@@ -419,6 +445,7 @@ pub(super) fn read_configs<R: std::io::Read>(
         catalog,
         layout,
         archive: None,
+        prebuilt: false,
     })
 }
 

@@ -145,7 +145,8 @@ pub async fn discover(
 }
 
 /// Every origin once, with one content set naming it and where to read it: the original source
-/// when any target takes it from there, else the first upstream target holding it.
+/// when any target takes it from there, else the first upstream target holding it. Images taken
+/// from archives are left out.
 fn origins(goals: &[TargetGoal]) -> BTreeMap<ImageRef, (String, ReadFrom)> {
     let mut out: BTreeMap<ImageRef, (String, ReadFrom)> = BTreeMap::new();
     let by_name: BTreeMap<&str, &TargetGoal> = goals.iter().map(|g| (g.name.as_str(), g)).collect();
@@ -159,6 +160,9 @@ fn origins(goals: &[TargetGoal]) -> BTreeMap<ImageRef, (String, ReadFrom)> {
                     .map(ReadFrom::Upstream),
             };
             let Some(read) = read else { continue };
+            if from_archive(g, item, &by_name) {
+                continue;
+            }
             match out.get(&item.origin) {
                 Some((_, ReadFrom::Source(_))) => {}
                 Some((_, ReadFrom::Upstream(_))) if matches!(read, ReadFrom::Upstream(_)) => {}
@@ -168,7 +172,26 @@ fn origins(goals: &[TargetGoal]) -> BTreeMap<ImageRef, (String, ReadFrom)> {
             }
         }
     }
+    // An image some target takes from an archive this build does not write is resolved from
+    // that archive (the caller's business), also for targets that take it from that target.
+    for g in goals {
+        for item in g.items.iter().filter(|i| from_archive(g, i, &by_name)) {
+            out.remove(&item.origin);
+        }
+    }
     out
+}
+
+/// True when `item` comes from the archives of a `file://` target that is an input of `g`
+/// (not written by this build).
+fn from_archive(
+    g: &TargetGoal,
+    item: &crate::plan::GoalItem,
+    goals: &BTreeMap<&str, &TargetGoal>,
+) -> bool {
+    item.via
+        .as_ref()
+        .is_some_and(|up| g.archive_inputs.contains_key(up) && !goals.contains_key(up.as_str()))
 }
 
 async fn resolve_one(

@@ -23,27 +23,28 @@ use crate::oci::Digest;
 use crate::plan::TargetGoal;
 
 /// Release sets the goals take only from archive targets: set → (archive target, directory).
+/// A set is taken from an archive when some goal reads it from an archive target this build
+/// does not write, and no goal reads it from its source; a goal that takes it from a registry
+/// target (an enclave chain: disk → enterprise registry → enclave disk) follows that target.
 pub fn archived_release_sets(goals: &[TargetGoal]) -> BTreeMap<String, (String, PathBuf)> {
     let mut archived = BTreeMap::new();
     let mut direct = std::collections::BTreeSet::new();
     for g in goals {
         for need in &g.releases {
-            let from = need
-                .via
-                .as_ref()
-                .and_then(|up| g.archive_inputs.get(up).map(|dir| (up.clone(), dir.clone())));
-            // Built in this run: the archive target discovers it from its source.
-            let built_here = need
-                .via
-                .as_ref()
-                .is_some_and(|up| goals.iter().any(|o| &o.name == up));
-            match from {
-                Some(at) if !built_here => {
-                    archived.entry(need.set.clone()).or_insert(at);
-                }
-                _ => {
-                    direct.insert(need.set.clone());
-                }
+            let Some(up) = &need.via else {
+                direct.insert(need.set.clone());
+                continue;
+            };
+            let Some(dir) = g.archive_inputs.get(up) else {
+                continue;
+            };
+            if goals.iter().any(|o| &o.name == up) {
+                // Written in this run: the archive target reads it from its source.
+                direct.insert(need.set.clone());
+            } else {
+                archived
+                    .entry(need.set.clone())
+                    .or_insert_with(|| (up.clone(), dir.clone()));
             }
         }
     }

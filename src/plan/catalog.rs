@@ -18,6 +18,7 @@ use crate::discover::{CatalogImage, Discovery};
 use crate::oci::ImageRef;
 use crate::recipe::{CatalogSet, Recipe, RecipeErrors};
 use crate::state::KindName;
+use crate::task::kinds::{LayoutSpec, UnpackSpec};
 use crate::task::{CatalogInput, CopySpec, PruneSpec};
 
 /// The recipe's `full` and `package` nodes as the catalog module's filter.
@@ -112,12 +113,14 @@ pub(super) fn catalog_tasks(
     let mut missing = Vec::new();
     let mut placed: BTreeMap<(&str, &str), Placed> = BTreeMap::new();
     for goal in goals {
-        // An archive target carries the catalog image as published (see `items`); the side
-        // that reads the archive rebuilds it.
-        if goal.archive.is_some() {
-            continue;
-        }
+        // An archive target carries a catalog it reads from the source as published (an item,
+        // see `items`; the side that reads the archive rebuilds it), and a catalog it takes from
+        // another target as that target rebuilt it (below).
+        let staging = super::build::layout_dir(goal, opts).filter(|_| goal.archive.is_some());
         for c in &goal.catalogs {
+            if staging.is_some() && c.via.is_none() {
+                continue;
+            }
             let Some(found) = discovery.catalogs.get(&c.set) else {
                 missing.push((c.source.clone(), "catalog not read".to_string()));
                 continue;
@@ -168,6 +171,32 @@ pub(super) fn catalog_tasks(
                 },
             };
             let (key, kind, id) = match upstream {
+                // Carried rebuilt by the archive it is read from: copied as is.
+                None if f.prebuilt => {
+                    let (Some(up), Some(dir)) = (&c.via, &c.archive) else {
+                        continue;
+                    };
+                    let kind = TaskKind::Unpack(UnpackSpec {
+                        copy: CopySpec {
+                            from: c.source.pinned(f.digest.clone()),
+                            origin: c.source.clone(),
+                            digest: f.digest.clone(),
+                            dest: dest.clone(),
+                            platforms: None,
+                            signatures: false,
+                            from_task: None,
+                            rebuild: None,
+                        },
+                        archive: up.clone(),
+                        dir: dir.clone(),
+                    });
+                    let id = TaskId::new(
+                        KindName::Unpack,
+                        &goal.name,
+                        &format!("catalog {} {}", c.set, c.source),
+                    );
+                    (kind.key(), kind, id)
+                }
                 None => {
                     let kind = TaskKind::PruneCatalog(PruneSpec {
                         set: c.set.clone(),
@@ -196,7 +225,7 @@ pub(super) fn catalog_tasks(
                     };
                     // The rebuild this copy carries is named by the upstream task's key (same
                     // source digest, filter and options give the same bytes).
-                    let kind = TaskKind::Copy(CopySpec {
+                    let copy = CopySpec {
                         from,
                         origin: c.source.clone(),
                         digest: f.digest.clone(),
@@ -205,9 +234,17 @@ pub(super) fn catalog_tasks(
                         signatures: false,
                         from_task: Some(up.task.clone()),
                         rebuild: Some(up.key.clone()),
-                    });
+                    };
+                    // Into an archive target's staging layout, or to a registry.
+                    let kind = match &staging {
+                        Some(dir) => TaskKind::WriteLayout(LayoutSpec {
+                            copy,
+                            dir: dir.clone(),
+                        }),
+                        None => TaskKind::Copy(copy),
+                    };
                     let id = TaskId::new(
-                        KindName::Copy,
+                        kind.kind_name(),
                         &goal.name,
                         &format!("catalog {} {}", c.set, c.source),
                     );

@@ -83,6 +83,7 @@ fn catalog_image(recipe: &Recipe) -> Arc<CatalogImage> {
             catalog,
             layout: None,
             archive: None,
+            prebuilt: false,
         },
         filter,
         filtered,

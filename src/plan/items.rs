@@ -1,7 +1,7 @@
 //! Every image a target must hold: the images its goal names, the payload and components of
 //! each discovered release of its release sets, and the kept bundle and related images of its
-//! discovered catalogs; an archive target also holds its catalog images as published and the
-//! graph-data image's base. One pure function, used by discovery (to know what to resolve) and by
+//! discovered catalogs; an archive target also holds the catalog images it reads from their
+//! source as published, and the graph-data image's base. One pure function, used by discovery (to know what to resolve) and by
 //! the planner (to make tasks), so both see the same list; goals themselves are never changed.
 
 use std::collections::BTreeSet;
@@ -68,7 +68,9 @@ pub fn expanded(
     // catalog image as published (the rebuild keeps all its layers and adds two), and the
     // graph-data image's base.
     if goal.archive.is_some() {
-        for c in &goal.catalogs {
+        // A catalog taken from another target is carried as that target rebuilt it (a task of
+        // its own, see `catalog_tasks`).
+        for c in goal.catalogs.iter().filter(|c| c.via.is_none()) {
             if seen.insert(c.source.clone()) {
                 let mut item = GoalItem::image(&c.set, c.source.clone(), None);
                 item.category = Category::Operator;

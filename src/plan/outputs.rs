@@ -312,7 +312,12 @@ pub(super) fn add_packs(
                         .items
                         .iter()
                         .find(|i| i.origin == l.copy.origin)
-                        .map_or_else(String::new, |i| i.set.clone()),
+                        .map(|i| i.set.clone())
+                        .or_else(|| {
+                            let c = goal.catalogs.iter().find(|c| c.source == l.copy.origin);
+                            c.map(|c| c.set.clone())
+                        })
+                        .unwrap_or_default(),
                     origin: l.copy.origin.clone(),
                     digest: l.copy.digest.clone(),
                     name: l.name(),
@@ -403,6 +408,7 @@ fn carried(goal: &TargetGoal, discovery: &Discovery) -> Carried {
                 set: c.set.clone(),
                 source: c.source.clone(),
                 packages: packages.into_iter().collect(),
+                rebuilt: c.via.is_some(),
             })
         })
         .collect();

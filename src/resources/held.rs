@@ -191,10 +191,11 @@ fn held_catalogs(
     let mut out = Vec::new();
     for c in input.catalogs {
         // Rebuilt here (also from an archive), or copied from the target it is inherited from.
-        let held_kind = if c.via.is_some() && c.archive.is_none() {
-            KindName::Copy
-        } else {
-            KindName::PruneCatalog
+        // From an archive: rebuilt here, or copied as is when the archive carries it rebuilt.
+        let held_kinds: &[KindName] = match (&c.via, &c.archive) {
+            (Some(_), None) => &[KindName::Copy],
+            (Some(_), Some(_)) => &[KindName::PruneCatalog, KindName::Unpack],
+            (None, _) => &[KindName::PruneCatalog],
         };
         let digest = c
             .source
@@ -204,7 +205,7 @@ fn held_catalogs(
         let held = match (digest, &dest) {
             (Some(d), Some(dest)) => journal
                 .get(&dest.to_string())
-                .is_some_and(|r| r.kind == held_kind && &r.source_digest == d),
+                .is_some_and(|r| held_kinds.contains(&r.kind) && &r.source_digest == d),
             _ => false,
         };
         let Some(image) = dest.filter(|_| held) else {

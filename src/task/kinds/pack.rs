@@ -226,10 +226,12 @@ impl PackSpec {
                     .map_err(archive_error)?;
             }
             names.insert(image.name.clone(), entry.clone());
+            // What the layout holds (a catalog taken from a target that rebuilt it is that
+            // target's rebuild, not the source's digest).
             images.push(ImageEntry {
                 set: image.set.clone(),
                 source: image.origin.to_string(),
-                digest: image.digest.clone(),
+                digest: entry.digest.clone(),
                 media_type: Some(entry.media_type.clone()),
                 name: Some(image.name.clone()),
             });
