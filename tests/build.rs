@@ -1220,3 +1220,164 @@ async fn killed_packing_and_unpacking_complete_on_rerun() {
         assert_eq!(raw, p.manifest, "{name}");
     }
 }
+
+/// The chunk names of archive `n` (1-based) of an archive directory.
+fn chunks_of(dir: &std::path::Path, n: usize) -> Vec<String> {
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("airlift-index.json")).expect("index"))
+            .expect("json");
+    index["archives"][n - 1]["chunks"]
+        .as_array()
+        .expect("chunks")
+        .iter()
+        .map(|c| c["name"].as_str().expect("name").to_string())
+        .collect()
+}
+
+/// Incremental archives applied on a separated side: archive 2 alone fails naming archive 1
+/// and pushes nothing; 1 and 2 together restore the moved tag; `--since` writes one archive
+/// that alone restores a fresh registry (the archives it carries again may be missing), and
+/// the next build without it writes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn archives_apply_in_sequence_and_since_writes_one_that_restores_alone() {
+    let lab = Lab::new();
+    let fresh = Registry::start(RegistryOptions::default());
+    let fx = Fixture::new(&lab.up);
+    let (base, a, b) = two_apps(&fx, Format::Oci).await;
+    let recipe = |disk: &str, mirror: &str| {
+        format!(
+            "images \"apps\" {{\n    image \"{}\"\n    image \"{}\"\n}}\n\ntarget \"disk\" \"file://{disk}\" {{\n    needs \"apps\"\n    archive-size \"32KiB\"\n}}\n\ntarget \"enterprise\" \"docker://{mirror}/ent\" {{\n    needs \"disk\"\n}}\n",
+            a.reference, b.reference
+        )
+    };
+    std::fs::write(
+        lab.dir.path().join("airlift.kdl"),
+        recipe("out/disk", &lab.mirror.host()),
+    )
+    .expect("recipe");
+    let out = lab.run(&["build", "disk"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let a2 = fx
+        .image(
+            "apps/a",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            &[base.clone(), Layer::Random(9_000)],
+        )
+        .await;
+    assert!(lab.run(&["update"]).status.success());
+    let out = lab.run(&["build", "disk"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let archive = lab.dir.path().join("out/disk");
+    let (first, second) = (chunks_of(&archive, 1), chunks_of(&archive, 2));
+
+    let side = tempfile::tempdir().expect("tempdir");
+    let carried = side.path().join("media/disk");
+    let run_side = |dir: &std::path::Path, args: &[&str]| {
+        Command::new(BIN)
+            .args(["--src-tls-verify=false", "--dest-tls-verify=false"])
+            .args(args)
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run airlift")
+    };
+    std::fs::write(
+        side.path().join("airlift.kdl"),
+        recipe(&carried.display().to_string(), &lab.mirror.host()),
+    )
+    .expect("recipe");
+    // Archive 2 without archive 1: refused naming archive 1's chunk, nothing pushed.
+    copy_dir(&archive, &carried, |n| !first.iter().any(|c| c == n));
+    let out = run_side(side.path(), &["build", "enterprise"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("archive 1") && err.contains(&first[0]),
+        "{err}"
+    );
+    let ent = |host: &str, name: &str| {
+        skopeo_inspect_raw(&format!("{host}/ent/{name}"), &SkopeoAuth::default())
+    };
+    assert!(ent(&lab.mirror.host(), "apps/a:1").is_err());
+    assert!(ent(&lab.mirror.host(), "apps/b:1").is_err());
+    // Archive 1 arrives: both apply.
+    copy_dir(&archive, &carried, |n| first.iter().any(|c| c == n));
+    let out = run_side(side.path(), &["build", "enterprise"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        ent(&lab.mirror.host(), "apps/a:1").ok(),
+        Some(a2.manifest.clone())
+    );
+    assert_eq!(
+        ent(&lab.mirror.host(), "apps/b:1").ok(),
+        Some(b.manifest.clone())
+    );
+
+    // A lost transfer: one archive with everything shipped since a date before both.
+    let out = lab.run(&["build", "disk", "--since", "2000-01-01"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(archive.join("airlift-index.json")).expect("index"))
+            .expect("json");
+    assert_eq!(index["archives"][2]["resends_from"], 1, "{index:#}");
+    let unique: BTreeSet<(String, u64)> = [&a2, &b]
+        .iter()
+        .flat_map(|p| {
+            p.blobs
+                .iter()
+                .chain(p.children.iter().flat_map(|c| &c.blobs))
+        })
+        .map(|x| (x.digest.clone(), x.size))
+        .collect();
+    let manifests: u64 = [&a2, &b]
+        .iter()
+        .map(|p| {
+            p.manifest.len() as u64
+                + p.children
+                    .iter()
+                    .map(|c| c.manifest.len() as u64)
+                    .sum::<u64>()
+        })
+        .sum();
+    assert_eq!(
+        index["archives"][2]["blob_bytes"].as_u64(),
+        Some(unique.iter().map(|(_, s)| s).sum::<u64>() + manifests),
+        "everything the target holds: {index:#}"
+    );
+    let alone = side.path().join("alone/disk");
+    copy_dir(&archive, &alone, |n| {
+        !first.iter().chain(&second).any(|c| c == n)
+    });
+    let fresh_side = side.path().join("fresh");
+    std::fs::create_dir_all(&fresh_side).expect("mkdir");
+    std::fs::write(
+        fresh_side.join("airlift.kdl"),
+        recipe(&alone.display().to_string(), &fresh.host()),
+    )
+    .expect("recipe");
+    let out = run_side(&fresh_side, &["build", "enterprise"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        ent(&fresh.host(), "apps/a:1").ok(),
+        Some(a2.manifest.clone())
+    );
+    assert_eq!(
+        ent(&fresh.host(), "apps/b:1").ok(),
+        Some(b.manifest.clone())
+    );
+    // The next build without --since writes nothing.
+    let out = lab.run(&["build", "disk"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        chunks_of(&archive, 3).len(),
+        index["archives"][2]["chunks"]
+            .as_array()
+            .map_or(0, Vec::len)
+    );
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(archive.join("airlift-index.json")).expect("index"))
+            .expect("json");
+    assert_eq!(index["archives"].as_array().map(Vec::len), Some(3));
+}

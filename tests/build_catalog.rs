@@ -1055,7 +1055,10 @@ target "direct" "docker://{mirror}/direct" {{
     };
     let out = run_side(&["build", "enterprise"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    for (repo, tag) in [("catalogs/test-index", "v1"), ("other/test-index", "v1-beta")] {
+    for (repo, tag) in [
+        ("catalogs/test-index", "v1"),
+        ("other/test-index", "v1-beta"),
+    ] {
         let ent = read_catalog(&lab.mirror, &format!("ent/{repo}"), tag).await;
         let direct = read_catalog(&lab.mirror, &format!("direct/{repo}"), tag).await;
         assert_eq!(ent, direct, "{repo}: the rebuild is the direct build's");
@@ -1064,7 +1067,11 @@ target "direct" "docker://{mirror}/direct" {{
         assert!(present(&mirrored_at(&lab.mirror, "ent", &kept.bundle)));
         assert!(present(&mirrored_at(&lab.mirror, "ent", &kept.operator)));
     }
-    assert!(!present(&mirrored_at(&lab.mirror, "ent", &src.alpha_old.bundle)));
+    assert!(!present(&mirrored_at(
+        &lab.mirror,
+        "ent",
+        &src.alpha_old.bundle
+    )));
     assert_eq!(
         support::sides::resources_of(side.path(), "enterprise", "ent"),
         support::sides::resources_of(lab.path(), "direct", "direct"),
@@ -1169,7 +1176,11 @@ target "direct" "docker://{mirror}/direct" {{
         .unwrap_or_else(|e| panic!("catalog at {ns}: {e}"))
     };
     assert_eq!(digest("enclave"), digest("ent"), "the enterprise's rebuild");
-    assert_eq!(digest("ent"), digest("direct"), "the direct build's rebuild");
+    assert_eq!(
+        digest("ent"),
+        digest("direct"),
+        "the direct build's rebuild"
+    );
     for kept in [&src.alpha_new.bundle, &src.alpha_new.operator] {
         assert!(present(&mirrored_at(&lab.mirror, "enclave", kept)));
     }
@@ -1177,7 +1188,11 @@ target "direct" "docker://{mirror}/direct" {{
         !present(&mirrored_at(&lab.mirror, "enclave", &src.beta.operator)),
         "`only` keeps the tools set out of the enclave"
     );
-    assert!(present(&mirrored_at(&lab.mirror, "ent", &src.beta.operator)));
+    assert!(present(&mirrored_at(
+        &lab.mirror,
+        "ent",
+        &src.beta.operator
+    )));
     assert_eq!(
         support::sides::resources_of(enclave.path(), "enclave", "enclave"),
         support::sides::resources_of(lab.path(), "direct", "direct"),

@@ -808,15 +808,26 @@ async fn a_release_with_signatures_and_graph_goes_through_disk_to_a_separated_si
     let out = lab.run_in(side.path(), &["build", "enterprise"]);
     assert!(out.status.success(), "{}", stderr(&out));
     for v in ["4.15.2", "4.15.3"] {
-        let at = format!("{}/ent/openshift/release-images:{v}-amd64", lab.mirror.host());
+        let at = format!(
+            "{}/ent/openshift/release-images:{v}-amd64",
+            lab.mirror.host()
+        );
         assert_eq!(raw(&at), Some(lab.payloads[v].manifest.clone()), "{at}");
         for name in ["cli", "installer"] {
             let c = &lab.components[&(v.to_string(), name.to_string())];
-            let at = format!("{}/ent/openshift/release:{v}-amd64-{name}", lab.mirror.host());
+            let at = format!(
+                "{}/ent/openshift/release:{v}-amd64-{name}",
+                lab.mirror.host()
+            );
             assert_eq!(raw(&at), Some(c.manifest.clone()), "{at}");
         }
     }
-    let graph = |ns: &str| raw(&format!("{}/{ns}/openshift/graph-image:latest", lab.mirror.host()));
+    let graph = |ns: &str| {
+        raw(&format!(
+            "{}/{ns}/openshift/graph-image:latest",
+            lab.mirror.host()
+        ))
+    };
     assert!(graph("ent").is_some());
     assert_eq!(graph("ent"), graph("direct"), "the same graph-data image");
     let ent = support::sides::resources_of(side.path(), "enterprise", "ent");

@@ -228,6 +228,7 @@ fn render(path: &Path) -> String {
             insecure_mirrors: false,
             source_date_epoch: None,
             split_blobs: false,
+            since: None,
         }),
     };
     let first = plan::build(&recipe, &goals, &d, &Mem::default(), &opts);

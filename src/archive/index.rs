@@ -40,6 +40,10 @@ pub struct ArchiveEntry {
     /// RFC 3339 time, only when the caller has a `SOURCE_DATE_EPOCH`-like value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
+    /// Written with `--since`: this archive carries again every blob archives `resends_from`
+    /// and later shipped, so those may be missing where it is applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resends_from: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipe_digest: Option<Digest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -233,6 +237,7 @@ mod tests {
                     id: archive_id(&second),
                     extends: Some(first_id.clone()),
                     created: Some("2024-01-01T00:00:00Z".into()),
+                    resends_from: None,
                     recipe_digest: Some(Digest::of(b"recipe")),
                     lock_digest: None,
                     chunks: second,
@@ -261,6 +266,7 @@ mod tests {
                     id: first_id,
                     extends: None,
                     created: None,
+                    resends_from: None,
                     recipe_digest: None,
                     lock_digest: None,
                     chunks: first,

@@ -114,8 +114,18 @@ impl ArchiveSet {
                 dir: dir.to_path_buf(),
             })?;
         let mut readers = Vec::new();
+        // The oldest archive a newer one carries again (`--since`): from it on, an archive
+        // whose chunks are not here is not needed.
+        let mut resent_from: Option<u64> = None;
         for entry in index.archives.iter().rev() {
-            readers.push(ArchiveReader::open(dir, entry).map_err(fail)?);
+            let resent = resent_from.is_some_and(|from| entry.sequence >= from);
+            let absent = entry.chunks.iter().any(|c| !dir.join(&c.name).exists());
+            if !(resent && absent) {
+                readers.push(ArchiveReader::open(dir, entry).map_err(fail)?);
+            }
+            if let Some(from) = entry.resends_from {
+                resent_from = Some(resent_from.map_or(from, |r| r.min(from)));
+            }
         }
         Ok(ArchiveSet {
             dir: dir.to_path_buf(),

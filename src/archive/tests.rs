@@ -50,6 +50,7 @@ fn entry_for(chunks: Vec<ChunkEntry>) -> ArchiveEntry {
         id: archive_id(&chunks),
         extends: None,
         created: None,
+        resends_from: None,
         recipe_digest: None,
         lock_digest: None,
         chunks,

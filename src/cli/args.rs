@@ -57,10 +57,10 @@ pub struct GlobalOpts {
     /// Use the lock and stored responses only; no network for resolution.
     #[arg(long, global = true)]
     pub offline: bool,
-    /// Rebuild everything shipped since DATE (YYYY-MM-DD) into a new archive (not available
-    /// yet: refused with exit 4).
-    #[arg(long, global = true)]
-    pub since: Option<String>,
+    /// `build`/`plan` of file:// targets: write one archive with everything their archives
+    /// shipped since DATE (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC), for a lost transfer.
+    #[arg(long, global = true, value_name = "DATE", value_parser = crate::pipeline::parse_date)]
+    pub since: Option<i64>,
     /// How progress and results are reported on stderr.
     #[arg(long, global = true, value_enum, default_value_t = MessageFormat::Human)]
     pub message_format: MessageFormat,
@@ -86,6 +86,7 @@ impl GlobalOpts {
             locked: self.locked,
             offline: self.offline,
             quiet: self.quiet,
+            since: self.since,
         }
     }
 
@@ -240,9 +241,16 @@ impl Command {
 
 impl Cli {
     pub fn run(self) -> CmdResult {
-        if self.global.since.is_some() {
-            return Err(Failure::not_available(
-                "--since DATE (one archive with everything shipped since a date)",
+        if self.global.since.is_some()
+            && !matches!(self.command, Command::Build { .. } | Command::Plan { .. })
+        {
+            return Err(Failure::new(
+                crate::exit::Exit::Usage,
+                miette::miette!(
+                    help = "use it with `airlift build` (or `airlift plan`) of a file:// target",
+                    "--since applies to `build` and `plan`, not to `{}`",
+                    self.command.name()
+                ),
             ));
         }
         match &self.command {

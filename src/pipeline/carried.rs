@@ -144,7 +144,11 @@ pub fn read(
             let version = semver::Version::parse(&r.version).map_err(|e| {
                 Failure::new(
                     Exit::Verification,
-                    miette::miette!("{CARRIED_FILE} in {}: version {}: {e}", dir.display(), r.version),
+                    miette::miette!(
+                        "{CARRIED_FILE} in {}: version {}: {e}",
+                        dir.display(),
+                        r.version
+                    ),
                 )
             })?;
             out.releases.push(DiscoveredRelease {

@@ -66,16 +66,11 @@ pub fn discover(
     // Release sets taken only from archives are read from what the archives carry.
     let archived = carried::archived_release_sets(goals);
     let graph_set = release::graph_release_set(session, goals).map(|s| s.name.value.clone());
-    let mut releases = release::discover_releases(
-        rt,
-        session,
-        global,
-        goals,
-        lock,
-        mode.resolution,
-        &mut said,
-        &archived,
-    )?;
+    // The others from the update graph.
+    let mut sets = release::carried_sets(goals);
+    sets.retain(|s| !archived.contains_key(s));
+    let mut releases =
+        release::discover_releases(rt, session, global, &sets, lock, mode.resolution, &mut said)?;
     let from_disk = carried::read(rt, session, &archived, graph_set.as_deref())?;
     for r in &from_disk.releases {
         said.notes.push(format!(

@@ -66,6 +66,7 @@ pub fn render_target(
         insecure_mirrors: !options.dest_tls_verify,
         source_date_epoch: source_date_epoch(),
         split_blobs: false,
+        since: None,
     };
     let mut spec = plan::render_spec(&session.recipe, &goal, &out);
     spec.options.icsp = icsp;

@@ -14,6 +14,6 @@ mod trust;
 
 pub use held::{offline_goal, render_target};
 pub use lock::merged_lock;
-pub use options::{Options, runtime, source_date_epoch};
+pub use options::{Options, parse_date, runtime, source_date_epoch};
 pub use run::{Prepared, Request, execute, failure, prepare, summary};
 pub use session::Session;

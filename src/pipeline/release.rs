@@ -39,7 +39,7 @@ fn graph_data_dir(session: &Session) -> PathBuf {
 }
 
 /// Release sets the goals carry, sorted.
-fn carried_sets(goals: &[TargetGoal]) -> Vec<String> {
+pub fn carried_sets(goals: &[TargetGoal]) -> Vec<String> {
     let sets: BTreeSet<String> = goals
         .iter()
         .flat_map(|g| g.releases.iter().map(|r| r.set.clone()))
@@ -53,15 +53,11 @@ pub fn discover_releases(
     rt: &tokio::runtime::Runtime,
     session: &Session,
     global: &Options,
-    goals: &[TargetGoal],
+    sets: &[String],
     lock: Option<&LockFile>,
     resolution: Resolution,
     said: &mut Said,
-    archived: &std::collections::BTreeMap<String, (String, PathBuf)>,
 ) -> Result<Vec<DiscoveredRelease>, Failure> {
-    let mut sets = carried_sets(goals);
-    // Read from the archives that carry them (`carried`), not from the update graph.
-    sets.retain(|s| !archived.contains_key(s));
     if sets.is_empty() {
         return Ok(Vec::new());
     }
@@ -82,7 +78,7 @@ pub fn discover_releases(
         Failure::new(exit, miette::miette!(help = e.help(), "{e}"))
     };
     let selections =
-        discover::select_releases(&session.recipe, &sets, &source, &graph_cache(session)).map_err(
+        discover::select_releases(&session.recipe, sets, &source, &graph_cache(session)).map_err(
             |e| {
                 let exit = match e {
                     discover::ReleaseDiscoveryError::Select { .. } => Exit::InvalidInput,

@@ -79,6 +79,15 @@ pub fn prepare(options: &Options, request: &Request<'_>) -> Result<Prepared, Fai
             g.catalogs.retain(|c| keep(&c.set));
         }
     }
+    if options.since.is_some() && goals.iter().all(|g| g.archive.is_none()) {
+        return Err(Failure::new(
+            Exit::Usage,
+            miette::miette!(
+                help = "name a file:// target (`airlift build DISK --since DATE`), or drop --since",
+                "--since applies to file:// targets, and this build writes none"
+            ),
+        ));
+    }
     let old_lock = session.read_lock()?;
     let journal = session.journal()?;
     let rt = runtime()?;
@@ -117,6 +126,7 @@ pub fn prepare(options: &Options, request: &Request<'_>) -> Result<Prepared, Fai
                 insecure_mirrors: !options.dest_tls_verify,
                 source_date_epoch: source_date_epoch(),
                 split_blobs: request.split_blobs,
+                since: options.since,
             }),
         },
     );

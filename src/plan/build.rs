@@ -51,6 +51,9 @@ pub struct Outputs {
     pub source_date_epoch: Option<i64>,
     /// `build --split-blobs`: a blob larger than `archive-size` spans chunks.
     pub split_blobs: bool,
+    /// `--since DATE` (seconds since the epoch): the next archive carries everything shipped
+    /// since then again.
+    pub since: Option<i64>,
 }
 
 /// The planner's view of recorded state: the latest record per destination.

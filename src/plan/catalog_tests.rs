@@ -316,6 +316,7 @@ fn complete_plan_of_a_catalog_recipe() {
             insecure_mirrors: false,
             source_date_epoch: None,
             split_blobs: false,
+            since: None,
         }),
         ..PlanOptions::default()
     };

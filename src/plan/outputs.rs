@@ -343,6 +343,7 @@ pub(super) fn add_packs(
             lock: Loaded::new(out.lock.clone()),
             lock_digest: lock_digest(&out.lock),
             created: out.source_date_epoch,
+            since: out.since,
             carried: carried(goal, discovery),
             signatures_dir: out.workspace.root().join("signatures"),
             graph_tarball: match &discovery.graph {
@@ -357,7 +358,7 @@ pub(super) fn add_packs(
             &goal.name,
             &archive.dir.display().to_string(),
         );
-        let task = reader_task(
+        let mut task = reader_task(
             id,
             &goal.name,
             kind,
@@ -366,6 +367,14 @@ pub(super) fn add_packs(
             state,
             discovery,
         );
+        // `--since` is not in the key: the archive it writes is recorded like any other, so
+        // the next build without it is fresh.
+        if let Some(since) = out.since {
+            task.freshness = super::Freshness::Dirty(super::DirtyReason::Requested(format!(
+                "--since {}",
+                crate::resources::rfc3339_utc(since)
+            )));
+        }
         plan.tasks.push(task);
     }
 }
@@ -402,8 +411,12 @@ fn carried(goal: &TargetGoal, discovery: &Discovery) -> Carried {
         .iter()
         .filter_map(|c| {
             let found = discovery.catalogs.get(&c.set)?;
-            let packages: std::collections::BTreeSet<String> =
-                found.filtered.kept.iter().map(|b| b.package.clone()).collect();
+            let packages: std::collections::BTreeSet<String> = found
+                .filtered
+                .kept
+                .iter()
+                .map(|b| b.package.clone())
+                .collect();
             Some(CarriedCatalog {
                 set: c.set.clone(),
                 source: c.source.clone(),

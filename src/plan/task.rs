@@ -55,6 +55,8 @@ pub enum DirtyReason {
     DependencyDirty { dep: TaskId },
     /// A local output (the lock, written resources) differs from what the task writes.
     OutputChanged,
+    /// The command asked for it (`--since DATE` writes a new archive).
+    Requested(String),
 }
 
 impl fmt::Display for DirtyReason {
@@ -76,6 +78,7 @@ impl fmt::Display for DirtyReason {
             },
             DirtyReason::DependencyDirty { dep } => write!(f, "dependency dirty: {dep}"),
             DirtyReason::OutputChanged => write!(f, "output changed"),
+            DirtyReason::Requested(why) => write!(f, "asked by {why}"),
         }
     }
 }

@@ -57,12 +57,17 @@ impl ImageStore {
                 let where_ = a.dir().display().to_string();
                 let digest = image.digest().ok_or_else(|| RegistryError::LocalFile {
                     path: where_.clone(),
-                    message: format!("{image} is not pinned by digest (archives are read by digest)"),
+                    message: format!(
+                        "{image} is not pinned by digest (archives are read by digest)"
+                    ),
                 })?;
-                let bytes = a.bytes(digest).await.ok_or_else(|| RegistryError::NotFound {
-                    registry: where_.clone(),
-                    what: format!("manifest {image}"),
-                })?;
+                let bytes = a
+                    .bytes(digest)
+                    .await
+                    .ok_or_else(|| RegistryError::NotFound {
+                        registry: where_.clone(),
+                        what: format!("manifest {image}"),
+                    })?;
                 Manifest::from_stored(bytes, digest).ok_or_else(|| RegistryError::LocalFile {
                     path: where_,
                     message: format!("blob {digest} is not a manifest"),

@@ -11,12 +11,12 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{Check, Inputs, Kind, Output, RunCx, TaskError};
+use crate::archive::ArchiveSet;
 use crate::exit::Exit;
 use crate::oci::{Digest, ImageRef};
 use crate::plan::TaskKey;
 use crate::release::{build_graph_data_layer, image_from_scratch, image_on_base};
 use crate::state::KindName;
-use crate::archive::ArchiveSet;
 use crate::store::ImageStore;
 use crate::task::{BaseSource, push_graph_image, read_graph_base};
 

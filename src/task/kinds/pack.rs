@@ -22,8 +22,8 @@ use serde_json::json;
 
 use super::{Check, Inputs, Kind, Loaded, Output, RunCx, TaskError};
 use crate::archive::{
-    ArchiveEntry, ArchiveError, ArchiveWriter, CARRIED_FILE, Carried, GRAPH_DATA_FILE,
-    ImageEntry, SIGNATURES_PREFIX, SeriesIndex, archive_id, clean_temporaries,
+    ArchiveEntry, ArchiveError, ArchiveWriter, CARRIED_FILE, Carried, GRAPH_DATA_FILE, ImageEntry,
+    SIGNATURES_PREFIX, SeriesIndex, archive_id, clean_temporaries,
 };
 use crate::exit::Exit;
 use crate::oci::{Digest, ImageRef};
@@ -61,6 +61,8 @@ pub struct PackSpec {
     pub lock_digest: Digest,
     /// `SOURCE_DATE_EPOCH`, recorded as the archive's creation time.
     pub created: Option<i64>,
+    /// `--since DATE`: carry again every blob archives shipped since then.
+    pub since: Option<i64>,
     /// Releases, graph-data inputs and catalog packages the disconnected side plans from.
     pub carried: Carried,
     /// Where the verified release signatures of the workspace are (`<workspace>/signatures`).
@@ -162,7 +164,8 @@ impl PackSpec {
         let mut series = SeriesIndex::read(&self.dir)
             .map_err(archive_error)?
             .unwrap_or_else(|| SeriesIndex::new(self.target.clone()));
-        let shipped = read_shipped(&self.shipped);
+        let mut record = Shipped::read(&self.shipped, &series);
+        let (shipped, resends_from) = record.before(self.since);
         let layout = LayoutStore::shared(&self.staging).map_err(layout_error)?;
         let mut writer = ArchiveWriter::create(
             &self.dir,
@@ -293,6 +296,7 @@ impl PackSpec {
             id: id.clone(),
             extends: series.last().map(|a| a.id.clone()),
             created: self.created.map(crate::resources::rfc3339_utc),
+            resends_from,
             recipe_digest: Some(Digest::of(&recipe_digest)),
             lock_digest: Some(self.lock_digest.clone()),
             chunks,
@@ -301,11 +305,21 @@ impl PackSpec {
             blobs,
             blob_bytes,
         };
+        let sequence = entry.sequence;
         series.archives.push(entry);
         series.write(&self.dir).map_err(archive_error)?;
-        let mut all = shipped;
-        all.extend(blobs_in_archive);
-        write_shipped(&self.shipped, &all).map_err(|e| io("write", &self.shipped, e))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        record.archives.push(ShippedArchive {
+            sequence,
+            id: id.clone(),
+            shipped: now,
+            blobs: blobs_in_archive,
+        });
+        record
+            .write(&self.shipped)
+            .map_err(|e| io("write", &self.shipped, e))?;
         Ok(Output {
             digest: id,
             counts: Counts {
@@ -344,10 +358,7 @@ impl PackSpec {
                     digest.hex(),
                     i + 1
                 );
-                writer
-                    .add_file(&path, bytes)
-                    .await
-                    .map_err(archive_error)?;
+                writer.add_file(&path, bytes).await.map_err(archive_error)?;
             }
         }
         if let (Some(g), Some(path)) = (&self.carried.graph, &self.graph_tarball) {
@@ -374,32 +385,65 @@ impl PackSpec {
     }
 }
 
-/// The blobs earlier archives shipped (none when the file is absent or unreadable: the next
-/// archive then carries everything, which is safe).
-fn read_shipped(path: &Path) -> BTreeSet<Digest> {
-    std::fs::read(path)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .map(|v| {
-            v["blobs"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|d| d.as_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
+/// What the earlier archives of the target shipped, per archive, with when (the workspace's
+/// `state/shipped-<target>.json`).
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
+struct Shipped {
+    #[serde(default)]
+    archives: Vec<ShippedArchive>,
 }
 
-fn write_shipped(path: &Path, blobs: &BTreeSet<Digest>) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let list: Vec<String> = blobs.iter().map(ToString::to_string).collect();
-    let mut text = serde_json::to_string_pretty(&json!({ "blobs": list }))?;
-    text.push('\n');
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct ShippedArchive {
+    sequence: u64,
+    id: Digest,
+    /// Seconds since the epoch.
+    shipped: i64,
+    blobs: BTreeSet<Digest>,
+}
+
+impl Shipped {
+    /// The archives the directory's series still lists (a deleted directory or archive
+    /// starts over); none when the file is absent or unreadable, so the next archive carries
+    /// everything, which is safe.
+    fn read(path: &Path, series: &SeriesIndex) -> Shipped {
+        let mut shipped: Shipped = std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        shipped.archives.retain(|a| {
+            series
+                .archives
+                .iter()
+                .any(|e| e.sequence == a.sequence && e.id == a.id)
+        });
+        shipped
+    }
+
+    /// The blobs a new archive need not carry, and with `since` the first archive whose blobs
+    /// it carries again (the archives shipped at or after `since`).
+    fn before(&self, since: Option<i64>) -> (BTreeSet<Digest>, Option<u64>) {
+        let mut skip = BTreeSet::new();
+        let mut resends_from = None;
+        for a in &self.archives {
+            if since.is_some_and(|t| a.shipped >= t) {
+                resends_from = Some(resends_from.map_or(a.sequence, |r: u64| r.min(a.sequence)));
+            } else {
+                skip.extend(a.blobs.iter().cloned());
+            }
+        }
+        (skip, resends_from)
+    }
+
+    fn write(&self, path: &Path) -> std::io::Result<()> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let mut text = serde_json::to_string_pretty(self)?;
+        text.push('\n');
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    }
 }

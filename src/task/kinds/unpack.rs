@@ -64,7 +64,9 @@ impl Kind for UnpackSpec {
 
 impl UnpackSpec {
     async fn unpack(&self, dest: &RegistryClient) -> Result<Output, TaskError> {
-        let set = ArchiveSet::shared(&self.dir).await.map_err(|e| series_error(&e))?;
+        let set = ArchiveSet::shared(&self.dir)
+            .await
+            .map_err(|e| series_error(&e))?;
         let repo = self.copy.dest.repository();
         let manifest = manifest_of(&set, &self.copy.digest, &self.dir).await?;
         let mut counts = Counts::default();
