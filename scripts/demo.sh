@@ -2,8 +2,10 @@
 # End-to-end demo on this machine: starts two real registries (CNCF distribution) on loopback,
 # seeds the "upstream" one with sample images (shared base layers, multi-arch indexes, Docker and
 # OCI media types), writes a recipe, and runs airlift's main job: build (mirror + cluster
-# resources), then a no-op rebuild, then shows what landed. Everything stays on 127.0.0.1 and
-# under demo/work/ (removed at the start of each run).
+# resources), then a no-op rebuild, then shows what landed; then crosses a simulated air gap:
+# writes an archive directory, stops the upstream registry, and loads a second repository of
+# the mirror from a copy of that directory alone. Everything stays on 127.0.0.1 and under
+# demo/work/ (removed at the start of each run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -49,6 +51,7 @@ http:
 YAML
   "$REGISTRY_BIN" serve "$work/$name/config.yml" >"$work/$name/log" 2>&1 &
   pids+=($!)
+  echo $! > "$work/$name/pid"
   for _ in $(seq 1 100); do
     curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && return 0
     sleep 0.1
@@ -74,6 +77,16 @@ sed 's/^/    /' "$work/seeded.txt"
   echo "target \"mirror\" \"docker://127.0.0.1:$mirror/mirror\" {"
   echo '    needs "samples"'
   echo '}'
+  echo
+  echo '// Across an air gap: archives written on the connected side, loaded on the other.'
+  echo 'target "disk" "file://out/disk" {'
+  echo '    needs "samples"'
+  echo '    archive-size "16MiB"'
+  echo '}'
+  echo
+  echo "target \"enterprise\" \"docker://127.0.0.1:$mirror/enterprise\" {"
+  echo '    needs "disk"'
+  echo '}'
 } > "$work/airlift.kdl"
 echo "==> recipe $work/airlift.kdl"
 
@@ -84,12 +97,12 @@ echo "==> airlift check"
 "$airlift" check "$work/airlift.kdl"
 echo "==> airlift plan"
 "$airlift" plan "${flags[@]}"
-echo "==> airlift build"
-"$airlift" build "${flags[@]}"
-echo "==> airlift plan -v (after the build: everything fresh)"
-"$airlift" plan -v "${flags[@]}"
-echo "==> airlift build again (no-op)"
-"$airlift" build "${flags[@]}"
+echo "==> airlift build mirror"
+"$airlift" build "${flags[@]}" mirror
+echo "==> airlift plan -v mirror (after the build: everything fresh)"
+"$airlift" plan -v "${flags[@]}" mirror
+echo "==> airlift build mirror again (no-op)"
+"$airlift" build "${flags[@]}" mirror
 
 first=$(head -n1 "$work/seeded.txt")
 dest="127.0.0.1:$mirror/mirror/${first#*/}"
@@ -105,4 +118,26 @@ fi
 echo "==> cluster resources written to $work/.airlift/out/mirror/cluster-resources/"
 ls "$work/.airlift/out/mirror/cluster-resources/"
 cat "$work/.airlift/out/mirror/cluster-resources/"itms-generic-0.yaml
+
+echo "==> across an air gap: airlift build disk (connected side: archives in $work/out/disk)"
+"$airlift" build "${flags[@]}" disk
+"$airlift" describe "$work/out/disk" | head -n 8
+other=$work/other-side
+mkdir -p "$other/out"
+cp "$work/airlift.kdl" "$other/"
+cp -r "$work/out/disk" "$other/out/disk"
+kill "$(cat "$work/upstream/pid")"
+echo "==> the other side: $other holds only the recipe and the copied archives; upstream is stopped"
+"$airlift" build -f "$other/airlift.kdl" --src-tls-verify=false --dest-tls-verify=false enterprise
+dest="127.0.0.1:$mirror/enterprise/${first#*/}"
+echo "==> comparing the archived copy $dest with the direct mirror (skopeo inspect --raw)"
+if cmp -s <(skopeo inspect --raw --tls-verify=false "docker://127.0.0.1:$mirror/mirror/${first#*/}") \
+          <(skopeo inspect --raw --tls-verify=false "docker://$dest"); then
+  echo "    identical manifests"
+else
+  echo "demo: manifests differ" >&2
+  exit 1
+fi
+echo "==> cluster resources of the other side: $other/.airlift/out/enterprise/cluster-resources/"
+ls "$other/.airlift/out/enterprise/cluster-resources/"
 echo "==> demo finished"

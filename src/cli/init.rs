@@ -39,12 +39,16 @@ target "mirror" "docker://registry.example.com:5000/mirror" {
 }
 
 // Mirror to disk: archives beside this file, in chunks of at most 4GiB, each carrying only
-// what earlier ones did not (`airlift describe out/archive`). A registry target with
-// `needs "disk"` loads `images` sets from them on the disconnected side; operator catalogs in
-// archives, and release sets through them, are not available yet.
+// what earlier ones did not (`airlift describe out/archive`). Carry the directory across; on
+// the disconnected side `airlift build enterprise` loads the registry from it (releases with
+// their signatures, catalogs rebuilt there, images) and writes the cluster resources.
 target "disk" "file://out/archive" {
-    needs "ocp" "extras"
+    needs "ocp" "redhat" "extras"
     archive-size "4GiB"
+}
+
+target "enterprise" "docker://mirror.corp.example:8443/mirror" {
+    needs "disk"
 }
 "#;
 

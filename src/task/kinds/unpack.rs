@@ -68,6 +68,10 @@ impl UnpackSpec {
             .await
             .map_err(|e| series_error(&e))?;
         let repo = self.copy.dest.repository();
+        // One writer per (repository, image): a release component shared by two releases is
+        // unpacked twice (once per tag); the second finds everything there.
+        let image_lock = set.lock(repo, &self.copy.digest);
+        let _writing = image_lock.lock().await;
         let manifest = manifest_of(&set, &self.copy.digest, &self.dir).await?;
         let mut counts = Counts::default();
         push_children(&set, dest, repo, &manifest, &self.dir, &mut counts).await?;
@@ -162,6 +166,9 @@ fn push_children<'a>(
             counts.manifests_pushed += 1;
         }
         for blob in doc.config.iter().chain(&doc.layers) {
+            // Two images of one repository may share a blob: one uploads, the other waits.
+            let blob_lock = set.lock(repo, &blob.digest);
+            let _uploading = blob_lock.lock().await;
             if dest
                 .blob_exists(repo, &blob.digest)
                 .await
