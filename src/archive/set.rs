@@ -178,10 +178,16 @@ impl ArchiveSet {
 
     /// The lock of `digest` in `repo`.
     pub fn lock(&self, repo: &Repository, digest: &Digest) -> WriteLock {
+        self.lock_in(&repo.to_string(), digest)
+    }
+
+    /// The lock of `digest` anywhere in `scope` (a registry: the first writer uploads, the
+    /// others then mount it from there).
+    pub fn lock_in(&self, scope: &str, digest: &Digest) -> WriteLock {
         self.writing
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .entry((repo.to_string(), digest.clone()))
+            .entry((scope.to_string(), digest.clone()))
             .or_default()
             .clone()
     }

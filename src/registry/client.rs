@@ -36,7 +36,9 @@ struct Inner {
     tls: TlsOptions,
     auth: AuthFile,
     retry: RetryPolicy,
-    hosts: Mutex<HashMap<String, Arc<OnceCell<Arc<Host>>>>>,
+    /// Each registry is pinged once per run; a registry that stays unreachable through the
+    /// retries fails every later request at once (40 images do not wait 40 retry windows).
+    hosts: Mutex<HashMap<String, Arc<OnceCell<Result<Arc<Host>, Arc<RegistryError>>>>>>,
     tokens: Mutex<HashMap<(String, Scopes), TokenSlot>>,
 }
 
@@ -90,9 +92,31 @@ impl RegistryClient {
             hosts.entry(registry.to_string()).or_default().clone()
         };
         let host = cell
-            .get_or_try_init(|| async { self.ping(registry).await.map(Arc::new) })
-            .await?;
-        Ok(host.clone())
+            .get_or_init(|| async { self.ping(registry).await.map(Arc::new).map_err(Arc::new) })
+            .await;
+        match host {
+            Ok(h) => Ok(h.clone()),
+            Err(e) => Err(match e.as_ref() {
+                RegistryError::RetriesExhausted {
+                    registry,
+                    what,
+                    attempts,
+                    seconds,
+                    last,
+                } => RegistryError::RetriesExhausted {
+                    registry: registry.clone(),
+                    what: what.clone(),
+                    attempts: *attempts,
+                    seconds: *seconds,
+                    last: last.clone(),
+                },
+                other => RegistryError::Connect {
+                    registry: registry.to_string(),
+                    what: "the API check (GET /v2/)".to_string(),
+                    message: other.to_string(),
+                },
+            }),
+        }
     }
 
     async fn ping(&self, registry: &str) -> Result<Host, RegistryError> {

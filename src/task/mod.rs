@@ -25,4 +25,5 @@ pub use kinds::{
     Loaded, LockSpec, Output, PruneSpec, RenderSpec, RunCx, TaskError, TaskKind, VerifySpec,
 };
 pub use prune::{PlacedBlobs, PruneError, Pruned, prune_catalog};
+pub(crate) use prune::{Placement, copy_blob};
 pub use verify::{VerifyError, saved_signatures, verify_release_payload};

@@ -202,11 +202,11 @@ pub async fn prune_catalog(
 }
 
 /// Where a blob must end up.
-struct Placement<'a> {
-    client: &'a RegistryClient,
-    repo: &'a Repository,
-    digest: &'a Digest,
-    size: u64,
+pub(crate) struct Placement<'a> {
+    pub client: &'a RegistryClient,
+    pub repo: &'a Repository,
+    pub digest: &'a Digest,
+    pub size: u64,
 }
 
 /// Makes sure the blob is in the repository without sending bytes when possible: already there,
@@ -273,7 +273,7 @@ async fn upload_bytes(
 
 /// Streams a blob from the source catalog (its repository or its OCI layout) unless the
 /// destination holds it (or can mount it). The destination checks the digest of what it gets.
-async fn copy_blob(
+pub(crate) async fn copy_blob(
     from: &(ImageStore, Repository),
     at: &Placement<'_>,
     placed: &PlacedBlobs,

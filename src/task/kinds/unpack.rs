@@ -19,8 +19,9 @@ use crate::archive::{ArchiveSet, SeriesError};
 use crate::exit::Exit;
 use crate::oci::{Digest, Repository};
 use crate::plan::TaskKey;
-use crate::registry::{BlobTarget, ByteStream, Manifest, RegistryClient, RegistryError};
-use crate::task::Counts;
+use crate::registry::{Manifest, RegistryClient, RegistryError};
+use crate::store::ImageStore;
+use crate::task::{Counts, PlacedBlobs, Placement, copy_blob};
 
 /// Push one image from the archives of `dir` to `copy.dest`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -57,13 +58,17 @@ impl Kind for UnpackSpec {
 
     async fn run(&self, cx: &RunCx<'_>, inputs: &Inputs<'_>) -> Result<Output, TaskError> {
         let source = format!("{} (archive {})", self.copy.origin, self.dir.display());
-        let work = self.unpack(&cx.sides.dest);
+        let work = self.unpack(&cx.sides.dest, cx.placed);
         super::reported(cx, inputs.job, source, self.copy.dest.to_string(), work).await
     }
 }
 
 impl UnpackSpec {
-    async fn unpack(&self, dest: &RegistryClient) -> Result<Output, TaskError> {
+    async fn unpack(
+        &self,
+        dest: &RegistryClient,
+        placed: &PlacedBlobs,
+    ) -> Result<Output, TaskError> {
         let set = ArchiveSet::shared(&self.dir)
             .await
             .map_err(|e| series_error(&e))?;
@@ -74,7 +79,7 @@ impl UnpackSpec {
         let _writing = image_lock.lock().await;
         let manifest = manifest_of(&set, &self.copy.digest, &self.dir).await?;
         let mut counts = Counts::default();
-        push_children(&set, dest, repo, &manifest, &self.dir, &mut counts).await?;
+        push_children(&set, dest, repo, &manifest, &self.dir, placed, &mut counts).await?;
         let reference = self
             .copy
             .dest
@@ -141,6 +146,7 @@ fn push_children<'a>(
     repo: &'a Repository,
     m: &'a Manifest,
     dir: &'a Path,
+    placed: &'a PlacedBlobs,
     counts: &'a mut Counts,
 ) -> BoxFuture<'a, Result<(), TaskError>> {
     Box::pin(async move {
@@ -159,52 +165,43 @@ fn push_children<'a>(
                 continue;
             }
             let cm = manifest_of(set, &child.digest, dir).await?;
-            push_children(set, dest, repo, &cm, dir, counts).await?;
+            push_children(set, dest, repo, &cm, dir, placed, counts).await?;
             dest.put_manifest(repo, &cm.digest.to_string(), &cm.media_type, &cm.bytes)
                 .await
                 .map_err(|e| remote(&e))?;
             counts.manifests_pushed += 1;
         }
+        let from = (ImageStore::Archive(set.clone()), repo.clone());
         for blob in doc.config.iter().chain(&doc.layers) {
-            // Two images of one repository may share a blob: one uploads, the other waits.
-            let blob_lock = set.lock(repo, &blob.digest);
+            // Images sharing a blob: one uploads it, the others wait and then find it or mount
+            // it from that repository.
+            let blob_lock = set.lock_in(repo.registry(), &blob.digest);
             let _uploading = blob_lock.lock().await;
-            if dest
-                .blob_exists(repo, &blob.digest)
-                .await
-                .map_err(|e| remote(&e))?
+            if set.find(&blob.digest).is_none()
+                && !dest
+                    .blob_exists(repo, &blob.digest)
+                    .await
+                    .map_err(|e| remote(&e))?
             {
-                counts.blobs_present += 1;
-                continue;
-            }
-            if set.find(&blob.digest).is_none() {
                 return Err(missing(&blob.digest, dir));
             }
-            let (owner, digest) = (set.clone(), blob.digest.clone());
-            let open = move || -> BoxFuture<'static, Result<ByteStream, RegistryError>> {
-                let (owner, digest) = (owner.clone(), digest.clone());
-                Box::pin(async move {
-                    owner
-                        .find(&digest)
-                        .and_then(|r| r.blob_stream(&digest))
-                        .ok_or_else(|| RegistryError::LocalFile {
-                            path: digest.to_string(),
-                            message: "not in the archives".into(),
-                        })
-                })
-            };
-            let source = format!("archive {}", dir.display());
-            let target = BlobTarget {
+            // Present, mounted from a repository this run placed it in, or streamed from the
+            // chunks.
+            let at = Placement {
+                client: dest,
                 repo,
                 digest: &blob.digest,
                 size: blob.size,
-                source: &source,
             };
-            counts.bytes += dest
-                .upload_blob(&target, None, &open)
+            let sent = copy_blob(&from, &at, placed)
                 .await
                 .map_err(|e| remote(&e))?;
-            counts.blobs_uploaded += 1;
+            if sent > 0 {
+                counts.bytes += sent;
+                counts.blobs_uploaded += 1;
+            } else {
+                counts.blobs_present += 1;
+            }
         }
         Ok(())
     })

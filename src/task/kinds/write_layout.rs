@@ -159,6 +159,8 @@ fn write_tree<'a>(
             write_tree(source, repo, &cm, store, counts).await?;
         }
         for blob in doc.config.iter().chain(&doc.layers) {
+            let lock = store.blob_lock(&blob.digest);
+            let _writing = lock.lock().await;
             if store.has_blob(&blob.digest) {
                 counts.blobs_present += 1;
                 continue;
