@@ -38,7 +38,7 @@ struct Inner {
     retry: RetryPolicy,
     /// Each registry is pinged once per run; a registry that stays unreachable through the
     /// retries fails every later request at once (40 images do not wait 40 retry windows).
-    hosts: Mutex<HashMap<String, Arc<OnceCell<Result<Arc<Host>, Arc<RegistryError>>>>>>,
+    hosts: Mutex<HashMap<String, Arc<OnceCell<Pinged>>>>,
     tokens: Mutex<HashMap<(String, Scopes), TokenSlot>>,
 }
 
@@ -59,6 +59,9 @@ impl std::fmt::Debug for RegistryClient {
             .finish()
     }
 }
+
+/// A registry's API check, once per run: its scheme and challenge, or why it failed.
+type Pinged = Result<Arc<Host>, Arc<RegistryError>>;
 
 impl RegistryClient {
     /// Builds the client: loads CA certificates and the auth file (no network yet).
