@@ -1057,8 +1057,30 @@ async fn disk_to_mirror_from_a_copied_archive_directory_on_a_separated_side() {
         recipe(&carried.display().to_string()),
     )
     .expect("recipe");
+    // The verification of the carried directory is a task of its own, before the unpacks.
+    let plan = run_b(&good_side, &["plan", "enterprise", "--format", "json"]);
+    let plan: Value = serde_json::from_slice(&plan.stdout).expect("plan json");
+    let tasks = plan["tasks"].as_array().expect("tasks");
+    let verify = tasks
+        .iter()
+        .find(|t| t["kind"]["kind"] == "verify-archive")
+        .unwrap_or_else(|| panic!("no verify-archive task: {plan:#}"));
+    for t in tasks.iter().filter(|t| t["kind"]["kind"] == "unpack") {
+        assert!(
+            t["deps"]
+                .as_array()
+                .is_some_and(|d| d.contains(&verify["id"])),
+            "{t:#}"
+        );
+    }
     let out = run_b(&good_side, &["build", "enterprise"]);
     assert!(out.status.success(), "{}", stderr(&out));
+    let plan = run_b(&good_side, &["plan", "-v", "enterprise"]);
+    assert!(
+        stdout(&plan).contains("fresh  verify-archive"),
+        "verified once: {}",
+        stdout(&plan)
+    );
     for (p, name) in [(&a, "apps/a:1"), (&b, "apps/b:1")] {
         let raw = skopeo_inspect_raw(&format!("{mirror}/ent/{name}"), &SkopeoAuth::default())
             .expect("pushed");

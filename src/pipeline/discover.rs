@@ -13,7 +13,7 @@ use crate::plan::{self, GoalItem, TargetGoal};
 use crate::recipe::Recipe;
 use crate::resources::dir_digest;
 use crate::state::{Journal, LockFile};
-use crate::task::kinds::{LayoutSpec, PackSpec};
+use crate::task::kinds::{LayoutSpec, PackSpec, VerifyArchiveSpec};
 use crate::task::{LockSpec, RenderSpec};
 
 /// How a command discovers.
@@ -271,6 +271,22 @@ fn local_outputs(session: &Session, goals: &[TargetGoal], d: &mut Discovery) {
         .ok()
         .map(|b| crate::oci::Digest::of(&b));
     d.local.insert(LockSpec::slot_of(&session.lock_path), lock);
+    // Archive directories this build reads and does not write: the digest of their series.
+    for g in goals {
+        for (up, dir) in &g.archive_inputs {
+            if goals.iter().any(|o| &o.name == up) {
+                continue;
+            }
+            let series = crate::archive::SeriesIndex::read(dir)
+                .ok()
+                .flatten()
+                .map(|s| {
+                    let ids: Vec<_> = s.archives.iter().map(|a| a.id.clone()).collect();
+                    VerifyArchiveSpec::series_digest(&ids)
+                });
+            d.local.insert(VerifyArchiveSpec::slot_of(dir), series);
+        }
+    }
     for g in goals {
         // An archive target: the id of the last archive of its directory, and the names of
         // its staging layout.

@@ -22,7 +22,7 @@ use crate::discover::Discovery;
 use crate::oci::{Digest, ImageRef};
 use crate::recipe::Recipe;
 use crate::state::{LockFile, Record, Workspace};
-use crate::task::kinds::{KindName, LayoutSpec, UnpackSpec};
+use crate::task::kinds::{KindName, LayoutSpec, UnpackSpec, VerifyArchiveSpec};
 use crate::task::{Check, CopySpec};
 
 /// Options that change what the planner decides, not what it is given.
@@ -180,11 +180,18 @@ pub(crate) fn images(
                 .and_then(|up| goal.archive_inputs.get(up).map(|dir| (up, dir)));
             let (from, deps) = match (&item.via, unpack) {
                 (_, Some((up, dir))) => {
-                    let pack = goals
+                    // After the pack task that writes the archive when this build writes it,
+                    // else after the verification of the carried directory.
+                    let mut pack: Vec<TaskId> = goals
                         .iter()
                         .filter(|g| &g.name == up && g.archive.is_some())
                         .map(|g| TaskId::new(KindName::Pack, &g.name, &dir.display().to_string()))
                         .collect();
+                    if pack.is_empty() {
+                        pack.push(verify_archive(
+                            &mut plan, &goal.name, up, dir, state, discovery,
+                        ));
+                    }
                     (item.origin.pinned(resolved.digest.clone()), pack)
                 }
                 (None, None) => (item.origin.pinned(resolved.digest.clone()), vec![]),
@@ -279,6 +286,44 @@ pub(crate) fn images(
     plan.missing = missing.into_iter().collect();
     plan.present = present;
     plan
+}
+
+/// The `verify-archive` task of an archive directory this build reads but does not write
+/// (planned once, under the first target that reads it); returns its id.
+fn verify_archive(
+    plan: &mut Plan,
+    target: &str,
+    archive: &str,
+    dir: &std::path::Path,
+    state: &dyn RecordedState,
+    discovery: &Discovery,
+) -> TaskId {
+    let id = TaskId::new(KindName::VerifyArchive, archive, &dir.display().to_string());
+    if plan.tasks.iter().any(|t| t.id == id) {
+        return id;
+    }
+    let kind = TaskKind::VerifyArchive(VerifyArchiveSpec {
+        archive: archive.to_string(),
+        dir: dir.to_path_buf(),
+        series: discovery
+            .local
+            .get(&VerifyArchiveSpec::slot_of(dir))
+            .cloned()
+            .flatten(),
+    });
+    let key = kind.key();
+    let freshness = freshness(&kind, &key, None, state, discovery, &PlanOptions::default());
+    plan.tasks.push(Task {
+        id: id.clone(),
+        target: target.to_string(),
+        key,
+        kind,
+        deps: Vec::new(),
+        after: Vec::new(),
+        freshness,
+        bytes: 0,
+    });
+    id
 }
 
 /// Where a target's images are written when it is not a registry: its `oci://` directory, or

@@ -14,6 +14,7 @@ mod pack;
 mod prune_catalog;
 mod render;
 mod unpack;
+mod verify_archive;
 mod verify_cosign;
 mod verify_signature;
 mod write_layout;
@@ -30,6 +31,7 @@ pub use pack::{PackImage, PackSpec};
 pub use prune_catalog::{CatalogInput, PruneSpec};
 pub use render::RenderSpec;
 pub use unpack::UnpackSpec;
+pub use verify_archive::VerifyArchiveSpec;
 pub use verify_cosign::{CosignKeyRef, CosignSpec};
 pub use verify_signature::{KeyFile, VerifySpec};
 pub use write_layout::LayoutSpec;
@@ -57,6 +59,7 @@ pub enum KindName {
     WriteLayout,
     Pack,
     Unpack,
+    VerifyArchive,
 }
 
 impl KindName {
@@ -72,6 +75,7 @@ impl KindName {
             KindName::WriteLayout => "write-layout",
             KindName::Pack => "pack",
             KindName::Unpack => "unpack",
+            KindName::VerifyArchive => "verify-archive",
         }
     }
 }
@@ -281,6 +285,7 @@ pub enum TaskKind {
     WriteLayout(LayoutSpec),
     Pack(PackSpec),
     Unpack(UnpackSpec),
+    VerifyArchive(VerifyArchiveSpec),
 }
 
 /// Calls `$body` with `$s` bound to the spec, and `$k` to its type, whatever the kind.
@@ -297,6 +302,7 @@ macro_rules! each_kind {
             TaskKind::WriteLayout($s) => $body,
             TaskKind::Pack($s) => $body,
             TaskKind::Unpack($s) => $body,
+            TaskKind::VerifyArchive($s) => $body,
         }
     };
 }
@@ -362,11 +368,12 @@ impl TaskKind {
         }
     }
 
-    /// True for the tasks that check signatures (`verify-signature`, `verify-cosign`).
+    /// True for the tasks that check signatures or archives (`verify-signature`,
+    /// `verify-cosign`, `verify-archive`).
     pub fn is_verification(&self) -> bool {
         matches!(
             self,
-            TaskKind::VerifySignature(_) | TaskKind::VerifyCosign(_)
+            TaskKind::VerifySignature(_) | TaskKind::VerifyCosign(_) | TaskKind::VerifyArchive(_)
         )
     }
 
@@ -411,6 +418,9 @@ impl TaskKind {
                 u.copy.dest
             ),
             TaskKind::Pack(p) => format!("{} image(s) -> {}", p.images.len(), p.dir.display()),
+            TaskKind::VerifyArchive(v) => {
+                format!("{} (archives of `{}`)", v.dir.display(), v.archive)
+            }
         }
     }
 }
