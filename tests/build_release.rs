@@ -845,4 +845,18 @@ async fn a_release_with_signatures_and_graph_goes_through_disk_to_a_separated_si
     let again = lab.run_in(side.path(), &["build", "enterprise"]);
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(stderr(&again).contains("0 copied"), "{}", stderr(&again));
+    // `resources` and `verify` read the releases from the archives too.
+    std::fs::remove_dir_all(
+        side.path()
+            .join(".airlift/out/enterprise/cluster-resources"),
+    )
+    .expect("remove resources");
+    let out = lab.run_in(side.path(), &["resources", "enterprise"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        support::sides::resources_of(side.path(), "enterprise", "ent"),
+        ent
+    );
+    let out = lab.run_in(side.path(), &["verify", "enterprise"]);
+    assert!(out.status.success(), "{}", stderr(&out));
 }

@@ -125,10 +125,18 @@ pub fn with_stored_releases(session: &Session, goal: &TargetGoal) -> Result<Targ
         .items
         .iter()
         .any(|i| i.category == crate::resources::Category::Release);
-    let sets = carried_sets(std::slice::from_ref(goal));
+    let mut sets = carried_sets(std::slice::from_ref(goal));
     if discovered || sets.is_empty() {
         return Ok(goal.clone());
     }
+    // Release sets taken from archives: what the archives carry (no update graph here).
+    let archived = super::carried::archived_release_sets(std::slice::from_ref(goal));
+    sets.retain(|s| !archived.contains_key(s));
+    let from_archives = if archived.is_empty() {
+        Vec::new()
+    } else {
+        super::carried::read(&super::runtime()?, session, &archived, None)?.releases
+    };
     let fail = |e: discover::ReleaseDiscoveryError| {
         Failure::new(Exit::InvalidInput, miette::miette!(help = e.help(), "{e}"))
     };
@@ -148,6 +156,9 @@ pub fn with_stored_releases(session: &Session, goal: &TargetGoal) -> Result<Targ
         kubevirt,
     )
     .map_err(fail)?;
+    let mut releases = releases;
+    releases.extend(from_archives);
+    releases.sort();
     let discovery = discover::Discovery {
         releases,
         ..discover::Discovery::default()
