@@ -860,3 +860,83 @@ async fn a_release_with_signatures_and_graph_goes_through_disk_to_a_separated_si
     let out = lab.run_in(side.path(), &["verify", "enterprise"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// Releases down an enclave chain, each side separated: the enterprise side (only the copied
+/// disk, every server stopped) loads its registry and cuts the enclave archive from it; the
+/// enclave side (only that archive) verifies the signatures the archives carried through both
+/// hops and mirrors the releases with their digests.
+#[tokio::test(flavor = "multi_thread")]
+async fn releases_and_signatures_go_down_an_enclave_chain() {
+    let mut lab = Lab::new().await;
+    let gpg = Gpg::new();
+    gpg.gen_key("Release <r@example.com>", "ed25519", "never", None);
+    let files: BTreeMap<String, Vec<u8>> = ["4.15.2", "4.15.3"]
+        .iter()
+        .map(|v| signature(&gpg, "r@example.com", &lab, v))
+        .collect();
+    let store = StaticServer::start(files);
+    let trust = trust_block(&lab, &gpg, "r@example.com", &store);
+    let mirror = lab.mirror.host();
+    let update_url = lab.server.url();
+    let recipe = |disk: &str, enclave_disk: &str| {
+        format!(
+            "release \"ocp\" update-url=\"{}\" {{\n    channel \"stable-4.15\" min=\"4.15.2\" max=\"4.15.3\"\n}}\n\n\
+             target \"disk\" \"file://{disk}\" {{\n    needs \"ocp\"\n}}\n\n\
+             target \"enterprise\" \"docker://{mirror}/ent\" {{\n    needs \"disk\"\n}}\n\n\
+             target \"enclave-disk\" \"file://{enclave_disk}\" {{\n    needs \"enterprise\"\n    only \"ocp\"\n}}\n\n\
+             target \"enclave\" \"docker://{mirror}/enclave\" {{\n    needs \"enclave-disk\"\n}}\n{trust}",
+            update_url,
+        )
+    };
+    std::fs::write(
+        lab.dir.path().join("airlift.kdl"),
+        recipe("out/disk", "unused"),
+    )
+    .expect("recipe");
+    let out = lab.run(&["build", "disk"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    lab.server.stop();
+    drop(store);
+    lab.up.stop();
+    let keys = lab.dir.path().join("keys");
+    let side = |from: &Path, name: &str, disk: &str, enclave: &str| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        support::sides::copy_dir(from, &dir.path().join(name), |_| true);
+        support::sides::copy_dir(&keys, &dir.path().join("keys"), |_| true);
+        std::fs::write(dir.path().join("airlift.kdl"), recipe(disk, enclave)).expect("recipe");
+        dir
+    };
+    let enterprise = side(
+        &lab.dir.path().join("out/disk"),
+        "disk",
+        "disk",
+        "out/enclave",
+    );
+    let out = lab.run_in(enterprise.path(), &["build", "enterprise", "enclave-disk"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let enclave = side(
+        &enterprise.path().join("out/enclave"),
+        "enclave",
+        "unused",
+        "enclave",
+    );
+    let out = lab.run_in(enclave.path(), &["build", "enclave"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for v in ["4.15.2", "4.15.3"] {
+        let at = format!("{mirror}/enclave/openshift/release-images:{v}-amd64");
+        assert_eq!(raw(&at), Some(lab.payloads[v].manifest.clone()), "{at}");
+        let c = &lab.components[&(v.to_string(), "installer".to_string())];
+        let at = format!("{mirror}/enclave/openshift/release:{v}-amd64-installer");
+        assert_eq!(raw(&at), Some(c.manifest.clone()), "{at}");
+    }
+    let cm = std::fs::read_to_string(
+        enclave
+            .path()
+            .join(".airlift/out/enclave/cluster-resources/mirrored-release-signatures.yaml"),
+    )
+    .expect("the enclave verified the carried signatures");
+    for p in lab.payloads.values() {
+        let hex = p.digest.trim_start_matches("sha256:");
+        assert!(cm.contains(&format!("sha256-{hex}-1")), "{cm}");
+    }
+}

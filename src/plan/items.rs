@@ -77,7 +77,9 @@ pub fn expanded(
                 added.push(item);
             }
         }
+        // Not further down an enclave chain: this side read the graph data from an archive.
         if let Some(Ok(g)) = &discovery.graph
+            && g.base_archive.is_none()
             && let Some(base) = &g.base_source
             && goal.releases.iter().any(|r| r.set == g.set)
             && seen.insert(base.clone())

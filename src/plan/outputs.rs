@@ -347,7 +347,9 @@ pub(super) fn add_packs(
             carried: carried(goal, discovery),
             signatures_dir: out.workspace.root().join("signatures"),
             graph_tarball: match &discovery.graph {
-                Some(Ok(g)) if goal.releases.iter().any(|r| r.set == g.set) => {
+                Some(Ok(g))
+                    if goal.releases.iter().any(|r| r.set == g.set) && g.base_archive.is_none() =>
+                {
                     Some(g.tarball.clone())
                 }
                 _ => None,
@@ -396,8 +398,9 @@ fn carried(goal: &TargetGoal, discovery: &Discovery) -> Carried {
             components: r.components.clone(),
         })
         .collect();
+    // Graph data read from an archive is not carried further (see `items`).
     let graph = match &discovery.graph {
-        Some(Ok(g)) if carries(&g.set) => Some(CarriedGraph {
+        Some(Ok(g)) if carries(&g.set) && g.base_archive.is_none() => Some(CarriedGraph {
             set: g.set.clone(),
             tarball_digest: g.tarball_digest.clone(),
             arch: g.arch.clone(),
