@@ -1,7 +1,9 @@
 //! Discovery for a pipeline command, as one call that returns one value: trust keys (read
-//! once), releases, operator catalogs, every image the expanded goals hold, the graph-data
-//! image's inputs, destination probes, and the digests of local outputs. Read-only: writes
-//! only discovery's caches.
+//! once), releases (from the update graph, or from the archives that carry them on a
+//! disconnected side), operator catalogs, every image the expanded goals hold (images taken
+//! from archives: from the archives' index), the graph-data image's inputs, destination
+//! probes, and the digests of local outputs and of the archive series this build reads.
+//! Read-only but for discovery's caches (and what the archives carry, see `carried`).
 
 use std::collections::BTreeSet;
 
