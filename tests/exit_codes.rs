@@ -58,3 +58,50 @@ fn binary_uses_the_documented_codes() {
     );
     assert_eq!(run(&["--version"]), Some(Exit::Success.code() as i32));
 }
+
+/// Nothing accepted is silently ignored: a flag that does nothing yet is refused (exit 4), a flag
+/// that does not apply to the command is a usage error, and `--help` says which commands and
+/// flags are not available yet.
+#[test]
+fn flags_that_would_do_nothing_are_refused_and_help_says_what_is_not_available() {
+    let bin = env!("CARGO_BIN_EXE_airlift");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str]| {
+        Command::new(bin)
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("run airlift")
+    };
+    std::fs::write(dir.path().join("airlift.kdl"), "images \"x\" {}\n").expect("recipe");
+    let out = run(&["--registries-conf", "registries.conf", "check"]);
+    assert_eq!(out.status.code(), Some(Exit::NotAvailable.code() as i32));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--registries-conf"));
+    for args in [
+        &["list", "operators", "--channel", "stable"][..],
+        &["list", "releases", "--catalog", "quay.io/x/index:v1"][..],
+        &["describe", "out", "--since", "2026-01-01"][..],
+    ] {
+        let out = run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(Exit::Usage.code() as i32),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let help = String::from_utf8_lossy(&run(&["--help"]).stdout).into_owned();
+    let listed: Vec<&str> = help
+        .lines()
+        .filter(|l| {
+            let l = l.trim_start();
+            l.starts_with("delete ") || l.starts_with("import ")
+        })
+        .collect();
+    assert_eq!(listed.len(), 2, "{help}");
+    for line in listed {
+        assert!(line.contains("not available yet"), "{line}");
+    }
+    let help = String::from_utf8_lossy(&run(&["build", "--help"]).stdout).into_owned();
+    assert!(help.contains("not available yet (exit 4)"), "{help}");
+}

@@ -34,7 +34,8 @@ pub struct GlobalOpts {
     /// $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json).
     #[arg(long, global = true)]
     pub authfile: Option<PathBuf>,
-    /// containers registries.conf (v2) whose source redirects apply to reads.
+    /// containers registries.conf (v2) redirects for reads: not available yet (refused with
+    /// exit 4; nothing is read from it).
     #[arg(long, global = true)]
     pub registries_conf: Option<PathBuf>,
     /// Verify TLS of source registries; `=false` also allows plain HTTP.
@@ -61,7 +62,8 @@ pub struct GlobalOpts {
     /// shipped since DATE (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC), for a lost transfer.
     #[arg(long, global = true, value_name = "DATE", value_parser = crate::pipeline::parse_date)]
     pub since: Option<i64>,
-    /// How progress and results are reported on stderr.
+    /// How progress and results are reported: `human` lines on stderr, or `json` events (one
+    /// object per line) on stdout.
     #[arg(long, global = true, value_enum, default_value_t = MessageFormat::Human)]
     pub message_format: MessageFormat,
     /// Print only errors.
@@ -164,10 +166,11 @@ pub enum Command {
         /// Let a blob larger than archive-size span chunks (file:// targets).
         #[arg(long)]
         split_blobs: bool,
-        /// Run only the K-th of N deterministic shares of the copy tasks (K/N).
+        /// Run only the K-th of N deterministic shares of the copy tasks (K/N): not available
+        /// yet (exit 4).
         #[arg(long)]
         shard: Option<String>,
-        /// Verify and render after N shards finished.
+        /// Verify and render after N shards finished: not available yet (exit 4).
         #[arg(long)]
         shards_done: Option<u32>,
     },
@@ -178,7 +181,7 @@ pub enum Command {
         #[arg(long)]
         icsp: bool,
     },
-    /// Plan a deletion; with --execute, carry it out.
+    /// Plan a deletion; with --execute, carry it out (not available yet: exit 4).
     Delete {
         name: String,
         #[arg(long)]
@@ -190,12 +193,16 @@ pub enum Command {
     List {
         #[arg(value_enum)]
         what: ListWhat,
+        /// `list releases`: the versions of this channel (else the channels).
         #[arg(long)]
         channel: Option<String>,
+        /// `list releases`: the architecture (default amd64).
         #[arg(long)]
         arch: Option<String>,
+        /// `list operators`/`packages`: the catalog image or `oci://DIR`.
         #[arg(long)]
         catalog: Option<String>,
+        /// `list operators`/`packages`: one package's channels and versions.
         #[arg(long)]
         package: Option<String>,
     },
@@ -207,7 +214,7 @@ pub enum Command {
     },
     /// Show what changes between two lock files.
     Diff { old: PathBuf, new: PathBuf },
-    /// Convert an oc-mirror ImageSetConfiguration to a recipe.
+    /// Convert an oc-mirror ImageSetConfiguration to a recipe (not available yet: exit 4).
     Import { file: PathBuf },
     /// Convert ImageContentSourcePolicy files to ImageDigestMirrorSet.
     ConvertIcsp {
@@ -252,6 +259,41 @@ impl Cli {
                     self.command.name()
                 ),
             ));
+        }
+        if self.global.registries_conf.is_some() {
+            return Err(Failure::not_available(
+                "--registries-conf (registries.conf redirects for reads)",
+            ));
+        }
+        if let Command::List {
+            what,
+            channel,
+            arch,
+            catalog,
+            package,
+        } = &self.command
+        {
+            let releases = matches!(what, ListWhat::Releases);
+            let wrong: Vec<&str> = [
+                ("--channel", channel.is_some() && !releases),
+                ("--arch", arch.is_some() && !releases),
+                ("--catalog", catalog.is_some() && releases),
+                ("--package", package.is_some() && releases),
+            ]
+            .iter()
+            .filter(|(_, bad)| *bad)
+            .map(|(flag, _)| *flag)
+            .collect();
+            if !wrong.is_empty() {
+                return Err(Failure::new(
+                    crate::exit::Exit::Usage,
+                    miette::miette!(
+                        help = "`list releases` takes --channel and --arch; `list operators` and `list packages` take --catalog and --package",
+                        "{} do(es) not apply to this `list`",
+                        wrong.join(", ")
+                    ),
+                ));
+            }
         }
         match &self.command {
             Command::Init { force } => super::init::run(&self.global, *force),
