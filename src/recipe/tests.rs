@@ -329,3 +329,30 @@ fn type_annotations_and_repeated_needs_are_errors() {
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(e[0].0.contains("listed twice"));
 }
+
+#[test]
+fn names_that_would_be_paths_are_refused() {
+    for (name, why) in [
+        ("../../../x", "does not start with a letter or a digit"),
+        ("/tmp/x", "does not start with a letter or a digit"),
+        ("a/b", "contains a character other than"),
+        ("a..b", "contains `..`"),
+        (".hidden", "does not start with a letter or a digit"),
+        ("", "is empty"),
+    ] {
+        let e = errors(&format!(
+            "{EXTRAS}target \"{name}\" \"docker://h/n\" {{ needs \"extras\" }}\n"
+        ));
+        assert!(
+            e.iter().any(|(m, h)| m.contains(why)
+                && h.as_deref().is_some_and(|h| h.contains("letters, digits"))),
+            "{name}: {e:?}"
+        );
+    }
+    let e = errors("images \"a b\" { image \"quay.io/x/y:1\" }\n");
+    assert!(e.iter().any(|(m, _)| m.contains("`a b`")), "{e:?}");
+    // What the example recipes use is fine.
+    ok(&format!(
+        "{EXTRAS}target \"enclave-a_disk.2\" \"docker://h/n\" {{ needs \"extras\" }}\n"
+    ));
+}

@@ -104,6 +104,20 @@ fn names<'b>(
         broken,
     };
     for (kind, origin, name) in all {
+        if let Some(why) = bad_name(&name.value) {
+            errors.push(
+                err(
+                    &recipe.files,
+                    origin.file,
+                    name.span,
+                    "not usable as a name",
+                    format!("the name `{}` {why}", name.value.escape_debug()),
+                )
+                .help(
+                    "names become file and directory names in the workspace: use letters, digits, `.`, `_` and `-`, starting with a letter or digit (at most 128 characters)",
+                ),
+            );
+        }
         if let Some(first) = names.get(&name.value) {
             let msg = format!("the name `{}` is used twice", name.value);
             let help = "content sets, trusts, targets and deletes share one namespace (across included files): rename one of them";
@@ -138,6 +152,32 @@ fn names<'b>(
         }
     }
     names
+}
+
+/// Why `name` cannot name a content set, trust, target or delete, if it cannot: names become
+/// paths (`out/<target>/…`, `state/shipped-<target>.json`), so a `/`, a `..` or a leading dot
+/// would reach outside the workspace or hide a file.
+fn bad_name(name: &str) -> Option<&'static str> {
+    let first_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    if name.is_empty() {
+        Some("is empty")
+    } else if name.len() > 128 {
+        Some("is longer than 128 characters")
+    } else if !first_ok {
+        Some("does not start with a letter or a digit")
+    } else if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        Some("contains a character other than letters, digits, `.`, `_` and `-`")
+    } else if name.contains("..") {
+        Some("contains `..`")
+    } else {
+        None
+    }
 }
 
 /// Checks references against the name table, pushing an error for each bad one.
