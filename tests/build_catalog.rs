@@ -1044,16 +1044,7 @@ target "direct" "docker://{mirror}/direct" {{
     )
     .expect("recipe");
     src.reg.stop();
-    let run_side = |args: &[&str]| {
-        Command::new(BIN)
-            .args(["--src-tls-verify=false", "--dest-tls-verify=false"])
-            .args(args)
-            .current_dir(side.path())
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("run airlift")
-    };
-    let out = run_side(&["build", "enterprise"]);
+    let out = support::sides::airlift_in(BIN, side.path(), &["build", "enterprise"]);
     assert!(out.status.success(), "{}", stderr(&out));
     for (repo, tag) in [
         ("catalogs/test-index", "v1"),
@@ -1077,7 +1068,7 @@ target "direct" "docker://{mirror}/direct" {{
         support::sides::resources_of(lab.path(), "direct", "direct"),
         "disk-to-mirror renders what a direct build renders"
     );
-    let again = run_side(&["build", "enterprise"]);
+    let again = support::sides::airlift_in(BIN, side.path(), &["build", "enterprise"]);
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(stderr(&again).contains("0 copied"), "{}", stderr(&again));
 }
@@ -1130,15 +1121,6 @@ target "direct" "docker://{mirror}/direct" {{
     let out = lab.run(&["build", "disk", "direct"]);
     assert!(out.status.success(), "{}", stderr(&out));
     src.reg.stop();
-    let run_in = |dir: &Path, args: &[&str]| {
-        Command::new(BIN)
-            .args(["--src-tls-verify=false", "--dest-tls-verify=false"])
-            .args(args)
-            .current_dir(dir)
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("run airlift")
-    };
     let mirror = lab.mirror.host();
     // The enterprise side: its registry from the disk, then the enclave archive from it.
     let enterprise = tempfile::tempdir().expect("tempdir");
@@ -1149,7 +1131,11 @@ target "direct" "docker://{mirror}/direct" {{
         recipe(&disk.display().to_string(), "out/enclave", &mirror),
     )
     .expect("recipe");
-    let out = run_in(enterprise.path(), &["build", "enterprise", "enclave-disk"]);
+    let out = support::sides::airlift_in(
+        BIN,
+        enterprise.path(),
+        &["build", "enterprise", "enclave-disk"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     // The enclave side: only the enclave archive.
     let enclave = tempfile::tempdir().expect("tempdir");
@@ -1164,7 +1150,7 @@ target "direct" "docker://{mirror}/direct" {{
         recipe("unused", &enclave_disk.display().to_string(), &mirror),
     )
     .expect("recipe");
-    let out = run_in(enclave.path(), &["build", "enclave"]);
+    let out = support::sides::airlift_in(BIN, enclave.path(), &["build", "enclave"]);
     assert!(out.status.success(), "{}", stderr(&out));
 
     let digest = |ns: &str| {

@@ -350,6 +350,21 @@ fn signature(gpg: &Gpg, uid: &str, lab: &Lab, version: &str) -> (String, Vec<u8>
     )
 }
 
+/// Both payloads signed by `Release <r@example.com>`, the signatures served over HTTP, and a
+/// trust block for release `ocp` with that key; the key holder and the server live as long as
+/// the caller keeps them.
+fn signed_by_release_key(lab: &Lab) -> (Gpg, StaticServer, String) {
+    let gpg = Gpg::new();
+    gpg.gen_key("Release <r@example.com>", "ed25519", "never", None);
+    let files: BTreeMap<String, Vec<u8>> = ["4.15.2", "4.15.3"]
+        .iter()
+        .map(|v| signature(&gpg, "r@example.com", lab, v))
+        .collect();
+    let store = StaticServer::start(files);
+    let trust = trust_block(lab, &gpg, "r@example.com", &store);
+    (gpg, store, trust)
+}
+
 fn trust_block(lab: &Lab, gpg: &Gpg, uid: &str, store: &StaticServer) -> String {
     std::fs::create_dir_all(lab.dir.path().join("keys")).expect("keys dir");
     std::fs::write(
@@ -366,14 +381,8 @@ fn trust_block(lab: &Lab, gpg: &Gpg, uid: &str, store: &StaticServer) -> String 
 #[tokio::test(flavor = "multi_thread")]
 async fn verified_releases_are_mirrored_with_their_signature_configmap() {
     let lab = Lab::new().await;
-    let gpg = Gpg::new();
-    gpg.gen_key("Release <r@example.com>", "ed25519", "never", None);
-    let files: BTreeMap<String, Vec<u8>> = ["4.15.2", "4.15.3"]
-        .iter()
-        .map(|v| signature(&gpg, "r@example.com", &lab, v))
-        .collect();
-    let store = StaticServer::start(files);
-    lab.recipe(&trust_block(&lab, &gpg, "r@example.com", &store));
+    let (_gpg, _store, trust) = signed_by_release_key(&lab);
+    lab.recipe(&trust);
     let out = lab.run(&["build"]);
     assert!(out.status.success(), "build failed: {}", stderr(&out));
     for v in ["4.15.2", "4.15.3"] {
@@ -759,14 +768,7 @@ async fn a_payload_named_by_tag_is_resolved_locked_and_mirrored_without_a_graph(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_release_with_signatures_and_graph_goes_through_disk_to_a_separated_side() {
     let mut lab = Lab::new().await;
-    let gpg = Gpg::new();
-    gpg.gen_key("Release <r@example.com>", "ed25519", "never", None);
-    let files: BTreeMap<String, Vec<u8>> = ["4.15.2", "4.15.3"]
-        .iter()
-        .map(|v| signature(&gpg, "r@example.com", &lab, v))
-        .collect();
-    let store = StaticServer::start(files);
-    let trust = trust_block(&lab, &gpg, "r@example.com", &store);
+    let (_gpg, store, trust) = signed_by_release_key(&lab);
     let recipe = |disk: &str| {
         format!(
             "release \"ocp\" update-url=\"{}\" graph-data-url=\"{}\" graph-base-image=\"{}/base/ubi:9\" {{\n    channel \"stable-4.15\" min=\"4.15.2\" max=\"4.15.3\"\n    graph #true\n}}\n\n\
@@ -868,14 +870,7 @@ async fn a_release_with_signatures_and_graph_goes_through_disk_to_a_separated_si
 #[tokio::test(flavor = "multi_thread")]
 async fn releases_and_signatures_go_down_an_enclave_chain() {
     let mut lab = Lab::new().await;
-    let gpg = Gpg::new();
-    gpg.gen_key("Release <r@example.com>", "ed25519", "never", None);
-    let files: BTreeMap<String, Vec<u8>> = ["4.15.2", "4.15.3"]
-        .iter()
-        .map(|v| signature(&gpg, "r@example.com", &lab, v))
-        .collect();
-    let store = StaticServer::start(files);
-    let trust = trust_block(&lab, &gpg, "r@example.com", &store);
+    let (_gpg, store, trust) = signed_by_release_key(&lab);
     let mirror = lab.mirror.host();
     let update_url = lab.server.url();
     let recipe = |disk: &str, enclave_disk: &str| {

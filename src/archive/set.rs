@@ -31,6 +31,7 @@ pub enum SeriesError {
         source: ArchiveError,
     },
     #[error("reading the archives of {dir} stopped: {reason}")]
+    #[diagnostic(help("rerun `airlift build`; if it happens again, report it"))]
     Stopped { dir: PathBuf, reason: String },
 }
 

@@ -75,14 +75,8 @@ pub fn discover(
         release::discover_releases(rt, session, global, &sets, lock, mode.resolution, &mut said)?;
     let from_disk = carried::read(rt, session, &archived, graph_set.as_deref())?;
     for r in &from_disk.releases {
-        said.notes.push(format!(
-            "release `{}`: {} {} ({} components) {} (from the archives)",
-            r.set,
-            r.version,
-            r.arch,
-            r.components.len(),
-            r.payload
-        ));
+        said.notes
+            .push(release::release_note(r, " (from the archives)"));
     }
     releases.extend(from_disk.releases);
     releases.sort();

@@ -105,16 +105,22 @@ pub fn discover_releases(
         ))
         .map_err(|e| fail(e, Exit::Remote))?;
     for r in &releases {
-        said.notes.push(format!(
-            "release `{}`: {} {} ({} components) {}",
-            r.set,
-            r.version,
-            r.arch,
-            r.components.len(),
-            r.payload
-        ));
+        said.notes.push(release_note(r, ""));
     }
     Ok(releases)
+}
+
+/// The line discovery prints for a release it read (`where_` says from where, if not the
+/// update graph).
+pub fn release_note(r: &DiscoveredRelease, where_: &str) -> String {
+    format!(
+        "release `{}`: {} {} ({} components) {}{where_}",
+        r.set,
+        r.version,
+        r.arch,
+        r.components.len(),
+        r.payload
+    )
 }
 
 /// `goal` with the items of its release sets from stored graph responses and the payload

@@ -288,7 +288,9 @@ pub(super) fn add_lock(plan: &mut Plan, discovery: &Discovery, out: &Outputs) {
 
 /// One `pack` task per archive (`file://`) target: after every image of the target is in its
 /// staging layout, the blobs no earlier archive of the series shipped, every manifest, the
-/// layout's index and the recipe and lock go into the next archive of the directory.
+/// layout's index, the recipe and lock, and what the reading side plans from (`carried`:
+/// releases, signatures, graph data, catalog packages) go into the next archive of the
+/// directory. `--since` makes it dirty.
 pub(super) fn add_packs(
     plan: &mut Plan,
     recipe: &Recipe,

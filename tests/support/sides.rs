@@ -31,3 +31,15 @@ pub fn resources_of(dir: &Path, target: &str, ns: &str) -> BTreeMap<String, Stri
         })
         .collect()
 }
+
+/// Runs the airlift binary `bin` (the test's `CARGO_BIN_EXE_airlift`) in `dir`, one side's
+/// workspace, against loopback registries (plain HTTP).
+pub fn airlift_in(bin: &str, dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(bin)
+        .args(["--src-tls-verify=false", "--dest-tls-verify=false"])
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run airlift")
+}

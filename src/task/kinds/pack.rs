@@ -1,9 +1,10 @@
 //! The `pack` kind: the next archive of a `file://DIR` target (mirror-to-disk). Its images are
 //! in the target's staging layout (written by `write-layout` tasks, which verifications gate);
 //! `pack` streams into `airlift-NNNNNN.tar` chunks (`archive::ArchiveWriter`) every manifest,
-//! every blob that no earlier archive of the series shipped, the layout's `oci-layout` and
-//! `index.json`, and the recipe and lock under `airlift/`, then appends the archive to
-//! `airlift-index.json`. What was shipped is remembered in the workspace
+//! every blob that no earlier archive of the series shipped (with `--since`, also those shipped
+//! since then), the layout's `oci-layout` and `index.json`, and under `airlift/` the recipe, the
+//! lock, `carried.json`, the verified release signatures and the graph data, then appends the
+//! archive to `airlift-index.json`. What was shipped is remembered in the workspace
 //! (`state/shipped-<target>.json`), so the next archive carries only what is new.
 //!
 //! Crash safety: chunks are written as `.tmp` files and renamed when complete; the series index
