@@ -45,8 +45,12 @@ impl Lab {
 
     /// With `broken`, that release's payload names an installer image the source lacks.
     async fn with_missing_installer(broken: Option<&str>) -> Lab {
+        Lab::start(broken, RegistryOptions::default()).await
+    }
+
+    async fn start(broken: Option<&str>, mirror: RegistryOptions) -> Lab {
         let up = Registry::start(RegistryOptions::default());
-        let mirror = Registry::start(RegistryOptions::default());
+        let mirror = Registry::start(mirror);
         let fx = Fixture::new(&up);
         let host = fx.host().to_string();
         let cli = fx
@@ -934,4 +938,120 @@ async fn releases_and_signatures_go_down_an_enclave_chain() {
         let hex = p.digest.trim_start_matches("sha256:");
         assert!(cm.contains(&format!("sha256-{hex}-1")), "{cm}");
     }
+}
+
+/// The recipe of a mirror that keeps only 4.15.3, with a delete set retiring 4.15.2 (`target`
+/// is `docker://HOST/mirror`'s host).
+fn retiring_recipe(lab: &Lab, host: &str, min: &str) -> PathBuf {
+    let s = format!(
+        "release \"ocp\" update-url=\"{}\" {{\n    channel \"stable-4.15\" min=\"{min}\" max=\"4.15.3\"\n}}\n\n\
+         target \"mirror\" \"docker://{host}/mirror\" {{\n    needs \"ocp\"\n}}\n\n\
+         delete \"retire-4.15.2\" from=\"mirror\" {{\n    release channel=\"stable-4.15\" min=\"4.15.2\" max=\"4.15.2\"\n}}\n",
+        lab.server.url(),
+    );
+    let path = lab.dir.path().join("airlift.kdl");
+    std::fs::write(&path, s).expect("write recipe");
+    path
+}
+
+fn by_digest(host: &str, repo: &str, p: &Pushed) -> String {
+    format!("{host}/mirror/{repo}@{}", p.digest)
+}
+
+/// Phase one changes nothing; phase two deletes the older release's own manifests and keeps
+/// the component the newer one shares; the lock and the newer release are untouched; an
+/// `--execute` after the lock moved is refused naming the change.
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_retires_the_older_release_and_keeps_what_the_newer_shares() {
+    let lab = Lab::new().await;
+    let host = lab.mirror.host();
+    lab.recipe("");
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The recipe now keeps 4.15.3 only; a build records that (the lock loses 4.15.2).
+    retiring_recipe(&lab, &host, "4.15.3");
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mirror = Fixture::new(&lab.mirror);
+    let before = mirror.listing().await;
+
+    // Phase one: the list, nothing deleted.
+    let out = lab.run(&["delete", "retire-4.15.2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(mirror.listing().await, before, "phase one changed the registry");
+    let dir = lab.dir.path().join(".airlift/out/mirror/delete");
+    let yaml = std::fs::read_to_string(dir.join("delete-images.yaml")).expect("list written");
+    let text = std::fs::read_to_string(dir.join("delete-images.txt")).expect("text written");
+    let old_payload = by_digest(&host, "openshift/release-images", &lab.payloads["4.15.2"]);
+    let old_installer = by_digest(
+        &host,
+        "openshift/release",
+        &lab.components[&("4.15.2".to_string(), "installer".to_string())],
+    );
+    let cli = by_digest(
+        &host,
+        "openshift/release",
+        &lab.components[&("4.15.2".to_string(), "cli".to_string())],
+    );
+    let mut listed: Vec<&str> = text.lines().collect();
+    listed.sort();
+    let mut want = vec![old_payload.as_str(), old_installer.as_str()];
+    want.sort();
+    assert_eq!(listed, want, "{yaml}");
+    // The shared cli component is listed as kept, with who needs it.
+    assert!(yaml.contains(&format!("image: {cli}")), "{yaml}");
+    assert!(
+        yaml.contains("release set `ocp` of target `mirror`"),
+        "{yaml}"
+    );
+    assert!(stdout(&out).contains(&format!("kept   {cli}")), "{}", stdout(&out));
+
+    // The lock moves (4.15.2 back in the recipe): --execute is refused, naming the change.
+    let lock_path = lab.dir.path().join("airlift.lock");
+    let lock = std::fs::read(&lock_path).expect("lock");
+    retiring_recipe(&lab, &host, "4.15.2");
+    let out = lab.run(&["lock"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = lab.run(&["delete", "retire-4.15.2", "--execute"]);
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    assert!(stderr(&out).contains("airlift.lock changed"), "{}", stderr(&out));
+    // `+ ocp <payload 4.15.2>` (miette may wrap the reference, never the digest).
+    assert!(stderr(&out).contains("+ ocp"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&lab.payloads["4.15.2"].digest),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(mirror.listing().await, before, "a refused --execute deleted something");
+    // Back to the reviewed lock: --execute deletes exactly the list.
+    retiring_recipe(&lab, &host, "4.15.3");
+    std::fs::write(&lock_path, &lock).expect("restore lock");
+    let out = lab.run(&["delete", "retire-4.15.2", "--execute"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("2 manifest(s) deleted"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("garbage-collect"), "{}", stderr(&out));
+    assert!(raw(&old_payload).is_none(), "{old_payload} still there");
+    assert!(raw(&old_installer).is_none(), "{old_installer} still there");
+    assert!(raw(&cli).is_some(), "the shared component was deleted");
+    // The newer release is complete: skopeo copies its payload and every component.
+    let copied = tempfile::tempdir().expect("tempdir");
+    for (i, reference) in std::iter::once(lab.payload_dest("4.15.3"))
+        .chain(["cli", "installer"].map(|c| lab.component_dest("4.15.3", c)))
+        .enumerate()
+    {
+        support::skopeo::skopeo_copy_to_dir(
+            &reference,
+            &copied.path().join(i.to_string()),
+            &SkopeoAuth::default(),
+        )
+        .unwrap_or_else(|e| panic!("skopeo copy {reference}: {e}"));
+    }
+    assert_eq!(std::fs::read(&lock_path).expect("lock"), lock, "the lock changed");
+    // A second --execute has nothing left to do, and a build finds nothing missing.
+    let out = lab.run(&["delete", "retire-4.15.2", "--execute"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("0 manifest(s) deleted, 2 already deleted"), "{}", stderr(&out));
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("build: 0 copied"), "{}", stderr(&out));
 }

@@ -24,6 +24,7 @@ async fn tls_htpasswd_destination_with_auth_file_and_wrong_password() {
     let dst = Registry::start(RegistryOptions {
         tls: true,
         htpasswd: Some(("mirror".into(), password.into())),
+        ..RegistryOptions::default()
     });
     let fx = Fixture::new(&src);
     let img = fx
@@ -267,6 +268,7 @@ async fn insecure_side_skips_verification_of_a_tls_registry() {
     let dst = Registry::start(RegistryOptions {
         tls: true,
         htpasswd: None,
+        ..RegistryOptions::default()
     });
     let fx = Fixture::new(&src);
     let img = fx

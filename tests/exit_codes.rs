@@ -95,10 +95,10 @@ fn flags_that_would_do_nothing_are_refused_and_help_says_what_is_not_available()
         .lines()
         .filter(|l| {
             let l = l.trim_start();
-            l.starts_with("delete ") || l.starts_with("import ")
+            l.starts_with("import ")
         })
         .collect();
-    assert_eq!(listed.len(), 2, "{help}");
+    assert_eq!(listed.len(), 1, "{help}");
     for line in listed {
         assert!(line.contains("not available yet"), "{line}");
     }

@@ -63,6 +63,7 @@ async fn tls_and_htpasswd_registry_works_with_skopeo() {
     let reg = Registry::start(RegistryOptions {
         tls: true,
         htpasswd: Some(("alice".into(), "s3cret-pass".into())),
+        ..RegistryOptions::default()
     });
     let fx = Fixture::new(&reg);
     let img = fx

@@ -181,9 +181,12 @@ pub enum Command {
         #[arg(long)]
         icsp: bool,
     },
-    /// Plan a deletion; with --execute, carry it out (not available yet: exit 4).
+    /// Plan a deletion (writes out/<target>/delete/delete-images.yaml, deletes nothing);
+    /// with --execute, delete exactly what that reviewed list names.
     Delete {
+        /// A `delete` set of the recipe.
         name: String,
+        /// Delete what the reviewed list names (refused if the lock or the list changed).
         #[arg(long)]
         execute: bool,
     },
@@ -343,6 +346,7 @@ impl Cli {
                 package.as_deref(),
             ),
             Command::Describe { dir, format } => super::describe::run(dir, *format),
+            Command::Delete { name, execute } => super::delete::run(&self.global, name, *execute),
             Command::ConvertIcsp { files, dest_dir } => {
                 super::convert_icsp::run(files, dest_dir.as_deref())
             }

@@ -4,6 +4,7 @@ mod args;
 mod build;
 mod check;
 mod convert_icsp;
+mod delete;
 mod describe;
 mod diff;
 mod init;

@@ -3,6 +3,7 @@
 //! (`exec::execute`, the one reporter). The CLI parses flags, calls these, and prints.
 
 mod carried;
+pub mod delete;
 mod discover;
 mod held;
 mod lock;

@@ -69,7 +69,15 @@ pub struct Prepared {
 
 /// Discover, merge the lock (and check it with `--locked`), plan.
 pub fn prepare(options: &Options, request: &Request<'_>) -> Result<Prepared, Failure> {
-    let session = Session::open(options)?;
+    prepare_in(Session::open(options)?, options, request)
+}
+
+/// [`prepare`] in an open session.
+pub(super) fn prepare_in(
+    session: Session,
+    options: &Options,
+    request: &Request<'_>,
+) -> Result<Prepared, Failure> {
     let mut goals = session.goals(request.targets)?;
     if !request.sets.is_empty() {
         let keep = |s: &String| request.sets.contains(s);

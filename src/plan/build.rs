@@ -405,6 +405,9 @@ fn present_blobs(
 ) -> BTreeMap<String, BTreeSet<Digest>> {
     let mut out: BTreeMap<String, BTreeSet<Digest>> = BTreeMap::new();
     for rec in state.records() {
+        if rec.kind == KindName::Delete {
+            continue;
+        }
         let Some(blobs) = discovery.known_blobs.get(&rec.source_digest) else {
             continue;
         };

@@ -5,6 +5,7 @@
 mod build;
 mod catalog;
 mod cosign;
+pub mod delete;
 mod expand;
 pub mod explain;
 mod goal;

@@ -233,7 +233,7 @@ fn catalog_rename(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<CatalogRename> {
     Some(CatalogRename { path, tag })
 }
 
-fn package(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Package> {
+pub(crate) fn package(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Package> {
     let usage = "package \"compliance-operator\" min=\"1.5.0\"";
     check_props(ctx, node, &["min", "max"]);
     check_arg_count(ctx, node, 1, usage);

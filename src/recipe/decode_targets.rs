@@ -14,7 +14,7 @@ use super::decode_values::{
 };
 use super::diagnostics::suggest;
 use super::model::{
-    Delete, DeleteRelease, MirrorScope, MirrorSourcePolicy, Need, Spanned, Target, TargetLocation,
+    Delete, DeleteCatalog, DeleteRelease, MirrorScope, MirrorSourcePolicy, Need, Spanned, Target, TargetLocation,
     Trust,
 };
 use super::size::{ByteSize, SizeError};
@@ -351,8 +351,13 @@ pub(crate) fn delete(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Delete> {
     let name = str_arg(ctx, node, 0, "a name", DELETE_USAGE);
     let from = prop_str(ctx, node, "from");
     let mut releases = Vec::new();
+    let mut catalogs = Vec::new();
     let mut images = Vec::new();
-    for child in children(ctx, node, &["release", "image"]) {
+    for child in children(ctx, node, &["release", "catalog", "image"]) {
+        if child.name().value() == "catalog" {
+            catalogs.extend(delete_catalog(ctx, child));
+            continue;
+        }
         no_children(ctx, child);
         if child.name().value() == "release" {
             releases.extend(delete_release(ctx, child));
@@ -381,7 +386,7 @@ pub(crate) fn delete(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Delete> {
         ctx.push(e);
         return None;
     };
-    if releases.is_empty() && images.is_empty() {
+    if releases.is_empty() && catalogs.is_empty() && images.is_empty() {
         let e = ctx
             .error(
                 name.span,
@@ -389,7 +394,7 @@ pub(crate) fn delete(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Delete> {
                 format!("delete `{}` lists nothing to delete", name.value),
             )
             .help(
-                "add `release channel=\"…\" min=\"…\" max=\"…\"` or `image \"…\"` inside its block",
+                "add `release channel=\"…\" min=\"…\" max=\"…\"`, `catalog \"…\" { package … }` or `image \"…\"` inside its block",
             );
         ctx.push(e);
     }
@@ -398,7 +403,31 @@ pub(crate) fn delete(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Delete> {
         name,
         from,
         releases,
+        catalogs,
         images,
+    })
+}
+
+fn delete_catalog(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<DeleteCatalog> {
+    let usage = "catalog \"registry.redhat.io/redhat/redhat-operator-index:v4.15\" { package \"x\" max=\"1.2.0\" }";
+    check_props(ctx, node, &[]);
+    check_arg_count(ctx, node, 1, usage);
+    let source = str_arg(ctx, node, 0, "a catalog image", usage).and_then(|s| image_ref(ctx, &s));
+    let mut packages = Vec::new();
+    for child in children(ctx, node, &["package"]) {
+        packages.extend(super::decode_sets::package(ctx, child));
+    }
+    if packages.is_empty() {
+        let e = ctx
+            .error(node.name().span(), "no packages", "`catalog` in a delete names no package")
+            .help("name the packages whose bundles to delete: `package \"x\" max=\"1.2.0\"` (a whole catalog image is deleted with `image \"…\"`)");
+        ctx.push(e);
+        return None;
+    }
+    Some(DeleteCatalog {
+        span: node.span(),
+        source: source?,
+        packages,
     })
 }
 

@@ -279,14 +279,24 @@ pub enum MirrorSourcePolicy {
     NeverContactSource,
 }
 
-/// `delete "name" from="target" { release …; image … }`.
+/// `delete "name" from="target" { release …; catalog …; image … }`.
 #[derive(Debug, Clone)]
 pub struct Delete {
     pub origin: Origin,
     pub name: Spanned<String>,
     pub from: Spanned<String>,
     pub releases: Vec<DeleteRelease>,
+    pub catalogs: Vec<DeleteCatalog>,
     pub images: Vec<Spanned<ImageRef>>,
+}
+
+/// `catalog "registry/ns/index:tag" { package … }` inside a delete: the bundles (and their
+/// related images) the packages select, as a catalog set's filter would select them.
+#[derive(Debug, Clone)]
+pub struct DeleteCatalog {
+    pub span: SourceSpan,
+    pub source: Spanned<ImageRef>,
+    pub packages: Vec<Package>,
 }
 
 /// `release channel="stable-4.13" min= max=` inside a delete.

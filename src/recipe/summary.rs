@@ -249,6 +249,15 @@ fn delete_summary(out: &mut String, d: &Delete) {
             range(&r.min, &r.max)
         );
     }
+    for c in &d.catalogs {
+        let names: Vec<&str> = c.packages.iter().map(|p| p.name.value.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "    catalog {} packages {}",
+            c.source.value,
+            names.join(", ")
+        );
+    }
     for i in &d.images {
         let _ = writeln!(out, "    image {}", i.value);
     }

@@ -73,6 +73,8 @@ fn parse_params(s: &str) -> BTreeMap<String, String> {
 pub enum Access {
     Pull,
     Push,
+    /// Deleting manifests (`airlift delete --execute`).
+    Delete,
 }
 
 /// Token scopes for a request, in a canonical order (also the token cache key).
@@ -110,7 +112,7 @@ impl Scopes {
     pub fn primary_path(&self) -> &str {
         self.0
             .iter()
-            .find(|s| s.ends_with(":pull,push"))
+            .find(|s| s.ends_with(":pull,push") || s.ends_with(":delete"))
             .or(self.0.first())
             .and_then(|s| s.split(':').nth(1))
             .unwrap_or("")
@@ -121,6 +123,7 @@ fn scope(path: &str, access: Access) -> String {
     match access {
         Access::Pull => format!("repository:{path}:pull"),
         Access::Push => format!("repository:{path}:pull,push"),
+        Access::Delete => format!("repository:{path}:delete"),
     }
 }
 

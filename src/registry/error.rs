@@ -79,6 +79,16 @@ pub enum RegistryError {
         last: String,
     },
 
+    #[error("registry {registry} does not allow deleting manifests ({status} {message})")]
+    #[diagnostic(help(
+        "enable deletion on the registry and rerun: for CNCF distribution set REGISTRY_STORAGE_DELETE_ENABLED=true (or `storage: delete: enabled: true` in its config) and restart it; Quay and Harbor allow deletion to accounts with admin (Quay) or project-admin (Harbor) rights. Nothing was deleted"
+    ))]
+    DeleteRefused {
+        registry: String,
+        status: u16,
+        message: String,
+    },
+
     #[error("{what} from registry {registry} has digest {actual}, expected {expected}")]
     #[diagnostic(help(
         "the content is corrupt or was replaced; nothing was tagged. Check the source registry (or a proxy in between) and rerun"

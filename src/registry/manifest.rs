@@ -204,6 +204,40 @@ impl RegistryClient {
         }
     }
 
+    /// DELETEs a manifest by digest (or, where the registry allows it, a tag). `Ok(true)`: it
+    /// was deleted; `Ok(false)`: it was already absent (a rerun after a crash). A registry that
+    /// refuses deletion (405, or `UNSUPPORTED`) gives [`RegistryError::DeleteRefused`].
+    pub async fn delete_manifest(&self, image: &ImageRef) -> Result<bool, RegistryError> {
+        let registry = image.registry();
+        let what = format!("manifest delete {image}");
+        let url_path = format!("/v2/{}/manifests/{}", image.path(), image.reference());
+        let resp = self
+            .send(
+                registry,
+                &Scopes::repo(image.path(), Access::Delete),
+                &what,
+                true,
+                |http, base| http.delete(format!("{base}{url_path}")),
+            )
+            .await?;
+        match resp.status().as_u16() {
+            200 | 202 | 204 => Ok(true),
+            404 => Ok(false),
+            _ => match status_error(registry, &what, resp).await {
+                RegistryError::Status {
+                    status, message, ..
+                } if status == 405 || message.contains("UNSUPPORTED") => {
+                    Err(RegistryError::DeleteRefused {
+                        registry: registry.to_string(),
+                        status,
+                        message,
+                    })
+                }
+                e => Err(e),
+            },
+        }
+    }
+
     /// PUTs manifest bytes under `reference` (a tag or `sha256:…`); returns their digest.
     pub async fn put_manifest(
         &self,

@@ -39,4 +39,6 @@ pub use update_service::{
     UPDATE_SERVICE_FILE, UPDATE_SERVICE_NAME, UPDATE_SERVICE_NAMESPACE, render_update_service,
 };
 pub use write::{dir_digest, make_readable, write_dir};
-pub use yaml::{CREATED_ANNOTATION, CREATED_BY, TARGET_ANNOTATION, join_documents, rfc3339_utc};
+pub use yaml::{
+    CREATED_ANNOTATION, CREATED_BY, TARGET_ANNOTATION, join_documents, rfc3339_utc, to_yaml,
+};

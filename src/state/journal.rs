@@ -6,6 +6,10 @@
 //! back to the last complete record. Later records for the same destination supersede earlier
 //! ones; the file is compacted (rewritten to a temp file and renamed) when superseded records
 //! outnumber live ones.
+//!
+//! A `delete` record (dest `repo@sha256:…`) is a tombstone: inserting it drops every earlier
+//! record of another kind whose destination is in that repository and whose output is that
+//! digest, so a later build (even with `--trust-state`) copies a deleted image again.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -76,7 +80,7 @@ impl Journal {
             }
             match serde_json::from_str::<Record>(line.trim_end()) {
                 Ok(r) => {
-                    j.by_dest.insert(r.dest.clone(), r);
+                    j.insert(r);
                     j.lines += 1;
                     good_len += n as u64;
                 }
@@ -129,18 +133,26 @@ impl Journal {
         f.write_all(&buf).map_err(err)?;
         f.sync_data().map_err(err)?;
         for r in records {
-            self.by_dest.insert(r.dest.clone(), r.clone());
+            self.insert(r.clone());
             self.lines += 1;
         }
         Ok(())
     }
 
-    /// Forgets destinations (e.g. after a deletion).
-    pub fn forget(&mut self, dests: &[String]) -> Result<(), JournalError> {
-        for d in dests {
-            self.by_dest.remove(d);
+    /// Keeps `r` as the latest record of its destination; a `delete` record also drops the
+    /// records it makes untrue (see the module header).
+    fn insert(&mut self, r: Record) {
+        if r.kind == KindName::Delete
+            && let Some((repo, _)) = r.dest.rsplit_once('@')
+        {
+            let gone = &r.output_digest;
+            self.by_dest.retain(|dest, old| {
+                old.kind == KindName::Delete
+                    || &old.output_digest != gone
+                    || repository_of(dest) != Some(repo)
+            });
         }
-        self.compact()
+        self.by_dest.insert(r.dest.clone(), r);
     }
 
     fn compact(&mut self) -> Result<(), JournalError> {
@@ -164,6 +176,16 @@ impl Journal {
         self.lines = self.by_dest.len();
         Ok(())
     }
+}
+
+/// The repository of a recorded destination reference (`host/path:tag` or `host/path@digest`).
+fn repository_of(dest: &str) -> Option<&str> {
+    if let Some((repo, _)) = dest.rsplit_once('@') {
+        return Some(repo);
+    }
+    let slash = dest.rfind('/')?;
+    let colon = dest[slash..].rfind(':')?;
+    Some(&dest[..slash + colon])
 }
 
 #[cfg(test)]
@@ -206,6 +228,35 @@ mod tests {
         let j = Journal::open(&p).unwrap();
         assert_eq!(j.records().count(), 1);
         assert_eq!(fs::metadata(&p).unwrap().len(), good);
+    }
+
+    #[test]
+    fn a_delete_record_drops_the_copies_it_makes_untrue() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("journal.jsonl");
+        let mut j = Journal::open(&p).unwrap();
+        // Two tags of one manifest in r/a, the same manifest in r/b, another in r/a.
+        j.append(&[
+            rec("h:5000/r/a:1", 1),
+            rec("h:5000/r/a:2", 1),
+            rec("h:5000/r/b:1", 1),
+            rec("h:5000/r/a:3", 2),
+        ])
+        .unwrap();
+        let tomb = Record {
+            kind: KindName::Delete,
+            dest: format!("h:5000/r/a@{}", Digest::of(&[1])),
+            ..rec("x", 1)
+        };
+        j.append(std::slice::from_ref(&tomb)).unwrap();
+        for j in [j, Journal::open(&p).unwrap()] {
+            let dests: Vec<&str> = j.records().map(|r| r.dest.as_str()).collect();
+            assert_eq!(
+                dests,
+                ["h:5000/r/a:3", tomb.dest.as_str(), "h:5000/r/b:1"],
+                "{dests:?}"
+            );
+        }
     }
 
     #[test]

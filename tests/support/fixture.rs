@@ -486,6 +486,32 @@ impl Fixture {
         tags.sort();
         tags
     }
+
+    /// What the registry holds, as skopeo or a user would list it: every repository of the
+    /// catalog API, every tag and the sha256 of the manifest it names.
+    pub async fn listing(&self) -> Vec<(String, String, String)> {
+        let r = self
+            .auth(self.client.get(format!("{}/v2/_catalog?n=10000", self.base)))
+            .send()
+            .await
+            .expect("GET catalog");
+        let v: Value =
+            serde_json::from_slice(&r.bytes().await.expect("catalog body")).expect("catalog json");
+        let mut out = Vec::new();
+        for repo in v["repositories"].as_array().cloned().unwrap_or_default() {
+            let repo = repo.as_str().unwrap_or_default().to_string();
+            for tag in self.tags(&repo).await {
+                let digest = self
+                    .manifest(&repo, &tag)
+                    .await
+                    .map(|m| sha256(&m))
+                    .unwrap_or_else(|| "absent".into());
+                out.push((repo.clone(), tag, digest));
+            }
+        }
+        out.sort();
+        out
+    }
 }
 
 /// A realistic synthetic workload for demos and benchmarks.

@@ -19,6 +19,8 @@ pub struct RegistryOptions {
     pub tls: bool,
     /// Require basic auth with this user and password (stored bcrypt-hashed in htpasswd).
     pub htpasswd: Option<(String, String)>,
+    /// Refuse manifest deletion (distribution's default; the harness enables it otherwise).
+    pub no_delete: bool,
 }
 
 /// A running registry.
@@ -60,7 +62,7 @@ impl Registry {
         };
         for attempt in 0..5 {
             let port = free_port();
-            let config = registry.write_config(port, htpasswd.as_deref());
+            let config = registry.write_config(port, htpasswd.as_deref(), !options.no_delete);
             let log =
                 std::fs::File::create(registry.dir.path().join(format!("registry-{attempt}.log")))
                     .expect("create log");
@@ -87,11 +89,11 @@ impl Registry {
         );
     }
 
-    fn write_config(&self, port: u16, htpasswd: Option<&Path>) -> PathBuf {
+    fn write_config(&self, port: u16, htpasswd: Option<&Path>, delete: bool) -> PathBuf {
         let storage = self.dir.path().join("storage");
         let mut yaml = format!(
             "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n\
-             storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+             storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: {delete}\n\
              http:\n  addr: 127.0.0.1:{port}\n  secret: airlift-test-secret\n",
             storage.display()
         );

@@ -9,6 +9,7 @@
 //! stage. The book's concepts page (`book/src/concepts/tasks.md`) lists it too.
 
 mod copy;
+mod delete;
 mod graph_image;
 mod pack;
 mod prune_catalog;
@@ -26,6 +27,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 pub use copy::CopySpec;
+pub use delete::DeleteSpec;
 pub use graph_image::GraphImageSpec;
 pub use pack::{PackImage, PackSpec};
 pub use prune_catalog::{CatalogInput, PruneSpec};
@@ -60,6 +62,7 @@ pub enum KindName {
     Pack,
     Unpack,
     VerifyArchive,
+    Delete,
 }
 
 impl KindName {
@@ -76,6 +79,7 @@ impl KindName {
             KindName::Pack => "pack",
             KindName::Unpack => "unpack",
             KindName::VerifyArchive => "verify-archive",
+            KindName::Delete => "delete",
         }
     }
 }
@@ -286,6 +290,7 @@ pub enum TaskKind {
     Pack(PackSpec),
     Unpack(UnpackSpec),
     VerifyArchive(VerifyArchiveSpec),
+    Delete(DeleteSpec),
 }
 
 /// Calls `$body` with `$s` bound to the spec, and `$k` to its type, whatever the kind.
@@ -303,6 +308,7 @@ macro_rules! each_kind {
             TaskKind::Pack($s) => $body,
             TaskKind::Unpack($s) => $body,
             TaskKind::VerifyArchive($s) => $body,
+            TaskKind::Delete($s) => $body,
         }
     };
 }
@@ -421,6 +427,7 @@ impl TaskKind {
             TaskKind::VerifyArchive(v) => {
                 format!("{} (archives of `{}`)", v.dir.display(), v.archive)
             }
+            TaskKind::Delete(d) => d.manifest.to_string(),
         }
     }
 }

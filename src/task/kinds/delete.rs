@@ -1,0 +1,95 @@
+//! The `delete` kind: one manifest of a reviewed deletion list (`airlift delete NAME`, phase
+//! one) removed from its repository by digest, then the tags phase one saw on it wherever the
+//! registry kept them (CNCF distribution drops a manifest's tags with it; registries that keep
+//! them get a DELETE by tag).
+//!
+//! Crash-safe by construction: a manifest that is already gone counts as deleted, so a rerun
+//! after a kill finishes the list and deletes nothing else. Recorded under `<repo>@<digest>`;
+//! that record is a tombstone in the journal (see `state::journal`), and the record alone
+//! confirms the task. A registry that refuses deletion fails the task with
+//! `RegistryError::DeleteRefused` (what to enable, and that nothing was deleted).
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::{Check, Inputs, Kind, Output, RunCx, TaskError, reported};
+use crate::exit::Exit;
+use crate::oci::{Digest, ImageRef};
+use crate::plan::TaskKey;
+use crate::task::Counts;
+
+/// Delete one manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeleteSpec {
+    /// The delete set of the recipe.
+    pub delete: String,
+    /// `registry/repo@sha256:…`.
+    pub manifest: ImageRef,
+    /// Tags of the repository that pointed at it when the list was written.
+    pub tags: Vec<String>,
+}
+
+impl DeleteSpec {
+    fn digest(&self) -> Digest {
+        self.manifest
+            .digest()
+            .cloned()
+            .unwrap_or_else(|| Digest::of(self.manifest.to_string().as_bytes()))
+    }
+}
+
+impl Kind for DeleteSpec {
+    const NAME: super::KindName = super::KindName::Delete;
+
+    fn key(&self) -> TaskKey {
+        TaskKey::compute(
+            Self::NAME.as_str(),
+            &[&self.digest()],
+            &json!({ "manifest": self.manifest.to_string(), "tags": self.tags }),
+        )
+    }
+
+    fn slot(&self) -> String {
+        self.manifest.to_string()
+    }
+
+    fn source_digest(&self) -> Digest {
+        self.digest()
+    }
+
+    fn check(&self) -> Check {
+        Check::Record
+    }
+
+    async fn run(&self, cx: &RunCx<'_>, inputs: &Inputs<'_>) -> Result<Output, TaskError> {
+        let client = &cx.sides.dest;
+        let failed = |e: crate::registry::RegistryError| {
+            let exit = Exit::Remote;
+            TaskError::from_diagnostic(exit, &e)
+        };
+        let work = async {
+            client.delete_manifest(&self.manifest).await.map_err(failed)?;
+            let digest = self.digest();
+            for tag in &self.tags {
+                let tagged = self.manifest.repository().with_tag(tag);
+                // Only a tag that still names the deleted manifest: a tag moved since phase
+                // one names something else now and stays.
+                if client.head_manifest(&tagged).await.map_err(failed)? == Some(digest.clone()) {
+                    client.delete_manifest(&tagged).await.map_err(failed)?;
+                }
+            }
+            Ok(Output {
+                digest,
+                counts: Counts::default(),
+            })
+        };
+        reported(
+            cx,
+            inputs.job,
+            self.manifest.to_string(),
+            format!("deleted {}", self.manifest),
+            work,
+        )
+        .await
+    }
+}
