@@ -1379,3 +1379,152 @@ async fn archives_apply_in_sequence_and_since_writes_one_that_restores_alone() {
     assert_eq!(before, after, "no fourth archive");
     assert_eq!(index["archives"].as_array().map(Vec::len), Some(3));
 }
+
+/// Four apps at the source (app-0 and app-1 two-platform indexes), built into `mirror_host`;
+/// the recipe then keeps app-2 and app-3 and retires app-0, app-1 and app-2.
+async fn retiring_lab(lab: &Lab, mirror_host: &str) -> Vec<Pushed> {
+    let fx = Fixture::new(&lab.up);
+    let mut apps = Vec::new();
+    for n in 0..4 {
+        let repo = format!("apps/app-{n}");
+        let p = if n < 2 {
+            fx.index(&repo, Some("1"), Format::Oci, &["amd64", "arm64"], &[], 512)
+                .await
+        } else {
+            fx.image(&repo, Some("1"), Format::Oci, "amd64", &[Layer::Random(512)])
+                .await
+        };
+        apps.push(p);
+    }
+    let refs: Vec<&Pushed> = apps.iter().collect();
+    lab.recipe(&refs, mirror_host);
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = format!(
+        "images \"apps\" {{\n    image \"{}\"\n    image \"{}\"\n}}\n\n\
+         target \"mirror\" \"docker://{mirror_host}/mirror\" {{\n    needs \"apps\"\n}}\n\n\
+         delete \"retire\" from=\"mirror\" {{\n    image \"{}\"\n    image \"{}\"\n    image \"{}\"\n}}\n",
+        apps[2].reference, apps[3].reference, apps[0].reference, apps[1].reference, apps[2].reference,
+    );
+    std::fs::write(lab.dir.path().join("airlift.kdl"), s).expect("recipe");
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    apps
+}
+
+/// A SIGKILL during `delete --execute` (one deletion done, the next ones held at a gate, then
+/// forwarded after the kill as if their answers were lost), then a rerun: every listed
+/// manifest is gone, the kept app and everything else is intact, nothing extra deleted.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_delete_execute_completes_on_rerun_and_deletes_nothing_else() {
+    let lab = Lab::new();
+    let deletes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = deletes.clone();
+    let proxy = FaultProxy::start(
+        &lab.mirror.host(),
+        ProxyOptions {
+            // Every DELETE after the first waits at the gate.
+            matcher: Arc::new(move |method, _| {
+                method == "DELETE" && seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 1
+            }),
+            gate: true,
+            ..ProxyOptions::passthrough()
+        },
+    )
+    .await;
+    let apps = retiring_lab(&lab, &proxy.host()).await;
+    let mirror = Fixture::new(&lab.mirror);
+    let before = mirror.listing().await;
+    let out = lab.run(&["delete", "retire"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(lab.dir.path().join(".airlift/out/mirror/delete/delete-images.txt"))
+        .expect("list");
+    // Two indexes and their four children; app-2 is kept.
+    assert_eq!(text.lines().count(), 6, "{text}");
+    assert!(stdout(&out).contains("still used by images set `apps` of target `mirror`"), "{}", stdout(&out));
+
+    let mut child = Command::new(BIN)
+        .args(["--src-tls-verify=false", "--dest-tls-verify=false"])
+        .args(["delete", "retire", "--execute"])
+        .current_dir(lab.dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn airlift");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while proxy.held() == 0 {
+        assert!(
+            child.try_wait().expect("try_wait").is_none(),
+            "--execute finished without reaching the gate"
+        );
+        assert!(std::time::Instant::now() < deadline, "no DELETE reached the gate");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+    // The held requests reach the registry after all: deleted, but airlift never heard.
+    proxy.open_gate();
+    while proxy.held() > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let out = lab.run(&["delete", "retire", "--execute"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1 already deleted"), "{}", stderr(&out));
+    for p in &apps[..2] {
+        let repo = format!("mirror/{}", p.repo);
+        for m in std::iter::once(p).chain(&p.children) {
+            assert!(mirror.manifest(&repo, &m.digest).await.is_none(), "{repo}@{} survived", m.digest);
+        }
+    }
+    let gone: BTreeSet<String> = apps[..2].iter().map(|p| format!("mirror/{}", p.repo)).collect();
+    let expected: Vec<_> = before.iter().filter(|(repo, _, _)| !gone.contains(repo)).cloned().collect();
+    assert_eq!(mirror.listing().await, expected, "more (or less) than the list was deleted");
+    for p in &apps[2..] {
+        assert_mirrored_at(&lab.mirror.host(), p);
+    }
+}
+
+/// app-2 and app-3 are at `host` with the source's manifest bytes.
+fn assert_mirrored_at(host: &str, p: &Pushed) {
+    let at = format!("{host}/mirror/{}", p.reference.split_once('/').expect("host/").1);
+    assert_eq!(
+        skopeo_inspect_raw(&at, &SkopeoAuth::default()).ok(),
+        Some(p.manifest.clone()),
+        "{at}"
+    );
+}
+
+/// A registry that refuses deletion: one error with the fix (not one per manifest), exit 5,
+/// nothing deleted, the lock and the cluster resources as they were.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registry_refusing_deletion_fails_once_and_changes_nothing() {
+    let lab = Lab {
+        up: Registry::start(RegistryOptions::default()),
+        mirror: Registry::start(RegistryOptions {
+            no_delete: true,
+            ..RegistryOptions::default()
+        }),
+        dir: tempfile::tempdir().expect("tempdir"),
+    };
+    retiring_lab(&lab, &lab.mirror.host()).await;
+    let mirror = Fixture::new(&lab.mirror);
+    let before = mirror.listing().await;
+    let lock = std::fs::read(lab.dir.path().join("airlift.lock")).expect("lock");
+    let resources = resources_of(lab.dir.path(), "mirror", "mirror");
+    let out = lab.run(&["delete", "retire"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = lab.run(&["delete", "retire", "--execute"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let err = stderr(&out);
+    // One failed deletion reported, one error with the fix.
+    assert_eq!(err.lines().filter(|l| l.starts_with("failed ")).count(), 1, "{err}");
+    assert!(err.contains("does not allow deleting manifests"), "{err}");
+    assert_eq!(err.matches("REGISTRY_STORAGE_DELETE_ENABLED=true").count(), 1, "{err}");
+    assert!(err.contains("1 deletion(s) failed and 5 did not start"), "{err}");
+    assert_eq!(mirror.listing().await, before);
+    assert_eq!(std::fs::read(lab.dir.path().join("airlift.lock")).expect("lock"), lock);
+    assert_eq!(
+        resources_of(lab.dir.path(), "mirror", "mirror"),
+        resources
+    );
+}
