@@ -1391,8 +1391,14 @@ async fn retiring_lab(lab: &Lab, mirror_host: &str) -> Vec<Pushed> {
             fx.index(&repo, Some("1"), Format::Oci, &["amd64", "arm64"], &[], 512)
                 .await
         } else {
-            fx.image(&repo, Some("1"), Format::Oci, "amd64", &[Layer::Random(512)])
-                .await
+            fx.image(
+                &repo,
+                Some("1"),
+                Format::Oci,
+                "amd64",
+                &[Layer::Random(512)],
+            )
+            .await
         };
         apps.push(p);
     }
@@ -1404,7 +1410,11 @@ async fn retiring_lab(lab: &Lab, mirror_host: &str) -> Vec<Pushed> {
         "images \"apps\" {{\n    image \"{}\"\n    image \"{}\"\n}}\n\n\
          target \"mirror\" \"docker://{mirror_host}/mirror\" {{\n    needs \"apps\"\n}}\n\n\
          delete \"retire\" from=\"mirror\" {{\n    image \"{}\"\n    image \"{}\"\n    image \"{}\"\n}}\n",
-        apps[2].reference, apps[3].reference, apps[0].reference, apps[1].reference, apps[2].reference,
+        apps[2].reference,
+        apps[3].reference,
+        apps[0].reference,
+        apps[1].reference,
+        apps[2].reference,
     );
     std::fs::write(lab.dir.path().join("airlift.kdl"), s).expect("recipe");
     let out = lab.run(&["build"]);
@@ -1437,11 +1447,19 @@ async fn a_killed_delete_execute_completes_on_rerun_and_deletes_nothing_else() {
     let before = mirror.listing().await;
     let out = lab.run(&["delete", "retire"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let text = std::fs::read_to_string(lab.dir.path().join(".airlift/out/mirror/delete/delete-images.txt"))
-        .expect("list");
+    let text = std::fs::read_to_string(
+        lab.dir
+            .path()
+            .join(".airlift/out/mirror/delete/delete-images.txt"),
+    )
+    .expect("list");
     // Two indexes and their four children; app-2 is kept.
     assert_eq!(text.lines().count(), 6, "{text}");
-    assert!(stdout(&out).contains("still used by images set `apps` of target `mirror`"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("still used by images set `apps` of target `mirror`"),
+        "{}",
+        stdout(&out)
+    );
 
     let mut child = Command::new(BIN)
         .args(["--src-tls-verify=false", "--dest-tls-verify=false"])
@@ -1457,7 +1475,10 @@ async fn a_killed_delete_execute_completes_on_rerun_and_deletes_nothing_else() {
             child.try_wait().expect("try_wait").is_none(),
             "--execute finished without reaching the gate"
         );
-        assert!(std::time::Instant::now() < deadline, "no DELETE reached the gate");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no DELETE reached the gate"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     child.kill().expect("SIGKILL");
@@ -1469,16 +1490,35 @@ async fn a_killed_delete_execute_completes_on_rerun_and_deletes_nothing_else() {
     }
     let out = lab.run(&["delete", "retire", "--execute"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("1 already deleted"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("1 already deleted"),
+        "{}",
+        stderr(&out)
+    );
     for p in &apps[..2] {
         let repo = format!("mirror/{}", p.repo);
         for m in std::iter::once(p).chain(&p.children) {
-            assert!(mirror.manifest(&repo, &m.digest).await.is_none(), "{repo}@{} survived", m.digest);
+            assert!(
+                mirror.manifest(&repo, &m.digest).await.is_none(),
+                "{repo}@{} survived",
+                m.digest
+            );
         }
     }
-    let gone: BTreeSet<String> = apps[..2].iter().map(|p| format!("mirror/{}", p.repo)).collect();
-    let expected: Vec<_> = before.iter().filter(|(repo, _, _)| !gone.contains(repo)).cloned().collect();
-    assert_eq!(mirror.listing().await, expected, "more (or less) than the list was deleted");
+    let gone: BTreeSet<String> = apps[..2]
+        .iter()
+        .map(|p| format!("mirror/{}", p.repo))
+        .collect();
+    let expected: Vec<_> = before
+        .iter()
+        .filter(|(repo, _, _)| !gone.contains(repo))
+        .cloned()
+        .collect();
+    assert_eq!(
+        mirror.listing().await,
+        expected,
+        "more (or less) than the list was deleted"
+    );
     for p in &apps[2..] {
         assert_mirrored_at(&lab.mirror.host(), p);
     }
@@ -1486,7 +1526,10 @@ async fn a_killed_delete_execute_completes_on_rerun_and_deletes_nothing_else() {
 
 /// app-2 and app-3 are at `host` with the source's manifest bytes.
 fn assert_mirrored_at(host: &str, p: &Pushed) {
-    let at = format!("{host}/mirror/{}", p.reference.split_once('/').expect("host/").1);
+    let at = format!(
+        "{host}/mirror/{}",
+        p.reference.split_once('/').expect("host/").1
+    );
     assert_eq!(
         skopeo_inspect_raw(&at, &SkopeoAuth::default()).ok(),
         Some(p.manifest.clone()),
@@ -1517,14 +1560,25 @@ async fn a_registry_refusing_deletion_fails_once_and_changes_nothing() {
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     let err = stderr(&out);
     // One failed deletion reported, one error with the fix.
-    assert_eq!(err.lines().filter(|l| l.starts_with("failed ")).count(), 1, "{err}");
-    assert!(err.contains("does not allow deleting manifests"), "{err}");
-    assert_eq!(err.matches("REGISTRY_STORAGE_DELETE_ENABLED=true").count(), 1, "{err}");
-    assert!(err.contains("1 deletion(s) failed and 5 did not start"), "{err}");
-    assert_eq!(mirror.listing().await, before);
-    assert_eq!(std::fs::read(lab.dir.path().join("airlift.lock")).expect("lock"), lock);
     assert_eq!(
-        resources_of(lab.dir.path(), "mirror", "mirror"),
-        resources
+        err.lines().filter(|l| l.starts_with("failed ")).count(),
+        1,
+        "{err}"
     );
+    assert!(err.contains("does not allow deleting manifests"), "{err}");
+    assert_eq!(
+        err.matches("REGISTRY_STORAGE_DELETE_ENABLED=true").count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        err.contains("1 deletion(s) failed and 5 did not start"),
+        "{err}"
+    );
+    assert_eq!(mirror.listing().await, before);
+    assert_eq!(
+        std::fs::read(lab.dir.path().join("airlift.lock")).expect("lock"),
+        lock
+    );
+    assert_eq!(resources_of(lab.dir.path(), "mirror", "mirror"), resources);
 }

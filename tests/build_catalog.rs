@@ -1184,3 +1184,121 @@ target "direct" "docker://{mirror}/direct" {{
         support::sides::resources_of(lab.path(), "direct", "direct"),
     );
 }
+
+/// A catalog delete set removes alpha 1.0.0 (bundle and operator image) once the recipe keeps
+/// alpha from 1.1.0 only, and keeps beta's images, which the other catalog's filter still
+/// needs; the rebuilt catalogs and alpha 1.1.0 are untouched.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_catalog_delete_removes_older_bundles_and_keeps_what_another_filter_needs() {
+    let src = source().await;
+    let recipe = |alpha_min: &str, beta_in_one: bool| {
+        let cat = src.catalog.clone();
+        let beta = if beta_in_one {
+            "    package \"beta\"\n"
+        } else {
+            ""
+        };
+        let alpha_min = alpha_min.to_string();
+        move |mirror: &str| {
+            format!(
+                r#"catalog "one" "{cat}" {{
+    package "alpha" min="{alpha_min}"
+{beta}}}
+
+catalog "two" "{cat}" {{
+    rename "other/test-index" tag="v1-beta"
+    package "beta"
+}}
+
+target "mirror" "docker://{mirror}/mirror" {{
+    needs "one" "two"
+}}
+
+delete "old-alpha" from="mirror" {{
+    catalog "{cat}" {{
+        package "alpha" max="1.0.0"
+        package "beta"
+    }}
+}}
+"#
+            )
+        }
+    };
+    let lab = Lab::new(recipe("1.0.0", true));
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for p in [
+        &src.alpha_old.bundle,
+        &src.alpha_old.operator,
+        &src.beta.bundle,
+    ] {
+        assert!(present(&mirrored(&lab, p)), "{}", mirrored(&lab, p));
+    }
+    // The recipe moves on: alpha from 1.1.0, beta only through catalog `two`.
+    let text = recipe("1.1.0", false)(&lab.mirror.host());
+    std::fs::write(lab.path().join("airlift.kdl"), text).expect("recipe");
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let catalogs = [
+        read_catalog(&lab.mirror, "mirror/catalogs/test-index", "v1").await,
+        read_catalog(&lab.mirror, "mirror/other/test-index", "v1-beta").await,
+    ];
+
+    let out = lab.run(&["delete", "old-alpha"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let list = String::from_utf8_lossy(&out.stdout).into_owned();
+    let deleted: Vec<&str> = list.lines().filter(|l| l.starts_with("delete ")).collect();
+    assert_eq!(deleted.len(), 2, "{list}");
+    let beta_kept: Vec<&str> = list
+        .lines()
+        .filter(|l| l.starts_with("kept ") && l.contains("catalog set `two` of target `mirror`"))
+        .collect();
+    assert_eq!(beta_kept.len(), 2, "{list}");
+    let out = lab.run(&[
+        "delete",
+        "old-alpha",
+        "--execute",
+        "--message-format",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let finished = events
+        .iter()
+        .filter(|e| e["event"] == "manifest-deleted")
+        .count();
+    assert_eq!(finished, 2, "{events:?}");
+    let last = events.last().expect("events");
+    assert_eq!(last["event"], "delete-finished", "{events:?}");
+    assert_eq!(last["deleted"], 2, "{last}");
+    assert_eq!(last["kept"], 2, "{last}");
+    for p in [&src.alpha_old.bundle, &src.alpha_old.operator] {
+        assert!(
+            !present(&mirrored(&lab, p)),
+            "{} survived",
+            mirrored(&lab, p)
+        );
+    }
+    for p in [
+        &src.alpha_new.bundle,
+        &src.alpha_new.operator,
+        &src.beta.bundle,
+        &src.beta.operator,
+    ] {
+        assert!(
+            present(&mirrored(&lab, p)),
+            "{} was deleted",
+            mirrored(&lab, p)
+        );
+    }
+    assert_eq!(
+        [
+            read_catalog(&lab.mirror, "mirror/catalogs/test-index", "v1").await,
+            read_catalog(&lab.mirror, "mirror/other/test-index", "v1-beta").await,
+        ],
+        catalogs
+    );
+}

@@ -975,11 +975,29 @@ async fn delete_retires_the_older_release_and_keeps_what_the_newer_shares() {
     let mirror = Fixture::new(&lab.mirror);
     let before = mirror.listing().await;
 
+    // `plan` shows the pending deletion and writes nothing.
+    let dir = lab.dir.path().join(".airlift/out/mirror/delete");
+    let out = lab.run(&["plan", "retire-4.15.2", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pending: serde_json::Value =
+        serde_json::from_str(stdout(&out).trim()).expect("one JSON object");
+    assert_eq!(pending["event"], "delete-list");
+    assert_eq!(pending["pending"], true);
+    assert_eq!(
+        pending["manifests"].as_array().map(Vec::len),
+        Some(2),
+        "{pending}"
+    );
+    assert!(!dir.exists(), "plan wrote {}", dir.display());
+
     // Phase one: the list, nothing deleted.
     let out = lab.run(&["delete", "retire-4.15.2"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(mirror.listing().await, before, "phase one changed the registry");
-    let dir = lab.dir.path().join(".airlift/out/mirror/delete");
+    assert_eq!(
+        mirror.listing().await,
+        before,
+        "phase one changed the registry"
+    );
     let yaml = std::fs::read_to_string(dir.join("delete-images.yaml")).expect("list written");
     let text = std::fs::read_to_string(dir.join("delete-images.txt")).expect("text written");
     let old_payload = by_digest(&host, "openshift/release-images", &lab.payloads["4.15.2"]);
@@ -1004,7 +1022,11 @@ async fn delete_retires_the_older_release_and_keeps_what_the_newer_shares() {
         yaml.contains("release set `ocp` of target `mirror`"),
         "{yaml}"
     );
-    assert!(stdout(&out).contains(&format!("kept   {cli}")), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!("kept   {cli}")),
+        "{}",
+        stdout(&out)
+    );
 
     // The lock moves (4.15.2 back in the recipe): --execute is refused, naming the change.
     let lock_path = lab.dir.path().join("airlift.lock");
@@ -1014,7 +1036,11 @@ async fn delete_retires_the_older_release_and_keeps_what_the_newer_shares() {
     assert!(out.status.success(), "{}", stderr(&out));
     let out = lab.run(&["delete", "retire-4.15.2", "--execute"]);
     assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
-    assert!(stderr(&out).contains("airlift.lock changed"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("airlift.lock changed"),
+        "{}",
+        stderr(&out)
+    );
     // `+ ocp <payload 4.15.2>` (miette may wrap the reference, never the digest).
     assert!(stderr(&out).contains("+ ocp"), "{}", stderr(&out));
     assert!(
@@ -1022,13 +1048,21 @@ async fn delete_retires_the_older_release_and_keeps_what_the_newer_shares() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(mirror.listing().await, before, "a refused --execute deleted something");
+    assert_eq!(
+        mirror.listing().await,
+        before,
+        "a refused --execute deleted something"
+    );
     // Back to the reviewed lock: --execute deletes exactly the list.
     retiring_recipe(&lab, &host, "4.15.3");
     std::fs::write(&lock_path, &lock).expect("restore lock");
     let out = lab.run(&["delete", "retire-4.15.2", "--execute"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("2 manifest(s) deleted"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("2 manifest(s) deleted"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("garbage-collect"), "{}", stderr(&out));
     assert!(raw(&old_payload).is_none(), "{old_payload} still there");
     assert!(raw(&old_installer).is_none(), "{old_installer} still there");
@@ -1046,11 +1080,19 @@ async fn delete_retires_the_older_release_and_keeps_what_the_newer_shares() {
         )
         .unwrap_or_else(|e| panic!("skopeo copy {reference}: {e}"));
     }
-    assert_eq!(std::fs::read(&lock_path).expect("lock"), lock, "the lock changed");
+    assert_eq!(
+        std::fs::read(&lock_path).expect("lock"),
+        lock,
+        "the lock changed"
+    );
     // A second --execute has nothing left to do, and a build finds nothing missing.
     let out = lab.run(&["delete", "retire-4.15.2", "--execute"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("0 manifest(s) deleted, 2 already deleted"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("0 manifest(s) deleted, 2 already deleted"),
+        "{}",
+        stderr(&out)
+    );
     let out = lab.run(&["build"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("build: 0 copied"), "{}", stderr(&out));

@@ -42,7 +42,12 @@ pub(crate) fn run(global: &GlobalOpts, name: &str, execute: bool) -> CmdResult {
     }
     let d = delete::resolve(&options, name)?;
     let files = delete::write_list(&d)?;
-    print_list(global, &d, false);
+    print_list(
+        global,
+        &d,
+        false,
+        global.report_format() == MessageFormat::Json,
+    );
     if !global.quiet {
         let shown: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
         eprintln!("wrote {}", shown.join(" and "));
@@ -53,11 +58,11 @@ pub(crate) fn run(global: &GlobalOpts, name: &str, execute: bool) -> CmdResult {
     Ok(())
 }
 
-/// Prints a deletion list: JSON (one `delete-list` event on stdout) or one line per manifest
-/// on stdout with a summary on stderr. `pending` marks a list `airlift plan` shows.
-pub(crate) fn print_list(global: &GlobalOpts, d: &Deletion, pending: bool) {
+/// Prints a deletion list: JSON (`json`: one `delete-list` event on stdout) or one line per
+/// manifest on stdout with a summary on stderr. `pending` marks a list `airlift plan` shows.
+pub(crate) fn print_list(global: &GlobalOpts, d: &Deletion, pending: bool, json: bool) {
     let l = &d.list;
-    if global.report_format() == MessageFormat::Json {
+    if json {
         let mut v = serde_json::to_value(l).unwrap_or_default();
         if let Some(o) = v.as_object_mut() {
             o.insert("event".into(), "delete-list".into());

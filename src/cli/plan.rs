@@ -1,6 +1,7 @@
 //! `airlift plan [TARGET…]`: prepare the pipeline and print every task `build` would run and
 //! why, and write the dry-run files `mapping.txt` and `missing.txt` per target. Changes no
-//! registry and writes no lock.
+//! registry and writes no lock. `airlift plan NAME` with a `delete` set's name shows the
+//! deletion it would plan (pending deletions), writing nothing.
 
 use std::fs;
 
@@ -11,6 +12,27 @@ use crate::plan::explain;
 
 pub(crate) fn run(global: &GlobalOpts, targets: &[String], format: PlanFormat) -> CmdResult {
     let options = global.options();
+    if let [name] = targets
+        && crate::recipe::load(&options.recipe).is_ok_and(|r| r.delete(name).is_some())
+    {
+        if format == PlanFormat::Dot {
+            return Err(Failure::new(
+                crate::exit::Exit::Usage,
+                miette::miette!(
+                    help = "use --format text or json to show a pending deletion",
+                    "`{name}` is a delete set: its plan is a list, not a graph"
+                ),
+            ));
+        }
+        let d = pipeline::delete::resolve(&options, name)?;
+        super::delete::print_list(global, &d, true, format == PlanFormat::Json);
+        if !global.quiet {
+            eprintln!(
+                "pending: nothing was written; `airlift delete {name}` writes the list to review"
+            );
+        }
+        return Ok(());
+    }
     let prepared = pipeline::prepare(&options, &Request::new(&options, targets))?;
     super::print_discovery(global, &prepared);
     let plan = &prepared.plan;

@@ -39,6 +39,13 @@ pub enum Event {
         digest: Digest,
         bytes: u64,
     },
+    /// A manifest was deleted (`airlift delete --execute`); `existed` is false when it was
+    /// already gone (a rerun after a crash).
+    ManifestDeleted {
+        job: usize,
+        image: String,
+        existed: bool,
+    },
     /// A job failed; independent jobs go on.
     JobFailed {
         job: usize,

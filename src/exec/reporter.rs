@@ -87,6 +87,13 @@ async fn human(mut rx: UnboundedReceiver<Event>, jobs: usize) {
                     eprintln!("copied {dest}@{digest}");
                 }
             }
+            Event::ManifestDeleted { image, existed, .. } => {
+                images.inc(1);
+                if !terminal {
+                    let how = if existed { "" } else { " (already gone)" };
+                    eprintln!("deleted {image}{how}");
+                }
+            }
             Event::JobFailed { source, error, .. } => {
                 images.inc(1);
                 let line = format!("failed {source}: {error}");

@@ -77,7 +77,10 @@ pub fn resolve(options: &Options, name: &str) -> Result<Deletion, Failure> {
         .cloned()
         .ok_or_else(|| internal(format!("target `{}` vanished", del.from.value)))?;
     let TargetLocation::Registry { registry, .. } = &from.location.value else {
-        return Err(internal(format!("target `{}` is not a registry", from.name.value)));
+        return Err(internal(format!(
+            "target `{}` is not a registry",
+            from.name.value
+        )));
     };
     let registry = registry.clone();
     let at_registry: Vec<String> = session
@@ -94,7 +97,8 @@ pub fn resolve(options: &Options, name: &str) -> Result<Deletion, Failure> {
     notes.extend(std::mem::take(&mut prepared.warnings));
 
     // What the delete set names, resolved as content sets of its target.
-    let (synthetic, reasons) = synthetic_recipe(&prepared.session.recipe, &del, &from, &prepared.goals);
+    let (synthetic, reasons) =
+        synthetic_recipe(&prepared.session.recipe, &del, &from, &prepared.goals);
     let mut goals = plan::expand(&synthetic, std::slice::from_ref(&from.name.value))
         .map_err(|u| internal(format!("delete `{name}` cannot be expanded: {u:?}")))?;
     goals.retain(|g| g.name == from.name.value);
@@ -108,7 +112,10 @@ pub fn resolve(options: &Options, name: &str) -> Result<Deletion, Failure> {
         .collect();
     let real = std::mem::replace(&mut prepared.session.recipe, synthetic);
     let found = {
-        let journal = prepared.journal.lock().map_err(|_| internal("journal lock poisoned"))?;
+        let journal = prepared
+            .journal
+            .lock()
+            .map_err(|_| internal("journal lock poisoned"))?;
         discover(
             &prepared.runtime,
             &prepared.session,
@@ -183,7 +190,9 @@ pub fn resolve(options: &Options, name: &str) -> Result<Deletion, Failure> {
             reason,
         })
         .collect();
-    let lock = std::fs::read(&prepared.session.lock_path).ok().map(|b| Digest::of(&b));
+    let lock = std::fs::read(&prepared.session.lock_path)
+        .ok()
+        .map(|b| Digest::of(&b));
     let list = planned::decide(
         ListHeader {
             delete: name.to_string(),
@@ -194,7 +203,11 @@ pub fn resolve(options: &Options, name: &str) -> Result<Deletion, Failure> {
         &named,
         &needed,
     );
-    let dir = prepared.session.workspace.out_dir(&from.name.value).join("delete");
+    let dir = prepared
+        .session
+        .workspace
+        .out_dir(&from.name.value)
+        .join("delete");
     Ok(Deletion {
         list,
         prepared,
@@ -207,8 +220,8 @@ pub fn resolve(options: &Options, name: &str) -> Result<Deletion, Failure> {
 /// files written.
 pub fn write_list(d: &Deletion) -> Result<Vec<PathBuf>, Failure> {
     std::fs::create_dir_all(&d.dir).map_err(Failure::io)?;
-    let yaml = crate::resources::to_yaml(LIST_FILE, &d.list)
-        .map_err(|e| internal(e.to_string()))?;
+    let yaml =
+        crate::resources::to_yaml(LIST_FILE, &d.list).map_err(|e| internal(e.to_string()))?;
     let mut text = String::new();
     for e in &d.list.manifests {
         text.push_str(&e.image);
@@ -251,7 +264,10 @@ pub fn execute_list(
 ) -> Result<Executed, Failure> {
     let mut d = resolve(options, name)?;
     let path = d.dir.join(LIST_FILE);
-    let again = format!("run `airlift delete {name}`, review {}, then `airlift delete {name} --execute`", path.display());
+    let again = format!(
+        "run `airlift delete {name}`, review {}, then `airlift delete {name} --execute`",
+        path.display()
+    );
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(_) => {
@@ -268,7 +284,11 @@ pub fn execute_list(
     let reviewed: DeletionList = serde_saphyr::from_str(&text).map_err(|e| {
         Failure::new(
             Exit::InvalidInput,
-            miette::miette!(help = again.clone(), "{} is not a deletion list: {e}", path.display()),
+            miette::miette!(
+                help = again.clone(),
+                "{} is not a deletion list: {e}",
+                path.display()
+            ),
         )
     })?;
     if reviewed.delete != name {
@@ -283,7 +303,10 @@ pub fn execute_list(
         ));
     }
     if reviewed.lock != d.list.lock {
-        let old = LockFile::read(&d.dir.join(LOCK_COPY)).ok().flatten().unwrap_or_default();
+        let old = LockFile::read(&d.dir.join(LOCK_COPY))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         let new = d.prepared.old_lock.clone().unwrap_or_default();
         let diff = LockFile::diff(&old, &new).render();
         return Err(Failure::new(
@@ -307,7 +330,11 @@ pub fn execute_list(
         ));
     }
     let tasks = {
-        let journal = d.prepared.journal.lock().map_err(|_| internal("journal lock poisoned"))?;
+        let journal = d
+            .prepared
+            .journal
+            .lock()
+            .map_err(|_| internal("journal lock poisoned"))?;
         planned::tasks(&reviewed, &*journal)
     };
     let already = tasks.iter().filter(|t| t.freshness.is_fresh()).count();
@@ -317,9 +344,13 @@ pub fn execute_list(
         ..Plan::default()
     };
     // The target's cluster resources, rendered again once the deletions are done.
-    if let Some(render) = d.prepared.plan.tasks.iter().find(|t| {
-        t.target == reviewed.target && matches!(t.kind, TaskKind::RenderResources(_))
-    }) {
+    if let Some(render) = d
+        .prepared
+        .plan
+        .tasks
+        .iter()
+        .find(|t| t.target == reviewed.target && matches!(t.kind, TaskKind::RenderResources(_)))
+    {
         let mut render = render.clone();
         render.deps = ids;
         render.after = Vec::new();
@@ -505,7 +536,13 @@ fn needed_refs(prepared: &Prepared, registry: &str) -> Vec<(ImageRef, String, Ve
             let kind = recipe.content_set(&i.set).map_or("content", |s| s.kind());
             let who = format!("{kind} set `{}` of target `{}`", i.set, g.name);
             let mut expected = recorded(&dest);
-            expected.extend(prepared.discovery.images.get(&i.origin).map(|r| r.digest.clone()));
+            expected.extend(
+                prepared
+                    .discovery
+                    .images
+                    .get(&i.origin)
+                    .map(|r| r.digest.clone()),
+            );
             out.push((dest, who, expected));
         }
         for c in &g.catalogs {
@@ -558,9 +595,10 @@ async fn look_up(client: &RegistryClient, dest: &ImageRef) -> Result<Option<Held
             .manifests
             .into_iter()
             .map(|c| {
-                let platform = c
-                    .platform
-                    .map_or_else(|| "unknown".to_string(), |p| format!("{}/{}", p.os, p.architecture));
+                let platform = c.platform.map_or_else(
+                    || "unknown".to_string(),
+                    |p| format!("{}/{}", p.os, p.architecture),
+                );
                 (c.digest, platform)
             })
             .collect()

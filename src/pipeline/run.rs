@@ -176,7 +176,12 @@ pub fn execute(
             let (sink, reporter) = if options.quiet && format == MessageFormat::Human {
                 (exec::EventSink::discard(), None)
             } else {
-                let images = plan.dirty().filter(|t| t.kind.writes_image()).count();
+                let images = plan
+                    .dirty()
+                    .filter(|t| {
+                        t.kind.writes_image() || matches!(t.kind, plan::TaskKind::Delete(_))
+                    })
+                    .count();
                 let (s, r) = Reporter::start(format, images);
                 (s, Some(r))
             };

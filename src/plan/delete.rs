@@ -132,7 +132,9 @@ pub fn decide(header: ListHeader, named: &[Named], needed: &Needed) -> DeletionL
             continue;
         };
         let repo = n.dest.repository().to_string();
-        let acc = found.entry((repo.clone(), held.digest.clone())).or_default();
+        let acc = found
+            .entry((repo.clone(), held.digest.clone()))
+            .or_default();
         if let Some(tag) = n.dest.tag() {
             acc.tags.insert(tag.to_string());
         }
@@ -192,7 +194,11 @@ pub fn changes(reviewed: &DeletionList, fresh: &DeletionList) -> Vec<String> {
         ));
         return out;
     }
-    let listed: BTreeSet<&str> = reviewed.manifests.iter().map(|e| e.image.as_str()).collect();
+    let listed: BTreeSet<&str> = reviewed
+        .manifests
+        .iter()
+        .map(|e| e.image.as_str())
+        .collect();
     let kept: BTreeMap<&str, &KeptEntry> =
         fresh.kept.iter().map(|k| (k.image.as_str(), k)).collect();
     for e in &reviewed.manifests {
@@ -239,7 +245,14 @@ pub fn tasks(list: &DeletionList, state: &dyn RecordedState) -> Vec<Task> {
             tags: e.tags.clone(),
         });
         let key = kind.key();
-        let fresh = freshness(&kind, &key, None, state, &discovery, &PlanOptions::default());
+        let fresh = freshness(
+            &kind,
+            &key,
+            None,
+            state,
+            &discovery,
+            &PlanOptions::default(),
+        );
         let id = id_of(&e.image);
         let mut deps: Vec<TaskId> = e
             .parents
@@ -307,12 +320,21 @@ mod tests {
         };
         let named = [
             named("h:5000/m/app:1", "image app:1", Some(index)),
-            named("h:5000/m/rel:1-cli", "release 1 component cli", Some(shared.clone())),
+            named(
+                "h:5000/m/rel:1-cli",
+                "release 1 component cli",
+                Some(shared.clone()),
+            ),
             named("h:5000/m/gone:1", "image gone:1", None),
         ];
         let mut needed = Needed::new();
         // The newer release tags the same cli manifest; another set needs the arm64 child.
-        need(&mut needed, &"h:5000/m/rel:2-cli".parse().unwrap(), &shared, "release set `ocp` of target `mirror`");
+        need(
+            &mut needed,
+            &"h:5000/m/rel:2-cli".parse().unwrap(),
+            &shared,
+            "release set `ocp` of target `mirror`",
+        );
         needed
             .entry(("h:5000/m/app".into(), d(3)))
             .or_default()
@@ -334,8 +356,10 @@ mod tests {
             .map(|k| (k.image.as_str(), k.used_by.as_slice()))
             .collect();
         assert_eq!(kept.len(), 2, "{kept:?}");
-        assert!(kept.iter().any(|(i, u)| i.ends_with(&d(9).to_string())
-            && u[0].contains("release set `ocp`")));
+        assert!(
+            kept.iter()
+                .any(|(i, u)| i.ends_with(&d(9).to_string()) && u[0].contains("release set `ocp`"))
+        );
         assert!(kept.iter().any(|(i, _)| i.ends_with(&d(3).to_string())));
         assert_eq!(list.absent, ["h:5000/m/gone:1"]);
     }
@@ -356,7 +380,11 @@ mod tests {
         ];
         let reviewed = decide(header(), &both[..1], &Needed::new());
         // Same names, the first one deleted meanwhile (a crashed run): no change.
-        let later = decide(header(), &[named("h:5000/m/a:1", "a", None)], &Needed::new());
+        let later = decide(
+            header(),
+            &[named("h:5000/m/a:1", "a", None)],
+            &Needed::new(),
+        );
         assert!(changes(&reviewed, &later).is_empty());
         // More to delete than reviewed.
         let more = decide(header(), &both, &Needed::new());
@@ -365,7 +393,12 @@ mod tests {
         assert!(c[0].contains(&format!("h:5000/m/b@{}", d(2))), "{c:?}");
         // Now needed by another set.
         let mut needed = Needed::new();
-        need(&mut needed, &"h:5000/m/a:2".parse().unwrap(), &a, "images set `x` of target `mirror`");
+        need(
+            &mut needed,
+            &"h:5000/m/a:2".parse().unwrap(),
+            &a,
+            "images set `x` of target `mirror`",
+        );
         let c = changes(&reviewed, &decide(header(), &both[..1], &needed));
         assert_eq!(c.len(), 1, "{c:?}");
         assert!(c[0].contains("now still used by images set `x`"), "{c:?}");
@@ -399,7 +432,14 @@ mod tests {
             .iter()
             .find(|x| x.id.as_str().ends_with(&d(2).to_string()))
             .unwrap();
-        assert_eq!(child.deps, [TaskId::new(KindName::Delete, "mirror", &format!("h:5000/m/app@{}", d(1)))]);
+        assert_eq!(
+            child.deps,
+            [TaskId::new(
+                KindName::Delete,
+                "mirror",
+                &format!("h:5000/m/app@{}", d(1))
+            )]
+        );
         let root = t
             .iter()
             .find(|x| x.id.as_str().ends_with(&d(5).to_string()))

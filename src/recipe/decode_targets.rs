@@ -14,8 +14,8 @@ use super::decode_values::{
 };
 use super::diagnostics::suggest;
 use super::model::{
-    Delete, DeleteCatalog, DeleteRelease, MirrorScope, MirrorSourcePolicy, Need, Spanned, Target, TargetLocation,
-    Trust,
+    Delete, DeleteCatalog, DeleteRelease, MirrorScope, MirrorSourcePolicy, Need, Spanned, Target,
+    TargetLocation, Trust,
 };
 use super::size::{ByteSize, SizeError};
 use crate::oci::Repository;

@@ -20,9 +20,9 @@ pub use diagnostics::{ErrorClass, FileId, RecipeError, RecipeErrors, SourceFile}
 pub use load::{load, parse_str};
 pub use model::{
     CatalogRename, CatalogSet, CatalogSource, ContentSet, DEFAULT_GRAPH_BASE_IMAGE, Delete,
-    DeleteCatalog, DeleteRelease, GraphBase, HelmChart, HelmLocal, HelmRepository, HelmSet, ImageSet, MirrorScope,
-    MirrorSourcePolicy, Need, Origin, Package, PackageChannel, Recipe, ReleaseChannel, ReleaseSet,
-    Spanned, Target, TargetLocation, Trust,
+    DeleteCatalog, DeleteRelease, GraphBase, HelmChart, HelmLocal, HelmRepository, HelmSet,
+    ImageSet, MirrorScope, MirrorSourcePolicy, Need, Origin, Package, PackageChannel, Recipe,
+    ReleaseChannel, ReleaseSet, Spanned, Target, TargetLocation, Trust,
 };
 pub use size::{ByteSize, SizeError, UNITS};
 

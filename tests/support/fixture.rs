@@ -491,7 +491,10 @@ impl Fixture {
     /// catalog API, every tag and the sha256 of the manifest it names.
     pub async fn listing(&self) -> Vec<(String, String, String)> {
         let r = self
-            .auth(self.client.get(format!("{}/v2/_catalog?n=10000", self.base)))
+            .auth(
+                self.client
+                    .get(format!("{}/v2/_catalog?n=10000", self.base)),
+            )
             .send()
             .await
             .expect("GET catalog");

@@ -12,7 +12,7 @@
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Check, Inputs, Kind, Output, RunCx, TaskError, reported};
+use super::{Check, Inputs, Kind, Output, RunCx, TaskError};
 use crate::exit::Exit;
 use crate::oci::{Digest, ImageRef};
 use crate::plan::TaskKey;
@@ -62,13 +62,21 @@ impl Kind for DeleteSpec {
     }
 
     async fn run(&self, cx: &RunCx<'_>, inputs: &Inputs<'_>) -> Result<Output, TaskError> {
+        use crate::exec::Event;
         let client = &cx.sides.dest;
-        let failed = |e: crate::registry::RegistryError| {
-            let exit = Exit::Remote;
-            TaskError::from_diagnostic(exit, &e)
-        };
+        let failed =
+            |e: crate::registry::RegistryError| TaskError::from_diagnostic(Exit::Remote, &e);
+        let image = self.manifest.to_string();
+        cx.events.send(Event::JobStarted {
+            job: inputs.job,
+            source: image.clone(),
+            dest: image.clone(),
+        });
         let work = async {
-            client.delete_manifest(&self.manifest).await.map_err(failed)?;
+            let existed = client
+                .delete_manifest(&self.manifest)
+                .await
+                .map_err(failed)?;
             let digest = self.digest();
             for tag in &self.tags {
                 let tagged = self.manifest.repository().with_tag(tag);
@@ -78,18 +86,28 @@ impl Kind for DeleteSpec {
                     client.delete_manifest(&tagged).await.map_err(failed)?;
                 }
             }
-            Ok(Output {
-                digest,
-                counts: Counts::default(),
-            })
+            Ok::<bool, TaskError>(existed)
         };
-        reported(
-            cx,
-            inputs.job,
-            self.manifest.to_string(),
-            format!("deleted {}", self.manifest),
-            work,
-        )
-        .await
+        match work.await {
+            Ok(existed) => {
+                cx.events.send(Event::ManifestDeleted {
+                    job: inputs.job,
+                    image,
+                    existed,
+                });
+                Ok(Output {
+                    digest: self.digest(),
+                    counts: Counts::default(),
+                })
+            }
+            Err(e) => {
+                cx.events.send(Event::JobFailed {
+                    job: inputs.job,
+                    source: image,
+                    error: e.message.clone(),
+                });
+                Err(e)
+            }
+        }
     }
 }
