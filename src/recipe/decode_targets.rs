@@ -353,7 +353,9 @@ pub(crate) fn delete(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Delete> {
     let mut releases = Vec::new();
     let mut catalogs = Vec::new();
     let mut images = Vec::new();
+    let mut entries = 0;
     for child in children(ctx, node, &["release", "catalog", "image"]) {
+        entries += 1;
         if child.name().value() == "catalog" {
             catalogs.extend(delete_catalog(ctx, child));
             continue;
@@ -386,7 +388,8 @@ pub(crate) fn delete(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Delete> {
         ctx.push(e);
         return None;
     };
-    if releases.is_empty() && catalogs.is_empty() && images.is_empty() {
+    // An entry that is there but invalid has its own error.
+    if entries == 0 {
         let e = ctx
             .error(
                 name.span,

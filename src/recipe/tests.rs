@@ -219,6 +219,24 @@ fn trust_and_delete_rules() {
         "{EXTRAS}delete \"x\" from=\"extras\" {{ image \"a.example/b:1\" }}"
     ));
     assert!(e[0].0.contains("is a content set"), "{e:?}");
+    let t = "target \"m\" \"docker://h:5000/m\" { needs \"extras\" }\n";
+    let r = ok(&format!(
+        "{EXTRAS}{t}delete \"x\" from=\"m\" {{ catalog \"q.example/i:v1\" {{ package \"a\" max=\"1.2.0\"; package \"b\" {{ channel \"stable\" max=\"2.0.0\" }} }} }}"
+    ));
+    let c = &r.deletes[0].catalogs[0];
+    assert_eq!(c.source.value.to_string(), "q.example/i:v1");
+    assert_eq!(c.packages.len(), 2);
+    assert_eq!(c.packages[1].channels[0].name.value, "stable");
+    // A catalog entry must name packages, with the package rules of a catalog set.
+    let e = errors(&format!(
+        "{EXTRAS}{t}delete \"x\" from=\"m\" {{ catalog \"q.example/i:v1\" }}"
+    ));
+    assert!(e[0].0.contains("names no package"), "{e:?}");
+    assert!(e[0].1.as_deref().is_some_and(|h| h.contains("package")), "{e:?}");
+    let e = errors(&format!(
+        "{EXTRAS}{t}delete \"x\" from=\"m\" {{ catalog \"q.example/i:v1\" {{ package \"a\" min=\"1.0.0\" {{ channel \"s\" }} }} }}"
+    ));
+    assert!(e[0].0.contains("cannot be combined with channels"), "{e:?}");
 }
 
 #[test]
