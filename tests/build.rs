@@ -1381,7 +1381,8 @@ async fn archives_apply_in_sequence_and_since_writes_one_that_restores_alone() {
 }
 
 /// Four apps at the source (app-0 and app-1 two-platform indexes), built into `mirror_host`;
-/// the recipe then keeps app-2 and app-3 and retires app-0, app-1 and app-2.
+/// the recipe then keeps app-2 and app-3 and retires app-0, app-1 (named by digest, mirrored by
+/// tag) and app-2.
 async fn retiring_lab(lab: &Lab, mirror_host: &str) -> Vec<Pushed> {
     let fx = Fixture::new(&lab.up);
     let mut apps = Vec::new();
@@ -1413,7 +1414,7 @@ async fn retiring_lab(lab: &Lab, mirror_host: &str) -> Vec<Pushed> {
         apps[2].reference,
         apps[3].reference,
         apps[0].reference,
-        apps[1].reference,
+        apps[1].by_digest(&lab.up.host()),
         apps[2].reference,
     );
     std::fs::write(lab.dir.path().join("airlift.kdl"), s).expect("recipe");

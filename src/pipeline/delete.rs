@@ -135,17 +135,23 @@ pub fn resolve(options: &Options, name: &str) -> Result<Deletion, Failure> {
     notes.extend(found.said.notes);
     notes.extend(found.said.warnings);
     let (expanded, _) = plan::expand_items(&goals, &found.discovery, &[]);
-    let mut named: Vec<(ImageRef, String)> = Vec::new();
+    // (name at the target, why, what to look up): an image named by digest is looked up by
+    // that digest, whatever tag it was mirrored under.
+    let mut named: Vec<(ImageRef, String, ImageRef)> = Vec::new();
     for g in &expanded {
         for i in &g.items {
             if let Ok(dest) = i.dest(&g.dest) {
-                named.push((dest, reason_of(i, &reasons)));
+                named.push((dest.clone(), reason_of(i, &reasons), dest));
             }
         }
     }
     for (g, i) in &images {
         if let Ok(dest) = i.dest(&g.dest) {
-            named.push((dest, format!("image {}", i.origin)));
+            let lookup = match i.origin.digest() {
+                Some(d) => dest.repository().with_digest(d.clone()),
+                None => dest.clone(),
+            };
+            named.push((dest, format!("image {}", i.origin), lookup));
         }
     }
 
@@ -153,7 +159,7 @@ pub fn resolve(options: &Options, name: &str) -> Result<Deletion, Failure> {
     // repositories the delete set touches.
     let repos: BTreeSet<String> = named
         .iter()
-        .map(|(d, _)| d.repository().to_string())
+        .map(|(d, _, _)| d.repository().to_string())
         .collect();
     let needs = needed_refs(&prepared, &registry)
         .into_iter()
@@ -161,7 +167,7 @@ pub fn resolve(options: &Options, name: &str) -> Result<Deletion, Failure> {
         .collect::<Vec<_>>();
 
     // Look everything up at the target, once per reference.
-    let mut refs: BTreeSet<ImageRef> = named.iter().map(|(d, _)| d.clone()).collect();
+    let mut refs: BTreeSet<ImageRef> = named.iter().map(|(_, _, l)| l.clone()).collect();
     refs.extend(needs.iter().map(|(d, _, _)| d.clone()));
     let client = prepared.session.sides(options)?.dest;
     let held = prepared
@@ -184,8 +190,8 @@ pub fn resolve(options: &Options, name: &str) -> Result<Deletion, Failure> {
     }
     let named: Vec<Named> = named
         .into_iter()
-        .map(|(dest, reason)| Named {
-            held: held.get(&dest).cloned().flatten(),
+        .map(|(dest, reason, lookup)| Named {
+            held: held.get(&lookup).cloned().flatten(),
             dest,
             reason,
         })
