@@ -232,7 +232,10 @@ fn trust_and_delete_rules() {
         "{EXTRAS}{t}delete \"x\" from=\"m\" {{ catalog \"q.example/i:v1\" }}"
     ));
     assert!(e[0].0.contains("names no package"), "{e:?}");
-    assert!(e[0].1.as_deref().is_some_and(|h| h.contains("package")), "{e:?}");
+    assert!(
+        e[0].1.as_deref().is_some_and(|h| h.contains("package")),
+        "{e:?}"
+    );
     let e = errors(&format!(
         "{EXTRAS}{t}delete \"x\" from=\"m\" {{ catalog \"q.example/i:v1\" {{ package \"a\" min=\"1.0.0\" {{ channel \"s\" }} }} }}"
     ));
