@@ -1302,3 +1302,58 @@ delete "old-alpha" from="mirror" {{
         catalogs
     );
 }
+
+/// An oc-mirror ImageSetConfiguration imported with `airlift import` plans what oc-mirror's
+/// documented filtering selects: a package `minVersion` keeps the default channel from that
+/// version (scenario 5), named bundles keep exactly those (scenario 14); nothing else of the
+/// catalog is copied.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_imported_image_set_plans_what_oc_mirror_selects() {
+    let src = source().await;
+    let lab = Lab::new(one_package(&src.catalog, "alpha"));
+    let isc = format!(
+        "kind: ImageSetConfiguration\napiVersion: mirror.openshift.io/v2alpha1\nmirror:\n  operators:\n  - catalog: {}\n    packages:\n    - name: alpha\n      minVersion: 1.1.0\n    - name: beta\n      bundles:\n      - name: beta.v2.0.0\n",
+        src.catalog
+    );
+    std::fs::write(lab.path().join("isc.yaml"), isc).expect("isc");
+    let to = format!("docker://{}/mirror", lab.mirror.host());
+    let out = lab.run(&[
+        "import",
+        "isc.yaml",
+        "-o",
+        "airlift.kdl",
+        "--force",
+        "--to",
+        &to,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = lab.run(&["plan", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("plan json");
+    let copied: BTreeSet<String> = doc["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter(|t| t["kind"]["kind"] == "copy")
+        .filter_map(|t| t["kind"]["origin"].as_str().map(str::to_string))
+        .collect();
+    let host = src.reg.host();
+    let want: BTreeSet<String> = [
+        &src.alpha_new.bundle,
+        &src.alpha_new.operator,
+        &src.beta.bundle,
+        &src.beta.operator,
+    ]
+    .iter()
+    .map(|p| p.by_digest(&host))
+    .collect();
+    assert_eq!(copied, want);
+    // `-f isc.yaml` is recognised and answered with the import command.
+    let out = lab.run(&["plan", "-f", "isc.yaml"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("airlift import isc.yaml"),
+        "{}",
+        stderr(&out)
+    );
+}

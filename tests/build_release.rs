@@ -1097,3 +1097,39 @@ async fn delete_retires_the_older_release_and_keeps_what_the_newer_shares() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("build: 0 copied"), "{}", stderr(&out));
 }
+
+/// An imported ImageSetConfiguration (channel with minVersion and maxVersion, oc-mirror v2)
+/// plans both releases of the range, payloads and components, under oc-mirror's names; the
+/// update service comes from UPDATE_URL_OVERRIDE, as with oc-mirror.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_imported_image_set_plans_the_releases_oc_mirror_selects() {
+    let lab = Lab::new().await;
+    let isc = "kind: ImageSetConfiguration\napiVersion: mirror.openshift.io/v2alpha1\nmirror:\n  platform:\n    channels:\n    - name: stable-4.15\n      minVersion: 4.15.2\n      maxVersion: 4.15.3\n";
+    std::fs::write(lab.dir.path().join("isc.yaml"), isc).expect("isc");
+    let to = format!("docker://{}/mirror", lab.mirror.host());
+    let out = lab.run(&["import", "isc.yaml", "-o", "airlift.kdl", "--to", &to]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = Command::new(BIN)
+        .args(["--src-tls-verify=false", "plan", "--format", "json"])
+        .current_dir(lab.dir.path())
+        .env("UPDATE_URL_OVERRIDE", lab.server.url())
+        .output()
+        .expect("run airlift");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("plan json");
+    let dests: std::collections::BTreeSet<String> = doc["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter(|t| t["kind"]["kind"] == "copy")
+        .filter_map(|t| t["kind"]["dest"].as_str().map(str::to_string))
+        .collect();
+    let mut want = std::collections::BTreeSet::new();
+    for v in ["4.15.2", "4.15.3"] {
+        want.insert(lab.payload_dest(v));
+        for c in ["cli", "installer"] {
+            want.insert(lab.component_dest(v, c));
+        }
+    }
+    assert_eq!(dests, want);
+}

@@ -6,6 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod support;
+
 use airlift::resources::{convert_icsp, convert_icsp_objects};
 
 fn fixture(name: &str) -> PathBuf {
@@ -173,4 +175,58 @@ fn an_unreadable_file_exits_10() {
     let out = airlift(&["convert-icsp", "does-not-exist.yaml"], dir.path());
     assert_eq!(out.status.code(), Some(10));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does-not-exist.yaml"));
+}
+
+/// `oc get imagecontentsourcepolicy -o yaml | airlift convert-icsp -`: the `kind: List` that
+/// `oc get` prints, read from stdin, becomes one file of three ImageDigestMirrorSets that the
+/// CRD accepts.
+#[test]
+fn a_list_from_oc_get_on_stdin_converts_every_item() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_airlift"))
+        .args(["convert-icsp", "-", "--dest-dir", "out"])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run airlift");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(read("list.yaml").as_bytes())
+        .expect("pipe");
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = dir.path().join("out/imagedigestmirrorset_release-0.yaml");
+    let text = fs::read_to_string(&written).expect("one file named after the first item");
+    assert_eq!(
+        text.matches("kind: ImageDigestMirrorSet").count(),
+        3,
+        "{text}"
+    );
+    for name in ["release-0", "release-1", "operator-0"] {
+        assert!(text.contains(&format!("name: {name}\n")), "{text}");
+    }
+    assert!(
+        !text.contains("kind: List") && !text.contains("resourceVersion"),
+        "{text}"
+    );
+    // One document per file for the validator.
+    let docs: Vec<PathBuf> = text
+        .split("\n---\n")
+        .enumerate()
+        .map(|(i, doc)| {
+            let p = dir.path().join(format!("idms-{i}.yaml"));
+            fs::write(&p, doc).expect("write");
+            p
+        })
+        .collect();
+    support::crds::assert_valid(&docs);
 }

@@ -97,3 +97,66 @@ fn design_example_is_the_design_documents_example() {
         vec!["ocp".to_string()]
     );
 }
+
+/// The import corpus: every oc-mirror image set under `tests/fixtures/isc/` becomes a recipe
+/// that loads (the importer parses what it writes; this loads it again from disk, includes
+/// and all), snapshotted with its warnings and their lines. A delete is imported against a
+/// registry target, the others into archives.
+#[test]
+fn imported_image_sets() {
+    use airlift::import::{Direction, import};
+    settings().bind(|| {
+        insta::glob!("../tests/fixtures/isc", "*.yaml", |path| {
+            let rel = relative(path);
+            let text = std::fs::read_to_string(path).expect("fixture");
+            let to = if text.contains("kind: DeleteImageSetConfiguration") {
+                Direction::Registry("docker://registry.example.com:5000/mirror".into())
+            } else {
+                Direction::Archive("file://mirror".into())
+            };
+            let name = rel.display().to_string();
+            let imported = import(&text, &name, &to)
+                .unwrap_or_else(|e| panic!("{name} should import:\n{:?}", miette::Report::new(e)));
+            let dir = tempfile::tempdir().expect("tempdir");
+            let recipe = dir.path().join("airlift.kdl");
+            std::fs::write(&recipe, &imported.recipe).expect("write");
+            if let Err(e) = airlift::recipe::load(&recipe) {
+                panic!(
+                    "{name}: the imported recipe does not load:\n{}",
+                    e.render_plain(100)
+                );
+            }
+            let mut shown = imported.recipe.clone();
+            shown.push_str("\n---- warnings ----\n");
+            for w in &imported.warnings {
+                let line = w.line.map_or_else(|| "-".to_string(), |l| l.to_string());
+                shown.push_str(&format!("{line}: {}\n", w.message));
+            }
+            insta::assert_snapshot!("import", shown);
+        });
+    });
+}
+
+/// Inputs that cannot be imported: each diagnostic names the place (line and column, with the
+/// YAML source) and what to do.
+#[test]
+fn image_sets_that_cannot_be_imported() {
+    use airlift::import::{Direction, import};
+    settings().bind(|| {
+        insta::glob!("../tests/fixtures/isc/bad", "*.yaml", |path| {
+            let rel = relative(path);
+            let text = std::fs::read_to_string(path).expect("fixture");
+            let to = Direction::Archive("file://mirror".into());
+            let e = match import(&text, &rel.display().to_string(), &to) {
+                Ok(_) => panic!("{} should not import", rel.display()),
+                Err(e) => e,
+            };
+            let mut out = String::new();
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+                .with_width(100)
+                .render_report(&mut out, &e)
+                .expect("render");
+            insta::assert_snapshot!("import-error", out);
+        });
+    });
+}

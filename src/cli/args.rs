@@ -217,8 +217,22 @@ pub enum Command {
     },
     /// Show what changes between two lock files.
     Diff { old: PathBuf, new: PathBuf },
-    /// Convert an oc-mirror ImageSetConfiguration to a recipe (not available yet: exit 4).
-    Import { file: PathBuf },
+    /// Convert an oc-mirror ImageSetConfiguration or DeleteImageSetConfiguration (v1alpha2,
+    /// v2alpha1) to a recipe; what cannot be carried over is a warning naming its line.
+    Import {
+        /// The YAML file (`-` reads stdin).
+        file: PathBuf,
+        /// Write the recipe here (default: stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// The target: `docker://HOST[:PORT]/NAMESPACE` (mirror-to-mirror, and where a delete
+        /// deletes from) or `file://DIR` (mirror-to-disk archives; the default, `file://mirror`).
+        #[arg(long, value_name = "URL")]
+        to: Option<String>,
+        /// Overwrite an existing --output file.
+        #[arg(long)]
+        force: bool,
+    },
     /// Convert ImageContentSourcePolicy files to ImageDigestMirrorSet.
     ConvertIcsp {
         files: Vec<PathBuf>,
@@ -346,13 +360,15 @@ impl Cli {
                 package.as_deref(),
             ),
             Command::Describe { dir, format } => super::describe::run(dir, *format),
+            Command::Import {
+                file,
+                output,
+                to,
+                force,
+            } => super::import::run(&self.global, file, output.as_deref(), to.as_deref(), *force),
             Command::Delete { name, execute } => super::delete::run(&self.global, name, *execute),
             Command::ConvertIcsp { files, dest_dir } => {
                 super::convert_icsp::run(files, dest_dir.as_deref())
-            }
-            _ => {
-                let name = self.command.name();
-                Err(Failure::not_available(&format!("airlift {name}")))
             }
         }
     }

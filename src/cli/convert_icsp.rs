@@ -1,5 +1,6 @@
 //! `airlift convert-icsp FILE… [--dest-dir DIR]`: ImageContentSourcePolicy files →
-//! ImageDigestMirrorSet files, like `oc adm migrate icsp`: one
+//! ImageDigestMirrorSet files, like `oc adm migrate icsp` (`-` reads stdin, so
+//! `oc get imagecontentsourcepolicy -o yaml | airlift convert-icsp -` works): one
 //! `imagedigestmirrorset_<name>.yaml` per input file, `<name>` being its first object's name.
 //!
 //! Reads every input and converts it before writing anything, so a bad file leaves the
@@ -38,7 +39,19 @@ pub(crate) fn run(files: &[PathBuf], dest_dir: Option<&Path>) -> CmdResult {
     let mut errors = Vec::new();
     for file in files {
         let shown = file.display().to_string();
-        let text = fs::read_to_string(file).map_err(|e| {
+        let text = if shown == "-" {
+            let mut t = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut t).map_err(|e| {
+                Failure::new(
+                    Exit::Io,
+                    miette::miette!(help = "pipe YAML text into it", "could not read stdin: {e}"),
+                )
+            })?;
+            Ok(t)
+        } else {
+            fs::read_to_string(file)
+        };
+        let text = text.map_err(|e| {
             Failure::new(
                 Exit::Io,
                 miette::miette!(

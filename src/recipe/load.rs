@@ -22,9 +22,30 @@ pub fn load(path: &Path) -> Result<Recipe, RecipeErrors> {
             "check the path, pass another recipe with -f FILE, or run `airlift init` to write a starter airlift.kdl",
         ))
     })?;
+    if let Some(kind) = crate::import::is_image_set(&text) {
+        return Err(RecipeErrors::single(foreign(path, text, kind)));
+    }
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let canonical = fs::canonicalize(path).ok();
     build(SourceFile::new(path, text), canonical, base)
+}
+
+/// An oc-mirror image set given where a recipe was expected: say so, at its `kind:` line, with
+/// the import command.
+fn foreign(path: &Path, text: String, kind: &str) -> RecipeError {
+    let at = text.find(kind).unwrap_or(0);
+    let shown = path.display().to_string();
+    let src = SourceFile::new(path, text);
+    RecipeError::at(
+        0,
+        &src,
+        (at, kind.len()).into(),
+        "an oc-mirror image set",
+        format!("{shown} is an oc-mirror {kind}, not an airlift recipe (KDL)"),
+    )
+    .help(format!(
+        "convert it once with `airlift import {shown} -o airlift.kdl` (add --to docker://HOST/NS or --to file://DIR for the target), then use the recipe"
+    ))
 }
 
 /// Parses and validates recipe text; `include` paths resolve against the current directory.

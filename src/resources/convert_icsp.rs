@@ -6,7 +6,8 @@
 //! except what the API server wrote about the old object: `status`, `creationTimestamp`,
 //! `generation`, `managedFields`, `resourceVersion`, `selfLink`, `uid` and the
 //! `kubectl.kubernetes.io/last-applied-configuration` annotation.
-//! Keys are written sorted. Multi-document input is supported. Malformed input is reported as a
+//! Keys are written sorted. Multi-document input is supported, and so is `kind: List` (what
+//! `oc get imagecontentsourcepolicy -o yaml` prints): each item is converted. Malformed input is reported as a
 //! miette diagnostic pointing at the offending node, e.g.
 //! `spec.repositoryDigestMirrors[1].source: missing`. Pure: the caller reads and writes files.
 
@@ -98,6 +99,31 @@ struct Shape {
     kind: Option<Spanned<Value>>,
     metadata: Option<Spanned<MetaShape>>,
     spec: Option<Spanned<SpecShape>>,
+    /// `kind: List` (what `oc get imagecontentsourcepolicy -o yaml` prints): its objects.
+    items: Option<Vec<Shape>>,
+}
+
+/// A `kind: List` document's objects in place of the document; other documents as they are.
+fn flatten_lists(values: Vec<Value>, shapes: Vec<Shape>) -> (Vec<Value>, Vec<Shape>) {
+    let mut vs = Vec::new();
+    let mut ss = Vec::new();
+    for (mut v, mut s) in values.into_iter().zip(shapes) {
+        let is_list = s
+            .kind
+            .as_ref()
+            .is_some_and(|k| k.value.as_str() == Some("List"));
+        match (is_list, s.items.take(), v.get_mut("items").map(Value::take)) {
+            (true, Some(items), Some(Value::Array(values))) if items.len() == values.len() => {
+                vs.extend(values);
+                ss.extend(items);
+            }
+            _ => {
+                vs.push(v);
+                ss.push(s);
+            }
+        }
+    }
+    (vs, ss)
 }
 
 #[derive(Deserialize)]
@@ -133,6 +159,18 @@ pub fn convert_icsp_objects(input: &str, file_name: &str) -> Result<Vec<Converte
     let shapes: Vec<Option<Shape>> =
         serde_saphyr::from_multiple(input).map_err(|e| ctx.yaml_error(&e))?;
     let shapes: Vec<Shape> = shapes.into_iter().flatten().collect();
+    if values.len() != shapes.len() {
+        return Err(ConvertErrorKind::Emit {
+            file: file_name.to_string(),
+            message: format!(
+                "read {} documents as values but {} as objects",
+                values.len(),
+                shapes.len()
+            ),
+        }
+        .into());
+    }
+    let (values, shapes) = flatten_lists(values, shapes);
     if values.len() != shapes.len() {
         return Err(ConvertErrorKind::Emit {
             file: file_name.to_string(),

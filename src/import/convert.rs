@@ -1,0 +1,1065 @@
+//! ImageSetConfiguration / DeleteImageSetConfiguration → recipe text, with oc-mirror v2's
+//! semantics where airlift's defaults differ, and a warning (with its YAML line) for everything
+//! that cannot be carried over. Pure: text in, text out. The produced recipe is parsed before it
+//! is returned, so an import always passes `airlift check`.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use miette::{NamedSource, SourceSpan};
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+use super::isc::{self, Content, Doc, Operator, Package};
+use super::locate::line_of;
+
+const APIS: [&str; 2] = [
+    "mirror.openshift.io/v1alpha2",
+    "mirror.openshift.io/v2alpha1",
+];
+const ISC: &str = "ImageSetConfiguration";
+const DISC: &str = "DeleteImageSetConfiguration";
+
+/// Where the imported recipe's target points (`--to`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// `docker://host[:port]/namespace`.
+    Registry(String),
+    /// `file://dir`: archives.
+    Archive(String),
+}
+
+/// The produced recipe and what could not be carried over.
+#[derive(Debug)]
+pub struct Imported {
+    pub recipe: String,
+    pub warnings: Vec<Warning>,
+    /// `ImageSetConfiguration` or `DeleteImageSetConfiguration`.
+    pub kind: String,
+}
+
+/// Something the recipe does not carry over, at a line of the input (when found).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+/// One reason the input cannot be imported.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ImportError {
+    #[error("{file} is not valid YAML: {message}")]
+    #[diagnostic(help("fix the YAML at the marked place"))]
+    Yaml {
+        file: String,
+        message: String,
+        #[source_code]
+        src: NamedSource<String>,
+        #[label("here")]
+        span: Option<SourceSpan>,
+    },
+    #[error("{file}: {path}: {problem}")]
+    #[diagnostic(help("{help}"))]
+    Field {
+        file: String,
+        path: String,
+        problem: String,
+        help: String,
+        #[source_code]
+        src: NamedSource<String>,
+        #[label("{problem}")]
+        span: SourceSpan,
+    },
+    #[error("the imported recipe does not validate (a bug in airlift import): {message}")]
+    #[diagnostic(help("please report it with the input file"))]
+    Invalid { message: String },
+}
+
+/// Every error of one input, reported together.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("{file} cannot be imported: {} problem(s)", errors.len())]
+#[diagnostic(help("fix each place marked below and import again"))]
+pub struct ImportErrors {
+    pub file: String,
+    #[related]
+    pub errors: Vec<ImportError>,
+}
+
+/// Converts `text` (the file `file`) into a recipe whose target is `to`.
+pub fn import(text: &str, file: &str, to: &Direction) -> Result<Imported, ImportErrors> {
+    let mut cx = Cx {
+        text,
+        file,
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let fail = |cx: Cx<'_>| ImportErrors {
+        file: file.to_string(),
+        errors: cx.errors,
+    };
+    let doc: Doc = match serde_saphyr::from_str(text) {
+        Ok(d) => d,
+        Err(e) => {
+            cx.errors.push(cx.yaml_error(&e));
+            return Err(fail(cx));
+        }
+    };
+    let raw: Value = serde_saphyr::from_str(text).unwrap_or(Value::Null);
+    let kind = cx.check_header(&doc);
+    let Some(kind) = kind else {
+        return Err(fail(cx));
+    };
+    let v1 = doc
+        .api_version
+        .as_ref()
+        .is_some_and(|a| a.value.ends_with("v1alpha2"));
+    for path in isc::unknown_keys(&raw) {
+        let line = line_of(text, &path);
+        cx.warnings.push(Warning {
+            line,
+            message: format!("`{path}` is not an oc-mirror field; ignored"),
+        });
+    }
+    if let Some(s) = &doc.storage_config {
+        cx.warn(
+            s,
+            "`storageConfig` is not needed: airlift keeps its state in the workspace (.airlift/) and in the archive series' index; ignored",
+        );
+    }
+    if let (Direction::Registry(_), Some(size)) = (to, &doc.archive_size) {
+        cx.warn(
+            size,
+            "`archiveSize` applies to archives (a file:// target); the registry target has none",
+        );
+    }
+    let mut r = Recipe::default();
+    let content = if kind == ISC {
+        doc.mirror.as_ref()
+    } else {
+        doc.delete.as_ref()
+    };
+    let Some(content) = content else {
+        let key = if kind == ISC { "mirror" } else { "delete" };
+        cx.errors.push(cx.field_at_start(
+            key,
+            "missing",
+            &format!("a {kind} lists its content under `{key}:`"),
+        ));
+        return Err(fail(cx));
+    };
+    if kind == ISC {
+        mirror(&mut cx, &mut r, &content.value, v1);
+    } else {
+        delete(&mut cx, &mut r, &content.value);
+    }
+    if !cx.errors.is_empty() {
+        return Err(fail(cx));
+    }
+    let recipe = r.render(&cx, &doc, &kind, to);
+    if let Err(e) = crate::recipe::parse_str("imported.kdl", &recipe) {
+        cx.errors.push(ImportError::Invalid {
+            message: e.render_plain(100),
+        });
+        return Err(fail(cx));
+    }
+    cx.warnings.sort_by_key(|w| (w.line.is_none(), w.line));
+    Ok(Imported {
+        recipe,
+        warnings: cx.warnings,
+        kind,
+    })
+}
+
+struct Cx<'a> {
+    text: &'a str,
+    file: &'a str,
+    errors: Vec<ImportError>,
+    warnings: Vec<Warning>,
+}
+
+impl Cx<'_> {
+    fn src(&self) -> NamedSource<String> {
+        NamedSource::new(self.file, self.text.to_string()).with_language("yaml")
+    }
+
+    fn warn<T>(&mut self, at: &Spanned<T>, message: impl Into<String>) {
+        self.warnings.push(Warning {
+            line: Some(at.referenced.line() as usize),
+            message: message.into(),
+        });
+    }
+
+    fn offset<T>(&self, at: &Spanned<T>) -> usize {
+        let loc = at.referenced;
+        loc.span()
+            .byte_offset()
+            .map(|o| o as usize)
+            .or_else(|| offset_of(self.text, loc.line(), loc.column()))
+            .unwrap_or(0)
+            .min(self.text.len())
+    }
+
+    fn field<T>(&self, at: &Spanned<T>, path: &str, problem: &str, help: &str) -> ImportError {
+        let off = self.offset(at);
+        let end = self.text[off..]
+            .find('\n')
+            .map_or(self.text.len(), |i| off + i);
+        ImportError::Field {
+            file: self.file.to_string(),
+            path: path.to_string(),
+            problem: problem.to_string(),
+            help: help.to_string(),
+            src: self.src(),
+            span: SourceSpan::from((off, (end - off).max(1).min(self.text.len() - off))),
+        }
+    }
+
+    fn field_at_start(&self, path: &str, problem: &str, help: &str) -> ImportError {
+        ImportError::Field {
+            file: self.file.to_string(),
+            path: path.to_string(),
+            problem: problem.to_string(),
+            help: help.to_string(),
+            src: self.src(),
+            span: SourceSpan::from((0, self.text.len().min(1))),
+        }
+    }
+
+    fn yaml_error(&self, e: &serde_saphyr::Error) -> ImportError {
+        let span = e.location().and_then(|l| {
+            let off = offset_of(self.text, l.line(), l.column())?;
+            Some(SourceSpan::from((off, 1.min(self.text.len() - off))))
+        });
+        let message = e.without_snippet().to_string();
+        ImportError::Yaml {
+            file: self.file.to_string(),
+            message: message.lines().next().unwrap_or_default().to_string(),
+            src: self.src(),
+            span,
+        }
+    }
+
+    /// The kind, when `apiVersion` and `kind` are ones this import reads.
+    fn check_header(&mut self, doc: &Doc) -> Option<String> {
+        let kind = match &doc.kind {
+            Some(k) if k.value == ISC || k.value == DISC => k.value.clone(),
+            Some(k) => {
+                let e = self.field(
+                    k,
+                    "kind",
+                    &format!("`{}` is not an oc-mirror image set", k.value),
+                    "`airlift import` reads ImageSetConfiguration and DeleteImageSetConfiguration files",
+                );
+                self.errors.push(e);
+                return None;
+            }
+            None => {
+                let e = self.field_at_start(
+                    "kind",
+                    "missing",
+                    "set `kind: ImageSetConfiguration` (or DeleteImageSetConfiguration)",
+                );
+                self.errors.push(e);
+                return None;
+            }
+        };
+        match &doc.api_version {
+            Some(a) if APIS.contains(&a.value.as_str()) => Some(kind),
+            Some(a) => {
+                let e = self.field(
+                    a,
+                    "apiVersion",
+                    &format!("`{}` is not a version this import reads", a.value),
+                    "use mirror.openshift.io/v1alpha2 or mirror.openshift.io/v2alpha1",
+                );
+                self.errors.push(e);
+                None
+            }
+            None => {
+                let e = self.field_at_start(
+                    "apiVersion",
+                    "missing",
+                    "set `apiVersion: mirror.openshift.io/v2alpha1`",
+                );
+                self.errors.push(e);
+                None
+            }
+        }
+    }
+
+    /// A version value (`minVersion: 4.15.0`, also written unquoted or as a number).
+    fn version(&mut self, v: &isc::S<Value>, path: &str) -> Option<String> {
+        let v = v.as_ref()?;
+        let text = match &v.value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            other => other.to_string(),
+        };
+        let text = text.trim().trim_start_matches('v').to_string();
+        match semver::Version::parse(&text) {
+            Ok(parsed) => Some(parsed.to_string()),
+            Err(e) => {
+                let err = self.field(
+                    v,
+                    path,
+                    &format!("`{text}` is not a semantic version ({e})"),
+                    "write the version as MAJOR.MINOR.PATCH, e.g. '4.15.3' or '1.5.0'",
+                );
+                self.errors.push(err);
+                None
+            }
+        }
+    }
+}
+
+/// 1-based line and column → byte offset.
+fn offset_of(text: &str, line: u64, column: u64) -> Option<usize> {
+    let mut off = 0usize;
+    for (n, l) in text.split_inclusive('\n').enumerate() {
+        if n as u64 + 1 == line {
+            let col = (column.max(1) - 1) as usize;
+            return Some(off + l.char_indices().nth(col).map_or(l.len(), |(i, _)| i));
+        }
+        off += l.len();
+    }
+    None
+}
+
+/// The recipe being built: content sets in order, and what the target needs.
+#[derive(Default)]
+struct Recipe {
+    blocks: Vec<String>,
+    needs: Vec<String>,
+    names: BTreeSet<String>,
+    /// The `delete` set of a DeleteImageSetConfiguration: its name and body.
+    delete: Option<(String, String)>,
+}
+
+impl Recipe {
+    /// A set name derived from `base`, unique in this recipe.
+    fn name(&mut self, base: &str) -> String {
+        let mut clean: String = base
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        while clean.contains("..") {
+            clean = clean.replace("..", ".");
+        }
+        let clean = clean
+            .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+            .to_string();
+        let clean = if clean.is_empty() {
+            "set".to_string()
+        } else {
+            clean
+        };
+        let mut name = clean.clone();
+        let mut n = 2;
+        while !self.names.insert(name.clone()) {
+            name = format!("{clean}-{n}");
+            n += 1;
+        }
+        name
+    }
+
+    fn render(&self, cx: &Cx<'_>, doc: &Doc, kind: &str, to: &Direction) -> String {
+        let mut out = String::new();
+        let version = doc.api_version.as_ref().map_or("", |a| a.value.as_str());
+        let _ = writeln!(
+            out,
+            "// Imported from {} ({version} {kind}) by `airlift import`.",
+            cx.file
+        );
+        let _ = writeln!(
+            out,
+            "// Review it, then `airlift check` and `airlift plan`. The book's \"Coming from oc-mirror\"\n// page lists every difference."
+        );
+        for b in &self.blocks {
+            out.push('\n');
+            out.push_str(b);
+        }
+        let (name, url) = match to {
+            Direction::Registry(u) => ("mirror", u.clone()),
+            Direction::Archive(u) => ("archive", u.clone()),
+        };
+        out.push('\n');
+        let _ = writeln!(out, "target \"{name}\" {} {{", q(&url));
+        let needs: Vec<String> = self.needs.iter().map(|n| q(n)).collect();
+        let _ = writeln!(out, "    needs {}", needs.join(" "));
+        if let (Direction::Archive(_), Some(size)) = (to, archive_size(doc)) {
+            let _ = writeln!(out, "    archive-size \"{size}GiB\"");
+        }
+        out.push_str("}\n");
+        if let Some((d, body)) = &self.delete {
+            out.push('\n');
+            let _ = write!(out, "delete {} from={} {{\n{body}}}\n", q(d), q(name));
+        }
+        out
+    }
+}
+
+fn archive_size(doc: &Doc) -> Option<u64> {
+    let v = &doc.archive_size.as_ref()?.value;
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        .filter(|n| *n > 0)
+}
+
+/// A KDL string literal.
+fn q(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            _ => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A KDL raw string literal (`#"…"#`) for a regex, so its backslashes read as written.
+fn raw(s: &str) -> String {
+    if s.contains("\"#") || s.contains('\n') {
+        return q(s);
+    }
+    format!("#\"{s}\"#")
+}
+
+fn s(v: &isc::S<String>) -> Option<&str> {
+    v.as_ref()
+        .map(|s| s.value.as_str())
+        .filter(|s| !s.is_empty())
+}
+
+fn flag(v: &isc::S<bool>) -> bool {
+    v.as_ref().is_some_and(|b| b.value)
+}
+
+fn mirror(cx: &mut Cx<'_>, r: &mut Recipe, m: &Content, v1: bool) {
+    if let Some(p) = &m.platform {
+        platform(cx, r, p);
+    }
+    for (i, op) in m.operators.iter().enumerate() {
+        if let Some(text) = catalog(cx, r, op, i, v1) {
+            r.blocks.push(text);
+        }
+    }
+    images(cx, r, m);
+    if let Some(h) = &m.helm {
+        helm(cx, r, h);
+    }
+    if let Some(samples) = &m.samples {
+        cx.warn(
+            samples,
+            "`samples` is not implemented by oc-mirror or airlift; ignored",
+        );
+    }
+    if r.needs.is_empty() {
+        cx.warnings.push(Warning {
+            line: None,
+            message:
+                "the image set mirrors nothing; the recipe's target needs an empty `images` set"
+                    .into(),
+        });
+        let name = r.name("images");
+        r.blocks.push(format!("images {} {{\n}}\n", q(&name)));
+        r.needs.push(name);
+    }
+}
+
+fn platform(cx: &mut Cx<'_>, r: &mut Recipe, p: &Spanned<isc::Platform>) {
+    let p = &p.value;
+    let mut channels = Vec::new();
+    for (i, c) in p.channels.iter().enumerate() {
+        let path = format!("mirror.platform.channels[{i}]");
+        let Some(name) = s(&c.value.name) else {
+            let e = cx.field(
+                c,
+                &path,
+                "a channel needs a name",
+                "add `name: stable-4.15`",
+            );
+            cx.errors.push(e);
+            continue;
+        };
+        if let Some(t) = &c.value.kind
+            && t.value != "ocp"
+        {
+            cx.warn(
+                t,
+                format!(
+                    "channel `{name}` has type `{}`: airlift reads OpenShift (ocp) update graphs; set update-url= on the release set for another update service; not imported",
+                    t.value
+                ),
+            );
+            continue;
+        }
+        let min = cx.version(&c.value.min_version, &format!("{path}.minVersion"));
+        let max = cx.version(&c.value.max_version, &format!("{path}.maxVersion"));
+        let shortest = flag(&c.value.shortest_path);
+        // oc-mirror's `full`: from the channel's first release. airlift's channel without `min`
+        // is the latest release only, so `full` becomes `min="0.0.0"`.
+        let min = match (min, flag(&c.value.full)) {
+            (None, true) if !shortest => Some("0.0.0".to_string()),
+            (min, true) => {
+                if let Some(f) = &c.value.full {
+                    cx.warn(f, format!("channel `{name}`: `full` with minVersion or shortestPath changes nothing in airlift; ignored"));
+                }
+                min
+            }
+            (min, false) => min,
+        };
+        let mut line = format!("    channel {}", q(name));
+        if let Some(v) = &min {
+            let _ = write!(line, " min={}", q(v));
+        }
+        if let Some(v) = &max {
+            let _ = write!(line, " max={}", q(v));
+        }
+        if shortest {
+            line.push_str(" shortest-path=#true");
+        }
+        channels.push(line);
+    }
+    let arches: Vec<String> = p
+        .architectures
+        .iter()
+        .map(|a| q(&a.value))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut extra = String::new();
+    if !arches.is_empty() {
+        let _ = writeln!(extra, "    arch {}", arches.join(" "));
+    }
+    if flag(&p.graph) {
+        extra.push_str("    graph #true\n");
+    }
+    if flag(&p.kube_virt_container) {
+        extra.push_str("    kubevirt-container #true\n");
+    }
+    if !channels.is_empty() {
+        let name = r.name("platform");
+        let mut b = format!("release {} {{\n", q(&name));
+        for c in &channels {
+            b.push_str(c);
+            b.push('\n');
+        }
+        b.push_str(&extra);
+        b.push_str("}\n");
+        r.blocks.push(b);
+        r.needs.push(name);
+    }
+    if let Some(rel) = &p.release {
+        // A payload named directly: no update graph.
+        let name = r.name("platform-release");
+        let mut b = format!("release {} image={} {{\n", q(&name), q(&rel.value));
+        b.push_str(&extra);
+        b.push_str("}\n");
+        r.blocks.push(b);
+        r.needs.push(name);
+    }
+}
+
+/// A `catalog` set for one operator entry.
+fn catalog(
+    cx: &mut Cx<'_>,
+    r: &mut Recipe,
+    op: &Spanned<Operator>,
+    i: usize,
+    v1: bool,
+) -> Option<String> {
+    let path = format!("mirror.operators[{i}]");
+    let o = &op.value;
+    let Some(source) = s(&o.catalog) else {
+        let e = cx.field(
+            op,
+            &path,
+            "an operator entry needs a catalog",
+            "add `catalog: registry.redhat.io/redhat/redhat-operator-index:v4.15`",
+        );
+        cx.errors.push(e);
+        return None;
+    };
+    let source = source
+        .strip_prefix("docker://")
+        .unwrap_or(source)
+        .to_string();
+    let (source, oci) = match source.strip_prefix("oci:") {
+        Some(p) => {
+            let p = p.trim_start_matches("//");
+            (format!("oci://{p}"), true)
+        }
+        None => (source, false),
+    };
+    if !oci && source.parse::<crate::oci::ImageRef>().is_err() {
+        let e = cx.field(
+            o.catalog.as_ref()?,
+            &format!("{path}.catalog"),
+            "not an image reference",
+            "write the catalog image as registry/namespace/name:tag (or oci://DIR)",
+        );
+        cx.errors.push(e);
+        return None;
+    }
+    let base = source
+        .rsplit('/')
+        .next()
+        .unwrap_or("catalog")
+        .replace([':', '@'], "-");
+    let name = r.name(&base);
+    let mut b = format!("catalog {} {} {{\n", q(&name), q(&source));
+    // targetCatalog / targetName and targetTag.
+    let tag = o.target_tag.as_ref().map(|t| match &t.value {
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
+    });
+    let source_path = if oci {
+        None
+    } else {
+        source
+            .parse::<crate::oci::ImageRef>()
+            .ok()
+            .map(|r| r.path().to_string())
+    };
+    let rename = s(&o.target_catalog).map(str::to_string).or_else(|| {
+        s(&o.target_name).map(
+            |n| match source_path.as_deref().and_then(|p| p.rsplit_once('/')) {
+                Some((ns, _)) => format!("{ns}/{n}"),
+                None => n.to_string(),
+            },
+        )
+    });
+    match (rename, tag) {
+        (Some(p), Some(t)) => {
+            let _ = writeln!(b, "    rename {} tag={}", q(&p), q(&t));
+        }
+        (Some(p), None) => {
+            let _ = writeln!(b, "    rename {}", q(&p));
+        }
+        (None, Some(t)) => match &source_path {
+            Some(p) => {
+                let _ = writeln!(b, "    rename {} tag={}", q(p), q(&t));
+            }
+            None => {
+                if let Some(at) = &o.target_tag {
+                    cx.warn(at, "`targetTag` on an oci:// catalog needs `targetCatalog` in airlift; ignored");
+                }
+            }
+        },
+        (None, None) => {}
+    }
+    if let Some(t) = s(&o.target_catalog_source_template) {
+        let _ = writeln!(b, "    catalog-source-template {}", q(t));
+    }
+    if let Some(orig) = &o.original_ref {
+        cx.warn(orig, "`originalRef` is oc-mirror bookkeeping; ignored");
+    }
+    if v1 && !flag(&o.skip_dependencies) && !o.packages.is_empty() {
+        cx.warn(
+            op,
+            format!("catalog {source}: oc-mirror v1 also mirrored the packages these bundles depend on; airlift keeps only the packages listed (add the dependencies as packages)"),
+        );
+    }
+    let mut full = flag(&o.full);
+    let ranged = o.packages.iter().any(|p| {
+        p.value.min_version.is_some()
+            || p.value.max_version.is_some()
+            || p.value
+                .channels
+                .iter()
+                .any(|c| c.value.min_version.is_some() || c.value.max_version.is_some())
+    });
+    if full && ranged {
+        if let Some(f) = &o.full {
+            cx.warn(f, format!("catalog {source}: `full: true` with version ranges is not a valid filter (the documentation's scenario 17); `full` dropped, the ranges kept"));
+        }
+        full = false;
+    }
+    if full {
+        b.push_str("    full #true\n");
+    }
+    if o.packages.is_empty() && !full {
+        cx.warn(
+            op,
+            format!("catalog {source}: no packages: airlift keeps the head of each package's default channel (the documentation's scenario 1); oc-mirror v2 keeps the head of every channel"),
+        );
+    }
+    let heads: Vec<&str> = o
+        .packages
+        .iter()
+        .filter(|p| {
+            let p = &p.value;
+            p.channels.is_empty()
+                && p.bundles.is_empty()
+                && p.min_version.is_none()
+                && p.max_version.is_none()
+        })
+        .filter_map(|p| s(&p.value.name))
+        .collect();
+    if !heads.is_empty() && !full {
+        cx.warn(
+            op,
+            format!("catalog {source}: for {} airlift keeps the head of the default channel (the documentation's scenario 3); oc-mirror v2 keeps the head of every channel: add `channel` entries for the other channels a cluster subscribes to", heads.join(", ")),
+        );
+    }
+    for (j, p) in o.packages.iter().enumerate() {
+        if let Some(text) = package(cx, p, &format!("{path}.packages[{j}]")) {
+            b.push_str(&text);
+        }
+    }
+    b.push_str("}\n");
+    r.needs.push(name);
+    Some(b)
+}
+
+fn package(cx: &mut Cx<'_>, p: &Spanned<Package>, path: &str) -> Option<String> {
+    let pk = &p.value;
+    let Some(name) = s(&pk.name) else {
+        let e = cx.field(
+            p,
+            path,
+            "a package needs a name",
+            "add `name: the-operator`",
+        );
+        cx.errors.push(e);
+        return None;
+    };
+    if let Some(d) = &pk.default_channel {
+        cx.warn(d, format!("package `{name}`: `defaultChannel` is not supported yet; the catalog's default channel is kept"));
+    }
+    for b in [&pk.min_bundle].into_iter().flatten().chain(
+        pk.channels
+            .iter()
+            .filter_map(|c| c.value.min_bundle.as_ref()),
+    ) {
+        cx.warn(
+            b,
+            format!("package `{name}`: `minBundle` is not supported; use minVersion"),
+        );
+    }
+    let mut min = cx.version(&pk.min_version, &format!("{path}.minVersion"));
+    let mut max = cx.version(&pk.max_version, &format!("{path}.maxVersion"));
+    let mut channels: Vec<String> = Vec::new();
+    for (k, c) in pk.channels.iter().enumerate() {
+        let cpath = format!("{path}.channels[{k}]");
+        let Some(cname) = s(&c.value.name) else {
+            let e = cx.field(c, &cpath, "a channel needs a name", "add `name: stable`");
+            cx.errors.push(e);
+            continue;
+        };
+        let cmin = cx.version(&c.value.min_version, &format!("{cpath}.minVersion"));
+        let cmax = cx.version(&c.value.max_version, &format!("{cpath}.maxVersion"));
+        let mut line = format!("        channel {}", q(cname));
+        if let Some(v) = cmin {
+            let _ = write!(line, " min={}", q(&v));
+        }
+        if let Some(v) = cmax {
+            let _ = write!(line, " max={}", q(&v));
+        }
+        channels.push(line);
+    }
+    let bundles: Vec<String> = pk
+        .bundles
+        .iter()
+        .filter_map(|b| s(&b.value.name).map(|n| format!("        bundle {}", q(n))))
+        .collect();
+    if !channels.is_empty() && (min.is_some() || max.is_some()) {
+        let at = pk.min_version.as_ref().or(pk.max_version.as_ref());
+        if let Some(at) = at {
+            cx.warn(at, format!("package `{name}`: a package version range with channels is not a valid filter (the documentation's scenario 15); the package range dropped, the channels kept"));
+        }
+        min = None;
+        max = None;
+    }
+    if !channels.is_empty() && !bundles.is_empty() {
+        cx.warn(
+            p,
+            format!("package `{name}`: channels and bundles together are not a valid filter; the bundles kept, the channels dropped"),
+        );
+        channels.clear();
+    }
+    let mut out = format!("    package {}", q(name));
+    if let Some(v) = &min {
+        let _ = write!(out, " min={}", q(v));
+    }
+    if let Some(v) = &max {
+        let _ = write!(out, " max={}", q(v));
+    }
+    let children: Vec<&String> = channels.iter().chain(bundles.iter()).collect();
+    if children.is_empty() {
+        out.push('\n');
+    } else {
+        out.push_str(" {\n");
+        for c in children {
+            out.push_str(c);
+            out.push('\n');
+        }
+        out.push_str("    }\n");
+    }
+    Some(out)
+}
+
+fn images(cx: &mut Cx<'_>, r: &mut Recipe, m: &Content) {
+    let mut lines = Vec::new();
+    for (i, img) in m.additional_images.iter().enumerate() {
+        let path = format!("mirror.additionalImages[{i}]");
+        let Some(name) = s(&img.value.name) else {
+            let e = cx.field(
+                img,
+                &path,
+                "an image needs a name",
+                "add `name: registry/ns/image:tag`",
+            );
+            cx.errors.push(e);
+            continue;
+        };
+        let name = name.strip_prefix("docker://").unwrap_or(name);
+        if name.parse::<crate::oci::ImageRef>().is_err() {
+            let e = cx.field(
+                img,
+                &path,
+                "not an image reference",
+                "write it as registry/namespace/name:tag or …@sha256:…",
+            );
+            cx.errors.push(e);
+            continue;
+        }
+        lines.push(format!("    image {}", q(name)));
+    }
+    let mut blocks = Vec::new();
+    for img in &m.blocked_images {
+        let Some(name) = s(&img.value.name) else {
+            continue;
+        };
+        blocks.push(format!("    block {}", raw(&block_pattern(name))));
+    }
+    if lines.is_empty() && blocks.is_empty() {
+        return;
+    }
+    let name = r.name("additional-images");
+    let mut b = format!("images {} {{\n", q(&name));
+    for l in lines.iter().chain(blocks.iter()) {
+        b.push_str(l);
+        b.push('\n');
+    }
+    b.push_str("}\n");
+    r.blocks.push(b);
+    // An images set of `block`s only blocks; it mirrors nothing.
+    if !lines.is_empty() {
+        r.needs.push(name);
+    }
+}
+
+/// oc-mirror's `blockedImages` entry (an image name, with or without tag or digest, or a
+/// pattern) as an airlift `block` regex: a name matches itself and, without a tag or digest,
+/// every tag and digest of it.
+pub fn block_pattern(name: &str) -> String {
+    let name = name.strip_prefix("docker://").unwrap_or(name);
+    let pattern_chars = ['*', '^', '$', '[', '(', '|', '+', '?'];
+    if name.contains(pattern_chars) {
+        return name.to_string();
+    }
+    let escaped: String = name
+        .chars()
+        .flat_map(|c| {
+            let meta = "\\.+*?()|[]{}^$".contains(c);
+            meta.then_some('\\').into_iter().chain(std::iter::once(c))
+        })
+        .collect();
+    let last = name.rsplit('/').next().unwrap_or(name);
+    if last.contains(':') || last.contains('@') {
+        format!("^{escaped}$")
+    } else {
+        format!("^{escaped}([:@].*)?$")
+    }
+}
+
+fn helm(cx: &mut Cx<'_>, r: &mut Recipe, h: &Spanned<isc::Helm>) {
+    let h = &h.value;
+    let mut body = String::new();
+    for repo in &h.repositories {
+        let (Some(name), Some(url)) = (s(&repo.value.name), s(&repo.value.url)) else {
+            cx.warn(
+                repo,
+                "a helm repository needs a name and a url; not imported",
+            );
+            continue;
+        };
+        let _ = writeln!(body, "    repository {} {} {{", q(name), q(url));
+        for c in &repo.value.charts {
+            let Some(chart) = s(&c.value.name) else {
+                cx.warn(c, "a helm chart needs a name; not imported");
+                continue;
+            };
+            chart_extras(cx, c, chart);
+            let version = c.value.version.as_ref().and_then(|v| {
+                let t = match &v.value {
+                    Value::String(s) => s.clone(),
+                    v => v.to_string(),
+                };
+                match semver::Version::parse(t.trim_start_matches('v')) {
+                    Ok(p) => Some(p.to_string()),
+                    Err(_) => {
+                        cx.warn(v, format!("chart `{chart}`: version `{t}` is not a semantic version; the latest is taken"));
+                        None
+                    }
+                }
+            });
+            match version {
+                Some(v) => {
+                    let _ = writeln!(body, "        chart {} version={}", q(chart), q(&v));
+                }
+                None => {
+                    let _ = writeln!(body, "        chart {}", q(chart));
+                }
+            }
+        }
+        body.push_str("    }\n");
+    }
+    for c in &h.local {
+        let (Some(name), Some(path)) = (s(&c.value.name), s(&c.value.path)) else {
+            cx.warn(
+                c,
+                "a local helm chart needs a name and a path; not imported",
+            );
+            continue;
+        };
+        chart_extras(cx, c, name);
+        let _ = writeln!(body, "    local {} {}", q(name), q(path));
+    }
+    if body.is_empty() {
+        return;
+    }
+    let name = r.name("helm");
+    cx.warnings.push(Warning {
+        line: None,
+        message: format!("helm set `{name}`: this airlift version declares Helm charts but does not mirror them yet (`plan`/`build` stop with exit 4); remove it from the target's needs to mirror the rest now"),
+    });
+    r.blocks.push(format!("helm {} {{\n{body}}}\n", q(&name)));
+    r.needs.push(name);
+}
+
+fn chart_extras(cx: &mut Cx<'_>, c: &Spanned<isc::HelmChart>, chart: &str) {
+    if let Some(p) = &c.value.image_paths {
+        cx.warn(
+            p,
+            format!("chart `{chart}`: `imagePaths` is not supported yet; ignored"),
+        );
+    }
+    if let Some(v) = &c.value.values {
+        cx.warn(
+            v,
+            format!("chart `{chart}`: `values` is not supported yet; ignored"),
+        );
+    }
+}
+
+/// A DeleteImageSetConfiguration: one `delete` set from the target; the target itself needs an
+/// empty `images` set, to be filled with what the registry keeps.
+fn delete(cx: &mut Cx<'_>, r: &mut Recipe, d: &Content) {
+    let mut body = String::new();
+    if let Some(p) = &d.platform {
+        for (i, c) in p.value.channels.iter().enumerate() {
+            let path = format!("delete.platform.channels[{i}]");
+            let Some(name) = s(&c.value.name) else {
+                let e = cx.field(
+                    c,
+                    &path,
+                    "a channel needs a name",
+                    "add `name: stable-4.13`",
+                );
+                cx.errors.push(e);
+                continue;
+            };
+            let min = cx.version(&c.value.min_version, &format!("{path}.minVersion"));
+            let max = cx.version(&c.value.max_version, &format!("{path}.maxVersion"));
+            let mut line = format!("    release channel={}", q(name));
+            if let Some(v) = &min {
+                let _ = write!(line, " min={}", q(v));
+            }
+            if let Some(v) = &max {
+                let _ = write!(line, " max={}", q(v));
+            }
+            body.push_str(&line);
+            body.push('\n');
+        }
+        if !p.value.architectures.is_empty() {
+            cx.warn(p, "`architectures` of a delete: airlift deletes the architectures the target's release sets carry");
+        }
+        if let Some(g) = &p.value.graph {
+            cx.warn(g, "`graph` of a delete: the graph-data image is rebuilt by the next build, not deleted");
+        }
+    }
+    for (i, op) in d.operators.iter().enumerate() {
+        let path = format!("delete.operators[{i}]");
+        let Some(source) = s(&op.value.catalog) else {
+            let e = cx.field(
+                op,
+                &path,
+                "an operator entry needs a catalog",
+                "add `catalog: …`",
+            );
+            cx.errors.push(e);
+            continue;
+        };
+        if op.value.packages.is_empty() {
+            cx.warn(op, format!("catalog {source}: a delete names the packages whose bundles go; a catalog without packages is not imported (delete a whole catalog image with an additionalImages entry)"));
+            continue;
+        }
+        let _ = writeln!(body, "    catalog {} {{", q(source));
+        for (j, p) in op.value.packages.iter().enumerate() {
+            if let Some(text) = package(cx, p, &format!("{path}.packages[{j}]")) {
+                for l in text.lines() {
+                    let _ = writeln!(body, "    {l}");
+                }
+            }
+        }
+        body.push_str("    }\n");
+    }
+    for (i, img) in d.additional_images.iter().enumerate() {
+        let Some(name) = s(&img.value.name) else {
+            let e = cx.field(
+                img,
+                &format!("delete.additionalImages[{i}]"),
+                "an image needs a name",
+                "add `name: …`",
+            );
+            cx.errors.push(e);
+            continue;
+        };
+        let _ = writeln!(
+            body,
+            "    image {}",
+            q(name.strip_prefix("docker://").unwrap_or(name))
+        );
+    }
+    if let Some(h) = &d.helm {
+        cx.warn(h, "helm charts in a delete are not supported; ignored");
+    }
+    let kept = r.name("kept");
+    r.blocks.push(format!(
+        "// What this registry keeps: list the content sets you still mirror to it (or merge this\n// file into your recipe). A delete never removes what they need.\nimages {} {{\n}}\n",
+        q(&kept)
+    ));
+    r.needs.push(kept);
+    if body.is_empty() {
+        cx.warnings.push(Warning {
+            line: None,
+            message: "the delete lists nothing airlift can delete".into(),
+        });
+        return;
+    }
+    let name = r.name("delete");
+    r.delete = Some((name, body));
+}
