@@ -54,7 +54,19 @@ impl Lab {
         let fx = Fixture::new(&up);
         let host = fx.host().to_string();
         let cli = fx
-            .image(ART, None, Format::Oci, "amd64", &[Layer::Random(2048)])
+            .image(
+                ART,
+                None,
+                Format::Oci,
+                "amd64",
+                &[
+                    Layer::Shared(Arc::new(tool_layer(
+                        "usr/share/cli/noise",
+                        &support::fixture::random_bytes(2048),
+                    ))),
+                    Layer::Shared(Arc::new(tool_layer("usr/bin/oc", &oc_bytes()))),
+                ],
+            )
             .await;
         let mut payloads = BTreeMap::new();
         let mut components = BTreeMap::new();
@@ -65,7 +77,16 @@ impl Lab {
                     None,
                     Format::Oci,
                     "amd64",
-                    &[Layer::Random(1024 + i * 100)],
+                    &[
+                        Layer::Shared(Arc::new(tool_layer(
+                            "usr/share/installer/noise",
+                            &support::fixture::random_bytes(1024 + i * 100),
+                        ))),
+                        Layer::Shared(Arc::new(tool_layer(
+                            "usr/bin/openshift-install",
+                            &installer_bytes(version),
+                        ))),
+                    ],
                 )
                 .await;
             let installer_ref = if broken == Some(*version) {
@@ -189,6 +210,34 @@ impl Lab {
             .path()
             .join(".airlift/out/mirror/cluster-resources")
     }
+}
+
+/// A gzip'd layer holding one executable file (mode 0755).
+fn tool_layer(path: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o755);
+    h.set_mtime(1);
+    h.set_size(bytes.len() as u64);
+    h.set_entry_type(tar::EntryType::Regular);
+    b.append_data(&mut h, path, bytes).expect("tar append");
+    let tar = b.into_inner().expect("tar");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &tar).expect("gzip");
+    gz.finish().expect("gzip")
+}
+
+/// The fixture `openshift-install` of `version`: a script with the installer's release-image
+/// marker (which `oc adm release extract` overwrites).
+fn installer_bytes(version: &str) -> Vec<u8> {
+    let mut b = format!("#!/bin/sh\necho openshift-install {version}\n# ").into_bytes();
+    b.extend(airlift::release::extract::marker());
+    b.extend(b"\n");
+    b
+}
+
+fn oc_bytes() -> Vec<u8> {
+    b"#!/bin/sh\necho oc\n".to_vec()
 }
 
 /// `stable-4.15-amd64.json`: 4.15.2 → 4.15.3, payloads by digest at the source registry.
@@ -1132,4 +1181,78 @@ async fn an_imported_image_set_plans_the_releases_oc_mirror_selects() {
         }
     }
     assert_eq!(dests, want);
+}
+
+/// `airlift extract`: the installer of a mirrored release comes out of the target with its mode
+/// and its bytes, the release-image marker set to the mirrored payload by digest (as `oc adm
+/// release extract` does); `oc` comes out unchanged; a release the target lacks is exit 5.
+#[tokio::test(flavor = "multi_thread")]
+async fn extract_takes_the_installer_and_oc_out_of_a_mirrored_release() {
+    use std::os::unix::fs::PermissionsExt;
+    let lab = Lab::new().await;
+    lab.recipe("");
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let args = [
+        "extract",
+        "mirror",
+        "--release",
+        "4.15.3",
+        "--command",
+        "openshift-install",
+        "--to",
+        "bin",
+    ];
+    let out = lab.run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let path = lab.dir.path().join("bin/openshift-install");
+    assert_eq!(stdout(&out).trim(), "bin/openshift-install");
+    let got = std::fs::read(&path).expect("extracted");
+    let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o755);
+    let payload = format!(
+        "{}/mirror/openshift/release-images@{}",
+        lab.mirror.host(),
+        lab.payloads["4.15.3"].digest
+    );
+    let mut want = installer_bytes("4.15.3");
+    let at = want
+        .windows(26)
+        .position(|w| w == b"\x00_RELEASE_IMAGE_LOCATION_\x00")
+        .expect("marker");
+    want[at..at + payload.len()].copy_from_slice(payload.as_bytes());
+    want[at + payload.len()] = 0;
+    assert_eq!(got, want);
+    assert!(
+        stderr(&out).contains(&format!("it installs {payload}")),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = lab.run(&[
+        "extract",
+        "mirror",
+        "--release",
+        "4.15.2",
+        "--command",
+        "oc",
+        "--to",
+        "bin",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(lab.dir.path().join("bin/oc")).expect("oc"),
+        oc_bytes()
+    );
+
+    let out = lab.run(&[
+        "extract",
+        "mirror",
+        "--release",
+        "4.15.9",
+        "--command",
+        "oc",
+    ]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("4.15.9"), "{}", stderr(&out));
 }

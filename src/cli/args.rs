@@ -233,6 +233,24 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Take `openshift-install` or `oc` out of a release the target holds (`oc adm release
+    /// extract --command`); the installer installs the mirrored payload.
+    Extract {
+        /// A registry target of the recipe.
+        target: String,
+        /// The release version, e.g. 4.15.3.
+        #[arg(long, value_name = "VERSION")]
+        release: String,
+        /// `openshift-install` or `oc`.
+        #[arg(long)]
+        command: String,
+        /// The payload's architecture.
+        #[arg(long, default_value = "amd64")]
+        arch: String,
+        /// Directory to write the tool into.
+        #[arg(long, default_value = ".")]
+        to: PathBuf,
+    },
     /// Convert ImageContentSourcePolicy files to ImageDigestMirrorSet.
     ConvertIcsp {
         files: Vec<PathBuf>,
@@ -259,6 +277,7 @@ impl Command {
             Command::Diff { .. } => "diff",
             Command::Import { .. } => "import",
             Command::ConvertIcsp { .. } => "convert-icsp",
+            Command::Extract { .. } => "extract",
         }
     }
 }
@@ -367,6 +386,13 @@ impl Cli {
                 force,
             } => super::import::run(&self.global, file, output.as_deref(), to.as_deref(), *force),
             Command::Delete { name, execute } => super::delete::run(&self.global, name, *execute),
+            Command::Extract {
+                target,
+                release,
+                command,
+                arch,
+                to,
+            } => super::extract::run(&self.global, target, release, command, arch, to),
             Command::ConvertIcsp { files, dest_dir } => {
                 super::convert_icsp::run(files, dest_dir.as_deref())
             }

@@ -7,6 +7,7 @@ mod convert_icsp;
 mod delete;
 mod describe;
 mod diff;
+mod extract;
 mod import;
 mod init;
 mod list;

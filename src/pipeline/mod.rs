@@ -5,6 +5,7 @@
 mod carried;
 pub mod delete;
 mod discover;
+pub mod extract;
 mod held;
 mod lock;
 mod options;

@@ -7,6 +7,7 @@
 //! opens network connections or writes files (the response cache). This module never talks to
 //! a registry: the copy engine fetches manifests and blobs and hands the bytes over.
 
+pub mod extract;
 mod fetch;
 mod graph;
 mod graph_image;
