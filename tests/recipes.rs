@@ -160,3 +160,57 @@ fn image_sets_that_cannot_be_imported() {
         });
     });
 }
+
+/// A mapping file's lines land at their destination's repository path and tag below the
+/// target: the target's own registry and namespace are not repeated, another registry's path
+/// is kept below the target, a digest-only source takes the mapping's tag.
+#[test]
+fn mapping_file_lines_keep_their_destination_names() {
+    let r = airlift::recipe::load(Path::new("recipes/mapping.kdl"))
+        .unwrap_or_else(|e| panic!("{}", e.render_plain(100)));
+    let goals = airlift::plan::expand(&r, &[]).expect("goals");
+    let mut dests: Vec<String> = goals[0]
+        .items
+        .iter()
+        .map(|i| i.dest(&goals[0].dest).expect("dest").to_string())
+        .collect();
+    dests.sort();
+    assert_eq!(
+        dests,
+        [
+            "mirror.corp.example:8443/ocp/prometheus/alertmanager:v0.27.0",
+            "mirror.corp.example:8443/ocp/prometheus/node-exporter:v1.8.2",
+            "mirror.corp.example:8443/ocp/tools/cert-manager-controller:v1.14.4",
+            "mirror.corp.example:8443/ocp/ubi9/ubi:9.4",
+        ]
+    );
+    // A bad line is a diagnostic at the `mapping` node naming the file and line.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("m.txt"),
+        "quay.io/a/b:1=mirror.example/a/b:1\nnot a mapping line at all\n",
+    )
+    .expect("write");
+    let recipe = dir.path().join("airlift.kdl");
+    std::fs::write(
+        &recipe,
+        "images \"x\" {\n    mapping \"m.txt\"\n}\ntarget \"t\" \"docker://h:5000/n\" {\n    needs \"x\"\n}\n",
+    )
+    .expect("write");
+    let e = airlift::recipe::load(&recipe).expect_err("a bad line");
+    let text = e.render_plain(200);
+    assert!(text.contains("m.txt:2:"), "{text}");
+    // A directory is not a mapping file.
+    std::fs::create_dir(dir.path().join("d")).expect("mkdir");
+    std::fs::write(
+        &recipe,
+        "images \"x\" {\n    mapping \"d\"\n}\ntarget \"t\" \"docker://h:5000/n\" {\n    needs \"x\"\n}\n",
+    )
+    .expect("write");
+    let e = airlift::recipe::load(&recipe).expect_err("a directory");
+    assert!(
+        e.render_plain(200).contains("not a regular file"),
+        "{}",
+        e.render_plain(200)
+    );
+}

@@ -486,6 +486,7 @@ fn synthetic_recipe(
             origin: del.origin,
             name: spanned(format!("{name}~images")),
             images: del.images.clone(),
+            mapped: Vec::new(),
             blocks: Vec::new(),
         }));
     }

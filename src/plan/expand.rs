@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use super::Destination;
-use super::goal::{ArchiveGoal, CatalogGoal, GoalItem, ReleaseNeed, TargetGoal};
+use super::goal::{ArchiveGoal, CatalogGoal, DestName, GoalItem, ReleaseNeed, TargetGoal};
 use crate::oci::ImageRef;
 use crate::recipe::{CatalogSource, ContentSet, Recipe, TargetLocation};
 
@@ -64,6 +64,7 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
             add_set(
                 recipe,
                 name,
+                &dest,
                 set,
                 None,
                 &blocked,
@@ -96,6 +97,7 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
                     add_set(
                         recipe,
                         name,
+                        &dest,
                         &set,
                         Some(up),
                         &blocked,
@@ -189,6 +191,7 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
 fn add_set(
     recipe: &Recipe,
     target: &str,
+    dest: &super::Destination,
     set: &str,
     via: Option<&str>,
     blocked: &dyn Fn(&ImageRef) -> bool,
@@ -206,6 +209,13 @@ fn add_set(
                     ));
                 }
             }
+            for m in &s.mapped {
+                if !blocked(&m.source) {
+                    let mut item = GoalItem::image(set, m.source.clone(), via.map(str::to_string));
+                    item.dest_name = mapped_name(dest, m);
+                    items.push(item);
+                }
+            }
             return;
         }
         // Listed per target by `expand`; their images come from discovery.
@@ -218,6 +228,24 @@ fn add_set(
         target: target.to_string(),
         what: format!("{kind} (`{set}`)"),
     });
+}
+
+/// Where a mapping file line puts its source below the target: the destination's repository
+/// path (without the target's namespace when the mapping names the target's own registry and
+/// namespace) and its tag, else the source's tag; `None` (the usual naming) when neither has one.
+fn mapped_name(dest: &super::Destination, m: &crate::recipe::Mapped) -> Option<DestName> {
+    let tag = m.dest.tag().or(m.source.tag())?.to_string();
+    let mut path = m.dest.path();
+    if m.dest.registry() == dest.registry && !dest.namespace.is_empty() {
+        path = path
+            .strip_prefix(dest.namespace.as_str())
+            .and_then(|p| p.strip_prefix('/'))
+            .unwrap_or(path);
+    }
+    Some(DestName {
+        path: path.to_string(),
+        tag,
+    })
 }
 
 fn is_release(recipe: &Recipe, set: &str) -> bool {

@@ -339,11 +339,18 @@ pub(crate) fn images(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<ImageSet> {
     check_arg_count(ctx, node, 1, IMAGES_USAGE);
     let name = str_arg(ctx, node, 0, "a name", IMAGES_USAGE);
     let mut images = Vec::new();
+    let mut mapped = Vec::new();
     let mut blocks = Vec::new();
-    for child in children(ctx, node, &["image", "block"]) {
+    for child in children(ctx, node, &["image", "mapping", "block"]) {
         check_props(ctx, child, &[]);
         no_children(ctx, child);
-        if child.name().value() == "image" {
+        if child.name().value() == "mapping" {
+            let usage = "mapping \"mapping.txt\"";
+            check_arg_count(ctx, child, 1, usage);
+            if let Some(path) = str_arg(ctx, child, 0, "a path", usage) {
+                mapped.extend(super::mapping::read(ctx, &path));
+            }
+        } else if child.name().value() == "image" {
             let usage = "image \"registry.redhat.io/ubi9/ubi:latest\"";
             check_arg_count(ctx, child, 1, usage);
             images.extend(
@@ -362,6 +369,7 @@ pub(crate) fn images(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<ImageSet> {
         origin: ctx.origin(node),
         name: name?,
         images,
+        mapped,
         blocks,
     })
 }

@@ -10,6 +10,7 @@ mod decode_targets;
 mod decode_values;
 mod diagnostics;
 mod load;
+mod mapping;
 mod model;
 mod size;
 mod summary;
@@ -21,8 +22,8 @@ pub use load::{load, parse_str};
 pub use model::{
     CatalogRename, CatalogSet, CatalogSource, ContentSet, DEFAULT_GRAPH_BASE_IMAGE, Delete,
     DeleteCatalog, DeleteRelease, GraphBase, HelmChart, HelmLocal, HelmRepository, HelmSet,
-    ImageSet, MirrorScope, MirrorSourcePolicy, Need, Origin, Package, PackageChannel, Recipe,
-    ReleaseChannel, ReleaseSet, Spanned, Target, TargetLocation, Trust,
+    ImageSet, Mapped, MirrorScope, MirrorSourcePolicy, Need, Origin, Package, PackageChannel,
+    Recipe, ReleaseChannel, ReleaseSet, Spanned, Target, TargetLocation, Trust,
 };
 pub use size::{ByteSize, SizeError, UNITS};
 

@@ -157,14 +157,27 @@ pub struct PackageChannel {
     pub max: Option<Spanned<Version>>,
 }
 
-/// `images "name" { image …; block … }`.
+/// `images "name" { image …; mapping …; block … }`.
 #[derive(Debug, Clone)]
 pub struct ImageSet {
     pub origin: Origin,
     pub name: Spanned<String>,
     pub images: Vec<Spanned<ImageRef>>,
+    /// `mapping "file"` entries, read when the recipe is loaded.
+    pub mapped: Vec<Mapped>,
     /// `block` regexes; they exclude images from every set.
     pub blocks: Vec<Spanned<Regex>>,
+}
+
+/// One `SOURCE=DESTINATION` line of a mapping file (`oc image mirror -f`, airlift's own
+/// `mapping.txt`): the source is mirrored to the destination's repository path and tag below
+/// the target.
+#[derive(Debug, Clone)]
+pub struct Mapped {
+    /// The `mapping` node's path argument (errors point here).
+    pub span: SourceSpan,
+    pub source: ImageRef,
+    pub dest: ImageRef,
 }
 
 /// `helm "name" { repository …; local … }`.

@@ -150,6 +150,9 @@ impl Recipe {
                 for img in &i.images {
                     let _ = writeln!(out, "    image {}", img.value);
                 }
+                for m in &i.mapped {
+                    let _ = writeln!(out, "    mapped {} = {}", m.source, m.dest);
+                }
                 for b in &i.blocks {
                     let _ = writeln!(out, "    block /{}/", b.value.as_str());
                 }
