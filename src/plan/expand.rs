@@ -63,8 +63,7 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
             }
             add_set(
                 recipe,
-                name,
-                &dest,
+                (name, &dest),
                 set,
                 None,
                 &blocked,
@@ -96,8 +95,7 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
                     }
                     add_set(
                         recipe,
-                        name,
-                        &dest,
+                        (name, &dest),
                         &set,
                         Some(up),
                         &blocked,
@@ -190,8 +188,7 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
 
 fn add_set(
     recipe: &Recipe,
-    target: &str,
-    dest: &super::Destination,
+    (target, dest): (&str, &super::Destination),
     set: &str,
     via: Option<&str>,
     blocked: &dyn Fn(&ImageRef) -> bool,
