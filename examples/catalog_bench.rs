@@ -54,6 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect::<Result<Vec<_>, airlift::catalog::RangeError>>()?;
     let filter = CatalogFilter {
         full: false,
+        heads: Default::default(),
         packages,
     };
     let t = Instant::now();

@@ -510,6 +510,25 @@ async fn unknown_package_is_an_input_error() {
     let err = stderr(&out);
     assert!(err.contains("alpah"), "{err}");
     assert!(err.contains("alpha"), "did-you-mean: {err}");
+    // `optional=#true`: the same missing package is a warning, the rest is planned.
+    let recipe = format!(
+        "catalog \"one\" \"{}\" {{\n    package \"alpah\" optional=#true\n    package \"beta\"\n}}\n\ntarget \"mirror\" \"docker://{}/mirror\" {{\n    needs \"one\"\n}}\n",
+        src.catalog,
+        lab.mirror.host()
+    );
+    std::fs::write(lab.path().join("airlift.kdl"), recipe).expect("recipe");
+    let out = lab.run(&["plan"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has no package `alpah` (optional): skipped"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("beta"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -66,6 +66,7 @@ fn kept(filter: CatalogFilter) -> Vec<String> {
 fn only(packages: Vec<PackageFilter>) -> CatalogFilter {
     CatalogFilter {
         full: false,
+        heads: Default::default(),
         packages,
     }
 }
@@ -218,6 +219,7 @@ fn scenario_01_catalog_only_keeps_default_channel_heads() {
 fn scenario_02_full_keeps_everything() {
     let f = run(CatalogFilter {
         full: true,
+        heads: Default::default(),
         packages: vec![],
     })
     .unwrap();
@@ -242,6 +244,7 @@ fn scenario_03_package_keeps_default_channel_head() {
 fn scenario_04_full_package_keeps_all_its_channels() {
     let f = run(CatalogFilter {
         full: true,
+        heads: Default::default(),
         packages: vec![pkg("beta-operator")],
     })
     .unwrap();
@@ -344,6 +347,7 @@ fn scenario_09_full_package_channel_keeps_the_whole_channel() {
     };
     let f = run(CatalogFilter {
         full: true,
+        heads: Default::default(),
         packages: vec![p],
     })
     .unwrap();
@@ -503,6 +507,7 @@ fn filter_errors_are_explained() {
             "full_with_range",
             CatalogFilter {
                 full: true,
+                heads: Default::default(),
                 packages: vec![PackageFilter {
                     channels: vec![chan("stable", Some("1.0.0"), Some("2.0.0"))],
                     ..pkg("alpha-operator")
@@ -591,6 +596,7 @@ fn full_keeps_packages_the_filter_could_not_validate() {
         &c,
         &CatalogFilter {
             full: true,
+            heads: Default::default(),
             packages: vec![],
         },
     )
@@ -604,4 +610,69 @@ fn full_keeps_packages_the_filter_could_not_validate() {
         err.errors[0].to_string(),
         "catalog `redhat` package `odd-operator` has no default channel"
     );
+}
+
+/// `heads "every-channel"` (oc-mirror v2's behaviour): a package with no channel, version or
+/// bundle keeps the head of every channel, not only the default channel's; the package keeps
+/// its default channel. With a range the package still filters its default channel only.
+#[test]
+fn every_channel_heads_keep_the_head_of_each_channel() {
+    let every = |packages| CatalogFilter {
+        packages,
+        heads: airlift::catalog::Heads::EveryChannel,
+        ..CatalogFilter::default()
+    };
+    let f = run(every(vec![pkg("alpha-operator"), pkg("gamma-operator")])).unwrap();
+    let names: Vec<&str> = f.kept.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            // candidate-1.1, stable, fast
+            "alpha-operator.v1.1.1",
+            "alpha-operator.v2.0.0",
+            "alpha-operator.v2.1.0",
+            // legacy, stable
+            "gamma-operator.v0.9.0",
+            "gamma-operator.v1.0.0"
+        ]
+    );
+    assert_eq!(
+        f.catalog.packages["gamma-operator"]
+            .default_channel
+            .as_deref(),
+        Some("stable")
+    );
+    assert_eq!(channels_of(&f, "gamma-operator").len(), 2);
+    // The whole catalog: every package, every channel's head.
+    let all = run(every(vec![])).unwrap();
+    assert!(all.kept.len() > run(CatalogFilter::default()).unwrap().kept.len());
+    // A range stays a range of the default channel.
+    let ranged = PackageFilter {
+        min: v("1.1.0"),
+        ..pkg("alpha-operator")
+    };
+    assert_eq!(kept(every(vec![ranged.clone()])), kept(only(vec![ranged])));
+}
+
+/// `optional=#true`: a package the catalog lacks is skipped with a warning (one recipe serves
+/// several catalog versions); without it, it stays an error listing the packages there are.
+#[test]
+fn an_optional_package_the_catalog_lacks_is_a_warning() {
+    let missing = PackageFilter {
+        optional: true,
+        ..pkg("epsilon-operator")
+    };
+    let f = run(only(vec![pkg("alpha-operator"), missing])).unwrap();
+    assert_eq!(
+        f.kept.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(),
+        ["alpha-operator.v2.0.0"]
+    );
+    assert_eq!(f.warnings.len(), 1);
+    assert!(
+        f.warnings[0].contains("epsilon-operator"),
+        "{:?}",
+        f.warnings
+    );
+    let e = run(only(vec![pkg("epsilon-operator")])).unwrap_err();
+    assert!(render(&e).contains("epsilon-operator"), "{}", render(&e));
 }

@@ -22,6 +22,28 @@ pub struct CatalogFilter {
     pub full: bool,
     /// Packages to keep; empty keeps every package.
     pub packages: Vec<PackageFilter>,
+    /// Which heads a package without channels, versions or bundles keeps.
+    pub heads: Heads,
+}
+
+/// Which channel heads a package keeps when its filter names no channel, version or bundle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Heads {
+    /// The head of the default channel (the documentation's scenario table).
+    #[default]
+    DefaultChannel,
+    /// The head of every channel (what oc-mirror v2 keeps): a cluster subscribed to another
+    /// channel keeps working.
+    EveryChannel,
+}
+
+impl Heads {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Heads::DefaultChannel => "default-channel",
+            Heads::EveryChannel => "every-channel",
+        }
+    }
 }
 
 /// What to keep of one package.
@@ -38,6 +60,8 @@ pub struct PackageFilter {
     pub channels: Vec<ChannelFilter>,
     /// Bundle names to keep, exactly.
     pub bundles: Vec<String>,
+    /// A catalog without this package skips it with a warning instead of failing.
+    pub optional: bool,
 }
 
 /// What to keep of one channel.
@@ -66,6 +90,8 @@ pub struct KeptBundle {
 pub struct Filtered {
     pub catalog: Catalog,
     pub kept: Vec<KeptBundle>,
+    /// What the filter skipped and the user should know (optional packages the catalog lacks).
+    pub warnings: Vec<String>,
 }
 
 /// Every problem found while filtering one catalog, all packages at once.
@@ -88,6 +114,7 @@ pub fn filter_catalog(
     filter: &CatalogFilter,
 ) -> Result<Filtered, FilterErrors> {
     let mut errors = Vec::new();
+    let mut warnings = Vec::new();
     let mut packages = BTreeMap::new();
     let wanted: Vec<(PackageFilter, &Package)> = if filter.packages.is_empty() {
         catalog
@@ -114,6 +141,11 @@ pub fn filter_catalog(
                 ));
             } else if let Some(p) = catalog.packages.get(&pf.name) {
                 found.push((pf.clone(), p));
+            } else if pf.optional {
+                warnings.push(format!(
+                    "catalog `{catalog_name}` has no package `{}` (optional): skipped",
+                    pf.name
+                ));
             } else {
                 errors.push(FilterError::UnknownPackage {
                     catalog: catalog_name.to_string(),
@@ -130,7 +162,7 @@ pub fn filter_catalog(
     };
     let results: Vec<Result<Package, Vec<FilterError>>> = wanted
         .par_iter()
-        .map(|(pf, package)| filter_package(catalog_name, filter.full, pf, package))
+        .map(|(pf, package)| filter_package(catalog_name, filter, pf, package))
         .collect();
     for result in results {
         match result {
@@ -151,7 +183,11 @@ pub fn filter_catalog(
         unowned: catalog.unowned.clone(),
     };
     let kept = kept_bundles(&catalog);
-    Ok(Filtered { catalog, kept })
+    Ok(Filtered {
+        catalog,
+        kept,
+        warnings,
+    })
 }
 
 fn combination(catalog: &str, package: Option<&str>, what: &str, help: &str) -> FilterError {
@@ -214,16 +250,22 @@ fn check_combination(catalog: &str, full: bool, pf: &PackageFilter) -> Result<()
 
 fn filter_package(
     catalog: &str,
-    full: bool,
+    filter: &CatalogFilter,
     pf: &PackageFilter,
     package: &Package,
 ) -> Result<Package, Vec<FilterError>> {
+    let full = filter.full;
     check_combination(catalog, full, pf).map_err(|e| vec![e])?;
     if full && pf.channels.is_empty() {
-        return Ok(package.clone());
+        let mut whole = package.clone();
+        // `full` keeps the catalog's own default channel; only an override is checked.
+        if pf.default_channel.is_some() {
+            settle_default_channel(catalog, pf, &mut whole).map_err(|e| vec![e])?;
+        }
+        return Ok(whole);
     }
     let mut errors = Vec::new();
-    let kept = select(catalog, full, pf, package, &mut errors);
+    let kept = select(catalog, filter, pf, package, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -244,31 +286,44 @@ fn graph_error(catalog: &str, source: super::error::GraphError) -> FilterError {
 /// Works out which entries of which channels to keep, validating pruned channels.
 fn select(
     catalog: &str,
-    full: bool,
+    filter: &CatalogFilter,
     pf: &PackageFilter,
     package: &Package,
     errors: &mut Vec<FilterError>,
 ) -> Kept {
+    let full = filter.full;
     let mut kept = Kept::new();
     if !pf.bundles.is_empty() {
         return select_bundles(catalog, pf, package, errors);
     }
-    let wanted: Vec<ChannelFilter> = if pf.channels.is_empty() {
-        let Some(default) = package.default_channel.clone() else {
-            errors.push(FilterError::NoDefaultChannel {
-                catalog: catalog.to_string(),
-                package: package.name.clone(),
-            });
-            return kept;
+    let heads_only = pf.min.is_none() && pf.max.is_none();
+    let wanted: Vec<ChannelFilter> =
+        if pf.channels.is_empty() && heads_only && filter.heads == Heads::EveryChannel {
+            package
+                .channels
+                .keys()
+                .map(|name| ChannelFilter {
+                    name: name.clone(),
+                    min: None,
+                    max: None,
+                })
+                .collect()
+        } else if pf.channels.is_empty() {
+            let Some(default) = package.default_channel.clone() else {
+                errors.push(FilterError::NoDefaultChannel {
+                    catalog: catalog.to_string(),
+                    package: package.name.clone(),
+                });
+                return kept;
+            };
+            vec![ChannelFilter {
+                name: default,
+                min: pf.min.clone(),
+                max: pf.max.clone(),
+            }]
+        } else {
+            pf.channels.clone()
         };
-        vec![ChannelFilter {
-            name: default,
-            min: pf.min.clone(),
-            max: pf.max.clone(),
-        }]
-    } else {
-        pf.channels.clone()
-    };
     for cf in &wanted {
         let Some(channel) = package.channels.get(&cf.name) else {
             errors.push(FilterError::UnknownChannel {

@@ -20,7 +20,8 @@ mod validate;
 pub use error::{FilterError, GraphError, ObjectAt, ParseError};
 pub use fbc::{Bundle, Catalog, Channel, ChannelEntry, Package, RelatedImage};
 pub use filter::{
-    CatalogFilter, ChannelFilter, FilterErrors, Filtered, KeptBundle, PackageFilter, filter_catalog,
+    CatalogFilter, ChannelFilter, FilterErrors, Filtered, Heads, KeptBundle, PackageFilter,
+    filter_catalog,
 };
 pub use graph::{ChannelGraph, EdgeKind, EdgeRule};
 pub use image::{

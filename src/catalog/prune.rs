@@ -112,7 +112,7 @@ pub(crate) fn settle_default_channel(
     Err(dropped(
         &current,
         format!(
-            "OLM needs the default channel in the catalog: also select channel `{current}` (its head is enough), or make one of the kept channels the package's default channel: {}",
+            "OLM needs the default channel in the catalog: also select channel `{current}` (its head is enough), or make one of the kept channels the package's default channel with `default-channel \"NAME\"` in the package: {}",
             kept.join(", ")
         ),
     ))

@@ -265,7 +265,7 @@ async fn read_and_filter(
     let filter = if fetched.prebuilt {
         CatalogFilter {
             full: true,
-            packages: Vec::new(),
+            ..CatalogFilter::default()
         }
     } else {
         c.filter.clone()

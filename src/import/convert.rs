@@ -689,29 +689,18 @@ fn catalog(
     if full {
         b.push_str("    full #true\n");
     }
-    if o.packages.is_empty() && !full {
-        cx.warn(
-            op,
-            format!("catalog {source}: no packages: airlift keeps the head of each package's default channel (the documentation's scenario 1); oc-mirror v2 keeps the head of every channel"),
-        );
-    }
-    let heads: Vec<&str> = o
-        .packages
-        .iter()
-        .filter(|p| {
+    // oc-mirror v2 keeps the head of every channel where the filter names none; airlift's
+    // default is the documentation's (the default channel's head), so v2 files say so.
+    let heads_only = o.packages.is_empty()
+        || o.packages.iter().any(|p| {
             let p = &p.value;
             p.channels.is_empty()
                 && p.bundles.is_empty()
                 && p.min_version.is_none()
                 && p.max_version.is_none()
-        })
-        .filter_map(|p| s(&p.value.name))
-        .collect();
-    if !heads.is_empty() && !full {
-        cx.warn(
-            op,
-            format!("catalog {source}: for {} airlift keeps the head of the default channel (the documentation's scenario 3); oc-mirror v2 keeps the head of every channel: add `channel` entries for the other channels a cluster subscribes to", heads.join(", ")),
-        );
+        });
+    if !full && heads_only && !v1 {
+        b.push_str("    heads \"every-channel\"\n");
     }
     for (j, p) in o.packages.iter().enumerate() {
         if let Some(text) = package(cx, p, &format!("{path}.packages[{j}]")) {
@@ -735,9 +724,8 @@ fn package(cx: &mut Cx<'_>, p: &Spanned<Package>, path: &str) -> Option<String> 
         cx.errors.push(e);
         return None;
     };
-    if let Some(d) = &pk.default_channel {
-        cx.warn(d, format!("package `{name}`: `defaultChannel` is not supported yet; the catalog's default channel is kept"));
-    }
+    let default_channel =
+        s(&pk.default_channel).map(|d| format!("        default-channel {}", q(d)));
     for b in [&pk.min_bundle].into_iter().flatten().chain(
         pk.channels
             .iter()
@@ -796,7 +784,11 @@ fn package(cx: &mut Cx<'_>, p: &Spanned<Package>, path: &str) -> Option<String> 
     if let Some(v) = &max {
         let _ = write!(out, " max={}", q(v));
     }
-    let children: Vec<&String> = channels.iter().chain(bundles.iter()).collect();
+    let children: Vec<&String> = channels
+        .iter()
+        .chain(bundles.iter())
+        .chain(default_channel.iter())
+        .collect();
     if children.is_empty() {
         out.push('\n');
     } else {

@@ -477,6 +477,7 @@ fn synthetic_recipe(
             source: Spanned::new(CatalogSource::Image(c.source.value.clone()), c.source.span),
             rename: None,
             full: None,
+            heads: None,
             packages: c.packages.clone(),
             catalog_source_template: None,
         }));

@@ -111,6 +111,9 @@ pub fn discover(
                 super::source_date_epoch().map(|e| e.to_string()).as_deref(),
             ))
             .map_err(|e| catalog_failure(&session.recipe, e))?;
+        for c in found.catalogs.values() {
+            said.warnings.extend(c.filtered.warnings.iter().cloned());
+        }
         d.catalogs = found.catalogs;
         d.dest.extend(found.dest);
     }

@@ -13,7 +13,9 @@ use super::TaskKey;
 use super::build::{PlanOptions, RecordedState, freshness};
 use super::goal::TargetGoal;
 use super::task::{Task, TaskId, TaskKind};
-use crate::catalog::{CatalogFilter, ChannelFilter, FilterError, FilterErrors, PackageFilter};
+use crate::catalog::{
+    CatalogFilter, ChannelFilter, FilterError, FilterErrors, Heads, PackageFilter,
+};
 use crate::discover::{CatalogImage, Discovery};
 use crate::oci::ImageRef;
 use crate::recipe::{CatalogSet, Recipe, RecipeErrors};
@@ -25,6 +27,7 @@ use crate::task::{CatalogInput, CopySpec, PruneSpec};
 pub fn filter_of(set: &CatalogSet) -> CatalogFilter {
     CatalogFilter {
         full: set.is_full(),
+        heads: set.heads.as_ref().map(|h| h.value).unwrap_or_default(),
         packages: set
             .packages
             .iter()
@@ -32,7 +35,8 @@ pub fn filter_of(set: &CatalogSet) -> CatalogFilter {
                 name: p.name.value.clone(),
                 min: p.min.as_ref().map(|v| v.value.clone()),
                 max: p.max.as_ref().map(|v| v.value.clone()),
-                default_channel: None,
+                default_channel: p.default_channel.as_ref().map(|d| d.value.clone()),
+                optional: p.optional,
                 channels: p
                     .channels
                     .iter()
@@ -63,18 +67,32 @@ pub fn filter_json(filter: &CatalogFilter) -> Value {
             channels.sort_by_key(|c| c["name"].to_string());
             let mut bundles = p.bundles.clone();
             bundles.sort();
-            json!({
+            let mut p = json!({
                 "name": p.name,
                 "min": v(&p.min),
                 "max": v(&p.max),
                 "default-channel": p.default_channel,
                 "channels": channels,
                 "bundles": bundles,
-            })
+                "optional": p.optional,
+            });
+            // Only when set, so keys of filters written before the switch existed stay.
+            if p["optional"] == false
+                && let Some(o) = p.as_object_mut()
+            {
+                o.remove("optional");
+            }
+            p
         })
         .collect();
     packages.sort_by_key(|p| p["name"].to_string());
-    json!({"full": filter.full, "packages": packages})
+    let mut out = json!({"full": filter.full, "packages": packages});
+    if filter.heads != Heads::default()
+        && let Some(o) = out.as_object_mut()
+    {
+        o.insert("heads".into(), filter.heads.as_str().into());
+    }
+    out
 }
 
 /// An image a kept bundle names that is not a valid reference (skipped, reported).

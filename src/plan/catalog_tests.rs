@@ -105,6 +105,7 @@ impl RecordedState for Mem {
 fn filter_json_is_canonical() {
     let a = CatalogFilter {
         full: false,
+        heads: Default::default(),
         packages: vec![
             PackageFilter {
                 name: "b".into(),

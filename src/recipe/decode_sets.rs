@@ -151,13 +151,21 @@ pub(crate) fn catalog(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<CatalogSet> {
         str_arg(ctx, node, 1, "a source", CATALOG_USAGE).and_then(|s| catalog_source(ctx, &s));
     let mut rename = None;
     let mut full = None;
+    let mut heads = None;
     let mut packages = Vec::new();
     let mut template = None;
     let mut seen = Vec::new();
-    let allowed = ["rename", "full", "package", "catalog-source-template"];
+    let allowed = [
+        "rename",
+        "full",
+        "heads",
+        "package",
+        "catalog-source-template",
+    ];
     for child in children(ctx, node, &allowed) {
         match child.name().value() {
             "package" => packages.extend(package(ctx, child)),
+            "heads" if once(ctx, &mut seen, child) => heads = catalog_heads(ctx, child),
             "rename" if once(ctx, &mut seen, child) => rename = catalog_rename(ctx, child),
             "full" if once(ctx, &mut seen, child) => full = bool_node(ctx, child),
             "catalog-source-template" if once(ctx, &mut seen, child) => {
@@ -180,9 +188,31 @@ pub(crate) fn catalog(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<CatalogSet> {
         source: source?,
         rename,
         full,
+        heads,
         packages,
         catalog_source_template: template,
     })
+}
+
+fn catalog_heads(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Spanned<crate::catalog::Heads>> {
+    use crate::catalog::Heads;
+    let usage = "heads \"every-channel\"";
+    check_props(ctx, node, &[]);
+    check_arg_count(ctx, node, 1, usage);
+    no_children(ctx, node);
+    let value = str_arg(ctx, node, 0, "`default-channel` or `every-channel`", usage)?;
+    let heads = match value.value.as_str() {
+        "default-channel" => Heads::DefaultChannel,
+        "every-channel" => Heads::EveryChannel,
+        other => {
+            let e = ctx
+                .error(value.span, "unknown heads", format!("`{other}` is not a heads mode"))
+                .help("write `heads \"default-channel\"` (the head of each package's default channel, the default) or `heads \"every-channel\"` (the head of every channel, as oc-mirror v2)");
+            ctx.push(e);
+            return None;
+        }
+    };
+    Some(Spanned::new(heads, value.span))
 }
 
 fn catalog_source(ctx: &mut Ctx<'_>, s: &Spanned<String>) -> Option<Spanned<CatalogSource>> {
@@ -235,16 +265,27 @@ fn catalog_rename(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<CatalogRename> {
 
 pub(crate) fn package(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Package> {
     let usage = "package \"compliance-operator\" min=\"1.5.0\"";
-    check_props(ctx, node, &["min", "max"]);
+    check_props(ctx, node, &["min", "max", "optional"]);
     check_arg_count(ctx, node, 1, usage);
     let name = str_arg(ctx, node, 0, "a package name", usage);
     let min = prop_version(ctx, node, "min");
     let max = prop_version(ctx, node, "max");
+    let optional = super::decode_values::prop_bool(ctx, node, "optional").is_some_and(|b| b.value);
     check_range(ctx, &min, &max);
     let mut channels = Vec::new();
     let mut bundles = Vec::new();
-    for child in children(ctx, node, &["channel", "bundle"]) {
-        if child.name().value() == "channel" {
+    let mut default_channel = None;
+    let mut seen = Vec::new();
+    for child in children(ctx, node, &["channel", "bundle", "default-channel"]) {
+        if child.name().value() == "default-channel" {
+            if once(ctx, &mut seen, child) {
+                let usage = "default-channel \"stable\"";
+                check_props(ctx, child, &[]);
+                check_arg_count(ctx, child, 1, usage);
+                no_children(ctx, child);
+                default_channel = str_arg(ctx, child, 0, "a channel name", usage);
+            }
+        } else if child.name().value() == "channel" {
             channels.extend(package_channel(ctx, child));
         } else {
             let usage = "bundle \"3scale-operator.v0.10.0-mas\"";
@@ -287,6 +328,8 @@ pub(crate) fn package(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Package> {
         max,
         channels,
         bundles,
+        default_channel,
+        optional,
     })
 }
 

@@ -113,6 +113,9 @@ pub struct CatalogSet {
     pub rename: Option<CatalogRename>,
     /// `full #true`: the span of the `full` node when set.
     pub full: Option<Spanned<bool>>,
+    /// `heads "default-channel" | "every-channel"`: which heads a package keeps when it names no
+    /// channel, version or bundle (default: the default channel's).
+    pub heads: Option<Spanned<crate::catalog::Heads>>,
     pub packages: Vec<Package>,
     pub catalog_source_template: Option<Spanned<PathBuf>>,
 }
@@ -147,6 +150,10 @@ pub struct Package {
     pub max: Option<Spanned<Version>>,
     pub channels: Vec<PackageChannel>,
     pub bundles: Vec<Spanned<String>>,
+    /// `default-channel "name"`: the package's default channel in the rebuilt catalog.
+    pub default_channel: Option<Spanned<String>>,
+    /// `optional=#true`: a catalog without this package skips it with a warning.
+    pub optional: bool,
 }
 
 /// `channel "stable" min= max=` inside a package.

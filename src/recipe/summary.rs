@@ -120,16 +120,34 @@ impl Recipe {
                 if c.is_full() {
                     out.push_str("    full\n");
                 }
+                let every = c
+                    .heads
+                    .as_ref()
+                    .is_some_and(|h| h.value == crate::catalog::Heads::EveryChannel);
+                if every {
+                    out.push_str("    heads every-channel\n");
+                }
                 if c.packages.is_empty() {
                     let what = if c.is_full() {
                         "everything"
+                    } else if every {
+                        "head of every channel"
                     } else {
                         "head of each default channel"
                     };
                     let _ = writeln!(out, "    packages: all ({what})");
                 }
                 for p in &c.packages {
-                    let _ = writeln!(out, "    package {}{}", p.name.value, range(&p.min, &p.max));
+                    let optional = if p.optional { " (optional)" } else { "" };
+                    let _ = writeln!(
+                        out,
+                        "    package {}{}{optional}",
+                        p.name.value,
+                        range(&p.min, &p.max)
+                    );
+                    if let Some(d) = &p.default_channel {
+                        let _ = writeln!(out, "      default-channel {}", d.value);
+                    }
                     for ch in &p.channels {
                         let _ = writeln!(
                             out,
