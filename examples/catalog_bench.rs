@@ -55,6 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let filter = CatalogFilter {
         full: false,
         heads: Default::default(),
+        skip_dependencies: false,
         packages,
     };
     let t = Instant::now();

@@ -67,6 +67,7 @@ fn only(packages: Vec<PackageFilter>) -> CatalogFilter {
     CatalogFilter {
         full: false,
         heads: Default::default(),
+        skip_dependencies: false,
         packages,
     }
 }
@@ -220,6 +221,7 @@ fn scenario_02_full_keeps_everything() {
     let f = run(CatalogFilter {
         full: true,
         heads: Default::default(),
+        skip_dependencies: false,
         packages: vec![],
     })
     .unwrap();
@@ -245,6 +247,7 @@ fn scenario_04_full_package_keeps_all_its_channels() {
     let f = run(CatalogFilter {
         full: true,
         heads: Default::default(),
+        skip_dependencies: false,
         packages: vec![pkg("beta-operator")],
     })
     .unwrap();
@@ -348,6 +351,7 @@ fn scenario_09_full_package_channel_keeps_the_whole_channel() {
     let f = run(CatalogFilter {
         full: true,
         heads: Default::default(),
+        skip_dependencies: false,
         packages: vec![p],
     })
     .unwrap();
@@ -508,6 +512,7 @@ fn filter_errors_are_explained() {
             CatalogFilter {
                 full: true,
                 heads: Default::default(),
+                skip_dependencies: false,
                 packages: vec![PackageFilter {
                     channels: vec![chan("stable", Some("1.0.0"), Some("2.0.0"))],
                     ..pkg("alpha-operator")
@@ -597,6 +602,7 @@ fn full_keeps_packages_the_filter_could_not_validate() {
         &CatalogFilter {
             full: true,
             heads: Default::default(),
+            skip_dependencies: false,
             packages: vec![],
         },
     )
@@ -675,4 +681,166 @@ fn an_optional_package_the_catalog_lacks_is_a_warning() {
     );
     let e = run(only(vec![pkg("epsilon-operator")])).unwrap_err();
     assert!(render(&e).contains("epsilon-operator"), "{}", render(&e));
+}
+
+/// A catalog whose bundles depend on each other: `app` needs package `db` in [2.0.0, 3.0.0) and
+/// the API `cache.example.com/v1 Cache`, which `cache` provides; `cache` needs package `util`;
+/// `lonely` needs package `ghost`, which the catalog lacks.
+fn deps_catalog() -> Catalog {
+    let b = |package: &str, version: &str, props: Vec<serde_json::Value>| {
+        let mut properties = vec![
+            json!({"type": "olm.package", "value": {"packageName": package, "version": version}}),
+        ];
+        properties.extend(props);
+        json!({"schema": "olm.bundle", "name": format!("{package}.v{version}"), "package": package,
+               "image": format!("registry.example.com/{package}/bundle:{version}"),
+               "properties": properties, "relatedImages": []})
+    };
+    let pkg =
+        |name: &str| json!({"schema": "olm.package", "name": name, "defaultChannel": "stable"});
+    let chan = |package: &str, versions: &[&str]| {
+        let entries: Vec<serde_json::Value> = versions
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match i {
+                0 => json!({"name": format!("{package}.v{v}")}),
+                _ => json!({"name": format!("{package}.v{v}"), "replaces": format!("{package}.v{}", versions[i - 1])}),
+            })
+            .collect();
+        json!({"schema": "olm.channel", "package": package, "name": "stable", "entries": entries})
+    };
+    let need_pkg = |name: &str, range: &str| json!({"type": "olm.package.required", "value": {"packageName": name, "versionRange": range}});
+    let objects = vec![
+        pkg("app"),
+        chan("app", &["1.0.0"]),
+        b(
+            "app",
+            "1.0.0",
+            vec![
+                need_pkg("db", ">=2.0.0 <3.0.0"),
+                json!({"type": "olm.gvk.required", "value": {"group": "cache.example.com", "version": "v1", "kind": "Cache"}}),
+            ],
+        ),
+        pkg("db"),
+        chan("db", &["1.0.0", "2.0.0", "2.1.0", "3.0.0"]),
+        b("db", "1.0.0", vec![]),
+        b("db", "2.0.0", vec![]),
+        b("db", "2.1.0", vec![]),
+        b("db", "3.0.0", vec![]),
+        pkg("cache"),
+        chan("cache", &["1.0.0"]),
+        b(
+            "cache",
+            "1.0.0",
+            vec![
+                json!({"type": "olm.gvk", "value": {"group": "cache.example.com", "version": "v1", "kind": "Cache"}}),
+                need_pkg("util", ""),
+            ],
+        ),
+        pkg("util"),
+        chan("util", &["0.1.0"]),
+        b("util", "0.1.0", vec![]),
+        pkg("lonely"),
+        chan("lonely", &["1.0.0"]),
+        b("lonely", "1.0.0", vec![need_pkg("ghost", ">=1.0.0")]),
+    ];
+    let mut text = Vec::new();
+    for o in &objects {
+        text.extend(serde_json::to_vec(o).unwrap());
+        text.push(b'\n');
+    }
+    parse_catalog(&BTreeMap::from([(
+        PathBuf::from("configs/catalog.json"),
+        text,
+    )]))
+    .unwrap()
+}
+
+fn filter_deps(packages: Vec<PackageFilter>, skip: bool) -> Result<Filtered, FilterErrors> {
+    let filter = CatalogFilter {
+        packages,
+        skip_dependencies: skip,
+        ..CatalogFilter::default()
+    };
+    airlift::catalog::filter_catalog("deps", &deps_catalog(), &filter)
+}
+
+/// Dependencies are kept: the newest bundle of the default channel in the required range, the
+/// package that provides a required API, and what that one requires in turn; each with the
+/// reason. `dependencies #false` keeps only what the filter names. A requirement the catalog
+/// cannot meet is a warning.
+#[test]
+fn bundles_that_kept_bundles_depend_on_are_kept() {
+    let f = filter_deps(vec![pkg("app")], false).unwrap();
+    let names: Vec<&str> = f.kept.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["app.v1.0.0", "cache.v1.0.0", "db.v2.1.0", "util.v0.1.0"]
+    );
+    let reasons: Vec<String> = f
+        .pulled
+        .iter()
+        .map(|p| format!("{} {}", p.bundle, p.reason))
+        .collect();
+    assert!(
+        reasons.contains(
+            &"db.v2.1.0 for dependency of app.v1.0.0 (requires package db >=2.0.0 <3.0.0)"
+                .to_string()
+        ),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(
+            &"util.v0.1.0 for dependency of cache.v1.0.0 (requires package util)".to_string()
+        ),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with("cache.v1.0.0") && r.contains("API cache.example.com/v1 Cache")),
+        "{reasons:?}"
+    );
+    // Off: only the package itself.
+    let f = filter_deps(vec![pkg("app")], true).unwrap();
+    assert_eq!(f.kept.len(), 1);
+    // Already met by what the filter keeps: nothing is added.
+    let db = PackageFilter {
+        min: v("2.0.0"),
+        max: v("2.1.0"),
+        ..pkg("db")
+    };
+    let f = filter_deps(vec![pkg("app"), pkg("cache"), db], false).unwrap();
+    assert!(
+        !f.pulled.iter().any(|p| p.package == "db"),
+        "{:?}",
+        f.pulled
+    );
+    // Added next to a kept range, on one upgrade path: 3.0.0 replaces 2.1.0.
+    let db3 = PackageFilter {
+        min: v("3.0.0"),
+        ..pkg("db")
+    };
+    let f = filter_deps(vec![pkg("app"), db3], false).unwrap();
+    assert_eq!(channels_of(&f, "db")["stable"], ["db.v2.1.0", "db.v3.0.0"]);
+    // Added next to a kept bundle it is not connected to: an error naming both.
+    let db1 = PackageFilter {
+        bundles: vec!["db.v1.0.0".into()],
+        ..pkg("db")
+    };
+    let e = filter_deps(vec![pkg("app"), db1], false).unwrap_err();
+    let text = render(&e);
+    assert!(
+        text.contains("db.v2.1.0") && text.contains("db.v1.0.0"),
+        "{text}"
+    );
+    assert!(text.contains("dependencies #false"), "{text}");
+    // A package the catalog lacks: a warning.
+    let f = filter_deps(vec![pkg("lonely")], false).unwrap();
+    assert_eq!(f.kept.len(), 1);
+    assert!(
+        f.warnings.iter().any(|w| w.contains("ghost")),
+        "{:?}",
+        f.warnings
+    );
 }

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rayon::prelude::*;
 use semver::Version;
 
+pub use super::deps::Pulled;
 use super::error::{FilterError, did_you_mean};
 use super::fbc::{Catalog, Package, RelatedImage};
 use super::graph::ChannelGraph;
@@ -24,6 +25,8 @@ pub struct CatalogFilter {
     pub packages: Vec<PackageFilter>,
     /// Which heads a package without channels, versions or bundles keeps.
     pub heads: Heads,
+    /// Do not keep the bundles that kept bundles depend on (`dependencies #false`).
+    pub skip_dependencies: bool,
 }
 
 /// Which channel heads a package keeps when its filter names no channel, version or bundle.
@@ -90,8 +93,11 @@ pub struct KeptBundle {
 pub struct Filtered {
     pub catalog: Catalog,
     pub kept: Vec<KeptBundle>,
-    /// What the filter skipped and the user should know (optional packages the catalog lacks).
+    /// What the filter skipped and the user should know (optional packages the catalog lacks,
+    /// dependencies the catalog cannot satisfy).
     pub warnings: Vec<String>,
+    /// Bundles kept because kept bundles depend on them.
+    pub pulled: Vec<Pulled>,
 }
 
 /// Every problem found while filtering one catalog, all packages at once.
@@ -178,6 +184,17 @@ pub fn filter_catalog(
             errors,
         });
     }
+    let mut pulled = Vec::new();
+    if !filter.skip_dependencies {
+        let (p, w) = super::deps::resolve(catalog_name, catalog, &mut packages).map_err(|e| {
+            FilterErrors {
+                catalog: catalog_name.to_string(),
+                errors: vec![e],
+            }
+        })?;
+        pulled = p;
+        warnings.extend(w);
+    }
     let catalog = Catalog {
         packages,
         unowned: catalog.unowned.clone(),
@@ -187,6 +204,7 @@ pub fn filter_catalog(
         catalog,
         kept,
         warnings,
+        pulled,
     })
 }
 

@@ -4,6 +4,7 @@
 //! Registry-free: callers feed configs files (or layer tarballs) in and take layer blobs and
 //! rewritten config/manifest bytes out. Does not use `crate::recipe`.
 
+mod deps;
 mod error;
 mod fbc;
 mod filter;
@@ -20,7 +21,7 @@ mod validate;
 pub use error::{FilterError, GraphError, ObjectAt, ParseError};
 pub use fbc::{Bundle, Catalog, Channel, ChannelEntry, Package, RelatedImage};
 pub use filter::{
-    CatalogFilter, ChannelFilter, FilterErrors, Filtered, Heads, KeptBundle, PackageFilter,
+    CatalogFilter, ChannelFilter, FilterErrors, Filtered, Heads, KeptBundle, PackageFilter, Pulled,
     filter_catalog,
 };
 pub use graph::{ChannelGraph, EdgeKind, EdgeRule};

@@ -665,11 +665,9 @@ fn catalog(
     if let Some(orig) = &o.original_ref {
         cx.warn(orig, "`originalRef` is oc-mirror bookkeeping; ignored");
     }
-    if v1 && !flag(&o.skip_dependencies) && !o.packages.is_empty() {
-        cx.warn(
-            op,
-            format!("catalog {source}: oc-mirror v1 also mirrored the packages these bundles depend on; airlift keeps only the packages listed (add the dependencies as packages)"),
-        );
+    // airlift keeps what kept bundles depend on, as oc-mirror v1 did unless told otherwise.
+    if flag(&o.skip_dependencies) {
+        b.push_str("    dependencies #false\n");
     }
     let mut full = flag(&o.full);
     let ranged = o.packages.iter().any(|p| {

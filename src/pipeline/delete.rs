@@ -478,6 +478,7 @@ fn synthetic_recipe(
             rename: None,
             full: None,
             heads: None,
+            dependencies: None,
             packages: c.packages.clone(),
             catalog_source_template: None,
         }));

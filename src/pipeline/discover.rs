@@ -113,6 +113,12 @@ pub fn discover(
             .map_err(|e| catalog_failure(&session.recipe, e))?;
         for c in found.catalogs.values() {
             said.warnings.extend(c.filtered.warnings.iter().cloned());
+            for p in &c.filtered.pulled {
+                said.notes.push(format!(
+                    "catalog `{}`: kept {} of {} {}",
+                    c.set, p.bundle, p.package, p.reason
+                ));
+            }
         }
         d.catalogs = found.catalogs;
         d.dest.extend(found.dest);

@@ -28,6 +28,7 @@ pub fn filter_of(set: &CatalogSet) -> CatalogFilter {
     CatalogFilter {
         full: set.is_full(),
         heads: set.heads.as_ref().map(|h| h.value).unwrap_or_default(),
+        skip_dependencies: set.dependencies.as_ref().is_some_and(|d| !d.value),
         packages: set
             .packages
             .iter()
@@ -91,6 +92,11 @@ pub fn filter_json(filter: &CatalogFilter) -> Value {
         && let Some(o) = out.as_object_mut()
     {
         o.insert("heads".into(), filter.heads.as_str().into());
+    }
+    if filter.skip_dependencies
+        && let Some(o) = out.as_object_mut()
+    {
+        o.insert("dependencies".into(), false.into());
     }
     out
 }

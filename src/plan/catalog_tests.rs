@@ -106,6 +106,7 @@ fn filter_json_is_canonical() {
     let a = CatalogFilter {
         full: false,
         heads: Default::default(),
+        skip_dependencies: false,
         packages: vec![
             PackageFilter {
                 name: "b".into(),

@@ -152,6 +152,7 @@ pub(crate) fn catalog(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<CatalogSet> {
     let mut rename = None;
     let mut full = None;
     let mut heads = None;
+    let mut dependencies = None;
     let mut packages = Vec::new();
     let mut template = None;
     let mut seen = Vec::new();
@@ -159,6 +160,7 @@ pub(crate) fn catalog(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<CatalogSet> {
         "rename",
         "full",
         "heads",
+        "dependencies",
         "package",
         "catalog-source-template",
     ];
@@ -166,6 +168,7 @@ pub(crate) fn catalog(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<CatalogSet> {
         match child.name().value() {
             "package" => packages.extend(package(ctx, child)),
             "heads" if once(ctx, &mut seen, child) => heads = catalog_heads(ctx, child),
+            "dependencies" if once(ctx, &mut seen, child) => dependencies = bool_node(ctx, child),
             "rename" if once(ctx, &mut seen, child) => rename = catalog_rename(ctx, child),
             "full" if once(ctx, &mut seen, child) => full = bool_node(ctx, child),
             "catalog-source-template" if once(ctx, &mut seen, child) => {
@@ -189,6 +192,7 @@ pub(crate) fn catalog(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<CatalogSet> {
         rename,
         full,
         heads,
+        dependencies,
         packages,
         catalog_source_template: template,
     })

@@ -116,6 +116,8 @@ pub struct CatalogSet {
     /// `heads "default-channel" | "every-channel"`: which heads a package keeps when it names no
     /// channel, version or bundle (default: the default channel's).
     pub heads: Option<Spanned<crate::catalog::Heads>>,
+    /// `dependencies #false`: do not keep the bundles kept bundles depend on.
+    pub dependencies: Option<Spanned<bool>>,
     pub packages: Vec<Package>,
     pub catalog_source_template: Option<Spanned<PathBuf>>,
 }

@@ -127,6 +127,9 @@ impl Recipe {
                 if every {
                     out.push_str("    heads every-channel\n");
                 }
+                if c.dependencies.as_ref().is_some_and(|d| !d.value) {
+                    out.push_str("    dependencies off\n");
+                }
                 if c.packages.is_empty() {
                     let what = if c.is_full() {
                         "everything"
