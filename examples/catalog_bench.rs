@@ -56,6 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         full: false,
         heads: Default::default(),
         skip_dependencies: false,
+        blocked: Vec::new(),
         packages,
     };
     let t = Instant::now();

@@ -1256,3 +1256,25 @@ async fn extract_takes_the_installer_and_oc_out_of_a_mirrored_release() {
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     assert!(stderr(&out).contains("4.15.9"), "{}", stderr(&out));
 }
+
+/// `block` applies to release payload components too: the blocked component is not planned,
+/// and the plan says what was blocked.
+#[tokio::test(flavor = "multi_thread")]
+async fn block_applies_to_release_components_and_is_reported() {
+    let lab = Lab::new().await;
+    let installer = &lab.components[&("4.15.2".to_string(), "installer".to_string())];
+    let digest = installer.digest.clone();
+    lab.recipe(&format!(
+        "images \"blocks\" {{\n    block \"{digest}\"\n}}\n"
+    ));
+    let out = lab.run(&["plan"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan = stdout(&out);
+    assert!(!plan.contains("4.15.2-amd64-installer"), "{plan}");
+    assert!(plan.contains("4.15.3-amd64-installer"), "{plan}");
+    assert!(
+        stderr(&out).contains("blocked: ") && stderr(&out).contains(&digest),
+        "{}",
+        stderr(&out)
+    );
+}

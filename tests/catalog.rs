@@ -68,6 +68,7 @@ fn only(packages: Vec<PackageFilter>) -> CatalogFilter {
         full: false,
         heads: Default::default(),
         skip_dependencies: false,
+        blocked: Vec::new(),
         packages,
     }
 }
@@ -222,6 +223,7 @@ fn scenario_02_full_keeps_everything() {
         full: true,
         heads: Default::default(),
         skip_dependencies: false,
+        blocked: Vec::new(),
         packages: vec![],
     })
     .unwrap();
@@ -248,6 +250,7 @@ fn scenario_04_full_package_keeps_all_its_channels() {
         full: true,
         heads: Default::default(),
         skip_dependencies: false,
+        blocked: Vec::new(),
         packages: vec![pkg("beta-operator")],
     })
     .unwrap();
@@ -352,6 +355,7 @@ fn scenario_09_full_package_channel_keeps_the_whole_channel() {
         full: true,
         heads: Default::default(),
         skip_dependencies: false,
+        blocked: Vec::new(),
         packages: vec![p],
     })
     .unwrap();
@@ -513,6 +517,7 @@ fn filter_errors_are_explained() {
                 full: true,
                 heads: Default::default(),
                 skip_dependencies: false,
+                blocked: Vec::new(),
                 packages: vec![PackageFilter {
                     channels: vec![chan("stable", Some("1.0.0"), Some("2.0.0"))],
                     ..pkg("alpha-operator")
@@ -603,6 +608,7 @@ fn full_keeps_packages_the_filter_could_not_validate() {
             full: true,
             heads: Default::default(),
             skip_dependencies: false,
+            blocked: Vec::new(),
             packages: vec![],
         },
     )
@@ -842,5 +848,47 @@ fn bundles_that_kept_bundles_depend_on_are_kept() {
         f.warnings.iter().any(|w| w.contains("ghost")),
         "{:?}",
         f.warnings
+    );
+}
+
+/// `block` on a bundle image removes the bundle from the rebuilt catalog and reports it; the
+/// channel must stay one upgrade path (blocking the head leaves the one below it as head;
+/// blocking a bundle in the middle is an error that says what it cut).
+#[test]
+fn a_blocked_bundle_leaves_the_catalog_and_the_channel_stays_valid() {
+    let range = PackageFilter {
+        min: v("1.1.0"),
+        ..pkg("alpha-operator")
+    };
+    let image_of = |name: &str| {
+        run(only(vec![range.clone()]))
+            .unwrap()
+            .kept
+            .into_iter()
+            .find(|b| b.name == name)
+            .map(|b| b.image)
+            .expect("kept")
+    };
+    let blocking = |name: &str| CatalogFilter {
+        packages: vec![range.clone()],
+        blocked: vec![format!("^{}$", regex::escape(&image_of(name)))],
+        ..CatalogFilter::default()
+    };
+    let f = run(blocking("alpha-operator.v2.0.0")).unwrap();
+    assert_eq!(
+        f.kept.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(),
+        [
+            "alpha-operator.v1.1.0",
+            "alpha-operator.v1.1.1",
+            "alpha-operator.v1.2.0"
+        ]
+    );
+    assert_eq!(f.blocked.len(), 1);
+    assert_eq!(f.blocked[0].1, "alpha-operator.v2.0.0");
+    let e = run(blocking("alpha-operator.v1.2.0")).unwrap_err();
+    let text = render(&e);
+    assert!(
+        text.contains("block") && text.contains("alpha-operator.v1.2.0"),
+        "{text}"
     );
 }

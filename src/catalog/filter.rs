@@ -27,6 +27,9 @@ pub struct CatalogFilter {
     pub heads: Heads,
     /// Do not keep the bundles that kept bundles depend on (`dependencies #false`).
     pub skip_dependencies: bool,
+    /// `block` patterns (regex sources): a bundle whose image matches one is removed from the
+    /// rebuilt catalog.
+    pub blocked: Vec<String>,
 }
 
 /// Which channel heads a package keeps when its filter names no channel, version or bundle.
@@ -98,6 +101,9 @@ pub struct Filtered {
     pub warnings: Vec<String>,
     /// Bundles kept because kept bundles depend on them.
     pub pulled: Vec<Pulled>,
+    /// Bundles the filter kept whose image a `block` pattern matches: removed from the
+    /// catalog, (package, bundle, image).
+    pub blocked: Vec<(String, String, String)>,
 }
 
 /// Every problem found while filtering one catalog, all packages at once.
@@ -195,6 +201,11 @@ pub fn filter_catalog(
         pulled = p;
         warnings.extend(w);
     }
+    let blocked =
+        block_bundles(catalog_name, &filter.blocked, &mut packages).map_err(|e| FilterErrors {
+            catalog: catalog_name.to_string(),
+            errors: vec![e],
+        })?;
     let catalog = Catalog {
         packages,
         unowned: catalog.unowned.clone(),
@@ -205,7 +216,88 @@ pub fn filter_catalog(
         kept,
         warnings,
         pulled,
+        blocked,
     })
+}
+
+/// Removes the bundles whose image a `block` pattern matches; each channel they leave must
+/// still be one upgrade path, and the default channel must keep a bundle.
+fn block_bundles(
+    catalog: &str,
+    patterns: &[String],
+    packages: &mut BTreeMap<String, Package>,
+) -> Result<Vec<(String, String, String)>, FilterError> {
+    let res: Vec<regex::Regex> = patterns
+        .iter()
+        .filter_map(|p| regex::Regex::new(p).ok())
+        .collect();
+    let mut out = Vec::new();
+    if res.is_empty() {
+        return Ok(out);
+    }
+    for package in packages.values_mut() {
+        let blocked: BTreeSet<String> = package
+            .bundles
+            .values()
+            .filter(|b| !b.image.is_empty() && res.iter().any(|r| r.is_match(&b.image)))
+            .map(|b| b.name.clone())
+            .collect();
+        if blocked.is_empty() {
+            continue;
+        }
+        for name in &blocked {
+            let image = package.bundles[name].image.clone();
+            out.push((package.name.clone(), name.clone(), image));
+        }
+        let kept: Kept = package
+            .channels
+            .iter()
+            .map(|(n, c)| {
+                let flags = c
+                    .entries
+                    .iter()
+                    .map(|e| !blocked.contains(&e.name))
+                    .collect();
+                (n.clone(), flags)
+            })
+            .filter(|(_, flags): &(String, Vec<bool>)| flags.iter().any(|k| *k))
+            .collect();
+        let pruned = prune(package, &kept);
+        let names: Vec<&str> = blocked.iter().map(String::as_str).collect();
+        if let Some(d) = &package.default_channel
+            && !pruned.channels.contains_key(d)
+        {
+            return Err(FilterError::DefaultChannelDropped {
+                catalog: catalog.to_string(),
+                package: package.name.clone(),
+                default_channel: d.clone(),
+                help: format!(
+                    "`block` removed every kept bundle of the default channel ({}); narrow the block pattern or keep other bundles of `{d}`",
+                    names.join(", ")
+                ),
+            });
+        }
+        for (cname, channel) in &pruned.channels {
+            let graph =
+                ChannelGraph::build(&pruned, channel).map_err(|e| graph_error(catalog, e))?;
+            let heads = graph.heads(super::graph::EdgeRule::Opm, &|_| true);
+            if heads.len() != 1 {
+                return Err(FilterError::MultipleHeads {
+                    catalog: catalog.to_string(),
+                    package: package.name.clone(),
+                    channel: cname.clone(),
+                    heads: heads.iter().map(|&i| graph.names[i].to_string()).collect(),
+                    help: format!(
+                        "`block` removed {} from the middle of the channel's upgrade path; narrow the block pattern, or keep only the bundles above it",
+                        names.join(", ")
+                    ),
+                });
+            }
+        }
+        *package = pruned;
+    }
+    out.sort();
+    Ok(out)
 }
 
 fn combination(catalog: &str, package: Option<&str>, what: &str, help: &str) -> FilterError {

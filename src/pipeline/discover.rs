@@ -113,6 +113,12 @@ pub fn discover(
             .map_err(|e| catalog_failure(&session.recipe, e))?;
         for c in found.catalogs.values() {
             said.warnings.extend(c.filtered.warnings.iter().cloned());
+            for (package, bundle, image) in &c.filtered.blocked {
+                said.notes.push(format!(
+                    "catalog `{}`: bundle {bundle} of {package} blocked ({image}): not in the rebuilt catalog, not mirrored",
+                    c.set
+                ));
+            }
             for p in &c.filtered.pulled {
                 said.notes.push(format!(
                     "catalog `{}`: kept {} of {} {}",
@@ -127,6 +133,11 @@ pub fn discover(
     // image's base (pinned in the lock like any image).
     let blocks: Vec<_> = session.recipe.block_patterns().cloned().collect();
     let (mut expanded, invalid) = plan::expand_items(goals, &d, &blocks);
+    for (set, image) in plan::blocked_images(&session.recipe, goals, &d, &blocks) {
+        said.notes.push(format!(
+            "blocked: {image} of `{set}` (a `block` pattern): not mirrored"
+        ));
+    }
     for i in invalid {
         said.warnings.push(format!(
             "catalog `{}`: bundle `{}` names an invalid image `{}` ({}); it is not mirrored",

@@ -29,6 +29,7 @@ pub fn filter_of(set: &CatalogSet) -> CatalogFilter {
         full: set.is_full(),
         heads: set.heads.as_ref().map(|h| h.value).unwrap_or_default(),
         skip_dependencies: set.dependencies.as_ref().is_some_and(|d| !d.value),
+        blocked: Vec::new(),
         packages: set
             .packages
             .iter()
@@ -97,6 +98,13 @@ pub fn filter_json(filter: &CatalogFilter) -> Value {
         && let Some(o) = out.as_object_mut()
     {
         o.insert("dependencies".into(), false.into());
+    }
+    if !filter.blocked.is_empty()
+        && let Some(o) = out.as_object_mut()
+    {
+        let mut blocked = filter.blocked.clone();
+        blocked.sort();
+        o.insert("blocked".into(), blocked.into());
     }
     out
 }

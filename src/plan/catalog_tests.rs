@@ -107,6 +107,7 @@ fn filter_json_is_canonical() {
         full: false,
         heads: Default::default(),
         skip_dependencies: false,
+        blocked: Vec::new(),
         packages: vec![
             PackageFilter {
                 name: "b".into(),

@@ -287,7 +287,14 @@ fn add_catalog(
             .rename
             .as_ref()
             .and_then(|r| r.tag.as_ref().map(|t| t.value.clone())),
-        filter: super::catalog::filter_of(c),
+        filter: {
+            let mut f = super::catalog::filter_of(c);
+            f.blocked = recipe
+                .block_patterns()
+                .map(|r| r.as_str().to_string())
+                .collect();
+            f
+        },
         via: via.map(str::to_string),
         layout,
         archive: via

@@ -17,7 +17,7 @@ use crate::resources::Category;
 
 /// `goal` with every item it holds once discovery has read its releases and catalogs, and the
 /// bundle images that are not valid references (left out, reported). Images matching a `block`
-/// pattern are left out of catalog items.
+/// pattern are left out of release and catalog items (`images` sets are filtered by `expand`).
 pub fn expanded(
     goal: &TargetGoal,
     discovery: &Discovery,
@@ -26,7 +26,11 @@ pub fn expanded(
     let mut out = goal.clone();
     for need in &goal.releases {
         for r in discovery.releases.iter().filter(|r| r.set == need.set) {
-            out.items.extend(items_of(r, need.via.as_deref()));
+            out.items.extend(
+                items_of(r, need.via.as_deref())
+                    .into_iter()
+                    .filter(|i| !is_blocked(blocks, &i.origin)),
+            );
         }
     }
     let mut invalid = Vec::new();
@@ -53,7 +57,7 @@ pub fn expanded(
                         continue;
                     }
                 };
-                if blocks.iter().any(|re| re.is_match(&origin.to_string())) {
+                if is_blocked(blocks, &origin) {
                     continue;
                 }
                 if seen.insert(origin.clone()) {
@@ -91,6 +95,74 @@ pub fn expanded(
     invalid.sort_by(|a, b| (&a.set, &a.bundle, &a.image).cmp(&(&b.set, &b.bundle, &b.image)));
     invalid.dedup();
     (out, invalid)
+}
+
+/// True when a `block` pattern matches the image's full reference.
+pub fn is_blocked(blocks: &[Regex], image: &ImageRef) -> bool {
+    let text = image.to_string();
+    blocks.iter().any(|re| re.is_match(&text))
+}
+
+/// What `block` patterns leave out of the goals: (content set, image) of `images` set entries,
+/// release payloads and components, and catalog related images, sorted, once each. (Blocked
+/// bundles are reported by the catalog filter, which removes them from the catalog.)
+pub fn blocked_images(
+    recipe: &crate::recipe::Recipe,
+    goals: &[TargetGoal],
+    discovery: &Discovery,
+    blocks: &[Regex],
+) -> Vec<(String, ImageRef)> {
+    let mut out = BTreeSet::new();
+    if blocks.is_empty() {
+        return Vec::new();
+    }
+    let carried: BTreeSet<String> = goals
+        .iter()
+        .flat_map(|g| recipe.carried_sets(&g.name))
+        .collect();
+    let sets: BTreeSet<&str> = carried.iter().map(String::as_str).collect();
+    for s in recipe
+        .image_sets()
+        .filter(|s| sets.contains(s.name.value.as_str()))
+    {
+        let images = s
+            .images
+            .iter()
+            .map(|i| &i.value)
+            .chain(s.mapped.iter().map(|m| &m.source));
+        for i in images.filter(|i| is_blocked(blocks, i)) {
+            out.insert((s.name.value.clone(), i.clone()));
+        }
+    }
+    for r in discovery
+        .releases
+        .iter()
+        .filter(|r| sets.contains(r.set.as_str()))
+    {
+        for i in items_of(r, None)
+            .into_iter()
+            .filter(|i| is_blocked(blocks, &i.origin))
+        {
+            out.insert((r.set.clone(), i.origin));
+        }
+    }
+    for (set, c) in discovery
+        .catalogs
+        .iter()
+        .filter(|(s, _)| sets.contains(s.as_str()))
+    {
+        for b in &c.filtered.kept {
+            for r in &b.related_images {
+                if let Ok(i) = r.image.parse::<ImageRef>()
+                    && i.to_string() != b.image
+                    && is_blocked(blocks, &i)
+                {
+                    out.insert((set.clone(), i));
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// [`expanded`] for every goal; invalid bundle images of all of them, sorted, once each.

@@ -22,7 +22,9 @@ pub use catalog::{InvalidBundleImage, filter_diagnostics, filter_json, filter_of
 pub use cosign::CosignTrusts;
 pub use expand::{Unsupported, expand};
 pub use goal::{ArchiveGoal, CatalogGoal, DestName, GoalItem, ReleaseNeed, TargetGoal};
-pub use items::{expand_all as expand_items, expanded as expanded_goal};
+pub use items::{
+    blocked_images, expand_all as expand_items, expanded as expanded_goal, is_blocked,
+};
 pub use key::{KEY_VERSION, TaskKey};
 pub use naming::{
     Destination, LAYOUT_REGISTRY, NamingError, catalog_destination, destination_for, fold_path,
