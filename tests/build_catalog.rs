@@ -576,6 +576,56 @@ async fn list_operators_reads_the_catalog() {
 
     let out = lab.run(&["list", "operators"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
+    // `list bundles`: every bundle of the package per channel, head and default channel marked.
+    let out = lab.run(&[
+        "list",
+        "bundles",
+        "--catalog",
+        &src.catalog,
+        "--package",
+        "alpha",
+        "--channel",
+        "stable",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            vec!["stable", "alpha.v1.0.0", "1.0.0", "default", "channel"],
+            vec![
+                "stable",
+                "alpha.v1.1.0",
+                "1.1.0",
+                "head,",
+                "default",
+                "channel"
+            ],
+        ],
+        "{text}"
+    );
+    let out = lab.run(&[
+        "list",
+        "bundles",
+        "--catalog",
+        &src.catalog,
+        "--package",
+        "alpha",
+        "--channel",
+        "stabel",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stable"),
+        "did-you-mean: {}",
+        stderr(&out)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1367,6 +1417,19 @@ async fn an_imported_image_set_plans_what_oc_mirror_selects() {
     .map(|p| p.by_digest(&host))
     .collect();
     assert_eq!(copied, want);
+    // The plan lists the kept bundles by package and channel for review.
+    let kept = &doc["catalogs"][0]["packages"];
+    assert_eq!(
+        kept["alpha"]["channels"]["stable"],
+        json!(["alpha.v1.1.0"]),
+        "{kept}"
+    );
+    assert_eq!(
+        kept["beta"]["channels"]["stable"],
+        json!(["beta.v2.0.0"]),
+        "{kept}"
+    );
+    assert_eq!(kept["alpha"]["default-channel"], "stable");
     // `-f isc.yaml` is recognised and answered with the import command.
     let out = lab.run(&["plan", "-f", "isc.yaml"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));

@@ -125,3 +125,77 @@ pub fn render_package(
     out.push_str(&table(&["PACKAGE", "CHANNEL", "HEAD", "VERSION"], &rows));
     Ok(out)
 }
+
+/// `list bundles`: every bundle of `package` per channel (or of `channel` only), oldest first
+/// by version, with the channel head and the default channel marked.
+pub fn render_bundles(
+    catalog_name: &str,
+    catalog: &Catalog,
+    package: &str,
+    channel: Option<&str>,
+) -> Result<String, FilterError> {
+    let Some(p) = catalog.packages.get(package) else {
+        return Err(FilterError::UnknownPackage {
+            catalog: catalog_name.to_string(),
+            name: package.to_string(),
+            help: did_you_mean(
+                "package",
+                package,
+                catalog.packages.keys().map(String::as_str),
+            ),
+        });
+    };
+    if let Some(c) = channel
+        && !p.channels.contains_key(c)
+    {
+        return Err(FilterError::UnknownChannel {
+            catalog: catalog_name.to_string(),
+            package: package.to_string(),
+            name: c.to_string(),
+            help: did_you_mean("channel", c, p.channels.keys().map(String::as_str)),
+        });
+    }
+    let default = p.default_channel.as_deref().unwrap_or_default();
+    let mut rows = Vec::new();
+    for (name, ch) in p
+        .channels
+        .iter()
+        .filter(|(n, _)| channel.is_none_or(|c| c == *n))
+    {
+        let (head, _) = head_of(p, name);
+        let mut entries: Vec<(Option<semver::Version>, &str)> = ch
+            .entries
+            .iter()
+            .map(|e| {
+                let v = p
+                    .bundles
+                    .get(&e.name)
+                    .and_then(|b| b.version.as_deref())
+                    .and_then(|v| super::parse_version(v).ok());
+                (v, e.name.as_str())
+            })
+            .collect();
+        entries.sort();
+        for (version, bundle) in entries {
+            let mut marks = Vec::new();
+            if bundle == head {
+                marks.push("head");
+            }
+            if name == default {
+                marks.push("default channel");
+            }
+            rows.push(vec![
+                name.clone(),
+                bundle.to_string(),
+                version.map(|v| v.to_string()).unwrap_or_default(),
+                marks.join(", "),
+            ]);
+        }
+    }
+    Ok(table(&["CHANNEL", "BUNDLE", "VERSION", ""], &rows)
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n")
+}

@@ -29,7 +29,7 @@ pub use image::{
     CONFIGS_LABEL, DOCKER_LAYER_GZIP, OCI_LAYER_GZIP, RebuildError, Replacement, update_config,
     update_index, update_manifest,
 };
-pub use list::{render_package, render_packages};
+pub use list::{render_bundles, render_package, render_packages};
 pub use parse::{parse_catalog, read_configs_dir};
 pub use rebuild::{CACHE_DIR_MODE, LayerBlob, RebuildOptions, rebuild_layers};
 pub use semver_range::{RangeError, VersionRange, parse_version};

@@ -125,6 +125,8 @@ pub enum ListWhat {
     Releases,
     Operators,
     Packages,
+    /// One package's bundles per channel (`--catalog`, `--package`, optional `--channel`).
+    Bundles,
 }
 
 #[derive(Debug, Subcommand)]
@@ -196,16 +198,18 @@ pub enum Command {
     List {
         #[arg(value_enum)]
         what: ListWhat,
-        /// `list releases`: the versions of this channel (else the channels).
+        /// `list releases`: the versions of this channel (else the channels); `list bundles`:
+        /// the bundles of this channel only.
         #[arg(long)]
         channel: Option<String>,
         /// `list releases`: the architecture (default amd64).
         #[arg(long)]
         arch: Option<String>,
-        /// `list operators`/`packages`: the catalog image or `oci://DIR`.
+        /// `list operators`/`packages`/`bundles`: the catalog image or `oci://DIR`.
         #[arg(long)]
         catalog: Option<String>,
-        /// `list operators`/`packages`: one package's channels and versions.
+        /// `list operators`/`packages`: one package's channels and heads; `list bundles`: the
+        /// package whose bundles to list.
         #[arg(long)]
         package: Option<String>,
     },
@@ -310,8 +314,9 @@ impl Cli {
         } = &self.command
         {
             let releases = matches!(what, ListWhat::Releases);
+            let bundles = matches!(what, ListWhat::Bundles);
             let wrong: Vec<&str> = [
-                ("--channel", channel.is_some() && !releases),
+                ("--channel", channel.is_some() && !releases && !bundles),
                 ("--arch", arch.is_some() && !releases),
                 ("--catalog", catalog.is_some() && releases),
                 ("--package", package.is_some() && releases),
@@ -324,7 +329,7 @@ impl Cli {
                 return Err(Failure::new(
                     crate::exit::Exit::Usage,
                     miette::miette!(
-                        help = "`list releases` takes --channel and --arch; `list operators` and `list packages` take --catalog and --package",
+                        help = "`list releases` takes --channel and --arch; `list operators` and `list packages` take --catalog and --package; `list bundles` takes --catalog, --package and --channel",
                         "{} do(es) not apply to this `list`",
                         wrong.join(", ")
                     ),
@@ -377,6 +382,18 @@ impl Cli {
                 &self.global,
                 catalog.as_deref(),
                 package.as_deref(),
+            ),
+            Command::List {
+                what: ListWhat::Bundles,
+                catalog,
+                package,
+                channel,
+                ..
+            } => super::list_operators::bundles(
+                &self.global,
+                catalog.as_deref(),
+                package.as_deref(),
+                channel.as_deref(),
             ),
             Command::Describe { dir, format } => super::describe::run(dir, *format),
             Command::Import {

@@ -2,11 +2,12 @@
 //!
 //! `list operators --catalog REF [--package P]` (also `list packages`): reads the catalog image
 //! (same reader as build discovery) and prints its packages, or one package's channels with
-//! their heads. Reads the source registry (or, for `--catalog oci://DIR`, an OCI image layout)
+//! their heads; `list bundles --catalog REF --package P [--channel C]` lists one package's bundles
+//! per channel with heads and the default channel marked. Reads the source registry (or, for `--catalog oci://DIR`, an OCI image layout)
 //! only; no recipe, workspace or lock is needed.
 
 use super::GlobalOpts;
-use crate::catalog::{render_package, render_packages};
+use crate::catalog::{render_bundles, render_package, render_packages};
 use crate::discover::{fetch_catalog, fetch_layout};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::oci::ImageRef;
@@ -26,6 +27,18 @@ pub(crate) fn operators(
             ),
         ));
     };
+    let fetched = fetch(global, catalog)?;
+    let text = match package {
+        None => render_packages(&fetched.catalog),
+        Some(p) => render_package(catalog, &fetched.catalog, p)
+            .map_err(|e| Failure::new(Exit::InvalidInput, e))?,
+    };
+    print!("{text}");
+    Ok(())
+}
+
+/// Reads the catalog `catalog` names: an image reference, or `oci://DIR`.
+fn fetch(global: &GlobalOpts, catalog: &str) -> Result<crate::discover::FetchedCatalog, Failure> {
     let fetched = match catalog.strip_prefix("oci://") {
         Some(dir) => {
             let dir = std::path::Path::new(dir);
@@ -72,11 +85,28 @@ pub(crate) fn operators(
                 })?
         }
     };
-    let text = match package {
-        None => render_packages(&fetched.catalog),
-        Some(p) => render_package(catalog, &fetched.catalog, p)
-            .map_err(|e| Failure::new(Exit::InvalidInput, e))?,
+    Ok(fetched)
+}
+
+/// `list bundles --catalog REF --package P [--channel C]`.
+pub(crate) fn bundles(
+    global: &GlobalOpts,
+    catalog: Option<&str>,
+    package: Option<&str>,
+    channel: Option<&str>,
+) -> CmdResult {
+    let (Some(catalog), Some(package)) = (catalog, package) else {
+        return Err(Failure::new(
+            Exit::Usage,
+            miette::miette!(
+                help = "e.g. `airlift list bundles --catalog registry.redhat.io/redhat/redhat-operator-index:v4.15 --package compliance-operator`",
+                "`list bundles` needs --catalog REF and --package NAME"
+            ),
+        ));
     };
+    let fetched = fetch(global, catalog)?;
+    let text = render_bundles(catalog, &fetched.catalog, package, channel)
+        .map_err(|e| Failure::new(Exit::InvalidInput, e))?;
     print!("{text}");
     Ok(())
 }

@@ -122,10 +122,68 @@ pub fn json(plan: &Plan) -> String {
         .iter()
         .map(|(i, why)| json!({"image": i.to_string(), "reason": why}))
         .collect();
-    let doc = json!({"tasks": plan.tasks, "targets": totals, "missing": missing});
+    let doc = json!({
+        "tasks": plan.tasks,
+        "targets": totals,
+        "missing": missing,
+        "catalogs": kept_catalogs(plan),
+    });
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');
     s
+}
+
+/// What each catalog rebuild keeps, for reviewers: per package its default channel and the
+/// bundles of each kept channel (in channel order), the bundles kept for dependencies and the
+/// bundles blocked.
+fn kept_catalogs(plan: &Plan) -> Vec<serde_json::Value> {
+    plan.tasks
+        .iter()
+        .filter_map(|t| match &t.kind {
+            TaskKind::PruneCatalog(p) => Some((t, p)),
+            _ => None,
+        })
+        .map(|(t, p)| {
+            let f = &p.input.0.filtered;
+            let packages: BTreeMap<&str, serde_json::Value> = f
+                .catalog
+                .packages
+                .values()
+                .map(|pkg| {
+                    let channels: BTreeMap<&str, Vec<&str>> = pkg
+                        .channels
+                        .values()
+                        .map(|c| {
+                            let names = c.entries.iter().map(|e| e.name.as_str()).collect();
+                            (c.name.as_str(), names)
+                        })
+                        .collect();
+                    let v = json!({"default-channel": pkg.default_channel, "channels": channels});
+                    (pkg.name.as_str(), v)
+                })
+                .collect();
+            let pulled: Vec<_> = f
+                .pulled
+                .iter()
+                .map(|d| json!({"package": d.package, "bundle": d.bundle, "reason": d.reason}))
+                .collect();
+            let blocked: Vec<_> = f
+                .blocked
+                .iter()
+                .map(|(package, bundle, image)| {
+                    json!({"package": package, "bundle": bundle, "image": image})
+                })
+                .collect();
+            json!({
+                "target": t.target,
+                "set": p.set,
+                "dest": p.dest.to_string(),
+                "packages": packages,
+                "dependencies": pulled,
+                "blocked": blocked,
+            })
+        })
+        .collect()
 }
 
 /// Graphviz: one node per task (dirty ones filled), one edge per dependency (dashed: runs
