@@ -510,6 +510,11 @@ async fn unknown_package_is_an_input_error() {
     let err = stderr(&out);
     assert!(err.contains("alpah"), "{err}");
     assert!(err.contains("alpha"), "did-you-mean: {err}");
+    // Found by reading the catalog: the next step is `plan`, not `check` (which cannot see it).
+    assert!(
+        err.contains("airlift plan") && !err.contains("run `airlift check`"),
+        "{err}"
+    );
     // `optional=#true`: the same missing package is a warning, the rest is planned.
     let recipe = format!(
         "catalog \"one\" \"{}\" {{\n    package \"alpah\" optional=#true\n    package \"beta\"\n}}\n\ntarget \"mirror\" \"docker://{}/mirror\" {{\n    needs \"one\"\n}}\n",

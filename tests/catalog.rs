@@ -620,7 +620,7 @@ fn full_keeps_packages_the_filter_could_not_validate() {
     assert_eq!(err.errors.len(), 1);
     assert_eq!(
         err.errors[0].to_string(),
-        "catalog `redhat` package `odd-operator` has no default channel"
+        "catalog `redhat` package `odd-operator` has no default channel; its channels are: none"
     );
 }
 
@@ -891,4 +891,44 @@ fn a_blocked_bundle_leaves_the_catalog_and_the_channel_stays_valid() {
         text.contains("block") && text.contains("alpha-operator.v1.2.0"),
         "{text}"
     );
+}
+
+/// A package without a default channel and an empty channel get messages that name what the
+/// package has.
+#[test]
+fn no_default_channel_and_empty_channels_name_what_is_there() {
+    let objects = [
+        json!({"schema": "olm.package", "name": "odd"}),
+        json!({"schema": "olm.channel", "package": "odd", "name": "stable", "entries": [{"name": "odd.v1.0.0"}]}),
+        json!({"schema": "olm.channel", "package": "odd", "name": "empty", "entries": []}),
+        json!({"schema": "olm.bundle", "name": "odd.v1.0.0", "package": "odd", "image": "registry.example.com/odd/bundle:1",
+               "properties": [{"type": "olm.package", "value": {"packageName": "odd", "version": "1.0.0"}}]}),
+    ];
+    let mut text = Vec::new();
+    for o in &objects {
+        text.extend(serde_json::to_vec(o).unwrap());
+        text.push(b'\n');
+    }
+    let catalog = parse_catalog(&BTreeMap::from([(PathBuf::from("c.json"), text)])).unwrap();
+    let run = |f: CatalogFilter| airlift::catalog::filter_catalog("odd-index", &catalog, &f);
+    let e = run(only(vec![pkg("odd")])).unwrap_err();
+    let text = e.errors[0].to_string();
+    assert!(text.contains("has no default channel"), "{text}");
+    assert!(
+        text.contains("stable (1 bundles)") && text.contains("empty (0 bundles)"),
+        "{text}"
+    );
+    let p = PackageFilter {
+        channels: vec![chan("empty", None, None)],
+        ..pkg("odd")
+    };
+    let e = run(only(vec![p])).unwrap_err();
+    use miette::Diagnostic as _;
+    let first = &e.errors[0];
+    let text = format!(
+        "{first} {}",
+        first.help().map(|h| h.to_string()).unwrap_or_default()
+    );
+    assert!(text.contains("channel `empty` has no bundles"), "{text}");
+    assert!(text.contains("stable (1 bundles)"), "{text}");
 }

@@ -212,12 +212,31 @@ pub enum FilterError {
         #[help]
         help: String,
     },
-    #[error("catalog `{catalog}` package `{package}` has no default channel")]
+    #[error(
+        "catalog `{catalog}` package `{package}` has no default channel; its channels are: {channels}"
+    )]
     #[diagnostic(
         code(airlift::catalog::no_default_channel),
-        help("name the channel(s) to mirror explicitly, or mirror the package with `full`")
+        help(
+            "name the channel(s) to mirror with `channel \"…\"` and pick the default with `default-channel \"…\"`, or mirror the package with `full`"
+        )
     )]
-    NoDefaultChannel { catalog: String, package: String },
+    NoDefaultChannel {
+        catalog: String,
+        package: String,
+        channels: String,
+    },
+    #[error("catalog `{catalog}` package `{package}` channel `{channel}` has no bundles")]
+    #[diagnostic(
+        code(airlift::catalog::empty_channel),
+        help("the catalog lists the channel without entries; pick another: {others}")
+    )]
+    EmptyChannel {
+        catalog: String,
+        package: String,
+        channel: String,
+        others: String,
+    },
     #[error("catalog `{catalog}`: {source}")]
     #[diagnostic(code(airlift::catalog::graph))]
     Graph {

@@ -386,6 +386,20 @@ fn filter_package(
     Ok(pruned)
 }
 
+/// The package's channels with their entry counts, for messages: `stable (3), fast (0)`.
+fn channel_list(package: &Package) -> String {
+    let list: Vec<String> = package
+        .channels
+        .values()
+        .map(|c| format!("{} ({} bundles)", c.name, c.entries.len()))
+        .collect();
+    if list.is_empty() {
+        "none".to_string()
+    } else {
+        list.join(", ")
+    }
+}
+
 fn graph_error(catalog: &str, source: super::error::GraphError) -> FilterError {
     FilterError::Graph {
         catalog: catalog.to_string(),
@@ -409,10 +423,12 @@ fn select(
     let heads_only = pf.min.is_none() && pf.max.is_none();
     let wanted: Vec<ChannelFilter> =
         if pf.channels.is_empty() && heads_only && filter.heads == Heads::EveryChannel {
+            // An empty channel has no head to keep.
             package
                 .channels
-                .keys()
-                .map(|name| ChannelFilter {
+                .iter()
+                .filter(|(_, c)| !c.entries.is_empty())
+                .map(|(name, _)| ChannelFilter {
                     name: name.clone(),
                     min: None,
                     max: None,
@@ -423,6 +439,7 @@ fn select(
                 errors.push(FilterError::NoDefaultChannel {
                     catalog: catalog.to_string(),
                     package: package.name.clone(),
+                    channels: channel_list(package),
                 });
                 return kept;
             };
@@ -477,6 +494,14 @@ fn select_channel(
         package: &package.name,
         channel: &cf.name,
     };
+    if graph.is_empty() {
+        return Err(FilterError::EmptyChannel {
+            catalog: catalog.to_string(),
+            package: package.name.clone(),
+            channel: cf.name.clone(),
+            others: channel_list(package),
+        });
+    }
     if full {
         return Ok(vec![true; graph.len()]);
     }

@@ -352,7 +352,8 @@ pub fn filter_diagnostics(recipe: &Recipe, errors: &FilterErrors) -> Option<Reci
                 | FilterError::MultipleHeads { package, .. }
                 | FilterError::Cycle { package, .. }
                 | FilterError::DefaultChannelDropped { package, .. }
-                | FilterError::NoDefaultChannel { package, .. } => Some(package),
+                | FilterError::NoDefaultChannel { package, .. }
+                | FilterError::EmptyChannel { package, .. } => Some(package),
                 FilterError::InvalidCombination { package, .. } => package.as_ref(),
                 FilterError::Graph { .. } => None,
             };
@@ -368,7 +369,7 @@ pub fn filter_diagnostics(recipe: &Recipe, errors: &FilterErrors) -> Option<Reci
             })
         })
         .collect();
-    Some(RecipeErrors::new(out))
+    Some(RecipeErrors::new(out).from_catalogs())
 }
 
 #[cfg(test)]

@@ -198,6 +198,21 @@ pub(crate) fn catalog(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<CatalogSet> {
     })
 }
 
+/// An empty name (`package ""`) matches nothing in a catalog: an error here, not a surprise
+/// later.
+fn non_empty(ctx: &mut Ctx<'_>, name: Spanned<String>, what: &str) -> Option<Spanned<String>> {
+    if !name.value.trim().is_empty() {
+        return Some(name);
+    }
+    let e = ctx
+        .error(name.span, "empty name", format!("a {what} name cannot be empty"))
+        .help(format!(
+            "write the {what}'s name as the catalog spells it (`airlift list bundles --catalog … --package …` shows them)"
+        ));
+    ctx.push(e);
+    None
+}
+
 fn catalog_heads(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Spanned<crate::catalog::Heads>> {
     use crate::catalog::Heads;
     let usage = "heads \"every-channel\"";
@@ -271,7 +286,8 @@ pub(crate) fn package(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Package> {
     let usage = "package \"compliance-operator\" min=\"1.5.0\"";
     check_props(ctx, node, &["min", "max", "optional"]);
     check_arg_count(ctx, node, 1, usage);
-    let name = str_arg(ctx, node, 0, "a package name", usage);
+    let name =
+        str_arg(ctx, node, 0, "a package name", usage).and_then(|n| non_empty(ctx, n, "package"));
     let min = prop_version(ctx, node, "min");
     let max = prop_version(ctx, node, "max");
     let optional = super::decode_values::prop_bool(ctx, node, "optional").is_some_and(|b| b.value);
@@ -296,7 +312,10 @@ pub(crate) fn package(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Package> {
             check_props(ctx, child, &[]);
             check_arg_count(ctx, child, 1, usage);
             no_children(ctx, child);
-            bundles.extend(str_arg(ctx, child, 0, "a bundle name", usage));
+            bundles.extend(
+                str_arg(ctx, child, 0, "a bundle name", usage)
+                    .and_then(|n| non_empty(ctx, n, "bundle")),
+            );
         }
     }
     check_unique(
@@ -342,7 +361,8 @@ fn package_channel(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<PackageChannel> 
     check_props(ctx, node, &["min", "max"]);
     check_arg_count(ctx, node, 1, usage);
     no_children(ctx, node);
-    let name = str_arg(ctx, node, 0, "a channel name", usage);
+    let name =
+        str_arg(ctx, node, 0, "a channel name", usage).and_then(|n| non_empty(ctx, n, "channel"));
     let min = prop_version(ctx, node, "min");
     let max = prop_version(ctx, node, "max");
     check_range(ctx, &min, &max);

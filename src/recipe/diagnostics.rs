@@ -171,19 +171,31 @@ impl Diagnostic for RecipeError {
 #[derive(Debug, Clone)]
 pub struct RecipeErrors {
     errors: Vec<RecipeError>,
+    /// Found by reading the catalogs the recipe names, which `airlift check` does not do.
+    from_catalogs: bool,
 }
 
 impl RecipeErrors {
     pub(crate) fn new(mut errors: Vec<RecipeError>) -> Self {
         errors.sort_by_key(RecipeError::sort_key);
-        RecipeErrors { errors }
+        RecipeErrors {
+            errors,
+            from_catalogs: false,
+        }
     }
 
     /// A single error.
     pub fn single(error: RecipeError) -> Self {
         RecipeErrors {
             errors: vec![error],
+            from_catalogs: false,
         }
+    }
+
+    /// Errors found reading the catalogs: the next step is `plan`, not `check`.
+    pub fn from_catalogs(mut self) -> Self {
+        self.from_catalogs = true;
+        self
     }
 
     pub fn len(&self) -> usize {
@@ -230,9 +242,11 @@ impl std::error::Error for RecipeErrors {}
 
 impl Diagnostic for RecipeErrors {
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(
-            "fix every error listed here, then run `airlift check` again",
-        ))
+        Some(Box::new(if self.from_catalogs {
+            "these come from reading the catalogs, which `airlift check` does not do: fix the recipe, then run `airlift plan` again"
+        } else {
+            "fix every error listed here, then run `airlift check` again"
+        }))
     }
 
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {

@@ -243,6 +243,25 @@ fn trust_and_delete_rules() {
 }
 
 #[test]
+fn empty_catalog_names_are_check_errors() {
+    for body in [
+        "package \"\"",
+        "package \"a\" { channel \"\" }",
+        "package \"a\" { bundle \" \" }",
+    ] {
+        let e = errors(&format!(
+            "catalog \"c\" \"q.example/i:v1\" {{ {body} }}\ntarget \"t\" \"docker://h/n\" {{ needs \"c\" }}"
+        ));
+        assert_eq!(e.len(), 1, "{body}: {e:?}");
+        assert!(e[0].0.contains("name cannot be empty"), "{body}: {e:?}");
+    }
+    let e = errors(
+        "catalog \"c\" \"q.example/i:v1\" { heads \"all\" }\ntarget \"t\" \"docker://h/n\" { needs \"c\" }",
+    );
+    assert!(e[0].0.contains("not a heads mode"), "{e:?}");
+}
+
+#[test]
 fn self_need_is_a_cycle_and_needs_must_name_something() {
     let e = errors(&format!(
         "{EXTRAS}target \"t\" \"docker://h/n\" {{ needs \"t\" }}"
