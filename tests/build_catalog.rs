@@ -111,6 +111,9 @@ enum Shape {
     OciIndex,
     /// One Docker schema 2 manifest, no index.
     DockerSingle,
+    /// A package-manifest (SQLite) index: `/database/index.db`, served by `opm registry serve`;
+    /// one Docker schema 2 manifest.
+    Sqlite,
 }
 
 async fn source() -> Source {
@@ -135,6 +138,56 @@ async fn source_shaped(shape: Shape) -> Source {
 }
 
 impl Source {
+    /// The same catalog as opm's package-manifest `index.db` (opm's schema): alpha 1.0.0 ←
+    /// 1.1.0 and beta 2.0.0, each in `stable`, operator images as related images.
+    fn index_db(&self, alpha_new: bool) -> Vec<u8> {
+        let host = self.reg.host();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("index.db");
+        let db = rusqlite::Connection::open(&path).expect("sqlite");
+        db.execute_batch(airlift::catalog::sqlite::FIXTURE_SCHEMA)
+            .expect("schema");
+        let mut rows: Vec<(&str, &str, &BundleImages, &str)> = vec![
+            ("alpha", "1.0.0", &self.alpha_old, ""),
+            ("beta", "2.0.0", &self.beta, ""),
+        ];
+        if alpha_new {
+            rows.push(("alpha", "1.1.0", &self.alpha_new, "alpha.v1.0.0"));
+        }
+        for (package, default) in [("alpha", "stable"), ("beta", "stable")] {
+            db.execute(
+                "INSERT INTO package VALUES (?1, ?2, NULL)",
+                [package, default],
+            )
+            .expect("package");
+        }
+        for (i, (package, version, images, replaces)) in rows.iter().enumerate() {
+            let name = format!("{package}.v{version}");
+            db.execute(
+                "INSERT INTO operatorbundle VALUES (?1, '{}', '', ?2, '', ?3, ?4, '', '')",
+                [
+                    &name,
+                    &images.bundle.by_digest(&host),
+                    &version.to_string(),
+                    &replaces.to_string(),
+                ],
+            )
+            .expect("bundle");
+            db.execute(
+                "INSERT INTO channel_entry VALUES (?1, 'stable', ?2, ?3, NULL, 0)",
+                rusqlite::params![i as i64 + 1, package, name],
+            )
+            .expect("entry");
+            db.execute(
+                "INSERT INTO related_image VALUES (?1, ?2)",
+                [&images.operator.by_digest(&host), &name],
+            )
+            .expect("related");
+        }
+        drop(db);
+        std::fs::read(&path).expect("index.db")
+    }
+
     /// Pushes the catalog under `:v1`; without `alpha_new` the alpha channel ends at 1.0.0.
     async fn push_catalog(&self, shape: Shape, alpha_new: bool) {
         let f = Fixture::new(&self.reg);
@@ -168,19 +221,39 @@ impl Source {
             bundle_json(&host, "beta", "2.0.0", &self.beta),
         ]);
         let repo = "catalogs/test-index";
-        let layer = tar_gz(&[
-            ("bin/opm", b"opm".to_vec()),
-            ("configs/alpha/catalog.json", alpha),
-            ("configs/beta/catalog.json", beta_fbc),
-            ("tmp/cache/cache.json", b"{}".to_vec()),
-        ]);
+        let layer = if shape == Shape::Sqlite {
+            tar_gz(&[
+                ("bin/opm", b"opm".to_vec()),
+                ("database/index.db", self.index_db(alpha_new)),
+            ])
+        } else {
+            tar_gz(&[
+                ("bin/opm", b"opm".to_vec()),
+                ("configs/alpha/catalog.json", alpha),
+                ("configs/beta/catalog.json", beta_fbc),
+                ("tmp/cache/cache.json", b"{}".to_vec()),
+            ])
+        };
         let (manifest_type, config_type, layer_type) = match shape {
             Shape::OciIndex => (OCI_MANIFEST, OCI_CONFIG, OCI_LAYER),
-            Shape::DockerSingle => (DOCKER_MANIFEST, DOCKER_CONFIG, DOCKER_LAYER),
+            Shape::DockerSingle | Shape::Sqlite => (DOCKER_MANIFEST, DOCKER_CONFIG, DOCKER_LAYER),
         };
         let arches: &[&str] = match shape {
             Shape::OciIndex => &["amd64", "arm64"],
-            Shape::DockerSingle => &["amd64"],
+            Shape::DockerSingle | Shape::Sqlite => &["amd64"],
+        };
+        let image_config = if shape == Shape::Sqlite {
+            json!({
+                "Labels": {airlift::catalog::sqlite::DATABASE_LABEL: "/database/index.db"},
+                "Entrypoint": ["/bin/opm"],
+                "Cmd": ["registry", "serve", "--database", "/database/index.db"]
+            })
+        } else {
+            json!({
+                "Labels": {"operators.operatorframework.io.index.configs.v1": "/configs"},
+                "Entrypoint": ["/bin/opm"],
+                "Cmd": ["serve", "/configs", "--cache-dir=/tmp/cache"]
+            })
         };
         let layer = f.push_blob(repo, &layer, layer_type).await;
         let mut children = Vec::new();
@@ -188,11 +261,7 @@ impl Source {
             let config = serde_json::to_vec(&json!({
                 "architecture": arch,
                 "os": "linux",
-                "config": {
-                    "Labels": {"operators.operatorframework.io.index.configs.v1": "/configs"},
-                    "Entrypoint": ["/bin/opm"],
-                    "Cmd": ["serve", "/configs", "--cache-dir=/tmp/cache"]
-                },
+                "config": image_config,
                 "rootfs": {"type": "layers", "diff_ids": [sha256(b"unused")]}
             }))
             .expect("json");
@@ -204,7 +273,7 @@ impl Source {
                 "layers": [{"mediaType": layer_type, "digest": layer.digest, "size": layer.size}]
             }))
             .expect("json");
-            if shape == Shape::DockerSingle {
+            if shape != Shape::OciIndex {
                 f.push_manifest(repo, "v1", manifest_type, &manifest).await;
                 continue;
             }
@@ -1443,4 +1512,76 @@ async fn an_imported_image_set_plans_what_oc_mirror_selects() {
         "{}",
         stderr(&out)
     );
+}
+
+/// A package-manifest (SQLite) catalog image, as `oc adm catalog mirror` mirrors them: read
+/// from its `index.db`, filtered with the same filter, rebuilt as a file-based catalog image
+/// that `opm serve` serves; the kept bundles and their images are mirrored, the others not;
+/// the rebuilt catalog has one head per channel and its default channel; the CatalogSource
+/// validates against the CRD.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sqlite_catalog_is_filtered_and_rebuilt_as_a_file_based_catalog() {
+    let src = source_shaped(Shape::Sqlite).await;
+    let lab = Lab::new(|mirror| {
+        format!(
+            "catalog \"legacy\" \"{}\" {{\n    package \"alpha\" min=\"1.1.0\"\n    package \"beta\"\n}}\n\ntarget \"mirror\" \"docker://{mirror}/mirror\" {{\n    needs \"legacy\"\n}}\n",
+            src.catalog
+        )
+    });
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (_, platforms) = read_catalog(&lab.mirror, "mirror/catalogs/test-index", "v1").await;
+    assert_eq!(platforms, vec![set(&["alpha.v1.1.0", "beta.v2.0.0"])]);
+    for p in [
+        &src.alpha_new.bundle,
+        &src.alpha_new.operator,
+        &src.beta.bundle,
+        &src.beta.operator,
+    ] {
+        assert!(present(&mirrored(&lab, p)), "{}", mirrored(&lab, p));
+    }
+    assert!(!present(&mirrored(&lab, &src.alpha_old.bundle)));
+    // The rebuilt image serves the file-based catalog, with one head per channel and the
+    // default channel there.
+    let f = Fixture::new(&lab.mirror);
+    let repo = "mirror/catalogs/test-index";
+    let m: Value =
+        serde_json::from_slice(&f.manifest(repo, "v1").await.expect("manifest")).expect("json");
+    let config: Value = serde_json::from_slice(
+        &f.blob(repo, m["config"]["digest"].as_str().expect("config"))
+            .await
+            .expect("config blob"),
+    )
+    .expect("config json");
+    assert_eq!(config["config"]["Cmd"][0], "serve", "{config}");
+    assert_eq!(
+        config["config"]["Labels"]["operators.operatorframework.io.index.configs.v1"],
+        "/configs"
+    );
+    let mut layers = Vec::new();
+    for l in m["layers"].as_array().expect("layers") {
+        layers.push(std::io::Cursor::new(
+            f.blob(repo, l["digest"].as_str().expect("digest"))
+                .await
+                .expect("layer"),
+        ));
+    }
+    let catalog =
+        parse_catalog(&configs_from_layers(layers, "/configs").expect("configs")).expect("fbc");
+    for p in catalog.packages.values() {
+        let default = p.default_channel.as_deref().expect("a default channel");
+        assert!(
+            p.channels.contains_key(default),
+            "{} lost its default channel",
+            p.name
+        );
+        for c in p.channels.values() {
+            let g = airlift::catalog::ChannelGraph::build(p, c).expect("graph");
+            assert!(g.head().is_ok(), "{} {} has no single head", p.name, c.name);
+        }
+    }
+    let cs = lab
+        .path()
+        .join(".airlift/out/mirror/cluster-resources/cs-test-index-v1.yaml");
+    support::crds::assert_valid(&[cs]);
 }

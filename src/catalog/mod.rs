@@ -15,6 +15,7 @@ mod parse;
 mod prune;
 mod rebuild;
 mod semver_range;
+pub mod sqlite;
 mod tarball;
 mod validate;
 

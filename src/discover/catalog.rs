@@ -417,12 +417,16 @@ pub(super) fn read_configs<R: std::io::Read>(
         });
     };
     let rebuild = rebuild_options(&first.config);
-    let files = configs_from_layers(layers, &rebuild.configs_dir).map_err(|source| {
-        CatalogReadError::Layers {
-            image: name.clone(),
-            source,
-        }
-    })?;
+    // A package-manifest (SQLite) index: its database, converted to a file-based catalog.
+    let files = match database_path(&first.config) {
+        Some(db) => read_database(&name, layers, &db)?,
+        None => configs_from_layers(layers, &rebuild.configs_dir).map_err(|source| {
+            CatalogReadError::Layers {
+                image: name.clone(),
+                source,
+            }
+        })?,
+    };
     if files.is_empty() {
         return Err(CatalogReadError::Shape {
             image: name,
@@ -527,6 +531,62 @@ async fn spool_blob(
     }
     file.seek(SeekFrom::Start(0)).map_err(io)?;
     Ok(file)
+}
+
+/// The database path of a package-manifest (SQLite) index image: its database label, when the
+/// image has no file-based catalog label.
+fn database_path(config: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(config).ok()?;
+    let labels = &v["config"]["Labels"];
+    if labels[CONFIGS_LABEL].is_string() {
+        return None;
+    }
+    labels[crate::catalog::sqlite::DATABASE_LABEL]
+        .as_str()
+        .filter(|p| p.starts_with('/') && !p.ends_with('/'))
+        .map(str::to_string)
+}
+
+/// Reads the SQLite database at `db` out of the layers and converts it to a file-based
+/// catalog (one JSON stream).
+fn read_database<R: std::io::Read>(
+    name: &str,
+    layers: Vec<R>,
+    db: &str,
+) -> Result<std::collections::BTreeMap<std::path::PathBuf, Vec<u8>>, CatalogReadError> {
+    let shape = |reason: String| CatalogReadError::Shape {
+        image: name.to_string(),
+        reason,
+    };
+    let (dir, file) = db.rsplit_once('/').unwrap_or(("", db));
+    let dir = if dir.is_empty() { "/" } else { dir };
+    let mut files =
+        configs_from_layers(layers, dir).map_err(|source| CatalogReadError::Layers {
+            image: name.to_string(),
+            source,
+        })?;
+    let bytes = files.remove(std::path::Path::new(file)).ok_or_else(|| {
+        shape(format!(
+            "no database at {db} (label `{}`)",
+            crate::catalog::sqlite::DATABASE_LABEL
+        ))
+    })?;
+    let mut tmp = tempfile::NamedTempFile::new()
+        .map_err(|e| shape(format!("cannot spool the database: {e}")))?;
+    tmp.write_all(&bytes)
+        .map_err(|e| shape(format!("cannot spool the database: {e}")))?;
+    let fbc = crate::catalog::sqlite::to_fbc(tmp.path()).map_err(|e| {
+        shape(format!(
+            "{e}{}",
+            miette::Diagnostic::help(&e)
+                .map(|h| format!(" ({h})"))
+                .unwrap_or_default()
+        ))
+    })?;
+    Ok(std::collections::BTreeMap::from([(
+        std::path::PathBuf::from("index.db.json"),
+        fbc,
+    )]))
 }
 
 /// The configs directory (label) and opm cache directory (`--cache-dir=` in Cmd/Entrypoint) of
