@@ -73,6 +73,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         heads: Default::default(),
         skip_dependencies: false,
         blocked: Vec::new(),
+        platforms: Vec::new(),
         packages,
     };
     let t = Instant::now();

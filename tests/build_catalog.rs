@@ -1585,3 +1585,52 @@ async fn a_sqlite_catalog_is_filtered_and_rebuilt_as_a_file_based_catalog() {
         .join(".airlift/out/mirror/cluster-resources/cs-test-index-v1.yaml");
     support::crds::assert_valid(&[cs]);
 }
+
+/// `platforms "linux/amd64"` (`oc adm catalog mirror --index-filter-by-os`): only that
+/// platform of the two-platform catalog index is rebuilt and listed in the rebuilt index; a
+/// platform the image lacks is an error listing the ones it has.
+#[tokio::test(flavor = "multi_thread")]
+async fn platforms_keep_only_the_named_platforms_of_a_catalog_index() {
+    let src = source().await;
+    let recipe = |platform: &str| {
+        let catalog = src.catalog.clone();
+        let platform = platform.to_string();
+        move |mirror: &str| {
+            format!(
+                "catalog \"one\" \"{catalog}\" {{\n    platforms \"{platform}\"\n    package \"beta\"\n}}\n\ntarget \"mirror\" \"docker://{mirror}/mirror\" {{\n    needs \"one\"\n}}\n"
+            )
+        }
+    };
+    let lab = Lab::new(recipe("linux/amd64"));
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (_, platforms) = read_catalog(&lab.mirror, "mirror/catalogs/test-index", "v1").await;
+    assert_eq!(platforms, vec![set(&["beta.v2.0.0"])]);
+    let index: Value = serde_json::from_slice(
+        &support::skopeo_inspect_raw(
+            &format!("{}/mirror/catalogs/test-index:v1", lab.mirror.host()),
+            &SkopeoAuth::default(),
+        )
+        .expect("index"),
+    )
+    .expect("json");
+    let arches: Vec<&str> = index["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .filter_map(|m| m["platform"]["architecture"].as_str())
+        .collect();
+    assert_eq!(arches, ["amd64"]);
+    std::fs::write(
+        lab.path().join("airlift.kdl"),
+        recipe("linux/s390x")(&lab.mirror.host()),
+    )
+    .expect("recipe");
+    let out = lab.run(&["plan"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("linux/s390x") && err.contains("linux/amd64, linux/arm64"),
+        "{err}"
+    );
+}

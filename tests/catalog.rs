@@ -69,6 +69,7 @@ fn only(packages: Vec<PackageFilter>) -> CatalogFilter {
         heads: Default::default(),
         skip_dependencies: false,
         blocked: Vec::new(),
+        platforms: Vec::new(),
         packages,
     }
 }
@@ -224,6 +225,7 @@ fn scenario_02_full_keeps_everything() {
         heads: Default::default(),
         skip_dependencies: false,
         blocked: Vec::new(),
+        platforms: Vec::new(),
         packages: vec![],
     })
     .unwrap();
@@ -251,6 +253,7 @@ fn scenario_04_full_package_keeps_all_its_channels() {
         heads: Default::default(),
         skip_dependencies: false,
         blocked: Vec::new(),
+        platforms: Vec::new(),
         packages: vec![pkg("beta-operator")],
     })
     .unwrap();
@@ -356,6 +359,7 @@ fn scenario_09_full_package_channel_keeps_the_whole_channel() {
         heads: Default::default(),
         skip_dependencies: false,
         blocked: Vec::new(),
+        platforms: Vec::new(),
         packages: vec![p],
     })
     .unwrap();
@@ -518,6 +522,7 @@ fn filter_errors_are_explained() {
                 heads: Default::default(),
                 skip_dependencies: false,
                 blocked: Vec::new(),
+                platforms: Vec::new(),
                 packages: vec![PackageFilter {
                     channels: vec![chan("stable", Some("1.0.0"), Some("2.0.0"))],
                     ..pkg("alpha-operator")
@@ -609,6 +614,7 @@ fn full_keeps_packages_the_filter_could_not_validate() {
             heads: Default::default(),
             skip_dependencies: false,
             blocked: Vec::new(),
+            platforms: Vec::new(),
             packages: vec![],
         },
     )

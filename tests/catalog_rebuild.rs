@@ -257,7 +257,7 @@ fn index_points_at_rebuilt_platform_manifests() {
             size: 18,
         },
     )]);
-    let out = update_index(&serde_json::to_vec(&index).unwrap(), &rebuilt).unwrap();
+    let out = update_index(&serde_json::to_vec(&index).unwrap(), &rebuilt, &[]).unwrap();
     let out: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(out["manifests"][0]["digest"], json!(new_amd.to_string()));
     assert_eq!(out["manifests"][0]["size"], json!(18));
@@ -266,7 +266,7 @@ fn index_points_at_rebuilt_platform_manifests() {
         json!("amd64")
     );
     assert_eq!(out["manifests"][1]["digest"], json!(old_arm.to_string()));
-    assert!(update_index(b"{}", &rebuilt).is_err());
+    assert!(update_index(b"{}", &rebuilt, &[]).is_err());
 }
 
 #[test]

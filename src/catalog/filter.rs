@@ -30,6 +30,9 @@ pub struct CatalogFilter {
     /// `block` patterns (regex sources): a bundle whose image matches one is removed from the
     /// rebuilt catalog.
     pub blocked: Vec<String>,
+    /// `platforms "os/arch" …`: the platforms of a multi-platform catalog image to keep
+    /// (`oc adm catalog mirror --index-filter-by-os`); empty keeps all.
+    pub platforms: Vec<String>,
 }
 
 /// Which channel heads a package keeps when its filter names no channel, version or bundle.

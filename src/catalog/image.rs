@@ -130,6 +130,7 @@ pub struct Replacement {
 pub fn update_index(
     index: &[u8],
     rebuilt: &BTreeMap<Digest, Replacement>,
+    dropped: &[Digest],
 ) -> Result<Vec<u8>, RebuildError> {
     const WHAT: &str = "index";
     let mut value = parse_json(index, WHAT)?;
@@ -140,6 +141,12 @@ pub fn update_index(
             what: WHAT,
             field: "manifests",
         })?;
+    let digest_of = |d: &Value| {
+        d.get("digest")
+            .and_then(Value::as_str)
+            .and_then(|d| d.parse::<Digest>().ok())
+    };
+    manifests.retain(|d| digest_of(d).is_none_or(|d| !dropped.contains(&d)));
     for descriptor in manifests {
         let old = descriptor
             .get("digest")

@@ -66,9 +66,47 @@ pub struct FetchedCatalog {
     /// Read from an archive that carries it already rebuilt (an enclave chain: the archive
     /// target took it from a registry target that rebuilt it): kept whole and copied as is.
     pub prebuilt: bool,
+    /// Platform manifests of the index that `platforms` left out: not rebuilt, and dropped
+    /// from the rebuilt index.
+    pub dropped: Vec<Digest>,
 }
 
 impl FetchedCatalog {
+    /// Keeps only the platforms `wanted` names (`os/arch` or `os/arch/variant`); an error
+    /// lists the platforms there are when none matches.
+    pub fn keep_platforms(&mut self, wanted: &[String]) -> Result<(), String> {
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let platform_of = |p: &PlatformImage| -> String {
+            let v: Value = serde_json::from_slice(&p.config).unwrap_or(Value::Null);
+            let s = |k: &str| v[k].as_str().unwrap_or("unknown").to_string();
+            match v["variant"].as_str() {
+                Some(variant) => format!("{}/{}/{variant}", s("os"), s("architecture")),
+                None => format!("{}/{}", s("os"), s("architecture")),
+            }
+        };
+        let matches = |have: &str| {
+            wanted
+                .iter()
+                .any(|w| have == w || have.starts_with(&format!("{w}/")))
+        };
+        let all: Vec<String> = self.platforms.iter().map(platform_of).collect();
+        if !all.iter().any(|p| matches(p)) {
+            return Err(format!(
+                "the catalog image has none of the platforms {}; it has: {}",
+                wanted.join(", "),
+                all.join(", ")
+            ));
+        }
+        let (keep, drop): (Vec<_>, Vec<_>) = std::mem::take(&mut self.platforms)
+            .into_iter()
+            .partition(|p| matches(&platform_of(p)));
+        self.dropped = drop.into_iter().map(|p| p.manifest.digest).collect();
+        self.platforms = keep;
+        Ok(())
+    }
+
     /// True when the catalog image is an index (one manifest per platform).
     pub fn is_index(&self) -> bool {
         MediaType::parse(&self.top.media_type).is_some_and(MediaType::is_index)
@@ -257,6 +295,16 @@ async fn read_and_filter(
         (None, None) => fetch_catalog(&sides.source, &c.source, digest).await,
     };
     let mut fetched = read.map_err(read_error)?;
+    if !fetched.prebuilt {
+        fetched
+            .keep_platforms(&c.filter.platforms)
+            .map_err(|reason| {
+                read_error(CatalogReadError::Shape {
+                    image: c.source.to_string(),
+                    reason,
+                })
+            })?;
+    }
     fetched.rebuild = fetched
         .rebuild
         .clone()
@@ -450,6 +498,7 @@ pub(super) fn read_configs<R: std::io::Read>(
         layout,
         archive: None,
         prebuilt: false,
+        dropped: Vec::new(),
     })
 }
 

@@ -479,6 +479,7 @@ fn synthetic_recipe(
             full: None,
             heads: None,
             dependencies: None,
+            platforms: Vec::new(),
             packages: c.packages.clone(),
             catalog_source_template: None,
         }));

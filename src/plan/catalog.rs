@@ -30,6 +30,7 @@ pub fn filter_of(set: &CatalogSet) -> CatalogFilter {
         heads: set.heads.as_ref().map(|h| h.value).unwrap_or_default(),
         skip_dependencies: set.dependencies.as_ref().is_some_and(|d| !d.value),
         blocked: Vec::new(),
+        platforms: set.platforms.iter().map(|p| p.value.clone()).collect(),
         packages: set
             .packages
             .iter()
@@ -98,6 +99,13 @@ pub fn filter_json(filter: &CatalogFilter) -> Value {
         && let Some(o) = out.as_object_mut()
     {
         o.insert("dependencies".into(), false.into());
+    }
+    if !filter.platforms.is_empty()
+        && let Some(o) = out.as_object_mut()
+    {
+        let mut platforms = filter.platforms.clone();
+        platforms.sort();
+        o.insert("platforms".into(), platforms.into());
     }
     if !filter.blocked.is_empty()
         && let Some(o) = out.as_object_mut()

@@ -74,6 +74,7 @@ fn catalog_image(recipe: &Recipe) -> Arc<CatalogImage> {
                 .expect("ref"),
             digest: raw.digest.clone(),
             top: raw.clone(),
+            dropped: Vec::new(),
             platforms: vec![PlatformImage {
                 manifest: raw,
                 config: b"{}".to_vec(),
@@ -108,6 +109,7 @@ fn filter_json_is_canonical() {
         heads: Default::default(),
         skip_dependencies: false,
         blocked: Vec::new(),
+        platforms: Vec::new(),
         packages: vec![
             PackageFilter {
                 name: "b".into(),

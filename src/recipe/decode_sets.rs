@@ -153,6 +153,7 @@ pub(crate) fn catalog(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<CatalogSet> {
     let mut full = None;
     let mut heads = None;
     let mut dependencies = None;
+    let mut platforms = Vec::new();
     let mut packages = Vec::new();
     let mut template = None;
     let mut seen = Vec::new();
@@ -161,6 +162,7 @@ pub(crate) fn catalog(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<CatalogSet> {
         "full",
         "heads",
         "dependencies",
+        "platforms",
         "package",
         "catalog-source-template",
     ];
@@ -169,6 +171,7 @@ pub(crate) fn catalog(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<CatalogSet> {
             "package" => packages.extend(package(ctx, child)),
             "heads" if once(ctx, &mut seen, child) => heads = catalog_heads(ctx, child),
             "dependencies" if once(ctx, &mut seen, child) => dependencies = bool_node(ctx, child),
+            "platforms" if once(ctx, &mut seen, child) => platforms = catalog_platforms(ctx, child),
             "rename" if once(ctx, &mut seen, child) => rename = catalog_rename(ctx, child),
             "full" if once(ctx, &mut seen, child) => full = bool_node(ctx, child),
             "catalog-source-template" if once(ctx, &mut seen, child) => {
@@ -193,6 +196,7 @@ pub(crate) fn catalog(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<CatalogSet> {
         full,
         heads,
         dependencies,
+        platforms,
         packages,
         catalog_source_template: template,
     })
@@ -211,6 +215,44 @@ fn non_empty(ctx: &mut Ctx<'_>, name: Spanned<String>, what: &str) -> Option<Spa
         ));
     ctx.push(e);
     None
+}
+
+fn catalog_platforms(ctx: &mut Ctx<'_>, node: &KdlNode) -> Vec<Spanned<String>> {
+    let usage = "platforms \"linux/amd64\" \"linux/arm64\"";
+    check_props(ctx, node, &[]);
+    no_children(ctx, node);
+    let n = node.entries().iter().filter(|e| e.name().is_none()).count();
+    if n == 0 {
+        let e = ctx
+            .error(
+                node.name().span(),
+                "no platforms",
+                "`platforms` names no platform",
+            )
+            .help(format!("write it as `{usage}`"));
+        ctx.push(e);
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for i in 0..n {
+        let Some(p) = str_arg(ctx, node, i, "a platform", usage) else {
+            continue;
+        };
+        let parts: Vec<&str> = p.value.split('/').collect();
+        if !(2..=3).contains(&parts.len()) || parts.iter().any(|s| s.is_empty()) {
+            let e = ctx
+                .error(
+                    p.span,
+                    "not os/arch",
+                    format!("`{}` is not a platform", p.value),
+                )
+                .help("write a platform as os/arch or os/arch/variant, e.g. \"linux/amd64\"");
+            ctx.push(e);
+            continue;
+        }
+        out.push(p);
+    }
+    out
 }
 
 fn catalog_heads(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Spanned<crate::catalog::Heads>> {

@@ -118,6 +118,8 @@ pub struct CatalogSet {
     pub heads: Option<Spanned<crate::catalog::Heads>>,
     /// `dependencies #false`: do not keep the bundles kept bundles depend on.
     pub dependencies: Option<Spanned<bool>>,
+    /// `platforms "linux/amd64" …`: the platforms of the catalog image to keep (all when empty).
+    pub platforms: Vec<Spanned<String>>,
     pub packages: Vec<Package>,
     pub catalog_source_template: Option<Spanned<PathBuf>>,
 }

@@ -186,7 +186,7 @@ pub async fn prune_catalog(
     let (top, media_type) = match single {
         Some(s) => s,
         None => (
-            Bytes::from(update_index(&f.top.bytes, &replaced).map_err(rebuild)?),
+            Bytes::from(update_index(&f.top.bytes, &replaced, &f.dropped).map_err(rebuild)?),
             f.top.media_type.clone(),
         ),
     };
