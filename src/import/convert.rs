@@ -189,28 +189,14 @@ impl Cx<'_> {
         });
     }
 
-    fn offset<T>(&self, at: &Spanned<T>) -> usize {
-        let loc = at.referenced;
-        loc.span()
-            .byte_offset()
-            .map(|o| o as usize)
-            .or_else(|| offset_of(self.text, loc.line(), loc.column()))
-            .unwrap_or(0)
-            .min(self.text.len())
-    }
-
     fn field<T>(&self, at: &Spanned<T>, path: &str, problem: &str, help: &str) -> ImportError {
-        let off = self.offset(at);
-        let end = self.text[off..]
-            .find('\n')
-            .map_or(self.text.len(), |i| off + i);
         ImportError::Field {
             file: self.file.to_string(),
             path: path.to_string(),
             problem: problem.to_string(),
             help: help.to_string(),
             src: self.src(),
-            span: SourceSpan::from((off, (end - off).max(1).min(self.text.len() - off))),
+            span: crate::resources::yaml_span::value_span(self.text, at),
         }
     }
 
@@ -226,14 +212,10 @@ impl Cx<'_> {
     }
 
     fn yaml_error(&self, e: &serde_saphyr::Error) -> ImportError {
-        let span = e.location().and_then(|l| {
-            let off = offset_of(self.text, l.line(), l.column())?;
-            Some(SourceSpan::from((off, 1.min(self.text.len() - off))))
-        });
-        let message = e.without_snippet().to_string();
+        let (span, message) = crate::resources::yaml_span::error_place(self.text, e);
         ImportError::Yaml {
             file: self.file.to_string(),
-            message: message.lines().next().unwrap_or_default().to_string(),
+            message,
             src: self.src(),
             span,
         }
@@ -310,19 +292,6 @@ impl Cx<'_> {
             }
         }
     }
-}
-
-/// 1-based line and column → byte offset.
-fn offset_of(text: &str, line: u64, column: u64) -> Option<usize> {
-    let mut off = 0usize;
-    for (n, l) in text.split_inclusive('\n').enumerate() {
-        if n as u64 + 1 == line {
-            let col = (column.max(1) - 1) as usize;
-            return Some(off + l.char_indices().nth(col).map_or(l.len(), |(i, _)| i));
-        }
-        off += l.len();
-    }
-    None
 }
 
 /// The recipe being built: content sets in order, and what the target needs.
@@ -427,6 +396,40 @@ fn q(s: &str) -> String {
     out
 }
 
+/// ` min="…" max="…"` for the bounds that are set.
+fn bounds(min: Option<&String>, max: Option<&String>) -> String {
+    let mut out = String::new();
+    if let Some(v) = min {
+        let _ = write!(out, " min={}", q(v));
+    }
+    if let Some(v) = max {
+        let _ = write!(out, " max={}", q(v));
+    }
+    out
+}
+
+/// The name field of an entry, or an error at the entry when it has none.
+fn required<'a, T>(
+    cx: &mut Cx<'_>,
+    name: &'a isc::S<String>,
+    at: &Spanned<T>,
+    path: &str,
+    what: &str,
+    example: &str,
+) -> Option<&'a str> {
+    let found = s(name);
+    if found.is_none() {
+        let e = cx.field(
+            at,
+            path,
+            &format!("{what} needs a name"),
+            &format!("add `name: {example}`"),
+        );
+        cx.errors.push(e);
+    }
+    found
+}
+
 /// A KDL raw string literal (`#"…"#`) for a regex, so its backslashes read as written.
 fn raw(s: &str) -> String {
     if s.contains("\"#") || s.contains('\n') {
@@ -482,14 +485,7 @@ fn platform(cx: &mut Cx<'_>, r: &mut Recipe, p: &Spanned<isc::Platform>) {
     let mut channels = Vec::new();
     for (i, c) in p.channels.iter().enumerate() {
         let path = format!("mirror.platform.channels[{i}]");
-        let Some(name) = s(&c.value.name) else {
-            let e = cx.field(
-                c,
-                &path,
-                "a channel needs a name",
-                "add `name: stable-4.15`",
-            );
-            cx.errors.push(e);
+        let Some(name) = required(cx, &c.value.name, c, &path, "a channel", "stable-4.15") else {
             continue;
         };
         if let Some(t) = &c.value.kind
@@ -520,12 +516,7 @@ fn platform(cx: &mut Cx<'_>, r: &mut Recipe, p: &Spanned<isc::Platform>) {
             (min, false) => min,
         };
         let mut line = format!("    channel {}", q(name));
-        if let Some(v) = &min {
-            let _ = write!(line, " min={}", q(v));
-        }
-        if let Some(v) = &max {
-            let _ = write!(line, " max={}", q(v));
-        }
+        line.push_str(&bounds(min.as_ref(), max.as_ref()));
         if shortest {
             line.push_str(" shortest-path=#true");
         }
@@ -712,16 +703,7 @@ fn catalog(
 
 fn package(cx: &mut Cx<'_>, p: &Spanned<Package>, path: &str) -> Option<String> {
     let pk = &p.value;
-    let Some(name) = s(&pk.name) else {
-        let e = cx.field(
-            p,
-            path,
-            "a package needs a name",
-            "add `name: the-operator`",
-        );
-        cx.errors.push(e);
-        return None;
-    };
+    let name = required(cx, &pk.name, p, path, "a package", "the-operator")?;
     let default_channel =
         s(&pk.default_channel).map(|d| format!("        default-channel {}", q(d)));
     for b in [&pk.min_bundle].into_iter().flatten().chain(
@@ -739,20 +721,13 @@ fn package(cx: &mut Cx<'_>, p: &Spanned<Package>, path: &str) -> Option<String> 
     let mut channels: Vec<String> = Vec::new();
     for (k, c) in pk.channels.iter().enumerate() {
         let cpath = format!("{path}.channels[{k}]");
-        let Some(cname) = s(&c.value.name) else {
-            let e = cx.field(c, &cpath, "a channel needs a name", "add `name: stable`");
-            cx.errors.push(e);
+        let Some(cname) = required(cx, &c.value.name, c, &cpath, "a channel", "stable") else {
             continue;
         };
         let cmin = cx.version(&c.value.min_version, &format!("{cpath}.minVersion"));
         let cmax = cx.version(&c.value.max_version, &format!("{cpath}.maxVersion"));
         let mut line = format!("        channel {}", q(cname));
-        if let Some(v) = cmin {
-            let _ = write!(line, " min={}", q(&v));
-        }
-        if let Some(v) = cmax {
-            let _ = write!(line, " max={}", q(&v));
-        }
+        line.push_str(&bounds(cmin.as_ref(), cmax.as_ref()));
         channels.push(line);
     }
     let bundles: Vec<String> = pk
@@ -776,12 +751,7 @@ fn package(cx: &mut Cx<'_>, p: &Spanned<Package>, path: &str) -> Option<String> 
         channels.clear();
     }
     let mut out = format!("    package {}", q(name));
-    if let Some(v) = &min {
-        let _ = write!(out, " min={}", q(v));
-    }
-    if let Some(v) = &max {
-        let _ = write!(out, " max={}", q(v));
-    }
+    out.push_str(&bounds(min.as_ref(), max.as_ref()));
     let children: Vec<&String> = channels
         .iter()
         .chain(bundles.iter())
@@ -804,14 +774,14 @@ fn images(cx: &mut Cx<'_>, r: &mut Recipe, m: &Content) {
     let mut lines = Vec::new();
     for (i, img) in m.additional_images.iter().enumerate() {
         let path = format!("mirror.additionalImages[{i}]");
-        let Some(name) = s(&img.value.name) else {
-            let e = cx.field(
-                img,
-                &path,
-                "an image needs a name",
-                "add `name: registry/ns/image:tag`",
-            );
-            cx.errors.push(e);
+        let Some(name) = required(
+            cx,
+            &img.value.name,
+            img,
+            &path,
+            "an image",
+            "registry/ns/image:tag",
+        ) else {
             continue;
         };
         let name = name.strip_prefix("docker://").unwrap_or(name);
@@ -962,25 +932,14 @@ fn delete(cx: &mut Cx<'_>, r: &mut Recipe, d: &Content) {
     if let Some(p) = &d.platform {
         for (i, c) in p.value.channels.iter().enumerate() {
             let path = format!("delete.platform.channels[{i}]");
-            let Some(name) = s(&c.value.name) else {
-                let e = cx.field(
-                    c,
-                    &path,
-                    "a channel needs a name",
-                    "add `name: stable-4.13`",
-                );
-                cx.errors.push(e);
+            let Some(name) = required(cx, &c.value.name, c, &path, "a channel", "stable-4.13")
+            else {
                 continue;
             };
             let min = cx.version(&c.value.min_version, &format!("{path}.minVersion"));
             let max = cx.version(&c.value.max_version, &format!("{path}.maxVersion"));
             let mut line = format!("    release channel={}", q(name));
-            if let Some(v) = &min {
-                let _ = write!(line, " min={}", q(v));
-            }
-            if let Some(v) = &max {
-                let _ = write!(line, " max={}", q(v));
-            }
+            line.push_str(&bounds(min.as_ref(), max.as_ref()));
             body.push_str(&line);
             body.push('\n');
         }
@@ -1018,14 +977,15 @@ fn delete(cx: &mut Cx<'_>, r: &mut Recipe, d: &Content) {
         body.push_str("    }\n");
     }
     for (i, img) in d.additional_images.iter().enumerate() {
-        let Some(name) = s(&img.value.name) else {
-            let e = cx.field(
-                img,
-                &format!("delete.additionalImages[{i}]"),
-                "an image needs a name",
-                "add `name: …`",
-            );
-            cx.errors.push(e);
+        let path = format!("delete.additionalImages[{i}]");
+        let Some(name) = required(
+            cx,
+            &img.value.name,
+            img,
+            &path,
+            "an image",
+            "registry/ns/image@sha256:…",
+        ) else {
             continue;
         };
         let _ = writeln!(

@@ -256,12 +256,7 @@ impl Ctx<'_> {
     }
 
     fn yaml_error(&self, e: &serde_saphyr::Error) -> ConvertError {
-        let span = e.location().and_then(|l| {
-            let off = offset_of(self.input, l.line(), l.column())?;
-            Some(SourceSpan::from((off, 1.min(self.input.len() - off))))
-        });
-        let message = e.without_snippet().to_string();
-        let message = message.lines().next().unwrap_or_default().to_string();
+        let (span, message) = super::yaml_span::error_place(self.input, e);
         ConvertErrorKind::Yaml {
             file: self.file_name.to_string(),
             message,
@@ -272,24 +267,13 @@ impl Ctx<'_> {
     }
 
     fn field<T>(&self, at: &Spanned<T>, path: &str, problem: &str, help: &str) -> ConvertError {
-        let loc = at.referenced;
-        let off = loc
-            .span()
-            .byte_offset()
-            .map(|o| o as usize)
-            .or_else(|| offset_of(self.input, loc.line(), loc.column()))
-            .unwrap_or(0)
-            .min(self.input.len());
-        let line_end = self.input[off..]
-            .find('\n')
-            .map_or(self.input.len(), |i| off + i);
         ConvertErrorKind::Field {
             file: self.file_name.to_string(),
             path: path.to_string(),
             problem: problem.to_string(),
             help: help.to_string(),
             src: self.src(),
-            span: SourceSpan::from((off, (line_end - off).max(1).min(self.input.len() - off))),
+            span: super::yaml_span::value_span(self.input, at),
         }
         .into()
     }
@@ -431,23 +415,6 @@ fn is_dns_subdomain(s: &str) -> bool {
                 && b.iter()
                     .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
         })
-}
-
-/// Byte offset of a 1-based line and (character) column.
-fn offset_of(input: &str, line: u64, column: u64) -> Option<usize> {
-    if line == 0 {
-        return None;
-    }
-    let mut off = 0usize;
-    for (i, l) in input.split_inclusive('\n').enumerate() {
-        if i as u64 + 1 == line {
-            let col = column.saturating_sub(1) as usize;
-            let within = l.char_indices().nth(col).map_or(l.len(), |(b, _)| b);
-            return Some(off + within);
-        }
-        off += l.len();
-    }
-    Some(input.len())
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ mod signatures;
 mod update_service;
 mod write;
 mod yaml;
+pub(crate) mod yaml_span;
 
 pub use catalog_source::{
     CATALOG_SOURCE_NAMESPACE, CatalogSourceError, MirroredCatalog, catalog_resource_names,
