@@ -124,3 +124,63 @@ fn init_writes_a_recipe_that_checks_clean_and_refuses_to_overwrite() {
     let out = airlift(&["-f", "sub/other.kdl", "check"], dir.path());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+/// Hardening (recipe input bounds). A recipe nested 1,400 levels deep used to abort the process
+/// with a stack overflow inside the KDL parser (exit 134): it is a diagnostic now (exit 3).
+/// `include` of a directory, a device or a FIFO (which blocked forever) fails at once.
+/// 20,000 duplicate names used to take minutes to print: the first 50 are shown with the count.
+#[test]
+fn hostile_recipes_fail_fast_with_diagnostics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let deep = format!("{}{}", "a {".repeat(1400), "}".repeat(1400));
+    std::fs::write(d.join("deep.kdl"), deep).expect("write");
+    let out = airlift(&["check", "deep.kdl"], d);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nest deeper than 64"),
+        "{}",
+        stderr(&out)
+    );
+
+    std::fs::create_dir(d.join("adir")).expect("mkdir");
+    let fifo = d.join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    for target in ["adir", "/dev/zero", "fifo"] {
+        std::fs::write(d.join("inc.kdl"), format!("include \"{target}\"\n")).expect("write");
+        let out = airlift(&["check", "inc.kdl"], d);
+        assert_eq!(out.status.code(), Some(3), "{target}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("not a regular file"),
+            "{target}: {}",
+            stderr(&out)
+        );
+        let out = airlift(&["-f", target, "check"], d);
+        assert_ne!(out.status.code(), Some(0), "-f {target}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("not a regular file"),
+            "-f {target}: {}",
+            stderr(&out)
+        );
+    }
+
+    let mut dup = String::new();
+    for _ in 0..20_000 {
+        dup.push_str("images \"a\" {}\n");
+    }
+    std::fs::write(d.join("dup.kdl"), dup).expect("write");
+    let out = airlift(&["check", "dup.kdl"], d);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the first 50 are shown"),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+    assert!(
+        err.matches("is used twice").count() <= 50,
+        "{}",
+        err.matches("is used twice").count()
+    );
+}

@@ -221,18 +221,31 @@ impl RecipeErrors {
             miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
                 .with_width(width);
         let mut out = String::new();
-        for e in &self.errors {
+        for e in self.errors.iter().take(MAX_SHOWN) {
             // Writing into a String cannot fail.
             let _ = handler.render_report(&mut out, e);
+        }
+        if self.errors.len() > MAX_SHOWN {
+            let _ = std::fmt::Write::write_fmt(
+                &mut out,
+                format_args!("… and {} more errors\n", self.errors.len() - MAX_SHOWN),
+            );
         }
         out
     }
 }
 
+/// At most this many errors are shown; the count says how many there are.
+pub const MAX_SHOWN: usize = 50;
+
 impl fmt::Display for RecipeErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.errors.len() {
             1 => f.write_str("the recipe has 1 error"),
+            n if n > MAX_SHOWN => write!(
+                f,
+                "the recipe has {n} errors (the first {MAX_SHOWN} are shown)"
+            ),
             n => write!(f, "the recipe has {n} errors"),
         }
     }
@@ -250,7 +263,12 @@ impl Diagnostic for RecipeErrors {
     }
 
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
-        Some(Box::new(self.errors.iter().map(|e| e as &dyn Diagnostic)))
+        Some(Box::new(
+            self.errors
+                .iter()
+                .take(MAX_SHOWN)
+                .map(|e| e as &dyn Diagnostic),
+        ))
     }
 }
 

@@ -14,9 +14,92 @@ use super::diagnostics::{FileId, RecipeError, RecipeErrors, SourceFile};
 use super::model::Recipe;
 use super::validate::validate;
 
+/// Recipe files larger than this are refused (a recipe of thousands of images is ~1 MiB).
+pub const MAX_RECIPE: u64 = 16 * 1024 * 1024;
+/// Deeper block nesting than this is refused before parsing (recipes nest 4 levels).
+pub const MAX_DEPTH: usize = 64;
+
+/// Reads a recipe file: a regular file (not a directory, device or FIFO, which could block or
+/// never end) of at most [`MAX_RECIPE`] bytes.
+fn read_text(path: &Path) -> std::io::Result<String> {
+    let meta = fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > MAX_RECIPE {
+        return Err(std::io::Error::other(format!(
+            "{} bytes, more than the {MAX_RECIPE}-byte limit",
+            meta.len()
+        )));
+    }
+    fs::read_to_string(path)
+}
+
+/// The offset of the first `{` that opens a block deeper than [`MAX_DEPTH`], skipping strings
+/// (with escapes), raw strings (`#"…"#`) and comments (`//`, nested `/* */`).
+fn too_deep(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    let (mut i, mut depth) = (0usize, 0usize);
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'#' if b.get(i + 1) == Some(&b'#') || b.get(i + 1) == Some(&b'"') => {
+                let hashes = b[i..].iter().take_while(|&&c| c == b'#').count();
+                if b.get(i + hashes) == Some(&b'"') {
+                    let close: Vec<u8> = std::iter::once(b'"')
+                        .chain(std::iter::repeat_n(b'#', hashes))
+                        .collect();
+                    let from = i + hashes + 1;
+                    i = b[from..]
+                        .windows(close.len())
+                        .position(|w| w == close.as_slice())
+                        .map_or(b.len(), |p| from + p + close.len() - 1);
+                } else {
+                    i += hashes - 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let mut nest = 1;
+                i += 2;
+                while i < b.len() && nest > 0 {
+                    if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+                        nest += 1;
+                        i += 1;
+                    } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
+                        nest -= 1;
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                continue;
+            }
+            b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(i);
+                }
+            }
+            b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Reads and validates the recipe at `path` and every file it includes.
 pub fn load(path: &Path) -> Result<Recipe, RecipeErrors> {
-    let text = fs::read_to_string(path).map_err(|e| {
+    let text = read_text(path).map_err(|e| {
         RecipeErrors::single(RecipeError::io(
             format!("cannot read recipe {}: {e}", path.display()),
             "check the path, pass another recipe with -f FILE, or run `airlift init` to write a starter airlift.kdl",
@@ -101,6 +184,15 @@ impl Loader {
     fn file(&mut self, src: SourceFile, canonical: Option<PathBuf>, base: &Path) {
         let id = self.files.len();
         self.files.push(src.clone());
+        // The KDL parser recurses per level: refuse what would exhaust the stack.
+        if let Some(at) = too_deep(&src.text) {
+            self.parse_failed = true;
+            self.errors.push(
+                RecipeError::at(id, &src, (at, 1).into(), "too deep", format!("blocks nest deeper than {MAX_DEPTH} levels"))
+                    .help("a recipe nests at most a few levels (`catalog` › `package` › `channel`); remove the extra `{`"),
+            );
+            return;
+        }
         let doc = match KdlDocument::parse_v2(&src.text) {
             Ok(doc) => doc,
             Err(e) => {
@@ -166,7 +258,7 @@ impl Loader {
         } else {
             base.display().to_string()
         };
-        let read = fs::canonicalize(&path).and_then(|c| fs::read_to_string(&c).map(|t| (c, t)));
+        let read = fs::canonicalize(&path).and_then(|c| read_text(&c).map(|t| (c, t)));
         let (canonical, text) = match read {
             Ok(ok) => ok,
             Err(e) => {

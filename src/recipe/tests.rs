@@ -243,6 +243,17 @@ fn trust_and_delete_rules() {
 }
 
 #[test]
+fn braces_in_strings_and_comments_do_not_count_as_nesting() {
+    let braces = "{".repeat(100);
+    let class = "[{]".repeat(100);
+    ok(&format!(
+        "// {braces}\n/* {braces} /* nested */ */\nimages \"extras\" {{ block \"{class}\"; block #\"{class}\"y\"# }}\ntarget \"t\" \"docker://h/n\" {{ needs \"extras\" }}"
+    ));
+    let e = errors(&format!("{}{}", "a {".repeat(65), "}".repeat(65)));
+    assert!(e[0].0.contains("nest deeper than 64"), "{e:?}");
+}
+
+#[test]
 fn empty_catalog_names_are_check_errors() {
     for body in [
         "package \"\"",
