@@ -1583,3 +1583,42 @@ async fn a_registry_refusing_deletion_fails_once_and_changes_nothing() {
     );
     assert_eq!(resources_of(lab.dir.path(), "mirror", "mirror"), resources);
 }
+
+/// Hardening (leftover temporary files): a `.airlift-*.tmp` a crash left in
+/// `cluster-resources/` used to stay forever; the next build renders the directory again and
+/// removes it (and a no-op build after that stays a no-op).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_temporary_file_left_in_cluster_resources_is_removed_by_the_next_build() {
+    let lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let app = fx
+        .image(
+            "apps/tmp",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(256)],
+        )
+        .await;
+    lab.recipe(&[&app], &lab.mirror.host());
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = lab.dir.path().join(".airlift/out/mirror/cluster-resources");
+    let leftover = dir.join(".airlift-Xy12ab.tmp");
+    std::fs::write(&leftover, "half a document").expect("write");
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !leftover.exists(),
+        "the leftover temporary file is still there"
+    );
+    let before = resources_of(lab.dir.path(), "mirror", "mirror");
+    let out = lab.run(&["build", "--message-format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        count(&events(&out), "resources-written"),
+        0,
+        "a no-op build rendered again"
+    );
+    assert_eq!(resources_of(lab.dir.path(), "mirror", "mirror"), before);
+}
