@@ -66,7 +66,12 @@ impl Session {
     }
 
     pub fn journal(&self) -> Result<Journal, Failure> {
-        Journal::open(&self.workspace.journal_path()).map_err(Failure::io)
+        Journal::open(&self.workspace.journal_path()).map_err(|e| match e {
+            crate::state::JournalError::Damaged { .. } => {
+                Failure::new(Exit::InvalidInput, miette::Report::new(e))
+            }
+            e => Failure::io(e),
+        })
     }
 
     /// The registry clients of this command (see [`sides`]); cheap to clone.

@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -36,10 +37,21 @@ pub struct Record {
     pub output_digest: Digest,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum JournalError {
     #[error("cannot read or write the journal {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    /// A line before the last one is not a record: the file was damaged, not cut short by a
+    /// crash (that only ever leaves a torn last line, which is repaired).
+    #[error("the journal {path} is damaged at line {line}: {reason}")]
+    #[diagnostic(help(
+        "delete the journal file named above: nothing is lost, the next build checks every destination (one manifest HEAD each) and records again"
+    ))]
+    Damaged {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
 }
 
 #[derive(Debug)]
@@ -68,23 +80,36 @@ impl Journal {
         };
         let mut good_len: u64 = 0;
         let mut reader = BufReader::new(file);
-        let mut line = String::new();
+        let mut line = Vec::new();
+        // A line that is not a record: fine only as the last line (a torn append).
+        let mut bad: Option<(usize, String)> = None;
+        let mut number = 0;
         loop {
             line.clear();
-            let n = reader.read_line(&mut line).map_err(err)?;
+            let n = reader.read_until(b'\n', &mut line).map_err(err)?;
             if n == 0 {
                 break;
             }
-            if !line.ends_with('\n') {
-                break;
+            number += 1;
+            if let Some((at, reason)) = bad.take() {
+                return Err(JournalError::Damaged {
+                    path: path.to_path_buf(),
+                    line: at,
+                    reason,
+                });
             }
-            match serde_json::from_str::<Record>(line.trim_end()) {
+            let parsed = if line.ends_with(b"\n") {
+                serde_json::from_slice::<Record>(line.trim_ascii_end()).map_err(|e| e.to_string())
+            } else {
+                Err("no end of line".to_string())
+            };
+            match parsed {
                 Ok(r) => {
                     j.insert(r);
                     j.lines += 1;
                     good_len += n as u64;
                 }
-                Err(_) => break,
+                Err(reason) => bad = Some((number, reason)),
             }
         }
         let actual = fs::metadata(path).map_err(err)?.len();
@@ -257,6 +282,35 @@ mod tests {
                 "{dests:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_damaged_line_before_the_last_is_an_error_naming_it_and_nothing_is_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("journal.jsonl");
+        let mut j = Journal::open(&p).unwrap();
+        j.append(&[rec("r/a:1", 1)]).unwrap();
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(b"{garbled}\n").unwrap();
+        drop(f);
+        let mut j = Journal::open(&p).unwrap();
+        // A garbled last line is a torn append: repaired, the records before it kept.
+        assert_eq!(j.records().count(), 1);
+        j.append(&[rec("r/b:1", 2)]).unwrap();
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(b"\xff\xfe not utf-8 \n").unwrap();
+        drop(f);
+        j.append(&[rec("r/c:1", 3)]).unwrap();
+        let len = fs::metadata(&p).unwrap().len();
+        match Journal::open(&p) {
+            Err(JournalError::Damaged { line, .. }) => assert_eq!(line, 3),
+            other => panic!("expected a damaged journal, got {other:?}"),
+        }
+        assert_eq!(
+            fs::metadata(&p).unwrap().len(),
+            len,
+            "a damaged journal was truncated"
+        );
     }
 
     #[test]

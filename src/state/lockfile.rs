@@ -16,6 +16,7 @@ use crate::oci::{Digest, ImageRef};
 pub const LOCK_VERSION: u32 = 1;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LockFile {
     pub version: u32,
     /// Images of `images` sets and release payloads of `release` sets (source = the payload
@@ -25,6 +26,7 @@ pub struct LockFile {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LockedImage {
     pub set: String,
     /// The reference as the recipe names it (normalised).
@@ -84,6 +86,19 @@ impl LockFile {
                 path: path.into(),
                 found: lock.version,
             });
+        }
+        // One digest per (set, source): a second entry would be silently picked or dropped.
+        let mut seen = BTreeMap::new();
+        for i in &lock.images {
+            if let Some(other) = seen.insert((&i.set, &i.source), &i.digest) {
+                return Err(LockError::Parse {
+                    path: path.into(),
+                    reason: format!(
+                        "set `{}` pins {} twice ({other} and {})",
+                        i.set, i.source, i.digest
+                    ),
+                });
+            }
         }
         Ok(Some(LockFile::new(lock.images)))
     }
@@ -201,6 +216,40 @@ mod tests {
         let a = LockFile::new(vec![li("s", "quay.io/x/y:1", 1)]);
         a.write(&p).unwrap();
         assert_eq!(LockFile::read(&p).unwrap(), Some(a));
+    }
+
+    #[test]
+    fn unknown_fields_and_duplicate_entries_are_errors_naming_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("airlift.lock");
+        let entry = |digest: &Digest| {
+            format!(r#"{{"set": "s", "source": "quay.io/x/y:1", "digest": "{digest}"}}"#)
+        };
+        std::fs::write(
+            &p,
+            format!(
+                r#"{{"version": 1, "images": [{}, {}]}}"#,
+                entry(&Digest::of(&[1])),
+                entry(&Digest::of(&[2]))
+            ),
+        )
+        .unwrap();
+        let e = LockFile::read(&p).unwrap_err().to_string();
+        assert!(e.contains("pins quay.io/x/y:1 twice"), "{e}");
+        std::fs::write(
+            &p,
+            format!(
+                r#"{{"version": 1, "images": [{}], "extra": 1}}"#,
+                entry(&Digest::of(&[1]))
+            ),
+        )
+        .unwrap();
+        let e = LockFile::read(&p).unwrap_err().to_string();
+        assert!(e.contains("unknown field `extra`"), "{e}");
+        let bad = entry(&Digest::of(&[1])).replace(r#""set""#, r#""sett""#);
+        std::fs::write(&p, format!(r#"{{"version": 1, "images": [{bad}]}}"#)).unwrap();
+        let e = LockFile::read(&p).unwrap_err().to_string();
+        assert!(e.contains("unknown field `sett`"), "{e}");
     }
 
     #[test]
