@@ -558,6 +558,29 @@ async fn every_trust_block_of_a_release_set_is_used_and_any_keyring_verifies() {
 #[tokio::test(flavor = "multi_thread")]
 async fn list_releases_shows_versions_and_channels_and_works_offline() {
     let mut lab = Lab::new().await;
+    // Hardening: in a fresh directory (no recipe, nothing stored) `list releases` used to fail
+    // reading the missing cache directory. With --channel it fetches; without, it says what
+    // to pass.
+    let fresh = tempfile::tempdir().expect("tempdir");
+    let run_fresh = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .current_dir(fresh.path())
+            .env("UPDATE_URL_OVERRIDE", lab.server.url())
+            .output()
+            .expect("run airlift")
+    };
+    let out = run_fresh(&["list", "releases", "--channel", "stable-4.15"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("4.15.3"), "{}", stdout(&out));
+    let empty = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(BIN)
+        .args(["list", "releases"])
+        .current_dir(empty.path())
+        .output()
+        .expect("run airlift");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--channel"), "{}", stderr(&out));
     lab.recipe("");
     let out = lab.run(&["list", "releases", "--channel", "stable-4.15"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -715,6 +738,22 @@ async fn an_unreadable_graph_base_image_fails_naming_it_and_the_property() {
     assert!(err.contains("\"scratch\""), "{err}");
     let graph_ref = format!("{}/mirror/openshift/graph-image:latest", lab.mirror.host());
     assert_eq!(raw(&graph_ref), None);
+    // Hardening: the releases were copied, so the build leaves a usable state: the lock and
+    // the cluster resources that do not depend on the failed graph image.
+    assert_release_mirrored(&lab, "4.15.3");
+    assert!(
+        lab.dir.path().join("airlift.lock").is_file(),
+        "no lock was written"
+    );
+    let resources = lab.resources_dir();
+    let names: Vec<String> = std::fs::read_dir(&resources)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(names.iter().any(|n| n.starts_with("idms-")), "{names:?}");
 }
 
 /// The graph image at `reference` (checked with skopeo): the base's layers, then one

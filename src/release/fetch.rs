@@ -291,7 +291,13 @@ impl GraphCache {
             source,
         };
         let mut names = Vec::new();
-        for entry in fs::read_dir(&self.dir).map_err(io)? {
+        // Nothing stored yet (a fresh directory): no graphs, not an error.
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(e)),
+        };
+        for entry in entries {
             let entry = entry.map_err(io)?;
             if let Some(stem) = entry
                 .file_name()
