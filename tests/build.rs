@@ -1622,3 +1622,72 @@ async fn a_temporary_file_left_in_cluster_resources_is_removed_by_the_next_build
     );
     assert_eq!(resources_of(lab.dir.path(), "mirror", "mirror"), before);
 }
+
+/// Hardening (messages with a next step): a plain-HTTP registry reached with TLS verification on
+/// used to fail with "corrupt message of type InvalidContentType", and a registry with a private
+/// CA with "UnknownIssuer"; each now says which flag to pass.
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_failures_name_the_flag_that_fixes_them() {
+    let lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let app = fx
+        .image(
+            "apps/tls",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(128)],
+        )
+        .await;
+    lab.recipe(&[&app], &lab.mirror.host());
+    let out = Command::new(BIN)
+        .args(["build"])
+        .current_dir(lab.dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run airlift");
+    assert!(!out.status.success());
+    let err: String = format!("{}{}", stdout(&out), stderr(&out))
+        .split_whitespace()
+        .filter(|w| *w != "|")
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        err.contains("answered plain HTTP to a TLS request"),
+        "{err}"
+    );
+    // Not retried: a TLS mismatch does not heal by waiting.
+    assert!(!err.contains("after 5 attempts"), "{err}");
+
+    let private = Registry::start(RegistryOptions {
+        tls: true,
+        ..RegistryOptions::default()
+    });
+    let fx = Fixture::new(&private);
+    let app = fx
+        .image(
+            "apps/ca",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(128)],
+        )
+        .await;
+    lab.recipe(&[&app], &lab.mirror.host());
+    let out = Command::new(BIN)
+        .args(["--dest-tls-verify=false", "build"])
+        .current_dir(lab.dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run airlift");
+    assert!(!out.status.success());
+    let err: String = format!("{}{}", stdout(&out), stderr(&out))
+        .split_whitespace()
+        .filter(|w| *w != "|")
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        err.contains("signed by a CA this machine does not trust"),
+        "{err}"
+    );
+}

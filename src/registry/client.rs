@@ -161,6 +161,10 @@ impl RegistryClient {
                 what: what.to_string(),
                 message: "no scheme to try".into(),
             });
+            // A TLS mismatch or an untrusted certificate does not heal by waiting.
+            if !err.is_transient() && matches!(err, RegistryError::Connect { .. }) {
+                return Err(err);
+            }
             if !backoff.wait(err.retry_after()).await {
                 return Err(exhausted(registry, what, &backoff, err));
             }

@@ -132,7 +132,8 @@ impl RegistryError {
     /// A failure worth retrying: connection trouble, 408, 429 and 5xx.
     pub fn is_transient(&self) -> bool {
         match self {
-            RegistryError::Connect { .. } => true,
+            // A TLS mismatch or an untrusted certificate does not heal by waiting.
+            RegistryError::Connect { message, .. } => !is_tls_failure(message),
             RegistryError::Status { status, .. } => is_transient_status(*status),
             _ => false,
         }
@@ -145,6 +146,21 @@ impl RegistryError {
             _ => None,
         }
     }
+}
+
+/// A connection failure caused by TLS (plain HTTP answered, untrusted or mismatched
+/// certificate), which retrying cannot fix.
+pub fn is_tls_failure(message: &str) -> bool {
+    [
+        "InvalidContentType",
+        "corrupt message",
+        "wrong version number",
+        "UnknownIssuer",
+        "invalid peer certificate",
+        "NotValidForName",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
 }
 
 /// 408, 429 and 5xx are retried.

@@ -105,7 +105,39 @@ pub fn describe(e: &reqwest::Error) -> String {
         msg.push_str(&s.to_string());
         src = s.source();
     }
+    if let Some(h) = hint(&msg, e.is_timeout()) {
+        msg.push_str(" — ");
+        msg.push_str(h);
+    }
     msg
+}
+
+/// What to do about a transport failure whose cause a user would not recognise.
+fn hint(chain: &str, timeout: bool) -> Option<&'static str> {
+    if chain.contains("InvalidContentType")
+        || chain.contains("corrupt message")
+        || chain.contains("wrong version number")
+    {
+        return Some(
+            "the registry answered plain HTTP to a TLS request: if that is intended (a lab registry), pass --src-tls-verify=false or --dest-tls-verify=false (with the `=`) for its side",
+        );
+    }
+    if chain.contains("UnknownIssuer") || chain.contains("invalid peer certificate") {
+        return Some(
+            "its certificate is signed by a CA this machine does not trust: pass --cert-dir DIR holding the CA certificate (*.crt or *.pem), or add it to the system trust store",
+        );
+    }
+    if chain.contains("NotValidForName") || chain.contains("certificate is not valid for") {
+        return Some(
+            "its certificate does not name this host: use the host name the certificate was issued for",
+        );
+    }
+    if timeout {
+        return Some(
+            "the registry accepted the connection but did not answer in time: check its health, a proxy in between (HTTPS_PROXY/NO_PROXY), or lower --jobs",
+        );
+    }
+    None
 }
 
 #[cfg(test)]
@@ -121,6 +153,22 @@ mod tests {
         assert_eq!(schemes(&t), &["https", "http"]);
         assert_eq!(schemes(&TlsOptions::default()), &["https"]);
         assert_eq!(api_host("docker.io"), "registry-1.docker.io");
+    }
+
+    #[test]
+    fn transport_failures_say_what_to_do() {
+        let plain = "connection failed: error sending request: received corrupt message of type InvalidContentType";
+        assert!(hint(plain, false).is_some_and(|h| h.contains("--src-tls-verify=false")));
+        let ca = "connection failed: invalid peer certificate: UnknownIssuer";
+        assert!(hint(ca, false).is_some_and(|h| h.contains("--cert-dir")));
+        assert!(hint("timed out", true).is_some_and(|h| h.contains("did not answer in time")));
+        assert_eq!(
+            hint(
+                "connection failed: Connection refused (os error 111)",
+                false
+            ),
+            None
+        );
     }
 
     #[test]
