@@ -194,7 +194,7 @@ pub enum Command {
     },
     /// Check that everything the lock promises is present and correct at a target.
     Verify { target: String },
-    /// Discover releases, operators or a catalog's packages.
+    /// Discover releases, operators, a catalog's packages or a package's bundles.
     List {
         #[arg(value_enum)]
         what: ListWhat,
