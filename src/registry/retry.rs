@@ -19,7 +19,9 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: 5,
+            // 7 waits of 0.25 s doubling (each half to all of it): 16–32 s in all, so a
+            // registry restarting for a few seconds is waited for.
+            max_attempts: 8,
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(20),
             max_total: Duration::from_secs(120),
