@@ -1723,3 +1723,41 @@ async fn a_destination_failing_for_several_seconds_is_waited_out() {
     assert_eq!(proxy.injected(), 6);
     assert_mirrored_at(&lab.mirror.host(), &app);
 }
+
+/// Hardening (one error block per registry): with the source registry gone, every image used
+/// to repeat the same connection error; the failure now says it once, with how many images it
+/// holds back.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_registry_is_reported_once_for_all_its_images() {
+    let mut lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let mut apps = Vec::new();
+    for n in 0..4 {
+        apps.push(
+            fx.image(
+                &format!("apps/gone-{n}"),
+                Some("1"),
+                Format::Oci,
+                "amd64",
+                &[Layer::Random(64)],
+            )
+            .await,
+        );
+    }
+    let refs: Vec<&Pushed> = apps.iter().collect();
+    lab.recipe(&refs, &lab.mirror.host());
+    lab.up.stop();
+    let out = lab.run(&["build"]);
+    assert!(!out.status.success());
+    let err: String = stderr(&out)
+        .split_whitespace()
+        .filter(|w| *w != "|")
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(err.contains("missing 4 images ("), "{err}");
+    assert_eq!(
+        err.matches("cannot connect to registry").count(),
+        1,
+        "{err}"
+    );
+}

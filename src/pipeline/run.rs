@@ -219,6 +219,33 @@ pub fn summary(plan: &Plan, outcome: &ExecOutcome) -> String {
     )
 }
 
+/// One line per reason images could not be resolved: an unreachable registry is one line
+/// naming how many images it holds back (the first three named), not one line per image.
+fn missing_lines(missing: &[(crate::oci::ImageRef, String)]) -> Vec<String> {
+    let mut by_reason: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for (img, why) in missing {
+        by_reason
+            .entry(why.as_str())
+            .or_default()
+            .push(img.to_string());
+    }
+    by_reason
+        .into_iter()
+        .map(|(why, images)| match images.as_slice() {
+            [one] => format!("missing {one}: {why}"),
+            many => {
+                let shown: Vec<&str> = many.iter().take(3).map(String::as_str).collect();
+                let more = if many.len() > 3 { ", …" } else { "" };
+                format!(
+                    "missing {} images ({}{more}): {why}",
+                    many.len(),
+                    shown.join(", ")
+                )
+            }
+        })
+        .collect()
+}
+
 /// The build's failure, if any: every failed task and unresolved image, each task's help once,
 /// and the exit code — `Verification` when a signature check failed, `Remote` when nothing was
 /// done and nothing was fresh, the failure's own class when every failure has the same one,
@@ -232,11 +259,7 @@ pub fn failure(plan: &Plan, outcome: &ExecOutcome) -> Option<Failure> {
         .iter()
         .map(|(id, why)| format!("{id}: {why}"))
         .collect();
-    lines.extend(
-        plan.missing
-            .iter()
-            .map(|(img, why)| format!("missing {img}: {why}")),
-    );
+    lines.extend(missing_lines(&plan.missing));
     let errors: Vec<&exec::Failed> = outcome.failed.values().collect();
     let classes: BTreeSet<Exit> = errors
         .iter()
