@@ -230,7 +230,7 @@ pub fn write_list(d: &Deletion) -> Result<Vec<PathBuf>, Failure> {
         crate::resources::to_yaml(LIST_FILE, &d.list).map_err(|e| internal(e.to_string()))?;
     let mut text = String::new();
     for e in &d.list.manifests {
-        text.push_str(&e.image);
+        text.push_str(&e.image.to_string());
         text.push('\n');
     }
     let yaml_path = d.dir.join(LIST_FILE);
@@ -341,7 +341,16 @@ pub fn execute_list(
             .journal
             .lock()
             .map_err(|_| internal("journal lock poisoned"))?;
-        planned::tasks(&reviewed, &*journal)
+        planned::tasks(&reviewed, &*journal).map_err(|image| {
+            Failure::new(
+                Exit::InvalidInput,
+                miette::miette!(
+                    help = again.clone(),
+                    "{}: `{image}` is not a manifest digest (registry/repo@sha256:…)",
+                    path.display()
+                ),
+            )
+        })?
     };
     let already = tasks.iter().filter(|t| t.freshness.is_fresh()).count();
     let ids: Vec<_> = tasks.iter().map(|t| t.id.clone()).collect();

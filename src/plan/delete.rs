@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::build::{PlanOptions, RecordedState, freshness};
 use super::task::{Task, TaskId, TaskKind};
 use crate::discover::Discovery;
-use crate::oci::{Digest, ImageRef};
+use crate::oci::{Digest, ImageRef, Repository};
 use crate::state::KindName;
 use crate::task::kinds::DeleteSpec;
 
@@ -40,11 +40,11 @@ pub struct Named {
 }
 
 /// Manifests something else still needs: (repository, digest) → who needs it.
-pub type Needed = BTreeMap<(String, Digest), BTreeSet<String>>;
+pub type Needed = BTreeMap<(Repository, Digest), BTreeSet<String>>;
 
 /// Adds `held` (and its children) at `dest`'s repository to `needed`, used by `who`.
 pub fn need(needed: &mut Needed, dest: &ImageRef, held: &Held, who: &str) {
-    let repo = dest.repository().to_string();
+    let repo = dest.repository().clone();
     for d in std::iter::once(&held.digest).chain(held.children.iter().map(|(d, _)| d)) {
         needed
             .entry((repo.clone(), d.clone()))
@@ -71,7 +71,7 @@ pub struct DeletionList {
     /// What the delete set names but something else still needs.
     pub kept: Vec<KeptEntry>,
     /// References the delete set names that the target does not hold.
-    pub absent: Vec<String>,
+    pub absent: Vec<ImageRef>,
 }
 
 pub const LIST_API_VERSION: &str = "airlift.dev/v1alpha1";
@@ -82,7 +82,7 @@ pub const LIST_KIND: &str = "DeleteImageList";
 #[serde(rename_all = "camelCase")]
 pub struct DeleteEntry {
     /// `registry/repo@sha256:…`.
-    pub image: String,
+    pub image: ImageRef,
     /// Tags of the repository that named it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
@@ -98,7 +98,7 @@ pub struct DeleteEntry {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KeptEntry {
-    pub image: String,
+    pub image: ImageRef,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
     pub reasons: Vec<String>,
@@ -124,14 +124,14 @@ pub struct ListHeader {
 
 /// Splits what the delete set names into deleted and kept manifests.
 pub fn decide(header: ListHeader, named: &[Named], needed: &Needed) -> DeletionList {
-    let mut found: BTreeMap<(String, Digest), Acc> = BTreeMap::new();
+    let mut found: BTreeMap<(Repository, Digest), Acc> = BTreeMap::new();
     let mut absent = BTreeSet::new();
     for n in named {
         let Some(held) = &n.held else {
-            absent.insert(n.dest.to_string());
+            absent.insert(n.dest.clone());
             continue;
         };
-        let repo = n.dest.repository().to_string();
+        let repo = n.dest.repository().clone();
         let acc = found
             .entry((repo.clone(), held.digest.clone()))
             .or_default();
@@ -149,7 +149,7 @@ pub fn decide(header: ListHeader, named: &[Named], needed: &Needed) -> DeletionL
     let mut manifests = Vec::new();
     let mut kept = Vec::new();
     for ((repo, digest), acc) in found {
-        let image = format!("{repo}@{digest}");
+        let image = repo.with_digest(digest.clone());
         let tags: Vec<String> = acc.tags.into_iter().collect();
         let reasons: Vec<String> = acc.reasons.into_iter().collect();
         match needed.get(&(repo, digest)) {
@@ -194,15 +194,10 @@ pub fn changes(reviewed: &DeletionList, fresh: &DeletionList) -> Vec<String> {
         ));
         return out;
     }
-    let listed: BTreeSet<&str> = reviewed
-        .manifests
-        .iter()
-        .map(|e| e.image.as_str())
-        .collect();
-    let kept: BTreeMap<&str, &KeptEntry> =
-        fresh.kept.iter().map(|k| (k.image.as_str(), k)).collect();
+    let listed: BTreeSet<&ImageRef> = reviewed.manifests.iter().map(|e| &e.image).collect();
+    let kept: BTreeMap<&ImageRef, &KeptEntry> = fresh.kept.iter().map(|k| (&k.image, k)).collect();
     for e in &reviewed.manifests {
-        if let Some(k) = kept.get(e.image.as_str()) {
+        if let Some(k) = kept.get(&e.image) {
             out.push(format!(
                 "{} is now still used by {}",
                 e.image,
@@ -211,7 +206,7 @@ pub fn changes(reviewed: &DeletionList, fresh: &DeletionList) -> Vec<String> {
         }
     }
     for e in &fresh.manifests {
-        if !listed.contains(e.image.as_str()) {
+        if !listed.contains(&e.image) {
             out.push(format!(
                 "{} ({}) would be deleted but is not in the reviewed list",
                 e.image,
@@ -224,24 +219,23 @@ pub fn changes(reviewed: &DeletionList, fresh: &DeletionList) -> Vec<String> {
 
 /// The `delete` tasks of a reviewed list (target `target`): an index after nothing, its
 /// children after it; and every deletion with no parent after the first one still to run, so
-/// that a registry refusing deletion fails once.
-pub fn tasks(list: &DeletionList, state: &dyn RecordedState) -> Vec<Task> {
+/// that a registry refusing deletion fails once. `Err` names an entry that is not a manifest
+/// digest (a list edited by hand).
+pub fn tasks(list: &DeletionList, state: &dyn RecordedState) -> Result<Vec<Task>, ImageRef> {
     let mut out: Vec<Task> = Vec::new();
-    let id_of = |image: &str| TaskId::new(KindName::Delete, &list.target, image);
-    let repo_of = |image: &str| image.rsplit_once('@').map(|(r, _)| r.to_string());
-    let listed: BTreeSet<&str> = list.manifests.iter().map(|e| e.image.as_str()).collect();
+    let id_of = |image: &ImageRef| TaskId::new(KindName::Delete, &list.target, &image.to_string());
+    let listed: BTreeSet<&ImageRef> = list.manifests.iter().map(|e| &e.image).collect();
     let discovery = Discovery::default();
     // Roots first (sorted), then children: dependencies come before dependants.
     let (roots, children): (Vec<_>, Vec<_>) =
         list.manifests.iter().partition(|e| e.parents.is_empty());
     let mut first: Option<TaskId> = None;
     for e in roots.into_iter().chain(children) {
-        let Ok(manifest) = e.image.parse::<ImageRef>() else {
-            continue;
-        };
+        let digest = e.image.digest().cloned().ok_or_else(|| e.image.clone())?;
         let kind = TaskKind::Delete(DeleteSpec {
             delete: list.delete.clone(),
-            manifest,
+            repository: e.image.repository().clone(),
+            digest,
             tags: e.tags.clone(),
         });
         let key = kind.key();
@@ -257,10 +251,9 @@ pub fn tasks(list: &DeletionList, state: &dyn RecordedState) -> Vec<Task> {
         let mut deps: Vec<TaskId> = e
             .parents
             .iter()
-            .filter_map(|p| {
-                let parent = format!("{}@{p}", repo_of(&e.image)?);
-                listed.contains(parent.as_str()).then(|| id_of(&parent))
-            })
+            .map(|p| e.image.repository().with_digest(p.clone()))
+            .filter(|parent| listed.contains(parent))
+            .map(|parent| id_of(&parent))
             .collect();
         if !fresh.is_fresh() {
             match &first {
@@ -280,12 +273,16 @@ pub fn tasks(list: &DeletionList, state: &dyn RecordedState) -> Vec<Task> {
             bytes: 0,
         });
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn r(s: &str) -> ImageRef {
+        s.parse().unwrap()
+    }
 
     fn d(n: u8) -> Digest {
         Digest::of(&[n])
@@ -336,11 +333,11 @@ mod tests {
             "release set `ocp` of target `mirror`",
         );
         needed
-            .entry(("h:5000/m/app".into(), d(3)))
+            .entry((r("h:5000/m/app:1").repository().clone(), d(3)))
             .or_default()
             .insert("images set `x` of target `mirror`".into());
         let list = decide(header(), &named, &needed);
-        let images: Vec<&str> = list.manifests.iter().map(|e| e.image.as_str()).collect();
+        let images: Vec<String> = list.manifests.iter().map(|e| e.image.to_string()).collect();
         assert_eq!(
             images,
             [
@@ -350,10 +347,10 @@ mod tests {
         );
         assert_eq!(list.manifests[0].tags, ["1"]);
         assert_eq!(list.manifests[1].parents, [d(1)]);
-        let kept: Vec<(&str, &[String])> = list
+        let kept: Vec<(String, &[String])> = list
             .kept
             .iter()
-            .map(|k| (k.image.as_str(), k.used_by.as_slice()))
+            .map(|k| (k.image.to_string(), k.used_by.as_slice()))
             .collect();
         assert_eq!(kept.len(), 2, "{kept:?}");
         assert!(
@@ -361,7 +358,7 @@ mod tests {
                 .any(|(i, u)| i.ends_with(&d(9).to_string()) && u[0].contains("release set `ocp`"))
         );
         assert!(kept.iter().any(|(i, _)| i.ends_with(&d(3).to_string())));
-        assert_eq!(list.absent, ["h:5000/m/gone:1"]);
+        assert_eq!(list.absent, [r("h:5000/m/gone:1")]);
     }
 
     #[test]
@@ -423,7 +420,7 @@ mod tests {
             &Needed::new(),
         );
         let state: BTreeMap<String, crate::state::Record> = BTreeMap::new();
-        let t = tasks(&list, &state);
+        let t = tasks(&list, &state).expect("digests");
         assert_eq!(t.len(), 3);
         let first = &t[0].id;
         assert!(t[0].deps.is_empty());

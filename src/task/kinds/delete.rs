@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::{Check, Inputs, Kind, Output, RunCx, TaskError};
 use crate::exit::Exit;
-use crate::oci::{Digest, ImageRef};
+use crate::oci::{Digest, ImageRef, Repository};
 use crate::plan::TaskKey;
 use crate::task::Counts;
 
@@ -23,18 +23,16 @@ use crate::task::Counts;
 pub struct DeleteSpec {
     /// The delete set of the recipe.
     pub delete: String,
-    /// `registry/repo@sha256:…`.
-    pub manifest: ImageRef,
+    pub repository: Repository,
+    pub digest: Digest,
     /// Tags of the repository that pointed at it when the list was written.
     pub tags: Vec<String>,
 }
 
 impl DeleteSpec {
-    fn digest(&self) -> Digest {
-        self.manifest
-            .digest()
-            .cloned()
-            .unwrap_or_else(|| Digest::of(self.manifest.to_string().as_bytes()))
+    /// `registry/repo@sha256:…`.
+    pub fn manifest(&self) -> ImageRef {
+        self.repository.with_digest(self.digest.clone())
     }
 }
 
@@ -44,17 +42,17 @@ impl Kind for DeleteSpec {
     fn key(&self) -> TaskKey {
         TaskKey::compute(
             Self::NAME.as_str(),
-            &[&self.digest()],
-            &json!({ "manifest": self.manifest.to_string(), "tags": self.tags }),
+            &[&self.digest],
+            &json!({ "manifest": self.manifest().to_string(), "tags": self.tags }),
         )
     }
 
     fn slot(&self) -> String {
-        self.manifest.to_string()
+        self.manifest().to_string()
     }
 
     fn source_digest(&self) -> Digest {
-        self.digest()
+        self.digest.clone()
     }
 
     fn check(&self) -> Check {
@@ -66,23 +64,26 @@ impl Kind for DeleteSpec {
         let client = &cx.sides.dest;
         let failed =
             |e: crate::registry::RegistryError| TaskError::from_diagnostic(Exit::Remote, &e);
-        let image = self.manifest.to_string();
+        let manifest = self.manifest();
+        let image = manifest.to_string();
         cx.events.send(Event::JobStarted {
             job: inputs.job,
             source: image.clone(),
             dest: image.clone(),
         });
         let work = async {
-            let existed = client
-                .delete_manifest(&self.manifest)
-                .await
-                .map_err(failed)?;
-            let digest = self.digest();
+            let existed = client.delete_manifest(&manifest).await.map_err(failed)?;
             for tag in &self.tags {
-                let tagged = self.manifest.repository().with_tag(tag);
+                let tagged = self.repository.with_tag(tag);
                 // Only a tag that still names the deleted manifest: a tag moved since phase
                 // one names something else now and stays.
-                if client.head_manifest(&tagged).await.map_err(failed)? == Some(digest.clone()) {
+                if client
+                    .head_manifest(&tagged)
+                    .await
+                    .map_err(failed)?
+                    .as_ref()
+                    == Some(&self.digest)
+                {
                     client.delete_manifest(&tagged).await.map_err(failed)?;
                 }
             }
@@ -96,7 +97,7 @@ impl Kind for DeleteSpec {
                     existed,
                 });
                 Ok(Output {
-                    digest: self.digest(),
+                    digest: self.digest.clone(),
                     counts: Counts::default(),
                 })
             }

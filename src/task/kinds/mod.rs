@@ -427,7 +427,7 @@ impl TaskKind {
             TaskKind::VerifyArchive(v) => {
                 format!("{} (archives of `{}`)", v.dir.display(), v.archive)
             }
-            TaskKind::Delete(d) => d.manifest.to_string(),
+            TaskKind::Delete(d) => d.manifest().to_string(),
         }
     }
 }
