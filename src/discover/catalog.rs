@@ -10,13 +10,12 @@
 //! and layers are read once per run). Never touches the plan, the journal or the terminal.
 
 use std::collections::BTreeMap;
-use std::io::{Seek, SeekFrom, Write};
+use std::io::Write;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
 use futures_util::stream;
 use serde_json::Value;
-use sha2::{Digest as _, Sha256};
 
 use super::{DiscoverOptions, Lookup, Sides};
 use crate::catalog::{
@@ -415,7 +414,7 @@ pub async fn fetch_catalog(
             };
             platforms.push(platform(client, &repo, raw).await.map_err(|e| match e {
                 Fail::Registry(s) => registry(s),
-                Fail::Shape(r) => shape(r),
+                Fail::Shape(r) | Fail::Mismatch(r) => shape(r),
             })?);
         }
     } else {
@@ -424,7 +423,7 @@ pub async fn fetch_catalog(
                 .await
                 .map_err(|e| match e {
                     Fail::Registry(s) => registry(s),
-                    Fail::Shape(r) => shape(r),
+                    Fail::Shape(r) | Fail::Mismatch(r) => shape(r),
                 })?,
         );
     }
@@ -437,7 +436,7 @@ pub async fn fetch_catalog(
             .await
             .map_err(|e| match e {
                 Fail::Registry(s) => registry(s),
-                Fail::Shape(r) => shape(r),
+                Fail::Shape(r) | Fail::Mismatch(r) => shape(r),
             })?;
         layers.push(std::io::BufReader::new(file));
     }
@@ -502,10 +501,7 @@ pub(super) fn read_configs<R: std::io::Read>(
     })
 }
 
-enum Fail {
-    Registry(RegistryError),
-    Shape(String),
-}
+use super::spool::{SpoolError as Fail, spool_blob};
 
 pub(super) fn doc_of(m: &RawManifest) -> Result<ManifestDoc, String> {
     serde_json::from_slice(&m.bytes)
@@ -552,34 +548,6 @@ async fn read_blob(
         )));
     }
     Ok(bytes)
-}
-
-/// A whole layer blob spooled to an anonymous temporary file (deleted when dropped), verified
-/// against its digest; memory stays bounded whatever the layer's size.
-async fn spool_blob(
-    client: &RegistryClient,
-    repo: &Repository,
-    digest: &Digest,
-) -> Result<std::fs::File, Fail> {
-    let io = |e: std::io::Error| Fail::Shape(format!("cannot spool blob {digest}: {e}"));
-    let mut file = tempfile::tempfile().map_err(io)?;
-    let mut stream = client
-        .get_blob(repo, digest)
-        .await
-        .map_err(Fail::Registry)?;
-    let mut hash = Sha256::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(Fail::Registry)?;
-        hash.update(&chunk);
-        file.write_all(&chunk).map_err(io)?;
-    }
-    if &Digest::from_sha256(hash.finalize().into()) != digest {
-        return Err(Fail::Shape(format!(
-            "blob {digest} does not match its digest"
-        )));
-    }
-    file.seek(SeekFrom::Start(0)).map_err(io)?;
-    Ok(file)
 }
 
 /// The database path of a package-manifest (SQLite) index image: its database label, when the

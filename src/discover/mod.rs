@@ -8,6 +8,7 @@ mod layout;
 mod model;
 mod release;
 mod resolve;
+mod spool;
 
 pub use cache::ManifestCache;
 pub use catalog::{
@@ -18,3 +19,4 @@ pub use layout::{fetch_layout, layout_blob_path, open_verified};
 pub use model::{DiscoveredRelease, Discovery, GraphInput, ReleaseTrust, ResolvedImage};
 pub use release::{ReleaseDiscoveryError, read_releases, select_releases, stored_releases};
 pub use resolve::{DiscoverOptions, Lookup, Resolution, Sides, discover};
+pub use spool::{SpoolError, image_layers, spool_blob};

@@ -10,16 +10,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::DiscoveredRelease;
 use super::resolve::{Lookup, Resolution};
 use crate::oci::{Digest, ImageRef};
 use crate::recipe::{ContentSet, Recipe, ReleaseSet};
-use crate::registry::{Manifest, RegistryClient};
+use crate::registry::RegistryClient;
 use crate::release::{
-    FetchError, GraphCache, GraphSource, SelectError, Selection, load_graphs, read_payload,
+    FetchError, GraphCache, GraphSource, PayloadReader, SelectError, Selection, load_graphs,
     select_release_set,
 };
 use crate::state::LockFile;
@@ -294,8 +293,18 @@ async fn components_of(
     {
         return Ok(c);
     }
-    let layers = payload_layers(payload, arch, client).await?;
-    let read = read_payload(&layers, arch, set.kubevirt_container).map_err(|e| e.to_string())?;
+    let layers = super::spool::image_layers(client, payload, arch, true)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut reader = PayloadReader::new();
+    for layer in layers {
+        reader
+            .add_layer(std::io::BufReader::new(layer))
+            .map_err(|e| e.to_string())?;
+    }
+    let read = reader
+        .finish(arch, set.kubevirt_container)
+        .map_err(|e| e.to_string())?;
     let c = Components {
         version: read.version,
         components: read.components,
@@ -305,55 +314,4 @@ async fn components_of(
         .and_then(|()| std::fs::write(&path, text))
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(c)
-}
-
-/// The layer blobs of the payload image for `arch` (the matching child of an index), in
-/// manifest order, each checked against its digest.
-async fn payload_layers(
-    payload: &ImageRef,
-    arch: &str,
-    client: &RegistryClient,
-) -> Result<Vec<Vec<u8>>, String> {
-    let registry = payload.registry().to_string();
-    let top = client
-        .get_manifest(payload)
-        .await
-        .map_err(|e| e.to_string())?;
-    let image: Manifest = if top.is_index() {
-        let doc = top.doc(&registry).map_err(|e| e.to_string())?;
-        let want = if arch == "multi" { "amd64" } else { arch };
-        let child = doc
-            .manifests
-            .iter()
-            .find(|m| m.platform.as_ref().is_some_and(|p| p.architecture == want))
-            .or_else(|| doc.manifests.first())
-            .ok_or_else(|| "the payload index lists no image".to_string())?;
-        client
-            .get_manifest(&payload.repository().with_digest(child.digest.clone()))
-            .await
-            .map_err(|e| e.to_string())?
-    } else {
-        top
-    };
-    let doc = image.doc(&registry).map_err(|e| e.to_string())?;
-    let mut layers = Vec::new();
-    for layer in &doc.layers {
-        let mut stream = client
-            .get_blob(payload.repository(), &layer.digest)
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut bytes = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            bytes.extend_from_slice(&chunk.map_err(|e| e.to_string())?);
-        }
-        let got = Digest::of(&bytes);
-        if got != layer.digest {
-            return Err(format!(
-                "layer {} arrived with digest {got}; the registry returned other bytes",
-                layer.digest
-            ));
-        }
-        layers.push(bytes);
-    }
-    Ok(layers)
 }

@@ -5,15 +5,12 @@
 //! a temporary file, so memory stays flat whatever the layer size. The file is written
 //! atomically with its mode; the installer gets the mirrored payload as its release image.
 
-use std::io::{Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-
-use futures_util::StreamExt;
-use sha2::{Digest as _, Sha256};
 
 use super::{Options, Session, runtime};
 use crate::exit::{Exit, Failure};
-use crate::oci::{Digest, ImageRef};
+use crate::oci::ImageRef;
 use crate::plan::{release_component, release_payload};
 use crate::registry::RegistryClient;
 use crate::release::extract::{self as tools, Tool};
@@ -173,61 +170,27 @@ fn write_tool(
     })
 }
 
-/// The layers of `image` for `arch` (the matching child of an index), each spooled to an
-/// anonymous temporary file and checked against its digest.
+/// The layers of `image` for `arch`, spooled and verified (see `discover::image_layers`).
 async fn spool_layers(
     client: &RegistryClient,
     image: &ImageRef,
     arch: &str,
 ) -> Result<Vec<std::fs::File>, Failure> {
-    let fail = |what: String| Failure::new(Exit::Remote, miette::miette!("{image}: {what}"));
-    let registry = image.registry().to_string();
-    let top = client
-        .get_manifest(image)
+    use crate::discover::SpoolError;
+    crate::discover::image_layers(client, image, arch, false)
         .await
-        .map_err(|e| fail(e.to_string()))?;
-    let manifest = if top.is_index() {
-        let doc = top.doc(&registry).map_err(|e| fail(e.to_string()))?;
-        let want = if arch == "multi" { "amd64" } else { arch };
-        let child = doc
-            .manifests
-            .iter()
-            .find(|m| m.platform.as_ref().is_some_and(|p| p.architecture == want))
-            .ok_or_else(|| fail(format!("the index has no linux/{want} image")))?;
-        client
-            .get_manifest(&image.repository().with_digest(child.digest.clone()))
-            .await
-            .map_err(|e| fail(e.to_string()))?
-    } else {
-        top
-    };
-    let doc = manifest.doc(&registry).map_err(|e| fail(e.to_string()))?;
-    let mut files = Vec::new();
-    for layer in &doc.layers {
-        let io = |e: std::io::Error| Failure::io(format!("cannot spool a layer of {image}: {e}"));
-        let mut file = tempfile::tempfile().map_err(io)?;
-        let mut stream = client
-            .get_blob(image.repository(), &layer.digest)
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-        let mut hash = Sha256::new();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| fail(e.to_string()))?;
-            hash.update(&chunk);
-            file.write_all(&chunk).map_err(io)?;
-        }
-        if Digest::from_sha256(hash.finalize().into()) != layer.digest {
-            return Err(Failure::new(
+        .map_err(|e| match e {
+            SpoolError::Mismatch(m) => Failure::new(
                 Exit::Verification,
                 miette::miette!(
-                    help = "the registry returned other bytes; `airlift verify` checks the target",
-                    "{image}: layer {} does not match its digest",
-                    layer.digest
+                    help = "`airlift verify TARGET` checks what the target holds; `airlift build` repairs it",
+                    "{image}: {m}"
                 ),
-            ));
-        }
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
-        files.push(file);
-    }
-    Ok(files)
+            ),
+            SpoolError::Registry(r) => Failure::new(Exit::Remote, miette::Report::new(r)),
+            SpoolError::Shape(m) => Failure::new(
+                Exit::InvalidInput,
+                miette::miette!(help = "pass --arch with one of the architectures it has", "{m}"),
+            ),
+        })
 }
