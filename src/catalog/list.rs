@@ -101,17 +101,7 @@ pub fn render_package(
     catalog: &Catalog,
     package: &str,
 ) -> Result<String, FilterError> {
-    let Some(p) = catalog.packages.get(package) else {
-        return Err(FilterError::UnknownPackage {
-            catalog: catalog_name.to_string(),
-            name: package.to_string(),
-            help: did_you_mean(
-                "package",
-                package,
-                catalog.packages.keys().map(String::as_str),
-            ),
-        });
-    };
+    let p = find_package(catalog_name, catalog, package)?;
     let mut out = table(&PACKAGE_HEADER, &[package_row(p)]);
     out.push('\n');
     let rows: Vec<Vec<String>> = p
@@ -126,6 +116,22 @@ pub fn render_package(
     Ok(out)
 }
 
+/// The package `name` of the catalog, or an error with a did-you-mean.
+fn find_package<'c>(
+    catalog_name: &str,
+    catalog: &'c Catalog,
+    name: &str,
+) -> Result<&'c Package, FilterError> {
+    catalog
+        .packages
+        .get(name)
+        .ok_or_else(|| FilterError::UnknownPackage {
+            catalog: catalog_name.to_string(),
+            name: name.to_string(),
+            help: did_you_mean("package", name, catalog.packages.keys().map(String::as_str)),
+        })
+}
+
 /// `list bundles`: every bundle of `package` per channel (or of `channel` only), oldest first
 /// by version, with the channel head and the default channel marked.
 pub fn render_bundles(
@@ -134,17 +140,7 @@ pub fn render_bundles(
     package: &str,
     channel: Option<&str>,
 ) -> Result<String, FilterError> {
-    let Some(p) = catalog.packages.get(package) else {
-        return Err(FilterError::UnknownPackage {
-            catalog: catalog_name.to_string(),
-            name: package.to_string(),
-            help: did_you_mean(
-                "package",
-                package,
-                catalog.packages.keys().map(String::as_str),
-            ),
-        });
-    };
+    let p = find_package(catalog_name, catalog, package)?;
     if let Some(c) = channel
         && !p.channels.contains_key(c)
     {

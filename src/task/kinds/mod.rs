@@ -401,6 +401,12 @@ impl TaskKind {
         )
     }
 
+    /// True for the tasks the progress bar counts: those that put an image somewhere, and
+    /// deletions.
+    pub fn counts_in_progress(&self) -> bool {
+        self.writes_image() || matches!(self, TaskKind::Delete(_))
+    }
+
     /// What the task is about, for plan text: `origin -> dest` for images, a name otherwise.
     pub fn subject(&self) -> String {
         match self {
