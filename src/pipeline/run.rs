@@ -176,12 +176,7 @@ pub fn execute(
             let (sink, reporter) = if options.quiet && format == MessageFormat::Human {
                 (exec::EventSink::discard(), None)
             } else {
-                let images = plan
-                    .dirty()
-                    .filter(|t| {
-                        t.kind.writes_image() || matches!(t.kind, plan::TaskKind::Delete(_))
-                    })
-                    .count();
+                let images = plan.dirty().filter(|t| t.kind.counts_in_progress()).count();
                 let (s, r) = Reporter::start(format, images);
                 (s, Some(r))
             };
