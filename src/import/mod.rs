@@ -4,8 +4,9 @@
 mod convert;
 mod isc;
 mod locate;
+mod sets;
 
-pub use convert::{Direction, ImportError, ImportErrors, Imported, Warning, block_pattern, import};
+pub use convert::{Direction, ImportError, ImportErrors, Imported, Warning, import};
 
 /// True when `text` looks like an oc-mirror image set (a `kind:` line naming one): what
 /// `airlift check/plan/build -f FILE` says instead of KDL syntax errors.
