@@ -18,7 +18,7 @@ use crate::oci::{Digest, ImageRef};
 use crate::recipe::{ContentSet, Recipe, ReleaseSet};
 use crate::registry::RegistryClient;
 use crate::release::{
-    FetchError, GraphCache, GraphSource, PayloadReader, SelectError, Selection, load_graphs,
+    FetchError, GraphCache, GraphSource, SelectError, Selection, load_graphs, read_payload_from,
     select_release_set,
 };
 use crate::state::LockFile;
@@ -296,15 +296,12 @@ async fn components_of(
     let layers = super::spool::image_layers(client, payload, arch, true)
         .await
         .map_err(|e| e.to_string())?;
-    let mut reader = PayloadReader::new();
-    for layer in layers {
-        reader
-            .add_layer(std::io::BufReader::new(layer))
-            .map_err(|e| e.to_string())?;
-    }
-    let read = reader
-        .finish(arch, set.kubevirt_container)
-        .map_err(|e| e.to_string())?;
+    let read = read_payload_from(
+        layers.into_iter().map(std::io::BufReader::new),
+        arch,
+        set.kubevirt_container,
+    )
+    .map_err(|e| e.to_string())?;
     let c = Components {
         version: read.version,
         components: read.components,

@@ -95,11 +95,9 @@ pub fn extract(
         let bad = |e: crate::release::PayloadError| {
             Failure::new(Exit::Verification, miette::Report::new(e))
         };
-        let mut reader = crate::release::PayloadReader::new();
-        for layer in layers {
-            reader.add_layer(layer).map_err(bad)?;
-        }
-        let components = reader.finish(arch, false).map_err(bad)?.components;
+        let components = crate::release::read_payload_from(layers, arch, false)
+            .map_err(bad)?
+            .components;
         let Some(source) = components.get(tool.component) else {
             return Err(Failure::new(
                 Exit::InvalidInput,

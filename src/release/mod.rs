@@ -35,7 +35,7 @@ pub use naming::{
 };
 pub use payload::{
     BOOTIMAGES_FILE, IMAGE_REFERENCES_FILE, KUBEVIRT_COMPONENT, PayloadError, PayloadReader,
-    RELEASE_METADATA_FILE, ReleaseComponents, read_payload,
+    RELEASE_METADATA_FILE, ReleaseComponents, read_payload, read_payload_from,
 };
 pub use select::{
     ChannelRequest, DirectPayload, SelectError, SelectedRelease, Selection, helper_channels,

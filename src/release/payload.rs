@@ -205,9 +205,18 @@ pub fn read_payload<B: AsRef<[u8]>>(
     arch: &str,
     kubevirt: bool,
 ) -> Result<ReleaseComponents, PayloadError> {
+    read_payload_from(layers.iter().map(AsRef::as_ref), arch, kubevirt)
+}
+
+/// [`read_payload`] from readers (layers spooled to files).
+pub fn read_payload_from<R: Read>(
+    layers: impl IntoIterator<Item = R>,
+    arch: &str,
+    kubevirt: bool,
+) -> Result<ReleaseComponents, PayloadError> {
     let mut reader = PayloadReader::new();
     for layer in layers {
-        reader.add_layer(layer.as_ref())?;
+        reader.add_layer(layer)?;
     }
     reader.finish(arch, kubevirt)
 }
