@@ -179,7 +179,7 @@ pub(crate) fn resolve(
             };
             let Some((provider, chosen)) = found else {
                 warnings.push(format!(
-                    "catalog `{catalog_name}`: bundle `{name}` requires {need}, which no bundle of the catalog's default channels provides; OLM will not install it"
+                    "catalog `{catalog_name}`: bundle `{name}` requires {need}, which no bundle of the catalog's default channels provides; OLM will not install it until a catalog on the cluster provides it (mirror the catalog that has it, or drop the package)"
                 ));
                 continue;
             };

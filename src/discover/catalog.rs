@@ -93,7 +93,7 @@ impl FetchedCatalog {
         let all: Vec<String> = self.platforms.iter().map(platform_of).collect();
         if !all.iter().any(|p| matches(p)) {
             return Err(format!(
-                "the catalog image has none of the platforms {}; it has: {}",
+                "the catalog image has none of the platforms {}; it has: {} (name one of those in `platforms`)",
                 wanted.join(", "),
                 all.join(", ")
             ));
