@@ -1492,7 +1492,7 @@ async fn a_killed_delete_execute_completes_on_rerun_and_deletes_nothing_else() {
     let out = lab.run(&["delete", "retire", "--execute"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("1 already deleted"),
+        stderr(&out).contains("1 deleted by an earlier run"),
         "{}",
         stderr(&out)
     );

@@ -1177,7 +1177,8 @@ async fn delete_retires_the_older_release_and_keeps_what_the_newer_shares() {
     let out = lab.run(&["delete", "retire-4.15.2", "--execute"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("0 manifest(s) deleted, 2 already deleted"),
+        stderr(&out)
+            .contains("0 manifest(s) deleted now or found gone, 2 deleted by an earlier run"),
         "{}",
         stderr(&out)
     );

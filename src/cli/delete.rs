@@ -31,7 +31,7 @@ pub(crate) fn run(global: &GlobalOpts, name: &str, execute: bool) -> CmdResult {
         }
         if !global.quiet {
             eprintln!(
-                "delete `{}`: {deleted} manifest(s) deleted, {} already deleted, {} kept (still used)",
+                "delete `{}`: {deleted} manifest(s) deleted now or found gone, {} deleted by an earlier run, {} kept (still used)",
                 done.list.delete,
                 done.already,
                 done.list.kept.len()
