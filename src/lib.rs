@@ -10,6 +10,7 @@ pub mod cli;
 pub mod discover;
 pub mod exec;
 pub mod exit;
+pub mod helm;
 pub mod import;
 pub mod oci;
 pub mod pipeline;

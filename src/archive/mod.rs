@@ -25,8 +25,8 @@ mod writer;
 mod tests;
 
 pub use carried::{
-    CARRIED_FILE, Carried, CarriedCatalog, CarriedGraph, CarriedRelease, GRAPH_DATA_FILE,
-    SIGNATURES_PREFIX,
+    CARRIED_FILE, CHARTS_PREFIX, Carried, CarriedCatalog, CarriedChart, CarriedGraph,
+    CarriedRelease, GRAPH_DATA_FILE, SIGNATURES_PREFIX, chart_file,
 };
 pub use error::ArchiveError;
 pub use index::{ArchiveEntry, ChunkEntry, INDEX_FORMAT, ImageEntry, SeriesIndex, archive_id};

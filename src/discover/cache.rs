@@ -21,7 +21,8 @@ impl ManifestCache {
         }
     }
 
-    fn path(&self, digest: &Digest) -> PathBuf {
+    /// Where the bytes of `digest` are stored.
+    pub fn path(&self, digest: &Digest) -> PathBuf {
         self.dir.join("sha256").join(digest.hex())
     }
 

@@ -16,7 +16,10 @@ pub use catalog::{
     PlatformImage, RawManifest, discover_catalogs, fetch_catalog,
 };
 pub use layout::{fetch_layout, layout_blob_path, open_verified};
-pub use model::{DiscoveredRelease, Discovery, GraphInput, ReleaseTrust, ResolvedImage};
+pub use model::{
+    ChartSource, DiscoveredChart, DiscoveredRelease, Discovery, GraphInput, ReleaseTrust,
+    ResolvedImage,
+};
 pub use release::{ReleaseDiscoveryError, read_releases, select_releases, stored_releases};
 pub use resolve::{DiscoverOptions, Lookup, Resolution, Sides, discover};
 pub use spool::{SpoolError, image_layers, spool_blob};

@@ -42,6 +42,8 @@ pub struct Discovery {
     pub unresolved: BTreeMap<ImageRef, String>,
     /// Release payloads selected for the release sets of the goals, with their components.
     pub releases: Vec<DiscoveredRelease>,
+    /// Helm charts of the `helm` sets of the goals, read and rendered (see `pipeline::helm`).
+    pub charts: Vec<DiscoveredChart>,
     /// Operator catalogs by `catalog` set name: read and filtered (see `discover_catalogs`).
     pub catalogs: BTreeMap<String, Arc<CatalogImage>>,
     /// Release sets whose signatures are verified: their trust blocks' keyrings, read once.
@@ -103,5 +105,49 @@ impl DiscoveredRelease {
     /// `<version>-<arch>`: the payload's tag at a mirror.
     pub fn tag(&self) -> String {
         crate::release::release_tag(&self.version, &self.arch)
+    }
+}
+
+/// One Helm chart of a `helm` set: the version chosen, its archive and the images it deploys.
+/// Sorted by (set, entry, name) wherever it is listed.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DiscoveredChart {
+    pub set: String,
+    /// The first path element of a packed chart at a target: the recipe's `repository` name,
+    /// or the set's name for a `local` chart.
+    pub entry: String,
+    /// Where it comes from, as the lock names it: the repository URL, `oci://PREFIX`, or the
+    /// local path.
+    pub repository: String,
+    /// The chart's name and version (`Chart.yaml`).
+    pub name: String,
+    pub version: String,
+    pub source: ChartSource,
+    /// The chart archive in the workspace cache, and the digest of its bytes.
+    pub archive: PathBuf,
+    pub archive_digest: Digest,
+    pub archive_size: u64,
+    /// Images the chart deploys, with where each was found.
+    pub images: BTreeMap<ImageRef, BTreeSet<String>>,
+}
+
+/// How a chart reaches a registry target.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ChartSource {
+    /// From a classic repository or a local chart: airlift packs it as an OCI artifact
+    /// (`push-chart`) at `<target>/<path>:<tag>`.
+    Packed { path: String, tag: String },
+    /// Already an OCI artifact: copied like any image (`copy`), named after its source.
+    Oci(ImageRef),
+}
+
+impl DiscoveredChart {
+    /// The lock's digest of the chart: its archive for a packed chart, its manifest for an OCI
+    /// one.
+    pub fn pinned_digest(&self, images: &BTreeMap<ImageRef, ResolvedImage>) -> Option<Digest> {
+        match &self.source {
+            ChartSource::Packed { .. } => Some(self.archive_digest.clone()),
+            ChartSource::Oci(r) => images.get(r).map(|i| i.digest.clone()),
+        }
     }
 }

@@ -426,7 +426,7 @@ fn helm(cx: &mut Cx<'_>, r: &mut Recipe, h: &Spanned<isc::Helm>) {
                 cx.warn(c, "a helm chart needs a name; not imported");
                 continue;
             };
-            chart_extras(cx, c, chart);
+            let extras = chart_extras(cx, c, chart);
             let version = c.value.version.as_ref().and_then(|v| {
                 let t = match &v.value {
                     Value::String(s) => s.clone(),
@@ -440,14 +440,11 @@ fn helm(cx: &mut Cx<'_>, r: &mut Recipe, h: &Spanned<isc::Helm>) {
                     }
                 }
             });
-            match version {
-                Some(v) => {
-                    let _ = writeln!(body, "        chart {} version={}", q(chart), q(&v));
-                }
-                None => {
-                    let _ = writeln!(body, "        chart {}", q(chart));
-                }
-            }
+            let version = version
+                .map(|v| format!(" version={}", q(&v)))
+                .unwrap_or_default();
+            let _ = write!(body, "        chart {}{version}", q(chart));
+            body.push_str(&children_of(&extras, "        "));
         }
         body.push_str("    }\n");
     }
@@ -459,8 +456,9 @@ fn helm(cx: &mut Cx<'_>, r: &mut Recipe, h: &Spanned<isc::Helm>) {
             );
             continue;
         };
-        chart_extras(cx, c, name);
-        let _ = writeln!(body, "    local {} {}", q(name), q(path));
+        let extras = chart_extras(cx, c, name);
+        let _ = write!(body, "    local {} {}", q(name), q(path));
+        body.push_str(&children_of(&extras, "    "));
     }
     if body.is_empty() {
         return;
@@ -468,25 +466,54 @@ fn helm(cx: &mut Cx<'_>, r: &mut Recipe, h: &Spanned<isc::Helm>) {
     let name = r.name("helm");
     cx.warnings.push(Warning {
         line: None,
-        message: format!("helm set `{name}`: this airlift version declares Helm charts but does not mirror them yet (`plan`/`build` stop with exit 4); remove it from the target's needs to mirror the rest now"),
+        message: format!("helm set `{name}`: each chart becomes an OCI chart artifact at `<target>/<repository name>/<chart>:<version>`; check the chart paths your installs use, and the images `airlift plan -v` finds in each chart"),
     });
     r.blocks.push(format!("helm {} {{\n{body}}}\n", q(&name)));
     r.needs.push(name);
 }
 
-fn chart_extras(cx: &mut Cx<'_>, c: &Spanned<isc::HelmChart>, chart: &str) {
+/// The `image-path` children of a chart (oc-mirror's `imagePaths`); `values` has no
+/// counterpart and is a warning.
+fn chart_extras(cx: &mut Cx<'_>, c: &Spanned<isc::HelmChart>, chart: &str) -> Vec<String> {
+    let mut lines = Vec::new();
     if let Some(p) = &c.value.image_paths {
-        cx.warn(
-            p,
-            format!("chart `{chart}`: `imagePaths` is not supported yet; ignored"),
-        );
+        match &p.value {
+            Value::Array(items) => {
+                for i in items {
+                    match i.as_str().map(crate::helm::ImagePath::parse) {
+                        Some(Ok(_)) => lines.push(format!("image-path {}", q(i.as_str().unwrap_or_default()))),
+                        _ => cx.warn(p, format!("chart `{chart}`: image path `{i}` is not a path airlift reads; ignored")),
+                    }
+                }
+            }
+            other => cx.warn(
+                p,
+                format!(
+                    "chart `{chart}`: `imagePaths` must be a list of paths, not `{other}`; ignored"
+                ),
+            ),
+        }
     }
     if let Some(v) = &c.value.values {
         cx.warn(
             v,
-            format!("chart `{chart}`: `values` is not supported yet; ignored"),
+            format!("chart `{chart}`: `values` is not imported; write the values to a file and add `values \"file.yaml\"` to the chart"),
         );
     }
+    lines
+}
+
+/// ` {\n<indent>    line\n…<indent>}\n` for child lines, else `\n`.
+fn children_of(lines: &[String], indent: &str) -> String {
+    if lines.is_empty() {
+        return "\n".to_string();
+    }
+    let mut s = " {\n".to_string();
+    for l in lines {
+        let _ = writeln!(s, "{indent}    {l}");
+    }
+    let _ = writeln!(s, "{indent}}}");
+    s
 }
 
 /// A DeleteImageSetConfiguration: one `delete` set from the target; the target itself needs an

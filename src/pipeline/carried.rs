@@ -15,9 +15,10 @@ use std::sync::Arc;
 
 use super::Session;
 use crate::archive::{
-    ArchiveSet, CARRIED_FILE, Carried, GRAPH_DATA_FILE, SIGNATURES_PREFIX, SeriesError,
+    ArchiveSet, CARRIED_FILE, Carried, CarriedChart, GRAPH_DATA_FILE, SIGNATURES_PREFIX,
+    SeriesError, chart_file,
 };
-use crate::discover::{DiscoveredRelease, GraphInput};
+use crate::discover::{ChartSource, DiscoveredChart, DiscoveredRelease, GraphInput, ManifestCache};
 use crate::exit::{Exit, Failure};
 use crate::oci::Digest;
 use crate::plan::TargetGoal;
@@ -97,31 +98,7 @@ pub fn read(
     let mut opened: BTreeMap<&Path, (Arc<ArchiveSet>, Carried)> = BTreeMap::new();
     for (set, (target, dir)) in archived {
         if !opened.contains_key(dir.as_path()) {
-            let archives = rt
-                .block_on(ArchiveSet::shared(dir))
-                .map_err(|e| series_failure(&e))?;
-            let carried = match archives.file(CARRIED_FILE) {
-                None => Carried::default(),
-                Some(bytes) => {
-                    let bytes = bytes.map_err(|e| {
-                        series_failure(&SeriesError::Archive {
-                            dir: dir.clone(),
-                            source: e,
-                        })
-                    })?;
-                    serde_json::from_slice(&bytes).map_err(|e| {
-                        Failure::new(
-                            Exit::Verification,
-                            miette::miette!(
-                                help = "the archive was written by another airlift version or is damaged: build the file:// target again on the connected side",
-                                "{CARRIED_FILE} in {}: {e}",
-                                dir.display()
-                            ),
-                        )
-                    })?
-                }
-            };
-            opened.insert(dir.as_path(), (archives, carried));
+            opened.insert(dir.as_path(), open(rt, dir)?);
         }
         let Some((archives, carried)) = opened.get(dir.as_path()) else {
             continue;
@@ -187,6 +164,149 @@ pub fn read(
         }
     }
     out.releases.sort();
+    Ok(out)
+}
+
+/// The archives of `dir` and what they carry.
+fn open(rt: &tokio::runtime::Runtime, dir: &Path) -> Result<(Arc<ArchiveSet>, Carried), Failure> {
+    let archives = rt
+        .block_on(ArchiveSet::shared(dir))
+        .map_err(|e| series_failure(&e))?;
+    let carried = match archives.file(CARRIED_FILE) {
+        None => Carried::default(),
+        Some(bytes) => {
+            let bytes = bytes.map_err(|e| {
+                series_failure(&SeriesError::Archive {
+                    dir: dir.to_path_buf(),
+                    source: e,
+                })
+            })?;
+            serde_json::from_slice(&bytes).map_err(|e| {
+                Failure::new(
+                    Exit::Verification,
+                    miette::miette!(
+                        help = "the archive was written by another airlift version or is damaged: build the file:// target again on the connected side",
+                        "{CARRIED_FILE} in {}: {e}",
+                        dir.display()
+                    ),
+                )
+            })?
+        }
+    };
+    Ok((archives, carried))
+}
+
+/// Helm sets that some goal takes from an archive directory no goal of this build writes, and
+/// none takes from a source: set → (archive target, directory).
+pub fn archived_chart_sets(goals: &[TargetGoal]) -> BTreeMap<String, (String, PathBuf)> {
+    let mut archived = BTreeMap::new();
+    let mut direct = std::collections::BTreeSet::new();
+    for g in goals {
+        for need in &g.charts {
+            match need
+                .via
+                .as_ref()
+                .and_then(|up| g.archive_inputs.get(up).map(|d| (up, d)))
+            {
+                Some((up, dir)) if !goals.iter().any(|o| &o.name == up) => {
+                    archived
+                        .entry(need.set.clone())
+                        .or_insert_with(|| (up.clone(), dir.clone()));
+                }
+                _ => {
+                    direct.insert(need.set.clone());
+                }
+            }
+        }
+    }
+    archived.retain(|set, _| !direct.contains(set));
+    archived
+}
+
+/// The charts the archives carry for `archived` sets, as discovery would have found them; the
+/// archives of packed charts go into the workspace's chart cache (`push-chart` reads them there).
+pub fn read_charts(
+    rt: &tokio::runtime::Runtime,
+    session: &Session,
+    archived: &BTreeMap<String, (String, PathBuf)>,
+) -> Result<Vec<DiscoveredChart>, Failure> {
+    let cache = ManifestCache::new(&session.workspace.chart_cache());
+    let mut out = Vec::new();
+    let mut opened: BTreeMap<&Path, (Arc<ArchiveSet>, Carried)> = BTreeMap::new();
+    for (set, (target, dir)) in archived {
+        if !opened.contains_key(dir.as_path()) {
+            opened.insert(dir.as_path(), open(rt, dir)?);
+        }
+        let Some((archives, carried)) = opened.get(dir.as_path()) else {
+            continue;
+        };
+        let charts: Vec<&CarriedChart> = carried.charts.iter().filter(|c| &c.set == set).collect();
+        if charts.is_empty() {
+            return Err(Failure::new(
+                Exit::InvalidInput,
+                miette::miette!(
+                    help = format!(
+                        "build the target `{target}` with the helm set on the connected side and bring the new archive here"
+                    ),
+                    "helm set `{set}`: the archives of {} carry no chart of it",
+                    dir.display()
+                ),
+            ));
+        }
+        for c in charts {
+            if c.oci.is_none() && cache.get(&c.archive_digest).is_none() {
+                let file = chart_file(&c.archive_digest);
+                let bytes = archives
+                    .file(&file)
+                    .ok_or_else(|| {
+                        Failure::new(
+                            Exit::Verification,
+                            miette::miette!(
+                                help = "build the file:// target again on the connected side",
+                                "{file} is missing from the archives of {}",
+                                dir.display()
+                            ),
+                        )
+                    })?
+                    .map_err(|e| {
+                        series_failure(&SeriesError::Archive {
+                            dir: dir.clone(),
+                            source: e,
+                        })
+                    })?;
+                if Digest::of(&bytes) != c.archive_digest {
+                    return Err(Failure::new(
+                        Exit::Verification,
+                        miette::miette!(
+                            help = "build the file:// target again on the connected side",
+                            "{file} in {} is not the chart {CARRIED_FILE} names",
+                            dir.display()
+                        ),
+                    ));
+                }
+                let path = cache.path(&c.archive_digest);
+                cache.put(&bytes).map_err(|e| io_failure(&path, e))?;
+            }
+            out.push(DiscoveredChart {
+                set: c.set.clone(),
+                entry: c.entry.clone(),
+                repository: c.repository.clone(),
+                name: c.name.clone(),
+                version: c.version.clone(),
+                source: match &c.oci {
+                    Some(r) => ChartSource::Oci(r.clone()),
+                    None => ChartSource::Packed {
+                        path: c.path.clone(),
+                        tag: c.tag.clone(),
+                    },
+                },
+                archive: cache.path(&c.archive_digest),
+                archive_digest: c.archive_digest.clone(),
+                archive_size: c.archive_size,
+                images: c.images.clone(),
+            });
+        }
+    }
     Ok(out)
 }
 

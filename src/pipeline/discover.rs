@@ -129,6 +129,26 @@ pub fn discover(
         d.catalogs = found.catalogs;
         d.dest.extend(found.dest);
     }
+    if goals.iter().any(|g| !g.charts.is_empty()) {
+        // Helm sets taken only from archives: what the archives carry; the others fetched.
+        let archived = carried::archived_chart_sets(goals);
+        d.charts = carried::read_charts(rt, session, &archived)?;
+        let fetched: BTreeSet<String> = goals
+            .iter()
+            .flat_map(|g| g.charts.iter().map(|c| c.set.clone()))
+            .filter(|s| !archived.contains_key(s))
+            .collect();
+        d.charts.extend(super::helm::discover_charts(
+            rt,
+            session,
+            &fetched,
+            lock,
+            mode.resolution,
+            &sides,
+            &mut said,
+        )?);
+        d.charts.sort();
+    }
     // Every image the goals hold, once releases and catalogs are known, plus the graph-data
     // image's base (pinned in the lock like any image).
     let blocks: Vec<_> = session.recipe.block_patterns().cloned().collect();
@@ -159,6 +179,7 @@ pub fn discover(
             layout: None,
             archive: None,
             archive_inputs: Default::default(),
+            charts: Vec::new(),
         });
     }
     // Manifest HEADs and GETs are small: more of them in flight than blob transfers.
@@ -196,6 +217,7 @@ pub fn discover(
         ));
         probe_graph_images(rt, session, &sides, goals, journal, mode, &mut d);
     }
+    probe_charts(rt, &sides, goals, journal, mode, &mut d);
     local_outputs(session, goals, &mut d);
     Ok(Discovered { discovery: d, said })
 }
@@ -275,6 +297,40 @@ fn probe_graph_images(
         .filter_map(|g| plan::graph_image(&g.dest).ok())
         .filter(|dest| journal.get(&dest.to_string()).is_some())
         .collect();
+    for dest in dests {
+        let found = rt.block_on(sides.dest.head_manifest(&dest)).ok().flatten();
+        d.dest.insert(dest.to_string(), found);
+    }
+}
+
+/// Probes the packed charts' destinations the journal records (`push-chart` tasks).
+fn probe_charts(
+    rt: &tokio::runtime::Runtime,
+    sides: &discover::Sides,
+    goals: &[TargetGoal],
+    journal: &Journal,
+    mode: DiscoverMode,
+    d: &mut Discovery,
+) {
+    if mode.trust_state {
+        return;
+    }
+    let mut dests = BTreeSet::new();
+    for g in goals
+        .iter()
+        .filter(|g| g.archive.is_none() && g.layout.is_none())
+    {
+        for need in &g.charts {
+            for c in d.charts.iter().filter(|c| c.set == need.set) {
+                if let discover::ChartSource::Packed { path, tag } = &c.source
+                    && let Ok(dest) = plan::named_destination(&g.dest, path, tag)
+                    && journal.get(&dest.to_string()).is_some()
+                {
+                    dests.insert(dest);
+                }
+            }
+        }
+    }
     for dest in dests {
         let found = rt.block_on(sides.dest.head_manifest(&dest)).ok().flatten();
         d.dest.insert(dest.to_string(), found);

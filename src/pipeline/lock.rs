@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::discover::Discovery;
 use crate::exit::{Exit, Failure};
 use crate::plan::TargetGoal;
-use crate::state::{LockFile, LockedImage};
+use crate::state::{LockFile, LockedChart, LockedImage};
 
 /// The lock after this resolution: entries of the sets resolved now replace the old ones; other
 /// sets keep theirs. `goals` are expanded (every item they hold).
@@ -59,6 +59,19 @@ pub fn merged_lock(
             digest: c.fetched.digest.clone(),
         });
     }
+    let mut charts: Vec<LockedChart> = Vec::new();
+    for c in &discovery.charts {
+        sets.insert(c.set.clone());
+        if let Some(digest) = c.pinned_digest(&discovery.images) {
+            charts.push(LockedChart {
+                set: c.set.clone(),
+                repository: c.repository.clone(),
+                chart: c.name.clone(),
+                version: c.version.clone(),
+                digest,
+            });
+        }
+    }
     if let Some(old) = old {
         images.extend(
             old.images
@@ -66,8 +79,14 @@ pub fn merged_lock(
                 .filter(|i| !sets.contains(&i.set))
                 .cloned(),
         );
+        charts.extend(
+            old.charts
+                .iter()
+                .filter(|c| !sets.contains(&c.set))
+                .cloned(),
+        );
     }
-    LockFile::new(images)
+    LockFile::new(images).with_charts(charts)
 }
 
 /// `--locked`: fail naming every difference between the lock and this resolution.

@@ -7,6 +7,7 @@ pub mod delete;
 mod discover;
 pub mod extract;
 mod held;
+mod helm;
 mod lock;
 mod options;
 mod release;

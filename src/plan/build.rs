@@ -17,7 +17,7 @@ use regex::Regex;
 use super::catalog::InvalidBundleImage;
 use super::goal::{GoalItem, TargetGoal};
 use super::task::{DirtyReason, Freshness, Task, TaskId, TaskKind};
-use super::{TaskKey, cosign, items, outputs, release};
+use super::{TaskKey, cosign, helm, items, outputs, release};
 use crate::discover::Discovery;
 use crate::oci::{Digest, ImageRef};
 use crate::recipe::Recipe;
@@ -94,6 +94,9 @@ pub struct Plan {
     /// Images kept bundles name that are not valid references (left out, reported).
     #[serde(skip)]
     pub invalid: Vec<InvalidBundleImage>,
+    /// The Helm charts of the planned targets and the images each deploys (for review).
+    #[serde(skip)]
+    pub charts: Vec<crate::discover::DiscoveredChart>,
 }
 
 impl Plan {
@@ -119,12 +122,24 @@ pub fn build(
     let (goals, invalid) = items::expand_all(goals, discovery, &blocks);
     let mut plan = images(&goals, discovery, state, opts);
     plan.invalid = invalid;
+    let chart_sets: BTreeSet<&str> = goals
+        .iter()
+        .flat_map(|g| g.charts.iter().map(|c| c.set.as_str()))
+        .collect();
+    plan.charts = discovery
+        .charts
+        .iter()
+        .filter(|c| chart_sets.contains(c.set.as_str()))
+        .cloned()
+        .collect();
     let specs = release::verifications(discovery);
     release::add_verification(&mut plan, &specs, state);
     cosign::add_cosign_verification(&mut plan, &goals, &discovery.cosign, state);
     release::payload_after_components(&mut plan, &goals);
     if let Some(out) = &opts.outputs {
         outputs::add_graph_images(&mut plan, recipe, &goals, discovery, state, opts, out);
+        let created = out.source_date_epoch.map(crate::resources::rfc3339_utc);
+        helm::add_charts(&mut plan, &goals, discovery, state, opts, created);
         outputs::add_resources(&mut plan, recipe, &goals, discovery, state, out);
         outputs::add_packs(&mut plan, recipe, &goals, discovery, state, out);
         outputs::add_lock(&mut plan, discovery, out);

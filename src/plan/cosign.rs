@@ -211,6 +211,7 @@ zZK+P5TbyE+0za7MvP07innu6PNKFfJmeQ0GlK2zfTCuZhW6tt3IY8vzCA==
                 layout: None,
                 archive: None,
                 archive_inputs: Default::default(),
+                charts: Vec::new(),
             },
             TargetGoal {
                 name: "b".into(),
@@ -225,6 +226,7 @@ zZK+P5TbyE+0za7MvP07innu6PNKFfJmeQ0GlK2zfTCuZhW6tt3IY8vzCA==
                 layout: None,
                 archive: None,
                 archive_inputs: Default::default(),
+                charts: Vec::new(),
             },
         ]
     }

@@ -8,7 +8,9 @@
 use std::collections::BTreeSet;
 
 use super::Destination;
-use super::goal::{ArchiveGoal, CatalogGoal, DestName, GoalItem, ReleaseNeed, TargetGoal};
+use super::goal::{
+    ArchiveGoal, CatalogGoal, ChartNeed, DestName, GoalItem, ReleaseNeed, TargetGoal,
+};
 use crate::oci::ImageRef;
 use crate::recipe::{CatalogSource, ContentSet, Recipe, TargetLocation};
 
@@ -48,6 +50,7 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
         let mut items = Vec::new();
         let mut releases = Vec::new();
         let mut catalogs = Vec::new();
+        let mut charts = Vec::new();
         let mut direct = BTreeSet::new();
         for set in t.needed_sets() {
             direct.insert(set.to_string());
@@ -58,18 +61,17 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
                 });
                 continue;
             }
+            if is_helm(recipe, set) {
+                charts.push(ChartNeed {
+                    set: set.to_string(),
+                    via: None,
+                });
+                continue;
+            }
             if add_catalog(recipe, name, set, None, &mut catalogs, &mut unsupported) {
                 continue;
             }
-            add_set(
-                recipe,
-                (name, &dest),
-                set,
-                None,
-                &blocked,
-                &mut items,
-                &mut unsupported,
-            );
+            add_set(recipe, &dest, set, None, &blocked, &mut items);
         }
         let mut inherited = BTreeSet::new();
         for up in t.needed_targets() {
@@ -78,6 +80,13 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
                 if kept && !direct.contains(&set) && inherited.insert(set.clone()) {
                     if is_release(recipe, &set) {
                         releases.push(ReleaseNeed {
+                            set: set.clone(),
+                            via: Some(up.to_string()),
+                        });
+                        continue;
+                    }
+                    if is_helm(recipe, &set) {
+                        charts.push(ChartNeed {
                             set: set.clone(),
                             via: Some(up.to_string()),
                         });
@@ -93,15 +102,7 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
                     ) {
                         continue;
                     }
-                    add_set(
-                        recipe,
-                        (name, &dest),
-                        &set,
-                        Some(up),
-                        &blocked,
-                        &mut items,
-                        &mut unsupported,
-                    );
+                    add_set(recipe, &dest, &set, Some(up), &blocked, &mut items);
                 }
             }
         }
@@ -145,6 +146,18 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
                 }
             }
         }
+        // Charts are pushed to registries and carried by archives; layouts do not hold them.
+        if layout.is_some() {
+            for c in &charts {
+                unsupported.push(Unsupported {
+                    target: name.clone(),
+                    what: format!(
+                        "Helm charts (`{}`) in an oci:// target (mirror them to a registry or file:// target)",
+                        c.set
+                    ),
+                });
+            }
+        }
         let mut archive_inputs = std::collections::BTreeMap::new();
         for up in t.needed_targets() {
             match recipe.target(up).map(|u| &u.location.value) {
@@ -171,6 +184,7 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
             dest,
             items,
             releases,
+            charts,
             catalogs,
             layout,
             archive,
@@ -188,43 +202,33 @@ pub fn expand(recipe: &Recipe, selected: &[String]) -> Result<Vec<TargetGoal>, V
 
 fn add_set(
     recipe: &Recipe,
-    (target, dest): (&str, &super::Destination),
+    dest: &super::Destination,
     set: &str,
     via: Option<&str>,
     blocked: &dyn Fn(&ImageRef) -> bool,
     items: &mut Vec<GoalItem>,
-    unsupported: &mut Vec<Unsupported>,
 ) {
-    let kind = match recipe.content_set(set) {
-        Some(ContentSet::Images(s)) => {
-            for img in &s.images {
-                if !blocked(&img.value) {
-                    items.push(GoalItem::image(
-                        set,
-                        img.value.clone(),
-                        via.map(str::to_string),
-                    ));
-                }
-            }
-            for m in &s.mapped {
-                if !blocked(&m.source) {
-                    let mut item = GoalItem::image(set, m.source.clone(), via.map(str::to_string));
-                    item.dest_name = mapped_name(dest, m);
-                    items.push(item);
-                }
-            }
-            return;
-        }
-        // Listed per target by `expand`; their images come from discovery.
-        Some(ContentSet::Release(_)) => return,
-        Some(ContentSet::Helm(_)) => "Helm chart sets",
-        // Catalogs are taken by `add_catalog` before this is called.
-        Some(ContentSet::Catalog(_)) | None => return,
+    // Releases, charts and catalogs are listed per target by `expand`; their images come from
+    // discovery.
+    let Some(ContentSet::Images(s)) = recipe.content_set(set) else {
+        return;
     };
-    unsupported.push(Unsupported {
-        target: target.to_string(),
-        what: format!("{kind} (`{set}`)"),
-    });
+    for img in &s.images {
+        if !blocked(&img.value) {
+            items.push(GoalItem::image(
+                set,
+                img.value.clone(),
+                via.map(str::to_string),
+            ));
+        }
+    }
+    for m in &s.mapped {
+        if !blocked(&m.source) {
+            let mut item = GoalItem::image(set, m.source.clone(), via.map(str::to_string));
+            item.dest_name = mapped_name(dest, m);
+            items.push(item);
+        }
+    }
 }
 
 /// Where a mapping file line puts its source below the target: the destination's repository
@@ -243,6 +247,10 @@ fn mapped_name(dest: &super::Destination, m: &crate::recipe::Mapped) -> Option<D
         path: path.to_string(),
         tag,
     })
+}
+
+fn is_helm(recipe: &Recipe, set: &str) -> bool {
+    matches!(recipe.content_set(set), Some(ContentSet::Helm(_)))
 }
 
 fn is_release(recipe: &Recipe, set: &str) -> bool {

@@ -96,6 +96,23 @@ pub fn text(plan: &Plan, verbose: bool) -> String {
             };
         }
     }
+    if verbose {
+        for c in &plan.charts {
+            let _ = writeln!(
+                s,
+                "chart {} {} of `{}` ({}): {} image(s)",
+                c.name,
+                c.version,
+                c.set,
+                c.repository,
+                c.images.len()
+            );
+            for (image, found) in &c.images {
+                let places: Vec<&str> = found.iter().map(String::as_str).collect();
+                let _ = writeln!(s, "  image {image} ({})", places.join(", "));
+            }
+        }
+    }
     for (image, why) in &plan.missing {
         let _ = writeln!(s, "missing {image}: {why}");
     }
@@ -127,10 +144,41 @@ pub fn json(plan: &Plan) -> String {
         "targets": totals,
         "missing": missing,
         "catalogs": kept_catalogs(plan),
+        "charts": charts(plan),
     });
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');
     s
+}
+
+/// Each chart with its version, where it comes from, how it reaches registries, and the
+/// images it deploys with where each was found.
+fn charts(plan: &Plan) -> Vec<serde_json::Value> {
+    plan.charts
+        .iter()
+        .map(|c| {
+            let source = match &c.source {
+                crate::discover::ChartSource::Oci(r) => json!({"oci": r.to_string()}),
+                crate::discover::ChartSource::Packed { path, tag } => {
+                    json!({"packed": format!("{path}:{tag}")})
+                }
+            };
+            let images: BTreeMap<String, &std::collections::BTreeSet<String>> = c
+                .images
+                .iter()
+                .map(|(i, found)| (i.to_string(), found))
+                .collect();
+            json!({
+                "set": c.set,
+                "chart": c.name,
+                "version": c.version,
+                "repository": c.repository,
+                "archive-digest": c.archive_digest.to_string(),
+                "source": source,
+                "images": images,
+            })
+        })
+        .collect()
 }
 
 /// What each catalog rebuild keeps, for reviewers: per package its default channel and the

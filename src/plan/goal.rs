@@ -17,6 +17,9 @@ pub struct TargetGoal {
     /// Release sets the target carries; discovery turns them into items
     /// (see [`super::release_items`]).
     pub releases: Vec<ReleaseNeed>,
+    /// Helm chart sets the target carries; discovery reads their charts, whose images join
+    /// `items` (see [`super::expanded_goal`]).
+    pub charts: Vec<ChartNeed>,
     /// Operator catalogs this target mirrors (rebuilt, filtered); their bundle and related
     /// images join `items` once discovery has filtered the catalogs.
     pub catalogs: Vec<CatalogGoal>,
@@ -44,6 +47,14 @@ pub struct ArchiveGoal {
 pub struct ReleaseNeed {
     pub set: String,
     /// The target whose output the release is copied from; `None` means the original source.
+    pub via: Option<String>,
+}
+
+/// A Helm chart set a target carries, and where its content comes from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ChartNeed {
+    pub set: String,
+    /// The target whose output the chart images are copied from; `None` means the sources.
     pub via: Option<String>,
 }
 

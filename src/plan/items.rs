@@ -1,6 +1,6 @@
 //! Every image a target must hold: the images its goal names, the payload and components of
 //! each discovered release of its release sets, and the kept bundle and related images of its
-//! discovered catalogs; an archive target also holds the catalog images it reads from their
+//! discovered catalogs, the images of its Helm charts (and OCI charts themselves); an archive target also holds the catalog images it reads from their
 //! source as published, and the graph-data image's base. One pure function, used by discovery (to know what to resolve) and by
 //! the planner (to make tasks), so both see the same list; goals themselves are never changed.
 
@@ -68,6 +68,20 @@ pub fn expanded(
             }
         }
     }
+    // The images each chart deploys, and an OCI chart itself (copied like an image).
+    for need in &goal.charts {
+        for c in discovery.charts.iter().filter(|c| c.set == need.set) {
+            let chart = match &c.source {
+                crate::discover::ChartSource::Oci(r) => Some(r),
+                crate::discover::ChartSource::Packed { .. } => None,
+            };
+            for origin in chart.into_iter().chain(c.images.keys()) {
+                if !is_blocked(blocks, origin) && seen.insert(origin.clone()) {
+                    added.push(GoalItem::image(&need.set, origin.clone(), need.via.clone()));
+                }
+            }
+        }
+    }
     // An archive target carries what the disconnected side rebuilds and builds from: each
     // catalog image as published (the rebuild keeps all its layers and adds two), and the
     // graph-data image's base.
@@ -104,7 +118,8 @@ pub fn is_blocked(blocks: &[Regex], image: &ImageRef) -> bool {
 }
 
 /// What `block` patterns leave out of the goals: (content set, image) of `images` set entries,
-/// release payloads and components, and catalog related images, sorted, once each. (Blocked
+/// release payloads and components, chart images, and catalog related images, sorted, once
+/// each. (Blocked
 /// bundles are reported by the catalog filter, which removes them from the catalog.)
 pub fn blocked_images(
     recipe: &crate::recipe::Recipe,
@@ -144,6 +159,15 @@ pub fn blocked_images(
             .filter(|i| is_blocked(blocks, &i.origin))
         {
             out.insert((r.set.clone(), i.origin));
+        }
+    }
+    for c in discovery
+        .charts
+        .iter()
+        .filter(|c| sets.contains(c.set.as_str()))
+    {
+        for i in c.images.keys().filter(|i| is_blocked(blocks, i)) {
+            out.insert((c.set.clone(), i.clone()));
         }
     }
     for (set, c) in discovery

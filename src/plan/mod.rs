@@ -9,6 +9,7 @@ pub mod delete;
 mod expand;
 pub mod explain;
 mod goal;
+mod helm;
 mod items;
 mod key;
 mod naming;
@@ -21,7 +22,7 @@ pub use build::{Outputs, Plan, PlanOptions, RecordedState, build, staging_layout
 pub use catalog::{InvalidBundleImage, filter_diagnostics, filter_json, filter_of};
 pub use cosign::CosignTrusts;
 pub use expand::{Unsupported, expand};
-pub use goal::{ArchiveGoal, CatalogGoal, DestName, GoalItem, ReleaseNeed, TargetGoal};
+pub use goal::{ArchiveGoal, CatalogGoal, ChartNeed, DestName, GoalItem, ReleaseNeed, TargetGoal};
 pub use items::{
     blocked_images, expand_all as expand_items, expanded as expanded_goal, is_blocked,
 };

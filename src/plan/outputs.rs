@@ -4,7 +4,8 @@
 //!
 //! Pure: the recipe, expanded goals, discovery and recorded state in, tasks out.
 
-use crate::archive::{Carried, CarriedCatalog, CarriedGraph, CarriedRelease};
+use crate::archive::{Carried, CarriedCatalog, CarriedChart, CarriedGraph, CarriedRelease};
+use crate::discover::ChartSource;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -356,6 +357,7 @@ pub(super) fn add_packs(
                 }
                 _ => None,
             },
+            chart_cache: out.workspace.chart_cache(),
         });
         let id = TaskId::new(
             KindName::Pack,
@@ -430,9 +432,34 @@ fn carried(goal: &TargetGoal, discovery: &Discovery) -> Carried {
             })
         })
         .collect();
+    let charts = discovery
+        .charts
+        .iter()
+        .filter(|c| goal.charts.iter().any(|n| n.set == c.set))
+        .map(|c| {
+            let (oci, path, tag) = match &c.source {
+                ChartSource::Oci(r) => (Some(r.clone()), String::new(), String::new()),
+                ChartSource::Packed { path, tag } => (None, path.clone(), tag.clone()),
+            };
+            CarriedChart {
+                set: c.set.clone(),
+                entry: c.entry.clone(),
+                repository: c.repository.clone(),
+                name: c.name.clone(),
+                version: c.version.clone(),
+                oci,
+                path,
+                tag,
+                archive_digest: c.archive_digest.clone(),
+                archive_size: c.archive_size,
+                images: c.images.clone(),
+            }
+        })
+        .collect();
     Carried {
         releases,
         graph,
         catalogs,
+        charts,
     }
 }

@@ -394,6 +394,7 @@ mod tests {
             layout: None,
             archive: None,
             archive_inputs: Default::default(),
+            charts: Vec::new(),
         }
     }
 

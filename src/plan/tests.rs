@@ -43,6 +43,7 @@ fn goal(name: &str, registry: &str, via: Option<&str>, origins: &[&str]) -> Targ
         layout: None,
         archive: None,
         archive_inputs: Default::default(),
+        charts: Vec::new(),
     }
 }
 

@@ -13,8 +13,9 @@ use super::decode::{
 use super::decode_values::{check_range, image_ref, path_value, prop_str, prop_version, url};
 use super::diagnostics::suggest;
 use super::model::{
-    CatalogRename, CatalogSet, CatalogSource, GraphBase, HelmChart, HelmLocal, HelmRepository,
-    HelmSet, ImageSet, Package, PackageChannel, ReleaseChannel, ReleaseSet, Spanned,
+    CatalogRename, CatalogSet, CatalogSource, ChartRender, ChartRepoUrl, ChartVersion, GraphBase,
+    HelmChart, HelmLocal, HelmRepository, HelmSet, ImageSet, Package, PackageChannel,
+    ReleaseChannel, ReleaseSet, Spanned,
 };
 use crate::oci::{ImageRef, Repository};
 
@@ -518,11 +519,11 @@ pub(crate) fn helm(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<HelmSet> {
             let usage = "local \"mychart\" \"charts/mychart-1.0.0.tgz\"";
             check_props(ctx, child, &[]);
             check_arg_count(ctx, child, 2, usage);
-            no_children(ctx, child);
             let n = str_arg(ctx, child, 0, "a chart name", usage);
             let p = str_arg(ctx, child, 1, "a path", usage).map(|s| path_value(ctx, &s));
+            let render = chart_render(ctx, child);
             if let (Some(name), Some(path)) = (n, p) {
-                locals.push(HelmLocal { name, path });
+                locals.push(HelmLocal { name, path, render });
             }
         }
     }
@@ -530,6 +531,11 @@ pub(crate) fn helm(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<HelmSet> {
         ctx,
         repositories.iter().map(|r: &HelmRepository| &r.name),
         "repository",
+    );
+    check_unique(
+        ctx,
+        locals.iter().map(|l: &HelmLocal| &l.name),
+        "local chart",
     );
     let name = name?;
     if repositories.is_empty() && locals.is_empty() {
@@ -552,17 +558,32 @@ fn helm_repository(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<HelmRepository> 
     check_props(ctx, node, &[]);
     check_arg_count(ctx, node, 2, usage);
     let name = str_arg(ctx, node, 0, "a name", usage);
-    let repo_url = str_arg(ctx, node, 1, "a URL", usage).filter(|s| url(ctx, s, "repository URL"));
+    let repo_url = str_arg(ctx, node, 1, "a URL", usage).and_then(|s| chart_repo_url(ctx, &s));
     let mut charts = Vec::new();
     for child in children(ctx, node, &["chart"]) {
         let usage = "chart \"podinfo\" version=\"6.5.0\"";
         check_props(ctx, child, &["version"]);
         check_arg_count(ctx, child, 1, usage);
-        no_children(ctx, child);
         let n = str_arg(ctx, child, 0, "a chart name", usage);
-        let version = prop_version(ctx, child, "version");
+        let version = prop_str(ctx, child, "version").and_then(|v| {
+            match ChartVersion::parse(&v.value) {
+                Ok(parsed) => Some(Spanned::new(parsed, v.span)),
+                Err(reason) => {
+                    let e = ctx
+                        .error(v.span, "not a version or range", format!("chart version `{}`: {reason}", v.value))
+                        .help("write a version (\"6.5.0\") or a range (\">=6.0.0 <7.0.0\", \"^6.1\", \"~6.1.0\", \"6.x\")");
+                    ctx.push(e);
+                    None
+                }
+            }
+        });
+        let render = chart_render(ctx, child);
         if let Some(name) = n {
-            charts.push(HelmChart { name, version });
+            charts.push(HelmChart {
+                name,
+                version,
+                render,
+            });
         }
     }
     check_unique(ctx, charts.iter().map(|c: &HelmChart| &c.name), "chart");
@@ -582,4 +603,61 @@ fn helm_repository(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<HelmRepository> 
         url: repo_url?,
         charts,
     })
+}
+
+/// `https://…`, `http://…` (a classic repository) or `oci://host/path` (an OCI one).
+fn chart_repo_url(ctx: &mut Ctx<'_>, s: &Spanned<String>) -> Option<Spanned<ChartRepoUrl>> {
+    if let Some(rest) = s.value.strip_prefix("oci://") {
+        let prefix = rest.trim_end_matches('/');
+        let probe = format!("{prefix}/chart:latest");
+        return match probe.parse::<crate::oci::ImageRef>() {
+            Ok(_) if prefix.contains('/') || prefix.contains('.') || prefix.contains(':') => {
+                Some(Spanned::new(ChartRepoUrl::Oci(prefix.to_string()), s.span))
+            }
+            _ => {
+                let e = ctx
+                    .error(s.span, "not an OCI repository", format!("`{}` does not name a registry and path", s.value))
+                    .help("write \"oci://registry.example.com/charts\": charts are found at that path, one repository per chart");
+                ctx.push(e);
+                None
+            }
+        };
+    }
+    url(ctx, s, "repository URL").then(|| {
+        Spanned::new(
+            ChartRepoUrl::Http(s.value.trim_end_matches('/').to_string()),
+            s.span,
+        )
+    })
+}
+
+/// The `values` and `image-path` children of a chart.
+fn chart_render(ctx: &mut Ctx<'_>, node: &KdlNode) -> ChartRender {
+    let mut render = ChartRender::default();
+    for child in children(ctx, node, &["values", "image-path"]) {
+        check_props(ctx, child, &[]);
+        if child.name().value() == "values" {
+            let usage = "values \"values/podinfo.yaml\"";
+            check_arg_count(ctx, child, 1, usage);
+            no_children(ctx, child);
+            if let Some(p) = str_arg(ctx, child, 0, "a values file", usage) {
+                render.values.push(path_value(ctx, &p));
+            }
+        } else {
+            let usage = "image-path \"{.spec.template.spec.containers[*].image}\"";
+            check_arg_count(ctx, child, 1, usage);
+            no_children(ctx, child);
+            if let Some(p) = str_arg(ctx, child, 0, "a path", usage) {
+                if let Err(reason) = crate::helm::ImagePath::parse(&p.value) {
+                    let e = ctx
+                        .error(p.span, "not an image path", format!("image path `{}`: {reason}", p.value))
+                        .help("write a dotted path into the rendered object, `[*]` for every element: \"{.spec.template.spec.containers[*].image}\"");
+                    ctx.push(e);
+                } else {
+                    render.image_paths.push(p);
+                }
+            }
+        }
+    }
+    render
 }

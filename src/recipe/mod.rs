@@ -17,13 +17,14 @@ mod summary;
 mod validate;
 
 pub use decode_sets::ARCHES;
-pub use diagnostics::{ErrorClass, FileId, RecipeError, RecipeErrors, SourceFile};
+pub use diagnostics::{ErrorClass, FileId, RecipeError, RecipeErrors, SourceFile, closest};
 pub use load::{load, parse_str};
 pub use model::{
-    CatalogRename, CatalogSet, CatalogSource, ContentSet, DEFAULT_GRAPH_BASE_IMAGE, Delete,
-    DeleteCatalog, DeleteRelease, GraphBase, HelmChart, HelmLocal, HelmRepository, HelmSet,
-    ImageSet, Mapped, MirrorScope, MirrorSourcePolicy, Need, Origin, Package, PackageChannel,
-    Recipe, ReleaseChannel, ReleaseSet, Spanned, Target, TargetLocation, Trust,
+    CatalogRename, CatalogSet, CatalogSource, ChartRender, ChartRepoUrl, ChartVersion, ContentSet,
+    DEFAULT_GRAPH_BASE_IMAGE, Delete, DeleteCatalog, DeleteRelease, GraphBase, HelmChart,
+    HelmLocal, HelmRepository, HelmSet, ImageSet, Mapped, MirrorScope, MirrorSourcePolicy, Need,
+    Origin, Package, PackageChannel, Recipe, ReleaseChannel, ReleaseSet, Spanned, Target,
+    TargetLocation, Trust,
 };
 pub use size::{ByteSize, SizeError, UNITS};
 

@@ -200,26 +200,116 @@ pub struct HelmSet {
     pub locals: Vec<HelmLocal>,
 }
 
-/// `repository "name" "https://…" { chart … }`.
+/// `repository "name" "https://…" { chart … }` or `repository "name" "oci://host/path" { … }`.
 #[derive(Debug, Clone)]
 pub struct HelmRepository {
     pub name: Spanned<String>,
-    pub url: Spanned<String>,
+    pub url: Spanned<ChartRepoUrl>,
     pub charts: Vec<HelmChart>,
 }
 
-/// `chart "name" version="x.y.z"`; without a version the latest.
+/// Where a chart repository lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChartRepoUrl {
+    /// A classic repository: `index.yaml` below this http(s) URL (no trailing slash).
+    Http(String),
+    /// An OCI repository prefix (`host[:port]/path`): chart `c` is the image `PREFIX/c`.
+    Oci(String),
+}
+
+impl std::fmt::Display for ChartRepoUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChartRepoUrl::Http(u) => f.write_str(u),
+            ChartRepoUrl::Oci(p) => write!(f, "oci://{p}"),
+        }
+    }
+}
+
+/// `chart "name" version="x.y.z" { values "file.yaml"; image-path "…" }`; without a version
+/// the latest.
 #[derive(Debug, Clone)]
 pub struct HelmChart {
     pub name: Spanned<String>,
-    pub version: Option<Spanned<Version>>,
+    pub version: Option<Spanned<ChartVersion>>,
+    pub render: ChartRender,
 }
 
-/// `local "name" "path/to/chart.tgz"`.
+/// What a chart is rendered with and where its images are looked for besides pod specs.
+#[derive(Debug, Clone, Default)]
+pub struct ChartRender {
+    /// Values files, applied in order over the chart's own `values.yaml`.
+    pub values: Vec<Spanned<PathBuf>>,
+    /// Extra paths to image references in the rendered objects (`{.spec.image}` or
+    /// `spec.image`; `[*]` for every element of a list).
+    pub image_paths: Vec<Spanned<String>>,
+}
+
+/// A chart version: exact, or a constraint (`>=6.0.0 <7.0.0`, `^6.1`, `~6.1.0`, `6.x`) whose
+/// highest matching version is taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChartVersion {
+    Exact(Version),
+    /// Alternatives (`||`), each a set of comparators that must all hold.
+    Range {
+        text: String,
+        any_of: Vec<semver::VersionReq>,
+    },
+}
+
+impl std::fmt::Display for ChartVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChartVersion::Exact(v) => write!(f, "{v}"),
+            ChartVersion::Range { text, .. } => f.write_str(text),
+        }
+    }
+}
+
+impl ChartVersion {
+    /// Parses a version or a Helm-style constraint: comparators separated by spaces or commas
+    /// (all must hold), alternatives separated by `||`.
+    pub fn parse(text: &str) -> Result<ChartVersion, String> {
+        const OPS: [&str; 7] = [">", ">=", "<", "<=", "=", "~", "^"];
+        let t = text.trim();
+        if let Ok(v) = Version::parse(t.strip_prefix('v').unwrap_or(t)) {
+            return Ok(ChartVersion::Exact(v));
+        }
+        let mut any_of = Vec::new();
+        for alternative in t.split("||") {
+            let mut parts: Vec<String> = Vec::new();
+            for word in alternative.split([' ', ',']).filter(|w| !w.is_empty()) {
+                match parts.last_mut() {
+                    Some(last) if OPS.contains(&last.as_str()) => last.push_str(word),
+                    _ => parts.push(word.to_string()),
+                }
+            }
+            if parts.is_empty() {
+                return Err("an empty constraint".to_string());
+            }
+            any_of.push(semver::VersionReq::parse(&parts.join(", ")).map_err(|e| e.to_string())?);
+        }
+        Ok(ChartVersion::Range {
+            text: t.to_string(),
+            any_of,
+        })
+    }
+
+    /// True when `v` is this version or satisfies this constraint.
+    pub fn matches(&self, v: &Version) -> bool {
+        match self {
+            ChartVersion::Exact(e) => e == v,
+            ChartVersion::Range { any_of, .. } => any_of.iter().any(|r| r.matches(v)),
+        }
+    }
+}
+
+/// `local "name" "path/to/chart.tgz"` or a chart directory.
 #[derive(Debug, Clone)]
 pub struct HelmLocal {
     pub name: Spanned<String>,
     pub path: Spanned<PathBuf>,
+    pub render: ChartRender,
 }
 
 /// `trust "name" { gpg-keyring …; cosign-key …; applies-to … }`.

@@ -84,7 +84,9 @@ impl RegistryClient {
         &self.inner.retry
     }
 
-    fn credentials(&self, registry: &str, path: &str) -> Option<&Credentials> {
+    /// The auth file's credentials for `path` in `registry` (also used for chart repositories
+    /// by host).
+    pub fn credentials(&self, registry: &str, path: &str) -> Option<&Credentials> {
         self.inner.auth.lookup(registry, path)
     }
 

@@ -23,6 +23,22 @@ pub struct LockFile {
     /// as the update graph or `image=` names it), sorted by set then source.
     #[serde(default)]
     pub images: Vec<LockedImage>,
+    /// Helm charts: the version chosen and its digest, sorted by set, repository and chart.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub charts: Vec<LockedChart>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedChart {
+    pub set: String,
+    /// The repository URL, `oci://PREFIX`, or `local:NAME` for the recipe's local chart NAME.
+    pub repository: String,
+    pub chart: String,
+    pub version: String,
+    /// The chart archive's digest (classic repositories, local charts) or the OCI artifact's
+    /// manifest digest.
+    pub digest: Digest,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -53,6 +69,9 @@ pub struct LockDiff {
     pub removed: Vec<LockedImage>,
     /// (set, source, old digest, new digest)
     pub repointed: Vec<(String, ImageRef, Digest, Digest)>,
+    /// Charts whose entry appeared or changed (new entry) and disappeared or changed (old).
+    pub charts_added: Vec<LockedChart>,
+    pub charts_removed: Vec<LockedChart>,
 }
 
 impl LockFile {
@@ -62,7 +81,23 @@ impl LockFile {
         LockFile {
             version: LOCK_VERSION,
             images,
+            charts: Vec::new(),
         }
+    }
+
+    /// This lock with `charts` (sorted, deduplicated).
+    pub fn with_charts(mut self, mut charts: Vec<LockedChart>) -> Self {
+        charts.sort();
+        charts.dedup();
+        self.charts = charts;
+        self
+    }
+
+    /// The chart entry of `chart` from `repository` in `set`.
+    pub fn chart(&self, set: &str, repository: &str, chart: &str) -> Option<&LockedChart> {
+        self.charts
+            .iter()
+            .find(|c| c.set == set && c.repository == repository && c.chart == chart)
     }
 
     /// Reads a lock; `Ok(None)` when the file does not exist.
@@ -100,7 +135,22 @@ impl LockFile {
                 });
             }
         }
-        Ok(Some(LockFile::new(lock.images)))
+        let mut charts = BTreeMap::new();
+        for c in &lock.charts {
+            if charts
+                .insert((&c.set, &c.repository, &c.chart), c)
+                .is_some()
+            {
+                return Err(LockError::Parse {
+                    path: path.into(),
+                    reason: format!(
+                        "set `{}` pins chart `{}` of {} twice",
+                        c.set, c.chart, c.repository
+                    ),
+                });
+            }
+        }
+        Ok(Some(LockFile::new(lock.images).with_charts(lock.charts)))
     }
 
     pub fn to_text(&self) -> String {
@@ -154,13 +204,29 @@ impl LockFile {
                 d.removed.push((*oi).clone());
             }
         }
+        d.charts_added = new
+            .charts
+            .iter()
+            .filter(|c| !old.charts.contains(c))
+            .cloned()
+            .collect();
+        d.charts_removed = old
+            .charts
+            .iter()
+            .filter(|c| !new.charts.contains(c))
+            .cloned()
+            .collect();
         d
     }
 }
 
 impl LockDiff {
     pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty() && self.repointed.is_empty()
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.repointed.is_empty()
+            && self.charts_added.is_empty()
+            && self.charts_removed.is_empty()
     }
 
     /// One line per change: `+ set source@digest`, `- …`, `~ set source old -> new`.
@@ -174,6 +240,15 @@ impl LockDiff {
         }
         for (set, src, old, new) in &self.repointed {
             let _ = writeln!(s, "~ {set} {src} {old} -> {new}");
+        }
+        for (sign, list) in [('-', &self.charts_removed), ('+', &self.charts_added)] {
+            for c in list {
+                let _ = writeln!(
+                    s,
+                    "{sign} {} chart {} {} ({}) {}",
+                    c.set, c.chart, c.version, c.repository, c.digest
+                );
+            }
         }
         if s.is_empty() {
             s.push_str("no changes\n");

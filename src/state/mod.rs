@@ -7,5 +7,5 @@ mod lockfile;
 mod workspace;
 
 pub use journal::{Journal, JournalError, KindName, Record};
-pub use lockfile::{LockDiff, LockError, LockFile, LockedImage};
+pub use lockfile::{LockDiff, LockError, LockFile, LockedChart, LockedImage};
 pub use workspace::{Workspace, WorkspaceError, WorkspaceGuard};

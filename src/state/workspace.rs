@@ -65,6 +65,11 @@ impl Workspace {
         self.root.join("cache").join("manifests")
     }
 
+    /// Helm chart archives, content-addressed (`sha256/<hex>`).
+    pub fn chart_cache(&self) -> PathBuf {
+        self.root.join("cache").join("charts")
+    }
+
     pub fn out_dir(&self, target: &str) -> PathBuf {
         self.root.join("out").join(target)
     }

@@ -13,6 +13,7 @@ mod delete;
 mod graph_image;
 mod pack;
 mod prune_catalog;
+mod push_chart;
 mod render;
 mod unpack;
 mod verify_archive;
@@ -31,6 +32,7 @@ pub use delete::DeleteSpec;
 pub use graph_image::GraphImageSpec;
 pub use pack::{PackImage, PackSpec};
 pub use prune_catalog::{CatalogInput, PruneSpec};
+pub use push_chart::ChartSpec;
 pub use render::RenderSpec;
 pub use unpack::UnpackSpec;
 pub use verify_archive::VerifyArchiveSpec;
@@ -63,6 +65,7 @@ pub enum KindName {
     Unpack,
     VerifyArchive,
     Delete,
+    PushChart,
 }
 
 impl KindName {
@@ -80,6 +83,7 @@ impl KindName {
             KindName::Unpack => "unpack",
             KindName::VerifyArchive => "verify-archive",
             KindName::Delete => "delete",
+            KindName::PushChart => "push-chart",
         }
     }
 }
@@ -291,6 +295,7 @@ pub enum TaskKind {
     Unpack(UnpackSpec),
     VerifyArchive(VerifyArchiveSpec),
     Delete(DeleteSpec),
+    PushChart(ChartSpec),
 }
 
 /// Calls `$body` with `$s` bound to the spec, and `$k` to its type, whatever the kind.
@@ -309,6 +314,7 @@ macro_rules! each_kind {
             TaskKind::Unpack($s) => $body,
             TaskKind::VerifyArchive($s) => $body,
             TaskKind::Delete($s) => $body,
+            TaskKind::PushChart($s) => $body,
         }
     };
 }
@@ -398,6 +404,7 @@ impl TaskKind {
                 | TaskKind::BuildGraphImage(_)
                 | TaskKind::WriteLayout(_)
                 | TaskKind::Unpack(_)
+                | TaskKind::PushChart(_)
         )
     }
 
@@ -434,6 +441,10 @@ impl TaskKind {
                 format!("{} (archives of `{}`)", v.dir.display(), v.archive)
             }
             TaskKind::Delete(d) => d.manifest().to_string(),
+            TaskKind::PushChart(c) => format!(
+                "chart {} {} ({}) -> {}",
+                c.chart, c.version, c.repository, c.dest
+            ),
         }
     }
 }

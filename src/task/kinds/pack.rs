@@ -24,7 +24,7 @@ use serde_json::json;
 use super::{Check, Inputs, Kind, Loaded, Output, RunCx, TaskError};
 use crate::archive::{
     ArchiveEntry, ArchiveError, ArchiveWriter, CARRIED_FILE, Carried, GRAPH_DATA_FILE, ImageEntry,
-    SIGNATURES_PREFIX, SeriesIndex, archive_id, clean_temporaries,
+    SIGNATURES_PREFIX, SeriesIndex, archive_id, chart_file, clean_temporaries,
 };
 use crate::exit::Exit;
 use crate::oci::{Digest, ImageRef};
@@ -70,6 +70,8 @@ pub struct PackSpec {
     pub signatures_dir: PathBuf,
     /// The stored graph-data tarball, when `carried.graph` names one.
     pub graph_tarball: Option<PathBuf>,
+    /// The workspace's chart cache, where the archives of `carried.charts` are.
+    pub chart_cache: PathBuf,
 }
 
 impl PackSpec {
@@ -361,6 +363,32 @@ impl PackSpec {
                 );
                 writer.add_file(&path, bytes).await.map_err(archive_error)?;
             }
+        }
+        let cache = crate::discover::ManifestCache::new(&self.chart_cache);
+        let mut packed: Vec<&Digest> = self
+            .carried
+            .charts
+            .iter()
+            .filter(|c| c.oci.is_none())
+            .map(|c| &c.archive_digest)
+            .collect();
+        packed.sort();
+        packed.dedup();
+        for digest in packed {
+            let bytes = cache.get(digest).ok_or_else(|| {
+                TaskError::new(
+                    Exit::Io,
+                    format!(
+                        "the chart archive {digest} is missing from {}",
+                        self.chart_cache.display()
+                    ),
+                    "rerun `airlift build`: the chart is fetched again",
+                )
+            })?;
+            writer
+                .add_file(&chart_file(digest), &bytes)
+                .await
+                .map_err(archive_error)?;
         }
         if let (Some(g), Some(path)) = (&self.carried.graph, &self.graph_tarball) {
             let bytes = std::fs::read(path).map_err(|e| {
