@@ -318,6 +318,9 @@ async fn the_images_of_each_chart_are_found_exactly() {
         chart "jobs"
     }}
 }}
+images "rules" {{
+    block "/apps/ui:"
+}}
 target "mirror" "docker://127.0.0.1:1/mirror" {{
     needs "charts"
 }}
@@ -369,6 +372,26 @@ target "mirror" "docker://127.0.0.1:1/mirror" {{
     );
     assert_eq!(versions["jobs"], "0.3.0", "no version takes the latest tag");
     assert!(!err.contains("cannot be rendered"), "{err}");
+    // `block` leaves a chart image out like any other.
+    assert!(
+        err.contains(&format!("blocked: {host}/apps/ui:latest of `charts`")),
+        "{err}"
+    );
+    // (The images were never pushed: the plan lists them missing, all but the blocked one.)
+    let missing: Vec<&str> = plan["missing"]
+        .as_array()
+        .expect("missing")
+        .iter()
+        .filter_map(|m| m["image"].as_str())
+        .collect();
+    assert!(
+        missing.iter().any(|m| m.contains("/apps/api:2.0")),
+        "{missing:?}"
+    );
+    assert!(
+        !missing.iter().any(|m| m.contains("/apps/ui")),
+        "{missing:?}"
+    );
     // `plan -v` lists them for people.
     let text = airlift(dir.path(), &["plan", "-v"]);
     let stdout = String::from_utf8_lossy(&text.stdout);

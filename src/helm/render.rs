@@ -259,3 +259,87 @@ fn objects(text: &str) -> Result<Vec<Value>, String> {
     let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| e.to_string())?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn chart(templates: &[(&str, &str)], values: Value) -> Chart {
+        Chart {
+            meta: json!({"apiVersion": "v2", "name": "app", "version": "1.0.0", "appVersion": "2.0"}),
+            name: "app".into(),
+            version: "1.0.0".into(),
+            app_version: Some("2.0".into()),
+            values,
+            templates: templates
+                .iter()
+                .map(|(p, t)| (p.to_string(), t.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+            files: BTreeMap::new(),
+            subcharts: Vec::new(),
+        }
+    }
+
+    const POD: &str = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: a\n      image: {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}\n";
+
+    #[test]
+    fn values_files_apply_in_order_over_the_charts_values() {
+        let c = chart(
+            &[("templates/pod.yaml", POD)],
+            json!({"image": {"repository": "quay.io/x/app", "tag": ""}}),
+        );
+        let over = [
+            json!({"image": {"tag": "3.0"}}),
+            json!({"image": {"repository": "quay.io/y/app"}}),
+        ];
+        let r = chart_images(&c, &over, &[]);
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        assert_eq!(r.found.keys().collect::<Vec<_>>(), ["quay.io/y/app:3.0"]);
+    }
+
+    #[test]
+    fn a_template_that_fails_is_named_and_the_values_are_searched() {
+        let broken = "{{ required \"set .Values.secret\" .Values.secret }}\nkind: Secret\n";
+        let c = chart(
+            &[
+                ("templates/pod.yaml", POD),
+                ("templates/secret.yaml", broken),
+            ],
+            json!({
+                "image": {"repository": "quay.io/x/app", "tag": ""},
+                "sidecar": {"image": {"registry": "quay.io", "repository": "x/side", "tag": "1"}}
+            }),
+        );
+        let r = chart_images(&c, &[], &[]);
+        assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+        assert!(
+            r.warnings[0].contains("app/templates/secret.yaml")
+                && r.warnings[0].contains("set .Values.secret"),
+            "{}",
+            r.warnings[0]
+        );
+        let found: Vec<(&str, Vec<&str>)> = r
+            .found
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.iter().map(String::as_str).collect()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "quay.io/x/app:2.0",
+                    vec!["app/templates/pod.yaml", "values"]
+                ),
+                ("quay.io/x/side:1", vec!["values"]),
+            ]
+        );
+    }
+
+    #[test]
+    fn helm_merges_null_removes_a_key() {
+        let mut base = json!({"a": {"b": 1, "c": 2}, "d": 3});
+        merge_over(&mut base, &json!({"a": {"b": null, "e": 4}, "d": [1]}));
+        assert_eq!(base, json!({"a": {"c": 2, "e": 4}, "d": [1]}));
+    }
+}

@@ -311,7 +311,7 @@ fn from_text(a: &[Val], array: bool, format: Format) -> Result<Val, String> {
     let text = string_arg(&a[0]);
     let parsed = match format {
         Json => serde_json::from_str::<serde_json::Value>(&text).map_err(|e| e.to_string()),
-        Yaml => serde_saphyr::from_str::<serde_json::Value>(&text)
+        Yaml => serde_saphyr::from_str_with_options::<serde_json::Value>(&text, yaml_options())
             .map_err(|e| e.to_string().lines().next().unwrap_or_default().to_owned()),
     };
     let result = parsed.and_then(|v| match (v, array) {
@@ -328,6 +328,15 @@ fn from_text(a: &[Val], array: bool, format: Format) -> Result<Val, String> {
         Err(e) if array => vec![Val::from(e)].into(),
         Err(e) => Map::from([("Error".to_owned(), Val::from(e))]).into(),
     })
+}
+
+/// go-yaml v2's reading, as Helm's `fromYaml` uses it: a repeated key keeps its last value,
+/// and `012` is octal.
+fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
+        legacy_octal_numbers: true,
+    }
 }
 
 fn compile(pattern: &str) -> Result<regex::Regex, String> {

@@ -6,7 +6,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::limits::{MAX_CALLS, MAX_NESTING, MAX_OUTPUT, stack_exhausted, stack_position};
+use super::limits::{
+    MAX_CALLS, MAX_LIST, MAX_NESTING, MAX_OUTPUT, MAX_STEPS, MAX_STRING, stack_exhausted,
+    stack_position,
+};
 use super::parse::{self, Arg, Branch, Cmd, Lit, Node, Pipe, Tree};
 use super::value::Val;
 use super::{TemplateError, Templates, files, funcs};
@@ -32,6 +35,7 @@ pub(super) fn render(set: &Templates, name: &str, dot: &serde_json::Value) -> Re
         vars: Vec::new(),
         file: tree.file.clone(),
         calls: 0,
+        steps: 0,
         nesting: 0,
     };
     let mut out = String::new();
@@ -57,6 +61,8 @@ struct Exec<'a> {
     /// The file of the tree being executed, for errors.
     file: Arc<str>,
     calls: usize,
+    /// `range` iterations so far.
+    steps: usize,
     nesting: usize,
 }
 
@@ -199,6 +205,10 @@ impl Exec<'_> {
         let mut ran = false;
         for i in 0..items.len() {
             ran = true;
+            self.steps += 1;
+            if self.steps > MAX_STEPS {
+                return Err(self.err(b.line, format!("more than {MAX_STEPS} range iterations")));
+            }
             let (key, elem) = items.get(i);
             match decl.len() {
                 0 => {}
@@ -441,7 +451,8 @@ impl Exec<'_> {
             _ => {
                 let f = funcs::lookup(name)
                     .ok_or_else(|| self.err(line, format!("function {name:?} not defined")))?;
-                f(&args).map_err(|e| self.err(line, format!("error calling {name}: {e}")))
+                let v = f(&args).and_then(|v| check_size(v));
+                v.map_err(|e| self.err(line, format!("error calling {name}: {e}")))
             }
         }
     }
@@ -512,6 +523,18 @@ impl Exec<'_> {
                 e.line, e.message
             ),
         )
+    }
+}
+
+/// Function results stay within the size limits, so that doubling a string or list in a loop
+/// stops with an error rather than exhausting memory.
+fn check_size(v: Val) -> std::result::Result<Val, String> {
+    match &v {
+        Val::Str(s) if s.len() > MAX_STRING => {
+            Err(format!("result longer than {MAX_STRING} bytes"))
+        }
+        Val::List(l) if l.len() > MAX_LIST => Err(format!("result longer than {MAX_LIST} items")),
+        _ => Ok(v),
     }
 }
 

@@ -12,10 +12,12 @@ pub(super) const MAX_NESTING: usize = 400;
 pub(super) const MAX_DEPTH: usize = 200;
 /// Output of one render (including text built by `include`) is capped at this many bytes.
 pub(super) const MAX_OUTPUT: usize = 64 << 20;
-/// Strings built by `repeat`, `indent`, `replace` and the like are capped at this many bytes.
+/// Strings returned by functions (`repeat`, `printf`, `cat`…) are capped at this many bytes.
 pub(super) const MAX_STRING: usize = 16 << 20;
-/// Lists built by `until`, `untilStep` and `seq` hold at most this many numbers.
+/// Lists returned by functions (`until`, `concat`, `append`…) hold at most this many items.
 pub(super) const MAX_LIST: usize = 1 << 20;
+/// One render runs at most this many `range` iterations.
+pub(super) const MAX_STEPS: usize = 10_000_000;
 /// Stack that parsing and executing may use below the entry point. The nesting limits bound
 /// the recursion; this bounds its cost whatever the build's frame sizes (unoptimised frames are
 /// several times larger), leaving room for the leaf work (YAML, regex, serialisation) in a

@@ -1011,8 +1011,8 @@ fn encoding_regex_paths_and_time() {
             "1 true [1 x]",
         ),
         (
-            "{{ $v := fromYaml \"a: 1\\nb: [x, y]\\nc: yes\" }}{{ $v.a }} {{ $v.b }} {{ $v.c }} {{ fromYamlArray \"- 1\\n- 2\" }} {{ fromYaml \"\" }}",
-            "1 [x true] true [1 2] map[]",
+            "{{ $v := fromYaml \"a: 1\\nb: [x, y]\\nc: yes\\nd: 012\\na: 2\" }}{{ $v.a }} {{ $v.b }} {{ $v.c }} {{ $v.d }} {{ fromYamlArray \"- 1\\n- 2\" }} {{ fromYaml \"\" }} {{ (fromYaml \"- x\").Error }}",
+            "2 [x true] true 10 [1 2] map[] cannot unmarshal a non-map document into a map",
         ),
         (
             r#"{{ b64enc "hello" }} {{ b64dec "aGVsbG8=" }} {{ b32enc "hi" }} {{ b32dec "NBUQ====" }} {{ sha256sum "abc" | trunc 16 }} {{ adler32sum "abc" }}"#,
