@@ -245,11 +245,15 @@ pub fn parse_found(found: &Found) -> (ParsedImages, Vec<(String, String)>) {
     let mut ok = ParsedImages::new();
     let mut bad = Vec::new();
     for (text, places) in found {
-        match text.parse::<ImageRef>() {
-            Ok(mut r) => {
-                if r.tag().is_none() && r.digest().is_none() {
-                    r = r.repository().with_tag("latest");
-                }
+        // A reference without a tag or digest means `:latest`, as for a container runtime.
+        let last = text.rsplit('/').next().unwrap_or(text);
+        let full = if last.contains(':') || text.contains('@') {
+            text.clone()
+        } else {
+            format!("{text}:latest")
+        };
+        match full.parse::<ImageRef>() {
+            Ok(r) => {
                 ok.entry(r).or_default().extend(places.iter().cloned());
             }
             Err(e) => bad.push((text.clone(), e.to_string())),
@@ -314,5 +318,33 @@ mod tests {
                 "registry.example.com/team/app:1.2.3"
             ]
         );
+    }
+
+    #[test]
+    fn a_reference_without_a_tag_is_latest_and_garbage_is_reported() {
+        let mut found = Found::new();
+        for r in [
+            "busybox",
+            "localhost:5000/team/tool",
+            "quay.io/x/y:1",
+            "Not A Ref",
+        ] {
+            found
+                .entry(r.to_string())
+                .or_default()
+                .insert("t".to_string());
+        }
+        let (ok, bad) = parse_found(&found);
+        let ok: Vec<String> = ok.keys().map(ToString::to_string).collect();
+        assert_eq!(
+            ok,
+            [
+                "docker.io/library/busybox:latest",
+                "localhost:5000/team/tool:latest",
+                "quay.io/x/y:1"
+            ]
+        );
+        assert_eq!(bad.len(), 1);
+        assert_eq!(bad[0].0, "Not A Ref");
     }
 }
