@@ -3,9 +3,10 @@
 //! (`cache/charts/sha256/<hex>`, content-addressed: a no-op build fetches nothing), render it
 //! and collect the images it deploys.
 //!
-//! - Classic repositories: `index.yaml` and the archive over HTTP(S), with basic credentials
-//!   from the auth file entry of the repository's host. A digest the index or the lock states
-//!   is checked against the bytes.
+//! - Classic repositories: `index.yaml` and the archive over HTTP(S) through the source side's
+//!   client (its TLS flags, `--cert-dir`, proxies and retries), with basic credentials from the
+//!   auth file entry of the repository's host. A digest the index or the lock states is
+//!   checked against the bytes.
 //! - OCI repositories: the tags (for a range or the latest), the artifact manifest and its
 //!   chart layer, through the source registry client (auth file, TLS flags, retries).
 //! - Local charts: an archive as is, a directory packed reproducibly.
@@ -23,8 +24,10 @@ use crate::exit::{Exit, Failure};
 use crate::helm::{self, Chart, ImagePath, artifact, repo};
 use crate::oci::{Digest, ImageRef};
 use crate::recipe::{ChartRender, ChartRepoUrl, ChartVersion, ContentSet, HelmSet};
-use crate::release::{DEFAULT_TIMEOUT, GraphClient};
 use crate::state::LockFile;
+
+/// Largest `index.yaml` or chart archive read (Bitnami's index is about 30 MiB).
+const MAX_CHART_FILE: usize = 128 << 20;
 
 /// Where chart archives are cached.
 fn chart_cache(session: &Session) -> ManifestCache {
@@ -50,11 +53,9 @@ pub fn discover_charts(
     said: &mut Said,
 ) -> Result<Vec<DiscoveredChart>, Failure> {
     let cache = chart_cache(session);
-    let http = GraphClient::new(DEFAULT_TIMEOUT);
     let cx = Cx {
         rt,
         sides,
-        http: &http,
         cache: &cache,
         lock,
         resolution,
@@ -156,7 +157,6 @@ fn entries(h: &HelmSet) -> Vec<(String, String, What<'_>, &ChartRender)> {
 struct Cx<'a> {
     rt: &'a tokio::runtime::Runtime,
     sides: &'a Sides,
-    http: &'a GraphClient,
     cache: &'a ManifestCache,
     lock: Option<&'a LockFile>,
     resolution: Resolution,
@@ -221,25 +221,18 @@ impl Cx<'_> {
                 archive: bytes,
             });
         }
-        let host = base
-            .split_once("://")
-            .map_or(base, |(_, rest)| rest.split('/').next().unwrap_or(rest));
-        let creds = self.sides.source.credentials(host, "");
-        let index_url = format!("{base}/index.yaml");
-        let index = self
-            .http
-            .get_authorized(&index_url, "application/x-yaml, */*", creds)
-            .map_err(|e| e.to_string())?;
+        let get = |url: &str| {
+            self.rt
+                .block_on(self.sides.source.get_url(url, MAX_CHART_FILE))
+        };
+        let index = get(&format!("{base}/index.yaml"))?;
         let index = String::from_utf8_lossy(&index);
         let exact = locked
             .as_ref()
             .and_then(|(v, _)| ChartVersion::parse(v).ok());
         let entry = repo::select(base, &index, chart, exact.as_ref().or(wanted))
             .map_err(|e| e.to_string())?;
-        let bytes = self
-            .http
-            .get_authorized(&entry.url, "application/gzip, */*", creds)
-            .map_err(|e| e.to_string())?;
+        let bytes = get(&entry.url)?;
         let digest = Digest::of(&bytes);
         let expected = locked.map(|(_, d)| d).or(entry.digest);
         if let Some(want) = expected

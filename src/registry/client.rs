@@ -84,6 +84,72 @@ impl RegistryClient {
         &self.inner.retry
     }
 
+    /// `GET url` outside the registry API (a Helm chart repository's `index.yaml` and archives)
+    /// with this side's TLS options, proxies and retry policy, and the auth file's basic
+    /// credentials for the URL's host. The body of a 2xx answer, at most `limit` bytes.
+    pub async fn get_url(&self, url: &str, limit: usize) -> Result<Vec<u8>, String> {
+        let host = url
+            .split_once("://")
+            .map_or(url, |(_, rest)| rest.split('/').next().unwrap_or(rest));
+        let creds = self.credentials(host, "");
+        let mut backoff = self.inner.retry.start();
+        loop {
+            let mut req = self.inner.http.get(url);
+            if let Some(c) = creds {
+                req = req.basic_auth(&c.username, Some(c.password.expose()));
+            }
+            let failure = match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    if (200..300).contains(&status) {
+                        if resp.content_length().is_some_and(|n| n > limit as u64) {
+                            return Err(format!("{url} is larger than {limit} bytes"));
+                        }
+                        let body = resp
+                            .bytes()
+                            .await
+                            .map_err(|e| format!("{url}: {}", super::transport::describe(&e)))?;
+                        if body.len() > limit {
+                            return Err(format!("{url} is larger than {limit} bytes"));
+                        }
+                        return Ok(body.to_vec());
+                    }
+                    let retry_after = super::parse_retry_after(
+                        resp.headers()
+                            .get("retry-after")
+                            .and_then(|v| v.to_str().ok()),
+                    );
+                    let message = match status {
+                        401 | 403 => format!(
+                            "{url} answered {status}: add credentials for {host} to the auth file ({})",
+                            self.inner.auth.source()
+                        ),
+                        _ => format!("{url} answered {status}"),
+                    };
+                    if !super::is_transient_status(status) {
+                        return Err(message);
+                    }
+                    (message, retry_after)
+                }
+                Err(e) => {
+                    let message = format!("{url}: {}", super::transport::describe(&e));
+                    if super::error::is_tls_failure(&message) {
+                        return Err(message);
+                    }
+                    (message, None)
+                }
+            };
+            if !backoff.wait(failure.1).await {
+                return Err(format!(
+                    "{} (after {} attempts over {}s)",
+                    failure.0,
+                    backoff.attempts(),
+                    backoff.elapsed_secs()
+                ));
+            }
+        }
+    }
+
     /// The auth file's credentials for `path` in `registry` (also used for chart repositories
     /// by host).
     pub fn credentials(&self, registry: &str, path: &str) -> Option<&Credentials> {

@@ -154,17 +154,6 @@ impl GraphClient {
 
     /// `GET url` with `Accept: accept`; the body on 2xx.
     pub fn get(&self, url: &str, accept: &str) -> Result<Vec<u8>, FetchError> {
-        self.get_authorized(url, accept, None)
-    }
-
-    /// `GET url` with `Accept: accept` and, when given, HTTP basic credentials (chart
-    /// repositories); the body on 2xx.
-    pub fn get_authorized(
-        &self,
-        url: &str,
-        accept: &str,
-        basic: Option<&crate::registry::Credentials>,
-    ) -> Result<Vec<u8>, FetchError> {
         let transport = |e: ureq::Error| match e {
             ureq::Error::Timeout(_) => FetchError::Timeout {
                 url: url.to_string(),
@@ -175,17 +164,12 @@ impl GraphClient {
                 message: other.to_string(),
             },
         };
-        let mut req = self.agent.get(url).header("Accept", accept);
-        if let Some(c) = basic {
-            use base64::Engine as _;
-            let token = base64::engine::general_purpose::STANDARD.encode(format!(
-                "{}:{}",
-                c.username,
-                c.password.expose()
-            ));
-            req = req.header("Authorization", format!("Basic {token}"));
-        }
-        let mut resp = req.call().map_err(transport)?;
+        let mut resp = self
+            .agent
+            .get(url)
+            .header("Accept", accept)
+            .call()
+            .map_err(transport)?;
         let status = resp.status().as_u16();
         let mut body = Vec::new();
         resp.body_mut()
