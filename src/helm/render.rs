@@ -61,14 +61,26 @@ pub fn chart_images(chart: &Chart, user_values: &[Value], extra: &[ImagePath]) -
     let mut templates = Templates::new();
     let mut out = Rendering::default();
     let mut failed = false;
-    for u in &units {
-        for (path, text) in &u.chart.templates {
-            let name = format!("{}/{path}", u.prefix);
-            if let Err(e) = templates.add(&name, text) {
-                out.warnings
-                    .push(format!("template {name} cannot be parsed: {e}"));
-                failed = true;
-            }
+    // As Helm: the deepest paths first (equal depths in reverse order), so that a parent's
+    // definition of a name replaces its subcharts'.
+    let mut files: Vec<(String, &str)> = units
+        .iter()
+        .flat_map(|u| {
+            u.chart
+                .templates
+                .iter()
+                .map(|(path, text)| (format!("{}/{path}", u.prefix), text.as_str()))
+        })
+        .collect();
+    files.sort_by(|(a, _), (b, _)| {
+        let depth = |s: &str| s.matches('/').count();
+        depth(b).cmp(&depth(a)).then(b.cmp(a))
+    });
+    for (name, text) in &files {
+        if let Err(e) = templates.add(name, text) {
+            out.warnings
+                .push(format!("template {name} cannot be parsed: {e}"));
+            failed = true;
         }
     }
     for u in &units {
@@ -341,5 +353,58 @@ mod tests {
         let mut base = json!({"a": {"b": 1, "c": 2}, "d": 3});
         merge_over(&mut base, &json!({"a": {"b": null, "e": 4}, "d": [1]}));
         assert_eq!(base, json!({"a": {"c": 2, "e": 4}, "d": [1]}));
+    }
+
+    #[test]
+    fn a_parents_definition_replaces_its_subcharts() {
+        let mut sub = chart(
+            &[
+                (
+                    "templates/_h.tpl",
+                    "{{- define \"image\" -}}quay.io/sub/app:1{{- end -}}",
+                ),
+                (
+                    "templates/pod.yaml",
+                    "kind: Pod\nspec:\n  containers:\n    - image: {{ include \"image\" . }}\n",
+                ),
+            ],
+            json!({}),
+        );
+        sub.name = "sub".into();
+        let mut parent = chart(
+            &[(
+                "templates/_h.tpl",
+                "{{- define \"image\" -}}quay.io/parent/app:2{{- end -}}",
+            )],
+            json!({}),
+        );
+        parent.subcharts.push(sub);
+        let r = chart_images(&parent, &[], &[]);
+        assert_eq!(r.found.keys().collect::<Vec<_>>(), ["quay.io/parent/app:2"]);
+    }
+
+    /// Helm adds templates in reverse name order within a depth: of two files defining one
+    /// name, the one that sorts first wins.
+    #[test]
+    fn of_two_definitions_in_one_chart_the_first_file_by_name_wins() {
+        let c = chart(
+            &[
+                (
+                    "templates/_a.tpl",
+                    "{{- define \"image\" -}}quay.io/a/app:1{{- end -}}",
+                ),
+                (
+                    "templates/_b.tpl",
+                    "{{- define \"image\" -}}quay.io/b/app:1{{- end -}}",
+                ),
+                (
+                    "templates/pod.yaml",
+                    "kind: Pod\nspec:\n  containers:\n    - image: {{ include \"image\" . }}\n",
+                ),
+            ],
+            json!({}),
+        );
+        let r = chart_images(&c, &[], &[]);
+        assert_eq!(r.found.keys().collect::<Vec<_>>(), ["quay.io/a/app:1"]);
     }
 }

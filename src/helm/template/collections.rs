@@ -6,7 +6,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::funcs::{Func, int_arg, list_arg, string_arg, strval, want, want_at_least};
-use super::value::{self, MAX_DEPTH, Map, Val};
+use super::limits::MAX_DEPTH;
+use super::value::{self, Map, Val};
 
 pub(super) const FUNCS: &[(&str, Func)] = &[
     ("append", append),
@@ -86,7 +87,8 @@ pub(super) const FUNCS: &[(&str, Func)] = &[
     ("set", |a| {
         want(a, 3)?;
         let m = map_arg(&a[0])?.ok_or("cannot set a key in nil")?;
-        m.borrow_mut().insert(string_arg(&a[1]), a[2].clone());
+        let (key, value) = (string_arg(&a[1]), a[2].clone());
+        m.borrow_mut().insert(key, value);
         Ok(a[0].clone())
     }),
     ("sortAlpha", |a| {
@@ -115,7 +117,8 @@ pub(super) const FUNCS: &[(&str, Func)] = &[
     ("unset", |a| {
         want(a, 2)?;
         if let Some(m) = map_arg(&a[0])? {
-            m.borrow_mut().remove(&string_arg(&a[1]));
+            let key = string_arg(&a[1]);
+            m.borrow_mut().remove(&key);
         }
         Ok(a[0].clone())
     }),

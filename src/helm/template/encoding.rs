@@ -10,8 +10,9 @@ use base64::engine::general_purpose::STANDARD;
 use sha2::Digest as _;
 
 use super::funcs::{Func, int_arg, string_arg, want};
+use super::limits::MAX_DEPTH;
 use super::semver;
-use super::value::{MAX_DEPTH, Map, Val, format_float};
+use super::value::{Map, Val, format_float};
 use super::yaml::{self, Style};
 
 /// What `now` returns: Go's `time.Time` printed, at the epoch.

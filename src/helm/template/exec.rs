@@ -451,7 +451,7 @@ impl Exec<'_> {
             _ => {
                 let f = funcs::lookup(name)
                     .ok_or_else(|| self.err(line, format!("function {name:?} not defined")))?;
-                let v = f(&args).and_then(|v| check_size(v));
+                let v = f(&args).and_then(check_size);
                 v.map_err(|e| self.err(line, format!("error calling {name}: {e}")))
             }
         }

@@ -15,10 +15,20 @@
 //! answers `Get`/`GetBytes`/`Glob`/`AsConfig`/`AsSecrets`/`Lines`, and any array answers `Has`
 //! (for `.Capabilities.APIVersions.Has`).
 //!
-//! Layout: `limits` holds the bounds on nesting and sizes, `lex` tokenises, `parse` builds trees and collects `define`s, `exec` walks them,
-//! `funcs` holds the function table and Go's builtins, `printf` Go's `fmt` verbs, `sprig`,
-//! `numbers`, `collections` and `encoding` the Helm and sprig functions, `files` the `.Files` methods,
-//! `yaml` Helm's `toYaml` layout and `semver` Masterminds-style version constraints.
+//! Where Go stops on a type mismatch the engine is lenient (a field of nil is nil, a string
+//! parameter takes any value, numbers compare across int and float), since a chart that renders
+//! under Helm never depends on those errors. Sprig's arithmetic is kept as it is: `add`, `sub`,
+//! `mul`, `div`, `mod` work on integers, the `…f` forms on decimals.
+//!
+//! As in Go, a later `define` of a name replaces an earlier one, so callers add files in Helm's
+//! order (most `/` in the path first, equal counts in reverse lexical order) for a parent
+//! chart's definitions to win over its subcharts'.
+//!
+//! Layout: `limits` holds the bounds on nesting and sizes, `lex` tokenises, `parse` builds trees
+//! and collects `define`s, `exec` walks them, `funcs` holds the function table and Go's
+//! builtins, `printf` Go's `fmt` verbs; `sprig`, `numbers`, `collections` and `encoding` the Helm
+//! and sprig functions, `files` the `.Files` methods, `yaml` Helm's `toYaml` layout and `semver`
+//! Masterminds-style version constraints.
 
 mod collections;
 mod encoding;

@@ -1,7 +1,8 @@
 //! Go's `fmt` as templates see it: `print`, `println` and `printf` with its verbs, flags, width
 //! and precision, including Go's in-band errors (`%!d(string=x)`, `%!s(MISSING)`).
 
-use super::value::{self, MAX_DEPTH, Val};
+use super::limits::MAX_DEPTH;
+use super::value::{self, Val};
 
 /// `fmt.Sprint`: operands printed with `%v`, a space between two that are not strings.
 pub(super) fn sprint(args: &[Val]) -> String {

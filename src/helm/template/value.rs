@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
 
-pub(super) use super::limits::MAX_DEPTH;
+use super::limits::MAX_DEPTH;
 
 pub(super) type Map = BTreeMap<String, Val>;
 

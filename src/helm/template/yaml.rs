@@ -6,7 +6,8 @@
 
 use std::cmp::Ordering;
 
-use super::value::{MAX_DEPTH, Val, format_float};
+use super::limits::MAX_DEPTH;
+use super::value::{Val, format_float};
 
 #[derive(Clone, Copy, PartialEq)]
 pub(super) enum Style {
