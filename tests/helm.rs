@@ -590,6 +590,13 @@ target "direct" "docker://{m}/direct" {{
     let connected = tempfile::tempdir().expect("tempdir");
     std::fs::write(connected.path().join("airlift.kdl"), recipe("out/disk")).expect("recipe");
     ok(&airlift(connected.path(), &["build", "disk", "direct"]));
+    // `describe` names the charts the archive carries.
+    let described = airlift(connected.path(), &["describe", "out/disk"]);
+    let text = String::from_utf8_lossy(&described.stdout);
+    assert!(
+        text.contains("    charts: jobs 0.3.0, podinfo 6.5.0"),
+        "{text}"
+    );
     // The other side has the copied directory only: no source registry, no chart repository.
     let side = tempfile::tempdir().expect("tempdir");
     let carried = side.path().join("media/disk");

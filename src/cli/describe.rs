@@ -91,6 +91,10 @@ fn text(index: &SeriesIndex, dir: &Path) -> String {
             if !releases.is_empty() {
                 let _ = writeln!(s, "    releases: {}", releases.join(", "));
             }
+            let charts = listed("charts");
+            if !charts.is_empty() {
+                let _ = writeln!(s, "    charts: {}", charts.join(", "));
+            }
             if let Some(catalog) = a.summary.get(set).and_then(|v| v["catalog"].as_str()) {
                 let _ = writeln!(
                     s,

@@ -293,6 +293,15 @@ impl PackSpec {
             e["catalog"] = json!(c.source.to_string());
             e["packages"] = json!(c.packages);
         }
+        for c in &self.carried.charts {
+            let e = summary
+                .entry(c.set.clone())
+                .or_insert_with(|| json!({"images": 0}));
+            let mut list: Vec<serde_json::Value> =
+                e["charts"].as_array().cloned().unwrap_or_default();
+            list.push(json!(format!("{} {}", c.name, c.version)));
+            e["charts"] = json!(list);
+        }
         let id = archive_id(&chunks);
         let entry = ArchiveEntry {
             sequence: series.next_sequence(),
