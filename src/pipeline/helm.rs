@@ -60,6 +60,7 @@ pub fn discover_charts(
         lock,
         resolution,
         manifests: session.cache(),
+        indexes: Default::default(),
     };
     let mut out = Vec::new();
     let mut problems = Vec::new();
@@ -161,6 +162,10 @@ struct Cx<'a> {
     lock: Option<&'a LockFile>,
     resolution: Resolution,
     manifests: ManifestCache,
+    /// Each repository's `index.yaml`, read once per run (or why it could not be read: the
+    /// other charts of an unreachable repository fail at once).
+    indexes:
+        std::cell::RefCell<std::collections::BTreeMap<String, Result<std::rc::Rc<String>, String>>>,
 }
 
 impl Cx<'_> {
@@ -225,8 +230,15 @@ impl Cx<'_> {
             self.rt
                 .block_on(self.sides.source.get_url(url, MAX_CHART_FILE))
         };
-        let index = get(&format!("{base}/index.yaml"))?;
-        let index = String::from_utf8_lossy(&index);
+        let index = self
+            .indexes
+            .borrow_mut()
+            .entry(base.to_string())
+            .or_insert_with(|| {
+                get(&format!("{base}/index.yaml"))
+                    .map(|b| std::rc::Rc::new(String::from_utf8_lossy(&b).into_owned()))
+            })
+            .clone()?;
         let exact = locked
             .as_ref()
             .and_then(|(v, _)| ChartVersion::parse(v).ok());
