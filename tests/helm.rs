@@ -449,7 +449,18 @@ target "mirror" "docker://{}/mirror" {{
         mirror.host()
     );
     std::fs::write(dir.path().join("airlift.kdl"), recipe).expect("recipe");
-    ok(&airlift(dir.path(), &["build"]));
+    ok(&airlift(dir.path(), &["build", "--summary-md", "first.md"]));
+    // The job summary names what entered the lock, charts included.
+    let md = std::fs::read_to_string(dir.path().join("first.md")).expect("summary");
+    assert!(
+        md.starts_with("## airlift build succeeded (every target)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 5 | 0 | 0 | 0 |"),
+        "5 copied (3 images, 2 charts): {md}"
+    );
+    assert!(md.contains("+ charts chart podinfo 6.5.0 ("), "{md}");
     let auth = SkopeoAuth::default();
     let m = mirror.host();
     // The images, byte for byte.
@@ -524,8 +535,17 @@ target "mirror" "docker://{}/mirror" {{
             ("jobs", job_digest.as_str())
         ]
     );
-    // A rebuild moves nothing.
-    let again = airlift(dir.path(), &["build", "--message-format", "json"]);
+    // A rebuild moves nothing, and its final event and job summary say so.
+    let again = airlift(
+        dir.path(),
+        &[
+            "build",
+            "--message-format",
+            "json",
+            "--summary-md",
+            "again.md",
+        ],
+    );
     ok(&again);
     let events: Vec<Value> = String::from_utf8_lossy(&again.stdout)
         .lines()
@@ -536,6 +556,14 @@ target "mirror" "docker://{}/mirror" {{
         .filter(|e| e["event"] == "job-started")
         .count();
     assert_eq!(started, 0, "a no-op rebuild started jobs: {events:?}");
+    let last = events.last().expect("events");
+    assert_eq!(last["event"], "build-summary");
+    assert_eq!(
+        (last["copied"].as_u64(), last["fresh"].as_u64()),
+        (Some(0), Some(5))
+    );
+    let md = std::fs::read_to_string(dir.path().join("again.md")).expect("summary");
+    assert!(md.contains("The lock did not change."), "{md}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -175,6 +175,11 @@ pub enum Command {
         /// Verify and render after N shards finished: not available yet (exit 4).
         #[arg(long)]
         shards_done: Option<u32>,
+        /// Also write a Markdown summary of the build to FILE (counts, bytes, what changed in
+        /// the lock, failures with their help), for a CI job summary; written when the build
+        /// fails too.
+        #[arg(long, value_name = "FILE")]
+        summary_md: Option<std::path::PathBuf>,
     },
     /// Render cluster resources from what a target holds.
     Resources {
@@ -349,6 +354,7 @@ impl Cli {
                 split_blobs,
                 shard,
                 shards_done,
+                summary_md,
             } => super::build::run(
                 &self.global,
                 &super::build::BuildArgs {
@@ -359,6 +365,7 @@ impl Cli {
                     split_blobs: *split_blobs,
                     shard: shard.as_deref(),
                     shards_done: *shards_done,
+                    summary_md: summary_md.as_deref(),
                 },
             ),
             Command::Lock => super::lock::run(&self.global, &[]),

@@ -1,6 +1,6 @@
 //! `airlift build [TARGET…]`: prepare the pipeline (discover, lock, plan), run what is dirty —
 //! verifications, copies, catalog rebuilds, the graph-data image, cluster resources, the lock —
-//! and print the summary.
+//! and print the summary (a line, the final JSON event, and `--summary-md` Markdown).
 
 use super::GlobalOpts;
 use crate::exit::{CmdResult, Failure};
@@ -15,6 +15,7 @@ pub(crate) struct BuildArgs<'a> {
     pub split_blobs: bool,
     pub shard: Option<&'a str>,
     pub shards_done: Option<u32>,
+    pub summary_md: Option<&'a std::path::Path>,
 }
 
 pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
@@ -32,8 +33,22 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
     let mut prepared = pipeline::prepare(&options, &request)?;
     super::print_discovery(global, &prepared);
     let outcome = pipeline::execute(&options, &mut prepared, global.report_format())?;
+    let report = pipeline::BuildReport::new(
+        &prepared.plan,
+        &outcome,
+        prepared.old_lock.as_ref(),
+        &prepared.lock,
+    );
+    if global.report_format() == crate::exec::MessageFormat::Json {
+        println!("{}", report.event());
+    }
     if !global.quiet {
-        eprintln!("{}", pipeline::summary(&prepared.plan, &outcome));
+        eprintln!("{}", report.line());
+    }
+    if let Some(path) = args.summary_md {
+        std::fs::write(path, report.markdown(args.targets)).map_err(|e| {
+            Failure::io(format!("cannot write the summary {}: {e}", path.display()))
+        })?;
     }
     match pipeline::failure(&prepared.plan, &outcome) {
         Some(f) => Err(f),

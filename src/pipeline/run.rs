@@ -11,7 +11,7 @@ use super::{Options, Session, runtime, source_date_epoch};
 use crate::discover::{Discovery, Resolution};
 use crate::exec::{self, ExecOutcome, Failed, MessageFormat, Reporter, RunEnv};
 use crate::exit::{Exit, Failure};
-use crate::plan::{self, Outputs, Plan, PlanOptions, TargetGoal, explain::human_bytes};
+use crate::plan::{self, Outputs, Plan, PlanOptions, TargetGoal};
 use crate::state::{Journal, LockFile};
 
 /// What a command asks of the pipeline.
@@ -188,30 +188,6 @@ pub fn execute(
             r
         })
         .map_err(Failure::io)
-}
-
-/// The one-line summary of a build.
-pub fn summary(plan: &Plan, outcome: &ExecOutcome) -> String {
-    let fresh = plan
-        .tasks
-        .iter()
-        .filter(|t| !t.kind.is_output() && t.freshness.is_fresh())
-        .count();
-    let copied = outcome
-        .done
-        .keys()
-        .filter(|id| plan.task(id).is_some_and(|t| t.kind.writes_image()))
-        .count();
-    let t = &outcome.totals;
-    format!(
-        "build: {copied} copied, {fresh} fresh, {} failed, {} missing; {} uploaded ({} blobs), {} blobs mounted, {} already present",
-        outcome.failed.len(),
-        plan.missing.len(),
-        human_bytes(t.bytes),
-        t.blobs_uploaded,
-        t.blobs_mounted,
-        t.blobs_present,
-    )
 }
 
 /// One line per reason images could not be resolved: an unreachable registry is one line
