@@ -72,3 +72,80 @@ fn fence_extraction() {
         vec![(2, "a 1\n".to_string()), (8, "c\n".to_string())]
     );
 }
+
+/// The targets of the Markdown links `[text](target)` of `text`, outside code blocks and code
+/// spans, with their line numbers.
+fn links(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut fenced = false;
+    for (i, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            continue;
+        }
+        // Code spans are not links.
+        let mut prose = String::new();
+        for (n, part) in line.split('`').enumerate() {
+            if n % 2 == 0 {
+                prose.push_str(part);
+            }
+        }
+        let mut rest = prose.as_str();
+        while let Some(at) = rest.find("](") {
+            let after = &rest[at + 2..];
+            let Some(end) = after.find(')') else { break };
+            out.push((i + 1, after[..end].to_string()));
+            rest = &after[end..];
+        }
+    }
+    out
+}
+
+/// Every relative link of the book and the README leads to a file that exists, and every book
+/// page a link leads to is in `SUMMARY.md` (mdBook renders only those): no broken internal link.
+#[test]
+fn every_internal_link_of_the_book_and_readme_resolves() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let book = root.join("book/src");
+    let summary = std::fs::read_to_string(book.join("SUMMARY.md")).expect("SUMMARY.md");
+    let listed: Vec<PathBuf> = links(&summary)
+        .into_iter()
+        .map(|(_, l)| book.join(l))
+        .collect();
+    let mut files = vec![root.join("README.md")];
+    markdown_files(&book, &mut files);
+    let mut broken = Vec::new();
+    let mut count = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let dir = file.parent().expect("parent");
+        for (line, target) in links(&text) {
+            if target.contains("://") || target.starts_with("mailto:") || target.starts_with('#') {
+                continue;
+            }
+            count += 1;
+            let path = target.split('#').next().unwrap_or(&target);
+            let resolved = dir.join(path);
+            let at = format!(
+                "{}:{line}",
+                file.strip_prefix(root).unwrap_or(file).display()
+            );
+            if !resolved.exists() {
+                broken.push(format!("{at}: `{target}` does not exist"));
+            } else if resolved.starts_with(&book)
+                && resolved.extension().is_some_and(|e| e == "md")
+                && !resolved.ends_with("SUMMARY.md")
+                && !listed
+                    .iter()
+                    .any(|l| l.canonicalize().ok() == resolved.canonicalize().ok())
+            {
+                broken.push(format!("{at}: `{target}` is not in SUMMARY.md"));
+            }
+        }
+    }
+    assert!(count > 50, "only {count} links found: is the parser right?");
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
