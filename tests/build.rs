@@ -1761,3 +1761,115 @@ async fn an_unreachable_registry_is_reported_once_for_all_its_images() {
         "{err}"
     );
 }
+
+/// Regression (#18, descriptor sizes): a manifest whose layer descriptor states a size its blob
+/// does not have was pushed with exit 0 whenever the blob was already at the destination (found
+/// present or mounted), because only uploads counted bytes. The copy now fails naming the blob
+/// and both sizes, and the lying manifest is not tagged at the mirror.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_descriptor_that_lies_about_a_present_blobs_size_is_refused() {
+    let lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let layer = Layer::shared_random(30_000);
+    let honest = fx
+        .image(
+            "apps/honest",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            std::slice::from_ref(&layer),
+        )
+        .await;
+    lab.recipe(&[&honest], &lab.mirror.host());
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The same layer under a descriptor one byte too long, in the same repository: the mirror
+    // holds the blob there already.
+    let Layer::Shared(bytes) = &layer else {
+        unreachable!()
+    };
+    let l = fx
+        .push_blob("apps/honest", bytes, support::fixture::OCI_LAYER)
+        .await;
+    let c = fx
+        .push_blob(
+            "apps/honest",
+            b"{\"architecture\":\"amd64\",\"os\":\"linux\"}",
+            support::fixture::OCI_CONFIG,
+        )
+        .await;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": support::fixture::OCI_MANIFEST,
+        "config": {"mediaType": c.media_type, "digest": c.digest, "size": c.size},
+        "layers": [{"mediaType": l.media_type, "digest": l.digest, "size": l.size + 1}],
+    });
+    fx.push_manifest(
+        "apps/honest",
+        "2",
+        support::fixture::OCI_MANIFEST,
+        &serde_json::to_vec(&manifest).expect("json"),
+    )
+    .await;
+    // And in a repository the mirror does not have: the blob is uploaded, its bytes counted.
+    for (repo, bytes, mt) in [
+        ("apps/liar", bytes.as_slice(), support::fixture::OCI_LAYER),
+        (
+            "apps/liar",
+            &b"{\"architecture\":\"amd64\",\"os\":\"linux\"}"[..],
+            support::fixture::OCI_CONFIG,
+        ),
+    ] {
+        fx.push_blob(repo, bytes, mt).await;
+    }
+    fx.push_manifest(
+        "apps/liar",
+        "1",
+        support::fixture::OCI_MANIFEST,
+        &serde_json::to_vec(&manifest).expect("json"),
+    )
+    .await;
+    let liar = format!("{}/apps/honest:2", lab.up.host());
+    let other_liar = format!("{}/apps/liar:1", lab.up.host());
+    std::fs::write(
+        lab.dir.path().join("airlift.kdl"),
+        format!(
+            "images \"apps\" {{\n    image \"{}\"\n    image \"{liar}\"\n    image \"{other_liar}\"\n}}\n\ntarget \"mirror\" \"docker://{}/mirror\" {{\n    needs \"apps\"\n}}\n",
+            honest.reference,
+            lab.mirror.host()
+        ),
+    )
+    .expect("recipe");
+    let out = lab.run(&["build"]);
+    assert!(!out.status.success(), "the lying manifest was mirrored");
+    let err = stderr(&out);
+    let said = format!(
+        "its descriptor says {} bytes, but the blob has {}",
+        l.size + 1,
+        l.size
+    );
+    assert!(
+        err.contains(&format!(
+            "blob {} in {}/mirror/apps/honest: {said}",
+            l.digest,
+            lab.mirror.host()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "blob {} from {}/apps/liar: {said}",
+            l.digest,
+            lab.up.host()
+        )),
+        "{err}"
+    );
+    assert!(
+        skopeo_inspect_raw(
+            &format!("{}/mirror/apps/honest:2", lab.mirror.host()),
+            &SkopeoAuth::default()
+        )
+        .is_err(),
+        "nothing is tagged"
+    );
+}

@@ -67,6 +67,15 @@ impl RegistryClient {
         repo: &Repository,
         digest: &Digest,
     ) -> Result<bool, RegistryError> {
+        Ok(self.blob_size(repo, digest).await?.is_some())
+    }
+
+    /// HEAD: the blob's size (its `Content-Length`) when `repo` holds it.
+    pub async fn blob_size(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+    ) -> Result<Option<u64>, RegistryError> {
         let what = format!("blob {digest} in {repo}");
         let url_path = format!("/v2/{}/blobs/{digest}", repo.path());
         let resp = self
@@ -79,8 +88,12 @@ impl RegistryClient {
             )
             .await?;
         match resp.status().as_u16() {
-            200 => Ok(true),
-            404 => Ok(false),
+            200 => Ok(Some(
+                header(&resp, "content-length")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
+            )),
+            404 => Ok(None),
             _ => Err(status_error(repo.registry(), &what, resp).await),
         }
     }
@@ -320,9 +333,16 @@ struct Check(Arc<Mutex<Outcome>>);
 impl Check {
     fn failure(&self, registry: &str, t: &BlobTarget<'_>) -> Option<RegistryError> {
         let o = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        o.mismatch
-            .as_ref()
-            .map(|(actual, size)| RegistryError::DigestMismatch {
+        o.mismatch.as_ref().map(|(actual, size)| {
+            if *actual == t.digest.to_string() {
+                // The right bytes, but not as many as the descriptor says.
+                return RegistryError::SizeMismatch {
+                    what: format!("blob {} from {}", t.digest, t.source),
+                    descriptor: t.size,
+                    actual: *size,
+                };
+            }
+            RegistryError::DigestMismatch {
                 registry: t.source.split('/').next().unwrap_or(registry).to_string(),
                 what: format!(
                     "blob {} ({size} bytes received, {} expected) from {}",
@@ -330,7 +350,8 @@ impl Check {
                 ),
                 expected: t.digest.to_string(),
                 actual: actual.clone(),
-            })
+            }
+        })
     }
 }
 

@@ -100,6 +100,16 @@ pub enum RegistryError {
         actual: String,
     },
 
+    #[error("{what}: its descriptor says {descriptor} bytes, but the blob has {actual}")]
+    #[diagnostic(help(
+        "the manifest lies about its content's size, so no client could pull it; nothing was tagged. Fix or rebuild the image at the source"
+    ))]
+    SizeMismatch {
+        what: String,
+        descriptor: u64,
+        actual: u64,
+    },
+
     #[error("registry {registry} sent an invalid response for {what}: {message}")]
     #[diagnostic(help(
         "the registry does not follow the OCI distribution spec here; report it to its operator"

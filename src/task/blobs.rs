@@ -114,7 +114,10 @@ impl BlobCopier<'_> {
             self.dest.mount_blob(dst, &desc.digest, &home).await?
         };
         match mount {
-            Mount::Mounted => Ok(Placed::Mounted(home)),
+            Mount::Mounted => {
+                self.check_size(dst, desc).await?;
+                Ok(Placed::Mounted(home))
+            }
             Mount::Upload(session) => {
                 let _permit = self
                     .permits
@@ -150,21 +153,40 @@ impl BlobCopier<'_> {
         if same_registry || !believed {
             let from = if same_registry { src } else { dst };
             match self.dest.mount_blob(dst, &desc.digest, from).await {
-                Ok(Mount::Mounted) if same_registry => return Ok(Placed::Mounted(src.clone())),
-                Ok(Mount::Mounted) => return Ok(Placed::Present),
+                Ok(Mount::Mounted) => {
+                    self.check_size(dst, desc).await?;
+                    return Ok(if same_registry {
+                        Placed::Mounted(src.clone())
+                    } else {
+                        Placed::Present
+                    });
+                }
                 Ok(Mount::Upload(s)) => session = Some(s),
                 Err(e) if e.is_transient() || same_registry => return Err(e),
                 Err(_) => {
-                    if self.dest.blob_exists(dst, &desc.digest).await? {
-                        return Ok(Placed::Present);
+                    if let Some(n) = self.dest.blob_size(dst, &desc.digest).await? {
+                        return size_matches(dst, desc, n).map(|()| Placed::Present);
                     }
                 }
             }
-        } else if self.dest.blob_exists(dst, &desc.digest).await? {
-            return Ok(Placed::Present);
+        } else if let Some(n) = self.dest.blob_size(dst, &desc.digest).await? {
+            return size_matches(dst, desc, n).map(|()| Placed::Present);
         }
         let n = self.upload(src, dst, desc, session).await?;
         Ok(Placed::Uploaded(n))
+    }
+
+    /// A blob placed without sending its bytes (mounted, or found present) must have the size
+    /// its descriptor states: a manifest that lies about it would be pushed unpullable.
+    async fn check_size(&self, dst: &Repository, desc: &Descriptor) -> Result<(), RegistryError> {
+        match self.dest.blob_size(dst, &desc.digest).await? {
+            Some(n) => size_matches(dst, desc, n),
+            None => Err(RegistryError::Protocol {
+                registry: dst.registry().to_string(),
+                what: format!("blob {} in {dst}", desc.digest),
+                message: "the mount succeeded but the blob is not there".to_string(),
+            }),
+        }
     }
 
     async fn upload(
@@ -193,5 +215,18 @@ impl BlobCopier<'_> {
                 .boxed()
         };
         self.dest.upload_blob(&target, session, &open).await
+    }
+}
+
+/// `Ok` when the blob of `desc` at `dst` has `actual` bytes, as the descriptor says.
+fn size_matches(dst: &Repository, desc: &Descriptor, actual: u64) -> Result<(), RegistryError> {
+    if actual == desc.size {
+        Ok(())
+    } else {
+        Err(RegistryError::SizeMismatch {
+            what: format!("blob {} in {dst}", desc.digest),
+            descriptor: desc.size,
+            actual,
+        })
     }
 }

@@ -423,6 +423,16 @@ impl JobRun<'_> {
                 let cm = self
                     .get_manifest(&src.with_digest(child.digest.clone()))
                     .await?;
+                if cm.bytes.len() as u64 != child.size {
+                    return Err(RegistryError::SizeMismatch {
+                        what: format!(
+                            "manifest {} in {src} (a child of {})",
+                            child.digest, m.digest
+                        ),
+                        descriptor: child.size,
+                        actual: cm.bytes.len() as u64,
+                    });
+                }
                 self.copy_tree(src, dst, &cm).await
             }))
             .await?;
