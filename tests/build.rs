@@ -1811,7 +1811,7 @@ async fn a_descriptor_that_lies_about_a_present_blobs_size_is_refused() {
         &serde_json::to_vec(&manifest).expect("json"),
     )
     .await;
-    // And in a repository the mirror does not have: the blob is uploaded, its bytes counted.
+    // And in a repository the mirror does not have yet.
     for (repo, bytes, mt) in [
         ("apps/liar", bytes.as_slice(), support::fixture::OCI_LAYER),
         (
@@ -1856,11 +1856,12 @@ async fn a_descriptor_that_lies_about_a_present_blobs_size_is_refused() {
         )),
         "{err}"
     );
+    // (mounted there from the repository an earlier run recorded, then checked)
     assert!(
         err.contains(&format!(
-            "blob {} from {}/apps/liar: {said}",
+            "blob {} in {}/mirror/apps/liar: {said}",
             l.digest,
-            lab.up.host()
+            lab.mirror.host()
         )),
         "{err}"
     );
@@ -1872,4 +1873,91 @@ async fn a_descriptor_that_lies_about_a_present_blobs_size_is_refused() {
         .is_err(),
         "nothing is tagged"
     );
+}
+
+/// Regression (#18, cross-run blob reuse): the layers a registry already holds in another
+/// repository, recorded by an earlier run, were uploaded again into each new namespace
+/// (1.46 GiB re-sent per namespace in the report). They are now mounted from the repository
+/// the journal names; counted at the registry: no blob upload at all for the second namespace.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_namespace_mounts_what_an_earlier_run_put_in_the_registry() {
+    let lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let base = Layer::shared_random(200_000);
+    let a = fx
+        .image(
+            "apps/a",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            &[base.clone(), Layer::Random(50_000)],
+        )
+        .await;
+    let b = fx
+        .image(
+            "apps/b",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            &[base, Layer::Random(50_000)],
+        )
+        .await;
+    let uploads: support::proxy::Matcher =
+        Arc::new(|m: &str, p: &str| (m == "PUT" || m == "PATCH") && p.contains("/blobs/uploads/"));
+    let proxy = FaultProxy::start(
+        &lab.mirror.host(),
+        ProxyOptions {
+            matcher: uploads,
+            ..ProxyOptions::passthrough()
+        },
+    )
+    .await;
+    let recipe = |targets: &[&str]| {
+        let mut s = format!(
+            "images \"apps\" {{\n    image \"{}\"\n    image \"{}\"\n}}\n",
+            a.reference, b.reference
+        );
+        for t in targets {
+            s.push_str(&format!(
+                "\ntarget \"{t}\" \"docker://{}/{t}\" {{\n    needs \"apps\"\n}}\n",
+                proxy.host()
+            ));
+        }
+        std::fs::write(lab.dir.path().join("airlift.kdl"), s).expect("recipe");
+    };
+    recipe(&["first"]);
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let first = proxy.matched();
+    assert!(
+        first >= 5,
+        "the first namespace uploads its 5 blobs ({first} upload requests)"
+    );
+    recipe(&["first", "second"]);
+    let out = lab.run(&["build", "--message-format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        proxy.matched() - first,
+        0,
+        "blobs the registry held were sent again: {}",
+        stderr(&out)
+    );
+    let ev = events(&out);
+    // Three blobs per image (config, shared base, own layer), each mounted into its repository.
+    assert_eq!(
+        count(&ev, "blob-mounted"),
+        6,
+        "every blob of the second namespace is mounted"
+    );
+    for p in [&a, &b] {
+        let at = format!(
+            "{}/second/{}",
+            lab.mirror.host(),
+            p.reference.split_once('/').unwrap().1
+        );
+        assert_eq!(
+            skopeo_inspect_raw(&at, &SkopeoAuth::default()).expect("second namespace"),
+            p.manifest
+        );
+    }
 }

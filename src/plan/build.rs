@@ -56,6 +56,9 @@ pub struct Outputs {
     pub since: Option<i64>,
 }
 
+/// Registry → blob → a repository of that registry the journal says holds it.
+pub type PresentBlobs = BTreeMap<String, BTreeMap<Digest, crate::oci::Repository>>;
+
 /// The planner's view of recorded state: the latest record per destination.
 pub trait RecordedState {
     fn record(&self, dest: &str) -> Option<&Record>;
@@ -87,10 +90,11 @@ pub struct Plan {
     pub tasks: Vec<Task>,
     /// Images the recipe names that discovery could not resolve, with the reason.
     pub missing: Vec<(ImageRef, String)>,
-    /// Blobs each destination registry is believed to hold (from earlier recorded copies):
-    /// the copy engine HEADs these before uploading and probes the others with a mount.
+    /// Blobs each destination registry is believed to hold (from earlier recorded copies), with
+    /// a repository that holds each: the copy engine mounts these from there (or HEADs them in
+    /// the same repository) before uploading, and probes the others with a mount.
     #[serde(skip)]
-    pub present: BTreeMap<String, BTreeSet<Digest>>,
+    pub present: PresentBlobs,
     /// Images kept bundles name that are not valid references (left out, reported).
     #[serde(skip)]
     pub invalid: Vec<InvalidBundleImage>,
@@ -263,7 +267,7 @@ pub(crate) fn images(
                 let moved = moving.entry(reg).or_default();
                 let mut n = 0;
                 for (blob, size) in &resolved.blobs {
-                    if have.is_some_and(|h| h.contains(blob)) || !moved.insert(blob.clone()) {
+                    if have.is_some_and(|h| h.contains_key(blob)) || !moved.insert(blob.clone()) {
                         continue;
                     }
                     n += size;
@@ -413,13 +417,17 @@ pub(crate) fn freshness(
     }
 }
 
-/// Blobs each destination registry is believed to hold: those of every recorded copy.
-fn present_blobs(
-    state: &dyn RecordedState,
-    discovery: &Discovery,
-) -> BTreeMap<String, BTreeSet<Digest>> {
-    let mut out: BTreeMap<String, BTreeSet<Digest>> = BTreeMap::new();
-    for rec in state.records() {
+/// Blobs each destination registry is believed to hold: those of every recorded copy, each
+/// with the first repository (by destination, so the choice is reproducible) that holds it.
+fn present_blobs(state: &dyn RecordedState, discovery: &Discovery) -> PresentBlobs {
+    let mut out = PresentBlobs::new();
+    let mut records = state.records();
+    records.sort_by(|a, b| a.dest.cmp(&b.dest));
+    let mut recorded = Vec::new();
+    for rec in records {
+        recorded.push(rec);
+    }
+    for rec in recorded {
         if rec.kind == KindName::Delete {
             continue;
         }
@@ -429,9 +437,11 @@ fn present_blobs(
         let Ok(dest) = rec.dest.parse::<ImageRef>() else {
             continue;
         };
-        out.entry(dest.registry().to_string())
-            .or_default()
-            .extend(blobs.iter().cloned());
+        let held = out.entry(dest.registry().to_string()).or_default();
+        for b in blobs {
+            held.entry(b.clone())
+                .or_insert_with(|| dest.repository().clone());
+        }
     }
     out
 }

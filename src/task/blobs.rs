@@ -5,7 +5,7 @@
 //! registry refuses the mount). A copy inside one registry mounts from the source repository
 //! directly. Only the executor's copy task uses this.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt;
@@ -50,7 +50,7 @@ pub struct BlobCopier<'a> {
     pub dest: &'a RegistryClient,
     /// Per destination registry, blobs believed present (HEAD first); others are probed with a
     /// mount from the destination repository (one request instead of HEAD + POST).
-    pub likely_present: &'a BTreeMap<String, BTreeSet<Digest>>,
+    pub likely_present: &'a crate::plan::PresentBlobs,
     pub permits: &'a Permits,
     pub dedup: &'a BlobDedup,
 }
@@ -145,12 +145,28 @@ impl BlobCopier<'_> {
             .acquire(&[src.registry(), dst.registry()])
             .await;
         let same_registry = src.registry() == dst.registry() && src != dst;
-        let believed = self
+        let known = self
             .likely_present
             .get(dst.registry())
-            .is_some_and(|b| b.contains(&desc.digest));
+            .and_then(|b| b.get(&desc.digest));
         let mut session = None;
-        if same_registry || !believed {
+        if let Some(home) = known.filter(|home| !same_registry && *home != dst) {
+            // Held by another repository of this registry (an earlier run recorded it there):
+            // mounted from it, not sent again. A 202 means it is gone there: upload.
+            match self.dest.mount_blob(dst, &desc.digest, home).await {
+                Ok(Mount::Mounted) => {
+                    self.check_size(dst, desc).await?;
+                    return Ok(Placed::Mounted(home.clone()));
+                }
+                Ok(Mount::Upload(s)) => session = Some(s),
+                Err(e) if e.is_transient() => return Err(e),
+                Err(_) => {
+                    if let Some(n) = self.dest.blob_size(dst, &desc.digest).await? {
+                        return size_matches(dst, desc, n).map(|()| Placed::Present);
+                    }
+                }
+            }
+        } else if same_registry || known.is_none() {
             let from = if same_registry { src } else { dst };
             match self.dest.mount_blob(dst, &desc.digest, from).await {
                 Ok(Mount::Mounted) => {

@@ -8,7 +8,6 @@
 //! Manifests discovery stored are read from the manifest cache, not the source.
 //! This module writes only to destination registries and reports only through events.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -48,7 +47,7 @@ pub struct CopyContext {
     /// Per destination registry, blobs believed to be there already (recorded by earlier
     /// copies): checked with a HEAD before uploading. Any other blob is probed with a mount
     /// from the destination repository itself, which also opens the upload when it is absent.
-    pub likely_present: Arc<BTreeMap<String, BTreeSet<Digest>>>,
+    pub likely_present: Arc<crate::plan::PresentBlobs>,
 }
 
 impl CopyContext {
