@@ -8,13 +8,11 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use futures_util::FutureExt;
-use futures_util::stream::{self, StreamExt};
 use serde_json::{Value, json};
 
 use super::chart::Chart;
 use crate::oci::{Digest, ImageRef};
-use crate::registry::{BlobTarget, ByteStream, RegistryClient, RegistryError};
+use crate::registry::{RegistryClient, RegistryError};
 
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.cncf.helm.config.v1+json";
 pub const CONTENT_MEDIA_TYPE: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
@@ -81,27 +79,9 @@ pub async fn push(
 ) -> Result<Digest, RegistryError> {
     let repo = dest.repository();
     for data in [&artifact.config, &artifact.layer] {
-        let digest = Digest::of(data);
-        if client.blob_exists(repo, &digest).await? {
-            continue;
-        }
-        let bytes = Bytes::from(data.clone());
-        let size = bytes.len() as u64;
-        let open = move || {
-            let b = bytes.clone();
-            async move {
-                let s: ByteStream = stream::once(async move { Ok(b) }).boxed();
-                Ok::<ByteStream, RegistryError>(s)
-            }
-            .boxed()
-        };
-        let target = BlobTarget {
-            repo,
-            digest: &digest,
-            size,
-            source: "Helm chart packed by airlift",
-        };
-        client.upload_blob(&target, None, &open).await?;
+        client
+            .push_bytes(repo, data, "Helm chart packed by airlift")
+            .await?;
     }
     let tag = dest.tag().unwrap_or("latest");
     client

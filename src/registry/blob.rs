@@ -70,6 +70,39 @@ impl RegistryClient {
         Ok(self.blob_size(repo, digest).await?.is_some())
     }
 
+    /// Puts a blob built in memory (a config, a graph-data layer, a chart) into `repo` unless
+    /// it is there; `source` says where it came from in errors.
+    pub async fn push_bytes(
+        &self,
+        repo: &Repository,
+        data: &[u8],
+        source: &str,
+    ) -> Result<(), RegistryError> {
+        use futures_util::FutureExt as _;
+        use futures_util::stream::{self, StreamExt as _};
+        let digest = Digest::of(data);
+        if self.blob_exists(repo, &digest).await? {
+            return Ok(());
+        }
+        let bytes = bytes::Bytes::copy_from_slice(data);
+        let size = bytes.len() as u64;
+        let open = move || {
+            let b = bytes.clone();
+            async move {
+                let s: ByteStream = stream::once(async move { Ok(b) }).boxed();
+                Ok::<ByteStream, RegistryError>(s)
+            }
+            .boxed()
+        };
+        let target = BlobTarget {
+            repo,
+            digest: &digest,
+            size,
+            source,
+        };
+        self.upload_blob(&target, None, &open).await.map(|_| ())
+    }
+
     /// HEAD: the blob's size (its `Content-Length`) when `repo` holds it.
     pub async fn blob_size(
         &self,

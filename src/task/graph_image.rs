@@ -7,12 +7,12 @@
 
 use bytes::Bytes;
 use futures_util::FutureExt;
-use futures_util::stream::{self, StreamExt};
+use futures_util::stream::StreamExt;
 
 use super::blobs::{BlobCopier, BlobDedup};
 use crate::exec::{Limits, Permits};
 use crate::oci::{Digest, ImageRef, MediaType};
-use crate::registry::{BlobTarget, ByteStream, RegistryClient, RegistryError};
+use crate::registry::{BlobTarget, RegistryClient, RegistryError};
 use crate::release::{BuiltImage, Descriptor, GraphDataLayer};
 use crate::store::ImageStore;
 
@@ -137,31 +137,10 @@ pub async fn push_graph_image(
     if let Some(b) = base {
         copy_base_layers(dest_client, repo, b).await?;
     }
-    let blobs = [
-        (image.config_digest.clone(), image.config.clone()),
-        (layer.digest.clone(), layer.blob.clone()),
-    ];
-    for (digest, data) in blobs {
-        if dest_client.blob_exists(repo, &digest).await? {
-            continue;
-        }
-        let bytes = Bytes::from(data);
-        let size = bytes.len() as u64;
-        let open = move || {
-            let b = bytes.clone();
-            async move {
-                let s: ByteStream = stream::once(async move { Ok(b) }).boxed();
-                Ok::<ByteStream, RegistryError>(s)
-            }
-            .boxed()
-        };
-        let target = BlobTarget {
-            repo,
-            digest: &digest,
-            size,
-            source: "graph-data image built by airlift",
-        };
-        dest_client.upload_blob(&target, None, &open).await?;
+    for data in [&image.config, &layer.blob] {
+        dest_client
+            .push_bytes(repo, data, "graph-data image built by airlift")
+            .await?;
     }
     let tag = dest.tag().unwrap_or("latest");
     dest_client
