@@ -481,12 +481,29 @@ async fn a_release_signed_by_an_unknown_key_is_not_mirrored() {
     .collect();
     let store = StaticServer::start(files);
     lab.recipe(&trust_block(&lab, &gpg, "r@example.com", &store));
-    let out = lab.run(&["build"]);
+    let out = lab.run(&["build", "--message-format", "json"]);
     assert_eq!(
         out.status.code(),
         Some(9),
         "exit 9 (verification): {}",
         stderr(&out)
+    );
+    // Regression (#18): a failed verification is an event of its own for CI to read.
+    let failed: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "verification-failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{}", stdout(&out));
+    assert!(
+        failed[0]["subject"]
+            .as_str()
+            .is_some_and(|s| s.contains("4.15.3"))
+            && failed[0]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("is not verified")),
+        "{:#}",
+        failed[0]
     );
     // miette wraps long lines under a `|` gutter: read the words back in order.
     let text = stderr(&out);

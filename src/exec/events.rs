@@ -46,6 +46,15 @@ pub enum Event {
         image: String,
         existed: bool,
     },
+    /// A signature or archive verification failed (`verify-signature`, `verify-cosign`,
+    /// `verify-archive`); what it gates is not attempted.
+    VerificationFailed {
+        job: usize,
+        /// The task's id and what it verified.
+        task: String,
+        subject: String,
+        error: String,
+    },
     /// A job failed; independent jobs go on.
     JobFailed {
         job: usize,

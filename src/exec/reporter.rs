@@ -129,7 +129,10 @@ async fn human(mut rx: UnboundedReceiver<Event>, jobs: usize) {
                     eprintln!("{text}");
                 }
             }
-            Event::JobStarted { .. } | Event::ManifestPushed { .. } => {}
+            // The failure report at the end names failed verifications with their help.
+            Event::JobStarted { .. }
+            | Event::ManifestPushed { .. }
+            | Event::VerificationFailed { .. } => {}
         }
         bytes.set_message(format!("{mounted} mounted, {skipped} already present"));
     }

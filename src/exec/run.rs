@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
 use super::queue::{DependencyQueue, Edge};
-use super::{EventSink, Limits};
+use super::{Event, EventSink, Limits};
 use crate::discover::{ManifestCache, Sides};
 use crate::oci::Digest;
 use crate::plan::{Plan, TaskId};
@@ -156,6 +156,14 @@ pub async fn execute(
                 queue.finish(i, true);
             }
             Err(e) => {
+                if task.kind.is_verification() {
+                    events.send(Event::VerificationFailed {
+                        job: i,
+                        task: task.id.to_string(),
+                        subject: task.kind.subject(),
+                        error: e.message.clone(),
+                    });
+                }
                 out.failed.insert(task.id.clone(), Failed::Error(e));
                 for (skipped, root) in queue.finish(i, false) {
                     out.failed.insert(
