@@ -9,6 +9,6 @@ mod render;
 pub mod repo;
 pub mod template;
 
-pub use chart::{Chart, ChartError, package_dir};
-pub use images::{Found, ImagePath, parse_found};
-pub use render::{KUBE_VERSION, Rendering, chart_images, merge_over};
+pub use chart::{Chart, package_dir};
+pub use images::{ImagePath, parse_found};
+pub use render::chart_images;

@@ -228,7 +228,6 @@ fn dot(u: &Unit<'_>) -> Value {
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
-    let (major, minor) = ("1", "31");
     json!({
         "Values": u.values,
         "Chart": chart,
@@ -241,7 +240,7 @@ fn dot(u: &Unit<'_>) -> Value {
             "Revision": 1,
         },
         "Capabilities": {
-            "KubeVersion": {"Version": KUBE_VERSION, "GitVersion": KUBE_VERSION, "Major": major, "Minor": minor},
+            "KubeVersion": {"Version": KUBE_VERSION, "GitVersion": KUBE_VERSION, "Major": "1", "Minor": "31"},
             "APIVersions": API_VERSIONS,
             "HelmVersion": {"Version": "v3.16.0"},
         },

@@ -75,6 +75,14 @@ fn series_failure(e: &SeriesError) -> Failure {
     }
 }
 
+/// A chunk of the archives of `dir` could not be read.
+fn read_failure(dir: &Path, e: crate::archive::ArchiveError) -> Failure {
+    series_failure(&SeriesError::Archive {
+        dir: dir.to_path_buf(),
+        source: e,
+    })
+}
+
 fn io_failure(path: &Path, e: std::io::Error) -> Failure {
     Failure::new(
         Exit::Io,
@@ -144,12 +152,9 @@ pub fn read(
             .join("carried")
             .join(target);
         let signatures = carried_dir.join("signatures");
-        let files = archives.files_under(SIGNATURES_PREFIX).map_err(|e| {
-            series_failure(&SeriesError::Archive {
-                dir: dir.clone(),
-                source: e,
-            })
-        })?;
+        let files = archives
+            .files_under(SIGNATURES_PREFIX)
+            .map_err(|e| read_failure(dir, e))?;
         for (path, bytes) in files {
             let rel = path.trim_start_matches(SIGNATURES_PREFIX);
             let to = signatures.join(rel);
@@ -175,12 +180,7 @@ fn open(rt: &tokio::runtime::Runtime, dir: &Path) -> Result<(Arc<ArchiveSet>, Ca
     let carried = match archives.file(CARRIED_FILE) {
         None => Carried::default(),
         Some(bytes) => {
-            let bytes = bytes.map_err(|e| {
-                series_failure(&SeriesError::Archive {
-                    dir: dir.to_path_buf(),
-                    source: e,
-                })
-            })?;
+            let bytes = bytes.map_err(|e| read_failure(dir, e))?;
             serde_json::from_slice(&bytes).map_err(|e| {
                 Failure::new(
                     Exit::Verification,
@@ -268,12 +268,7 @@ pub fn read_charts(
                             ),
                         )
                     })?
-                    .map_err(|e| {
-                        series_failure(&SeriesError::Archive {
-                            dir: dir.clone(),
-                            source: e,
-                        })
-                    })?;
+                    .map_err(|e| read_failure(dir, e))?;
                 if Digest::of(&bytes) != c.archive_digest {
                     return Err(Failure::new(
                         Exit::Verification,
@@ -331,12 +326,7 @@ fn graph_input(
             dir.display()
         )));
     };
-    let bytes = bytes.map_err(|e| {
-        series_failure(&SeriesError::Archive {
-            dir: dir.to_path_buf(),
-            source: e,
-        })
-    })?;
+    let bytes = bytes.map_err(|e| read_failure(dir, e))?;
     if Digest::of(&bytes) != g.tarball_digest {
         return Ok(Err(format!(
             "{GRAPH_DATA_FILE} in {} is not the graph data {CARRIED_FILE} names",

@@ -256,7 +256,6 @@ impl Cx<'_> {
                 if exact.is_some() { "lock" } else { "index" }
             ));
         }
-        self.cache.put(&bytes).map_err(|e| e.to_string())?;
         Ok(Fetched {
             source: packed_source(chart, &entry.version_text),
             version: entry.version_text,
@@ -340,7 +339,6 @@ impl Cx<'_> {
                         "the chart layer {layer} of {reference} does not match its digest"
                     ));
                 }
-                self.cache.put(&bytes).map_err(|e| e.to_string())?;
                 bytes
             }
         };
@@ -433,6 +431,7 @@ fn rendered(
         },
         oci => oci,
     };
+    // The one place a chart archive enters the cache (`push-chart` and `pack` read it there).
     let archive_digest = Digest::of(&fetched.archive);
     cx.cache.put(&fetched.archive).map_err(|e| e.to_string())?;
     Ok(DiscoveredChart {
