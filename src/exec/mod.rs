@@ -7,6 +7,7 @@ mod limits;
 mod queue;
 mod reporter;
 mod run;
+pub mod timings;
 
 pub use events::{Event, EventSink};
 pub use limits::{Limits, Permit, Permits};
