@@ -164,7 +164,7 @@ async fn transient_503s_are_retried_with_retry_after() {
             matcher: Arc::new(|m, p| m == "GET" && p.contains("/manifests/")),
             fail_first: 2,
             retry_after: Some(1),
-            corrupt: false,
+            corrupt: 0,
             ..ProxyOptions::passthrough()
         },
     )
@@ -184,6 +184,59 @@ async fn transient_503s_are_retried_with_retry_after() {
         &img,
         &dst.host(),
         "flaky/app",
+        &SkopeoAuth::for_registry(&dst),
+    );
+}
+
+/// Hardening (#18): a blob whose bytes did not match their digest once (a corrupted transfer)
+/// failed the image at once; it is now read once more from the source, and a second mismatch
+/// fails (the test below).
+#[tokio::test]
+async fn one_corrupted_transfer_is_read_again_from_the_source() {
+    let src = Registry::start(RegistryOptions::default());
+    let dst = Registry::start(RegistryOptions::default());
+    let fx = Fixture::new(&src);
+    let img = fx
+        .image(
+            "once/app",
+            Some("v1"),
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(5000)],
+        )
+        .await;
+    let layer = format!("/blobs/{}", img.blobs[1].digest);
+    let proxy = FaultProxy::start(
+        &src.host(),
+        ProxyOptions {
+            matcher: Arc::new(move |m, p| m == "GET" && p.ends_with(&layer)),
+            corrupt: 1,
+            ..ProxyOptions::passthrough()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ctx = context(
+        insecure_client(empty_authfile(dir.path())),
+        insecure_client(empty_authfile(dir.path())),
+    );
+    let d = Destination::parse(&dst.host(), None);
+    let summary = copy_all(
+        vec![job(&format!("{}/once/app:v1", proxy.host()), &d)],
+        &ctx,
+        &EventSink::discard(),
+    )
+    .await;
+    assert_eq!(summary.failed, 0, "{:?}", summary.jobs[0].result);
+    assert_eq!(
+        proxy.matched(),
+        2,
+        "the layer is read twice: once corrupted, once right"
+    );
+    assert_same_tree(
+        &img,
+        &dst.host(),
+        "once/app",
         &SkopeoAuth::for_registry(&dst),
     );
 }
@@ -218,7 +271,7 @@ async fn digest_mismatch_fails_the_job_tags_nothing_and_spares_others() {
             matcher: Arc::new(move |m, p| m == "GET" && p.ends_with(&layer)),
             fail_first: 0,
             retry_after: None,
-            corrupt: true,
+            corrupt: usize::MAX,
             ..ProxyOptions::passthrough()
         },
     )

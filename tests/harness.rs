@@ -95,7 +95,7 @@ async fn proxy_injects_503s_then_forwards() {
             matcher: Arc::new(|m, p| m == "GET" && p.contains("/manifests/")),
             fail_first: 2,
             retry_after: Some(1),
-            corrupt: false,
+            corrupt: 0,
             ..ProxyOptions::passthrough()
         },
     )

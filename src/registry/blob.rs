@@ -252,18 +252,27 @@ impl RegistryClient {
         let mut session = session.map(|s| s.location);
         let policy = self.retry_policy().clone();
         let mut backoff = policy.start();
+        // Bytes that did not match their digest are read once more from the source (a
+        // corrupted transfer or a flaky cache in front of it); a second mismatch is the answer.
+        let mut reread = false;
         loop {
             let err = match self
                 .upload_attempt(target, session.take(), open, &what)
                 .await
             {
                 Ok(n) => return Ok(n),
+                Err(RegistryError::DigestMismatch { .. }) if !reread => {
+                    reread = true;
+                    self.note_retry(registry);
+                    continue;
+                }
                 Err(e) if e.is_transient() => e,
                 Err(e) => return Err(e),
             };
             if !backoff.wait(err.retry_after()).await {
                 return Err(exhausted(registry, &what, &backoff, err));
             }
+            self.note_retry(registry);
         }
     }
 

@@ -14,6 +14,7 @@ use super::auth::{Challenge, Scopes, TokenResponse, parse_challenge};
 use super::authfile::{AuthFile, Credentials, Secret};
 use super::error::{RegistryError, is_transient_status};
 use super::retry::{RetryPolicy, parse_retry_after};
+use super::traffic::{HostTraffic, Traffic, run_epoch};
 use super::transport::{TlsOptions, api_host, build_http, describe, schemes};
 
 /// Settings of one side.
@@ -40,6 +41,7 @@ struct Inner {
     /// retries fails every later request at once (40 images do not wait 40 retry windows).
     hosts: Mutex<HashMap<String, Arc<OnceCell<Pinged>>>>,
     tokens: Mutex<HashMap<(String, Scopes), TokenSlot>>,
+    traffic: Traffic,
 }
 
 /// One cached token; the async lock makes concurrent requests for a scope fetch it once.
@@ -76,8 +78,19 @@ impl RegistryClient {
                 retry: options.retry,
                 hosts: Mutex::new(HashMap::new()),
                 tokens: Mutex::new(HashMap::new()),
+                traffic: Traffic::new(run_epoch()),
             }),
         })
+    }
+
+    /// What this client asked of each registry host so far.
+    pub fn traffic(&self) -> std::collections::BTreeMap<String, HostTraffic> {
+        self.inner.traffic.snapshot()
+    }
+
+    /// Counts an attempt after the first (for retries outside [`Self::send`]).
+    pub(crate) fn note_retry(&self, host: &str) {
+        self.inner.traffic.retried(host);
     }
 
     pub(crate) fn retry_policy(&self) -> &RetryPolicy {
@@ -98,9 +111,14 @@ impl RegistryClient {
             if let Some(c) = creds {
                 req = req.basic_auth(&c.username, Some(c.password.expose()));
             }
-            let failure = match req.send().await {
+            let sent = {
+                let _req = self.inner.traffic.begin(host);
+                req.send().await
+            };
+            let failure = match sent {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
+                    self.inner.traffic.answered(host, status);
                     if (200..300).contains(&status) {
                         if resp.content_length().is_some_and(|n| n > limit as u64) {
                             return Err(format!("{url} is larger than {limit} bytes"));
@@ -147,6 +165,7 @@ impl RegistryClient {
                     backoff.elapsed_secs()
                 ));
             }
+            self.inner.traffic.retried(host);
         }
     }
 
@@ -197,7 +216,16 @@ impl RegistryClient {
             let mut last = None;
             for scheme in schemes(&self.inner.tls) {
                 let base = format!("{scheme}://{}", api_host(registry));
-                match self.inner.http.get(format!("{base}/v2/")).send().await {
+                let sent = {
+                    let _req = self.inner.traffic.begin(registry);
+                    self.inner.http.get(format!("{base}/v2/")).send().await
+                };
+                if let Ok(resp) = &sent {
+                    self.inner
+                        .traffic
+                        .answered(registry, resp.status().as_u16());
+                }
+                match sent {
                     Ok(resp) if is_transient_status(resp.status().as_u16()) => {
                         last = Some(status_error(registry, what, resp).await);
                         break;
@@ -236,6 +264,7 @@ impl RegistryClient {
             if !backoff.wait(err.retry_after()).await {
                 return Err(exhausted(registry, what, &backoff, err));
             }
+            self.inner.traffic.retried(registry);
         }
     }
 
@@ -272,7 +301,11 @@ impl RegistryClient {
         if let Some(c) = self.credentials(registry, path) {
             req = req.basic_auth(&c.username, Some(c.password.expose()));
         }
-        let resp = req.send().await.map_err(|e| RegistryError::Connect {
+        let sent = {
+            let _req = self.inner.traffic.begin(registry);
+            req.send().await
+        };
+        let resp = sent.map_err(|e| RegistryError::Connect {
             registry: registry.to_string(),
             what: format!("the token request for {what}"),
             message: describe(&e),
@@ -385,14 +418,20 @@ impl RegistryClient {
                     if !backoff.wait(e.retry_after()).await {
                         return Err(exhausted(registry, what, &backoff, e));
                     }
+                    self.inner.traffic.retried(registry);
                     None
                 }
                 Err(e) => return Err(e),
             };
             let Some(req) = req else { continue };
-            let err = match req.send().await {
+            let sent = {
+                let _req = self.inner.traffic.begin(registry);
+                req.send().await
+            };
+            let err = match sent {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
+                    self.inner.traffic.answered(registry, status);
                     if status == 401 && !reauthed && retry {
                         reauthed = true;
                         self.forget_token(registry, scopes);
@@ -424,6 +463,7 @@ impl RegistryClient {
             if !backoff.wait(err.retry_after()).await {
                 return Err(exhausted(registry, what, &backoff, err));
             }
+            self.inner.traffic.retried(registry);
         }
     }
 }

@@ -15,6 +15,7 @@ mod client;
 mod error;
 mod manifest;
 mod retry;
+mod traffic;
 mod transport;
 
 pub use auth::{Access, Challenge, Scopes, parse_challenge};
@@ -24,4 +25,5 @@ pub use client::{ClientOptions, RegistryClient};
 pub use error::{AuthSource, RegistryError, is_transient_status};
 pub use manifest::{Descriptor, Manifest, ManifestDoc, Platform};
 pub use retry::{Backoff, RetryPolicy, parse_retry_after};
+pub use traffic::{HostTraffic, Traffic, run_epoch};
 pub use transport::TlsOptions;

@@ -25,8 +25,9 @@ pub struct ProxyOptions {
     pub fail_first: usize,
     /// `Retry-After` seconds sent with each injected 503.
     pub retry_after: Option<u64>,
-    /// Flip a byte in the body of every matching successful response.
-    pub corrupt: bool,
+    /// Flip a byte in the body of the first N matching successful responses (`usize::MAX`:
+    /// every one).
+    pub corrupt: usize,
     /// Demand bearer tokens, issued by `/token` to these basic credentials.
     pub bearer: Option<(String, String)>,
     /// Answer 405 to a monolithic blob upload (a `PUT` with a body), as registries that
@@ -44,7 +45,7 @@ impl ProxyOptions {
             matcher: Arc::new(|_, _| false),
             fail_first: 0,
             retry_after: None,
-            corrupt: false,
+            corrupt: 0,
             bearer: None,
             refuse_monolithic: false,
             gate: false,
@@ -59,6 +60,7 @@ struct Counters {
     injected: AtomicUsize,
     tokens: AtomicUsize,
     held: AtomicUsize,
+    corrupted: AtomicUsize,
     scopes: std::sync::Mutex<Vec<String>>,
 }
 
@@ -356,8 +358,9 @@ async fn handle(stream: TcpStream, s: &Shared) -> std::io::Result<()> {
         .and_then(|v| v.parse().ok());
     let mut data = resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
     if matched
-        && s.options.corrupt
         && status.is_success()
+        && !is_head
+        && s.counters.corrupted.fetch_add(1, Ordering::SeqCst) < s.options.corrupt
         && let Some(b) = data.last_mut()
     {
         *b ^= 0xff;

@@ -1,0 +1,129 @@
+//! What one side's client asked of each registry host: requests, retries, throttling answers
+//! (429/503), and how many requests were in flight over time. The build summary counts
+//! requests from it; `build --timings` draws the concurrency. A request counts from sending to
+//! the response headers (a streamed body after that is the task's time, not the request's).
+//!
+//! Cheap enough to be always on: four counters per host and two steps per request.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+/// The run's start, which every client's and the executor's times count from (set by the first
+/// call).
+pub fn run_epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Counters of one host.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostTraffic {
+    pub requests: u64,
+    pub retries: u64,
+    pub throttled: u64,
+    pub max_in_flight: u64,
+    /// `(ms since the epoch, requests in flight from then on)`, in time order.
+    pub in_flight: Vec<(u64, u64)>,
+    now_in_flight: u64,
+}
+
+/// Per-host traffic of one client.
+#[derive(Debug)]
+pub struct Traffic {
+    epoch: Instant,
+    hosts: Mutex<BTreeMap<String, HostTraffic>>,
+}
+
+/// One request in flight; dropping it ends the request.
+pub struct InFlight<'a> {
+    traffic: &'a Traffic,
+    host: String,
+}
+
+impl Traffic {
+    /// Times are counted from `epoch` (the run's start).
+    pub fn new(epoch: Instant) -> Self {
+        Traffic {
+            epoch,
+            hosts: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn with<R>(&self, host: &str, f: impl FnOnce(&mut HostTraffic, u64) -> R) -> R {
+        let ms = self.epoch.elapsed().as_millis() as u64;
+        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        if !hosts.contains_key(host) {
+            hosts.insert(host.to_string(), HostTraffic::default());
+        }
+        let h = hosts.get_mut(host).expect("inserted above");
+        f(h, ms)
+    }
+
+    /// A request to `host` starts.
+    pub fn begin(&self, host: &str) -> InFlight<'_> {
+        self.with(host, |h, ms| {
+            h.requests += 1;
+            h.now_in_flight += 1;
+            h.max_in_flight = h.max_in_flight.max(h.now_in_flight);
+            h.in_flight.push((ms, h.now_in_flight));
+        });
+        InFlight {
+            traffic: self,
+            host: host.to_string(),
+        }
+    }
+
+    /// A request to `host` is tried again.
+    pub fn retried(&self, host: &str) {
+        self.with(host, |h, _| h.retries += 1);
+    }
+
+    /// `host` answered `status`; 429 and 503 count as throttling.
+    pub fn answered(&self, host: &str, status: u16) {
+        if status == 429 || status == 503 {
+            self.with(host, |h, _| h.throttled += 1);
+        }
+    }
+
+    /// Every host's counters, by host.
+    pub fn snapshot(&self) -> BTreeMap<String, HostTraffic> {
+        self.hosts.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.traffic.with(&self.host, |h, ms| {
+            h.now_in_flight = h.now_in_flight.saturating_sub(1);
+            h.in_flight.push((ms, h.now_in_flight));
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_requests_concurrency_retries_and_throttling() {
+        let t = Traffic::new(Instant::now());
+        let a = t.begin("r.example");
+        let b = t.begin("r.example");
+        t.answered("r.example", 429);
+        t.answered("r.example", 200);
+        t.retried("r.example");
+        drop(a);
+        let c = t.begin("other.example");
+        drop(b);
+        drop(c);
+        let s = t.snapshot();
+        let r = &s["r.example"];
+        assert_eq!((r.requests, r.retries, r.throttled), (2, 1, 1));
+        assert_eq!(r.max_in_flight, 2);
+        let levels: Vec<u64> = r.in_flight.iter().map(|p| p.1).collect();
+        assert_eq!(levels, vec![1, 2, 1, 0]);
+        assert_eq!(s["other.example"].requests, 1);
+        assert_eq!(s["other.example"].in_flight.last().map(|p| p.1), Some(0));
+    }
+}
