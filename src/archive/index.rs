@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -166,16 +166,7 @@ impl SeriesIndex {
             source,
         };
         fs::create_dir_all(dir).map_err(|e| io("create the directory of", e))?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".airlift-index-")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(|e| io("create a temporary file beside", e))?;
-        tmp.write_all(self.to_json().as_bytes())
-            .map_err(|e| io("write", e))?;
-        tmp.as_file().sync_all().map_err(|e| io("sync", e))?;
-        tmp.persist(&path)
-            .map_err(|e| io("rename a temporary file onto", e.error))?;
+        crate::state::write_atomic(&path, self.to_json().as_bytes()).map_err(|e| io("write", e))?;
         fs::File::open(dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| ArchiveError::Io {

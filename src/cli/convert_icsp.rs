@@ -13,7 +13,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::exit::{CmdResult, Exit, Failure};
-use crate::resources::{ConvertError, convert_icsp_objects, join_documents, make_readable};
+use crate::resources::{ConvertError, convert_icsp_objects, join_documents};
 
 /// Several input files failed; each diagnostic is shown.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -113,19 +113,9 @@ pub(crate) fn run(files: &[PathBuf], dest_dir: Option<&Path>) -> CmdResult {
     let mut stdout = std::io::stdout().lock();
     for (file_name, (_, yaml)) in &out {
         let path = dir.join(file_name);
-        write_atomic(dir, &path, yaml.as_bytes()).map_err(|e| io_fail("write", &path, e))?;
+        crate::state::write_atomic(&path, yaml.as_bytes())
+            .map_err(|e| io_fail("write", &path, e))?;
         let _ = writeln!(stdout, "wrote ImageDigestMirrorSet to {}", path.display());
     }
-    Ok(())
-}
-
-fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".airlift-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    make_readable(tmp.as_file())?;
-    tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

@@ -15,6 +15,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
 use super::queue::{DependencyQueue, Edge};
+use super::timings::{BlobSpan, RunSpan, SlowBlobs, ms_since};
 use super::{Event, EventSink, Limits};
 use crate::discover::{ManifestCache, Sides};
 use crate::oci::Digest;
@@ -59,6 +60,10 @@ pub struct ExecOutcome {
     /// Tasks that did not finish, with why.
     pub failed: BTreeMap<TaskId, Failed>,
     pub totals: Counts,
+    /// When each task that ran (finished or failed) ran, by its index in the plan.
+    pub spans: BTreeMap<usize, RunSpan>,
+    /// The slowest blob uploads.
+    pub slowest_blobs: Vec<BlobSpan>,
 }
 
 /// Task slots: copies spend most of their time waiting on the network, where transfer permits
@@ -97,7 +102,9 @@ pub async fn execute(
     });
     let mut queue = DependencyQueue::new(&dirty, edges);
     let likely_present = Arc::new(plan.present.clone());
+    let slow_blobs = Arc::new(SlowBlobs::default());
     let context = |source: &crate::registry::RegistryClient| CopyContext {
+        slow_blobs: slow_blobs.clone(),
         source: source.clone(),
         dest: env.sides.dest.clone(),
         limits: env.limits,
@@ -136,13 +143,23 @@ pub async fn execute(
                     job: i,
                     deps: &deps,
                 };
-                (i, kind.run(cx, &inputs).await)
+                let start = std::time::Instant::now();
+                (i, start, kind.run(cx, &inputs).await)
             });
         }
-        let Some((i, result)) = running.next().await else {
+        let Some((i, start, result)) = running.next().await else {
             break;
         };
         let task = &plan.tasks[i];
+        let epoch = crate::registry::run_epoch();
+        out.spans.insert(
+            i,
+            RunSpan {
+                start_ms: ms_since(epoch, start),
+                end_ms: ms_since(epoch, std::time::Instant::now()),
+                bytes: result.as_ref().map_or(0, |o| o.counts.bytes),
+            },
+        );
         match result {
             Ok(output) => {
                 if let Some(record) = task.kind.record(&task.key, &output) {
@@ -176,5 +193,6 @@ pub async fn execute(
             }
         }
     }
+    out.slowest_blobs = slow_blobs.slowest();
     Ok(out)
 }

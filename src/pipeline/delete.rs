@@ -249,9 +249,8 @@ pub fn write_list(d: &Deletion) -> Result<Vec<PathBuf>, Failure> {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(Failure::io)?;
-    std::fs::rename(&tmp, path).map_err(Failure::io)
+    crate::state::write_atomic(path, bytes)
+        .map_err(|e| Failure::io(format!("cannot write {}: {e}", path.display())))
 }
 
 /// What phase two did.

@@ -101,6 +101,9 @@ pub struct Plan {
     /// The Helm charts of the planned targets and the images each deploys (for review).
     #[serde(skip)]
     pub charts: Vec<crate::discover::DiscoveredChart>,
+    /// The content set of each image task (the first set naming the image), for reports.
+    #[serde(skip)]
+    pub sets: BTreeMap<TaskId, String>,
 }
 
 impl Plan {
@@ -110,6 +113,14 @@ impl Plan {
 
     pub fn task(&self, id: &TaskId) -> Option<&Task> {
         self.tasks.iter().find(|t| &t.id == id)
+    }
+
+    /// The content set a task belongs to, when it has one.
+    pub fn set_of<'a>(&'a self, task: &'a Task) -> Option<&'a str> {
+        self.sets
+            .get(&task.id)
+            .map(String::as_str)
+            .or_else(|| task.kind.content_set())
     }
 }
 
@@ -286,6 +297,7 @@ pub(crate) fn images(
                 (goal.name.clone(), item.origin.clone()),
                 (dest.clone(), id.clone()),
             );
+            plan.sets.insert(id.clone(), item.set.clone());
             plan.tasks.push(Task {
                 id,
                 target: goal.name.clone(),

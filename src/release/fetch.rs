@@ -7,7 +7,7 @@
 //! deterministic paths: `<dir>/<channel>-<arch>.json` and `<dir>/graph-data.tar.gz`.
 
 use std::fs;
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -325,15 +325,7 @@ fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), FetchError>
         source,
     };
     fs::create_dir_all(dir).map_err(|e| io("create the directory of", e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".airlift-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| io("create a temporary file beside", e))?;
-    tmp.write_all(bytes).map_err(|e| io("write", e))?;
-    tmp.as_file().sync_all().map_err(|e| io("sync", e))?;
-    tmp.persist(path).map_err(|e| io("rename into", e.error))?;
-    Ok(())
+    crate::state::write_atomic(path, bytes).map_err(|e| io("write", e))
 }
 
 /// Where update graphs come from.

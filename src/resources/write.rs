@@ -11,7 +11,7 @@
 //! does not read.
 
 use std::fs;
-use std::io::{self, Write as _};
+use std::io;
 use std::path::Path;
 
 use super::model::Rendered;
@@ -31,15 +31,7 @@ pub fn write_dir(rendered: &Rendered, dir: &Path) -> io::Result<()> {
         if fs::read(&path).is_ok_and(|old| old == *bytes) {
             continue;
         }
-        let parent = path.parent().unwrap_or(dir);
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".airlift-")
-            .suffix(".tmp")
-            .tempfile_in(parent)?;
-        tmp.write_all(bytes)?;
-        make_readable(tmp.as_file())?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(&path).map_err(|e| e.error)?;
+        crate::state::write_atomic(&path, bytes)?;
         changed = true;
     }
     for (sub, prefix) in [

@@ -169,9 +169,7 @@ impl LockFile {
         if fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
             return Ok(());
         }
-        let tmp = path.with_extension("lock.tmp");
-        fs::write(&tmp, text).map_err(err)?;
-        fs::rename(&tmp, path).map_err(err)
+        super::write_atomic(path, text.as_bytes()).map_err(err)
     }
 
     /// The pinned digest of `source` in `set`.

@@ -10,7 +10,6 @@
 //! Touches only its directory.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
@@ -333,15 +332,5 @@ fn read_index(dir: &Path) -> Result<BTreeMap<String, LayoutEntry>, LayoutError> 
 
 /// Writes `bytes` to `path` through a synced temporary file and a rename.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LayoutError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".airlift-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io(dir))?;
-    tmp.write_all(bytes).map_err(io(path))?;
-    tmp.as_file().sync_all().map_err(io(path))?;
-    crate::resources::make_readable(tmp.as_file()).map_err(io(path))?;
-    tmp.persist(path).map_err(|e| io(path)(e.error))?;
-    Ok(())
+    crate::state::write_atomic(path, bytes).map_err(io(path))
 }

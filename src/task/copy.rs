@@ -48,6 +48,8 @@ pub struct CopyContext {
     /// copies): checked with a HEAD before uploading. Any other blob is probed with a mount
     /// from the destination repository itself, which also opens the upload when it is absent.
     pub likely_present: Arc<crate::plan::PresentBlobs>,
+    /// The slowest uploads of the run (`build --timings`).
+    pub slow_blobs: Arc<crate::exec::timings::SlowBlobs>,
 }
 
 impl CopyContext {
@@ -59,6 +61,7 @@ impl CopyContext {
             limits: Limits::default(),
             manifests: None,
             likely_present: Arc::default(),
+            slow_blobs: Arc::default(),
         }
     }
 }
@@ -455,11 +458,18 @@ impl JobRun<'_> {
             permits: &self.engine.permits,
             dedup: &self.engine.dedup,
         };
+        let started = std::time::Instant::now();
         let placed = copier.ensure(src, dst, d).await?;
         let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         let (job, digest) = (self.index, d.digest.clone());
         match placed {
             Placed::Uploaded(n) => {
+                self.engine.ctx.slow_blobs.note(
+                    &d.digest.to_string(),
+                    &dst.to_string(),
+                    n,
+                    started,
+                );
                 c.bytes += n;
                 c.blobs_uploaded += 1;
                 self.engine.events.send(Event::BlobTransferred {

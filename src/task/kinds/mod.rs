@@ -380,6 +380,19 @@ impl TaskKind {
         }
     }
 
+    /// The content set named in the task's spec (catalog rebuilds, signature checks, charts,
+    /// packs); image copies get theirs from the plan (`Plan::set_of`).
+    pub fn content_set(&self) -> Option<&str> {
+        match self {
+            TaskKind::PruneCatalog(p) => Some(&p.set),
+            TaskKind::VerifySignature(v) => Some(&v.set),
+            TaskKind::VerifyCosign(v) => Some(&v.set),
+            TaskKind::PushChart(c) => Some(&c.set),
+            TaskKind::BuildGraphImage(g) => Some(&g.release_set),
+            _ => None,
+        }
+    }
+
     /// True for the tasks that check signatures or archives (`verify-signature`,
     /// `verify-cosign`, `verify-archive`).
     pub fn is_verification(&self) -> bool {

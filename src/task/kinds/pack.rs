@@ -478,10 +478,6 @@ impl Shipped {
         std::fs::create_dir_all(dir)?;
         let mut text = serde_json::to_string_pretty(self)?;
         text.push('\n');
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        std::io::Write::write_all(&mut tmp, text.as_bytes())?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
+        crate::state::write_atomic(path, text.as_bytes())
     }
 }
