@@ -162,6 +162,20 @@ async fn rebuild_is_fresh_and_a_moved_tag_copies_only_its_new_blobs() {
     assert!(first.status.success(), "{}", stderr(&first));
     let ev = events(&first);
     assert_eq!(count(&ev, "job-finished"), 3);
+    // Hardening (#18): index children, pushed by digest, were named `repo:sha256:…`.
+    let by_digest: Vec<&str> = ev
+        .iter()
+        .filter(|e| e["event"] == "manifest-pushed")
+        .filter_map(|e| e["reference"].as_str())
+        .filter(|r| r.contains("sha256:"))
+        .collect();
+    assert!(
+        !by_digest.is_empty(),
+        "the index's children are pushed by digest"
+    );
+    for r in &by_digest {
+        assert!(r.contains("/apps/c@sha256:"), "{r}");
+    }
     let up1 = transferred(&ev);
     let everything: BTreeSet<String> = [&a, &b, &c].iter().flat_map(|p| all_blobs(p)).collect();
     assert_eq!(

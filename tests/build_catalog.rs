@@ -469,8 +469,41 @@ async fn build_mirrors_filtered_catalogs_reproducibly() {
     assert_eq!(text.matches("run    prune-catalog").count(), 2, "{text}");
     assert_eq!(text.matches("run    copy").count(), 4, "{text}");
 
-    let out = lab.run(&["build"]);
+    let out = lab.run(&["build", "--message-format", "json"]);
     assert!(out.status.success(), "build failed:\n{}", stderr(&out));
+    // Hardening (#18): catalog jobs used to reuse job ids of copies.
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let started: Vec<u64> = events
+        .iter()
+        .filter(|e| e["event"] == "job-started")
+        .map(|e| e["job"].as_u64().expect("job id"))
+        .collect();
+    assert_eq!(
+        started.len(),
+        6,
+        "2 catalog rebuilds and 4 copies: {events:?}"
+    );
+    assert_eq!(
+        started.iter().collect::<BTreeSet<_>>().len(),
+        started.len(),
+        "job ids are distinct: {started:?}"
+    );
+    let pushed: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "manifest-pushed")
+        .filter_map(|e| e["reference"].as_str())
+        .collect();
+    assert!(!pushed.is_empty());
+    for r in &pushed {
+        let by_digest = r.contains("sha256:");
+        assert!(
+            !by_digest || r.contains("@sha256:") && !r.contains(":sha256:"),
+            "a manifest pushed by digest is named repo@digest: {r}"
+        );
+    }
 
     let (one, platforms) = read_catalog(&lab.mirror, "mirror/catalogs/test-index", "v1").await;
     assert_eq!(platforms.len(), 2);

@@ -297,6 +297,14 @@ async fn events_report_transfers_and_mounts() {
         .sum();
     assert_eq!(transferred, summary.totals.bytes);
     assert_eq!(transferred, img.blobs.iter().map(|b| b.size).sum::<u64>());
+    // The progress meter saw the same bytes stream through (#18), and the destination
+    // client counted its requests (#19, #20).
+    assert_eq!(ctx.dest.meter().sent(), transferred);
+    assert!(ctx.dest.meter().in_flight().is_empty());
+    let traffic = ctx.dest.traffic();
+    let t = traffic.get(&dst.host()).expect("destination traffic");
+    assert!(t.requests >= 3, "{t:?}");
+    assert_eq!(t.in_flight.last().map(|p| p.1), Some(0), "{t:?}");
 }
 
 #[tokio::test]

@@ -61,6 +61,14 @@ pub enum Event {
         source: String,
         error: String,
     },
+    /// Once a second while something moves (`--message-format json`): images finished and
+    /// bytes streamed into uploads so far; `bytes_expected` is the plan's estimate.
+    Progress {
+        images: usize,
+        images_total: usize,
+        bytes: u64,
+        bytes_expected: u64,
+    },
     /// A target's cluster resources were written.
     ResourcesWritten {
         target: String,

@@ -12,5 +12,5 @@ pub mod timings;
 pub use events::{Event, EventSink};
 pub use limits::{Limits, Permit, Permits};
 pub use queue::{DependencyQueue, Edge};
-pub use reporter::{MessageFormat, Reporter};
+pub use reporter::{Expected, MessageFormat, Reporter};
 pub use run::{ExecOutcome, Failed, RunEnv, execute};

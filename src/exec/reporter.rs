@@ -1,14 +1,37 @@
 //! The one reporter: it owns the terminal. Workers send `Event`s; the reporter renders
 //! indicatif progress bars on a terminal, plain lines when stderr is not a terminal, or JSON
 //! lines on stdout for `--message-format json`. Nothing else in a run prints progress.
+//!
+//! Bytes move the progress as they stream (the destination client's [`UploadMeter`], read
+//! every second), so a copy of a few large layers does not sit at `0/40` until its end; large
+//! uploads in flight get a line each.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinHandle;
 
 use super::events::{Event, EventSink};
+use crate::registry::UploadMeter;
+
+/// How often progress is refreshed from the meter.
+const TICK: Duration = Duration::from_secs(1);
+/// How often a log (not a terminal) gets a progress line.
+const LOG_EVERY_TICKS: u32 = 10;
+
+/// What the run is expected to move, and where streamed bytes are counted.
+#[derive(Clone, Debug, Default)]
+pub struct Expected {
+    /// Image tasks (and deletions) the bar counts.
+    pub images: usize,
+    /// Bytes the plan expects to upload (an estimate: blobs not believed present).
+    pub bytes: u64,
+    pub meter: Option<Arc<UploadMeter>>,
+}
 
 /// How to render events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,20 +46,21 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    /// Starts the reporter for a batch of `jobs` jobs; returns the sink workers send to.
-    pub fn start(format: MessageFormat, jobs: usize) -> (EventSink, Reporter) {
+    /// Starts the reporter for a run expected to move `expected`; returns the sink workers
+    /// send to.
+    pub fn start(format: MessageFormat, expected: Expected) -> (EventSink, Reporter) {
         let (sink, rx) = EventSink::channel();
         let handle = match format {
-            MessageFormat::Json => tokio::spawn(json(rx, Box::new(std::io::stdout()))),
-            MessageFormat::Human => tokio::spawn(human(rx, jobs)),
+            MessageFormat::Json => tokio::spawn(json(rx, Box::new(std::io::stdout()), expected)),
+            MessageFormat::Human => tokio::spawn(human(rx, expected)),
         };
         (sink, Reporter { handle })
     }
 
     /// A JSON-lines reporter writing to `out` instead of stdout.
-    pub fn start_json(out: Box<dyn Write + Send>) -> (EventSink, Reporter) {
+    pub fn start_json(out: Box<dyn Write + Send>, expected: Expected) -> (EventSink, Reporter) {
         let (sink, rx) = EventSink::channel();
-        let handle = tokio::spawn(json(rx, out));
+        let handle = tokio::spawn(json(rx, out, expected));
         (sink, Reporter { handle })
     }
 
@@ -46,8 +70,46 @@ impl Reporter {
     }
 }
 
-async fn json(mut rx: UnboundedReceiver<Event>, mut out: Box<dyn Write + Send>) {
-    while let Some(e) = rx.recv().await {
+/// Counts finished images (for progress lines and events).
+fn finishes_image(e: &Event) -> bool {
+    matches!(
+        e,
+        Event::JobFinished { .. } | Event::JobFailed { .. } | Event::ManifestDeleted { .. }
+    )
+}
+
+async fn json(
+    mut rx: UnboundedReceiver<Event>,
+    mut out: Box<dyn Write + Send>,
+    expected: Expected,
+) {
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let (mut images, mut last) = (0usize, None);
+    loop {
+        let e = tokio::select! {
+            e = rx.recv() => match e {
+                Some(e) => e,
+                None => break,
+            },
+            _ = tick.tick() => {
+                let Some(meter) = &expected.meter else { continue };
+                let now = (images, meter.sent());
+                if last == Some(now) {
+                    continue;
+                }
+                last = Some(now);
+                Event::Progress {
+                    images,
+                    images_total: expected.images,
+                    bytes: now.1,
+                    bytes_expected: expected.bytes,
+                }
+            }
+        };
+        if finishes_image(&e) {
+            images += 1;
+        }
         if let Ok(line) = serde_json::to_string(&e) {
             let _ = writeln!(out, "{line}");
         }
@@ -55,7 +117,8 @@ async fn json(mut rx: UnboundedReceiver<Event>, mut out: Box<dyn Write + Send>) 
     let _ = out.flush();
 }
 
-async fn human(mut rx: UnboundedReceiver<Event>, jobs: usize) {
+async fn human(mut rx: UnboundedReceiver<Event>, expected: Expected) {
+    let jobs = expected.images;
     let terminal = std::io::stderr().is_terminal();
     let multi = MultiProgress::with_draw_target(if terminal {
         ProgressDrawTarget::stderr()
@@ -69,16 +132,82 @@ async fn human(mut rx: UnboundedReceiver<Event>, jobs: usize) {
             .progress_chars("=> "),
     );
     images.set_prefix("copying");
-    let bytes = multi.add(ProgressBar::new_spinner());
+    let bytes = multi.add(if expected.bytes > 0 {
+        ProgressBar::new(expected.bytes)
+    } else {
+        ProgressBar::new_spinner()
+    });
     bytes.set_style(
-        ProgressStyle::with_template("{prefix:>8} {bytes} uploaded ({bytes_per_sec}), {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ProgressStyle::with_template(if expected.bytes > 0 {
+            "{prefix:>8} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, ETA {eta}), {msg}"
+        } else {
+            "{prefix:>8} {bytes} uploaded ({bytes_per_sec}), {msg}"
+        })
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+        .progress_chars("=> "),
     );
-    bytes.set_prefix("blobs");
+    bytes.set_prefix("bytes");
+    let mut large: BTreeMap<String, ProgressBar> = BTreeMap::new();
+    let large_style =
+        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {bytes}/{total_bytes} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let (mut ticks, mut logged) = (0u32, None);
     let (mut mounted, mut skipped) = (0u64, 0u64);
-    while let Some(e) = rx.recv().await {
+    loop {
+        let e = tokio::select! {
+            e = rx.recv() => match e {
+                Some(e) => e,
+                None => break,
+            },
+            _ = tick.tick() => {
+                let Some(meter) = &expected.meter else { continue };
+                let sent = meter.sent();
+                bytes.set_position(if expected.bytes > 0 { sent.min(expected.bytes) } else { sent });
+                let flying = meter.in_flight();
+                large.retain(|what, bar| {
+                    let keep = flying.iter().any(|f| &f.0 == what);
+                    if !keep {
+                        bar.finish_and_clear();
+                    }
+                    keep
+                });
+                for (what, done, size) in flying {
+                    let bar = large.entry(what.clone()).or_insert_with(|| {
+                        let b = multi.add(ProgressBar::new(size));
+                        b.set_style(large_style.clone());
+                        b.set_prefix("layer");
+                        b.set_message(what);
+                        b
+                    });
+                    bar.set_position(done);
+                }
+                ticks += 1;
+                let now = (images.position(), sent);
+                if !terminal && ticks.is_multiple_of(LOG_EVERY_TICKS) && logged != Some(now) {
+                    logged = Some(now);
+                    let of = if expected.bytes > 0 {
+                        format!(" of about {}", crate::plan::explain::human_bytes(expected.bytes))
+                    } else {
+                        String::new()
+                    };
+                    eprintln!(
+                        "progress: {}/{jobs} images, {}{of} uploaded",
+                        now.0,
+                        crate::plan::explain::human_bytes(sent)
+                    );
+                }
+                continue;
+            }
+        };
         match e {
-            Event::BlobTransferred { bytes: n, .. } => bytes.inc(n),
+            Event::BlobTransferred { bytes: n, .. } => {
+                if expected.meter.is_none() {
+                    bytes.inc(n)
+                }
+            }
             Event::BlobMounted { .. } => mounted += 1,
             Event::BlobSkipped { .. } => skipped += 1,
             Event::JobFinished { dest, digest, .. } => {
@@ -132,9 +261,13 @@ async fn human(mut rx: UnboundedReceiver<Event>, jobs: usize) {
             // The failure report at the end names failed verifications with their help.
             Event::JobStarted { .. }
             | Event::ManifestPushed { .. }
-            | Event::VerificationFailed { .. } => {}
+            | Event::VerificationFailed { .. }
+            | Event::Progress { .. } => {}
         }
-        bytes.set_message(format!("{mounted} mounted, {skipped} already present"));
+        bytes.set_message(format!("{mounted} blobs mounted, {skipped} present"));
+    }
+    for bar in large.values() {
+        bar.finish_and_clear();
     }
     images.finish();
     bytes.finish();
@@ -164,7 +297,7 @@ mod tests {
     #[tokio::test]
     async fn json_reporter_writes_one_line_per_event() {
         let out = Shared::default();
-        let (sink, reporter) = Reporter::start_json(Box::new(out.clone()));
+        let (sink, reporter) = Reporter::start_json(Box::new(out.clone()), Expected::default());
         sink.send(Event::JobStarted {
             job: 0,
             source: "a.example/x:1".into(),
@@ -188,9 +321,50 @@ mod tests {
         assert_eq!(lines[1]["event"], "job-finished");
     }
 
+    /// Hardening (#18): progress stayed at `0/40 images` during a 1.5 GiB copy; bytes
+    /// streamed into uploads now show every second, here as `progress` JSON events.
+    #[tokio::test(start_paused = true)]
+    async fn progress_events_follow_the_meter_each_second() {
+        let out = Shared::default();
+        let meter = Arc::new(UploadMeter::default());
+        let expected = Expected {
+            images: 2,
+            bytes: 1000,
+            meter: Some(meter.clone()),
+        };
+        let (sink, reporter) = Reporter::start_json(Box::new(out.clone()), expected);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        meter.advance("r/x sha256:aa", 400, 400, 1000);
+        tokio::time::sleep(TICK).await;
+        meter.advance("r/x sha256:aa", 600, 1000, 1000);
+        sink.send(Event::JobFinished {
+            job: 0,
+            dest: "b.example/x:1".into(),
+            digest: Digest::of(b""),
+            bytes: 1000,
+        });
+        tokio::time::sleep(TICK).await;
+        // Nothing moved in this second: no event.
+        tokio::time::sleep(TICK).await;
+        drop(sink);
+        reporter.finish().await;
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let progress: Vec<(u64, u64)> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["event"] == "progress")
+            .map(|v| (v["images"].as_u64().unwrap(), v["bytes"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(progress, vec![(0, 0), (0, 400), (1, 1000)], "{text}");
+    }
+
     #[tokio::test]
     async fn human_reporter_without_terminal_finishes() {
-        let (sink, reporter) = Reporter::start(MessageFormat::Human, 1);
+        let expected = Expected {
+            images: 1,
+            ..Expected::default()
+        };
+        let (sink, reporter) = Reporter::start(MessageFormat::Human, expected);
         sink.send(Event::BlobSkipped {
             job: 0,
             digest: Digest::of(b""),

@@ -176,8 +176,12 @@ pub fn execute(
             let (sink, reporter) = if options.quiet && format == MessageFormat::Human {
                 (exec::EventSink::discard(), None)
             } else {
-                let images = plan.dirty().filter(|t| t.kind.counts_in_progress()).count();
-                let (s, r) = Reporter::start(format, images);
+                let expected = exec::Expected {
+                    images: plan.dirty().filter(|t| t.kind.counts_in_progress()).count(),
+                    bytes: plan.dirty().map(|t| t.bytes).sum(),
+                    meter: Some(env.sides.dest.meter()),
+                };
+                let (s, r) = Reporter::start(format, expected);
                 (s, Some(r))
             };
             let r = exec::execute(plan, &env, journal, &sink).await;

@@ -289,6 +289,7 @@ impl RegistryClient {
             None => self.start_upload(t.repo, what).await?,
         };
         let (body, check) = Verifier::wrap(open().await?, t.digest.clone(), t.size);
+        let body = body.metered(self.meter(), format!("{} {}", t.repo, t.digest));
         let url = with_digest(&location, t.digest);
         let scopes = Scopes::repo(t.repo.path(), Access::Push);
         let body = std::sync::Mutex::new(Some(body));
@@ -327,6 +328,7 @@ impl RegistryClient {
         let registry = t.repo.registry();
         let location = self.start_upload(t.repo, what).await?;
         let (body, check) = Verifier::wrap(open().await?, t.digest.clone(), t.size);
+        let body = body.metered(self.meter(), format!("{} {}", t.repo, t.digest));
         let scopes = Scopes::repo(t.repo.path(), Access::Push);
         let body = std::sync::Mutex::new(Some(body));
         let sent = self
@@ -407,6 +409,8 @@ struct Verifier {
     size: u64,
     outcome: Arc<Mutex<Outcome>>,
     done: bool,
+    /// Where bytes that pass are counted (uploads), with the upload's name.
+    meter: Option<(Arc<super::UploadMeter>, String)>,
 }
 
 impl Verifier {
@@ -421,9 +425,25 @@ impl Verifier {
                 size,
                 outcome: outcome.clone(),
                 done: false,
+                meter: None,
             },
             Check(outcome),
         )
+    }
+}
+
+impl Verifier {
+    fn metered(mut self, meter: Arc<super::UploadMeter>, what: String) -> Self {
+        self.meter = Some((meter, what));
+        self
+    }
+}
+
+impl Drop for Verifier {
+    fn drop(&mut self) {
+        if let Some((m, what)) = &self.meter {
+            m.ended(what);
+        }
     }
 }
 
@@ -438,6 +458,9 @@ impl Stream for Verifier {
             Poll::Ready(Some(Ok(chunk))) => {
                 self.seen += chunk.len() as u64;
                 self.hasher.update(&chunk);
+                if let Some((m, what)) = &self.meter {
+                    m.advance(what, chunk.len() as u64, self.seen, self.size);
+                }
                 if self.seen > self.size {
                     return Poll::Ready(Some(Err(self.fail())));
                 }

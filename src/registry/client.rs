@@ -14,7 +14,7 @@ use super::auth::{Challenge, Scopes, TokenResponse, parse_challenge};
 use super::authfile::{AuthFile, Credentials, Secret};
 use super::error::{RegistryError, is_transient_status};
 use super::retry::{RetryPolicy, parse_retry_after};
-use super::traffic::{HostTraffic, Traffic, run_epoch};
+use super::traffic::{HostTraffic, Traffic, UploadMeter, run_epoch};
 use super::transport::{TlsOptions, api_host, build_http, describe, schemes};
 
 /// Settings of one side.
@@ -42,6 +42,7 @@ struct Inner {
     hosts: Mutex<HashMap<String, Arc<OnceCell<Pinged>>>>,
     tokens: Mutex<HashMap<(String, Scopes), TokenSlot>>,
     traffic: Traffic,
+    meter: Arc<UploadMeter>,
 }
 
 /// One cached token; the async lock makes concurrent requests for a scope fetch it once.
@@ -79,6 +80,7 @@ impl RegistryClient {
                 hosts: Mutex::new(HashMap::new()),
                 tokens: Mutex::new(HashMap::new()),
                 traffic: Traffic::new(run_epoch()),
+                meter: Arc::default(),
             }),
         })
     }
@@ -86,6 +88,11 @@ impl RegistryClient {
     /// What this client asked of each registry host so far.
     pub fn traffic(&self) -> std::collections::BTreeMap<String, HostTraffic> {
         self.inner.traffic.snapshot()
+    }
+
+    /// Bytes streamed into uploads by this client so far, and the large ones in flight.
+    pub fn meter(&self) -> Arc<UploadMeter> {
+        self.inner.meter.clone()
     }
 
     /// Counts an attempt after the first (for retries outside [`Self::send`]).

@@ -25,5 +25,5 @@ pub use client::{ClientOptions, RegistryClient};
 pub use error::{AuthSource, RegistryError, is_transient_status};
 pub use manifest::{Descriptor, Manifest, ManifestDoc, Platform};
 pub use retry::{Backoff, RetryPolicy, parse_retry_after};
-pub use traffic::{HostTraffic, Traffic, run_epoch};
+pub use traffic::{HostTraffic, Traffic, UploadMeter, run_epoch};
 pub use transport::TlsOptions;

@@ -106,6 +106,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn meter_counts_bytes_and_lists_large_uploads_until_they_end() {
+        let m = UploadMeter::default();
+        m.advance("small", 10, 10, 10);
+        m.advance("big", 5, 5, UploadMeter::LARGE);
+        assert_eq!(m.sent(), 15);
+        assert_eq!(
+            m.in_flight(),
+            vec![("big".to_string(), 5, UploadMeter::LARGE)]
+        );
+        m.ended("big");
+        assert!(m.in_flight().is_empty());
+        m.advance(
+            "big2",
+            UploadMeter::LARGE,
+            UploadMeter::LARGE,
+            UploadMeter::LARGE,
+        );
+        assert!(
+            m.in_flight().is_empty(),
+            "a finished upload is not in flight"
+        );
+    }
+
+    #[test]
     fn counts_requests_concurrency_retries_and_throttling() {
         let t = Traffic::new(Instant::now());
         let a = t.begin("r.example");
@@ -125,5 +149,55 @@ mod tests {
         assert_eq!(levels, vec![1, 2, 1, 0]);
         assert_eq!(s["other.example"].requests, 1);
         assert_eq!(s["other.example"].in_flight.last().map(|p| p.1), Some(0));
+    }
+}
+
+/// Bytes streamed into uploads as they pass (progress for people: a 1.5 GiB copy moves the bar
+/// while its layers upload, not when each finishes), and the large uploads in flight. A retried
+/// upload counts its bytes again; the build summary counts uploaded bytes exactly.
+#[derive(Debug, Default)]
+pub struct UploadMeter {
+    sent: std::sync::atomic::AtomicU64,
+    large: Mutex<BTreeMap<String, (u64, u64)>>,
+}
+
+impl UploadMeter {
+    /// Uploads at least this large are listed while in flight.
+    pub const LARGE: u64 = 32 << 20;
+
+    /// `n` more bytes of the upload of `what` (`size` bytes in all, `sent` so far) passed.
+    pub fn advance(&self, what: &str, n: u64, sent: u64, size: u64) {
+        self.sent.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        if size >= Self::LARGE {
+            let mut large = self.large.lock().unwrap_or_else(|e| e.into_inner());
+            if sent >= size {
+                large.remove(what);
+            } else {
+                large.insert(what.to_string(), (sent, size));
+            }
+        }
+    }
+
+    /// The upload of `what` ended (finished or failed).
+    pub fn ended(&self, what: &str) {
+        self.large
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(what);
+    }
+
+    /// Bytes streamed so far.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The large uploads in flight: `(what, sent, size)`, by name.
+    pub fn in_flight(&self) -> Vec<(String, u64, u64)> {
+        self.large
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, (s, n))| (k.clone(), *s, *n))
+            .collect()
     }
 }

@@ -375,9 +375,11 @@ impl JobRun<'_> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .manifests_pushed += 1;
+        // By digest `repo@sha256:…`, by tag `repo:tag`.
+        let sep = if reference.contains(':') { '@' } else { ':' };
         self.engine.events.send(Event::ManifestPushed {
             job: self.index,
-            reference: format!("{dst}:{reference}"),
+            reference: format!("{dst}{sep}{reference}"),
         });
         Ok(())
     }
