@@ -23,3 +23,4 @@ pub mod state;
 pub mod store;
 pub mod task;
 pub mod trust;
+pub mod web;

@@ -8,11 +8,21 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use airlift::oci::{Digest, ImageRef, Repository};
+use airlift::registry::TlsOptions;
 use airlift::trust::{
     FetchedSignature, Keyring, SignatureStore, TrustError, fetch_and_verify, store, verify_release,
 };
+use airlift::web::{WebClient, WebError};
+use support::clients::fast_retry;
 use support::gpg::Gpg;
 use support::http::StaticServer;
+use support::proxy::{FaultProxy, ProxyOptions};
+use support::{Registry, RegistryOptions};
+
+/// The web client of these tests: default TLS settings, quick retries.
+fn web() -> WebClient {
+    WebClient::plain(std::time::Duration::from_secs(10)).with_retry(fast_retry())
+}
 
 const RELEASE_REPO: &str = "quay.io/openshift-release-dev/ocp-release";
 
@@ -93,7 +103,7 @@ fn ed25519_signed_message_verifies_over_http() {
     let sig = gpg.sign("r@example.com", &release_doc(&digest), &[]);
     let (server, store) = serve(&digest, std::slice::from_ref(&sig));
 
-    let verified = fetch_and_verify(&store, &image, &[], &keyring).unwrap();
+    let verified = fetch_and_verify(&store, &web(), &image, &[], &keyring).unwrap();
     assert_eq!(verified.digest, digest);
     assert_eq!(verified.key_id, key_id);
     assert_eq!(verified.signatures, vec![(1, sig)]);
@@ -150,7 +160,7 @@ fn unknown_key_is_rejected_naming_the_key() {
     let (digest, image) = payload("unknown");
     let sig = gpg.sign("s@example.com", &release_doc(&digest), &[]);
     let (_server, store) = serve(&digest, &[sig]);
-    let err = fetch_and_verify(&store, &image, &[], &keyring).unwrap_err();
+    let err = fetch_and_verify(&store, &web(), &image, &[], &keyring).unwrap_err();
     let text = unverified_text(&err);
     assert!(text.contains("unknown key"), "{text}");
     assert!(text.contains(&stranger), "{text}");
@@ -170,7 +180,7 @@ fn signature_for_another_digest_is_a_digest_mismatch() {
     let (other, _) = payload("other");
     let sig = gpg.sign("r@example.com", &release_doc(&other), &[]);
     let (_server, store) = serve(&digest, &[sig]);
-    let err = fetch_and_verify(&store, &image, &[], &keyring).unwrap_err();
+    let err = fetch_and_verify(&store, &web(), &image, &[], &keyring).unwrap_err();
     let text = unverified_text(&err);
     assert!(text.contains("digest mismatch"), "{text}");
     assert!(text.contains(&other.to_string()), "{text}");
@@ -218,7 +228,7 @@ fn no_signature_in_the_store_is_reported_with_the_url() {
     let keyring = keyring_file(gpg.home.path(), "k.asc", &gpg.export("r@example.com", true));
     let (digest, image) = payload("absent");
     let (server, store) = serve(&digest, &[]);
-    let err = fetch_and_verify(&store, &image, &[], &keyring).unwrap_err();
+    let err = fetch_and_verify(&store, &web(), &image, &[], &keyring).unwrap_err();
     assert!(matches!(err, TrustError::NoSignature { .. }), "{err:?}");
     let text = err.to_string();
     assert!(text.contains("no signature found"), "{text}");
@@ -243,7 +253,7 @@ fn one_good_signature_among_bad_ones_verifies_and_only_it_is_kept() {
     let bad = gpg.sign("s@example.com", &release_doc(&digest), &[]);
     let good = gpg.sign("r@example.com", &release_doc(&digest), &[]);
     let (server, store) = serve(&digest, &[bad, good.clone()]);
-    let verified = fetch_and_verify(&store, &image, &[], &keyring).unwrap();
+    let verified = fetch_and_verify(&store, &web(), &image, &[], &keyring).unwrap();
     assert_eq!(verified.signatures, vec![(2, good)]);
     assert_eq!(server.requests().len(), 3);
 }
@@ -344,7 +354,7 @@ fn directory_store_serves_saved_signatures() {
     let dir = tempfile::tempdir().unwrap();
     store::save(dir.path(), &digest, std::slice::from_ref(&sig)).unwrap();
     let store = SignatureStore::resolve(Some(&format!("file://{}", dir.path().display())), None);
-    let verified = fetch_and_verify(&store, &image, &[], &keyring).unwrap();
+    let verified = fetch_and_verify(&store, &web(), &image, &[], &keyring).unwrap();
     assert_eq!(verified.signatures, vec![(1, sig)]);
 }
 
@@ -368,7 +378,7 @@ fn unreachable_store_is_a_fetch_error_naming_the_url() {
         .port();
     let store = SignatureStore::resolve(Some(&format!("http://127.0.0.1:{port}/sigs")), None);
     let (digest, _) = payload("unreachable");
-    let err = store.fetch(&digest).unwrap_err();
+    let err = store.fetch(&digest, &web()).unwrap_err();
     assert!(matches!(err, TrustError::Fetch { .. }), "{err:?}");
     let text = err.to_string();
     assert!(
@@ -469,4 +479,72 @@ fn revoked_key_is_rejected() {
     let text = unverified_text(&err);
     assert!(text.contains("revoked key"), "{text}");
     assert!(text.contains(&key_id), "{text}");
+}
+
+/// Hardening (#18): signature stores were read without retries; a store answering 503 twice
+/// now gets a third request, and verification succeeds.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signature_store_answering_503_is_retried() {
+    let gpg = Gpg::new();
+    let keyring = keyring_file(gpg.home.path(), "k.asc", &{
+        gpg.gen_key("Release <r@example.com>", "ed25519", "never", None);
+        gpg.export("r@example.com", true)
+    });
+    let (digest, image) = payload("flaky-store");
+    let sig = gpg.sign("r@example.com", &release_doc(&digest), &[]);
+    let (server, _) = serve(&digest, std::slice::from_ref(&sig));
+    let upstream = server.base_url().trim_start_matches("http://").to_string();
+    let proxy = FaultProxy::start(
+        &upstream,
+        ProxyOptions {
+            matcher: std::sync::Arc::new(|m, p| m == "GET" && p.ends_with("/signature-1")),
+            fail_first: 2,
+            ..ProxyOptions::passthrough()
+        },
+    )
+    .await;
+    let store = SignatureStore::resolve(Some(&format!("http://{}/sigs", proxy.host())), None);
+    let verified = tokio::task::spawn_blocking(move || {
+        fetch_and_verify(&store, &web(), &image, &[], &keyring)
+    })
+    .await
+    .expect("join")
+    .expect("verified after two 503s");
+    assert_eq!(verified.signatures, vec![(1, sig)]);
+    assert_eq!(proxy.injected(), 2);
+}
+
+/// Hardening (#18): `--cert-dir` never reached the update-graph and signature-store client.
+/// Against a real TLS server whose CA is private: without the CA the request fails at once
+/// (a TLS failure is not retried) with advice naming `--cert-dir`; with it, the answer comes.
+#[test]
+fn the_web_client_trusts_the_cert_dir_and_does_not_retry_tls_failures() {
+    let reg = Registry::start(RegistryOptions {
+        tls: true,
+        ..RegistryOptions::default()
+    });
+    let url = format!("https://{}/v2/", reg.host());
+    let timeout = std::time::Duration::from_secs(10);
+    let untrusted = WebClient::new(&TlsOptions::default(), fast_retry(), timeout).unwrap();
+    let err = untrusted.get(&url, None, 1024).unwrap_err();
+    let WebError::Unreachable { message, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(message.contains("--cert-dir"), "{message}");
+    let tls = TlsOptions {
+        verify: true,
+        cert_dir: reg.cert_dir().map(Path::to_path_buf),
+    };
+    let trusted = WebClient::new(&tls, fast_retry(), timeout).unwrap();
+    let ok = trusted
+        .get(&url, None, 1024)
+        .expect("trusted by the cert dir");
+    assert_eq!(ok.status, 200);
+    // `--src-tls-verify=false` skips the check, as for registries.
+    let insecure = TlsOptions {
+        verify: false,
+        cert_dir: None,
+    };
+    let skip = WebClient::new(&insecure, fast_retry(), timeout).unwrap();
+    assert_eq!(skip.get(&url, None, 1024).expect("unverified").status, 200);
 }

@@ -11,8 +11,8 @@ use super::GlobalOpts;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::recipe::{self, Recipe};
 use crate::release::{
-    DEFAULT_TIMEOUT, FetchError, GraphCache, GraphClient, UPDATE_URL_ENV, UpdateGraph, graph_url,
-    list_channels, list_versions,
+    FetchError, GraphCache, GraphClient, UPDATE_URL_ENV, UpdateGraph, graph_url, list_channels,
+    list_versions,
 };
 use crate::state::Workspace;
 
@@ -37,7 +37,7 @@ pub(crate) fn releases(
         configured.as_deref(),
         std::env::var(UPDATE_URL_ENV).ok().as_deref(),
     );
-    let client = GraphClient::new(DEFAULT_TIMEOUT);
+    let client = GraphClient::with(global.options().web()?);
     let load = |channel: &str| -> Result<UpdateGraph, FetchError> {
         if global.offline {
             cache.load(channel, arch)

@@ -68,6 +68,8 @@ pub struct DiscoverOptions {
 pub struct Sides {
     pub source: RegistryClient,
     pub dest: RegistryClient,
+    /// The update-graph and signature-store client, with the source side's settings.
+    pub web: crate::web::WebClient,
 }
 
 /// Where an origin's manifests can be read.

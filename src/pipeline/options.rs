@@ -50,7 +50,23 @@ impl Options {
         Ok(Sides {
             source: client(self.src_tls_verify)?,
             dest: client(self.dest_tls_verify)?,
+            web: self.web()?,
         })
+    }
+
+    /// The client of the update graph, the graph-data tarball and signature stores: the
+    /// source side's TLS settings (`--src-tls-verify`, `--cert-dir`), proxies and retries.
+    pub fn web(&self) -> Result<crate::web::WebClient, Failure> {
+        let tls = TlsOptions {
+            verify: self.src_tls_verify,
+            cert_dir: self.cert_dir.clone(),
+        };
+        crate::web::WebClient::new(
+            &tls,
+            crate::registry::RetryPolicy::default(),
+            crate::web::DEFAULT_TIMEOUT,
+        )
+        .map_err(|e| Failure::new(Exit::InvalidInput, e))
     }
 
     pub fn limits(&self) -> Limits {

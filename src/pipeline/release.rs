@@ -17,8 +17,8 @@ use crate::oci::{Digest, ImageRef};
 use crate::plan::{self, TargetGoal};
 use crate::recipe::{ContentSet, GraphBase, ReleaseSet};
 use crate::release::{
-    DEFAULT_GRAPH_DATA_URL, DEFAULT_TIMEOUT, FetchError, GRAPH_DATA_FILE, GraphCache, GraphClient,
-    GraphSource, UPDATE_URL_ENV, fetch_graph_data, load_graph_data,
+    DEFAULT_GRAPH_DATA_URL, FetchError, GRAPH_DATA_FILE, GraphCache, GraphClient, GraphSource,
+    UPDATE_URL_ENV, fetch_graph_data, load_graph_data,
 };
 use crate::state::LockFile;
 use crate::task::KeyFile;
@@ -61,7 +61,7 @@ pub fn discover_releases(
     if sets.is_empty() {
         return Ok(Vec::new());
     }
-    let client = GraphClient::new(DEFAULT_TIMEOUT);
+    let client = GraphClient::with(global.web()?);
     let env_override = std::env::var(UPDATE_URL_ENV).ok();
     let source = match resolution {
         Resolution::Offline => GraphSource::Offline,
@@ -261,7 +261,7 @@ fn graph_data(
             .graph_data_url
             .as_ref()
             .map_or(DEFAULT_GRAPH_DATA_URL, |u| u.value.as_str());
-        fetch_graph_data(&GraphClient::new(DEFAULT_TIMEOUT), url, &dir)
+        fetch_graph_data(&GraphClient::with(session.web.clone()), url, &dir)
     };
     let bytes = match resolution {
         Resolution::Offline => load_graph_data(&dir),

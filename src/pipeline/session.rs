@@ -18,6 +18,8 @@ pub struct Session {
     /// Registry clients, built once per command so every stage shares their registry pings,
     /// token caches and connection pools.
     sides: std::sync::OnceLock<Sides>,
+    /// The update-graph and signature-store client (`Options::web`).
+    pub web: crate::web::WebClient,
     _guard: WorkspaceGuard,
 }
 
@@ -44,7 +46,9 @@ impl Session {
             WorkspaceError::Io { .. } => Failure::io(e),
         })?;
         let lock_path = global.recipe.with_file_name("airlift.lock");
+        let web = global.web()?;
         Ok(Session {
+            web,
             recipe,
             lock_path,
             workspace,

@@ -72,8 +72,30 @@ impl Backoff<'_> {
     /// Sleeps before the next attempt and returns true, or returns false when the budget is
     /// spent. Jitter: a uniformly random delay in [d/2, d] (a `Retry-After` is not shortened).
     pub async fn wait(&mut self, retry_after: Option<u64>) -> bool {
+        match self.next_delay(retry_after) {
+            Some(d) => {
+                tokio::time::sleep(d).await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// [`Self::wait`] for blocking code (the update-graph and signature-store client).
+    pub fn wait_blocking(&mut self, retry_after: Option<u64>) -> bool {
+        match self.next_delay(retry_after) {
+            Some(d) => {
+                std::thread::sleep(d);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The wait before the next attempt (counting it), or `None` when the budget is spent.
+    fn next_delay(&mut self, retry_after: Option<u64>) -> Option<Duration> {
         if self.attempt >= self.policy.max_attempts {
-            return false;
+            return None;
         }
         let d = self.policy.delay(self.attempt, retry_after);
         let d = if retry_after.is_some() {
@@ -83,11 +105,10 @@ impl Backoff<'_> {
             half + Duration::from_nanos(fastrand::u64(0..=half.as_nanos() as u64))
         };
         if self.started.elapsed() + d > self.policy.max_total {
-            return false;
+            return None;
         }
-        tokio::time::sleep(d).await;
         self.attempt += 1;
-        true
+        Some(d)
     }
 }
 

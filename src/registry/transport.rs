@@ -42,7 +42,8 @@ pub fn schemes(tls: &TlsOptions) -> &'static [&'static str] {
     }
 }
 
-fn load_cert_dir(dir: &Path) -> Result<Vec<reqwest::Certificate>, RegistryError> {
+/// The PEM files of a `--cert-dir` (every `*.crt` and `*.pem`, by name), read.
+pub(crate) fn read_cert_dir(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, RegistryError> {
     let err = |message: String| RegistryError::CertDir {
         path: dir.display().to_string(),
         message,
@@ -53,11 +54,23 @@ fn load_cert_dir(dir: &Path) -> Result<Vec<reqwest::Certificate>, RegistryError>
         .filter(|p| p.extension().is_some_and(|x| x == "crt" || x == "pem"))
         .collect();
     files.sort();
+    files
+        .into_iter()
+        .map(|f| {
+            let pem = std::fs::read(&f).map_err(|e| err(format!("{}: {e}", f.display())))?;
+            Ok((f, pem))
+        })
+        .collect()
+}
+
+fn load_cert_dir(dir: &Path) -> Result<Vec<reqwest::Certificate>, RegistryError> {
     let mut certs = Vec::new();
-    for f in files {
-        let pem = std::fs::read(&f).map_err(|e| err(format!("{}: {e}", f.display())))?;
-        let mut found = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| err(format!("{}: {e}", f.display())))?;
+    for (f, pem) in read_cert_dir(dir)? {
+        let mut found =
+            reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| RegistryError::CertDir {
+                path: dir.display().to_string(),
+                message: format!("{}: {e}", f.display()),
+            })?;
         certs.append(&mut found);
     }
     Ok(certs)
@@ -113,7 +126,7 @@ pub fn describe(e: &reqwest::Error) -> String {
 }
 
 /// What to do about a transport failure whose cause a user would not recognise.
-fn hint(chain: &str, timeout: bool) -> Option<&'static str> {
+pub(crate) fn hint(chain: &str, timeout: bool) -> Option<&'static str> {
     if chain.contains("InvalidContentType")
         || chain.contains("corrupt message")
         || chain.contains("wrong version number")

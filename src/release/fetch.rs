@@ -7,7 +7,6 @@
 //! deterministic paths: `<dir>/<channel>-<arch>.json` and `<dir>/graph-data.tar.gz`.
 
 use std::fs;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -128,78 +127,48 @@ fn check_name(what: &'static str, name: &str) -> Result<(), FetchError> {
     }
 }
 
-/// A blocking HTTP client for the update graph and the graph-data tarball.
+/// A blocking HTTP client for the update graph and the graph-data tarball: the one web
+/// client (`crate::web`), with the source side's TLS options, proxies and retries.
 #[derive(Clone, Debug)]
 pub struct GraphClient {
-    agent: ureq::Agent,
-    timeout: Duration,
+    web: crate::web::WebClient,
 }
 
 impl GraphClient {
-    /// A client whose connect and read phases each fail after `timeout`. Proxies come from the
-    /// environment.
+    /// A client with default settings whose connect and read phases each fail after
+    /// `timeout`. Proxies come from the environment.
     pub fn new(timeout: Duration) -> GraphClient {
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(timeout))
-            .timeout_recv_response(Some(timeout))
-            .timeout_recv_body(Some(timeout))
-            .user_agent(concat!("airlift/", env!("CARGO_PKG_VERSION")))
-            .build();
-        GraphClient {
-            agent: config.into(),
-            timeout,
-        }
+        GraphClient::with(crate::web::WebClient::plain(timeout))
+    }
+
+    /// A client on `web` (the run's settings).
+    pub fn with(web: crate::web::WebClient) -> GraphClient {
+        GraphClient { web }
     }
 
     /// `GET url` with `Accept: accept`; the body on 2xx.
     pub fn get(&self, url: &str, accept: &str) -> Result<Vec<u8>, FetchError> {
-        let transport = |e: ureq::Error| match e {
-            ureq::Error::Timeout(_) => FetchError::Timeout {
-                url: url.to_string(),
-                seconds: self.timeout.as_secs().max(1),
-            },
-            other => FetchError::Unreachable {
-                url: url.to_string(),
-                message: other.to_string(),
-            },
-        };
-        let mut resp = self
-            .agent
-            .get(url)
-            .header("Accept", accept)
-            .call()
-            .map_err(transport)?;
-        let status = resp.status().as_u16();
-        let mut body = Vec::new();
-        resp.body_mut()
-            .with_config()
-            .limit(MAX_BODY)
-            .reader()
-            .read_to_end(&mut body)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::TimedOut => FetchError::Timeout {
-                    url: url.to_string(),
-                    seconds: self.timeout.as_secs().max(1),
-                },
-                _ => FetchError::Unreachable {
+        use crate::web::WebError;
+        let resp = self
+            .web
+            .get(url, Some(accept), MAX_BODY)
+            .map_err(|e| match e {
+                WebError::Timeout { url, seconds } => FetchError::Timeout { url, seconds },
+                WebError::Status { url, status, body } => FetchError::Status { url, status, body },
+                WebError::Unreachable { url, message } => FetchError::Unreachable { url, message },
+                e @ WebError::TooLarge { .. } => FetchError::Unreachable {
                     url: url.to_string(),
                     message: e.to_string(),
                 },
             })?;
-        if !(200..300).contains(&status) {
-            let text = String::from_utf8_lossy(&body);
-            let mut snippet: String = text.chars().take(200).collect();
-            if snippet.len() < text.len() {
-                snippet.push('…');
-            }
+        if !(200..300).contains(&resp.status) {
             return Err(FetchError::Status {
                 url: url.to_string(),
-                status,
-                body: snippet.trim().to_string(),
+                status: resp.status,
+                body: crate::web::snippet(&resp.body),
             });
         }
-        Ok(body)
+        Ok(resp.body)
     }
 
     /// The raw Cincinnati response for `channel` and `arch` from the endpoint `base_url`.

@@ -24,7 +24,10 @@ pub struct VerifyError {
 }
 
 /// Verifies the payload of `spec` and saves its signatures; returns the key id that signed it.
-pub fn verify_release_payload(spec: &VerifySpec) -> Result<String, Box<VerifyError>> {
+pub fn verify_release_payload(
+    spec: &VerifySpec,
+    web: &crate::web::WebClient,
+) -> Result<String, Box<VerifyError>> {
     let fail = |source| {
         Box::new(VerifyError {
             set: spec.set.clone(),
@@ -46,8 +49,14 @@ pub fn verify_release_payload(spec: &VerifySpec) -> Result<String, Box<VerifyErr
         keyring.extend(Keyring::from_bytes(&k.path, &k.bytes).map_err(fail)?);
     }
     let signature_store = SignatureStore::from_env(spec.store.as_deref());
-    let verified = fetch_and_verify(&signature_store, &spec.payload, &spec.also_accept, &keyring)
-        .map_err(fail)?;
+    let verified = fetch_and_verify(
+        &signature_store,
+        web,
+        &spec.payload,
+        &spec.also_accept,
+        &keyring,
+    )
+    .map_err(fail)?;
     let bytes: Vec<Vec<u8>> = verified.signatures.iter().map(|(_, b)| b.clone()).collect();
     store::save(&spec.signatures_dir, &verified.digest, &bytes).map_err(fail)?;
     Ok(verified.key_id)

@@ -2,11 +2,10 @@
 //! `<base>/sha256=<hex>/signature-N` (mirror.openshift.com, or any web server holding the same
 //! tree), or a directory with the same layout (a workspace or an unpacked archive).
 //!
-//! This is the only part of `trust` that does I/O: blocking GETs with short timeouts (ureq) and
-//! file reads; [`save`] writes the same layout for archives.
+//! This is the only part of `trust` that does I/O: blocking GETs through the run's web client
+//! (`crate::web`: the source side's TLS settings, proxies and retries) and file reads; [`save`] writes the same layout for archives.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::oci::{Digest, ImageRef, Repository};
 
@@ -27,9 +26,6 @@ pub const MAX_SIGNATURES: u32 = 16;
 
 /// Largest accepted signature file.
 const MAX_SIGNATURE_BYTES: u64 = 64 * 1024;
-
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A place release signatures are read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,20 +81,22 @@ impl SignatureStore {
     /// decides (see [`super::verify_release`], which reports it as
     /// [`TrustError::NoSignature`]). Any other HTTP status, a timeout or a read error is a
     /// [`TrustError::Fetch`] naming the URL or path.
-    pub fn fetch(&self, digest: &Digest) -> Result<Vec<FetchedSignature>, TrustError> {
+    pub fn fetch(
+        &self,
+        digest: &Digest,
+        web: &crate::web::WebClient,
+    ) -> Result<Vec<FetchedSignature>, TrustError> {
         match self {
-            SignatureStore::Http(_) => self.fetch_http(digest),
+            SignatureStore::Http(_) => self.fetch_http(digest, web),
             SignatureStore::Dir(dir) => fetch_dir(dir, digest),
         }
     }
 
-    fn fetch_http(&self, digest: &Digest) -> Result<Vec<FetchedSignature>, TrustError> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_global(Some(REQUEST_TIMEOUT))
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
+    fn fetch_http(
+        &self,
+        digest: &Digest,
+        web: &crate::web::WebClient,
+    ) -> Result<Vec<FetchedSignature>, TrustError> {
         let mut out = Vec::new();
         for index in 1..=MAX_SIGNATURES {
             let location = self.location(digest, index);
@@ -106,27 +104,22 @@ impl SignatureStore {
                 location: location.clone(),
                 message,
             };
-            let mut response = agent
-                .get(&location)
-                .call()
+            let response = web
+                .get(&location, None, MAX_SIGNATURE_BYTES)
                 .map_err(|e| fetch_error(e.to_string()))?;
-            let status = response.status().as_u16();
-            if status == 404 || status == 403 {
+            if response.status == 404 || response.status == 403 {
                 break;
             }
-            if status != 200 {
-                return Err(fetch_error(format!("the server answered HTTP {status}")));
+            if response.status != 200 {
+                return Err(fetch_error(format!(
+                    "the server answered HTTP {}",
+                    response.status
+                )));
             }
-            let bytes = response
-                .body_mut()
-                .with_config()
-                .limit(MAX_SIGNATURE_BYTES)
-                .read_to_vec()
-                .map_err(|e| fetch_error(e.to_string()))?;
             out.push(FetchedSignature {
                 index,
                 location,
-                bytes,
+                bytes: response.body,
             });
         }
         Ok(out)
@@ -138,6 +131,7 @@ impl SignatureStore {
 /// location looked at.
 pub fn fetch_and_verify(
     store: &SignatureStore,
+    web: &crate::web::WebClient,
     payload: &ImageRef,
     also_accept: &[Repository],
     keyring: &Keyring,
@@ -145,7 +139,7 @@ pub fn fetch_and_verify(
     let digest = payload.digest().ok_or_else(|| TrustError::NotPinned {
         release: payload.to_string(),
     })?;
-    let signatures = store.fetch(digest)?;
+    let signatures = store.fetch(digest, web)?;
     if signatures.is_empty() {
         return Err(TrustError::NoSignature {
             release: payload.to_string(),
@@ -237,9 +231,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let digest = Digest::of(b"payload");
         let store = SignatureStore::Dir(dir.path().to_path_buf());
-        assert!(store.fetch(&digest).unwrap().is_empty());
+        let web = crate::web::WebClient::plain(std::time::Duration::from_secs(1));
+        assert!(store.fetch(&digest, &web).unwrap().is_empty());
         save(dir.path(), &digest, &[b"one".to_vec(), b"two".to_vec()]).unwrap();
-        let got = store.fetch(&digest).unwrap();
+        let got = store.fetch(&digest, &web).unwrap();
         assert_eq!(got.len(), 2);
         assert_eq!((got[0].index, got[0].bytes.as_slice()), (1, &b"one"[..]));
         assert_eq!((got[1].index, got[1].bytes.as_slice()), (2, &b"two"[..]));

@@ -100,9 +100,10 @@ impl Kind for VerifySpec {
         Check::Record
     }
 
-    async fn run(&self, _cx: &RunCx<'_>, _inputs: &Inputs<'_>) -> Result<Output, TaskError> {
+    async fn run(&self, cx: &RunCx<'_>, _inputs: &Inputs<'_>) -> Result<Output, TaskError> {
         let job = self.clone();
-        tokio::task::spawn_blocking(move || verify_release_payload(&job))
+        let web = cx.sides.web.clone();
+        tokio::task::spawn_blocking(move || verify_release_payload(&job, &web))
             .await
             .map_err(|e| {
                 TaskError::new(
