@@ -25,19 +25,18 @@ pub fn merged_lock(
                 continue;
             }
             if let Some(r) = discovery.images.get(&item.origin) {
-                images.push(LockedImage {
-                    set: item.set.clone(),
-                    source: item.origin.clone(),
-                    digest: r.digest.clone(),
-                });
+                images.push(LockedImage::new(
+                    item.set.clone(),
+                    item.origin.clone(),
+                    r.digest.clone(),
+                ));
             }
         }
     }
     images.extend(discovery.releases.iter().filter_map(|r| {
         Some(LockedImage {
-            set: r.set.clone(),
-            source: r.source.clone(),
-            digest: r.payload.digest()?.clone(),
+            release: Some(r.tag()),
+            ..LockedImage::new(r.set.clone(), r.source.clone(), r.payload.digest()?.clone())
         })
     }));
     // The graph-data image's base, pinned like any image (under its release set).
@@ -45,18 +44,29 @@ pub fn merged_lock(
         && let (Some(source), Some(pinned)) = (&g.base_source, &g.base)
         && let Some(digest) = pinned.digest()
     {
-        images.push(LockedImage {
-            set: g.set.clone(),
-            source: source.clone(),
-            digest: digest.clone(),
-        });
+        images.push(LockedImage::new(
+            g.set.clone(),
+            source.clone(),
+            digest.clone(),
+        ));
     }
     for c in discovery.catalogs.values() {
         sets.insert(c.set.clone());
+        let mut bundles: Vec<String> = c
+            .filtered
+            .kept
+            .iter()
+            .map(|b| format!("{}/{}", b.package, b.name))
+            .collect();
+        bundles.sort();
+        bundles.dedup();
         images.push(LockedImage {
-            set: c.set.clone(),
-            source: c.fetched.image.clone(),
-            digest: c.fetched.digest.clone(),
+            bundles,
+            ..LockedImage::new(
+                c.set.clone(),
+                c.fetched.image.clone(),
+                c.fetched.digest.clone(),
+            )
         });
     }
     let mut charts: Vec<LockedChart> = Vec::new();

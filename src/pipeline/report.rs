@@ -233,16 +233,16 @@ mod tests {
 
     #[test]
     fn the_markdown_says_what_changed_and_what_failed() {
-        let old = LockFile::new(vec![LockedImage {
-            set: "apps".into(),
-            source: "quay.io/x/app:1".parse().unwrap(),
-            digest: Digest::of(b"a"),
-        }]);
-        let new = LockFile::new(vec![LockedImage {
-            set: "apps".into(),
-            source: "quay.io/x/app:1".parse().unwrap(),
-            digest: Digest::of(b"b"),
-        }]);
+        let old = LockFile::new(vec![LockedImage::new(
+            "apps",
+            "quay.io/x/app:1".parse().unwrap(),
+            Digest::of(b"a"),
+        )]);
+        let new = LockFile::new(vec![LockedImage::new(
+            "apps",
+            "quay.io/x/app:1".parse().unwrap(),
+            Digest::of(b"b"),
+        )]);
         let mut r = BuildReport::new(&Plan::default(), &ExecOutcome::default(), Some(&old), &new);
         r.failed.push(FailedTask {
             task: "copy mirror quay.io/x/app:1".into(),

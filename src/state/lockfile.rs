@@ -48,6 +48,26 @@ pub struct LockedImage {
     /// The reference as the recipe names it (normalised).
     pub source: ImageRef,
     pub digest: Digest,
+    /// What the digest is in words a reviewer knows (not part of the pin): a release
+    /// payload's `<version>-<arch>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
+    /// A catalog's kept bundles as `package/bundle`, sorted (not part of the pin).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bundles: Vec<String>,
+}
+
+impl LockedImage {
+    /// An entry without words (plain images).
+    pub fn new(set: impl Into<String>, source: ImageRef, digest: Digest) -> Self {
+        LockedImage {
+            set: set.into(),
+            source,
+            digest,
+            release: None,
+            bundles: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,8 +87,8 @@ pub enum LockError {
 pub struct LockDiff {
     pub added: Vec<LockedImage>,
     pub removed: Vec<LockedImage>,
-    /// (set, source, old digest, new digest)
-    pub repointed: Vec<(String, ImageRef, Digest, Digest)>,
+    /// The same (set, source) pinned to another digest: (old entry, new entry).
+    pub repointed: Vec<(LockedImage, LockedImage)>,
     /// Charts whose entry appeared or changed (new entry) and disappeared or changed (old).
     pub charts_added: Vec<LockedChart>,
     pub charts_removed: Vec<LockedChart>,
@@ -188,12 +208,9 @@ impl LockFile {
         for (k, ni) in &n {
             match o.get(k) {
                 None => d.added.push((*ni).clone()),
-                Some(oi) if oi.digest != ni.digest => d.repointed.push((
-                    k.0.clone(),
-                    k.1.clone(),
-                    oi.digest.clone(),
-                    ni.digest.clone(),
-                )),
+                Some(oi) if oi.digest != ni.digest => {
+                    d.repointed.push(((*oi).clone(), (*ni).clone()))
+                }
                 Some(_) => {}
             }
         }
@@ -218,6 +235,22 @@ impl LockFile {
     }
 }
 
+/// ` (release 4.15.3-x86_64)` or ` (3 bundles: a/a.v1, …)` for an added or removed entry.
+fn words(i: &LockedImage) -> String {
+    if let Some(r) = &i.release {
+        return format!(" (release {r})");
+    }
+    if i.bundles.is_empty() {
+        return String::new();
+    }
+    const SHOWN: usize = 5;
+    let mut list = i.bundles[..i.bundles.len().min(SHOWN)].join(", ");
+    if i.bundles.len() > SHOWN {
+        list.push_str(&format!(", and {} more", i.bundles.len() - SHOWN));
+    }
+    format!(" ({} bundle(s): {list})", i.bundles.len())
+}
+
 impl LockDiff {
     pub fn is_empty(&self) -> bool {
         self.added.is_empty()
@@ -230,14 +263,44 @@ impl LockDiff {
     /// One line per change: `+ set source@digest`, `- …`, `~ set source old -> new`.
     pub fn render(&self) -> String {
         let mut s = String::new();
-        for i in &self.added {
-            let _ = writeln!(s, "+ {} {} {}", i.set, i.source, i.digest);
+        for (sign, list) in [('+', &self.added), ('-', &self.removed)] {
+            for i in list {
+                let _ = writeln!(s, "{sign} {} {} {}{}", i.set, i.source, i.digest, words(i));
+            }
         }
-        for i in &self.removed {
-            let _ = writeln!(s, "- {} {} {}", i.set, i.source, i.digest);
-        }
-        for (set, src, old, new) in &self.repointed {
-            let _ = writeln!(s, "~ {set} {src} {old} -> {new}");
+        for (old, new) in &self.repointed {
+            let _ = writeln!(
+                s,
+                "~ {} {} {} -> {}",
+                new.set, new.source, old.digest, new.digest
+            );
+            if old.release != new.release {
+                let name = |r: &Option<String>| r.clone().unwrap_or_else(|| "?".to_string());
+                let _ = writeln!(
+                    s,
+                    "    release {} -> {}",
+                    name(&old.release),
+                    name(&new.release)
+                );
+            }
+            let gone: Vec<&str> = old
+                .bundles
+                .iter()
+                .filter(|b| !new.bundles.contains(b))
+                .map(String::as_str)
+                .collect();
+            let came: Vec<&str> = new
+                .bundles
+                .iter()
+                .filter(|b| !old.bundles.contains(b))
+                .map(String::as_str)
+                .collect();
+            if !came.is_empty() {
+                let _ = writeln!(s, "    + bundles {}", came.join(", "));
+            }
+            if !gone.is_empty() {
+                let _ = writeln!(s, "    - bundles {}", gone.join(", "));
+            }
         }
         for (sign, list) in [('-', &self.charts_removed), ('+', &self.charts_added)] {
             for c in list {
@@ -260,11 +323,7 @@ mod tests {
     use super::*;
 
     fn li(set: &str, src: &str, n: u8) -> LockedImage {
-        LockedImage {
-            set: set.into(),
-            source: src.parse().unwrap(),
-            digest: Digest::of(&[n]),
-        }
+        LockedImage::new(set, src.parse().unwrap(), Digest::of(&[n]))
     }
 
     #[test]
@@ -323,6 +382,51 @@ mod tests {
         std::fs::write(&p, format!(r#"{{"version": 1, "images": [{bad}]}}"#)).unwrap();
         let e = LockFile::read(&p).unwrap_err().to_string();
         assert!(e.contains("unknown field `sett`"), "{e}");
+    }
+
+    /// Hardening (#18): a nightly diff showed only digests; it now says which release
+    /// version and which catalog bundles moved.
+    #[test]
+    fn diff_names_release_versions_and_bundles() {
+        let release = |n: u8, v: &str| LockedImage {
+            release: Some(v.to_string()),
+            ..li("ocp", "quay.io/openshift-release-dev/ocp-release:4.15", n)
+        };
+        let catalog = |n: u8, b: &[&str]| LockedImage {
+            bundles: b.iter().map(|s| s.to_string()).collect(),
+            ..li("ops", "registry.example/redhat/operator-index:v4.15", n)
+        };
+        let old = LockFile::new(vec![
+            release(1, "4.15.2-x86_64"),
+            catalog(2, &["alpha/alpha.v1.0.0", "alpha/alpha.v1.1.0"]),
+        ]);
+        let new = LockFile::new(vec![
+            release(3, "4.15.3-x86_64"),
+            catalog(4, &["alpha/alpha.v1.1.0", "alpha/alpha.v1.2.0"]),
+            LockedImage {
+                release: Some("4.16.0-x86_64".into()),
+                ..li("ocp", "quay.io/openshift-release-dev/ocp-release:4.16", 5)
+            },
+        ]);
+        let text = LockFile::diff(&old, &new).render();
+        assert!(text.contains("(release 4.16.0-x86_64)"), "{text}");
+        assert!(
+            text.contains("    release 4.15.2-x86_64 -> 4.15.3-x86_64\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("    + bundles alpha/alpha.v1.2.0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("    - bundles alpha/alpha.v1.0.0\n"),
+            "{text}"
+        );
+        // The words survive the file.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("airlift.lock");
+        new.write(&path).unwrap();
+        assert_eq!(LockFile::read(&path).unwrap(), Some(new));
     }
 
     #[test]
