@@ -18,6 +18,12 @@ use super::validate::validate;
 pub const MAX_RECIPE: u64 = 16 * 1024 * 1024;
 /// Deeper block nesting than this is refused before parsing (recipes nest 4 levels).
 pub const MAX_DEPTH: usize = 64;
+/// Blocks one file may open, counting every `{` (in strings and comments too): a bound on the
+/// KDL parser's recursion that no trick on its lexer can get around. Its thread's stack holds
+/// this many levels with room to spare (about 7 KiB a level in a debug build).
+pub const MAX_BLOCKS: usize = 4_000;
+/// The stack of the thread that runs the KDL parser.
+const PARSE_STACK: usize = 128 << 20;
 
 /// Reads a recipe file: a regular file (not a directory, device or FIFO, which could block or
 /// never end) of at most [`MAX_RECIPE`] bytes.
@@ -193,7 +199,46 @@ impl Loader {
             );
             return;
         }
-        let doc = match KdlDocument::parse_v2(&src.text) {
+        let blocks = src.text.bytes().filter(|&b| b == b'{').count();
+        if blocks > MAX_BLOCKS {
+            self.parse_failed = true;
+            let at = src
+                .text
+                .match_indices('{')
+                .nth(MAX_BLOCKS)
+                .map_or(0, |(i, _)| i);
+            self.errors.push(
+                RecipeError::at(
+                    id,
+                    &src,
+                    (at, 1).into(),
+                    "too many blocks",
+                    format!("the file opens more than {MAX_BLOCKS} blocks (`{{`)"),
+                )
+                .help("split the recipe into several files with `include \"FILE\"`"),
+            );
+            return;
+        }
+        let parsed = std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("kdl-parse".into())
+                .stack_size(PARSE_STACK)
+                .spawn_scoped(scope, || KdlDocument::parse_v2(&src.text))
+                .map(|h| h.join())
+        });
+        let parsed = match parsed {
+            Ok(Ok(p)) => p,
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(e) => {
+                self.parse_failed = true;
+                self.errors.push(RecipeError::io(
+                    format!("cannot start the recipe parser: {e}"),
+                    "the machine is out of threads or memory; retry",
+                ));
+                return;
+            }
+        };
+        let doc = match parsed {
             Ok(doc) => doc,
             Err(e) => {
                 self.parse_failed = true;

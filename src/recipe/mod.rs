@@ -30,3 +30,6 @@ pub use size::{ByteSize, SizeError, UNITS};
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fuzz;

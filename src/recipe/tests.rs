@@ -251,6 +251,17 @@ fn braces_in_strings_and_comments_do_not_count_as_nesting() {
     ));
     let e = errors(&format!("{}{}", "a {".repeat(65), "}".repeat(65)));
     assert!(e[0].0.contains("nest deeper than 64"), "{e:?}");
+    // Hardening (#18, found by the fuzzer): a stray quote made the nesting scanner read 3,000
+    // real blocks as a string, and the parser overflowed its stack. Every `{` counts toward a
+    // bound the parser's stack holds.
+    let fooled = format!(
+        "a {{a16\" {{\n package \"p\" {{}}\n}}\n{}{}",
+        "a {".repeat(3000),
+        "}".repeat(3000)
+    );
+    let _ = errors(&fooled);
+    let e = errors(&"a {}\n".repeat(4001));
+    assert!(e[0].0.contains("more than 4000 blocks"), "{e:?}");
 }
 
 #[test]
