@@ -97,12 +97,14 @@ pub async fn execute(
     });
     let mut queue = DependencyQueue::new(&dirty, edges);
     let likely_present = Arc::new(plan.present.clone());
+    let homes = Arc::new(plan.homes.clone());
     let context = |source: &crate::registry::RegistryClient| CopyContext {
         source: source.clone(),
         dest: env.sides.dest.clone(),
         limits: env.limits,
         manifests: env.manifests.clone(),
         likely_present: likely_present.clone(),
+        homes: homes.clone(),
     };
     let (source_ctx, dest_ctx) = (context(&env.sides.source), context(&env.sides.dest));
     let permits = Arc::new(super::Permits::new(env.limits));

@@ -48,6 +48,9 @@ pub struct CopyContext {
     /// copies): checked with a HEAD before uploading. Any other blob is probed with a mount
     /// from the destination repository itself, which also opens the upload when it is absent.
     pub likely_present: Arc<crate::plan::PresentBlobs>,
+    /// Per destination registry, the repository each blob goes to before any other (the
+    /// planner's [`crate::plan::BlobHomes`]); a blob with none goes first to the job's own.
+    pub homes: Arc<crate::plan::BlobHomes>,
 }
 
 impl CopyContext {
@@ -59,6 +62,7 @@ impl CopyContext {
             limits: Limits::default(),
             manifests: None,
             likely_present: Arc::default(),
+            homes: Arc::default(),
         }
     }
 }
@@ -452,6 +456,7 @@ impl JobRun<'_> {
             source: &self.engine.ctx.source,
             dest: &self.engine.ctx.dest,
             likely_present: &self.engine.ctx.likely_present,
+            homes: &self.engine.ctx.homes,
             permits: &self.engine.permits,
             dedup: &self.engine.dedup,
         };
