@@ -415,6 +415,270 @@ async fn a_killed_build_resumes_without_recopying_finished_work() {
     );
 }
 
+/// How long a killed build runs (ms), drawn per round from a fixed seed.
+const KILL_DELAY_MS: std::ops::Range<u64> = 40..700;
+
+/// Blobs a harness registry holds now (committed to its storage, in any repository): every
+/// `docker/registry/v2/blobs/sha256/<2>/<hex>/data`. An upload cut off by a kill is not there.
+fn held_blobs(reg: &Registry) -> BTreeSet<String> {
+    let root = reg
+        .scratch()
+        .join("storage/docker/registry/v2/blobs/sha256");
+    let mut held = BTreeSet::new();
+    for prefix in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        for blob in std::fs::read_dir(prefix.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if blob.path().join("data").is_file() {
+                held.insert(format!("sha256:{}", blob.file_name().to_string_lossy()));
+            }
+        }
+    }
+    held
+}
+
+/// `(repository, digest)` of the blob uploads among `requests` (proxy log entries): a PUT that
+/// completes an upload session with `digest=`, or a monolithic POST with `digest=`.
+fn blob_uploads(requests: &[(String, String)]) -> Vec<(String, String)> {
+    requests
+        .iter()
+        .filter(|(m, t)| (m == "PUT" || m == "POST") && t.contains("/blobs/uploads/"))
+        .filter_map(|(_, t)| {
+            let (path, query) = t.split_once('?')?;
+            let repo = path.strip_prefix("/v2/")?.split_once("/blobs/uploads/")?.0;
+            let digest = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("digest="))?
+                .replace("%3A", ":")
+                .replace("%3a", ":");
+            Some((repo.to_string(), digest))
+        })
+        .collect()
+}
+
+/// The repositories of a harness registry that link `digest` (for failure messages).
+fn linked_in(reg: &Registry, digest: &str) -> Vec<String> {
+    let root = reg
+        .scratch()
+        .join("storage/docker/registry/v2/repositories");
+    let hex = digest.trim_start_matches("sha256:");
+    let mut found = Vec::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        if dir.join("_layers/sha256").join(hex).join("link").is_file() {
+            let repo = dir.strip_prefix(&root).expect("under root");
+            found.push(repo.display().to_string());
+        }
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = e.file_name();
+            if e.path().is_dir() && !name.to_string_lossy().starts_with('_') {
+                dirs.push(e.path());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Hardening (#18): a kill during a cold copy must not make the rerun re-send blobs the
+/// destination already holds. It did: a shared layer the killed build had put in one
+/// repository was uploaded again by whichever rerun job asked for it first, as only completed
+/// images are recorded; the engine now puts each blob first in the home the planner chose for
+/// it, the same in every run, and a rerun finds it there. 20 images in 20 repositories share layers (one by all, two by
+/// half each, four by a quarter each; each image has its own layer too, 4 MiB in two of three);
+/// ten builds are SIGKILLed after delays drawn from a fixed seed, each started against what
+/// the last one left. Upload requests are read from a logging proxy in front of the mirror and
+/// checked against the blobs committed to the mirror's storage before each run. Then a build
+/// without a kill finishes, every image reads back byte-identical with skopeo, and one more
+/// build uploads nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_killed_cold_copies_then_a_rerun_resend_no_blob_the_mirror_held() {
+    use futures_util::StreamExt as _;
+    const MIB: usize = 1 << 20;
+    let lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let everyone = Layer::shared_random(4 * MIB);
+    let halves = [Layer::shared_random(3 * MIB), Layer::shared_random(2 * MIB)];
+    let quarters: Vec<Layer> = (0..4).map(|_| Layer::shared_random(MIB / 2)).collect();
+    let pushes = (0..20).map(|i| {
+        let own = if i % 3 == 0 { 64 << 10 } else { 4 * MIB };
+        let layers = [
+            everyone.clone(),
+            halves[i % 2].clone(),
+            quarters[i % 4].clone(),
+            Layer::Random(own),
+        ];
+        let fx = fx.clone();
+        async move {
+            let format = if i % 4 == 1 {
+                Format::Docker
+            } else {
+                Format::Oci
+            };
+            fx.image(
+                &format!("fleet/svc-{i:02}"),
+                Some("1"),
+                format,
+                "amd64",
+                &layers,
+            )
+            .await
+        }
+    });
+    let images: Vec<Pushed> = futures_util::stream::iter(pushes)
+        .buffered(4)
+        .collect()
+        .await;
+    let sizes: BTreeMap<String, u64> = images
+        .iter()
+        .flat_map(|p| p.blobs.iter().map(|b| (b.digest.clone(), b.size)))
+        .collect();
+    let proxy = FaultProxy::start(&lab.mirror.host(), ProxyOptions::passthrough()).await;
+    let refs: Vec<&Pushed> = images.iter().collect();
+    lab.recipe(&refs, &proxy.host());
+
+    let settle = std::time::Duration::from_millis(100);
+    let mut rng = fastrand::Rng::with_seed(18);
+    let (mut killed, mut copying, mut ever_sent) = (0, 0, BTreeSet::new());
+    let mut report = Vec::new();
+    for round in 0..11 {
+        let last = round == 10;
+        let held = held_blobs(&lab.mirror);
+        let from = proxy.requests().len();
+        let log = lab.dir.path().join(format!("build-{round}.stderr"));
+        let mut child = Command::new(BIN)
+            .args(["--src-tls-verify=false", "--dest-tls-verify=false", "build"])
+            .current_dir(lab.dir.path())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("stderr file"))
+            .spawn()
+            .expect("spawn airlift");
+        let delay = std::time::Duration::from_millis(rng.u64(KILL_DELAY_MS));
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                break Some(status);
+            }
+            if !last && started.elapsed() >= delay {
+                child.kill().expect("SIGKILL");
+                child.wait().expect("wait");
+                break None;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        };
+        let ran = started.elapsed();
+        // Requests a killed build wrote just before it died reach the proxy a moment later.
+        tokio::time::sleep(settle).await;
+        let errors = std::fs::read_to_string(&log).unwrap_or_default();
+        let requests = proxy.requests()[from..].to_vec();
+        let uploading = requests
+            .iter()
+            .any(|(m, t)| m != "HEAD" && t.contains("/blobs/uploads/"));
+        match status {
+            None => {
+                killed += 1;
+                copying += usize::from(uploading);
+            }
+            Some(s) => assert!(s.success(), "round {round} failed:\n{errors}"),
+        }
+        let uploads = blob_uploads(&requests);
+        let resent: Vec<String> = uploads
+            .iter()
+            .filter(|(_, d)| held.contains(d))
+            .map(|(repo, d)| {
+                let users = images
+                    .iter()
+                    .filter(|p| p.blobs.iter().any(|b| &b.digest == d));
+                format!(
+                    "{d} ({} B, in {} image(s)) into {repo}, held in {:?}",
+                    sizes[d],
+                    users.count(),
+                    linked_in(&lab.mirror, d)
+                )
+            })
+            .collect();
+        assert!(
+            resent.is_empty(),
+            "{}\nround {round} ({}) re-sent {} blob(s) the mirror held:\n{}\n{errors}",
+            report.join("\n"),
+            if status.is_none() {
+                format!("killed after {delay:?}")
+            } else {
+                "not killed".into()
+            },
+            resent.len(),
+            resent.join("\n")
+        );
+        let sent: Vec<String> = uploads.into_iter().map(|(_, d)| d).collect();
+        let again = sent.iter().filter(|d| ever_sent.contains(*d)).count();
+        let bytes: u64 = sent.iter().filter_map(|d| sizes.get(d)).sum();
+        let end = match (status, uploading) {
+            (Some(_), _) => "finished",
+            (None, true) => "killed while copying",
+            (None, false) => "killed before copying",
+        };
+        report.push(format!(
+            "round {round}: {end} after {ran:?}{}; the mirror held {} blobs; {} upload(s), {bytes} B ({again} of them cut off by an earlier kill)",
+            if last { String::new() } else { format!(" (kill at {delay:?})") },
+            held.len(),
+            sent.len(),
+        ));
+        ever_sent.extend(sent);
+    }
+    eprintln!(
+        "{}\n{killed} of 10 kills landed before their build finished ({copying} while copying)",
+        report.join("\n")
+    );
+
+    let mirror = Fixture::new(&lab.mirror);
+    for p in &images {
+        assert_mirrored(&lab, p);
+        let repo = lab.mirror_ref(p);
+        let repo = repo
+            .split_once('/')
+            .expect("host")
+            .1
+            .rsplit_once(':')
+            .expect("tag")
+            .0;
+        for b in &p.blobs {
+            assert!(
+                mirror.blob_exists(repo, &b.digest).await,
+                "{repo} lacks {}",
+                b.digest
+            );
+        }
+    }
+    let from = proxy.requests().len();
+    let again = tokio::task::spawn_blocking({
+        let dir = lab.dir.path().to_path_buf();
+        move || {
+            Command::new(BIN)
+                .args(["--src-tls-verify=false", "--dest-tls-verify=false", "build"])
+                .current_dir(dir)
+                .env("NO_COLOR", "1")
+                .output()
+                .expect("run airlift")
+        }
+    })
+    .await
+    .expect("join");
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("0 copied, 20 fresh"),
+        "{}",
+        stderr(&again)
+    );
+    let writes: Vec<_> = proxy.requests()[from..]
+        .iter()
+        .filter(|(m, _)| m != "GET" && m != "HEAD")
+        .cloned()
+        .collect();
+    assert!(writes.is_empty(), "the no-op rerun wrote: {writes:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn locked_fails_on_moved_tags_build_and_offline_keep_the_lock_and_update_accepts() {
     let lab = Lab::new();

@@ -103,6 +103,7 @@ pub async fn execute(
     let mut queue = DependencyQueue::new(&dirty, edges);
     let likely_present = Arc::new(plan.present.clone());
     let slow_blobs = Arc::new(SlowBlobs::default());
+    let homes = Arc::new(plan.homes.clone());
     let context = |source: &crate::registry::RegistryClient| CopyContext {
         slow_blobs: slow_blobs.clone(),
         source: source.clone(),
@@ -110,6 +111,7 @@ pub async fn execute(
         limits: env.limits,
         manifests: env.manifests.clone(),
         likely_present: likely_present.clone(),
+        homes: homes.clone(),
     };
     let (source_ctx, dest_ctx) = (context(&env.sides.source), context(&env.sides.dest));
     let permits = Arc::new(super::Permits::new(env.limits));

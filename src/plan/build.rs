@@ -59,6 +59,12 @@ pub struct Outputs {
 /// Registry → blob → a repository of that registry the journal says holds it.
 pub type PresentBlobs = BTreeMap<String, BTreeMap<Digest, crate::oci::Repository>>;
 
+/// Registry → blob → the repository of that registry the copy engine puts the blob in before
+/// any other: the destination of the first copy task (in plan order, fresh or dirty) that
+/// carries it. It depends only on the recipe and the sources, so every run of a build picks
+/// the same one and a rerun after a kill finds there what the killed run had sent.
+pub type BlobHomes = BTreeMap<String, BTreeMap<Digest, crate::oci::Repository>>;
+
 /// The planner's view of recorded state: the latest record per destination.
 pub trait RecordedState {
     fn record(&self, dest: &str) -> Option<&Record>;
@@ -95,6 +101,9 @@ pub struct Plan {
     /// the same repository) before uploading, and probes the others with a mount.
     #[serde(skip)]
     pub present: PresentBlobs,
+    /// Where each blob copied into a registry goes first (see [`BlobHomes`]).
+    #[serde(skip)]
+    pub homes: BlobHomes,
     /// Images kept bundles name that are not valid references (left out, reported).
     #[serde(skip)]
     pub invalid: Vec<InvalidBundleImage>,
@@ -268,6 +277,14 @@ pub(crate) fn images(
                     None => TaskKind::Copy(spec),
                 },
             };
+            if let TaskKind::Copy(_) = &kind {
+                let homes = plan.homes.entry(dest.registry().to_string()).or_default();
+                for blob in resolved.blobs.keys() {
+                    homes
+                        .entry(blob.clone())
+                        .or_insert_with(|| dest.repository().clone());
+                }
+            }
             let key = kind.key();
             let freshness = freshness(&kind, &key, None, state, discovery, opts);
             let bytes = if freshness.is_fresh() {

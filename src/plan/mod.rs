@@ -18,7 +18,9 @@ mod release;
 mod task;
 
 pub use crate::task::{CopySpec, CosignKeyRef, CosignSpec, PruneSpec, VerifySpec};
-pub use build::{Outputs, Plan, PlanOptions, PresentBlobs, RecordedState, build, staging_layout};
+pub use build::{
+    BlobHomes, Outputs, Plan, PlanOptions, PresentBlobs, RecordedState, build, staging_layout,
+};
 pub use catalog::{InvalidBundleImage, filter_diagnostics, filter_json, filter_of};
 pub use cosign::CosignTrusts;
 pub use expand::{Unsupported, expand};

@@ -1,9 +1,11 @@
 //! Getting one blob to a destination repository with each unique blob crossing the wire once
 //! per destination registry: the first job that needs a blob HEADs and, if needed, uploads it
-//! (streaming from the source, verified); concurrent and later jobs wait for that and then
-//! cross-repository mount it from the repository that holds it (uploading only when the
-//! registry refuses the mount). A copy inside one registry mounts from the source repository
-//! directly. Only the executor's copy task uses this.
+//! (streaming from the source, verified) into the blob's home — the repository the planner
+//! chose for it, the same in every run, so a rerun after a kill finds there what the killed run
+//! sent whichever job asks first; concurrent and later jobs wait for that and then
+//! cross-repository mount it from the home (uploading only when the registry refuses the
+//! mount). A copy inside one registry mounts from the source repository directly. Only the
+//! executor's copy task uses this.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -51,6 +53,9 @@ pub struct BlobCopier<'a> {
     /// Per destination registry, blobs believed present (HEAD first); others are probed with a
     /// mount from the destination repository (one request instead of HEAD + POST).
     pub likely_present: &'a crate::plan::PresentBlobs,
+    /// Per destination registry, the repository each blob is placed in before any other (see
+    /// [`crate::plan::BlobHomes`]).
+    pub homes: &'a crate::plan::BlobHomes,
     pub permits: &'a Permits,
     pub dedup: &'a BlobDedup,
 }
@@ -97,26 +102,28 @@ impl BlobCopier<'_> {
         let mut mine = None;
         let home = cell
             .get_or_try_init(|| async {
-                let placed = self.place(src, dst, desc).await?;
-                mine = Some(placed);
-                Ok::<_, RegistryError>(dst.clone())
+                let home = self.home(src, dst, desc);
+                mine = Some(self.place(src, &home, desc).await?);
+                Ok::<_, RegistryError>(home)
             })
             .await?
             .clone();
-        if let Some(placed) = mine {
-            return Ok(placed);
-        }
         if home == *dst {
-            return Ok(Placed::Present);
+            return Ok(mine.unwrap_or(Placed::Present));
         }
         let mount = {
             let _permit = self.permits.acquire(&[dst.registry()]).await;
             self.dest.mount_blob(dst, &desc.digest, &home).await?
         };
+        // Bytes this job sent into the home on its way here.
+        let sent = match mine {
+            Some(Placed::Uploaded(n)) => Some(n),
+            _ => None,
+        };
         match mount {
             Mount::Mounted => {
                 self.check_size(dst, desc).await?;
-                Ok(Placed::Mounted(home))
+                Ok(sent.map_or(Placed::Mounted(home), Placed::Uploaded))
             }
             Mount::Upload(session) => {
                 let _permit = self
@@ -124,9 +131,27 @@ impl BlobCopier<'_> {
                     .acquire(&[src.registry(), dst.registry()])
                     .await;
                 let n = self.upload(src, dst, desc, Some(session)).await?;
-                Ok(Placed::Uploaded(n))
+                Ok(Placed::Uploaded(n + sent.unwrap_or(0)))
             }
         }
+    }
+
+    /// Where the blob goes first in `dst`'s registry: the home the planner chose for it when it
+    /// is not recorded there and comes from another registry, else `dst`.
+    fn home(&self, src: &Repository, dst: &Repository, desc: &Descriptor) -> Repository {
+        let registry = dst.registry();
+        let recorded = self
+            .likely_present
+            .get(registry)
+            .is_some_and(|b| b.contains_key(&desc.digest));
+        if recorded || src.registry() == registry {
+            return dst.clone();
+        }
+        self.homes
+            .get(registry)
+            .and_then(|h| h.get(&desc.digest))
+            .unwrap_or(dst)
+            .clone()
     }
 
     /// Gets the blob into `dst` unless it is there. Inside one registry: a mount from the source

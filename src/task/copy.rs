@@ -50,6 +50,9 @@ pub struct CopyContext {
     pub likely_present: Arc<crate::plan::PresentBlobs>,
     /// The slowest uploads of the run (`build --timings`).
     pub slow_blobs: Arc<crate::exec::timings::SlowBlobs>,
+    /// Per destination registry, the repository each blob goes to before any other (the
+    /// planner's [`crate::plan::BlobHomes`]); a blob with none goes first to the job's own.
+    pub homes: Arc<crate::plan::BlobHomes>,
 }
 
 impl CopyContext {
@@ -62,6 +65,7 @@ impl CopyContext {
             manifests: None,
             likely_present: Arc::default(),
             slow_blobs: Arc::default(),
+            homes: Arc::default(),
         }
     }
 }
@@ -457,6 +461,7 @@ impl JobRun<'_> {
             source: &self.engine.ctx.source,
             dest: &self.engine.ctx.dest,
             likely_present: &self.engine.ctx.likely_present,
+            homes: &self.engine.ctx.homes,
             permits: &self.engine.permits,
             dedup: &self.engine.dedup,
         };

@@ -194,6 +194,7 @@ async fn copy_base_layers(
         source,
         dest: dest_client,
         likely_present: &Default::default(),
+        homes: &Default::default(),
         permits: &permits,
         dedup: &dedup,
     };

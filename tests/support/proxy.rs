@@ -2,10 +2,13 @@
 //! plain-HTTP registry and can answer 503 (optionally with `Retry-After`) to the first N
 //! requests matching a predicate, corrupt the body of matching responses, or hold matching
 //! requests at a gate until the test opens it (to keep one transfer in flight while asserting
-//! on what else got done meanwhile, with no timing assumptions). It counts requests. With `bearer` it also plays the token server of a registry deployment: `/v2/`
-//! requests need `Authorization: Bearer` tokens from its `/token` endpoint (which checks basic
-//! credentials and records the scopes asked for), as with a registry behind a separate auth
-//! service. One request per connection (`Connection: close`), which every client handles.
+//! on what else got done meanwhile, with no timing assumptions). It counts requests and logs each
+//! one's method and target as soon as its head arrives (before its body, so a request cut off by
+//! a killed client is logged too). With `bearer` it also plays the token server of a registry
+//! deployment: `/v2/` requests need `Authorization: Bearer` tokens from its `/token` endpoint
+//! (which checks basic credentials and records the scopes asked for), as with a registry behind a
+//! separate auth service. One request per connection (`Connection: close`), which every client
+//! handles.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -62,6 +65,7 @@ struct Counters {
     held: AtomicUsize,
     corrupted: AtomicUsize,
     scopes: std::sync::Mutex<Vec<String>>,
+    log: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 /// A running proxy; stops when dropped.
@@ -151,6 +155,15 @@ impl FaultProxy {
         self.gate.send_replace(true);
     }
 
+    /// `(method, path_and_query)` of every request whose head arrived, in arrival order.
+    pub fn requests(&self) -> Vec<(String, String)> {
+        self.counters
+            .log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Every scope asked of `/token`, in order (including refused requests).
     pub fn scopes(&self) -> Vec<String> {
         self.counters
@@ -225,6 +238,11 @@ async fn handle(stream: TcpStream, s: &Shared) -> std::io::Result<()> {
             headers.push((k.trim().to_string(), v.trim().to_string()));
         }
     }
+    s.counters
+        .log
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((method.clone(), target.clone()));
     let body = read_body(&mut r, &headers).await?;
     s.counters.total.fetch_add(1, Ordering::SeqCst);
     let matched = (s.options.matcher)(&method, &target);
