@@ -11,6 +11,7 @@ pub mod discover;
 pub mod exec;
 pub mod exit;
 pub mod helm;
+pub mod html;
 pub mod import;
 pub mod oci;
 pub mod pipeline;
