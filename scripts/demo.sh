@@ -118,10 +118,11 @@ flags=(-f "$work/airlift.kdl" --src-tls-verify=false --dest-tls-verify=false)
 
 echo "==> airlift check"
 "$airlift" check "$work/airlift.kdl"
-echo "==> airlift plan"
+echo "==> airlift plan (and the same plan as a picture: $work/plan.html)"
 "$airlift" plan "${flags[@]}"
-echo "==> airlift build mirror"
-"$airlift" build "${flags[@]}" mirror
+"$airlift" plan -q --format html "${flags[@]}" mirror > "$work/plan.html"
+echo "==> airlift build --timings mirror"
+"$airlift" build "${flags[@]}" --timings mirror
 echo "==> airlift plan -v mirror (after the build: everything fresh)"
 "$airlift" plan -v "${flags[@]}" mirror
 echo "==> airlift build mirror again (no-op)"

@@ -5,11 +5,16 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use airlift::cli::Cli;
+use airlift::cli::{Cli, advice};
 use airlift::exit::Exit;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(advice) = advice::spaced_boolean(&args) {
+        eprintln!("error: {advice}");
+        return ExitCode::from(Exit::Usage.code());
+    }
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -18,6 +23,11 @@ fn main() -> ExitCode {
                 0
             };
             let _ = e.print();
+            if e.kind() == clap::error::ErrorKind::UnknownArgument
+                && let Some(tip) = advice::foreign_flag(&args)
+            {
+                eprintln!("\n  tip: {tip}");
+            }
             return ExitCode::from(code);
         }
     };

@@ -112,6 +112,8 @@ pub enum PlanFormat {
     Text,
     Json,
     Dot,
+    /// A self-contained page drawing the task graph, copies of a set collapsed into one node.
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -180,6 +182,11 @@ pub enum Command {
         /// fails too.
         #[arg(long, value_name = "FILE")]
         summary_md: Option<std::path::PathBuf>,
+        /// Write a timings page (HTML, self-contained) and its data (JSON) to
+        /// <workspace>/out/<target>/timings/: every task on a timeline, requests, retries and
+        /// throttling per registry, concurrency over time, the slowest tasks and blobs.
+        #[arg(long)]
+        timings: bool,
     },
     /// Render cluster resources from what a target holds.
     Resources {
@@ -355,6 +362,7 @@ impl Cli {
                 shard,
                 shards_done,
                 summary_md,
+                timings,
             } => super::build::run(
                 &self.global,
                 &super::build::BuildArgs {
@@ -366,6 +374,7 @@ impl Cli {
                     shard: shard.as_deref(),
                     shards_done: *shards_done,
                     summary_md: summary_md.as_deref(),
+                    timings: *timings,
                 },
             ),
             Command::Lock => super::lock::run(&self.global, &[]),

@@ -1,5 +1,6 @@
 //! The command-line interface: argument definitions and one file per command.
 
+pub mod advice;
 mod args;
 mod build;
 mod check;

@@ -15,7 +15,7 @@ pub(crate) fn run(global: &GlobalOpts, targets: &[String], format: PlanFormat) -
     if let [name] = targets
         && crate::recipe::load(&options.recipe).is_ok_and(|r| r.delete(name).is_some())
     {
-        if format == PlanFormat::Dot {
+        if matches!(format, PlanFormat::Dot | PlanFormat::Html) {
             return Err(Failure::new(
                 crate::exit::Exit::Usage,
                 miette::miette!(
@@ -40,6 +40,11 @@ pub(crate) fn run(global: &GlobalOpts, targets: &[String], format: PlanFormat) -
         PlanFormat::Text => print!("{}", explain::text(plan, global.verbose > 0)),
         PlanFormat::Json => print!("{}", explain::json(plan)),
         PlanFormat::Dot => print!("{}", explain::dot(plan)),
+        PlanFormat::Html => {
+            let names: Vec<&str> = prepared.goals.iter().map(|g| g.name.as_str()).collect();
+            let title = format!("airlift plan of {}", names.join(", "));
+            print!("{}", crate::html::graph_page(&explain::graph(plan, &title)));
+        }
     }
     for g in &prepared.goals {
         let dir = prepared.session.workspace.out_dir(&g.name).join("dry-run");

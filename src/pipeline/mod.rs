@@ -14,6 +14,7 @@ mod release;
 mod report;
 mod run;
 mod session;
+pub mod timings;
 mod trust;
 
 pub use held::{offline_goal, render_target};

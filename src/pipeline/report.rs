@@ -33,6 +33,19 @@ pub struct BuildReport {
     pub lock_changes: Vec<String>,
     /// Per target: tasks run and fresh.
     pub targets: BTreeMap<String, TargetCounts>,
+    /// HTTP requests per side and registry host, with retries and throttling answers.
+    pub requests: Vec<RequestCount>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RequestCount {
+    /// `source` or `destination`.
+    pub side: String,
+    pub host: String,
+    pub requests: u64,
+    pub retries: u64,
+    /// Answers 429 or 503.
+    pub throttled: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -121,9 +134,24 @@ impl BuildReport {
         r
     }
 
+    /// Adds what each side's client asked of each registry (discovery and execution).
+    pub fn add_traffic(&mut self, clients: &[(&str, &crate::registry::RegistryClient)]) {
+        for (side, client) in clients {
+            for (host, t) in client.traffic() {
+                self.requests.push(RequestCount {
+                    side: side.to_string(),
+                    host,
+                    requests: t.requests,
+                    retries: t.retries,
+                    throttled: t.throttled,
+                });
+            }
+        }
+    }
+
     /// The line people read at the end of `airlift build`.
     pub fn line(&self) -> String {
-        format!(
+        let mut line = format!(
             "build: {} copied, {} fresh, {} failed, {} missing; {} uploaded ({} blobs), {} blobs mounted, {} already present",
             self.copied,
             self.fresh,
@@ -133,7 +161,19 @@ impl BuildReport {
             self.blobs_uploaded,
             self.blobs_mounted,
             self.blobs_present,
-        )
+        );
+        let requests: u64 = self.requests.iter().map(|r| r.requests).sum();
+        if requests > 0 {
+            let retries: u64 = self.requests.iter().map(|r| r.retries).sum();
+            line.push_str(&format!("; {requests} requests, {retries} retried"));
+        }
+        for r in self.requests.iter().filter(|r| r.throttled > 0) {
+            line.push_str(&format!(
+                "; throttled: {} answered 429/503 {} time(s)",
+                r.host, r.throttled
+            ));
+        }
+        line
     }
 
     /// The final JSON event of `--message-format json`.

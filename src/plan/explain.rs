@@ -309,3 +309,79 @@ mod tests {
         assert_eq!(human_bytes(350 * 1024 * 1024), "350.0 MiB");
     }
 }
+
+/// The plan as a picture (`plan --format html`): tasks of one kind, target and content set are
+/// one node with a count (forty copies of a set are one box, not forty), other tasks a node
+/// each; an edge joins two nodes when a task of one waits for a task of the other (dashed:
+/// runs after it whatever its outcome).
+pub fn graph(plan: &Plan, title: &str) -> crate::html::GraphView {
+    use crate::html::{GraphEdge, GraphNode, GraphView};
+    /// Members listed in a node's tooltip.
+    const LISTED: usize = 12;
+    let key_of = |t: &super::Task| {
+        let set = plan.set_of(t).unwrap_or("").to_string();
+        (t.target.clone(), t.kind.name(), set)
+    };
+    let mut index: BTreeMap<(String, &str, String), usize> = BTreeMap::new();
+    let mut members: Vec<Vec<&super::Task>> = Vec::new();
+    let mut node_of: BTreeMap<&super::TaskId, usize> = BTreeMap::new();
+    for t in &plan.tasks {
+        let key = key_of(t);
+        let n = *index.entry(key).or_insert_with(|| {
+            members.push(Vec::new());
+            members.len() - 1
+        });
+        members[n].push(t);
+        node_of.insert(&t.id, n);
+    }
+    let nodes = members
+        .iter()
+        .map(|m| {
+            let first = m[0];
+            let fresh = m.iter().filter(|t| t.freshness.is_fresh()).count();
+            let set = plan.set_of(first);
+            let label = if m.len() == 1 {
+                first.kind.name().to_string()
+            } else {
+                format!("{} ×{}", first.kind.name(), m.len())
+            };
+            let mut detail: Vec<String> = m.iter().take(LISTED).map(|t| t.id.to_string()).collect();
+            if m.len() > LISTED {
+                detail.push(format!("… and {} more", m.len() - LISTED));
+            }
+            GraphNode {
+                label,
+                detail: detail.join("\n"),
+                group: match set {
+                    Some(s) => format!("{} · {s}", first.target),
+                    None => first.target.clone(),
+                },
+                fresh,
+                dirty: m.len() - fresh,
+            }
+        })
+        .collect();
+    let mut edges: BTreeMap<(usize, usize), bool> = BTreeMap::new();
+    for t in &plan.tasks {
+        let to = node_of[&t.id];
+        let hard = t.deps.iter().map(|d| (d, false));
+        let after = t.after.iter().map(|d| (d, true));
+        for (d, dashed) in hard.chain(after) {
+            if let Some(&from) = node_of.get(d)
+                && from != to
+            {
+                // A hard dependency between two nodes wins over a dashed one.
+                let e = edges.entry((from, to)).or_insert(dashed);
+                *e = *e && dashed;
+            }
+        }
+    }
+    GraphView {
+        title: title.to_string(),
+        nodes,
+        edges: edges
+            .into_iter()
+            .map(|((from, to), dashed)| GraphEdge { from, to, dashed })
+            .collect(),
+    }
+}

@@ -1,0 +1,56 @@
+//! `airlift build --timings`: the run's timings page and its data, written to
+//! `<workspace>/out/<target>/timings/airlift-timings-<UTC time>.html` and `.json` for each
+//! target the command named (all built targets when none), plus `airlift-timings.html` and
+//! `airlift-timings.json` beside them: copies of the latest, at a name that does not change.
+
+use std::path::PathBuf;
+
+use crate::exec::timings::Timings;
+use crate::exit::Failure;
+use crate::state::{Workspace, write_atomic};
+
+/// `2026-11-30T04:11:24Z` → `20261130T041124Z`.
+fn stamp(started: &str) -> String {
+    started
+        .chars()
+        .filter(|c| !matches!(c, '-' | ':'))
+        .collect()
+}
+
+/// Writes the page and the JSON for each of `targets`; returns the stable page paths.
+pub fn write(
+    workspace: &Workspace,
+    targets: &[String],
+    t: &Timings,
+) -> Result<Vec<PathBuf>, Failure> {
+    let html = crate::html::timings_page(t);
+    let mut json = serde_json::to_string_pretty(t).map_err(Failure::io)?;
+    json.push('\n');
+    let stamp = stamp(&t.started);
+    let mut written = Vec::new();
+    for target in targets {
+        let dir = workspace.out_dir(target).join("timings");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Failure::io(format!("cannot create {}: {e}", dir.display())))?;
+        for (name, bytes) in [
+            (format!("airlift-timings-{stamp}.html"), html.as_bytes()),
+            (format!("airlift-timings-{stamp}.json"), json.as_bytes()),
+            ("airlift-timings.html".to_string(), html.as_bytes()),
+            ("airlift-timings.json".to_string(), json.as_bytes()),
+        ] {
+            let path = dir.join(name);
+            write_atomic(&path, bytes)
+                .map_err(|e| Failure::io(format!("cannot write {}: {e}", path.display())))?;
+        }
+        written.push(dir.join("airlift-timings.html"));
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn file_names_carry_a_compact_utc_time() {
+        assert_eq!(super::stamp("2026-11-30T04:11:24Z"), "20261130T041124Z");
+    }
+}
