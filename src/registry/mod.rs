@@ -12,8 +12,10 @@ mod auth;
 mod authfile;
 mod blob;
 mod client;
+mod conf;
 mod error;
 mod manifest;
+mod pull;
 mod retry;
 mod transport;
 
@@ -21,6 +23,7 @@ pub use auth::{Access, Challenge, Scopes, parse_challenge};
 pub use authfile::{AuthFile, Credentials, Secret, default_search_paths, normalize_key};
 pub use blob::{BlobTarget, ByteStream, Mount, OpenSource, UploadSession};
 pub use client::{ClientOptions, RegistryClient};
+pub use conf::{ConfError, ConfErrorKind, PullBy, PullSource, RegistriesConf, SourceError};
 pub use error::{AuthSource, RegistryError, is_transient_status};
 pub use manifest::{Descriptor, Manifest, ManifestDoc, Platform};
 pub use retry::{Backoff, RetryPolicy, parse_retry_after};
