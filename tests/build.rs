@@ -2157,6 +2157,59 @@ async fn registries_conf_blocked_prefix_fails_naming_the_file() {
     assert!(skopeo_inspect_raw(&at, &SkopeoAuth::default()).is_err());
 }
 
+/// A blocked source with a mirror is read from the mirror alone (OpenShift's
+/// `NeverContactSource`): the build succeeds without one request to the source, and skopeo,
+/// given the same file, reads the same manifest.
+#[tokio::test(flavor = "multi_thread")]
+async fn registries_conf_blocked_source_is_read_from_its_mirror_only() {
+    let lab = Lab::new();
+    let cache = Registry::start(RegistryOptions::default());
+    let app = Fixture::new(&cache)
+        .image(
+            "team/app",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(20_000)],
+        )
+        .await;
+    let source = FaultProxy::start(&lab.up.host(), ProxyOptions::passthrough()).await;
+    let conf = lab.dir.path().join("never-contact-source.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[[registry]]\nprefix = \"{src}/team\"\nlocation = \"{src}/team\"\nblocked = true\n\n\
+             [[registry.mirror]]\nlocation = \"{}/team\"\ninsecure = true\n",
+            cache.host(),
+            src = source.host()
+        ),
+    )
+    .expect("write registries.conf");
+    let name = format!("{}/team/app:1", source.host());
+    write_recipe(lab.dir.path(), &[&name], &lab.mirror.host());
+    let out = airlift_with_conf(lab.dir.path(), &conf, &["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(source.total(), 0, "the blocked source was contacted");
+    let at = format!("{}/mirror/team/app:1", lab.mirror.host());
+    assert_eq!(
+        skopeo_inspect_raw(&at, &SkopeoAuth::default()).expect("mirrored"),
+        app.manifest
+    );
+    let skopeo = Command::new("skopeo")
+        .args(["inspect", "--raw", "--registries-conf"])
+        .arg(&conf)
+        .arg(format!("docker://{name}"))
+        .output()
+        .expect("run skopeo");
+    assert!(
+        skopeo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&skopeo.stderr)
+    );
+    assert_eq!(skopeo.stdout, app.manifest);
+    assert_eq!(source.total(), 0, "skopeo contacted the blocked source");
+}
+
 /// A missing registries.conf (flag or `$CONTAINERS_REGISTRIES_CONF`) and a garbage one stop
 /// every command before the recipe, the workspace or the network is touched.
 #[tokio::test(flavor = "multi_thread")]

@@ -1,6 +1,8 @@
 use std::path::Path;
 
+use super::sources::{Entry, match_len};
 use super::*;
+use crate::oci::{ImageRef, Repository};
 
 fn conf(text: &str) -> RegistriesConf {
     RegistriesConf::parse(Path::new("/etc/r.conf"), text).unwrap_or_else(|e| panic!("{e:?}"))
