@@ -57,6 +57,7 @@ async fn main() -> Result<(), String> {
             },
             authfile: Some(auth.clone()),
             retry: Default::default(),
+            registries: None,
         })
         .map_err(|e| e.to_string())
     };

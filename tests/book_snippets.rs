@@ -1,5 +1,6 @@
 //! Every ```kdl block in the book is a complete recipe fragment: each must parse and validate
-//! with zero errors. Non-recipe blocks are marked ```text (or another language).
+//! with zero errors; every ```toml block is a registries.conf airlift accepts. Other blocks are
+//! marked ```text (or another language).
 
 use std::path::{Path, PathBuf};
 
@@ -20,12 +21,18 @@ fn markdown_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// `(line of the opening fence, block text)` of every ```kdl block.
 fn kdl_blocks(text: &str) -> Vec<(usize, String)> {
+    blocks(text, "kdl")
+}
+
+/// `(line of the opening fence, block text)` of every block fenced as ```lang.
+fn blocks(text: &str, lang: &str) -> Vec<(usize, String)> {
+    let open = format!("```{lang}");
     let mut blocks = Vec::new();
     let mut current: Option<(usize, String)> = None;
     for (i, line) in text.lines().enumerate() {
         let fence = line.trim_start();
         match &mut current {
-            None if fence.starts_with("```kdl") => current = Some((i + 1, String::new())),
+            None if fence.starts_with(&open) => current = Some((i + 1, String::new())),
             Some(_) if fence.starts_with("```") => blocks.extend(current.take()),
             Some((_, body)) => {
                 body.push_str(line);
@@ -62,6 +69,27 @@ fn every_kdl_block_in_the_book_and_readme_is_a_valid_recipe() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(count > 0, "the book has no ```kdl blocks");
+}
+
+#[test]
+fn every_toml_block_in_the_book_is_a_valid_registries_conf() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    markdown_files(&root.join("book/src"), &mut files);
+    let mut count = 0;
+    let mut failures = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for (line, block) in blocks(&text, "toml") {
+            count += 1;
+            let name = format!("{}:{line}", file.display());
+            if let Err(e) = airlift::registry::RegistriesConf::parse(Path::new(&name), &block) {
+                failures.push(format!("{e}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(count >= 2, "the book has no ```toml blocks");
 }
 
 #[test]

@@ -2239,3 +2239,308 @@ async fn a_new_namespace_mounts_what_an_earlier_run_put_in_the_registry() {
         );
     }
 }
+
+// ---- --registries-conf: source redirects ---------------------------------------------------
+
+/// `airlift` in `dir` with only the destination's TLS relaxed: a plain-HTTP source must be made
+/// reachable by the registries.conf's `insecure = true`. The caller's environment cannot slip a
+/// registries.conf in.
+fn airlift_with_conf(dir: &std::path::Path, conf: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--dest-tls-verify=false")
+        .arg("--registries-conf")
+        .arg(conf)
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("CONTAINERS_REGISTRIES_CONF")
+        .output()
+        .expect("run airlift")
+}
+
+/// A recipe of `images` mirrored to `mirror_host/mirror`.
+fn write_recipe(dir: &std::path::Path, images: &[&str], mirror_host: &str) {
+    let mut s = String::from("images \"apps\" {\n");
+    for i in images {
+        s.push_str(&format!("    image \"{i}\"\n"));
+    }
+    s.push_str(&format!(
+        "}}\n\ntarget \"mirror\" \"docker://{mirror_host}/mirror\" {{\n    needs \"apps\"\n}}\n"
+    ));
+    std::fs::write(dir.join("airlift.kdl"), s).expect("write recipe");
+}
+
+/// A name that resolves nowhere (`example.invalid`) is read from the `location` its
+/// registries.conf entry gives — a plain-HTTP loopback registry, reached through the entry's
+/// `insecure = true` — and keeps its own name in the lock and the cluster resources.
+#[tokio::test(flavor = "multi_thread")]
+async fn registries_conf_location_serves_a_name_that_resolves_nowhere() {
+    let lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let app = fx
+        .index(
+            "team/app",
+            Some("1"),
+            Format::Oci,
+            &["amd64", "arm64"],
+            &[Layer::Random(30_000)],
+            20_000,
+        )
+        .await;
+    let conf = lab.dir.path().join("registries.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[[registry]]\nprefix = \"example.invalid\"\nlocation = \"{}\"\ninsecure = true\n",
+            lab.up.host()
+        ),
+    )
+    .expect("write registries.conf");
+    write_recipe(
+        lab.dir.path(),
+        &["example.invalid/team/app:1"],
+        &lab.mirror.host(),
+    );
+    let out = airlift_with_conf(lab.dir.path(), &conf, &["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The mirror holds the source's bytes under the logical name's path.
+    assert_mirrored(&lab, &app);
+    let lock = std::fs::read_to_string(lab.dir.path().join("airlift.lock")).expect("lock");
+    assert!(lock.contains("example.invalid/team/app:1"), "{lock}");
+    assert!(!lock.contains(&lab.up.host()), "{lock}");
+    let itms = std::fs::read_to_string(
+        lab.dir
+            .path()
+            .join(".airlift/out/mirror/cluster-resources/itms-generic-0.yaml"),
+    )
+    .expect("itms");
+    assert!(itms.contains("example.invalid/team/app"), "{itms}");
+}
+
+/// A `digest-only` mirror answers reads by digest and is not asked for tags: with the image on
+/// the mirror only, the tag read fails at the (empty) primary without a manifest request to the
+/// mirror, and the digest read is served by the mirror.
+#[tokio::test(flavor = "multi_thread")]
+async fn registries_conf_digest_only_mirror_serves_digests_not_tags() {
+    let lab = Lab::new();
+    let cache = Registry::start(RegistryOptions::default());
+    let app = Fixture::new(&cache)
+        .image(
+            "team/app",
+            Some("1"),
+            Format::Docker,
+            "amd64",
+            &[Layer::Random(40_000)],
+        )
+        .await;
+    let manifests: support::proxy::Matcher = Arc::new(|_, p: &str| p.contains("/manifests/"));
+    let proxy = FaultProxy::start(
+        &cache.host(),
+        ProxyOptions {
+            matcher: manifests,
+            ..ProxyOptions::passthrough()
+        },
+    )
+    .await;
+    let up = lab.up.host();
+    let conf = lab.dir.path().join("registries.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[[registry]]\nprefix = \"{up}/team\"\nlocation = \"{up}/team\"\ninsecure = true\n\n\
+             [[registry.mirror]]\nlocation = \"{}/team\"\ninsecure = true\npull-from-mirror = \"digest-only\"\n",
+            proxy.host()
+        ),
+    )
+    .expect("write registries.conf");
+
+    write_recipe(
+        lab.dir.path(),
+        &[&format!("{up}/team/app:1")],
+        &lab.mirror.host(),
+    );
+    let by_tag = airlift_with_conf(lab.dir.path(), &conf, &["build"]);
+    assert!(!by_tag.status.success(), "the primary has no such tag");
+    assert!(
+        stderr(&by_tag).contains(&format!("{up}/team/app:1")),
+        "{}",
+        stderr(&by_tag)
+    );
+    assert_eq!(
+        proxy.matched(),
+        0,
+        "a tag read asked the digest-only mirror"
+    );
+
+    let by_digest = format!("{up}/team/app@{}", app.digest);
+    write_recipe(lab.dir.path(), &[&by_digest], &lab.mirror.host());
+    let out = airlift_with_conf(lab.dir.path(), &conf, &["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        proxy.matched() > 0,
+        "the digest read did not use the mirror"
+    );
+    let at = format!("{}/mirror/team/app@{}", lab.mirror.host(), app.digest);
+    assert_eq!(
+        skopeo_inspect_raw(&at, &SkopeoAuth::default()).expect("mirrored"),
+        app.manifest
+    );
+
+    // A digest no source has: the error is the primary's, and names what the mirror said.
+    let nowhere = format!("{up}/team/app@sha256:{}", "0".repeat(64));
+    write_recipe(lab.dir.path(), &[&nowhere], &lab.mirror.host());
+    let out = airlift_with_conf(lab.dir.path(), &conf, &["build"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{}/team/app: not found", proxy.host())),
+        "{err}"
+    );
+    assert!(err.contains(&conf.display().to_string()), "{err}");
+}
+
+/// A blocked prefix is never read: the build fails with an error naming the registries.conf,
+/// and the blocked registry sees no request for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn registries_conf_blocked_prefix_fails_naming_the_file() {
+    let lab = Lab::new();
+    let _app = Fixture::new(&lab.up)
+        .image(
+            "team/app",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(10_000)],
+        )
+        .await;
+    let proxy = FaultProxy::start(&lab.up.host(), ProxyOptions::passthrough()).await;
+    let conf = lab.dir.path().join("blocking.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[[registry]]\nlocation = \"{}/team\"\nblocked = true\n",
+            proxy.host()
+        ),
+    )
+    .expect("write registries.conf");
+    let name = format!("{}/team/app:1", proxy.host());
+    write_recipe(lab.dir.path(), &[&name], &lab.mirror.host());
+    let out = airlift_with_conf(lab.dir.path(), &conf, &["build"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("blocked"), "{err}");
+    assert!(err.contains(&conf.display().to_string()), "{err}");
+    assert_eq!(proxy.total(), 0, "the blocked registry was contacted");
+    let at = format!("{}/mirror/team/app:1", lab.mirror.host());
+    assert!(skopeo_inspect_raw(&at, &SkopeoAuth::default()).is_err());
+}
+
+/// A blocked source with a mirror is read from the mirror alone (OpenShift's
+/// `NeverContactSource`): the build succeeds without one request to the source, and skopeo,
+/// given the same file, reads the same manifest.
+#[tokio::test(flavor = "multi_thread")]
+async fn registries_conf_blocked_source_is_read_from_its_mirror_only() {
+    let lab = Lab::new();
+    let cache = Registry::start(RegistryOptions::default());
+    let app = Fixture::new(&cache)
+        .image(
+            "team/app",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(20_000)],
+        )
+        .await;
+    let source = FaultProxy::start(&lab.up.host(), ProxyOptions::passthrough()).await;
+    let conf = lab.dir.path().join("never-contact-source.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[[registry]]\nprefix = \"{src}/team\"\nlocation = \"{src}/team\"\nblocked = true\n\n\
+             [[registry.mirror]]\nlocation = \"{}/team\"\ninsecure = true\n",
+            cache.host(),
+            src = source.host()
+        ),
+    )
+    .expect("write registries.conf");
+    let name = format!("{}/team/app:1", source.host());
+    write_recipe(lab.dir.path(), &[&name], &lab.mirror.host());
+    let out = airlift_with_conf(lab.dir.path(), &conf, &["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(source.total(), 0, "the blocked source was contacted");
+    let at = format!("{}/mirror/team/app:1", lab.mirror.host());
+    assert_eq!(
+        skopeo_inspect_raw(&at, &SkopeoAuth::default()).expect("mirrored"),
+        app.manifest
+    );
+    let skopeo = Command::new("skopeo")
+        .args(["inspect", "--raw", "--registries-conf"])
+        .arg(&conf)
+        .arg(format!("docker://{name}"))
+        .output()
+        .expect("run skopeo");
+    assert!(
+        skopeo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&skopeo.stderr)
+    );
+    assert_eq!(skopeo.stdout, app.manifest);
+    assert_eq!(source.total(), 0, "skopeo contacted the blocked source");
+}
+
+/// A missing registries.conf (flag or `$CONTAINERS_REGISTRIES_CONF`) and a garbage one stop
+/// every command before the recipe, the workspace or the network is touched.
+#[tokio::test(flavor = "multi_thread")]
+async fn registries_conf_missing_or_garbage_is_refused_before_any_network() {
+    let lab = Lab::new();
+    let _app = Fixture::new(&lab.up)
+        .image(
+            "team/app",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(10_000)],
+        )
+        .await;
+    let proxy = FaultProxy::start(&lab.up.host(), ProxyOptions::passthrough()).await;
+    let name = format!("{}/team/app:1", proxy.host());
+    write_recipe(lab.dir.path(), &[&name], &lab.mirror.host());
+    let dir = lab.dir.path();
+
+    let missing = dir.join("no-such.conf");
+    let out = airlift_with_conf(dir, &missing, &["build"]);
+    assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot read registries.conf")
+            && stderr(&out).contains("no-such.conf"),
+        "{}",
+        stderr(&out)
+    );
+
+    let garbage = dir.join("garbage.conf");
+    std::fs::write(
+        &garbage,
+        "[[registry]]\nlocation = \"quay.io\"\nmirror = \"oops\n",
+    )
+    .expect("write");
+    for out in [
+        airlift_with_conf(dir, &garbage, &["build"]),
+        Command::new(BIN)
+            .args(["--dest-tls-verify=false", "lock"])
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .env("CONTAINERS_REGISTRIES_CONF", &garbage)
+            .output()
+            .expect("run airlift"),
+    ] {
+        assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("{}:3:", garbage.display())),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(proxy.total(), 0, "a registry was contacted");
+    assert!(!dir.join(".airlift").exists(), "the workspace was created");
+    assert!(!dir.join("airlift.lock").exists());
+}

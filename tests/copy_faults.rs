@@ -343,6 +343,7 @@ async fn insecure_side_skips_verification_of_a_tls_registry() {
         },
         authfile: Some(empty_authfile(dir.path())),
         retry: fast_retry(),
+        registries: None,
     })
     .expect("client");
     let ctx = context(insecure_client(empty_authfile(dir.path())), strict);
@@ -398,6 +399,7 @@ async fn persistent_5xx_gives_up_after_bounded_attempts() {
         },
         authfile: Some(empty_authfile(dir.path())),
         retry: fast_retry(),
+        registries: None,
     })
     .expect("client");
     let ctx = context(source, insecure_client(empty_authfile(dir.path())));

@@ -1,10 +1,12 @@
 //! Argument definitions (clap) and dispatch to the command modules.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::exit::{CmdResult, Failure};
+use crate::exit::{CmdResult, Exit, Failure};
+use crate::registry::RegistriesConf;
 
 /// Mirror container content into disconnected Kubernetes and OpenShift clusters.
 #[derive(Debug, Parser)]
@@ -34,10 +36,20 @@ pub struct GlobalOpts {
     /// $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json).
     #[arg(long, global = true)]
     pub authfile: Option<PathBuf>,
-    /// containers registries.conf (v2) redirects for reads: not available yet (refused with
-    /// exit 4; nothing is read from it).
-    #[arg(long, global = true)]
+    /// containers-registries.conf(5) file (v2, or v1 tables) whose mirrors, `location` rewrites,
+    /// `blocked` and `insecure` apply to reads from sources, never to writes (default:
+    /// $CONTAINERS_REGISTRIES_CONF; /etc/containers/registries.conf is never read on its own).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "CONTAINERS_REGISTRIES_CONF",
+        hide_env_values = true
+    )]
     pub registries_conf: Option<PathBuf>,
+    /// The loaded `--registries-conf`, set by [`Cli::run`] before any command runs.
+    #[arg(skip)]
+    pub registries: Option<Arc<RegistriesConf>>,
     /// Verify TLS of source registries; `=false` also allows plain HTTP.
     #[arg(long, global = true, default_value_t = true, num_args = 0..=1,
           default_missing_value = "true", require_equals = true, action = clap::ArgAction::Set)]
@@ -81,6 +93,7 @@ impl GlobalOpts {
             recipe: self.recipe.clone(),
             workspace: self.workspace.clone(),
             authfile: self.authfile.clone(),
+            registries: self.registries.clone(),
             src_tls_verify: self.src_tls_verify,
             dest_tls_verify: self.dest_tls_verify,
             cert_dir: self.cert_dir.clone(),
@@ -299,12 +312,12 @@ impl Command {
 }
 
 impl Cli {
-    pub fn run(self) -> CmdResult {
+    pub fn run(mut self) -> CmdResult {
         if self.global.since.is_some()
             && !matches!(self.command, Command::Build { .. } | Command::Plan { .. })
         {
             return Err(Failure::new(
-                crate::exit::Exit::Usage,
+                Exit::Usage,
                 miette::miette!(
                     help = "use it with `airlift build` (or `airlift plan`) of a file:// target",
                     "--since applies to `build` and `plan`, not to `{}`",
@@ -312,10 +325,18 @@ impl Cli {
                 ),
             ));
         }
-        if self.global.registries_conf.is_some() {
-            return Err(Failure::not_available(
-                "--registries-conf (registries.conf redirects for reads)",
-            ));
+        // Loaded before anything else, so a missing or invalid file stops every command
+        // before it reads a recipe or touches the network.
+        if let Some(path) = &self.global.registries_conf {
+            let conf = RegistriesConf::load(path).map_err(|e| {
+                let exit = if e.is_io() {
+                    Exit::Io
+                } else {
+                    Exit::InvalidInput
+                };
+                Failure::new(exit, e)
+            })?;
+            self.global.registries = Some(Arc::new(conf));
         }
         if let Command::List {
             what,
@@ -339,7 +360,7 @@ impl Cli {
             .collect();
             if !wrong.is_empty() {
                 return Err(Failure::new(
-                    crate::exit::Exit::Usage,
+                    Exit::Usage,
                     miette::miette!(
                         help = "`list releases` takes --channel and --arch; `list operators` and `list packages` take --catalog and --package; `list bundles` takes --catalog, --package and --channel",
                         "{} do(es) not apply to this `list`",

@@ -303,8 +303,8 @@ fn cached_blobs(cache: &ManifestCache, digest: &Digest) -> Option<BTreeSet<Diges
 }
 
 fn describe(e: RegistryError) -> String {
-    match e {
+    match e.last() {
         RegistryError::NotFound { .. } => format!("not found: {e}"),
-        other => other.to_string(),
+        _ => e.to_string(),
     }
 }

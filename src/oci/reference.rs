@@ -116,6 +116,17 @@ fn looks_like_registry(first: &str) -> bool {
     first.contains('.') || first.contains(':') || first == "localhost"
 }
 
+/// True for a `host[:port]` that names a registry in a reference (it has a `.` or a `:` or is
+/// `localhost`, like the first component of `registry.example.com/app`).
+pub fn is_registry_host(s: &str) -> bool {
+    looks_like_registry(s) && valid_registry(s)
+}
+
+/// True for a repository path inside a registry: `/`-separated valid components.
+pub fn is_repository_path(s: &str) -> bool {
+    s.split('/').all(valid_component)
+}
+
 impl Repository {
     /// Parses `registry/path` (no tag or digest) with the same normalisation as an image.
     pub fn parse(s: &str) -> Result<Self, ReferenceError> {
@@ -189,6 +200,14 @@ impl ImageRef {
     pub fn pinned(&self, digest: Digest) -> ImageRef {
         ImageRef {
             digest: Some(digest),
+            ..self.clone()
+        }
+    }
+
+    /// The same tag and digest in another repository (a mirror or a rewritten location).
+    pub fn in_repository(&self, repository: Repository) -> ImageRef {
+        ImageRef {
+            repository,
             ..self.clone()
         }
     }

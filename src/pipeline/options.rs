@@ -3,11 +3,12 @@
 //! tags are resolved.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::discover::{Resolution, Sides};
 use crate::exec::Limits;
 use crate::exit::{Exit, Failure};
-use crate::registry::{ClientOptions, RegistryClient, TlsOptions};
+use crate::registry::{ClientOptions, RegistriesConf, RegistryClient, TlsOptions};
 
 /// The options every pipeline command shares.
 #[derive(Clone, Debug, Default)]
@@ -17,6 +18,8 @@ pub struct Options {
     /// The workspace (default: `.airlift/` beside the recipe).
     pub workspace: Option<PathBuf>,
     pub authfile: Option<PathBuf>,
+    /// `--registries-conf`, loaded: redirects for the source side's reads.
+    pub registries: Option<Arc<RegistriesConf>>,
     pub src_tls_verify: bool,
     pub dest_tls_verify: bool,
     pub cert_dir: Option<PathBuf>,
@@ -34,22 +37,24 @@ pub struct Options {
 }
 
 impl Options {
-    /// Registry clients for both sides.
+    /// Registry clients for both sides. Only the source side reads through the
+    /// registries.conf: writes to a destination are never redirected.
     pub fn sides(&self) -> Result<Sides, Failure> {
-        let client = |verify: bool| {
+        let client = |verify: bool, registries: Option<Arc<RegistriesConf>>| {
             RegistryClient::new(ClientOptions {
                 tls: TlsOptions {
                     verify,
                     cert_dir: self.cert_dir.clone(),
                 },
                 authfile: self.authfile.clone(),
+                registries,
                 ..ClientOptions::default()
             })
             .map_err(|e| Failure::new(Exit::InvalidInput, e))
         };
         Ok(Sides {
-            source: client(self.src_tls_verify)?,
-            dest: client(self.dest_tls_verify)?,
+            source: client(self.src_tls_verify, self.registries.clone())?,
+            dest: client(self.dest_tls_verify, None)?,
             web: self.web()?,
         })
     }

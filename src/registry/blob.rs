@@ -1,7 +1,8 @@
 //! Blob operations: HEAD, GET as a byte stream, cross-repository mount, and streaming upload
 //! (monolithic POST+PUT, falling back to a streamed PATCH session when the registry refuses).
 //! Every upload verifies the bytes it sends against the digest and size it claims, while they
-//! stream: a mismatch aborts the upload. Blobs are never buffered whole.
+//! stream: a mismatch aborts the upload. Blobs are never buffered whole. HEAD and GET go
+//! through the registries.conf sources (`pull.rs`); uploads and mounts do not.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -14,6 +15,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::auth::{Access, Scopes};
 use super::client::{RegistryClient, exhausted, header, status_error};
+use super::conf::{PullBy, PullSource};
 use super::error::RegistryError;
 use super::transport::describe;
 use crate::oci::{Digest, Repository};
@@ -109,11 +111,24 @@ impl RegistryClient {
         repo: &Repository,
         digest: &Digest,
     ) -> Result<Option<u64>, RegistryError> {
+        self.read_through(repo, PullBy::Blob, Option::is_some, |s| async move {
+            self.blob_size_from(&s, digest).await
+        })
+        .await
+    }
+
+    async fn blob_size_from(
+        &self,
+        source: &PullSource,
+        digest: &Digest,
+    ) -> Result<Option<u64>, RegistryError> {
+        let repo = &source.repository;
         let what = format!("blob {digest} in {repo}");
         let url_path = format!("/v2/{}/blobs/{digest}", repo.path());
         let resp = self
-            .send(
+            .send_to(
                 repo.registry(),
+                source.insecure,
                 &Scopes::repo(repo.path(), Access::Pull),
                 &what,
                 true,
@@ -137,12 +152,28 @@ impl RegistryClient {
         repo: &Repository,
         digest: &Digest,
     ) -> Result<ByteStream, RegistryError> {
+        self.read_through(
+            repo,
+            PullBy::Blob,
+            |_| true,
+            |s| async move { self.get_blob_from(&s, digest).await },
+        )
+        .await
+    }
+
+    async fn get_blob_from(
+        &self,
+        source: &PullSource,
+        digest: &Digest,
+    ) -> Result<ByteStream, RegistryError> {
+        let repo = &source.repository;
         let registry = repo.registry().to_string();
         let what = format!("blob {digest} in {repo}");
         let url_path = format!("/v2/{}/blobs/{digest}", repo.path());
         let resp = self
-            .send(
+            .send_to(
                 &registry,
+                source.insecure,
                 &Scopes::repo(repo.path(), Access::Pull),
                 &what,
                 true,

@@ -1,7 +1,8 @@
 //! `RegistryClient`: one side's (source or destination) connection to any number of
 //! registries. It resolves each registry's scheme and auth challenge once (`GET /v2/`), attaches
 //! credentials or bearer tokens (cached per registry and scope), and retries transient failures.
-//! Manifest and blob operations live in `manifest.rs` and `blob.rs`.
+//! Manifest and blob operations live in `manifest.rs` and `blob.rs`; reads that a
+//! registries.conf redirects go through `pull.rs`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use tokio::sync::OnceCell;
 
 use super::auth::{Challenge, Scopes, TokenResponse, parse_challenge};
 use super::authfile::{AuthFile, Credentials, Secret};
+use super::conf::RegistriesConf;
 use super::error::{RegistryError, is_transient_status};
 use super::retry::{RetryPolicy, parse_retry_after};
 use super::traffic::{HostTraffic, Traffic, UploadMeter, run_epoch};
@@ -24,6 +26,9 @@ pub struct ClientOptions {
     /// `--authfile`; `None` searches the default locations.
     pub authfile: Option<PathBuf>,
     pub retry: RetryPolicy,
+    /// registries.conf redirects for reads (the source side only): mirrors, `location`
+    /// rewrites, `blocked` and `insecure`. `None` reads every image where its name says.
+    pub registries: Option<Arc<RegistriesConf>>,
 }
 
 /// A cheap-to-clone handle to one side's registry connections.
@@ -34,16 +39,24 @@ pub struct RegistryClient {
 
 struct Inner {
     http: reqwest::Client,
+    /// Without certificate verification, for registries.conf sources marked `insecure` when
+    /// this side verifies; built only when the file has such a source.
+    insecure_http: Option<reqwest::Client>,
     tls: TlsOptions,
     auth: AuthFile,
     retry: RetryPolicy,
-    /// Each registry is pinged once per run; a registry that stays unreachable through the
-    /// retries fails every later request at once (40 images do not wait 40 retry windows).
-    hosts: Mutex<HashMap<String, Arc<OnceCell<Pinged>>>>,
+    registries: Option<Arc<RegistriesConf>>,
+    /// Each registry is pinged once per run (per `relaxed`, see [`Host`]); a registry that
+    /// stays unreachable through the retries fails every later request at once (40 images do
+    /// not wait 40 retry windows).
+    hosts: Mutex<HashMap<HostKey, Arc<OnceCell<Pinged>>>>,
     tokens: Mutex<HashMap<(String, Scopes), TokenSlot>>,
     traffic: Traffic,
     meter: Arc<UploadMeter>,
 }
+
+/// A registry and whether it is reached `relaxed` (see [`Host`]).
+type HostKey = (String, bool);
 
 /// One cached token; the async lock makes concurrent requests for a scope fetch it once.
 type TokenSlot = Arc<tokio::sync::Mutex<Option<(Secret, Instant)>>>;
@@ -52,6 +65,9 @@ type TokenSlot = Arc<tokio::sync::Mutex<Option<(Secret, Instant)>>>;
 pub(crate) struct Host {
     pub base: String,
     challenge: Mutex<Challenge>,
+    /// Reached with verification off although this side verifies (an `insecure`
+    /// registries.conf source): its requests and token requests use the unverified client.
+    relaxed: bool,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -70,13 +86,24 @@ impl RegistryClient {
     /// Builds the client: loads CA certificates and the auth file (no network yet).
     pub fn new(options: ClientOptions) -> Result<Self, RegistryError> {
         let http = build_http(&options.tls)?;
+        let insecure_http = match &options.registries {
+            Some(conf) if conf.has_insecure() && options.tls.verify => {
+                Some(build_http(&TlsOptions {
+                    verify: false,
+                    cert_dir: options.tls.cert_dir.clone(),
+                })?)
+            }
+            _ => None,
+        };
         let auth = AuthFile::load(options.authfile.as_deref())?;
         Ok(RegistryClient {
             inner: Arc::new(Inner {
                 http,
+                insecure_http,
                 tls: options.tls,
                 auth,
                 retry: options.retry,
+                registries: options.registries,
                 hosts: Mutex::new(HashMap::new()),
                 tokens: Mutex::new(HashMap::new()),
                 traffic: Traffic::new(run_epoch()),
@@ -102,6 +129,24 @@ impl RegistryClient {
 
     pub(crate) fn retry_policy(&self) -> &RetryPolicy {
         &self.inner.retry
+    }
+
+    /// The registries.conf this side reads through, if any.
+    pub(crate) fn registries(&self) -> Option<&RegistriesConf> {
+        self.inner.registries.as_deref()
+    }
+
+    /// Whether a source marked `insecure` needs more than this side's own TLS settings.
+    fn relaxed(&self, insecure: bool) -> bool {
+        insecure && self.inner.tls.verify && self.inner.insecure_http.is_some()
+    }
+
+    /// The HTTP client for a host reached `relaxed` or not.
+    fn http(&self, relaxed: bool) -> &reqwest::Client {
+        match &self.inner.insecure_http {
+            Some(insecure) if relaxed => insecure,
+            _ => &self.inner.http,
+        }
     }
 
     /// `GET url` outside the registry API (a Helm chart repository's `index.yaml` and archives)
@@ -184,12 +229,25 @@ impl RegistryClient {
 
     /// Scheme and challenge of `registry`, pinged once.
     pub(crate) async fn host(&self, registry: &str) -> Result<Arc<Host>, RegistryError> {
+        self.host_at(registry, false).await
+    }
+
+    /// Scheme and challenge of `registry` reached `relaxed` (see [`Host`]) or not, pinged once.
+    async fn host_at(&self, registry: &str, relaxed: bool) -> Result<Arc<Host>, RegistryError> {
         let cell = {
             let mut hosts = self.inner.hosts.lock().unwrap_or_else(|e| e.into_inner());
-            hosts.entry(registry.to_string()).or_default().clone()
+            hosts
+                .entry((registry.to_string(), relaxed))
+                .or_default()
+                .clone()
         };
         let host = cell
-            .get_or_init(|| async { self.ping(registry).await.map(Arc::new).map_err(Arc::new) })
+            .get_or_init(|| async {
+                self.ping(registry, relaxed)
+                    .await
+                    .map(Arc::new)
+                    .map_err(Arc::new)
+            })
             .await;
         match host {
             Ok(h) => Ok(h.clone()),
@@ -216,16 +274,21 @@ impl RegistryClient {
         }
     }
 
-    async fn ping(&self, registry: &str) -> Result<Host, RegistryError> {
+    async fn ping(&self, registry: &str, relaxed: bool) -> Result<Host, RegistryError> {
         let what = "the API check (GET /v2/)";
         let mut backoff = self.inner.retry.start();
+        let schemes = if relaxed {
+            &["https", "http"]
+        } else {
+            schemes(&self.inner.tls)
+        };
         loop {
             let mut last = None;
-            for scheme in schemes(&self.inner.tls) {
+            for scheme in schemes {
                 let base = format!("{scheme}://{}", api_host(registry));
                 let sent = {
                     let _req = self.inner.traffic.begin(registry);
-                    self.inner.http.get(format!("{base}/v2/")).send().await
+                    self.http(relaxed).get(format!("{base}/v2/")).send().await
                 };
                 if let Ok(resp) = &sent {
                     self.inner
@@ -248,6 +311,7 @@ impl RegistryClient {
                         return Ok(Host {
                             base,
                             challenge: Mutex::new(challenge),
+                            relaxed,
                         });
                     }
                     Err(e) => {
@@ -278,6 +342,7 @@ impl RegistryClient {
     async fn token(
         &self,
         registry: &str,
+        host: &Host,
         realm: &str,
         service: Option<&str>,
         scopes: &Scopes,
@@ -303,7 +368,7 @@ impl RegistryClient {
         for s in scopes.as_slice() {
             query.push(("scope", s));
         }
-        let mut req = self.inner.http.get(realm).query(&query);
+        let mut req = self.http(host.relaxed).get(realm).query(&query);
         let path = scopes.primary_path();
         if let Some(c) = self.credentials(registry, path) {
             req = req.basic_auth(&c.username, Some(c.password.expose()));
@@ -393,7 +458,7 @@ impl RegistryClient {
             }),
             Challenge::Bearer { realm, service } => {
                 let t = self
-                    .token(registry, &realm, service.as_deref(), scopes, what)
+                    .token(registry, host, &realm, service.as_deref(), scopes, what)
                     .await?;
                 Ok(req.bearer_auth(t.expose()))
             }
@@ -414,11 +479,31 @@ impl RegistryClient {
     where
         F: Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
     {
-        let host = self.host(registry).await?;
+        self.send_to(registry, false, scopes, what, retry, build)
+            .await
+    }
+
+    /// [`send`](Self::send) to a registry that registries.conf may mark `insecure`: such a
+    /// registry is reached as with `--src-tls-verify=false` (no verification, plain HTTP
+    /// allowed).
+    pub(crate) async fn send_to<F>(
+        &self,
+        registry: &str,
+        insecure: bool,
+        scopes: &Scopes,
+        what: &str,
+        retry: bool,
+        build: F,
+    ) -> Result<reqwest::Response, RegistryError>
+    where
+        F: Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+    {
+        let relaxed = self.relaxed(insecure);
+        let host = self.host_at(registry, relaxed).await?;
         let mut backoff = self.inner.retry.start();
         let mut reauthed = false;
         loop {
-            let req = build(&self.inner.http, &host.base);
+            let req = build(self.http(relaxed), &host.base);
             let req = match self.authorize(req, registry, &host, scopes, what).await {
                 Ok(r) => Some(r),
                 Err(e) if e.is_transient() && retry => {

@@ -136,12 +136,36 @@ pub enum RegistryError {
     #[error("cannot load CA certificates from {path}: {message}")]
     #[diagnostic(help("--cert-dir must be a directory of PEM files named *.crt or *.pem"))]
     CertDir { path: String, message: String },
+
+    /// registries.conf leaves no source for a read (blocked), or its rewrite is not a name.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Redirect(#[from] super::conf::SourceError),
+
+    /// Every source registries.conf gives for a read failed: the last one's error, and what
+    /// the sources before it answered.
+    #[error("{last}; {tried}")]
+    #[diagnostic(help("{help}"))]
+    Sources {
+        last: Box<RegistryError>,
+        tried: String,
+        help: String,
+    },
 }
 
 impl RegistryError {
+    /// The error itself, or for [`RegistryError::Sources`] the last source's error: what to
+    /// classify a failure by (not found, digest mismatch, ...).
+    pub fn last(&self) -> &RegistryError {
+        match self {
+            RegistryError::Sources { last, .. } => last.last(),
+            other => other,
+        }
+    }
+
     /// A failure worth retrying: connection trouble, 408, 429 and 5xx.
     pub fn is_transient(&self) -> bool {
-        match self {
+        match self.last() {
             // A TLS mismatch or an untrusted certificate does not heal by waiting.
             RegistryError::Connect { message, .. } => !is_tls_failure(message),
             RegistryError::Status { status, .. } => is_transient_status(*status),
@@ -151,7 +175,7 @@ impl RegistryError {
 
     /// The `Retry-After` the registry asked for, in seconds.
     pub fn retry_after(&self) -> Option<u64> {
-        match self {
+        match self.last() {
             RegistryError::Status { retry_after, .. } => *retry_after,
             _ => None,
         }

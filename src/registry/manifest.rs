@@ -1,12 +1,14 @@
 //! Manifest operations: GET (raw bytes kept exactly, digest verified), HEAD, PUT by tag or
 //! digest, the tags list and the OCI 1.1 referrers API. Also the minimal typed view of a
-//! manifest the copy engine needs (children, config, layers, subject).
+//! manifest the copy engine needs (children, config, layers, subject). Reads go through the
+//! registries.conf sources (`pull.rs`); PUT and DELETE go where they are told.
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Access, Scopes};
 use super::client::{RegistryClient, header, status_error};
+use super::conf::{PullBy, PullSource};
 use super::error::RegistryError;
 use crate::oci::{Digest, ImageRef, MediaType, Repository};
 
@@ -100,12 +102,30 @@ fn accept() -> String {
 impl RegistryClient {
     /// GETs a manifest; verifies its digest against the reference's digest when it has one.
     pub async fn get_manifest(&self, image: &ImageRef) -> Result<Manifest, RegistryError> {
+        self.read_through(
+            image.repository(),
+            PullBy::of(image),
+            |_| true,
+            |s| {
+                let at = image.in_repository(s.repository);
+                async move { self.get_manifest_from(&at, s.insecure).await }
+            },
+        )
+        .await
+    }
+
+    async fn get_manifest_from(
+        &self,
+        image: &ImageRef,
+        insecure: bool,
+    ) -> Result<Manifest, RegistryError> {
         let registry = image.registry();
         let what = format!("manifest {image}");
         let url_path = format!("/v2/{}/manifests/{}", image.path(), image.reference());
         let resp = self
-            .send(
+            .send_to(
                 registry,
+                insecure,
                 &Scopes::repo(image.path(), Access::Pull),
                 &what,
                 true,
@@ -179,12 +199,30 @@ impl RegistryClient {
 
     /// HEADs a manifest: its digest when present, `None` when absent.
     pub async fn head_manifest(&self, image: &ImageRef) -> Result<Option<Digest>, RegistryError> {
+        self.read_through(
+            image.repository(),
+            PullBy::of(image),
+            Option::is_some,
+            |s| {
+                let at = image.in_repository(s.repository);
+                async move { self.head_manifest_from(&at, s.insecure).await }
+            },
+        )
+        .await
+    }
+
+    async fn head_manifest_from(
+        &self,
+        image: &ImageRef,
+        insecure: bool,
+    ) -> Result<Option<Digest>, RegistryError> {
         let registry = image.registry();
         let what = format!("manifest {image}");
         let url_path = format!("/v2/{}/manifests/{}", image.path(), image.reference());
         let resp = self
-            .send(
+            .send_to(
                 registry,
+                insecure,
                 &Scopes::repo(image.path(), Access::Pull),
                 &what,
                 true,
@@ -198,7 +236,7 @@ impl RegistryClient {
             404 => Ok(None),
             200 => match header(&resp, "docker-content-digest").and_then(|d| d.parse().ok()) {
                 Some(d) => Ok(Some(d)),
-                None => Ok(Some(self.get_manifest(image).await?.digest)),
+                None => Ok(Some(self.get_manifest_from(image, insecure).await?.digest)),
             },
             _ => Err(status_error(registry, &what, resp).await),
         }
@@ -276,38 +314,58 @@ impl RegistryClient {
         n: usize,
     ) -> Result<Option<Vec<String>>, RegistryError> {
         // A registry that ignores `n` and sends more than asked has sent them all.
-        let (tags, next) = self
-            .tag_page(repo, &format!("/v2/{}/tags/list?n={n}", repo.path()))
-            .await?;
-        Ok(next.is_none().then_some(tags))
+        self.read_through(
+            repo,
+            PullBy::Tag,
+            |t: &Option<Vec<String>>| t.as_ref().is_some_and(|t| !t.is_empty()),
+            |s| async move {
+                let path = format!("/v2/{}/tags/list?n={n}", s.repository.path());
+                let (tags, next) = self.tag_page(&s, &path).await?;
+                Ok(next.is_none().then_some(tags))
+            },
+        )
+        .await
     }
 
     /// All tags of a repository (following `Link` pagination); empty when it does not exist.
+    /// A tag list is read like a tag (containers/image does not redirect tag lists; airlift
+    /// lists tags to find chart versions and signatures of images it reads through the same
+    /// sources, so it does).
     pub async fn tags(&self, repo: &Repository) -> Result<Vec<String>, RegistryError> {
-        let mut next = Some(format!("/v2/{}/tags/list", repo.path()));
-        let mut tags = Vec::new();
-        while let Some(path) = next.take() {
-            let (page, link) = self.tag_page(repo, &path).await?;
-            tags.extend(page);
-            next = link;
-        }
-        tags.sort();
-        tags.dedup();
-        Ok(tags)
+        self.read_through(
+            repo,
+            PullBy::Tag,
+            |t: &Vec<String>| !t.is_empty(),
+            |s| async move {
+                let mut next = Some(format!("/v2/{}/tags/list", s.repository.path()));
+                let mut tags = Vec::new();
+                while let Some(path) = next.take() {
+                    let (page, link) = self.tag_page(&s, &path).await?;
+                    tags.extend(page);
+                    next = link;
+                }
+                tags.sort();
+                tags.dedup();
+                Ok(tags)
+            },
+        )
+        .await
     }
 
-    /// One page of a tag list at `path`: its tags and the next page's path (`Link`), if any.
-    /// A repository that does not exist has no tags.
+    /// One page of a tag list at `path` of a source: its tags and the next page's path
+    /// (`Link`), if any. A repository that does not exist has no tags.
     async fn tag_page(
         &self,
-        repo: &Repository,
+        source: &PullSource,
         path: &str,
     ) -> Result<(Vec<String>, Option<String>), RegistryError> {
+        let repo = &source.repository;
         let registry = repo.registry();
         let what = format!("tag list of {repo}");
         let resp = self
-            .send(
+            .send_to(
                 registry,
+                source.insecure,
                 &Scopes::repo(repo.path(), Access::Pull),
                 &what,
                 true,
@@ -349,12 +407,25 @@ impl RegistryClient {
         repo: &Repository,
         digest: &Digest,
     ) -> Result<Option<Vec<Descriptor>>, RegistryError> {
+        self.read_through(repo, PullBy::Digest, Option::is_some, |s| async move {
+            self.referrers_from(&s, digest).await
+        })
+        .await
+    }
+
+    async fn referrers_from(
+        &self,
+        source: &PullSource,
+        digest: &Digest,
+    ) -> Result<Option<Vec<Descriptor>>, RegistryError> {
+        let repo = &source.repository;
         let registry = repo.registry();
         let what = format!("referrers of {repo}@{digest}");
         let url_path = format!("/v2/{}/referrers/{digest}", repo.path());
         let resp = self
-            .send(
+            .send_to(
                 registry,
+                source.insecure,
                 &Scopes::repo(repo.path(), Access::Pull),
                 &what,
                 true,

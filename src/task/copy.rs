@@ -179,10 +179,11 @@ impl CopyError {
     /// The exit class of this failure.
     pub fn exit(&self) -> Exit {
         match self {
-            CopyError::Registry {
-                error: RegistryError::DigestMismatch { .. },
-                ..
-            } => Exit::Verification,
+            CopyError::Registry { error, .. }
+                if matches!(error.last(), RegistryError::DigestMismatch { .. }) =>
+            {
+                Exit::Verification
+            }
             CopyError::Registry { .. } => Exit::Remote,
             CopyError::NoMatchingPlatform { .. } => Exit::InvalidInput,
         }

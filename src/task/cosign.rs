@@ -56,7 +56,7 @@ pub async fn verify_cosign_image(
     let tag = format!("{}.sig", spec.digest.tag_form());
     let manifest = match source.get_manifest(&repo.with_tag(&tag)).await {
         Ok(m) => m,
-        Err(RegistryError::NotFound { .. }) => {
+        Err(e) if matches!(e.last(), RegistryError::NotFound { .. }) => {
             return Err(fail(format!(
                 "no signature: the source has no signature tag `{repo}:{tag}`"
             )));

@@ -28,6 +28,7 @@ pub fn client_for(reg: &Registry, authfile: PathBuf) -> RegistryClient {
         },
         authfile: Some(authfile),
         retry: Default::default(),
+        registries: None,
     })
     .expect("client")
 }
@@ -40,6 +41,7 @@ pub fn insecure_client(authfile: PathBuf) -> RegistryClient {
         },
         authfile: Some(authfile),
         retry: Default::default(),
+        registries: None,
     })
     .expect("client")
 }
