@@ -297,19 +297,6 @@ pub fn missing(plan: &Plan) -> String {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn human_bytes_uses_binary_units() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1023), "1023 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(350 * 1024 * 1024), "350.0 MiB");
-    }
-}
-
 /// The plan as a picture (`plan --format html`): tasks of one kind, target and content set are
 /// one node with a count (forty copies of a set are one box, not forty), other tasks a node
 /// each; an edge joins two nodes when a task of one waits for a task of the other (dashed:
@@ -383,5 +370,18 @@ pub fn graph(plan: &Plan, title: &str) -> crate::html::GraphView {
             .into_iter()
             .map(|((from, to), dashed)| GraphEdge { from, to, dashed })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_bytes_uses_binary_units() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(350 * 1024 * 1024), "350.0 MiB");
     }
 }
