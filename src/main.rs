@@ -9,6 +9,8 @@ use airlift::cli::{Cli, advice};
 use airlift::exit::Exit;
 
 fn main() -> ExitCode {
+    // Timings (`build --timings`) count from here.
+    airlift::registry::run_epoch();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if let Some(advice) = advice::spaced_boolean(&args) {
         eprintln!("error: {advice}");

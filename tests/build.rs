@@ -233,6 +233,20 @@ async fn rebuild_is_fresh_and_a_moved_tag_copies_only_its_new_blobs() {
         requests <= 3 + 2,
         "3 manifest HEADs plus at most the /v2/ checks, got {requests}"
     );
+    // --trust-state skips even those HEADs: the mirror sees no manifest request at all.
+    let before = proxy.total();
+    let trusted = lab.run(&["build", "--trust-state"]);
+    assert!(trusted.status.success(), "{}", stderr(&trusted));
+    assert!(
+        stderr(&trusted).contains("0 copied, 3 fresh"),
+        "{}",
+        stderr(&trusted)
+    );
+    assert!(
+        proxy.total() - before <= 1,
+        "--trust-state: at most the /v2/ check, got {}",
+        proxy.total() - before
+    );
     drop(proxy);
     lab.recipe(&[&a, &b, &c], &lab.mirror.host());
 
@@ -2543,4 +2557,250 @@ async fn registries_conf_missing_or_garbage_is_refused_before_any_network() {
     assert_eq!(proxy.total(), 0, "a registry was contacted");
     assert!(!dir.join(".airlift").exists(), "the workspace was created");
     assert!(!dir.join("airlift.lock").exists());
+}
+
+/// Escapes text as the pages do.
+fn html_escaped(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;")
+}
+
+/// What a self-contained page must not contain: anything fetched from elsewhere.
+fn assert_self_contained(page: &str) {
+    for bad in ["http://", "https://", "@import", " src=", "<link"] {
+        assert!(!page.contains(bad), "the page references `{bad}`");
+    }
+    for (i, _) in page.match_indices("url(") {
+        assert!(page[i + 4..].starts_with('#'), "an external url( at {i}");
+    }
+}
+
+/// Loads `page` in headless Chromium (Debian's package, as `.ci/run` installs it): the page's
+/// script ran to its end (`data-rendered="ok"`), nothing was logged as an error, and a
+/// screenshot was drawn. Returns false when Chromium is not installed (CI requires it).
+fn renders_in_chromium(page: &std::path::Path, shot: &std::path::Path) -> bool {
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let Some(chromium) = chromium else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install chromium (.ci/run does)"
+        );
+        eprintln!("skipped: Chromium is not installed here (apt-get install chromium)");
+        return false;
+    };
+    let profile = tempfile::tempdir().expect("profile");
+    let run = |extra: &[String]| {
+        Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-quic",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--window-size=1400,1800",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .arg(format!("file://{}", page.display()))
+            .output()
+            .expect("run chromium")
+    };
+    let dom = run(&["--dump-dom".to_string()]);
+    let dom_text = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom_text.contains("data-rendered=\"ok\""),
+        "the page's script did not finish: {}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let log = String::from_utf8_lossy(&dom.stderr);
+    for line in log.lines().filter(|l| l.contains("CONSOLE")) {
+        assert!(
+            !line.contains("Uncaught") && !line.contains(":ERROR:CONSOLE"),
+            "script error in {}: {line}",
+            page.display()
+        );
+    }
+    let shot_run = run(&[format!("--screenshot={}", shot.display())]);
+    assert!(
+        shot_run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shot_run.stderr)
+    );
+    let png = std::fs::read(shot).expect("screenshot written");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a drawn screenshot"
+    );
+    true
+}
+
+/// `build --timings` (#20): the page and its JSON list every task of the plan with start ≤ end,
+/// their bytes add up to the build summary, the pages fetch nothing from elsewhere, and both
+/// the timings page and `plan --format html` render in a real browser without script errors.
+#[tokio::test]
+async fn timings_and_plan_pages_show_every_task_and_render_in_a_browser() {
+    let lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let base = Layer::shared_random(300_000);
+    let mut images = Vec::new();
+    for i in 0..4 {
+        images.push(
+            fx.image(
+                &format!("apps/svc-{i}"),
+                Some("1"),
+                Format::Oci,
+                "amd64",
+                &[base.clone(), Layer::Random(50_000 + i * 1000)],
+            )
+            .await,
+        );
+    }
+    let refs: Vec<&Pushed> = images.iter().collect();
+    lab.recipe(&refs, &lab.mirror.host());
+
+    let plan_json = lab.run(&["plan", "--format", "json"]);
+    assert!(plan_json.status.success(), "{}", stderr(&plan_json));
+    let plan: Value = serde_json::from_slice(&plan_json.stdout).expect("plan json");
+    let ids: BTreeSet<String> = plan["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .map(|t| t["id"].as_str().expect("id").to_string())
+        .collect();
+    assert!(ids.len() >= 6, "4 copies, resources and the lock: {ids:?}");
+
+    let plan_html = lab.run(&["plan", "--format", "html"]);
+    assert!(plan_html.status.success(), "{}", stderr(&plan_html));
+    let plan_page = stdout(&plan_html);
+    assert_self_contained(&plan_page);
+    assert!(
+        plan_page.contains("copy ×4"),
+        "copies of one set are one node"
+    );
+
+    let out = lab.run(&["build", "--timings", "--message-format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = events(&out)
+        .into_iter()
+        .find(|e| e["event"] == "build-summary")
+        .expect("build-summary event");
+    let dir = lab.dir.path().join(".airlift/out/mirror/timings");
+    let data: Value = serde_json::from_slice(
+        &std::fs::read(dir.join("airlift-timings.json")).expect("timings json"),
+    )
+    .expect("timings json parses");
+    let page = std::fs::read_to_string(dir.join("airlift-timings.html")).expect("page");
+    let stamped: Vec<String> = std::fs::read_dir(&dir)
+        .expect("timings dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("airlift-timings-20") && n.ends_with(".html"))
+        .collect();
+    assert_eq!(
+        stamped.len(),
+        1,
+        "one timestamped page beside the stable one"
+    );
+
+    let tasks = data["tasks"].as_array().expect("tasks");
+    let seen: BTreeSet<String> = tasks
+        .iter()
+        .map(|t| t["id"].as_str().expect("id").to_string())
+        .collect();
+    assert_eq!(seen, ids, "every task of the plan, and no other");
+    let mut bytes = 0;
+    for t in tasks {
+        assert_eq!(t["outcome"], "done", "{t}");
+        let (start, end) = (
+            t["start_ms"].as_u64().expect("start"),
+            t["end_ms"].as_u64().expect("end"),
+        );
+        assert!(start <= end, "{t}");
+        assert!(
+            end <= data["duration_ms"].as_u64().expect("duration"),
+            "{t}"
+        );
+        bytes += t["bytes"].as_u64().expect("bytes");
+        let id = t["id"].as_str().expect("id");
+        assert!(page.contains(&html_escaped(id)), "{id} is on the page");
+    }
+    assert_eq!(bytes, summary["bytes"].as_u64().expect("summary bytes"));
+    assert_eq!(data["summary"]["bytes"], summary["bytes"]);
+    assert_eq!(data["summary"]["blobs_uploaded"], summary["blobs_uploaded"]);
+    assert_eq!(data["summary"]["blobs_mounted"], summary["blobs_mounted"]);
+    let requests: u64 = summary["requests"]
+        .as_array()
+        .expect("requests per registry")
+        .iter()
+        .map(|r| r["requests"].as_u64().expect("count"))
+        .sum();
+    assert_eq!(data["summary"]["requests"].as_u64(), Some(requests));
+    let hosts: BTreeSet<&str> = data["registries"]
+        .as_array()
+        .expect("registries")
+        .iter()
+        .map(|r| r["host"].as_str().expect("host"))
+        .collect();
+    assert!(hosts.contains(lab.mirror.host().as_str()) && hosts.contains(lab.up.host().as_str()));
+    assert_self_contained(&page);
+
+    let plan_file = lab.dir.path().join("plan.html");
+    std::fs::write(&plan_file, &plan_page).expect("write plan page");
+    let shots = tempfile::tempdir().expect("shots");
+    if renders_in_chromium(
+        &dir.join("airlift-timings.html"),
+        &shots.path().join("t.png"),
+    ) {
+        assert!(renders_in_chromium(&plan_file, &shots.path().join("p.png")));
+    }
+}
+
+/// `resources --icsp` (every flag shows its effect): the legacy ImageContentSourcePolicy is
+/// written for digest-named images only when asked.
+#[tokio::test]
+async fn resources_icsp_writes_the_legacy_policy_only_when_asked() {
+    let lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let p = fx
+        .image(
+            "apps/pinned",
+            Some("1"),
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(1000)],
+        )
+        .await;
+    let by_digest = p.by_digest(&lab.up.host());
+    std::fs::write(
+        lab.dir.path().join("airlift.kdl"),
+        format!(
+            "images \"apps\" {{\n    image \"{by_digest}\"\n}}\n\ntarget \"mirror\" \"docker://{}/mirror\" {{\n    needs \"apps\"\n}}\n",
+            lab.mirror.host()
+        ),
+    )
+    .expect("recipe");
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let file = lab
+        .dir
+        .path()
+        .join(".airlift/out/mirror/cluster-resources/imageContentSourcePolicy.yaml");
+    assert!(!file.exists(), "not written unless asked");
+    let out = lab.run(&["resources", "mirror", "--icsp"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&file).expect("--icsp writes it");
+    assert!(text.contains("kind: ImageContentSourcePolicy"), "{text}");
+    assert!(
+        text.contains(&format!("{}/mirror/apps/pinned", lab.mirror.host())),
+        "{text}"
+    );
 }

@@ -588,3 +588,32 @@ async fn a_held_transfer_does_not_hold_back_a_copy_whose_verification_finished()
     assert_mirrored(&lab, &fast);
     assert_mirrored(&lab, &slow);
 }
+
+/// `build --no-signatures` (#18, every flag shows its effect): the image is mirrored without
+/// its cosign signature; a build without the flag then adds the signature.
+#[tokio::test]
+async fn no_signatures_mirrors_the_image_without_its_signature() {
+    let lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let signed = image(&fx, "tools/signed").await;
+    push_signature(&lab, &fx, &signed, Sig::By("cosign")).await;
+    lab.recipe(&[], &[&signed]);
+    let sig = format!(
+        "{}:{}.sig",
+        lab.mirror_repo(&signed),
+        signed.digest.replace(':', "-")
+    );
+    let out = lab.run(&["build", "--no-signatures"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_mirrored(&lab, &signed);
+    assert!(
+        raw(&sig).is_err(),
+        "--no-signatures leaves the signature behind"
+    );
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        raw(&sig).is_ok(),
+        "without the flag the signature follows its image"
+    );
+}

@@ -605,6 +605,25 @@ async fn list_releases_shows_versions_and_channels_and_works_offline() {
         stdout(&out),
         "Channel: stable-4.15\nArchitecture: amd64\n\n4.15.2\n4.15.3\n"
     );
+    // --arch asks the service for that architecture's graph (this server has none for it).
+    let before = lab.server.requests().len();
+    let out = lab.run(&[
+        "list",
+        "releases",
+        "--channel",
+        "stable-4.15",
+        "--arch",
+        "s390x",
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("arch=s390x"), "{}", stderr(&out));
+    assert!(
+        lab.server.requests()[before..]
+            .iter()
+            .any(|r| r.contains("arch=s390x")),
+        "{:?}",
+        lab.server.requests()
+    );
     lab.server.stop();
     let out = lab.run(&["--offline", "list", "releases"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -1264,6 +1283,23 @@ async fn extract_takes_the_installer_and_oc_out_of_a_mirrored_release() {
     assert!(out.status.success(), "{}", stderr(&out));
     let path = lab.dir.path().join("bin/openshift-install");
     assert_eq!(stdout(&out).trim(), "bin/openshift-install");
+    // --arch picks the payload's architecture: none for arm64 was mirrored.
+    let arm = [
+        "extract",
+        "mirror",
+        "--release",
+        "4.15.3",
+        "--command",
+        "openshift-install",
+        "--arch",
+        "arm64",
+        "--to",
+        "arm",
+    ];
+    let refused = lab.run(&arm);
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("arm64"), "{}", stderr(&refused));
+    assert!(!lab.dir.path().join("arm/openshift-install").exists());
     let got = std::fs::read(&path).expect("extracted");
     let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o7777;
     assert_eq!(mode, 0o755);

@@ -311,7 +311,46 @@ impl Command {
     }
 }
 
+/// Commands each behaviour-changing global flag applies to. Elsewhere the flag is refused
+/// rather than silently ignored. Connection settings (`--authfile`, `--registries-conf`, the TLS
+/// flags, `--cert-dir`), `-f`, `--workspace` and `-q` are settings for whatever the command
+/// reads and are accepted everywhere. `--offline` (no network for resolution) is accepted
+/// everywhere: commands that resolve nothing honour it by nature; `lock`/`update` and the
+/// catalog listings, which cannot work without resolving, refuse it themselves.
+pub const APPLIES: &[(&str, &[&str])] = &[
+    (
+        "--jobs",
+        &["plan", "build", "lock", "update", "delete", "verify"],
+    ),
+    ("--locked", &["plan", "build", "lock", "update", "delete"]),
+    ("--message-format json", &["build", "delete"]),
+    ("--verbose", &["plan", "check"]),
+];
+
 impl Cli {
+    /// A behaviour-changing global flag given to a command it does nothing for (see
+    /// [`APPLIES`]), with the commands it applies to.
+    fn inapplicable_flag(&self) -> Option<(&'static str, String)> {
+        let g = &self.global;
+        let given = [
+            ("--jobs", g.jobs.is_some()),
+            ("--locked", g.locked),
+            (
+                "--message-format json",
+                g.message_format == MessageFormat::Json,
+            ),
+            ("--verbose", g.verbose > 0),
+        ];
+        let name = self.command.name();
+        given.iter().filter(|(_, on)| *on).find_map(|(flag, _)| {
+            let (_, commands) = APPLIES.iter().find(|(f, _)| f == flag)?;
+            (!commands.contains(&name)).then(|| {
+                let list: Vec<String> = commands.iter().map(|c| format!("`{c}`")).collect();
+                (*flag, list.join(", "))
+            })
+        })
+    }
+
     pub fn run(mut self) -> CmdResult {
         if self.global.since.is_some()
             && !matches!(self.command, Command::Build { .. } | Command::Plan { .. })
@@ -321,6 +360,16 @@ impl Cli {
                 miette::miette!(
                     help = "use it with `airlift build` (or `airlift plan`) of a file:// target",
                     "--since applies to `build` and `plan`, not to `{}`",
+                    self.command.name()
+                ),
+            ));
+        }
+        if let Some((flag, applies)) = self.inapplicable_flag() {
+            return Err(Failure::new(
+                Exit::Usage,
+                miette::miette!(
+                    help = format!("{flag} applies to {applies}; leave it out here"),
+                    "{flag} does nothing for `airlift {}`",
                     self.command.name()
                 ),
             ));
@@ -353,6 +402,13 @@ impl Cli {
                 ("--arch", arch.is_some() && !releases),
                 ("--catalog", catalog.is_some() && releases),
                 ("--package", package.is_some() && releases),
+                // A catalog in a registry is read over the network; a layout is local.
+                (
+                    "--offline",
+                    self.global.offline
+                        && !releases
+                        && !catalog.as_deref().is_some_and(|c| c.starts_with("oci://")),
+                ),
             ]
             .iter()
             .filter(|(_, bad)| *bad)

@@ -18,7 +18,9 @@ mod plan;
 mod resources;
 mod verify;
 
-pub use args::{Cli, Command, DescribeFormat, GlobalOpts, ListWhat, MessageFormat, PlanFormat};
+pub use args::{
+    APPLIES, Cli, Command, DescribeFormat, GlobalOpts, ListWhat, MessageFormat, PlanFormat,
+};
 pub use init::STARTER;
 
 /// Prints what discovery found worth saying: warnings (`WARNING` lines even with `-q`: skipping

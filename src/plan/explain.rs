@@ -339,9 +339,17 @@ pub fn graph(plan: &Plan, title: &str) -> crate::html::GraphView {
             GraphNode {
                 label,
                 detail: detail.join("\n"),
-                group: match set {
-                    Some(s) => format!("{} · {s}", first.target),
-                    None => first.target.clone(),
+                group: {
+                    // The lock is the build's, not a target's.
+                    let target = if first.target.is_empty() {
+                        "build"
+                    } else {
+                        first.target.as_str()
+                    };
+                    match set {
+                        Some(s) => format!("{target} · {s}"),
+                        None => target.to_string(),
+                    }
                 },
                 fresh,
                 dirty: m.len() - fresh,
