@@ -87,6 +87,12 @@ impl Failure {
 
     /// A local I/O failure (workspace, journal, lock file, outputs). `what` already names the
     /// path and the cause; the help says what to do, the same everywhere.
+    /// A file that could not be read (`io`: exit 10) or says something invalid (exit 3).
+    pub fn unreadable_or_invalid(io: bool, report: impl Into<miette::Report>) -> Self {
+        let exit = if io { Exit::Io } else { Exit::InvalidInput };
+        Failure::new(exit, report)
+    }
+
     pub fn io(what: impl std::fmt::Display) -> Self {
         Failure::new(
             Exit::Io,

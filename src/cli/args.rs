@@ -377,14 +377,8 @@ impl Cli {
         // Loaded before anything else, so a missing or invalid file stops every command
         // before it reads a recipe or touches the network.
         if let Some(path) = &self.global.registries_conf {
-            let conf = RegistriesConf::load(path).map_err(|e| {
-                let exit = if e.is_io() {
-                    Exit::Io
-                } else {
-                    Exit::InvalidInput
-                };
-                Failure::new(exit, e)
-            })?;
+            let conf = RegistriesConf::load(path)
+                .map_err(|e| Failure::unreadable_or_invalid(e.is_io(), e))?;
             self.global.registries = Some(Arc::new(conf));
         }
         if let Command::List {

@@ -70,6 +70,13 @@ impl Reporter {
     }
 }
 
+/// A tick each [`TICK`]; ticks missed while busy are skipped, not bunched.
+fn ticker() -> tokio::time::Interval {
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    tick
+}
+
 /// Counts finished images (for progress lines and events).
 fn finishes_image(e: &Event) -> bool {
     matches!(
@@ -83,8 +90,7 @@ async fn json(
     mut out: Box<dyn Write + Send>,
     expected: Expected,
 ) {
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut tick = ticker();
     let (mut images, mut last) = (0usize, None);
     loop {
         let e = tokio::select! {
@@ -152,8 +158,7 @@ async fn human(mut rx: UnboundedReceiver<Event>, expected: Expected) {
         ProgressStyle::with_template("{prefix:>8} [{bar:30}] {bytes}/{total_bytes} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut tick = ticker();
     let (mut ticks, mut logged) = (0u32, None);
     let (mut mounted, mut skipped) = (0u64, 0u64);
     loop {

@@ -26,14 +26,8 @@ pub struct Session {
 impl Session {
     /// Loads and validates the recipe and takes the workspace lock.
     pub fn open(global: &Options) -> Result<Self, Failure> {
-        let recipe = recipe::load(&global.recipe).map_err(|e| {
-            let exit = if e.is_io() {
-                Exit::Io
-            } else {
-                Exit::InvalidInput
-            };
-            Failure::new(exit, e)
-        })?;
+        let recipe = recipe::load(&global.recipe)
+            .map_err(|e| Failure::unreadable_or_invalid(e.is_io(), e))?;
         let workspace = Workspace::for_recipe(&global.recipe, global.workspace.as_deref());
         let guard = workspace.lock().map_err(|e| match e {
             WorkspaceError::Busy { .. } => Failure::new(
