@@ -93,6 +93,25 @@ printf '%-8s %10s %10s\n' skopeo "$sc" "$sn"
 printf '%-8s %10s %10s\n' airlift "$ac" "$an"
 echo "ratio airlift/skopeo: cold $(ratio "$ac" "$sc") (goal <= 0.40), no-op $(ratio "$an" "$sn") (goal <= 0.10)"
 
+# Requests per run, as airlift counts them (the build-summary event): a fresh destination,
+# cold then no-op.
+start_registry "$work/req"; d=$port
+mkdir -p "$work/req-r"
+{ echo 'images "bench" {'; sed 's/.*/    image "&"/' "$work/refs.txt"; echo '}';
+  echo "target \"mirror\" \"docker://127.0.0.1:$d/mirror\" { needs \"bench\"; }"; } > "$work/req-r/airlift.kdl"
+count_requests() {
+  "$airlift" -f "$work/req-r/airlift.kdl" --src-tls-verify=false --dest-tls-verify=false \
+      --message-format json build 2>/dev/null | python3 -c '
+import json, sys
+s = [json.loads(l) for l in sys.stdin if l.startswith("{")][-1]
+by = {}
+for r in s["requests"]:
+    by[r["side"]] = by.get(r["side"], 0) + r["requests"]
+print(sum(by.values()), "in all:", ", ".join(f"{k} {v}" for k, v in sorted(by.items())))'
+}
+echo "airlift requests, cold: $(count_requests)"
+echo "airlift requests, no-op: $(count_requests)"
+
 if [ "$rss_mb" -gt 0 ]; then
   start_registry "$work/big"; big=$port; start_registry "$work/bigdst"; dst=$port
   "$seed" --registry "127.0.0.1:$big" --images 1 --total-mb "$rss_mb" --shared-base-mb 0 --prefix big > "$work/big.txt"
