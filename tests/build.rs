@@ -2804,3 +2804,74 @@ async fn resources_icsp_writes_the_legacy_policy_only_when_asked() {
         "{text}"
     );
 }
+
+/// Scale (#19): a registry that answers 429 above a concurrency of 4. The destination's window
+/// halves at the first 429s (with a fixed window of 6 it stayed 6) and grows back one request
+/// at a time; the build completes with a bounded number of 429s (10 to 17 seen; each is
+/// retried), and the summary says the registry throttled and how far the window narrowed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_throttling_registry_gets_a_smaller_window_and_few_429s() {
+    let lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let mut images = Vec::new();
+    for i in 0..24 {
+        images.push(
+            fx.image(
+                &format!("fleet/svc-{i:02}"),
+                Some("1"),
+                Format::Oci,
+                "amd64",
+                &[Layer::Random(1_000_000 + i * 100), Layer::Random(5_000)],
+            )
+            .await,
+        );
+    }
+    let proxy = FaultProxy::start(
+        &lab.mirror.host(),
+        ProxyOptions {
+            throttle_above: Some(4),
+            ..ProxyOptions::passthrough()
+        },
+    )
+    .await;
+    let refs: Vec<&Pushed> = images.iter().collect();
+    lab.recipe(&refs, &proxy.host());
+    let out = lab.run(&["build", "--message-format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = events(&out)
+        .into_iter()
+        .find(|e| e["event"] == "build-summary")
+        .expect("summary");
+    let throttled: u64 = summary["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .filter(|r| r["host"] == proxy.host().as_str())
+        .map(|r| r["throttled"].as_u64().expect("throttled"))
+        .sum();
+    eprintln!("429s: {} of {} requests", proxy.throttled(), proxy.total());
+    assert_eq!(
+        throttled,
+        proxy.throttled() as u64,
+        "the summary counts every 429"
+    );
+    assert!(proxy.throttled() > 0, "the registry did throttle");
+    assert!(
+        proxy.throttled() <= 40,
+        "bounded: {} answers 429",
+        proxy.throttled()
+    );
+    let window = summary["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .find(|r| r["host"] == proxy.host().as_str())
+        .and_then(|r| r["smallest_window"].as_u64())
+        .expect("a window toward the destination");
+    assert!(window < 6, "the window narrowed from 6 to {window}");
+    assert!(
+        stderr(&out).contains(&format!("throttled: {} answered 429/503", proxy.host())),
+        "{}",
+        stderr(&out)
+    );
+}

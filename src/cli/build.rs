@@ -42,7 +42,7 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
         prepared.old_lock.as_ref(),
         &prepared.lock,
     );
-    report.add_traffic(&clients);
+    report.add_traffic(&clients, &outcome);
     if args.timings {
         let mut targets: Vec<String> = args.targets.to_vec();
         if targets.is_empty() {

@@ -1,10 +1,18 @@
-//! Transfer permits: one global pool (`--jobs`) and a per-registry limit. A worker takes one
+//! Transfer permits: one global pool (`--jobs`) and a per-registry window. A worker takes one
 //! `Permit` per network operation (global first, then registries in sorted order, so two
 //! workers can never wait on each other), and never holds one while waiting for another
 //! worker's result.
+//!
+//! Each registry's window adapts (AIMD, as TCP does): it starts at the per-registry limit,
+//! halves when the registry answered 429 or 503 since the last look, and grows by one after a
+//! window's worth of requests without such an answer, never past the limit. The answers are
+//! read from the registry clients' traffic counters ([`Traffic`]), so a registry that throttles
+//! at a concurrency of 4 sees a few 429s, not a storm of retries.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
+
+use crate::registry::Traffic;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -31,7 +39,24 @@ impl Default for Limits {
 pub struct Permits {
     limits: Limits,
     global: Arc<Semaphore>,
-    registries: Mutex<HashMap<String, Arc<Semaphore>>>,
+    registries: Mutex<HashMap<String, Window>>,
+    /// Where 429/503 answers and request counts are read (the clients of the run).
+    feedback: Vec<Arc<Traffic>>,
+}
+
+/// One registry's adaptive window: a semaphore of `limit` permits, of which `parked` are held
+/// back while the window is smaller than the limit.
+struct Window {
+    sem: Arc<Semaphore>,
+    size: usize,
+    parked: Arc<Mutex<Vec<OwnedSemaphorePermit>>>,
+    /// Throttling answers and requests counted at the last change.
+    throttled: u64,
+    requests: u64,
+    /// Requests counted at the last decrease: one burst of 429s halves the window once.
+    cut_at: Option<u64>,
+    /// The smallest the window was.
+    smallest: usize,
 }
 
 /// Held while one operation runs.
@@ -49,14 +74,87 @@ impl Permits {
             limits,
             global: Arc::new(Semaphore::new(limits.jobs)),
             registries: Mutex::new(HashMap::new()),
+            feedback: Vec::new(),
         }
     }
 
+    /// Permits whose registry windows adapt to the 429/503 answers `traffic` counts.
+    pub fn adaptive(limits: Limits, traffic: Vec<Arc<Traffic>>) -> Self {
+        Permits {
+            feedback: traffic,
+            ..Permits::new(limits)
+        }
+    }
+
+    /// Requests and throttling answers of `registry` so far, over every client.
+    fn observed(&self, registry: &str) -> (u64, u64) {
+        self.feedback.iter().fold((0, 0), |(r, t), traffic| {
+            let (r2, t2) = traffic.host_totals(registry);
+            (r + r2, t + t2)
+        })
+    }
+
+    /// The semaphore of `name`, its window adjusted to what the registry answered since the
+    /// last look.
     fn registry(&self, name: &str) -> Arc<Semaphore> {
+        let (requests, throttled) = self.observed(name);
         let mut m = self.registries.lock().unwrap_or_else(|e| e.into_inner());
-        m.entry(name.to_string())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.limits.per_registry)))
-            .clone()
+        let limit = self.limits.per_registry;
+        let w = m.entry(name.to_string()).or_insert_with(|| Window {
+            sem: Arc::new(Semaphore::new(limit)),
+            size: limit,
+            parked: Arc::default(),
+            throttled,
+            requests,
+            cut_at: None,
+            smallest: limit,
+        });
+        let recently_cut = w.cut_at.is_some_and(|at| requests < at + w.size as u64);
+        if throttled > w.throttled && recently_cut {
+            w.throttled = throttled;
+        } else if throttled > w.throttled {
+            // Multiplicative decrease: park half the window (taken as permits free up).
+            let target = (w.size / 2).max(1);
+            for _ in target..w.size {
+                let (sem, parked) = (w.sem.clone(), w.parked.clone());
+                tokio::spawn(async move {
+                    if let Ok(p) = sem.acquire_owned().await {
+                        parked.lock().unwrap_or_else(|e| e.into_inner()).push(p);
+                    }
+                });
+            }
+            w.size = target;
+            w.smallest = w.smallest.min(target);
+            w.throttled = throttled;
+            w.requests = requests;
+            w.cut_at = Some(requests);
+        } else if w.size < limit && requests >= w.requests + w.size as u64 {
+            // Additive increase: one more after a window's worth of unthrottled requests.
+            if w.parked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop()
+                .is_some()
+            {
+                w.size += 1;
+            }
+            w.requests = requests;
+        }
+        w.sem.clone()
+    }
+
+    /// The current window of `registry` (tests, reports).
+    pub fn window(&self, registry: &str) -> Option<usize> {
+        let m = self.registries.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(registry).map(|w| w.size)
+    }
+
+    /// Every registry's window now, and the smallest it was (after throttling).
+    pub fn windows(&self) -> std::collections::BTreeMap<String, (usize, usize)> {
+        let m = self.registries.lock().unwrap_or_else(|e| e.into_inner());
+        m.iter()
+            .map(|(k, w)| (k.clone(), (w.size, w.smallest)))
+            .collect()
     }
 
     /// A permit for an operation touching `registries` (source and/or destination).
@@ -83,6 +181,34 @@ impl Permits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_throttling_registry_halves_its_window_and_grows_back_by_one() {
+        let traffic = Arc::new(Traffic::new(std::time::Instant::now()));
+        let p = Permits::adaptive(
+            Limits {
+                jobs: 16,
+                per_registry: 8,
+            },
+            vec![traffic.clone()],
+        );
+        drop(p.acquire(&["r.example"]).await);
+        assert_eq!(p.window("r.example"), Some(8));
+        drop(traffic.begin("r.example"));
+        traffic.answered("r.example", 429);
+        drop(p.acquire(&["r.example"]).await);
+        assert_eq!(p.window("r.example"), Some(4));
+        tokio::task::yield_now().await;
+        // Four unthrottled requests later the window grows by one.
+        for _ in 0..4 {
+            drop(traffic.begin("r.example"));
+        }
+        drop(p.acquire(&["r.example"]).await);
+        assert_eq!(p.window("r.example"), Some(5));
+        // Another registry is not affected.
+        drop(p.acquire(&["other.example"]).await);
+        assert_eq!(p.window("other.example"), Some(8));
+    }
 
     #[tokio::test]
     async fn per_registry_limit_bounds_one_registry_only() {

@@ -64,6 +64,8 @@ pub struct ExecOutcome {
     pub spans: BTreeMap<usize, RunSpan>,
     /// The slowest blob uploads.
     pub slowest_blobs: Vec<BlobSpan>,
+    /// Per registry: the transfer window at the end and the smallest it was.
+    pub windows: BTreeMap<String, (usize, usize)>,
 }
 
 /// Task slots: copies spend most of their time waiting on the network, where transfer permits
@@ -114,7 +116,14 @@ pub async fn execute(
         homes: homes.clone(),
     };
     let (source_ctx, dest_ctx) = (context(&env.sides.source), context(&env.sides.dest));
-    let permits = Arc::new(super::Permits::new(env.limits));
+    let permits = Arc::new(super::Permits::adaptive(
+        env.limits,
+        vec![
+            env.sides.source.traffic_handle(),
+            env.sides.dest.traffic_handle(),
+        ],
+    ));
+    let permits_view = permits.clone();
     let from_source = CopyEngine::sharing(&source_ctx, events, permits.clone());
     let from_dest = CopyEngine::sharing(&dest_ctx, events, permits);
     let placed = PlacedBlobs::new();
@@ -196,5 +205,6 @@ pub async fn execute(
         }
     }
     out.slowest_blobs = slow_blobs.slowest();
+    out.windows = permits_view.windows();
     Ok(out)
 }

@@ -46,6 +46,9 @@ pub struct RequestCount {
     pub retries: u64,
     /// Answers 429 or 503.
     pub throttled: u64,
+    /// The smallest the transfer window to this registry became (it halves on 429/503 and
+    /// grows back); `None` when no transfer went there.
+    pub smallest_window: Option<usize>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -135,11 +138,16 @@ impl BuildReport {
     }
 
     /// Adds what each side's client asked of each registry (discovery and execution).
-    pub fn add_traffic(&mut self, clients: &[(&str, &crate::registry::RegistryClient)]) {
+    pub fn add_traffic(
+        &mut self,
+        clients: &[(&str, &crate::registry::RegistryClient)],
+        outcome: &ExecOutcome,
+    ) {
         for (side, client) in clients {
             for (host, t) in client.traffic() {
                 self.requests.push(RequestCount {
                     side: side.to_string(),
+                    smallest_window: outcome.windows.get(&host).map(|w| w.1),
                     host,
                     requests: t.requests,
                     retries: t.retries,
@@ -172,6 +180,9 @@ impl BuildReport {
                 "; throttled: {} answered 429/503 {} time(s)",
                 r.host, r.throttled
             ));
+            if let Some(w) = r.smallest_window {
+                line.push_str(&format!(", transfers to it narrowed to {w} at once"));
+            }
         }
         line
     }

@@ -51,7 +51,7 @@ struct Inner {
     /// not wait 40 retry windows).
     hosts: Mutex<HashMap<HostKey, Arc<OnceCell<Pinged>>>>,
     tokens: Mutex<HashMap<(String, Scopes), TokenSlot>>,
-    traffic: Traffic,
+    traffic: Arc<Traffic>,
     meter: Arc<UploadMeter>,
 }
 
@@ -106,10 +106,15 @@ impl RegistryClient {
                 registries: options.registries,
                 hosts: Mutex::new(HashMap::new()),
                 tokens: Mutex::new(HashMap::new()),
-                traffic: Traffic::new(run_epoch()),
+                traffic: Arc::new(Traffic::new(run_epoch())),
                 meter: Arc::default(),
             }),
         })
+    }
+
+    /// The live counters (the transfer permits read throttling from them).
+    pub fn traffic_handle(&self) -> Arc<Traffic> {
+        self.inner.traffic.clone()
     }
 
     /// What this client asked of each registry host so far.

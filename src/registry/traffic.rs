@@ -86,6 +86,14 @@ impl Traffic {
         }
     }
 
+    /// Requests and throttling answers of `host` so far.
+    pub fn host_totals(&self, host: &str) -> (u64, u64) {
+        let hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        hosts
+            .get(host)
+            .map_or((0, 0), |h| (h.requests, h.throttled))
+    }
+
     /// Every host's counters, by host.
     pub fn snapshot(&self) -> BTreeMap<String, HostTraffic> {
         self.hosts.lock().unwrap_or_else(|e| e.into_inner()).clone()

@@ -39,6 +39,9 @@ pub struct ProxyOptions {
     /// Hold every matching request that is forwarded (after any injected 503s) until
     /// [`FaultProxy::open_gate`]; [`FaultProxy::held`] counts those waiting.
     pub gate: bool,
+    /// Answer 429 to a request that would make more than N requests in flight at once, as a
+    /// rate-limited registry does.
+    pub throttle_above: Option<usize>,
 }
 
 impl ProxyOptions {
@@ -52,6 +55,7 @@ impl ProxyOptions {
             bearer: None,
             refuse_monolithic: false,
             gate: false,
+            throttle_above: None,
         }
     }
 }
@@ -64,6 +68,8 @@ struct Counters {
     tokens: AtomicUsize,
     held: AtomicUsize,
     corrupted: AtomicUsize,
+    in_flight: AtomicUsize,
+    throttled: AtomicUsize,
     scopes: std::sync::Mutex<Vec<String>>,
     log: std::sync::Mutex<Vec<(String, String)>>,
 }
@@ -145,6 +151,11 @@ impl FaultProxy {
         self.counters.tokens.load(Ordering::SeqCst)
     }
 
+    /// Requests answered 429 (see [`ProxyOptions::throttle_above`]).
+    pub fn throttled(&self) -> usize {
+        self.counters.throttled.load(Ordering::SeqCst)
+    }
+
     /// Matching requests waiting at the gate now (see [`ProxyOptions::gate`]).
     pub fn held(&self) -> usize {
         self.counters.held.load(Ordering::SeqCst)
@@ -219,6 +230,15 @@ async fn read_body<R: AsyncBufReadExt + Unpin>(
     Ok(body)
 }
 
+/// Counts a request out of flight when its handling ends, whichever way.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn handle(stream: TcpStream, s: &Shared) -> std::io::Result<()> {
     let mut r = BufReader::new(stream);
     let mut line = String::new();
@@ -247,6 +267,17 @@ async fn handle(stream: TcpStream, s: &Shared) -> std::io::Result<()> {
     s.counters.total.fetch_add(1, Ordering::SeqCst);
     let matched = (s.options.matcher)(&method, &target);
     let mut stream = r.into_inner();
+    let now = s.counters.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    let _in_flight = InFlight(&s.counters.in_flight);
+    if s.options.throttle_above.is_some_and(|n| now > n) {
+        s.counters.throttled.fetch_add(1, Ordering::SeqCst);
+        stream
+            .write_all(
+                b"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )
+            .await?;
+        return stream.shutdown().await;
+    }
     if let Some((user, pass)) = &s.options.bearer {
         let auth = headers
             .iter()
