@@ -248,10 +248,11 @@ pub fn failure(plan: &Plan, outcome: &ExecOutcome) -> Option<Failure> {
         .iter()
         .filter(|t| t.kind.writes_image() && t.freshness.is_fresh())
         .count();
+    let by_id = plan.by_id();
     let image_done = outcome
         .done
         .keys()
-        .any(|id| plan.task(id).is_some_and(|t| t.kind.writes_image()));
+        .any(|id| by_id.get(id).is_some_and(|t| t.kind.writes_image()));
     let exit = if classes.contains(&Exit::Verification) {
         Exit::Verification
     } else if !image_done && fresh == 0 {

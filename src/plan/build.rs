@@ -120,8 +120,14 @@ impl Plan {
         self.tasks.iter().filter(|t| !t.freshness.is_fresh())
     }
 
+    /// One task by id (a linear search: for many look-ups build [`Self::by_id`] once).
     pub fn task(&self, id: &TaskId) -> Option<&Task> {
         self.tasks.iter().find(|t| &t.id == id)
+    }
+
+    /// Every task by id, for look-ups in loops (planning 10,000 tasks must not be quadratic).
+    pub fn by_id(&self) -> std::collections::HashMap<&TaskId, &Task> {
+        self.tasks.iter().map(|t| (&t.id, t)).collect()
     }
 
     /// The content set a task belongs to, when it has one.

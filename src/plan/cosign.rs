@@ -107,10 +107,15 @@ pub fn add_cosign_verification(
         e.1.extend(covered);
     }
     let mut tasks = Vec::new();
+    let targets: std::collections::HashMap<TaskId, String> = plan
+        .tasks
+        .iter()
+        .map(|t| (t.id.clone(), t.target.clone()))
+        .collect();
     for (spec, covered) in by_work.into_values() {
         let target = covered
             .iter()
-            .filter_map(|id| plan.task(id).map(|t| t.target.clone()))
+            .filter_map(|id| targets.get(id).cloned())
             .min()
             .unwrap_or_default();
         let kind = TaskKind::VerifyCosign(spec);

@@ -208,11 +208,16 @@ pub fn verifications(discovery: &Discovery) -> Vec<VerifySpec> {
 /// [`payload_after_components`].
 pub fn add_verification(plan: &mut Plan, specs: &[VerifySpec], state: &dyn RecordedState) {
     let mut tasks = Vec::new();
+    let targets: std::collections::HashMap<TaskId, String> = plan
+        .tasks
+        .iter()
+        .map(|t| (t.id.clone(), t.target.clone()))
+        .collect();
     for spec in specs {
         let covered = covered_by(plan, spec);
         let target = covered
             .iter()
-            .filter_map(|id| plan.task(id).map(|t| t.target.clone()))
+            .filter_map(|id| targets.get(id).cloned())
             .min()
             .unwrap_or_else(|| "release".to_string());
         let kind = TaskKind::VerifySignature(spec.clone());
