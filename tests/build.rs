@@ -2875,3 +2875,45 @@ async fn a_throttling_registry_gets_a_smaller_window_and_few_429s() {
         stderr(&out)
     );
 }
+
+/// Request diet (#19): resolving a tag costs one manifest GET, which also gives the manifest
+/// the copy needs (it used to be a HEAD for the digest, then a GET by digest).
+#[tokio::test(flavor = "multi_thread")]
+async fn resolving_a_tag_costs_one_manifest_get() {
+    let lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let proxy = FaultProxy::start(&lab.up.host(), ProxyOptions::passthrough()).await;
+    let mut images = Vec::new();
+    for i in 0..3 {
+        let p = fx
+            .image(
+                &format!("diet/app-{i}"),
+                Some("1"),
+                Format::Oci,
+                "amd64",
+                &[Layer::Random(2_000 + i)],
+            )
+            .await;
+        images.push(Pushed {
+            reference: p.reference.replace(&lab.up.host(), &proxy.host()),
+            ..p
+        });
+    }
+    let refs: Vec<&Pushed> = images.iter().collect();
+    lab.recipe(&refs, &lab.mirror.host());
+    let out = lab.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let manifests: Vec<(String, String)> = proxy
+        .requests()
+        .into_iter()
+        .filter(|(_, path)| path.contains("/manifests/"))
+        .collect();
+    assert_eq!(manifests.len(), 3, "one request per image: {manifests:?}");
+    for (method, path) in &manifests {
+        assert_eq!(method, "GET", "{path}");
+        assert!(path.ends_with("/manifests/1"), "by tag: {path}");
+    }
+    for p in &images {
+        assert_mirrored(&lab, p);
+    }
+}

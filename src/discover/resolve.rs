@@ -219,9 +219,26 @@ async fn resolve_one(
                         .to_string(),
                 );
             }
-            Lookup::Resolve => match client.head_manifest(at).await {
-                Ok(Some(d)) => d,
-                Ok(None) => return Err(format!("manifest unknown at {at}")),
+            // Docker Hub counts manifest GETs against its pull limits, not HEADs.
+            Lookup::Resolve if at.registry() == "docker.io" => {
+                match client.head_manifest(at).await {
+                    Ok(Some(d)) => d,
+                    Ok(None) => return Err(format!("manifest unknown at {at}")),
+                    Err(e) => return Err(describe(e)),
+                }
+            }
+            // One GET by tag yields the digest and the manifest the copy needs anyway (a HEAD
+            // then a GET by digest were two requests).
+            Lookup::Resolve => match client.get_manifest(at).await {
+                Ok(m) => {
+                    if let Err(e) = cache.put(&m.bytes) {
+                        return Err(format!("cannot write the manifest cache: {e}"));
+                    }
+                    m.digest
+                }
+                Err(e) if matches!(e.last(), RegistryError::NotFound { .. }) => {
+                    return Err(format!("manifest unknown at {at}"));
+                }
                 Err(e) => return Err(describe(e)),
             },
         },
