@@ -2413,12 +2413,10 @@ async fn registries_conf_digest_only_mirror_serves_digests_not_tags() {
     assert!(err.contains(&conf.display().to_string()), "{err}");
 }
 
-/// A blocked prefix is never read: the build fails with an error naming the registries.conf,
-/// and the blocked registry sees no request for it.
-#[tokio::test(flavor = "multi_thread")]
-async fn registries_conf_blocked_prefix_fails_naming_the_file() {
+/// A lab whose source holds `team/app:1`, and a counting proxy in front of that source.
+async fn team_app_behind_a_proxy() -> (Lab, FaultProxy) {
     let lab = Lab::new();
-    let _app = Fixture::new(&lab.up)
+    Fixture::new(&lab.up)
         .image(
             "team/app",
             Some("1"),
@@ -2428,6 +2426,14 @@ async fn registries_conf_blocked_prefix_fails_naming_the_file() {
         )
         .await;
     let proxy = FaultProxy::start(&lab.up.host(), ProxyOptions::passthrough()).await;
+    (lab, proxy)
+}
+
+/// A blocked prefix is never read: the build fails with an error naming the registries.conf,
+/// and the blocked registry sees no request for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn registries_conf_blocked_prefix_fails_naming_the_file() {
+    let (lab, proxy) = team_app_behind_a_proxy().await;
     let conf = lab.dir.path().join("blocking.conf");
     std::fs::write(
         &conf,
@@ -2506,17 +2512,7 @@ async fn registries_conf_blocked_source_is_read_from_its_mirror_only() {
 /// every command before the recipe, the workspace or the network is touched.
 #[tokio::test(flavor = "multi_thread")]
 async fn registries_conf_missing_or_garbage_is_refused_before_any_network() {
-    let lab = Lab::new();
-    let _app = Fixture::new(&lab.up)
-        .image(
-            "team/app",
-            Some("1"),
-            Format::Oci,
-            "amd64",
-            &[Layer::Random(10_000)],
-        )
-        .await;
-    let proxy = FaultProxy::start(&lab.up.host(), ProxyOptions::passthrough()).await;
+    let (lab, proxy) = team_app_behind_a_proxy().await;
     let name = format!("{}/team/app:1", proxy.host());
     write_recipe(lab.dir.path(), &[&name], &lab.mirror.host());
     let dir = lab.dir.path();
