@@ -128,10 +128,6 @@ impl WebClient {
         self
     }
 
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
     /// `GET url` (with `Accept` when given), at most `limit` body bytes. Transient failures
     /// are retried; any other answer is returned with its status.
     pub fn get(

@@ -2641,8 +2641,9 @@ fn renders_in_chromium(page: &std::path::Path, shot: &std::path::Path) -> bool {
 }
 
 /// `build --timings` (#20): the page and its JSON list every task of the plan with start ≤ end,
-/// their bytes add up to the build summary, the pages fetch nothing from elsewhere, and both
-/// the timings page and `plan --format html` render in a real browser without script errors.
+/// their bytes add up to the build summary, `--jobs 2` shows as at most two requests at once
+/// at the mirror, the pages fetch nothing from elsewhere, and both the timings page and
+/// `plan --format html` render in a real browser without script errors.
 #[tokio::test]
 async fn timings_and_plan_pages_show_every_task_and_render_in_a_browser() {
     let lab = Lab::new();
@@ -2684,7 +2685,14 @@ async fn timings_and_plan_pages_show_every_task_and_render_in_a_browser() {
         "copies of one set are one node"
     );
 
-    let out = lab.run(&["build", "--timings", "--message-format", "json"]);
+    let out = lab.run(&[
+        "build",
+        "--timings",
+        "--jobs",
+        "2",
+        "--message-format",
+        "json",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let summary = events(&out)
         .into_iter()
@@ -2747,6 +2755,18 @@ async fn timings_and_plan_pages_show_every_task_and_render_in_a_browser() {
         .map(|r| r["host"].as_str().expect("host"))
         .collect();
     assert!(hosts.contains(lab.mirror.host().as_str()) && hosts.contains(lab.up.host().as_str()));
+    // `--jobs 2` bounds the transfers to a registry: the mirror never saw more than two
+    // requests at once.
+    let mirror_use = data["registries"]
+        .as_array()
+        .expect("registries")
+        .iter()
+        .find(|r| r["side"] == "destination" && r["host"] == lab.mirror.host().as_str())
+        .expect("the mirror's traffic");
+    assert!(
+        mirror_use["max_in_flight"].as_u64().expect("max") <= 2,
+        "{mirror_use}"
+    );
     assert_self_contained(&page);
 
     let plan_file = lab.dir.path().join("plan.html");

@@ -34,26 +34,9 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
     let mut prepared = pipeline::prepare(&options, &request)?;
     super::print_discovery(global, &prepared);
     let outcome = pipeline::execute(&options, &mut prepared, global.report_format())?;
-    let sides = prepared.session.sides(&options)?;
-    let clients = [("source", &sides.source), ("destination", &sides.dest)];
-    let mut report = pipeline::BuildReport::new(
-        &prepared.plan,
-        &outcome,
-        prepared.old_lock.as_ref(),
-        &prepared.lock,
-    );
-    report.add_traffic(&clients, &outcome);
+    let report = pipeline::report(&options, &prepared, &outcome)?;
     if args.timings {
-        let mut targets: Vec<String> = args.targets.to_vec();
-        if targets.is_empty() {
-            for t in &prepared.plan.tasks {
-                if !t.target.is_empty() && !targets.contains(&t.target) {
-                    targets.push(t.target.clone());
-                }
-            }
-        }
-        let t = crate::exec::timings::collect(&prepared.plan, &outcome, &clients, &targets);
-        let pages = pipeline::timings::write(&prepared.session.workspace, &targets, &t)?;
+        let pages = pipeline::timings::write(&options, &prepared, &outcome, args.targets)?;
         if !global.quiet {
             for p in pages {
                 eprintln!("timings: {}", p.display());

@@ -21,5 +21,5 @@ pub use held::{offline_goal, render_target};
 pub use lock::merged_lock;
 pub use options::{Options, parse_date, runtime, source_date_epoch};
 pub use report::BuildReport;
-pub use run::{Prepared, Request, execute, failure, prepare};
+pub use run::{Prepared, Request, execute, failure, prepare, report};
 pub use session::Session;

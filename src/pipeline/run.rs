@@ -194,6 +194,26 @@ pub fn execute(
         .map_err(Failure::io)
 }
 
+/// What the build did (`BuildReport`), with the requests each side's client made.
+pub fn report(
+    options: &Options,
+    prepared: &Prepared,
+    outcome: &ExecOutcome,
+) -> Result<super::BuildReport, Failure> {
+    let mut report = super::BuildReport::new(
+        &prepared.plan,
+        outcome,
+        prepared.old_lock.as_ref(),
+        &prepared.lock,
+    );
+    let sides = prepared.session.sides(options)?;
+    report.add_traffic(
+        &[("source", &sides.source), ("destination", &sides.dest)],
+        outcome,
+    );
+    Ok(report)
+}
+
 /// One line per reason images could not be resolved: an unreachable registry is one line
 /// naming how many images it holds back (the first three named), not one line per image.
 fn missing_lines(missing: &[(crate::oci::ImageRef, String)]) -> Vec<String> {

@@ -5,9 +5,10 @@
 
 use std::path::PathBuf;
 
-use crate::exec::timings::Timings;
+use super::{Options, Prepared};
+use crate::exec::ExecOutcome;
 use crate::exit::Failure;
-use crate::state::{Workspace, write_atomic};
+use crate::state::write_atomic;
 
 /// `2026-11-30T04:11:24Z` → `20261130T041124Z`.
 fn stamp(started: &str) -> String {
@@ -17,19 +18,32 @@ fn stamp(started: &str) -> String {
         .collect()
 }
 
-/// Writes the page and the JSON for each of `targets`; returns the stable page paths.
+/// Collects the run's timings and writes the page and the JSON for each target the command
+/// `named` (every built target when none); returns the stable page paths.
 pub fn write(
-    workspace: &Workspace,
-    targets: &[String],
-    t: &Timings,
+    options: &Options,
+    prepared: &Prepared,
+    outcome: &ExecOutcome,
+    named: &[String],
 ) -> Result<Vec<PathBuf>, Failure> {
-    let html = crate::html::timings_page(t);
-    let mut json = serde_json::to_string_pretty(t).map_err(Failure::io)?;
+    let mut targets: Vec<String> = named.to_vec();
+    if targets.is_empty() {
+        for t in &prepared.plan.tasks {
+            if !t.target.is_empty() && !targets.contains(&t.target) {
+                targets.push(t.target.clone());
+            }
+        }
+    }
+    let sides = prepared.session.sides(options)?;
+    let clients = [("source", &sides.source), ("destination", &sides.dest)];
+    let t = crate::exec::timings::collect(&prepared.plan, outcome, &clients, &targets);
+    let html = crate::html::timings_page(&t);
+    let mut json = serde_json::to_string_pretty(&t).map_err(Failure::io)?;
     json.push('\n');
     let stamp = stamp(&t.started);
     let mut written = Vec::new();
-    for target in targets {
-        let dir = workspace.out_dir(target).join("timings");
+    for target in &targets {
+        let dir = prepared.session.workspace.out_dir(target).join("timings");
         std::fs::create_dir_all(&dir)
             .map_err(|e| Failure::io(format!("cannot create {}: {e}", dir.display())))?;
         for (name, bytes) in [

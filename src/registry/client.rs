@@ -127,6 +127,23 @@ impl RegistryClient {
         self.inner.meter.clone()
     }
 
+    /// Sends `req` to `host`, counted in this client's traffic: in flight until the answer's
+    /// headers arrive, and its status (429/503 count as throttling).
+    async fn counted(
+        &self,
+        host: &str,
+        req: reqwest::RequestBuilder,
+    ) -> reqwest::Result<reqwest::Response> {
+        let sent = {
+            let _in_flight = self.inner.traffic.begin(host);
+            req.send().await
+        };
+        if let Ok(resp) = &sent {
+            self.inner.traffic.answered(host, resp.status().as_u16());
+        }
+        sent
+    }
+
     /// Counts an attempt after the first (for retries outside [`Self::send`]).
     pub(crate) fn note_retry(&self, host: &str) {
         self.inner.traffic.retried(host);
@@ -168,14 +185,9 @@ impl RegistryClient {
             if let Some(c) = creds {
                 req = req.basic_auth(&c.username, Some(c.password.expose()));
             }
-            let sent = {
-                let _req = self.inner.traffic.begin(host);
-                req.send().await
-            };
-            let failure = match sent {
+            let failure = match self.counted(host, req).await {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
-                    self.inner.traffic.answered(host, status);
                     if (200..300).contains(&status) {
                         if resp.content_length().is_some_and(|n| n > limit as u64) {
                             return Err(format!("{url} is larger than {limit} bytes"));
@@ -291,16 +303,8 @@ impl RegistryClient {
             let mut last = None;
             for scheme in schemes {
                 let base = format!("{scheme}://{}", api_host(registry));
-                let sent = {
-                    let _req = self.inner.traffic.begin(registry);
-                    self.http(relaxed).get(format!("{base}/v2/")).send().await
-                };
-                if let Ok(resp) = &sent {
-                    self.inner
-                        .traffic
-                        .answered(registry, resp.status().as_u16());
-                }
-                match sent {
+                let ping = self.http(relaxed).get(format!("{base}/v2/"));
+                match self.counted(registry, ping).await {
                     Ok(resp) if is_transient_status(resp.status().as_u16()) => {
                         last = Some(status_error(registry, what, resp).await);
                         break;
@@ -378,15 +382,14 @@ impl RegistryClient {
         if let Some(c) = self.credentials(registry, path) {
             req = req.basic_auth(&c.username, Some(c.password.expose()));
         }
-        let sent = {
-            let _req = self.inner.traffic.begin(registry);
-            req.send().await
-        };
-        let resp = sent.map_err(|e| RegistryError::Connect {
-            registry: registry.to_string(),
-            what: format!("the token request for {what}"),
-            message: describe(&e),
-        })?;
+        let resp = self
+            .counted(registry, req)
+            .await
+            .map_err(|e| RegistryError::Connect {
+                registry: registry.to_string(),
+                what: format!("the token request for {what}"),
+                message: describe(&e),
+            })?;
         let status = resp.status().as_u16();
         if status == 401 || status == 403 {
             return Err(self.unauthorized(registry, path, what, status));
@@ -521,14 +524,9 @@ impl RegistryClient {
                 Err(e) => return Err(e),
             };
             let Some(req) = req else { continue };
-            let sent = {
-                let _req = self.inner.traffic.begin(registry);
-                req.send().await
-            };
-            let err = match sent {
+            let err = match self.counted(registry, req).await {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
-                    self.inner.traffic.answered(registry, status);
                     if status == 401 && !reauthed && retry {
                         reauthed = true;
                         self.forget_token(registry, scopes);

@@ -1,6 +1,6 @@
-//! Network and cache edge of the release module: the update-graph client (blocking `ureq`,
-//! proxies from `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY`, connect and read timeouts)
-//! and the response cache that lets disk-to-mirror and `--offline` runs work without network.
+//! Network and cache edge of the release module: the update-graph client (on the run's web
+//! client, `crate::web`: the source side's TLS settings, proxies, timeouts and retries) and the
+//! response cache that lets disk-to-mirror and `--offline` runs work without network.
 //!
 //! This is the only file of `release` that opens connections or writes files. It never talks
 //! to a container registry. Responses are stored byte for byte as the server sent them, at
@@ -8,7 +8,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use std::collections::BTreeMap;
 
@@ -23,8 +22,6 @@ pub const DEFAULT_GRAPH_URL: &str = "https://api.openshift.com/api/upgrades_info
 pub const DEFAULT_GRAPH_DATA_URL: &str = "https://api.openshift.com/api/upgrades_info/graph-data";
 /// Environment variable that overrides the default update-graph URL (as in oc-mirror).
 pub const UPDATE_URL_ENV: &str = "UPDATE_URL_OVERRIDE";
-/// Default connect and read timeout.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// File name of the stored graph-data tarball inside a cache directory.
 pub const GRAPH_DATA_FILE: &str = "graph-data.tar.gz";
 /// Largest response body accepted (a full graph is a few MiB; graph data a few more).
@@ -135,12 +132,6 @@ pub struct GraphClient {
 }
 
 impl GraphClient {
-    /// A client with default settings whose connect and read phases each fail after
-    /// `timeout`. Proxies come from the environment.
-    pub fn new(timeout: Duration) -> GraphClient {
-        GraphClient::with(crate::web::WebClient::plain(timeout))
-    }
-
     /// A client on `web` (the run's settings).
     pub fn with(web: crate::web::WebClient) -> GraphClient {
         GraphClient { web }

@@ -18,9 +18,9 @@ mod payload;
 mod select;
 
 pub use fetch::{
-    DEFAULT_GRAPH_DATA_URL, DEFAULT_GRAPH_URL, DEFAULT_TIMEOUT, FetchError, GRAPH_DATA_FILE,
-    GraphCache, GraphClient, GraphSource, UPDATE_URL_ENV, fetch_graph_data, graph_url,
-    load_graph_data, load_graphs,
+    DEFAULT_GRAPH_DATA_URL, DEFAULT_GRAPH_URL, FetchError, GRAPH_DATA_FILE, GraphCache,
+    GraphClient, GraphSource, UPDATE_URL_ENV, fetch_graph_data, graph_url, load_graph_data,
+    load_graphs,
 };
 pub use graph::{ConditionalEdge, GraphError, GraphNode, UpdateGraph};
 pub use graph_image::{

@@ -111,9 +111,14 @@ impl BlobCopier<'_> {
         if home == *dst {
             return Ok(mine.unwrap_or(Placed::Present));
         }
+        // The mount and the size check of what it placed, under one permit (both are requests).
         let mount = {
             let _permit = self.permits.acquire(&[dst.registry()]).await;
-            self.dest.mount_blob(dst, &desc.digest, &home).await?
+            let mount = self.dest.mount_blob(dst, &desc.digest, &home).await?;
+            if matches!(mount, Mount::Mounted) {
+                self.check_size(dst, desc).await?;
+            }
+            mount
         };
         // Bytes this job sent into the home on its way here.
         let sent = match mine {
@@ -121,10 +126,7 @@ impl BlobCopier<'_> {
             _ => None,
         };
         match mount {
-            Mount::Mounted => {
-                self.check_size(dst, desc).await?;
-                Ok(sent.map_or(Placed::Mounted(home), Placed::Uploaded))
-            }
+            Mount::Mounted => Ok(sent.map_or(Placed::Mounted(home), Placed::Uploaded)),
             Mount::Upload(session) => {
                 let _permit = self
                     .permits
