@@ -238,6 +238,13 @@ impl BuildReport {
             }
             s.push('\n');
         }
+        for r in self.requests.iter().filter(|r| r.throttled > 0) {
+            let _ = writeln!(
+                s,
+                "Throttled: `{}` answered 429/503 {} time(s).\n",
+                r.host, r.throttled
+            );
+        }
         if self.lock_changes.is_empty() {
             let _ = writeln!(s, "The lock did not change.\n");
         } else {
@@ -314,6 +321,26 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("- `copy mirror quay.io/x/app:1`: upload failed: reset\n  - help: rerun `airlift build`"), "{md}");
+        assert!(!md.contains("Throttled"), "{md}");
+        r.requests.push(RequestCount {
+            side: "destination".into(),
+            host: "mirror.example".into(),
+            requests: 40,
+            retries: 3,
+            throttled: 3,
+            smallest_window: Some(3),
+        });
+        let md = r.markdown(&[]);
+        assert!(
+            md.contains("Throttled: `mirror.example` answered 429/503 3 time(s)."),
+            "{md}"
+        );
+        assert!(
+            r.line()
+                .contains("throttled: mirror.example answered 429/503 3 time(s), transfers to it narrowed to 3 at once"),
+            "{}",
+            r.line()
+        );
         let same = BuildReport::new(&Plan::default(), &ExecOutcome::default(), Some(&new), &new);
         assert!(same.markdown(&[]).contains("The lock did not change."));
         let event: serde_json::Value = serde_json::from_str(&same.event()).unwrap();
