@@ -1479,7 +1479,10 @@ async fn killed_packing_and_unpacking_complete_on_rerun() {
     );
     std::fs::write(lab.dir.path().join("airlift.kdl"), &recipe).expect("recipe");
     let killed = kill_at(lab.dir.path(), &["build", "disk", "--split-blobs"], |v| {
-        v["event"] == "job-started" && v["source"].as_str().is_some_and(|s| s.contains("staging"))
+        v["event"] == "job-started"
+            && v["source"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("images of"))
     });
     eprintln!("packing killed: {killed}");
     let rerun = lab.run(&["build", "disk", "--split-blobs"]);

@@ -230,11 +230,18 @@ pub enum ArchiveError {
         source: Box<RegistryError>,
     },
 
-    #[error("the archive writer stopped after a failed write it could not undo")]
+    #[error("blob {digest} is not in the archive's layout")]
+    #[diagnostic(
+        code(airlift::archive::not_in_layout),
+        help("this is a bug in airlift: every blob is laid out before it is written")
+    )]
+    NotInLayout { digest: Digest },
+
+    #[error("a worker writing the archive stopped unexpectedly")]
     #[diagnostic(
         code(airlift::archive::broken),
         help(
-            "pack the archive again; leftover airlift-*.tar.tmp files are removed by the next pack"
+            "pack the archive again: the next pack resumes from the temporary airlift-*.tar.tmp chunks"
         )
     )]
     Broken,

@@ -7,7 +7,8 @@
 //! (`oci-layout`, `index.json`, `blobs/sha256/<hex>`, large blobs optionally split into
 //! `<hex>.part-NNNN` entries across chunks) and airlift's own files under `airlift/`.
 //!
-//! [`ArchiveWriter`] streams blobs into chunks, verifying each one, crash-safely;
+//! [`ArchiveLayout`] places every entry first, then [`ArchiveWriter`] streams blobs from their
+//! sources into their places in the chunks, in parallel, verifying each one, crash-safely;
 //! [`ArchiveReader`] verifies a whole archive (chunk checksums, entry safety, blob digests)
 //! before it serves a single byte. This module only reads and writes files in DIR: it never
 //! talks to a registry (blobs come in and go out as [`ByteStream`](crate::registry::ByteStream)s
@@ -33,4 +34,4 @@ pub use index::{ArchiveEntry, ChunkEntry, INDEX_FORMAT, ImageEntry, SeriesIndex,
 pub use layout::{INDEX_FILE, blob_path, chunk_name, chunk_number};
 pub use reader::ArchiveReader;
 pub use set::{ArchiveSet, SeriesError, WriteLock};
-pub use writer::{ArchiveWriter, MIN_ARCHIVE_SIZE, clean_temporaries};
+pub use writer::{ArchiveLayout, ArchiveWriter, MIN_ARCHIVE_SIZE, clean_temporaries};

@@ -194,10 +194,12 @@ fn check_size(chunk: &ChunkEntry, found: u64) -> Result<(), ArchiveError> {
     }
 }
 
-/// A reader that hashes and counts everything read through it.
+/// A reader that hashes and counts everything read through it. The chunk's hash is computed on
+/// another thread, so that it overlaps with the hashing of the blobs inside (two sha256 passes
+/// over the same bytes would otherwise take turns on one core).
 struct Hashing<R> {
     inner: R,
-    hasher: Sha256,
+    hasher: OffThread,
     count: u64,
 }
 
@@ -207,6 +209,55 @@ impl<R: Read> Read for Hashing<R> {
         self.hasher.update(&buf[..n]);
         self.count += n as u64;
         Ok(n)
+    }
+}
+
+/// A sha256 computed by a thread of its own from batches of bytes (at most a few MiB queued).
+struct OffThread {
+    pending: Vec<u8>,
+    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+    worker: std::thread::JoinHandle<Digest>,
+}
+
+impl OffThread {
+    const BATCH: usize = 1024 * 1024;
+
+    fn new() -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let worker = std::thread::spawn(move || {
+            let mut h = Sha256::new();
+            for batch in rx {
+                h.update(&batch);
+            }
+            Digest::from_sha256(h.finalize().into())
+        });
+        OffThread {
+            pending: Vec::with_capacity(Self::BATCH),
+            tx,
+            worker,
+        }
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        self.pending.extend_from_slice(bytes);
+        if self.pending.len() >= Self::BATCH {
+            let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(Self::BATCH));
+            // The worker only stops when the channel closes, so this send cannot fail.
+            let _ = self.tx.send(batch);
+        }
+    }
+
+    fn finish(self) -> io::Result<Digest> {
+        let OffThread {
+            pending,
+            tx,
+            worker,
+        } = self;
+        let _ = tx.send(pending);
+        drop(tx);
+        worker
+            .join()
+            .map_err(|_| io::Error::other("the hashing thread stopped"))
     }
 }
 
@@ -233,14 +284,17 @@ impl Scan {
         let file = std::fs::File::open(path).map_err(|e| io_error("open", path, e))?;
         let mut reader = Hashing {
             inner: BufReader::with_capacity(READ_BUFFER, file),
-            hasher: Sha256::new(),
+            hasher: OffThread::new(),
             count: 0,
         };
         let entries = self.entries(index, &chunk.name, &mut tar::Archive::new(&mut reader));
         // The rest (end blocks) still counts for the checksum.
         io::copy(&mut reader, &mut io::sink()).map_err(|e| io_error("read", path, e))?;
         check_size(chunk, reader.count)?;
-        let found = Digest::from_sha256(reader.hasher.finalize().into());
+        let found = reader
+            .hasher
+            .finish()
+            .map_err(|e| io_error("hash", path, e))?;
         if found != chunk.sha256 {
             return Err(ArchiveError::ChunkChecksum {
                 name: chunk.name.clone(),

@@ -27,11 +27,39 @@ fn stream_of(bytes: &[u8], piece: usize) -> ByteStream {
     stream::iter(pieces).boxed()
 }
 
-async fn add(writer: &mut ArchiveWriter, bytes: &[u8], piece: usize) -> Result<(), ArchiveError> {
-    let digest = Digest::of(bytes);
-    writer
-        .add_blob(&digest, bytes.len() as u64, stream_of(bytes, piece))
+/// Lays out `blobs` then `files`, creates the writer in `dir`.
+fn layout_of(
+    dir: &Path,
+    first: u64,
+    limit: u64,
+    split: bool,
+    blobs: &[&[u8]],
+    files: &[(&str, &[u8])],
+) -> ArchiveWriter {
+    let mut layout = ArchiveLayout::new(first, limit, split).unwrap();
+    for blob in blobs {
+        layout
+            .add_blob(&Digest::of(blob), blob.len() as u64)
+            .unwrap();
+    }
+    for (path, bytes) in files {
+        layout.add_file(path, bytes.to_vec()).unwrap();
+    }
+    ArchiveWriter::create(dir, layout).unwrap()
+}
+
+async fn write(w: &ArchiveWriter, bytes: &[u8], piece: usize) -> Result<u64, ArchiveError> {
+    w.write_blob(&Digest::of(bytes), stream_of(bytes, piece))
         .await
+}
+
+/// Writes every blob, the last first and all at once: the order they arrive in must not
+/// matter.
+async fn fill(w: &ArchiveWriter, blobs: &[&[u8]], piece: usize) {
+    let writes = blobs.iter().rev().map(|b| write(w, b, piece));
+    for r in futures_util::future::join_all(writes).await {
+        r.unwrap();
+    }
 }
 
 async fn collect(stream: ByteStream) -> Vec<u8> {
@@ -96,16 +124,28 @@ fn sample() -> Sample {
 
 /// Writes the sample into `dir` as chunks of at most 8 KiB, from chunk 4 on.
 async fn write_sample(dir: &Path, s: &Sample) -> Vec<ChunkEntry> {
-    let mut w = ArchiveWriter::create(dir, 4, 8192, false).unwrap();
+    let mut layout = ArchiveLayout::new(4, 8192, false).unwrap();
     for blob in &s.blobs {
-        add(&mut w, blob, 1000).await.unwrap();
+        assert!(
+            layout
+                .add_blob(&Digest::of(blob), blob.len() as u64)
+                .unwrap()
+        );
     }
-    add(&mut w, &s.blobs[0], 1000).await.unwrap();
-    assert_eq!(w.blob_count(), 4, "a digest is added once");
-    assert_eq!(w.blob_bytes(), 8100);
+    assert!(
+        !layout
+            .add_blob(&Digest::of(&s.blobs[0]), s.blobs[0].len() as u64)
+            .unwrap(),
+        "a digest is added once"
+    );
+    assert_eq!(layout.blob_count(), 4);
+    assert_eq!(layout.blob_bytes(), 8100);
     for (path, bytes) in &s.files {
-        w.add_file(path, bytes).await.unwrap();
+        layout.add_file(path, bytes.clone()).unwrap();
     }
+    let w = ArchiveWriter::create(dir, layout).unwrap();
+    let blobs: Vec<&[u8]> = s.blobs.iter().map(Vec::as_slice).collect();
+    fill(&w, &blobs, 1000).await;
     w.finish().await.unwrap()
 }
 
@@ -209,7 +249,7 @@ async fn identical_input_gives_identical_chunks() {
 #[tokio::test]
 async fn an_empty_archive_is_one_empty_tar() {
     let dir = tempfile::tempdir().unwrap();
-    let w = ArchiveWriter::create(dir.path(), 1, 4096, false).unwrap();
+    let w = layout_of(dir.path(), 1, 4096, false, &[], &[]);
     let chunks = w.finish().await.unwrap();
     assert_eq!(chunks.len(), 1);
     assert_eq!(chunks[0].size, 1024);
@@ -220,9 +260,8 @@ async fn an_empty_archive_is_one_empty_tar() {
 #[tokio::test]
 async fn a_blob_over_the_chunk_size_is_refused_unless_split() {
     let big = content(9, 10_000);
-    let dir = tempfile::tempdir().unwrap();
-    let mut w = ArchiveWriter::create(dir.path(), 1, 4096, false).unwrap();
-    match add(&mut w, &big, 1000).await {
+    let mut layout = ArchiveLayout::new(1, 4096, false).unwrap();
+    match layout.add_blob(&Digest::of(&big), 10_000) {
         Err(ArchiveError::BlobTooLarge {
             digest,
             size,
@@ -235,17 +274,15 @@ async fn a_blob_over_the_chunk_size_is_refused_unless_split() {
 
     let dir = tempfile::tempdir().unwrap();
     let small = [content(1, 500), content(2, 1500)];
-    let mut w = ArchiveWriter::create(dir.path(), 1, 4096, true).unwrap();
-    add(&mut w, &small[0], 100).await.unwrap();
-    add(&mut w, &big, 777).await.unwrap();
-    add(&mut w, &small[1], 100).await.unwrap();
-    w.add_file("index.json", b"{}").await.unwrap();
+    let blobs: [&[u8]; 3] = [&small[0], &big, &small[1]];
+    let w = layout_of(dir.path(), 1, 4096, true, &blobs, &[("index.json", b"{}")]);
+    fill(&w, &blobs, 777).await;
     let chunks = w.finish().await.unwrap();
     assert!(chunks.len() >= 4, "{chunks:?}");
     assert!(chunks.iter().all(|c| c.size <= 4096), "{chunks:?}");
 
     let reader = ArchiveReader::open(dir.path(), &entry_for(chunks)).unwrap();
-    for blob in [&small[0], &big, &small[1]] {
+    for blob in blobs {
         let digest = Digest::of(blob);
         assert_eq!(reader.blob_len(&digest), Some(blob.len() as u64));
         assert_eq!(collect(reader.blob_stream(&digest).unwrap()).await, *blob);
@@ -254,42 +291,43 @@ async fn a_blob_over_the_chunk_size_is_refused_unless_split() {
 }
 
 #[tokio::test]
-async fn a_bad_blob_leaves_nothing_behind() {
+async fn a_bad_stream_is_refused_and_the_blob_can_be_written_again() {
     let good = [content(1, 3000), content(2, 2000)];
-    let dir = tempfile::tempdir().unwrap();
-    let mut w = ArchiveWriter::create(dir.path(), 1, 8192, false).unwrap();
-    add(&mut w, &good[0], 1000).await.unwrap();
-
     let bytes = content(5, 2500);
-    let wrong = Digest::of(b"something else");
-    let err = w
-        .add_blob(&wrong, 2500, stream_of(&bytes, 1000))
-        .await
-        .unwrap_err();
+    let right = Digest::of(&bytes);
+    let blobs: [&[u8]; 3] = [&good[0], &bytes, &good[1]];
+    let dir = tempfile::tempdir().unwrap();
+    let w = layout_of(dir.path(), 1, 8192, false, &blobs, &[]);
+    write(&w, &good[0], 1000).await.unwrap();
+
+    // Other bytes than the digest names; fewer and more bytes than the layout's size.
+    let other = content(6, 2500);
+    let err = w.write_blob(&right, stream_of(&other, 1000)).await;
     assert!(
-        matches!(&err, ArchiveError::SourceDigest { digest, .. } if *digest == wrong),
+        matches!(&err, Err(ArchiveError::SourceDigest { digest, .. }) if *digest == right),
         "{err:?}"
     );
-    let right = Digest::of(&bytes);
-    let err = w.add_blob(&right, 2600, stream_of(&bytes, 1000)).await;
+    let err = w.write_blob(&right, stream_of(&bytes[..2400], 1000)).await;
     assert!(
         matches!(
             err,
             Err(ArchiveError::SourceSize {
-                expected: 2600,
-                found: 2500,
+                expected: 2500,
+                found: 2400,
                 ..
             })
         ),
         "{err:?}"
     );
-    let err = w.add_blob(&right, 2400, stream_of(&bytes, 1000)).await;
+    let mut longer = bytes.clone();
+    longer.extend_from_slice(b"extra");
+    let err = w.write_blob(&right, stream_of(&longer, 1000)).await;
     assert!(
         matches!(
             err,
             Err(ArchiveError::SourceSize {
-                expected: 2400,
-                found: 2500,
+                expected: 2500,
+                found: 2505,
                 ..
             })
         ),
@@ -303,33 +341,39 @@ async fn a_bad_blob_leaves_nothing_behind() {
         }),
     ])
     .boxed();
-    let err = w.add_blob(&right, 2500, failing).await;
+    let err = w.write_blob(&right, failing).await;
     assert!(matches!(err, Err(ArchiveError::Source { .. })), "{err:?}");
+    let absent = Digest::of(b"absent");
+    let err = w.write_blob(&absent, stream_of(b"absent", 10)).await;
+    assert!(
+        matches!(err, Err(ArchiveError::NotInLayout { .. })),
+        "{err:?}"
+    );
 
-    add(&mut w, &good[1], 1000).await.unwrap();
+    // Written again from a good stream: byte for byte what a writer that never saw the bad
+    // streams writes.
+    write(&w, &bytes, 700).await.unwrap();
+    write(&w, &good[1], 1000).await.unwrap();
     let chunks = w.finish().await.unwrap();
-
-    // Byte for byte what a writer that never saw the bad blob writes.
     let clean = tempfile::tempdir().unwrap();
-    let mut w = ArchiveWriter::create(clean.path(), 1, 8192, false).unwrap();
-    for blob in &good {
-        add(&mut w, blob, 1000).await.unwrap();
-    }
+    let w = layout_of(clean.path(), 1, 8192, false, &blobs, &[]);
+    fill(&w, &blobs, 1000).await;
     assert_eq!(chunks, w.finish().await.unwrap());
-
-    let reader = ArchiveReader::open(dir.path(), &entry_for(chunks)).unwrap();
-    assert!(!reader.has_blob(&right) && !reader.has_blob(&wrong));
+    ArchiveReader::open(dir.path(), &entry_for(chunks)).unwrap();
 }
 
 #[tokio::test]
-async fn a_bad_split_blob_is_undone_across_chunks() {
+async fn a_bad_split_blob_is_refused_across_chunks() {
     let small = content(1, 1000);
     let big = content(2, 12_000);
+    let blobs: [&[u8]; 2] = [&small, &big];
     let dir = tempfile::tempdir().unwrap();
-    let mut w = ArchiveWriter::create(dir.path(), 1, 4096, true).unwrap();
-    add(&mut w, &small, 300).await.unwrap();
+    let w = layout_of(dir.path(), 1, 4096, true, &blobs, &[]);
+    write(&w, &small, 300).await.unwrap();
+    let mut wrong = big.clone();
+    wrong[11_000] ^= 1;
     let err = w
-        .add_blob(&Digest::of(b"not it"), 12_000, stream_of(&big, 999))
+        .write_blob(&Digest::of(&big), stream_of(&wrong, 999))
         .await;
     assert!(
         matches!(err, Err(ArchiveError::SourceDigest { .. })),
@@ -337,34 +381,84 @@ async fn a_bad_split_blob_is_undone_across_chunks() {
     );
     assert!(
         names_ending(dir.path(), ".tar").is_empty(),
-        "no chunk of the bad blob was kept"
+        "no chunk is final before every blob is in"
     );
-    assert_eq!(names_ending(dir.path(), ".tmp"), ["airlift-000001.tar.tmp"]);
-    add(&mut w, &big, 999).await.unwrap();
+    write(&w, &big, 999).await.unwrap();
     let chunks = w.finish().await.unwrap();
 
     let clean = tempfile::tempdir().unwrap();
-    let mut w = ArchiveWriter::create(clean.path(), 1, 4096, true).unwrap();
-    add(&mut w, &small, 300).await.unwrap();
-    add(&mut w, &big, 999).await.unwrap();
+    let w = layout_of(clean.path(), 1, 4096, true, &blobs, &[]);
+    fill(&w, &blobs, 300).await;
     assert_eq!(chunks, w.finish().await.unwrap());
     ArchiveReader::open(dir.path(), &entry_for(chunks)).unwrap();
 }
 
 #[tokio::test]
-async fn an_interrupted_pack_leaves_only_temporaries() {
+async fn an_interrupted_pack_leaves_only_temporaries_and_resumes() {
+    let blobs = [content(1, 2500), content(2, 2500), content(3, 700)];
+    let refs: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();
     let dir = tempfile::tempdir().unwrap();
-    let mut w = ArchiveWriter::create(dir.path(), 1, 4096, false).unwrap();
-    add(&mut w, &content(1, 2500), 1000).await.unwrap();
-    add(&mut w, &content(2, 2500), 1000).await.unwrap();
+    let w = layout_of(dir.path(), 1, 4096, false, &refs, &[("index.json", b"{}")]);
+    write(&w, &blobs[0], 1000).await.unwrap();
+    write(&w, &blobs[2], 1000).await.unwrap();
+    drop(w);
+    assert!(names_ending(dir.path(), ".tar").is_empty());
+    assert_eq!(
+        names_ending(dir.path(), ".tmp"),
+        [
+            "airlift-000001.tar.tmp",
+            "airlift-000002.tar.tmp",
+            "airlift-000003.tar.tmp",
+            "airlift-pack.progress.tmp"
+        ]
+    );
+
+    // The same layout again: what was written is kept once it reads back right; a damaged
+    // blob is written again.
+    let tmp = dir.path().join("airlift-000003.tar.tmp");
+    let mut damaged = fs::read(&tmp).unwrap();
+    let at = damaged
+        .windows(100)
+        .position(|w| w == &blobs[2][..100])
+        .unwrap();
+    damaged[at + 50] ^= 1;
+    fs::write(&tmp, damaged).unwrap();
+    let w = layout_of(dir.path(), 1, 4096, false, &refs, &[("index.json", b"{}")]);
+    assert!(w.already_written(&Digest::of(&blobs[0])).await);
+    assert!(!w.already_written(&Digest::of(&blobs[1])).await);
+    assert!(!w.already_written(&Digest::of(&blobs[2])).await);
+    write(&w, &blobs[1], 1000).await.unwrap();
+    write(&w, &blobs[2], 1000).await.unwrap();
+    let chunks = w.finish().await.unwrap();
+    assert!(names_ending(dir.path(), ".tmp").is_empty());
+    let clean = tempfile::tempdir().unwrap();
+    let w = layout_of(
+        clean.path(),
+        1,
+        4096,
+        false,
+        &refs,
+        &[("index.json", b"{}")],
+    );
+    fill(&w, &refs, 1000).await;
+    assert_eq!(chunks, w.finish().await.unwrap());
+
+    // Another layout starts over.
+    let dir = tempfile::tempdir().unwrap();
+    let w = layout_of(dir.path(), 1, 4096, false, &refs, &[]);
+    write(&w, &blobs[0], 1000).await.unwrap();
+    drop(w);
+    let w = layout_of(dir.path(), 1, 4096, false, &refs[..1], &[]);
+    assert!(!w.already_written(&Digest::of(&blobs[0])).await);
+    assert_eq!(
+        names_ending(dir.path(), ".tar.tmp"),
+        ["airlift-000001.tar.tmp"]
+    );
     drop(w);
 
-    assert_eq!(names_ending(dir.path(), ".tar"), ["airlift-000001.tar"]);
-    assert_eq!(names_ending(dir.path(), ".tmp"), ["airlift-000002.tar.tmp"]);
     fs::write(dir.path().join("notes.tmp"), b"mine").unwrap();
     assert_eq!(clean_temporaries(dir.path()).unwrap(), 1);
     assert_eq!(names_ending(dir.path(), ".tmp"), ["notes.tmp"]);
-    assert_eq!(names_ending(dir.path(), ".tar"), ["airlift-000001.tar"]);
     assert_eq!(clean_temporaries(&dir.path().join("absent")).unwrap(), 0);
 }
 
@@ -543,29 +637,33 @@ fn a_blob_not_matching_its_name_is_refused() {
 
 #[tokio::test]
 async fn bad_paths_sizes_and_duplicates_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
     assert!(matches!(
-        ArchiveWriter::create(dir.path(), 1, 1000, false),
+        ArchiveLayout::new(1, 1000, false),
         Err(ArchiveError::ArchiveSizeTooSmall { .. })
     ));
-    let mut w = ArchiveWriter::create(dir.path(), 1, 4096, false).unwrap();
+    let mut layout = ArchiveLayout::new(1, 4096, false).unwrap();
     for bad in ["", "/abs", "a/../b", "a//b", "blobs/sha256/x", "blobs"] {
-        let err = w.add_file(bad, b"x").await;
+        let err = layout.add_file(bad, b"x".to_vec());
         assert!(
             matches!(err, Err(ArchiveError::InvalidPath { .. })),
             "{bad}: {err:?}"
         );
     }
-    w.add_file("index.json", b"{}").await.unwrap();
+    layout.add_file("index.json", b"{}".to_vec()).unwrap();
     assert!(matches!(
-        w.add_file("index.json", b"{}").await,
+        layout.add_file("index.json", b"{}".to_vec()),
         Err(ArchiveError::DuplicateFile { .. })
     ));
     assert!(matches!(
-        w.add_file("airlift/big", &[0; 4096]).await,
+        layout.add_file("airlift/big", vec![0; 4096]),
         Err(ArchiveError::FileTooLarge { size: 4096, .. })
     ));
-    let chunks = w.finish().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let chunks = ArchiveWriter::create(dir.path(), layout)
+        .unwrap()
+        .finish()
+        .await
+        .unwrap();
     let reader = ArchiveReader::open(dir.path(), &entry_for(chunks)).unwrap();
     assert_eq!(reader.files().collect::<Vec<_>>(), ["index.json"]);
 }

@@ -1,24 +1,35 @@
-//! `ArchiveWriter`: streams blobs and small files into tar chunks of at most `archive_size`
-//! bytes, verifying every blob's size and sha256 while it streams.
+//! Writing an archive: [`ArchiveLayout`] places every entry before a byte is written, then
+//! [`ArchiveWriter`] fills the chunks, blobs in parallel, straight from their sources.
+//!
+//! Because every blob's size is known from its manifest before packing starts, the whole
+//! archive is laid out first: which chunk each entry goes into, at which offset, where a blob
+//! too large for one chunk is split (`--split-blobs`). The layout depends only on the entries
+//! and their order, never on the order in which blobs arrive, so equal inputs give equal
+//! chunks. The writer then creates every chunk as `airlift-NNNNNN.tar.tmp` at its final size,
+//! writes the tar headers and small files, and lets any number of blob streams write their
+//! bytes at their own offsets (`pwrite`) at once, each verified against its size and digest as
+//! it streams. Only when every blob is in does it hash the chunks, fsync them and rename them
+//! to their final names: a killed pack never leaves a half-written chunk under a final name.
+//!
+//! Resuming: beside the temporary chunks, `airlift-pack.progress.tmp` holds the layout's id
+//! and one line per blob written completely. A pack of the same layout after a kill keeps the
+//! temporary chunks, checks each listed blob by reading it back and hashing it, and fetches only
+//! the blobs that are missing or do not verify. A different layout starts over.
 //!
 //! Tar headers are deterministic (GNU format, mode 0644, uid/gid 0, mtime 0, no owner names;
-//! a GNU long-name record for paths over 100 bytes), so equal calls give equal chunks. Each
-//! chunk's size and sha256 are computed as it is written. A chunk is written as
-//! `airlift-NNNNNN.tar.tmp`, fsynced and only then renamed to its final name, so a killed pack
-//! never leaves a half-written chunk under a final name. A blob that fails verification is
-//! undone (the chunk is cut back to where the blob began, chunks opened for its parts are
-//! deleted), so nothing of it survives.
+//! a GNU long-name record for paths over 100 bytes). Padding and the two end blocks are the
+//! zeros a file extended with `set_len` reads as.
 
-use std::collections::BTreeSet;
-use std::io::SeekFrom;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
 use futures_util::StreamExt;
 use sha2::{Digest as _, Sha256};
 use tar::{EntryType, Header};
-use tokio::fs::{File, OpenOptions};
-use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
 use super::error::ArchiveError;
 use super::index::ChunkEntry;
@@ -31,7 +42,11 @@ const BLOCK: u64 = 512;
 const END: u64 = 2 * BLOCK;
 /// The name field of a tar header; longer paths get a GNU long-name record.
 const NAME_FIELD: usize = 100;
-const WRITE_BUFFER: usize = 256 * 1024;
+/// Bytes gathered from a stream before one positioned write.
+const WRITE_BUFFER: usize = 1024 * 1024;
+const READ_BUFFER: usize = 1024 * 1024;
+/// The resume record beside the temporary chunks.
+const PROGRESS_FILE: &str = "airlift-pack.progress.tmp";
 
 /// The smallest `archive_size`: one header and one data block of a blob part, plus the end
 /// blocks.
@@ -41,14 +56,18 @@ fn padded(n: u64) -> u64 {
     n.div_ceil(BLOCK) * BLOCK
 }
 
+/// Bytes the header block(s) of an entry at `path` take.
+fn header_size(path: &str) -> u64 {
+    if path.len() > NAME_FIELD {
+        2 * BLOCK + padded(path.len() as u64 + 1)
+    } else {
+        BLOCK
+    }
+}
+
 /// Bytes a regular-file entry takes in a chunk: headers and padded data.
 fn entry_size(path: &str, size: u64) -> u64 {
-    let long = if path.len() > NAME_FIELD {
-        BLOCK + padded(path.len() as u64 + 1)
-    } else {
-        0
-    };
-    long + BLOCK + padded(size)
+    header_size(path) + padded(size)
 }
 
 fn deterministic(header: &mut Header, size: u64, kind: EntryType) {
@@ -82,129 +101,6 @@ fn headers(path: &str, size: u64) -> Vec<u8> {
     out
 }
 
-/// A chunk being written under its temporary name.
-struct OpenChunk {
-    number: u64,
-    tmp: PathBuf,
-    out: BufWriter<File>,
-    hasher: Sha256,
-    /// Bytes written so far (without the end blocks).
-    len: u64,
-}
-
-impl OpenChunk {
-    async fn write(&mut self, bytes: &[u8]) -> Result<(), ArchiveError> {
-        self.out
-            .write_all(bytes)
-            .await
-            .map_err(|source| io("write", &self.tmp, source))?;
-        self.hasher.update(bytes);
-        self.len += bytes.len() as u64;
-        Ok(())
-    }
-
-    async fn pad(&mut self, size: u64) -> Result<(), ArchiveError> {
-        let zeros = [0u8; BLOCK as usize];
-        self.write(&zeros[..(padded(size) - size) as usize]).await
-    }
-
-    fn checkpoint(&self) -> Checkpoint {
-        Checkpoint {
-            number: self.number,
-            len: self.len,
-            hasher: self.hasher.clone(),
-        }
-    }
-}
-
-/// A finished chunk (end blocks written, fsynced) still under its temporary name.
-struct Sealed {
-    number: u64,
-    tmp: PathBuf,
-    entry: ChunkEntry,
-}
-
-/// Where an entry began: undoing it cuts chunk `number` back to `len` bytes.
-struct Checkpoint {
-    number: u64,
-    len: u64,
-    hasher: Sha256,
-}
-
-/// The bytes of one blob as they arrive, hashed and counted.
-struct Source<'a> {
-    digest: &'a Digest,
-    expected: u64,
-    stream: ByteStream,
-    leftover: Bytes,
-    hasher: Sha256,
-    received: u64,
-}
-
-impl Source<'_> {
-    /// The next at most `max` bytes; an error when the stream ends first.
-    async fn next_piece(&mut self, max: u64) -> Result<Bytes, ArchiveError> {
-        while self.leftover.is_empty() {
-            match self.stream.next().await {
-                Some(Ok(bytes)) => self.leftover = bytes,
-                Some(Err(source)) => {
-                    return Err(ArchiveError::Source {
-                        digest: self.digest.clone(),
-                        source: Box::new(source),
-                    });
-                }
-                None => {
-                    return Err(ArchiveError::SourceSize {
-                        digest: self.digest.clone(),
-                        expected: self.expected,
-                        found: self.received,
-                    });
-                }
-            }
-        }
-        let n = self
-            .leftover
-            .len()
-            .min(usize::try_from(max).unwrap_or(usize::MAX));
-        let piece = self.leftover.split_to(n);
-        self.hasher.update(&piece);
-        self.received += n as u64;
-        Ok(piece)
-    }
-
-    /// After `expected` bytes: the stream must end, and the digest must match.
-    async fn finish(mut self) -> Result<(), ArchiveError> {
-        let mut extra = self.leftover.len() as u64;
-        while extra == 0 {
-            match self.stream.next().await {
-                Some(Ok(bytes)) => extra = bytes.len() as u64,
-                Some(Err(source)) => {
-                    return Err(ArchiveError::Source {
-                        digest: self.digest.clone(),
-                        source: Box::new(source),
-                    });
-                }
-                None => break,
-            }
-        }
-        if extra > 0 {
-            return Err(ArchiveError::SourceSize {
-                digest: self.digest.clone(),
-                expected: self.expected,
-                found: self.received + extra,
-            });
-        }
-        let found = Digest::from_sha256(self.hasher.finalize().into());
-        if found != *self.digest {
-            return Err(ArchiveError::SourceDigest {
-                digest: self.digest.clone(),
-                found,
-            });
-        }
-        Ok(())
-    }
-}
-
 fn io(action: &'static str, path: &Path, source: std::io::Error) -> ArchiveError {
     ArchiveError::Io {
         action,
@@ -213,39 +109,55 @@ fn io(action: &'static str, path: &Path, source: std::io::Error) -> ArchiveError
     }
 }
 
-async fn sync_dir(dir: &Path) -> Result<(), ArchiveError> {
-    let d = File::open(dir)
-        .await
-        .map_err(|e| io("open the directory", dir, e))?;
-    d.sync_all()
-        .await
-        .map_err(|e| io("sync the directory", dir, e))
+/// Where some of a blob's bytes go: chunk index, offset in the chunk, length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Segment {
+    chunk: usize,
+    at: u64,
+    len: u64,
 }
 
-/// Writes one archive's chunks into a directory.
-pub struct ArchiveWriter {
-    dir: PathBuf,
+/// One entry of a chunk: its path, where its header starts, its data.
+#[derive(Debug)]
+struct Entry {
+    path: String,
+    at: u64,
+    size: u64,
+    data: Data,
+}
+
+#[derive(Debug)]
+enum Data {
+    /// Written by the blob's stream.
+    Blob,
+    /// A small file, written when the chunks are created.
+    File(Vec<u8>),
+}
+
+#[derive(Debug, Default)]
+struct PlannedChunk {
+    /// Bytes used, without the end blocks.
+    len: u64,
+    entries: Vec<Entry>,
+}
+
+/// Where every entry of one archive goes, decided before anything is written.
+#[derive(Debug)]
+pub struct ArchiveLayout {
+    first_number: u64,
     limit: u64,
     split_blobs: bool,
-    next_number: u64,
-    current: Option<OpenChunk>,
-    /// Chunks filled by the parts of the blob being written: sealed, but kept under their
-    /// temporary names until the whole blob has verified.
-    pending: Vec<Sealed>,
-    done: Vec<ChunkEntry>,
-    blobs: BTreeSet<Digest>,
-    blob_bytes: u64,
+    chunks: Vec<PlannedChunk>,
+    /// Every blob, in the order added, with its size and where its bytes go.
+    blobs: Vec<(Digest, u64, Vec<Segment>)>,
+    by_digest: BTreeMap<Digest, usize>,
     files: BTreeSet<String>,
-    /// A failed entry could not be undone: the open chunk is not trustworthy any more.
-    broken: bool,
 }
 
-impl ArchiveWriter {
-    /// A writer whose first chunk is `airlift-<first_chunk_number>.tar` in `dir` (created if
-    /// missing). Chunk files of the same numbers left by an earlier, interrupted pack are
-    /// replaced. No file is created before the first entry.
-    pub fn create(
-        dir: &Path,
+impl ArchiveLayout {
+    /// An empty layout whose first chunk is `airlift-<first_chunk_number>.tar`, chunks at most
+    /// `archive_size` bytes; `split_blobs` lets a blob larger than a chunk span several.
+    pub fn new(
         first_chunk_number: u64,
         archive_size: u64,
         split_blobs: bool,
@@ -256,90 +168,122 @@ impl ArchiveWriter {
                 min: MIN_ARCHIVE_SIZE,
             });
         }
-        std::fs::create_dir_all(dir).map_err(|e| io("create the directory", dir, e))?;
-        Ok(ArchiveWriter {
-            dir: dir.to_path_buf(),
+        Ok(ArchiveLayout {
+            first_number: first_chunk_number,
             limit: archive_size,
             split_blobs,
-            next_number: first_chunk_number,
-            current: None,
-            pending: Vec::new(),
-            done: Vec::new(),
-            blobs: BTreeSet::new(),
-            blob_bytes: 0,
+            chunks: Vec::new(),
+            blobs: Vec::new(),
+            by_digest: BTreeMap::new(),
             files: BTreeSet::new(),
-            broken: false,
         })
     }
 
-    /// Blobs added so far (each digest once).
+    /// Blobs in the layout (each digest once).
     pub fn blob_count(&self) -> u64 {
         self.blobs.len() as u64
     }
 
-    /// Total size of the blobs added so far.
+    /// Total size of the blobs in the layout.
     pub fn blob_bytes(&self) -> u64 {
-        self.blob_bytes
+        self.blobs.iter().map(|(_, size, _)| size).sum()
     }
 
-    /// Streams a blob into the archive as `blobs/sha256/<hex>`, verifying `size` and `digest`
-    /// on the way. A digest already in this archive is skipped (its stream is not read). A
-    /// blob whose entry does not fit in one chunk is [`ArchiveError::BlobTooLarge`], unless
-    /// the writer splits blobs: then it is written as `<hex>.part-0001`, `.part-0002`, … in
-    /// consecutive entries across chunks. On any error nothing of the blob is kept and the
-    /// writer can go on.
-    pub async fn add_blob(
-        &mut self,
-        digest: &Digest,
-        size: u64,
-        stream: ByteStream,
-    ) -> Result<(), ArchiveError> {
-        self.usable()?;
-        if self.blobs.contains(digest) {
-            return Ok(());
+    pub fn has_blob(&self, digest: &Digest) -> bool {
+        self.by_digest.contains_key(digest)
+    }
+
+    /// Every blob with its size, in the order added.
+    pub fn blobs(&self) -> impl Iterator<Item = (&Digest, u64)> {
+        self.blobs.iter().map(|(d, s, _)| (d, *s))
+    }
+
+    /// The chunk being filled, opened when there is none.
+    fn current(&mut self) -> &mut PlannedChunk {
+        if self.chunks.is_empty() {
+            self.chunks.push(PlannedChunk::default());
         }
-        let mut source = Source {
-            digest,
-            expected: size,
-            stream,
-            leftover: Bytes::new(),
-            hasher: Sha256::new(),
-            received: 0,
-        };
+        let last = self.chunks.len() - 1;
+        &mut self.chunks[last]
+    }
+
+    /// Starts a new chunk when `needed` more bytes would not fit in the current one.
+    fn make_room(&mut self, needed: u64) {
+        let limit = self.limit;
+        let chunk = self.current();
+        if chunk.len > 0 && chunk.len + needed + END > limit {
+            self.chunks.push(PlannedChunk::default());
+        }
+    }
+
+    /// Places an entry in the current chunk; returns where its data goes.
+    fn place(&mut self, path: String, size: u64, data: Data) -> Segment {
+        let chunk_index = self.chunks.len().saturating_sub(1);
+        let chunk = self.current();
+        let at = chunk.len;
+        let data_at = at + header_size(&path);
+        chunk.len += entry_size(&path, size);
+        chunk.entries.push(Entry {
+            path,
+            at,
+            size,
+            data,
+        });
+        Segment {
+            chunk: chunk_index,
+            at: data_at,
+            len: size,
+        }
+    }
+
+    /// Places a blob as `blobs/sha256/<hex>`, or, when it does not fit in one chunk and blobs
+    /// may be split, as `<hex>.part-0001`, `.part-0002`, … filling what is left of consecutive
+    /// chunks (in whole blocks). A digest already placed is not placed again (`false`).
+    pub fn add_blob(&mut self, digest: &Digest, size: u64) -> Result<bool, ArchiveError> {
+        if self.has_blob(digest) {
+            return Ok(false);
+        }
         let path = blob_path(digest);
         let whole = entry_size(&path, size);
-        if whole + END <= self.limit {
-            self.make_room(whole).await?;
-            let checkpoint = self.open_chunk().await?.checkpoint();
-            let result = async {
-                self.put(&headers(&path, size)).await?;
-                self.copy(&mut source, size).await?;
-                source.finish().await?;
-                self.open_chunk().await?.pad(size).await
-            }
-            .await;
-            self.settle(checkpoint, result).await?;
+        let segments = if whole + END <= self.limit {
+            self.make_room(whole);
+            vec![self.place(path, size, Data::Blob)]
         } else if self.split_blobs {
             // A part needs a header and at least one data block.
-            self.make_room(2 * BLOCK).await?;
-            let checkpoint = self.open_chunk().await?.checkpoint();
-            let result = self.write_parts(digest, size, source).await;
-            self.settle(checkpoint, result).await?;
+            self.make_room(2 * BLOCK);
+            let mut segments = Vec::new();
+            let mut remaining = size;
+            let mut part = 0;
+            while remaining > 0 {
+                let len = self.current().len;
+                let room = (self.limit - END - len).saturating_sub(BLOCK) / BLOCK * BLOCK;
+                if room == 0 {
+                    self.chunks.push(PlannedChunk::default());
+                    continue;
+                }
+                let n = remaining.min(room);
+                part += 1;
+                segments.push(self.place(part_path(digest, part), n, Data::Blob));
+                remaining -= n;
+                if remaining > 0 {
+                    self.chunks.push(PlannedChunk::default());
+                }
+            }
+            segments
         } else {
             return Err(ArchiveError::BlobTooLarge {
                 digest: digest.clone(),
                 size,
                 limit: self.limit,
             });
-        }
-        self.blobs.insert(digest.clone());
-        self.blob_bytes += size;
-        Ok(())
+        };
+        self.by_digest.insert(digest.clone(), self.blobs.len());
+        self.blobs.push((digest.clone(), size, segments));
+        Ok(true)
     }
 
-    /// Adds a small file (`oci-layout`, `index.json`, `airlift/…`) at a relative path.
-    pub async fn add_file(&mut self, path: &str, bytes: &[u8]) -> Result<(), ArchiveError> {
-        self.usable()?;
+    /// Places a small file (`oci-layout`, `index.json`, `airlift/…`) at a relative path.
+    pub fn add_file(&mut self, path: &str, bytes: Vec<u8>) -> Result<(), ArchiveError> {
         let invalid = |reason| ArchiveError::InvalidPath {
             path: path.to_string(),
             reason,
@@ -362,255 +306,388 @@ impl ArchiveWriter {
                 limit: self.limit,
             });
         }
-        self.make_room(needed).await?;
-        let checkpoint = self.open_chunk().await?.checkpoint();
-        let result = async {
-            let chunk = self.open_chunk().await?;
-            chunk.write(&headers(path, size)).await?;
-            chunk.write(bytes).await?;
-            chunk.pad(size).await
-        }
-        .await;
-        self.settle(checkpoint, result).await?;
+        self.make_room(needed);
+        self.place(path.to_string(), size, Data::File(bytes));
         self.files.insert(path.to_string());
         Ok(())
     }
 
-    /// Ends the last chunk and returns every chunk of the archive in order. An archive with no
-    /// entries still has one (empty) chunk.
-    pub async fn finish(mut self) -> Result<Vec<ChunkEntry>, ArchiveError> {
-        self.usable()?;
-        match self.current.take() {
-            Some(chunk) if chunk.len == 0 && !self.done.is_empty() => {
-                drop(chunk.out);
-                tokio::fs::remove_file(&chunk.tmp)
-                    .await
-                    .map_err(|e| io("remove", &chunk.tmp, e))?;
-            }
-            Some(chunk) => {
-                self.current = Some(chunk);
-                self.finish_chunk(false).await?;
-            }
-            None if self.done.is_empty() => {
-                self.open_chunk().await?;
-                self.finish_chunk(false).await?;
-            }
-            None => {}
+    /// The chunks' names and sizes (end blocks included). An archive with no entries still
+    /// has one (empty) chunk; a last chunk left empty by a split is dropped.
+    fn sealed(mut self) -> Self {
+        if self.chunks.is_empty() {
+            self.chunks.push(PlannedChunk::default());
         }
-        Ok(self.done)
-    }
-
-    fn usable(&self) -> Result<(), ArchiveError> {
-        if self.broken {
-            Err(ArchiveError::Broken)
-        } else {
-            Ok(())
+        while self.chunks.len() > 1 && self.chunks.last().is_some_and(|c| c.len == 0) {
+            self.chunks.pop();
         }
+        self
     }
 
-    /// The open chunk, opening the next one if none is.
-    async fn open_chunk(&mut self) -> Result<&mut OpenChunk, ArchiveError> {
-        if self.current.is_none() {
-            let number = self.next_number;
-            let tmp = self.dir.join(format!("{}{TMP_SUFFIX}", chunk_name(number)));
-            let file = File::create(&tmp)
-                .await
-                .map_err(|e| io("create", &tmp, e))?;
-            self.next_number += 1;
-            self.current = Some(OpenChunk {
-                number,
-                tmp,
-                out: BufWriter::with_capacity(WRITE_BUFFER, file),
-                hasher: Sha256::new(),
-                len: 0,
-            });
-        }
-        self.current.as_mut().ok_or(ArchiveError::Broken)
+    fn chunk_size(&self, index: usize) -> u64 {
+        self.chunks[index].len + END
     }
 
-    /// Finishes the open chunk first when `needed` more bytes would not fit in it.
-    async fn make_room(&mut self, needed: u64) -> Result<(), ArchiveError> {
-        if let Some(chunk) = &self.current
-            && chunk.len > 0
-            && chunk.len + needed + END > self.limit
-        {
-            self.finish_chunk(false).await?;
-        }
-        Ok(())
+    fn tmp_path(&self, dir: &Path, index: usize) -> PathBuf {
+        dir.join(format!(
+            "{}{TMP_SUFFIX}",
+            chunk_name(self.first_number + index as u64)
+        ))
     }
 
-    async fn put(&mut self, bytes: &[u8]) -> Result<(), ArchiveError> {
-        self.open_chunk().await?.write(bytes).await
-    }
-
-    /// Copies exactly `n` bytes of `source` into the open chunk.
-    async fn copy(&mut self, source: &mut Source<'_>, mut n: u64) -> Result<(), ArchiveError> {
-        while n > 0 {
-            let piece = source.next_piece(n).await?;
-            self.put(&piece).await?;
-            n -= piece.len() as u64;
-        }
-        Ok(())
-    }
-
-    /// Writes a blob as parts, each filling what is left of a chunk (in whole blocks).
-    async fn write_parts(
-        &mut self,
-        digest: &Digest,
-        size: u64,
-        mut source: Source<'_>,
-    ) -> Result<(), ArchiveError> {
-        let mut part = 0;
-        let mut remaining = size;
-        while remaining > 0 {
-            let len = self.open_chunk().await?.len;
-            let room = (self.limit - END - len).saturating_sub(BLOCK) / BLOCK * BLOCK;
-            if room == 0 {
-                self.finish_chunk(true).await?;
-                continue;
-            }
-            let n = remaining.min(room);
-            part += 1;
-            self.put(&headers(&part_path(digest, part), n)).await?;
-            self.copy(&mut source, n).await?;
-            self.open_chunk().await?.pad(n).await?;
-            remaining -= n;
-            if remaining > 0 {
-                self.finish_chunk(true).await?;
+    /// A digest of everything the layout decides: equal ids, equal chunks.
+    fn id(&self) -> Digest {
+        let mut h = Sha256::new();
+        h.update(format!("{} {}\n", self.first_number, self.chunks.len()));
+        for (i, chunk) in self.chunks.iter().enumerate() {
+            h.update(format!("chunk {i} {}\n", chunk.len));
+            for e in &chunk.entries {
+                let data = match &e.data {
+                    Data::Blob => String::from("blob"),
+                    Data::File(bytes) => Digest::of(bytes).to_string(),
+                };
+                h.update(format!("{} {} {} {data}\n", e.path, e.at, e.size));
             }
         }
-        source.finish().await
-    }
-
-    /// Seals the open chunk; `defer` keeps it under its temporary name (a split blob is still
-    /// being written), otherwise it is renamed to its final name now.
-    async fn finish_chunk(&mut self, defer: bool) -> Result<(), ArchiveError> {
-        let Some(mut chunk) = self.current.take() else {
-            return Ok(());
-        };
-        chunk.write(&[0; END as usize]).await?;
-        chunk
-            .out
-            .flush()
-            .await
-            .map_err(|e| io("write", &chunk.tmp, e))?;
-        chunk
-            .out
-            .into_inner()
-            .sync_all()
-            .await
-            .map_err(|e| io("sync", &chunk.tmp, e))?;
-        let sealed = Sealed {
-            number: chunk.number,
-            entry: ChunkEntry {
-                name: chunk_name(chunk.number),
-                size: chunk.len,
-                sha256: Digest::from_sha256(chunk.hasher.finalize().into()),
-            },
-            tmp: chunk.tmp,
-        };
-        if defer {
-            self.pending.push(sealed);
-            Ok(())
-        } else {
-            self.publish(vec![sealed]).await
-        }
-    }
-
-    /// Renames sealed chunks to their final names and makes the renames durable.
-    async fn publish(&mut self, sealed: Vec<Sealed>) -> Result<(), ArchiveError> {
-        if sealed.is_empty() {
-            return Ok(());
-        }
-        for chunk in sealed {
-            let target = self.dir.join(&chunk.entry.name);
-            tokio::fs::rename(&chunk.tmp, &target)
-                .await
-                .map_err(|e| io("rename a finished chunk to", &target, e))?;
-            self.done.push(chunk.entry);
-        }
-        sync_dir(&self.dir).await
-    }
-
-    /// Keeps a written entry (publishing the chunks its parts filled), or undoes a failed one.
-    async fn settle(
-        &mut self,
-        checkpoint: Checkpoint,
-        result: Result<(), ArchiveError>,
-    ) -> Result<(), ArchiveError> {
-        match result {
-            Ok(()) => {
-                let pending = std::mem::take(&mut self.pending);
-                let published = self.publish(pending).await;
-                if published.is_err() {
-                    self.broken = true;
-                }
-                published
-            }
-            Err(e) => {
-                if self.rollback(checkpoint).await.is_err() {
-                    self.broken = true;
-                }
-                Err(e)
-            }
-        }
-    }
-
-    /// Deletes the chunks opened since `checkpoint` and cuts its chunk back to where it was.
-    async fn rollback(&mut self, checkpoint: Checkpoint) -> Result<(), ArchiveError> {
-        let mut restored = None;
-        if let Some(chunk) = self.current.take() {
-            if chunk.number == checkpoint.number {
-                // Everything buffered reaches the file (what precedes the checkpoint must), then
-                // the file is cut back.
-                let mut out = chunk.out;
-                out.flush().await.map_err(|e| io("write", &chunk.tmp, e))?;
-                restored = Some((chunk.tmp, out.into_inner()));
-            } else {
-                let mut file = chunk.out.into_inner();
-                // Lets a write still in flight land before the file goes.
-                let _ = file.flush().await;
-                drop(file);
-                tokio::fs::remove_file(&chunk.tmp)
-                    .await
-                    .map_err(|e| io("remove", &chunk.tmp, e))?;
-            }
-        }
-        for sealed in std::mem::take(&mut self.pending) {
-            if sealed.number == checkpoint.number {
-                let file = OpenOptions::new()
-                    .write(true)
-                    .open(&sealed.tmp)
-                    .await
-                    .map_err(|e| io("reopen", &sealed.tmp, e))?;
-                restored = Some((sealed.tmp, file));
-            } else {
-                tokio::fs::remove_file(&sealed.tmp)
-                    .await
-                    .map_err(|e| io("remove", &sealed.tmp, e))?;
-            }
-        }
-        let (tmp, mut file) = restored.ok_or(ArchiveError::Broken)?;
-        file.set_len(checkpoint.len)
-            .await
-            .map_err(|e| io("truncate", &tmp, e))?;
-        file.seek(SeekFrom::Start(checkpoint.len))
-            .await
-            .map_err(|e| io("seek in", &tmp, e))?;
-        self.current = Some(OpenChunk {
-            number: checkpoint.number,
-            tmp,
-            out: BufWriter::with_capacity(WRITE_BUFFER, file),
-            hasher: checkpoint.hasher,
-            len: checkpoint.len,
-        });
-        self.next_number = checkpoint.number + 1;
-        Ok(())
+        Digest::from_sha256(h.finalize().into())
     }
 }
 
-/// Removes `airlift-NNNNNN.tar.tmp` files an interrupted pack left in `dir`; returns how many.
-/// A missing directory has none.
+/// Fills the chunks of one [`ArchiveLayout`] in a directory.
+pub struct ArchiveWriter {
+    dir: PathBuf,
+    layout: ArchiveLayout,
+    files: Vec<Arc<File>>,
+    progress: Mutex<File>,
+    /// Blobs an interrupted pack of the same layout recorded as written.
+    recorded: BTreeSet<Digest>,
+}
+
+impl ArchiveWriter {
+    /// Creates (or, after an interrupted pack of the same layout, reopens) the temporary chunks
+    /// of `layout` in `dir` and writes their headers and small files. Temporary chunks of any
+    /// other layout are removed. Blocking file I/O of headers only.
+    pub fn create(dir: &Path, layout: ArchiveLayout) -> Result<Self, ArchiveError> {
+        let layout = layout.sealed();
+        std::fs::create_dir_all(dir).map_err(|e| io("create the directory", dir, e))?;
+        let id = layout.id();
+        let progress_path = dir.join(PROGRESS_FILE);
+        let recorded = resumable(dir, &layout, &id, &progress_path);
+        let resume = recorded.is_some();
+        if !resume {
+            clean_temporaries(dir)?;
+        }
+        let mut files = Vec::with_capacity(layout.chunks.len());
+        for (index, chunk) in layout.chunks.iter().enumerate() {
+            let tmp = layout.tmp_path(dir, index);
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(!resume)
+                .read(true)
+                .write(true)
+                .open(&tmp)
+                .map_err(|e| io("create", &tmp, e))?;
+            file.set_len(layout.chunk_size(index))
+                .map_err(|e| io("size", &tmp, e))?;
+            for e in &chunk.entries {
+                file.write_all_at(&headers(&e.path, e.size), e.at)
+                    .map_err(|err| io("write", &tmp, err))?;
+                if let Data::File(bytes) = &e.data {
+                    file.write_all_at(bytes, e.at + header_size(&e.path))
+                        .map_err(|err| io("write", &tmp, err))?;
+                }
+            }
+            files.push(Arc::new(file));
+        }
+        let mut progress = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&progress_path)
+            .map_err(|e| io("create", &progress_path, e))?;
+        if !resume {
+            progress
+                .set_len(0)
+                .and_then(|()| writeln!(progress, "{id}"))
+                .map_err(|e| io("write", &progress_path, e))?;
+        }
+        Ok(ArchiveWriter {
+            dir: dir.to_path_buf(),
+            layout,
+            files,
+            progress: Mutex::new(progress),
+            recorded: recorded.unwrap_or_default(),
+        })
+    }
+
+    /// Every blob of the layout with its size, in layout order.
+    pub fn blobs(&self) -> Vec<(Digest, u64)> {
+        self.layout.blobs().map(|(d, s)| (d.clone(), s)).collect()
+    }
+
+    fn segments(&self, digest: &Digest) -> Result<&[Segment], ArchiveError> {
+        let index = self
+            .layout
+            .by_digest
+            .get(digest)
+            .ok_or_else(|| ArchiveError::NotInLayout {
+                digest: digest.clone(),
+            })?;
+        Ok(&self.layout.blobs[*index].2)
+    }
+
+    /// Whether an interrupted pack of this layout wrote `digest` completely: it recorded it and
+    /// the bytes in the temporary chunk(s) still have that digest.
+    pub async fn already_written(&self, digest: &Digest) -> bool {
+        if !self.recorded.contains(digest) {
+            return false;
+        }
+        let Ok(segments) = self.segments(digest) else {
+            return false;
+        };
+        let reads: Vec<(Arc<File>, Segment)> = segments
+            .iter()
+            .map(|s| (self.files[s.chunk].clone(), *s))
+            .collect();
+        let digest = digest.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut h = Sha256::new();
+            let mut buf = vec![0; READ_BUFFER];
+            for (file, s) in reads {
+                let mut done = 0;
+                while done < s.len {
+                    let n = (s.len - done).min(READ_BUFFER as u64) as usize;
+                    if file.read_exact_at(&mut buf[..n], s.at + done).is_err() {
+                        return false;
+                    }
+                    h.update(&buf[..n]);
+                    done += n as u64;
+                }
+            }
+            Digest::from_sha256(h.finalize().into()) == digest
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    /// Streams a blob of the layout into its place, verifying its size and digest as it comes.
+    /// Calls for different blobs may run at once; a failed blob can be written again with a
+    /// new stream (same offsets). Returns the bytes written.
+    pub async fn write_blob(
+        &self,
+        digest: &Digest,
+        mut stream: ByteStream,
+    ) -> Result<u64, ArchiveError> {
+        let segments = self.segments(digest)?.to_vec();
+        let expected: u64 = segments.iter().map(|s| s.len).sum();
+        let mut hasher = Sha256::new();
+        let mut received = 0u64;
+        let mut buf: Vec<u8> = Vec::with_capacity(WRITE_BUFFER);
+        // Where `buf` starts in the blob.
+        let mut flushed = 0u64;
+        loop {
+            let piece = match stream.next().await {
+                Some(Ok(bytes)) => bytes,
+                Some(Err(source)) => {
+                    return Err(ArchiveError::Source {
+                        digest: digest.clone(),
+                        source: Box::new(source),
+                    });
+                }
+                None => break,
+            };
+            received += piece.len() as u64;
+            if received > expected {
+                return Err(ArchiveError::SourceSize {
+                    digest: digest.clone(),
+                    expected,
+                    found: received,
+                });
+            }
+            hasher.update(&piece);
+            buf.extend_from_slice(&piece);
+            if buf.len() >= WRITE_BUFFER {
+                buf = self.put(&segments, flushed, buf).await?;
+                flushed = received;
+            }
+        }
+        if received != expected {
+            return Err(ArchiveError::SourceSize {
+                digest: digest.clone(),
+                expected,
+                found: received,
+            });
+        }
+        let found = Digest::from_sha256(hasher.finalize().into());
+        if found != *digest {
+            return Err(ArchiveError::SourceDigest {
+                digest: digest.clone(),
+                found,
+            });
+        }
+        if !buf.is_empty() {
+            self.put(&segments, flushed, buf).await?;
+        }
+        let path = self.dir.join(PROGRESS_FILE);
+        let mut progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        writeln!(progress, "{digest}").map_err(|e| io("write", &path, e))?;
+        Ok(received)
+    }
+
+    /// Writes `buf`, the blob's bytes from offset `from`, into the segments they fall in;
+    /// returns the buffer, emptied, for reuse.
+    async fn put(
+        &self,
+        segments: &[Segment],
+        from: u64,
+        buf: Vec<u8>,
+    ) -> Result<Vec<u8>, ArchiveError> {
+        let mut writes = Vec::new();
+        let mut start = 0u64;
+        for s in segments {
+            let end = start + s.len;
+            let lo = from.max(start);
+            let hi = (from + buf.len() as u64).min(end);
+            if lo < hi {
+                writes.push((
+                    self.files[s.chunk].clone(),
+                    self.layout.tmp_path(&self.dir, s.chunk),
+                    s.at + (lo - start),
+                    (lo - from) as usize..(hi - from) as usize,
+                ));
+            }
+            start = end;
+        }
+        tokio::task::spawn_blocking(move || {
+            for (file, path, at, range) in writes {
+                file.write_all_at(&buf[range], at)
+                    .map_err(|e| io("write", &path, e))?;
+            }
+            let mut buf = buf;
+            buf.clear();
+            Ok(buf)
+        })
+        .await
+        .map_err(|_| ArchiveError::Broken)?
+    }
+
+    /// Hashes and fsyncs every chunk, renames them to their final names and returns them in
+    /// order. Call once every blob is written: a blob never written would be zeros, which the
+    /// reading side rejects by digest, so the caller must not skip one.
+    pub async fn finish(self) -> Result<Vec<ChunkEntry>, ArchiveError> {
+        let jobs: Vec<_> = self
+            .files
+            .iter()
+            .enumerate()
+            .map(|(i, file)| {
+                let file = file.clone();
+                let tmp = self.layout.tmp_path(&self.dir, i);
+                let size = self.layout.chunk_size(i);
+                let name = chunk_name(self.layout.first_number + i as u64);
+                async move {
+                    tokio::task::spawn_blocking(move || seal(&file, &tmp, size, name))
+                        .await
+                        .map_err(|_| ArchiveError::Broken)?
+                }
+            })
+            .collect();
+        // Two chunks at a time: hashing is CPU work and reading them back is disk work.
+        let entries: Vec<Result<ChunkEntry, ArchiveError>> =
+            futures_util::stream::iter(jobs).buffered(2).collect().await;
+        let entries: Vec<ChunkEntry> = entries.into_iter().collect::<Result<_, _>>()?;
+        drop(self.files);
+        for (i, entry) in entries.iter().enumerate() {
+            let tmp = self.layout.tmp_path(&self.dir, i);
+            let target = self.dir.join(&entry.name);
+            std::fs::rename(&tmp, &target)
+                .map_err(|e| io("rename a finished chunk to", &target, e))?;
+        }
+        sync_dir(&self.dir)?;
+        let progress = self.dir.join(PROGRESS_FILE);
+        match std::fs::remove_file(&progress) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io("remove", &progress, e)),
+        }
+        Ok(entries)
+    }
+}
+
+/// Reads a finished temporary chunk back for its sha256 while another thread makes it durable
+/// (the two overlap: hashing reads the page cache, the sync writes it out).
+fn seal(file: &File, tmp: &Path, size: u64, name: String) -> Result<ChunkEntry, ArchiveError> {
+    let (hashed, synced) = std::thread::scope(|s| {
+        let sync = s.spawn(|| file.sync_all());
+        let hashed = hash_file(file, size);
+        (hashed, sync.join())
+    });
+    synced
+        .unwrap_or_else(|_| Err(std::io::Error::other("the sync thread stopped")))
+        .map_err(|e| io("sync", tmp, e))?;
+    let (total, sha256) = hashed.map_err(|e| io("read", tmp, e))?;
+    if total != size {
+        return Err(io(
+            "read back",
+            tmp,
+            std::io::Error::other(format!("{total} bytes where {size} were written")),
+        ));
+    }
+    Ok(ChunkEntry { name, size, sha256 })
+}
+
+/// The length and sha256 of the first `size` bytes of `file`, by positioned reads.
+fn hash_file(file: &File, size: u64) -> std::io::Result<(u64, Digest)> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0; READ_BUFFER];
+    let mut total = 0u64;
+    while total < size {
+        let want = (size - total).min(READ_BUFFER as u64) as usize;
+        let n = file.read_at(&mut buf[..want], total)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        total += n as u64;
+    }
+    Ok((total, Digest::from_sha256(h.finalize().into())))
+}
+
+fn sync_dir(dir: &Path) -> Result<(), ArchiveError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io("sync the directory", dir, e))
+}
+
+/// The blobs an interrupted pack of the same layout recorded, when its temporary chunks are all
+/// there at their sizes; `None` when the pack must start over.
+fn resumable(
+    dir: &Path,
+    layout: &ArchiveLayout,
+    id: &Digest,
+    progress: &Path,
+) -> Option<BTreeSet<Digest>> {
+    let file = File::open(progress).ok()?;
+    let mut lines = BufReader::new(file).lines();
+    let first = lines.next()?.ok()?;
+    if first.trim() != id.to_string() {
+        return None;
+    }
+    for index in 0..layout.chunks.len() {
+        let meta = std::fs::metadata(layout.tmp_path(dir, index)).ok()?;
+        if meta.len() != layout.chunk_size(index) {
+            return None;
+        }
+    }
+    // A torn last line does not parse and is left out.
+    Some(
+        lines
+            .map_while(Result::ok)
+            .filter_map(|l| l.trim().parse().ok())
+            .collect(),
+    )
+}
+
+/// Removes `airlift-NNNNNN.tar.tmp` files and the resume record an interrupted pack left in
+/// `dir`; returns how many chunks. A missing directory has none.
 pub fn clean_temporaries(dir: &Path) -> Result<usize, ArchiveError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -622,14 +699,14 @@ pub fn clean_temporaries(dir: &Path) -> Result<usize, ArchiveError> {
         let entry = entry.map_err(|e| io("list", dir, e))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if name
+        let chunk = name
             .strip_suffix(TMP_SUFFIX)
             .and_then(chunk_number)
-            .is_some()
-        {
+            .is_some();
+        if chunk || name == PROGRESS_FILE {
             let path = entry.path();
             std::fs::remove_file(&path).map_err(|e| io("remove", &path, e))?;
-            removed += 1;
+            removed += usize::from(chunk);
         }
     }
     Ok(removed)

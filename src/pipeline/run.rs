@@ -3,7 +3,7 @@
 //! are these calls with different requests; [`failure`] is the one place a build's task
 //! failures become an exit code.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::discover::{DiscoverMode, discover};
 use super::lock::{check_locked, merged_lock};
@@ -11,7 +11,7 @@ use super::{Options, Session, runtime, source_date_epoch};
 use crate::discover::{Discovery, Resolution};
 use crate::exec::{self, ExecOutcome, Failed, MessageFormat, Reporter, RunEnv};
 use crate::exit::{Exit, Failure};
-use crate::plan::{self, Outputs, Plan, PlanOptions, TargetGoal};
+use crate::plan::{self, Outputs, Plan, PlanOptions, TargetGoal, TaskId};
 use crate::state::{Journal, LockFile};
 
 /// What a command asks of the pipeline.
@@ -241,6 +241,32 @@ fn missing_lines(missing: &[(crate::oci::ImageRef, String)]) -> Vec<String> {
         .collect()
 }
 
+/// One line per reason tasks failed: a registry that stayed unreachable is one line naming a
+/// few of the tasks it stopped, not one line per task.
+fn failed_lines(failed: &BTreeMap<TaskId, Failed>) -> Vec<String> {
+    let mut by_reason: BTreeMap<String, Vec<&TaskId>> = BTreeMap::new();
+    for (id, why) in failed {
+        by_reason.entry(why.to_string()).or_default().push(id);
+    }
+    let mut lines: Vec<(&TaskId, String)> = by_reason
+        .into_iter()
+        .map(|(why, ids)| match ids.as_slice() {
+            [one] => (*one, format!("{one}: {why}")),
+            many => {
+                let shown: Vec<String> = many.iter().take(3).map(ToString::to_string).collect();
+                let more = if many.len() > 3 { ", …" } else { "" };
+                (
+                    many[0],
+                    format!("{} tasks ({}{more}): {why}", many.len(), shown.join(", ")),
+                )
+            }
+        })
+        .collect();
+    // In task order, as before grouping.
+    lines.sort();
+    lines.into_iter().map(|(_, line)| line).collect()
+}
+
 /// The build's failure, if any: every failed task and unresolved image, each task's help once,
 /// and the exit code — `Verification` when a signature check failed, `Remote` when nothing was
 /// done and nothing was fresh, the failure's own class when every failure has the same one,
@@ -249,11 +275,7 @@ pub fn failure(plan: &Plan, outcome: &ExecOutcome) -> Option<Failure> {
     if outcome.failed.is_empty() && plan.missing.is_empty() {
         return None;
     }
-    let mut lines: Vec<String> = outcome
-        .failed
-        .iter()
-        .map(|(id, why)| format!("{id}: {why}"))
-        .collect();
+    let mut lines = failed_lines(&outcome.failed);
     lines.extend(missing_lines(&plan.missing));
     let errors: Vec<&exec::Failed> = outcome.failed.values().collect();
     let classes: BTreeSet<Exit> = errors
@@ -323,4 +345,43 @@ pub fn failure(plan: &Plan, outcome: &ExecOutcome) -> Option<Failure> {
             lines.join("\n  ")
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::kinds::{KindName, TaskError};
+
+    #[test]
+    fn tasks_failing_for_one_reason_are_one_line() {
+        let down = || {
+            Failed::Error(TaskError::new(
+                Exit::Remote,
+                "cannot connect to registry 127.0.0.1:5000".to_string(),
+                "check it",
+            ))
+        };
+        let mut failed = BTreeMap::new();
+        for i in 0..5 {
+            failed.insert(
+                TaskId::new(KindName::Copy, "t", &format!("src/app-{i}:1")),
+                down(),
+            );
+        }
+        let other = TaskId::new(KindName::Copy, "t", "src/zz:1");
+        failed.insert(
+            other.clone(),
+            Failed::NotAttempted {
+                dep: TaskId::new(KindName::Copy, "t", "src/app-0:1"),
+            },
+        );
+        let lines = failed_lines(&failed);
+        assert_eq!(
+            lines,
+            [
+                "5 tasks (copy t src/app-0:1, copy t src/app-1:1, copy t src/app-2:1, …): cannot connect to registry 127.0.0.1:5000",
+                "copy t src/zz:1: not attempted: `copy t src/app-0:1` failed",
+            ]
+        );
+    }
 }

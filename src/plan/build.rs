@@ -279,7 +279,11 @@ pub(crate) fn images(
                     dir: dir.clone(),
                 }),
                 (None, dir) => match dir {
-                    Some(dir) => TaskKind::WriteLayout(LayoutSpec { copy: spec, dir }),
+                    Some(dir) => TaskKind::WriteLayout(LayoutSpec {
+                        copy: spec,
+                        dir,
+                        manifests_only: goal.archive.is_some(),
+                    }),
                     None => TaskKind::Copy(spec),
                 },
             };
@@ -381,8 +385,9 @@ fn verify_archive(
 }
 
 /// Where a target's images are written when it is not a registry: its `oci://` directory, or
-/// for an archive (`file://`) target the staging layout its archives are packed from
-/// (`<workspace>/out/<target>/layout`).
+/// for an archive (`file://`) target the staging layout that holds the manifests its archives
+/// are packed from (`<workspace>/out/<target>/layout`; the blobs go straight from their
+/// registries into the archive).
 pub(crate) fn layout_dir(goal: &TargetGoal, opts: &PlanOptions) -> Option<PathBuf> {
     if let Some(dir) = &goal.layout {
         return Some(dir.clone());

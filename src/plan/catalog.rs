@@ -280,6 +280,7 @@ pub(super) fn catalog_tasks(
                         Some(dir) => TaskKind::WriteLayout(LayoutSpec {
                             copy,
                             dir: dir.clone(),
+                            manifests_only: true,
                         }),
                         None => TaskKind::Copy(copy),
                     };

@@ -287,8 +287,9 @@ pub(super) fn add_lock(plan: &mut Plan, discovery: &Discovery, out: &Outputs) {
     });
 }
 
-/// One `pack` task per archive (`file://`) target: after every image of the target is in its
-/// staging layout, the blobs no earlier archive of the series shipped, every manifest, the
+/// One `pack` task per archive (`file://`) target: after the manifests of every image of the
+/// target are in its staging layout, the blobs no earlier archive of the series shipped (read
+/// from their registries straight into the chunks), every manifest, the
 /// layout's index, the recipe and lock, and what the reading side plans from (`carried`:
 /// releases, signatures, graph data, catalog packages) go into the next archive of the
 /// directory. `--since` makes it dirty.
@@ -324,10 +325,21 @@ pub(super) fn add_packs(
                     origin: l.copy.origin.clone(),
                     digest: l.copy.digest.clone(),
                     name: l.name(),
+                    from: l.copy.from.repository().clone(),
+                    from_dest: l.copy.from_task.is_some(),
                 }),
                 _ => None,
             })
             .collect();
+        // The blobs move in the pack (the write-layout tasks only write manifests).
+        let mut bytes = 0;
+        for t in plan.tasks.iter_mut().filter(|t| t.target == goal.name) {
+            if let TaskKind::WriteLayout(l) = &t.kind
+                && l.manifests_only
+            {
+                bytes += std::mem::take(&mut t.bytes);
+            }
+        }
         let recipe_files: Vec<std::path::PathBuf> =
             recipe.files.iter().map(|f| f.path.clone()).collect();
         let kind = TaskKind::Pack(PackSpec {
@@ -380,6 +392,9 @@ pub(super) fn add_packs(
                 "--since {}",
                 crate::resources::rfc3339_utc(since)
             )));
+        }
+        if !task.freshness.is_fresh() {
+            task.bytes = bytes;
         }
         plan.tasks.push(task);
     }

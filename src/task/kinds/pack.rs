@@ -1,15 +1,19 @@
-//! The `pack` kind: the next archive of a `file://DIR` target (mirror-to-disk). Its images are
-//! in the target's staging layout (written by `write-layout` tasks, which verifications gate);
-//! `pack` streams into `airlift-NNNNNN.tar` chunks (`archive::ArchiveWriter`) every manifest,
-//! every blob that no earlier archive of the series shipped (with `--since`, also those shipped
-//! since then), the layout's `oci-layout` and `index.json`, and under `airlift/` the recipe, the
-//! lock, `carried.json`, the verified release signatures and the graph data, then appends the
-//! archive to `airlift-index.json`. What was shipped is remembered in the workspace
+//! The `pack` kind: the next archive of a `file://DIR` target (mirror-to-disk). The manifests of
+//! its images are in the target's staging layout (written by `write-layout` tasks, which
+//! verifications gate); `pack` lays out the whole archive first (`archive::ArchiveLayout`: every
+//! manifest, every blob that no earlier archive of the series shipped (with `--since`, also
+//! those shipped since then), the layout's `oci-layout` and `index.json`, and under `airlift/`
+//! the recipe, the lock, `carried.json`, the verified release signatures and the graph data),
+//! then streams the blobs straight from their registries into their places in the
+//! `airlift-NNNNNN.tar` chunks, several at once under the registries' transfer permits
+//! (`archive::ArchiveWriter`; no staging copy of the content), and appends the archive to
+//! `airlift-index.json`. What was shipped is remembered in the workspace
 //! (`state/shipped-<target>.json`), so the next archive carries only what is new.
 //!
 //! Crash safety: chunks are written as `.tmp` files and renamed when complete; the series index
 //! is written (atomically) only after every chunk, and the shipped list after the index, so a
-//! kill leaves at most chunks the index does not list, which the rerun overwrites.
+//! kill leaves at most temporary chunks, which the rerun resumes (blobs already in them are
+//! checked and kept) or, when the archive would differ, replaces.
 //! Recorded under `pack:<dir>` with the archive's id; fresh while the directory's series index
 //! still ends with that archive and nothing of the target changed.
 
@@ -23,25 +27,33 @@ use serde_json::json;
 
 use super::{Check, Inputs, Kind, Loaded, Output, RunCx, TaskError};
 use crate::archive::{
-    ArchiveEntry, ArchiveError, ArchiveWriter, CARRIED_FILE, Carried, GRAPH_DATA_FILE, ImageEntry,
-    SIGNATURES_PREFIX, SeriesIndex, archive_id, chart_file, clean_temporaries,
+    ArchiveEntry, ArchiveError, ArchiveLayout, ArchiveWriter, CARRIED_FILE, Carried,
+    GRAPH_DATA_FILE, ImageEntry, SIGNATURES_PREFIX, SeriesIndex, archive_id, chart_file,
 };
 use crate::exit::Exit;
-use crate::oci::{Digest, ImageRef};
+use crate::oci::{Digest, ImageRef, Repository};
 use crate::plan::TaskKey;
 use crate::registry::{ByteStream, Manifest};
 use crate::state::LockFile;
 use crate::store::{LayoutError, LayoutStore};
 use crate::task::Counts;
 
-/// One image of the archive: its name in the staging layout.
+/// One image of the archive: its name in the staging layout (which holds its manifests), and
+/// where its blobs are read.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct PackImage {
     pub set: String,
     pub origin: ImageRef,
     pub digest: Digest,
     pub name: String,
+    /// The repository the blobs are read from.
+    pub from: Repository,
+    /// `from` is on the destination side (the image is taken from a needed target).
+    pub from_dest: bool,
 }
+
+/// Blobs read into the archive at once (each also takes a transfer permit of its registry).
+const FILLS: usize = 16;
 
 /// Write the next archive of one `file://` target.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -118,9 +130,9 @@ impl Kind for PackSpec {
     }
 
     async fn run(&self, cx: &RunCx<'_>, inputs: &Inputs<'_>) -> Result<Output, TaskError> {
-        let source = format!("staging layout of `{}`", self.target);
+        let source = format!("images of `{}`", self.target);
         let dest = format!("archive {}", self.dir.display());
-        super::reported(cx, inputs.job, source, dest, self.pack()).await
+        super::reported(cx, inputs.job, source, dest, self.pack(cx)).await
     }
 }
 
@@ -129,6 +141,8 @@ fn archive_error(e: ArchiveError) -> TaskError {
         ArchiveError::BlobTooLarge { .. } | ArchiveError::ArchiveSizeTooSmall { .. } => {
             Exit::InvalidInput
         }
+        ArchiveError::SourceDigest { .. } | ArchiveError::SourceSize { .. } => Exit::Verification,
+        ArchiveError::Source { .. } => Exit::Remote,
         _ => Exit::Io,
     };
     TaskError {
@@ -153,8 +167,17 @@ fn bytes_stream(bytes: Vec<u8>) -> ByteStream {
     futures_util::stream::once(async move { Ok(Bytes::from(bytes)) }).boxed()
 }
 
+/// Where the bytes of a blob of the archive come from.
+enum BlobOrigin {
+    /// A registry: the destination side's (an image taken from a needed target) or the
+    /// source side's.
+    Registry { dest_side: bool, repo: Repository },
+    /// The staging layout (manifests).
+    Staging,
+}
+
 impl PackSpec {
-    async fn pack(&self) -> Result<Output, TaskError> {
+    async fn pack(&self, cx: &RunCx<'_>) -> Result<Output, TaskError> {
         let io = |what: &str, path: &Path, e: std::io::Error| {
             TaskError::new(
                 Exit::Io,
@@ -163,27 +186,25 @@ impl PackSpec {
             )
         };
         std::fs::create_dir_all(&self.dir).map_err(|e| io("create", &self.dir, e))?;
-        clean_temporaries(&self.dir).map_err(archive_error)?;
         let mut series = SeriesIndex::read(&self.dir)
             .map_err(archive_error)?
             .unwrap_or_else(|| SeriesIndex::new(self.target.clone()));
         let mut record = Shipped::read(&self.shipped, &series);
         let (shipped, resends_from) = record.before(self.since);
-        let layout = LayoutStore::shared(&self.staging).map_err(layout_error)?;
-        let mut writer = ArchiveWriter::create(
-            &self.dir,
+        let staging = LayoutStore::shared(&self.staging).map_err(layout_error)?;
+        let mut layout = ArchiveLayout::new(
             series.next_chunk_number(),
             self.chunk_size.unwrap_or(u64::MAX),
             self.split_blobs,
         )
         .map_err(archive_error)?;
+        let mut origins: BTreeMap<Digest, BlobOrigin> = BTreeMap::new();
         let mut names = BTreeMap::new();
         let mut images = Vec::new();
-        let mut blobs_in_archive: BTreeSet<Digest> = BTreeSet::new();
         let mut images_sorted: Vec<&PackImage> = self.images.iter().collect();
         images_sorted.sort();
         for image in images_sorted {
-            let entry = layout.resolve(&image.name).ok_or_else(|| {
+            let entry = staging.resolve(&image.name).ok_or_else(|| {
                 TaskError::new(
                     Exit::Io,
                     format!(
@@ -196,7 +217,7 @@ impl PackSpec {
             })?;
             let mut manifests = vec![entry.digest.clone()];
             while let Some(d) = manifests.pop() {
-                let bytes = layout.read_blob(&d).map_err(layout_error)?;
+                let bytes = staging.read_blob(&d).map_err(layout_error)?;
                 let m = Manifest::from_stored(bytes.clone(), &d).ok_or_else(|| {
                     layout_error(LayoutError::Blob {
                         digest: d.clone(),
@@ -211,25 +232,28 @@ impl PackSpec {
                 })?;
                 manifests.extend(doc.manifests.iter().map(|c| c.digest.clone()));
                 for blob in doc.config.iter().chain(&doc.layers) {
-                    if shipped.contains(&blob.digest)
-                        || !blobs_in_archive.insert(blob.digest.clone())
-                    {
+                    if shipped.contains(&blob.digest) {
                         continue;
                     }
-                    let stream = layout
-                        .get_blob(&blob.digest)
-                        .await
-                        .map_err(|e| layout_error(LayoutError::Source(e)))?;
-                    writer
-                        .add_blob(&blob.digest, blob.size, stream)
-                        .await
-                        .map_err(archive_error)?;
+                    if layout
+                        .add_blob(&blob.digest, blob.size)
+                        .map_err(archive_error)?
+                    {
+                        origins.insert(
+                            blob.digest.clone(),
+                            BlobOrigin::Registry {
+                                dest_side: image.from_dest,
+                                repo: image.from.clone(),
+                            },
+                        );
+                    }
                 }
-                let size = bytes.len() as u64;
-                writer
-                    .add_blob(&d, size, bytes_stream(bytes))
-                    .await
-                    .map_err(archive_error)?;
+                if layout
+                    .add_blob(&d, bytes.len() as u64)
+                    .map_err(archive_error)?
+                {
+                    origins.insert(d.clone(), BlobOrigin::Staging);
+                }
             }
             names.insert(image.name.clone(), entry.clone());
             // What the layout holds (a catalog taken from a target that rebuilt it is that
@@ -242,18 +266,20 @@ impl PackSpec {
                 name: Some(image.name.clone()),
             });
         }
-        writer
-            .add_file("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)
-            .await
-            .map_err(archive_error)?;
-        writer
-            .add_file("index.json", &crate::store::index_bytes(&names))
-            .await
-            .map_err(archive_error)?;
-        writer
-            .add_file("airlift/airlift.lock", self.lock.to_text().as_bytes())
-            .await
-            .map_err(archive_error)?;
+        let file = |layout: &mut ArchiveLayout, path: &str, bytes: Vec<u8>| {
+            layout.add_file(path, bytes).map_err(archive_error)
+        };
+        file(
+            &mut layout,
+            "oci-layout",
+            br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+        )?;
+        file(&mut layout, "index.json", crate::store::index_bytes(&names))?;
+        file(
+            &mut layout,
+            "airlift/airlift.lock",
+            self.lock.to_text().into_bytes(),
+        )?;
         let mut recipe_digest = Vec::new();
         for path in &self.recipe_files {
             let bytes = std::fs::read(path).map_err(|e| io("read", path, e))?;
@@ -261,14 +287,31 @@ impl PackSpec {
             let name = path
                 .file_name()
                 .map_or_else(|| "recipe.kdl".into(), |n| n.to_string_lossy().into_owned());
-            writer
-                .add_file(&format!("airlift/recipe/{name}"), &bytes)
-                .await
-                .map_err(archive_error)?;
+            file(&mut layout, &format!("airlift/recipe/{name}"), bytes)?;
         }
-        self.add_carried(&mut writer).await?;
-        let blobs = writer.blob_count();
-        let blob_bytes = writer.blob_bytes();
+        self.add_carried(&mut layout)?;
+        let blobs = layout.blob_count();
+        let blob_bytes = layout.blob_bytes();
+        let blobs_in_archive: BTreeSet<Digest> = origins
+            .iter()
+            .filter(|(_, o)| matches!(o, BlobOrigin::Registry { .. }))
+            .map(|(d, _)| d.clone())
+            .collect();
+        let writer = ArchiveWriter::create(&self.dir, layout).map_err(archive_error)?;
+        let fills = writer.blobs().into_iter().map(|(digest, size)| {
+            let origin = &origins[&digest];
+            let (writer, staging) = (&writer, &staging);
+            async move {
+                self.fill(cx, writer, staging, (&digest, size), origin)
+                    .await
+            }
+        });
+        let mut fills = futures_util::stream::iter(fills).buffer_unordered(FILLS);
+        let mut written = 0u64;
+        while let Some(n) = fills.next().await {
+            written += n?;
+        }
+        drop(fills);
         let chunks = writer.finish().await.map_err(archive_error)?;
         let mut summary = BTreeMap::new();
         for i in &images {
@@ -335,7 +378,7 @@ impl PackSpec {
         Ok(Output {
             digest: id,
             counts: Counts {
-                bytes: blob_bytes,
+                bytes: written,
                 blobs_uploaded: blobs,
                 ..Counts::default()
             },
@@ -344,15 +387,86 @@ impl PackSpec {
 }
 
 impl PackSpec {
+    /// Writes one blob of the archive from where it comes: a manifest from the staging layout,
+    /// anything else from its registry under a transfer permit, read a second time when the
+    /// first read broke off or did not match its digest. Returns the bytes read from a registry.
+    async fn fill(
+        &self,
+        cx: &RunCx<'_>,
+        writer: &ArchiveWriter,
+        staging: &LayoutStore,
+        (digest, size): (&Digest, u64),
+        origin: &BlobOrigin,
+    ) -> Result<u64, TaskError> {
+        if writer.already_written(digest).await {
+            return Ok(0);
+        }
+        let (dest_side, repo) = match origin {
+            BlobOrigin::Staging => {
+                let bytes = staging.read_blob(digest).map_err(layout_error)?;
+                writer
+                    .write_blob(digest, bytes_stream(bytes))
+                    .await
+                    .map_err(archive_error)?;
+                return Ok(0);
+            }
+            BlobOrigin::Registry { dest_side, repo } => (*dest_side, repo),
+        };
+        let client = if dest_side {
+            &cx.sides.dest
+        } else {
+            &cx.sides.source
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let _permit = cx.from_source.permits.acquire(&[repo.registry()]).await;
+            let stream = client
+                .get_blob(repo, digest)
+                .await
+                .map_err(|e| TaskError::from_diagnostic(Exit::Remote, &e))?;
+            // The bytes count in the run's progress as they arrive, like an upload's.
+            let (meter, what) = (cx.sides.dest.meter(), digest.to_string());
+            let mut seen = 0;
+            let stream = stream
+                .inspect({
+                    let (meter, what) = (meter.clone(), what.clone());
+                    move |piece| {
+                        if let Ok(b) = piece {
+                            seen += b.len() as u64;
+                            meter.advance(&what, b.len() as u64, seen, size);
+                        }
+                    }
+                })
+                .boxed();
+            let written = writer.write_blob(digest, stream).await;
+            if written.is_err() {
+                meter.ended(&what);
+            }
+            match written {
+                Ok(n) => return Ok(n),
+                Err(
+                    ArchiveError::Source { .. }
+                    | ArchiveError::SourceSize { .. }
+                    | ArchiveError::SourceDigest { .. },
+                ) if attempt == 1 => client.note_retry(repo.registry()),
+                Err(e) => {
+                    let mut err = archive_error(e);
+                    err.message = format!("{repo}: {}", err.message);
+                    return Err(err);
+                }
+            }
+        }
+    }
+
     /// `airlift/carried.json`, the signatures of the carried releases (those the workspace
     /// verified) and the graph-data tarball.
-    async fn add_carried(&self, writer: &mut ArchiveWriter) -> Result<(), TaskError> {
+    fn add_carried(&self, layout: &mut ArchiveLayout) -> Result<(), TaskError> {
         if self.carried.is_empty() {
             return Ok(());
         }
-        writer
-            .add_file(CARRIED_FILE, &self.carried.to_bytes())
-            .await
+        layout
+            .add_file(CARRIED_FILE, self.carried.to_bytes())
             .map_err(archive_error)?;
         let mut payloads: Vec<&Digest> = self
             .carried
@@ -370,7 +484,9 @@ impl PackSpec {
                     digest.hex(),
                     i + 1
                 );
-                writer.add_file(&path, bytes).await.map_err(archive_error)?;
+                layout
+                    .add_file(&path, bytes.clone())
+                    .map_err(archive_error)?;
             }
         }
         let cache = crate::discover::ManifestCache::new(&self.chart_cache);
@@ -394,9 +510,8 @@ impl PackSpec {
                     "rerun `airlift build`: the chart is fetched again",
                 )
             })?;
-            writer
-                .add_file(&chart_file(digest), &bytes)
-                .await
+            layout
+                .add_file(&chart_file(digest), bytes)
                 .map_err(archive_error)?;
         }
         if let (Some(g), Some(path)) = (&self.carried.graph, &self.graph_tarball) {
@@ -414,9 +529,8 @@ impl PackSpec {
                     "rerun `airlift build`",
                 ));
             }
-            writer
-                .add_file(GRAPH_DATA_FILE, &bytes)
-                .await
+            layout
+                .add_file(GRAPH_DATA_FILE, bytes)
                 .map_err(archive_error)?;
         }
         Ok(())

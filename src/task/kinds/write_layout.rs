@@ -1,5 +1,7 @@
 //! The `write-layout` kind: one image written into an `oci://DIR` target, a plain OCI image
-//! layout (`store::LayoutStore`) that `skopeo copy oci:DIR:NAME` reads. The image is named
+//! layout (`store::LayoutStore`) that `skopeo copy oci:DIR:NAME` reads; or, for an archive
+//! (`file://`) target, only its manifests into the target's staging layout, from which `pack`
+//! lays out the archive (the blobs go from their registries straight into the chunks). The image is named
 //! `<path>:<tag>` as it would be below a registry target (`sha256-<hex>` for an image named by
 //! digest). Blobs the layout holds are not read again. It is a copy to another store, so the
 //! planner treats it as a copy (verifications gate it, payloads wait for their components).
@@ -26,6 +28,9 @@ pub struct LayoutSpec {
     pub copy: CopySpec,
     /// The layout directory.
     pub dir: PathBuf,
+    /// Only the manifests: the staging layout of an archive target, whose `pack` reads the
+    /// blobs from their registries straight into the archive.
+    pub manifests_only: bool,
 }
 
 impl LayoutSpec {
@@ -51,11 +56,20 @@ impl Kind for LayoutSpec {
         TaskKey::compute(
             Self::NAME.as_str(),
             &[&self.copy.digest],
-            &json!({
-                "dir": self.dir,
-                "name": self.name(),
-                "platforms": self.copy.platforms,
-            }),
+            &if self.manifests_only {
+                json!({
+                    "dir": self.dir,
+                    "name": self.name(),
+                    "platforms": self.copy.platforms,
+                    "manifests-only": true,
+                })
+            } else {
+                json!({
+                    "dir": self.dir,
+                    "name": self.name(),
+                    "platforms": self.copy.platforms,
+                })
+            },
         )
     }
 
@@ -104,12 +118,16 @@ impl LayoutSpec {
         let remote = |e: RegistryError| TaskError::from_diagnostic(Exit::Remote, &e);
         let top = source.get_manifest(&from).await.map_err(remote)?;
         let mut counts = Counts::default();
-        write_tree(&source, from.repository(), &top, &store, &mut counts)
-            .await
-            .map_err(|e| match e {
-                LayoutError::Source(r) => remote(r),
-                other => layout_error(&from, other),
-            })?;
+        let tree = Tree {
+            source: &source,
+            repo: from.repository(),
+            store: &store,
+            blobs: !self.manifests_only,
+        };
+        tree.write(&top, &mut counts).await.map_err(|e| match e {
+            LayoutError::Source(r) => remote(r),
+            other => layout_error(&from, other),
+        })?;
         let entry = LayoutEntry {
             media_type: top.media_type.clone(),
             digest: top.digest.clone(),
@@ -138,39 +156,49 @@ fn layout_error(image: &ImageRef, e: LayoutError) -> TaskError {
     }
 }
 
-/// Writes the blobs and child manifests of `m` (read from `repo` of `source`), then `m`
-/// itself: a manifest is stored only after everything it names.
-fn write_tree<'a>(
+/// What `write` needs besides the manifest.
+struct Tree<'a> {
     source: &'a ImageStore,
     repo: &'a Repository,
-    m: &'a Manifest,
     store: &'a LayoutStore,
-    counts: &'a mut Counts,
-) -> BoxFuture<'a, Result<(), LayoutError>> {
-    Box::pin(async move {
-        let doc = m.doc(repo.registry())?;
-        for child in &doc.manifests {
-            if store.has_blob(&child.digest) {
-                continue;
+    /// Config and layers too, not only manifests.
+    blobs: bool,
+}
+
+impl Tree<'_> {
+    /// Writes the blobs (unless manifests only) and child manifests of `m`, then `m` itself: a
+    /// manifest is stored only after everything it names.
+    fn write<'a>(
+        &'a self,
+        m: &'a Manifest,
+        counts: &'a mut Counts,
+    ) -> BoxFuture<'a, Result<(), LayoutError>> {
+        Box::pin(async move {
+            let doc = m.doc(self.repo.registry())?;
+            for child in &doc.manifests {
+                if self.store.has_blob(&child.digest) {
+                    continue;
+                }
+                let cm = self
+                    .source
+                    .get_manifest(&self.repo.with_digest(child.digest.clone()))
+                    .await?;
+                self.write(&cm, counts).await?;
             }
-            let cm = source
-                .get_manifest(&repo.with_digest(child.digest.clone()))
-                .await?;
-            write_tree(source, repo, &cm, store, counts).await?;
-        }
-        for blob in doc.config.iter().chain(&doc.layers) {
-            let lock = store.blob_lock(&blob.digest);
-            let _writing = lock.lock().await;
-            if store.has_blob(&blob.digest) {
-                counts.blobs_present += 1;
-                continue;
+            for blob in doc.config.iter().chain(&doc.layers).filter(|_| self.blobs) {
+                let lock = self.store.blob_lock(&blob.digest);
+                let _writing = lock.lock().await;
+                if self.store.has_blob(&blob.digest) {
+                    counts.blobs_present += 1;
+                    continue;
+                }
+                let stream = self.source.get_blob(self.repo, &blob.digest).await?;
+                counts.bytes += self.store.put_blob(&blob.digest, blob.size, stream).await?;
+                counts.blobs_uploaded += 1;
             }
-            let stream = source.get_blob(repo, &blob.digest).await?;
-            counts.bytes += store.put_blob(&blob.digest, blob.size, stream).await?;
-            counts.blobs_uploaded += 1;
-        }
-        store.put_bytes(&m.digest, &m.bytes)?;
-        counts.manifests_pushed += 1;
-        Ok(())
-    })
+            self.store.put_bytes(&m.digest, &m.bytes)?;
+            counts.manifests_pushed += 1;
+            Ok(())
+        })
+    }
 }
