@@ -8,8 +8,11 @@
 //! chunks. The writer then creates every chunk as `airlift-NNNNNN.tar.tmp` at its final size,
 //! writes the tar headers and small files, and lets any number of blob streams write their
 //! bytes at their own offsets (`pwrite`) at once, each verified against its size and digest as
-//! it streams. Only when every blob is in does it hash the chunks, fsync them and rename them
-//! to their final names: a killed pack never leaves a half-written chunk under a final name.
+//! it streams. Each chunk's sha256 advances while blobs arrive (the final prefix of the chunk is
+//! read back from the page cache as it completes), and the chunks are flushed to disk in the
+//! background as they fill. Only when every blob is in are the chunks synced, their hashes
+//! finished and renamed to their final names: a killed pack never leaves a half-written chunk
+//! under a final name.
 //!
 //! Resuming: beside the temporary chunks, `airlift-pack.progress.tmp` holds the layout's id
 //! and one line per blob written completely. A pack of the same layout after a kill keeps the
@@ -109,12 +112,14 @@ fn io(action: &'static str, path: &Path, source: std::io::Error) -> ArchiveError
     }
 }
 
-/// Where some of a blob's bytes go: chunk index, offset in the chunk, length.
+/// Where some of a blob's bytes go: chunk index, offset in the chunk, length; and the bytes
+/// of the chunk its entry spans (header, data, padding).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Segment {
     chunk: usize,
     at: u64,
     len: u64,
+    entry: (u64, u64),
 }
 
 /// One entry of a chunk: its path, where its header starts, its data.
@@ -223,6 +228,7 @@ impl ArchiveLayout {
         let at = chunk.len;
         let data_at = at + header_size(&path);
         chunk.len += entry_size(&path, size);
+        let end = chunk.len;
         chunk.entries.push(Entry {
             path,
             at,
@@ -233,6 +239,7 @@ impl ArchiveLayout {
             chunk: chunk_index,
             at: data_at,
             len: size,
+            entry: (at, end),
         }
     }
 
@@ -358,6 +365,10 @@ pub struct ArchiveWriter {
     dir: PathBuf,
     layout: ArchiveLayout,
     files: Vec<Arc<File>>,
+    hashes: Vec<Arc<Mutex<ChunkHash>>>,
+    /// Bytes written since the last background flush was started, and whether one runs.
+    unflushed: std::sync::atomic::AtomicU64,
+    flushing: Arc<std::sync::atomic::AtomicBool>,
     progress: Mutex<File>,
     /// Blobs an interrupted pack of the same layout recorded as written.
     recorded: BTreeSet<Digest>,
@@ -410,10 +421,28 @@ impl ArchiveWriter {
                 .and_then(|()| writeln!(progress, "{id}"))
                 .map_err(|e| io("write", &progress_path, e))?;
         }
+        let hashes = layout
+            .chunks
+            .iter()
+            .map(|chunk| {
+                let mut h = ChunkHash::default();
+                for e in chunk
+                    .entries
+                    .iter()
+                    .filter(|e| matches!(e.data, Data::File(_)))
+                {
+                    h.ready.insert(e.at, e.at + entry_size(&e.path, e.size));
+                }
+                Arc::new(Mutex::new(h))
+            })
+            .collect();
         Ok(ArchiveWriter {
             dir: dir.to_path_buf(),
             layout,
             files,
+            hashes,
+            unflushed: Default::default(),
+            flushing: Default::default(),
             progress: Mutex::new(progress),
             recorded: recorded.unwrap_or_default(),
         })
@@ -449,7 +478,7 @@ impl ArchiveWriter {
             .map(|s| (self.files[s.chunk].clone(), *s))
             .collect();
         let digest = digest.clone();
-        tokio::task::spawn_blocking(move || {
+        let ok = tokio::task::spawn_blocking(move || {
             let mut h = Sha256::new();
             let mut buf = vec![0; READ_BUFFER];
             for (file, s) in reads {
@@ -466,7 +495,35 @@ impl ArchiveWriter {
             Digest::from_sha256(h.finalize().into()) == digest
         })
         .await
-        .unwrap_or(false)
+        .unwrap_or(false);
+        if ok {
+            self.entries_done(segments).await;
+        }
+        ok
+    }
+
+    /// Marks the entries of a blob as final and hashes every chunk's bytes that are final up
+    /// to there from where its hash stands, reading back what was just written (so the chunks'
+    /// sha256 is mostly computed while other blobs still arrive).
+    async fn entries_done(&self, segments: &[Segment]) {
+        let work: Vec<HashWork> = segments
+            .iter()
+            .map(|s| {
+                (
+                    self.hashes[s.chunk].clone(),
+                    self.files[s.chunk].clone(),
+                    s.entry,
+                )
+            })
+            .collect();
+        let _ = tokio::task::spawn_blocking(move || {
+            for (hash, file, (start, end)) in work {
+                let mut h = hash.lock().unwrap_or_else(|e| e.into_inner());
+                h.ready.insert(start, end);
+                h.advance(&file);
+            }
+        })
+        .await;
     }
 
     /// Streams a blob of the layout into its place, verifying its size and digest as it comes.
@@ -527,6 +584,7 @@ impl ArchiveWriter {
         if !buf.is_empty() {
             self.put(&segments, flushed, buf).await?;
         }
+        self.entries_done(&segments).await;
         let path = self.dir.join(PROGRESS_FILE);
         let mut progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
         writeln!(progress, "{digest}").map_err(|e| io("write", &path, e))?;
@@ -557,7 +615,9 @@ impl ArchiveWriter {
             }
             start = end;
         }
-        tokio::task::spawn_blocking(move || {
+        let chunks: Vec<usize> = segments.iter().map(|s| s.chunk).collect();
+        let n = buf.len() as u64;
+        let buf = tokio::task::spawn_blocking(move || {
             for (file, path, at, range) in writes {
                 file.write_all_at(&buf[range], at)
                     .map_err(|e| io("write", &path, e))?;
@@ -567,7 +627,35 @@ impl ArchiveWriter {
             Ok(buf)
         })
         .await
-        .map_err(|_| ArchiveError::Broken)?
+        .map_err(|_| ArchiveError::Broken)?;
+        self.flush_behind(&chunks, n);
+        buf
+    }
+
+    /// Every `FLUSH_EVERY` bytes written, starts writing the chunks to disk in the background
+    /// (one flush at a time), so that the sync before the rename has little left to do. A
+    /// failed background flush is harmless: `finish` syncs every chunk and reports errors.
+    fn flush_behind(&self, chunks: &[usize], n: u64) {
+        use std::sync::atomic::Ordering;
+        const FLUSH_EVERY: u64 = 64 << 20;
+        let total = self.unflushed.fetch_add(n, Ordering::Relaxed) + n;
+        if total < FLUSH_EVERY || self.flushing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.unflushed.store(0, Ordering::Relaxed);
+        let mut files: Vec<Arc<File>> = Vec::new();
+        for &c in chunks {
+            if !files.iter().any(|f| Arc::ptr_eq(f, &self.files[c])) {
+                files.push(self.files[c].clone());
+            }
+        }
+        let flushing = self.flushing.clone();
+        tokio::task::spawn_blocking(move || {
+            for f in files {
+                let _ = f.sync_data();
+            }
+            flushing.store(false, Ordering::Release);
+        });
     }
 
     /// Hashes and fsyncs every chunk, renames them to their final names and returns them in
@@ -580,11 +668,12 @@ impl ArchiveWriter {
             .enumerate()
             .map(|(i, file)| {
                 let file = file.clone();
+                let hash = self.hashes[i].clone();
                 let tmp = self.layout.tmp_path(&self.dir, i);
                 let size = self.layout.chunk_size(i);
                 let name = chunk_name(self.layout.first_number + i as u64);
                 async move {
-                    tokio::task::spawn_blocking(move || seal(&file, &tmp, size, name))
+                    tokio::task::spawn_blocking(move || seal(&file, &hash, &tmp, size, name))
                         .await
                         .map_err(|_| ArchiveError::Broken)?
                 }
@@ -612,43 +701,70 @@ impl ArchiveWriter {
     }
 }
 
-/// Reads a finished temporary chunk back for its sha256 while another thread makes it durable
-/// (the two overlap: hashing reads the page cache, the sync writes it out).
-fn seal(file: &File, tmp: &Path, size: u64, name: String) -> Result<ChunkEntry, ArchiveError> {
+/// Finishes a chunk's sha256 (the bytes its hash has not reached yet: the end blocks, and
+/// whatever was written last) while another thread makes the chunk durable.
+fn seal(
+    file: &File,
+    hash: &Mutex<ChunkHash>,
+    tmp: &Path,
+    size: u64,
+    name: String,
+) -> Result<ChunkEntry, ArchiveError> {
+    let mut h = hash.lock().unwrap_or_else(|e| e.into_inner());
     let (hashed, synced) = std::thread::scope(|s| {
         let sync = s.spawn(|| file.sync_all());
-        let hashed = hash_file(file, size);
+        let hashed = h.hash_range(file, size);
         (hashed, sync.join())
     });
     synced
         .unwrap_or_else(|_| Err(std::io::Error::other("the sync thread stopped")))
         .map_err(|e| io("sync", tmp, e))?;
-    let (total, sha256) = hashed.map_err(|e| io("read", tmp, e))?;
-    if total != size {
-        return Err(io(
-            "read back",
-            tmp,
-            std::io::Error::other(format!("{total} bytes where {size} were written")),
-        ));
-    }
+    hashed.map_err(|e| io("read back", tmp, e))?;
+    let sha256 = Digest::from_sha256(h.hasher.clone().finalize().into());
     Ok(ChunkEntry { name, size, sha256 })
 }
 
-/// The length and sha256 of the first `size` bytes of `file`, by positioned reads.
-fn hash_file(file: &File, size: u64) -> std::io::Result<(u64, Digest)> {
-    let mut h = Sha256::new();
-    let mut buf = vec![0; READ_BUFFER];
-    let mut total = 0u64;
-    while total < size {
-        let want = (size - total).min(READ_BUFFER as u64) as usize;
-        let n = file.read_at(&mut buf[..want], total)?;
-        if n == 0 {
-            break;
+/// A region of a chunk to hash: the chunk's hash state, its file, start and end.
+type HashWork = (Arc<Mutex<ChunkHash>>, Arc<File>, (u64, u64));
+
+/// A chunk's sha256 as far as its bytes are final.
+#[derive(Default)]
+struct ChunkHash {
+    /// Bytes hashed so far (from the start).
+    cursor: u64,
+    hasher: Sha256,
+    /// Final regions not hashed yet, start to end.
+    ready: BTreeMap<u64, u64>,
+}
+
+impl ChunkHash {
+    /// Hashes the final regions that continue from the cursor. A read error leaves the rest
+    /// to `seal`, which reads again and reports it.
+    fn advance(&mut self, file: &File) {
+        while let Some(end) = self.ready.remove(&self.cursor) {
+            if self.hash_range(file, end).is_err() {
+                return;
+            }
         }
-        h.update(&buf[..n]);
-        total += n as u64;
     }
-    Ok((total, Digest::from_sha256(h.finalize().into())))
+
+    /// Hashes the file's bytes from the cursor to `end` (positioned reads).
+    fn hash_range(&mut self, file: &File, end: u64) -> std::io::Result<()> {
+        let mut buf = vec![0; READ_BUFFER.min((end.saturating_sub(self.cursor)) as usize)];
+        while self.cursor < end {
+            let want = (end - self.cursor).min(READ_BUFFER as u64) as usize;
+            let n = file.read_at(&mut buf[..want], self.cursor)?;
+            if n == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("the file ends at {} bytes, before {end}", self.cursor),
+                ));
+            }
+            self.hasher.update(&buf[..n]);
+            self.cursor += n as u64;
+        }
+        Ok(())
+    }
 }
 
 fn sync_dir(dir: &Path) -> Result<(), ArchiveError> {

@@ -82,8 +82,11 @@ pub fn text(plan: &Plan, verbose: bool) -> String {
         for task in plan.tasks.iter().filter(|t| t.target == **target) {
             let kind = task.kind.name();
             let subject = task.kind.subject();
+            // A staging layout gets manifests only: its bytes move in the pack.
+            let staging = matches!(&task.kind, TaskKind::WriteLayout(l) if l.manifests_only);
+            let moves = task.bytes > 0 || (task.kind.writes_image() && !staging);
             let _ = match &task.freshness {
-                Freshness::Dirty(reason) if task.kind.writes_image() => writeln!(
+                Freshness::Dirty(reason) if moves => writeln!(
                     s,
                     "  run    {kind} {subject} ({}; {reason})",
                     human_bytes(task.bytes)
