@@ -319,7 +319,7 @@ impl ArchiveLayout {
         Ok(())
     }
 
-    /// The chunks' names and sizes (end blocks included). An archive with no entries still
+    /// The layout with its chunk list final: an archive with no entries still
     /// has one (empty) chunk; a last chunk left empty by a split is dropped.
     fn sealed(mut self) -> Self {
         if self.chunks.is_empty() {

@@ -53,24 +53,16 @@ impl Kind for LayoutSpec {
     const NAME: super::KindName = super::KindName::WriteLayout;
 
     fn key(&self) -> TaskKey {
-        TaskKey::compute(
-            Self::NAME.as_str(),
-            &[&self.copy.digest],
-            &if self.manifests_only {
-                json!({
-                    "dir": self.dir,
-                    "name": self.name(),
-                    "platforms": self.copy.platforms,
-                    "manifests-only": true,
-                })
-            } else {
-                json!({
-                    "dir": self.dir,
-                    "name": self.name(),
-                    "platforms": self.copy.platforms,
-                })
-            },
-        )
+        let mut params = json!({
+            "dir": self.dir,
+            "name": self.name(),
+            "platforms": self.copy.platforms,
+        });
+        // Only when set, so the keys of `oci://` targets' tasks stay what they were.
+        if self.manifests_only {
+            params["manifests-only"] = json!(true);
+        }
+        TaskKey::compute(Self::NAME.as_str(), &[&self.copy.digest], &params)
     }
 
     fn slot(&self) -> String {
