@@ -177,3 +177,229 @@ fn every_internal_link_of_the_book_and_readme_resolves() {
     assert!(count > 50, "only {count} links found: is the parser right?");
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
+
+/// The fields of the Kubernetes batch/v1 Job schema (and the core/v1 types under it) the
+/// book's Jobs may use, per object type; a misspelt or invented field fails.
+fn job_fields(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "Job" => &["apiVersion", "kind", "metadata", "spec"],
+        "ObjectMeta" => &["name", "namespace", "labels", "annotations"],
+        "JobSpec" => &[
+            "activeDeadlineSeconds",
+            "backoffLimit",
+            "backoffLimitPerIndex",
+            "completionMode",
+            "completions",
+            "managedBy",
+            "manualSelector",
+            "maxFailedIndexes",
+            "parallelism",
+            "podFailurePolicy",
+            "podReplacementPolicy",
+            "selector",
+            "successPolicy",
+            "suspend",
+            "template",
+            "ttlSecondsAfterFinished",
+        ],
+        "PodTemplateSpec" => &["metadata", "spec"],
+        "PodSpec" => &[
+            "affinity",
+            "containers",
+            "imagePullSecrets",
+            "initContainers",
+            "nodeSelector",
+            "restartPolicy",
+            "securityContext",
+            "serviceAccountName",
+            "tolerations",
+            "volumes",
+        ],
+        "Container" => &[
+            "args",
+            "command",
+            "env",
+            "envFrom",
+            "image",
+            "imagePullPolicy",
+            "name",
+            "resources",
+            "securityContext",
+            "volumeMounts",
+            "workingDir",
+        ],
+        "EnvVar" => &["name", "value", "valueFrom"],
+        "VolumeMount" => &["mountPath", "name", "readOnly", "subPath"],
+        "Volume" => &[
+            "configMap",
+            "emptyDir",
+            "name",
+            "persistentVolumeClaim",
+            "secret",
+        ],
+        "PersistentVolumeClaimVolumeSource" => &["claimName", "readOnly"],
+        "SecretVolumeSource" => &["defaultMode", "items", "optional", "secretName"],
+        _ => &[],
+    }
+}
+
+/// Problems of `value` as an object of type `kind` (field names, and the types of the fields
+/// that matter), descending into the typed fields.
+fn check_job_object(kind: &str, value: &serde_json::Value, at: &str, problems: &mut Vec<String>) {
+    use serde_json::Value;
+    let Value::Object(map) = value else {
+        problems.push(format!("{at}: a {kind} must be a mapping"));
+        return;
+    };
+    for (k, v) in map {
+        let here = format!("{at}.{k}");
+        if !job_fields(kind).contains(&k.as_str()) {
+            problems.push(format!("{here}: not a field of {kind}"));
+            continue;
+        }
+        let each = |item_kind: &str, problems: &mut Vec<String>| match v {
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    check_job_object(item_kind, item, &format!("{here}[{i}]"), problems);
+                }
+            }
+            _ => problems.push(format!("{here}: must be a list")),
+        };
+        match (kind, k.as_str()) {
+            ("Job", "metadata") | ("PodTemplateSpec", "metadata") => {
+                check_job_object("ObjectMeta", v, &here, problems)
+            }
+            ("Job", "spec") => check_job_object("JobSpec", v, &here, problems),
+            ("JobSpec", "template") => check_job_object("PodTemplateSpec", v, &here, problems),
+            ("PodTemplateSpec", "spec") => check_job_object("PodSpec", v, &here, problems),
+            ("PodSpec", "containers") => each("Container", problems),
+            ("PodSpec", "volumes") => each("Volume", problems),
+            ("Container", "env") => each("EnvVar", problems),
+            ("Container", "volumeMounts") => each("VolumeMount", problems),
+            ("Volume", "persistentVolumeClaim") => {
+                check_job_object("PersistentVolumeClaimVolumeSource", v, &here, problems)
+            }
+            ("Volume", "secret") => check_job_object("SecretVolumeSource", v, &here, problems),
+            _ => {
+                if let Some(wrong) = wrong_value(kind, k, v) {
+                    problems.push(format!("{here}: {wrong}"));
+                }
+            }
+        }
+    }
+}
+
+/// What is wrong with the value of a scalar field that matters, if anything.
+fn wrong_value(kind: &str, field: &str, v: &serde_json::Value) -> Option<&'static str> {
+    let list_of_strings = |v: &serde_json::Value| {
+        v.as_array()
+            .is_some_and(|a| a.iter().all(|s| s.is_string()))
+    };
+    match (kind, field) {
+        ("JobSpec", "completions" | "parallelism" | "backoffLimit" | "backoffLimitPerIndex") => {
+            (!v.is_u64()).then_some("must be an integer")
+        }
+        ("JobSpec", "completionMode") => (!matches!(v.as_str(), Some("Indexed" | "NonIndexed")))
+            .then_some("must be Indexed or NonIndexed"),
+        // A Job's pods may not use Always.
+        ("PodSpec", "restartPolicy") => (!matches!(v.as_str(), Some("Never" | "OnFailure")))
+            .then_some("a Job's pods restart Never or OnFailure"),
+        ("Container", "command" | "args") => {
+            (!list_of_strings(v)).then_some("must be a list of strings")
+        }
+        _ => None,
+    }
+}
+
+/// Scale (#19): the Kubernetes Indexed Job of the "Scaling out" guide is a valid batch/v1 Job
+/// (the fields it uses, their types, mounts naming volumes), its pods run `--shard` with
+/// `JOB_COMPLETION_INDEX + 1` over as many shards as it has completions, the second Job runs
+/// `--shards-done` with the same count, and every airlift command line of the page (the CI
+/// matrix too) parses with airlift's own argument parser.
+#[test]
+fn the_scaling_out_guide_shows_a_valid_indexed_job_and_commands_that_parse() {
+    use clap::Parser as _;
+    use serde_json::Value;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text =
+        std::fs::read_to_string(root.join("book/src/guide/scaling-out.md")).expect("the guide");
+    let yaml = blocks(&text, "yaml");
+    assert_eq!(yaml.len(), 2, "the Job and the CI matrix");
+    let jobs: Vec<Value> = serde_saphyr::from_multiple(&yaml[0].1).expect("YAML");
+    assert_eq!(jobs.len(), 2, "the shards Job and the --shards-done Job");
+    let mut problems = Vec::new();
+    let mut commands = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        assert_eq!(job["apiVersion"], "batch/v1");
+        assert_eq!(job["kind"], "Job");
+        check_job_object("Job", job, &format!("document {i}"), &mut problems);
+        let pod = &job["spec"]["template"]["spec"];
+        let volumes: Vec<&str> = pod["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["name"].as_str())
+            .collect();
+        for c in pod["containers"].as_array().expect("containers") {
+            for m in c["volumeMounts"].as_array().into_iter().flatten() {
+                let name = m["name"].as_str().unwrap_or_default();
+                if !volumes.contains(&name) {
+                    problems.push(format!("document {i}: mount of unknown volume {name}"));
+                }
+            }
+            let words: Vec<String> = c["command"]
+                .as_array()
+                .into_iter()
+                .chain(c["args"].as_array())
+                .flatten()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect();
+            commands.push(words.join(" "));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let shards = &jobs[0]["spec"];
+    assert_eq!(shards["completionMode"], "Indexed");
+    let n = shards["completions"].as_u64().expect("completions");
+    assert_eq!(shards["parallelism"].as_u64(), Some(n));
+    assert!(
+        commands[0].contains(&format!("--shard \"$((JOB_COMPLETION_INDEX + 1))/{n}\"")),
+        "{}",
+        commands[0]
+    );
+    assert!(
+        commands[1].ends_with(&format!("--shards-done {n}")),
+        "{}",
+        commands[1]
+    );
+    // Every `airlift build …` line of the page parses, with the shell and CI expressions
+    // replaced by a shard number.
+    let mut lines: Vec<String> = commands;
+    for (_, block) in blocks(&text, "yaml").iter().chain(&blocks(&text, "text")) {
+        lines.extend(block.lines().map(str::to_string));
+    }
+    let mut parsed = 0;
+    for line in &lines {
+        let Some(at) = line.find("airlift build") else {
+            continue;
+        };
+        let line = line[at..]
+            .split('#')
+            .next()
+            .unwrap_or_default()
+            .replace("\"$((JOB_COMPLETION_INDEX + 1))/", "1/")
+            .replace("${{ matrix.k }}", "1")
+            .replace("K/N", "1/3")
+            .replace(" N ", " 3 ")
+            .replace("--shards-done N", "--shards-done 3");
+        let words: Vec<&str> = line
+            .split_whitespace()
+            .map(|w| w.trim_matches('"'))
+            .collect();
+        if let Err(e) = airlift::cli::Cli::try_parse_from(&words) {
+            panic!("`{line}` does not parse: {e}");
+        }
+        parsed += 1;
+    }
+    assert!(parsed >= 8, "{parsed} command lines");
+}

@@ -2936,3 +2936,155 @@ async fn resolving_a_tag_costs_one_manifest_get() {
         assert_mirrored(&lab, p);
     }
 }
+
+/// Scale (#19): three shard processes started at once against one destination, then
+/// `--shards-done 3`. Every image is at the mirror (skopeo), each blob was uploaded once in
+/// all (a logging proxy in front of the mirror), every shard copied a share, the shards wrote
+/// no lock and no resources, and the final lock and cluster resources are byte-identical to a
+/// single-process build of the same recipe.
+#[tokio::test(flavor = "multi_thread")]
+async fn three_shards_at_once_then_shards_done_match_a_single_build() {
+    use futures_util::StreamExt as _;
+    let lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let everyone = Layer::shared_random(1 << 20);
+    let halves = [
+        Layer::shared_random(512 << 10),
+        Layer::shared_random(300 << 10),
+    ];
+    let pushes = (0..12).map(|i| {
+        let layers = [
+            everyone.clone(),
+            halves[i % 2].clone(),
+            Layer::Random(64 << 10),
+        ];
+        let fx = fx.clone();
+        async move {
+            fx.image(
+                &format!("fleet/svc-{i:02}"),
+                Some("1"),
+                Format::Oci,
+                "amd64",
+                &layers,
+            )
+            .await
+        }
+    });
+    let images: Vec<Pushed> = futures_util::stream::iter(pushes)
+        .buffered(4)
+        .collect()
+        .await;
+    let proxy = FaultProxy::start(&lab.mirror.host(), ProxyOptions::passthrough()).await;
+    let refs: Vec<&Pushed> = images.iter().collect();
+    let recipe = lab.recipe(&refs, &proxy.host());
+
+    let children: Vec<std::process::Child> = (1..=3)
+        .map(|k| {
+            Command::new(BIN)
+                .args(["--src-tls-verify=false", "--dest-tls-verify=false", "build"])
+                .arg(format!("--shard={k}/3"))
+                .current_dir(lab.dir.path())
+                .env("NO_COLOR", "1")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn a shard")
+        })
+        .collect();
+    let outputs = tokio::task::spawn_blocking(move || {
+        children
+            .into_iter()
+            .map(|c| c.wait_with_output().expect("wait"))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .expect("join");
+    let mut copied = 0;
+    for (k, out) in outputs.iter().enumerate() {
+        let err = stderr(out);
+        assert!(out.status.success(), "shard {}/3 failed:\n{err}", k + 1);
+        let line = err
+            .lines()
+            .find(|l| l.starts_with(&format!("build (shard {}/3): ", k + 1)))
+            .unwrap_or_else(|| panic!("no summary line:\n{err}"));
+        let n: usize = line
+            .split_once(": ")
+            .and_then(|(_, rest)| rest.split_once(' '))
+            .and_then(|(n, _)| n.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"));
+        assert_eq!(n, 4, "12 equal images over 3 shards: {line}");
+        copied += n;
+        assert!(
+            lab.dir
+                .path()
+                .join(format!(".airlift/shards/{}-of-3/done", k + 1))
+                .is_file()
+        );
+    }
+    assert_eq!(copied, 12);
+    assert!(
+        !lab.dir.path().join("airlift.lock").exists(),
+        "shards write no lock"
+    );
+    assert!(
+        !lab.dir.path().join(".airlift/out/mirror").exists(),
+        "shards render no resources"
+    );
+    let sharded_requests = proxy.requests();
+    let mut uploads: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, d) in blob_uploads(&sharded_requests) {
+        *uploads.entry(d).or_default() += 1;
+    }
+    let all_blobs: BTreeSet<String> = images
+        .iter()
+        .flat_map(|p| p.blobs.iter().map(|b| b.digest.clone()))
+        .collect();
+    let twice: Vec<_> = uploads.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "uploaded more than once: {twice:?}");
+    assert_eq!(
+        uploads.keys().cloned().collect::<BTreeSet<_>>(),
+        all_blobs,
+        "every blob uploaded by one shard"
+    );
+
+    // A shard that has not finished stops the final step.
+    let early = lab.run(&["build", "--shards-done", "4"]);
+    assert_eq!(early.status.code(), Some(2), "{}", stderr(&early));
+    assert!(stderr(&early).contains("4 of 4 shard(s) have not finished"));
+
+    let from = proxy.requests().len();
+    let done = lab.run(&["build", "--shards-done", "3"]);
+    assert!(done.status.success(), "{}", stderr(&done));
+    let after = proxy.requests()[from..].to_vec();
+    assert!(
+        blob_uploads(&after).is_empty(),
+        "--shards-done uploads nothing"
+    );
+    for p in &images {
+        assert_mirrored(&lab, p);
+    }
+    assert!(!lab.dir.path().join(".airlift/shards/1-of-3").exists());
+    let lock = std::fs::read(lab.dir.path().join("airlift.lock")).expect("lock");
+    let resources = resources_of(lab.dir.path(), "mirror", "mirror");
+
+    // The same recipe built by one process in a fresh workspace.
+    let single = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(&recipe, single.path().join("airlift.kdl")).expect("recipe");
+    let one = airlift_in(BIN, single.path(), &["build"]);
+    assert!(one.status.success(), "{}", stderr(&one));
+    assert_eq!(
+        std::fs::read(single.path().join("airlift.lock")).expect("lock"),
+        lock,
+        "the lock"
+    );
+    assert_eq!(resources_of(single.path(), "mirror", "mirror"), resources);
+    assert!(!resources.is_empty());
+
+    // The next build is fresh: the merged journal holds what the shards did.
+    let again = lab.run(&["build"]);
+    assert!(
+        stderr(&again).contains("0 copied, 12 fresh"),
+        "{}",
+        stderr(&again)
+    );
+}

@@ -356,12 +356,12 @@ const COVERED: &[(&str, &str, &str)] = &[
     (
         "build",
         "shard",
-        "cli_check.rs::flags_not_available_yet_say_so",
+        "build.rs::three_shards_at_once_then_shards_done_match_a_single_build",
     ),
     (
         "build",
         "shards_done",
-        "cli_check.rs::flags_not_available_yet_say_so",
+        "build.rs::three_shards_at_once_then_shards_done_match_a_single_build",
     ),
     (
         "build",
@@ -568,39 +568,6 @@ fn behaviour_flags_are_refused_where_they_do_nothing() {
             }
         }
     }
-}
-
-/// Hardening (#18): every flag whose `--help` line says it is not available yet exits 4 and
-/// says so too.
-#[test]
-fn flags_not_available_yet_say_so() {
-    use clap::CommandFactory;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cli = airlift::cli::Cli::command();
-    let mut seen = 0;
-    for sub in cli.get_subcommands() {
-        for a in sub.get_arguments() {
-            let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
-            if !help.contains("not available yet") {
-                continue;
-            }
-            seen += 1;
-            let long = format!("--{}", a.get_long().expect("a flag"));
-            let value = if long == "--shard" { "1/2" } else { "2" };
-            let mut args = vec![sub.get_name(), long.as_str(), value];
-            args.extend(minimal(sub.get_name()));
-            let out = airlift(&args, dir.path());
-            assert_eq!(
-                out.status.code(),
-                Some(4),
-                "`{}`: {}",
-                args.join(" "),
-                stderr(&out)
-            );
-            assert!(stderr(&out).contains("not available"), "{}", stderr(&out));
-        }
-    }
-    assert!(seen >= 2, "--shard and --shards-done are not available yet");
 }
 
 /// The global settings have their effect on commands that need no registry: `-f` names the

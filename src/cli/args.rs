@@ -183,12 +183,13 @@ pub enum Command {
         /// Let a blob larger than archive-size span chunks (file:// targets).
         #[arg(long)]
         split_blobs: bool,
-        /// Run only the K-th of N deterministic shares of the copy tasks (K/N): not available
-        /// yet (exit 4).
-        #[arg(long)]
+        /// Run the K-th of N deterministic shares of the registry copies (K/N, K from 1), in
+        /// parallel with the other shards on one workspace; each blob is uploaded by one shard.
+        #[arg(long, value_name = "K/N", conflicts_with = "shards_done")]
         shard: Option<String>,
-        /// Verify and render after N shards finished: not available yet (exit 4).
-        #[arg(long)]
+        /// After all N shards finished: merge their records, check every image at the
+        /// destination, and do the rest (resources, lock, archives, catalogs rebuilds).
+        #[arg(long, value_name = "N")]
         shards_done: Option<u32>,
         /// Also write a Markdown summary of the build to FILE (counts, bytes, what changed in
         /// the lock, failures with their help), for a CI job summary; written when the build

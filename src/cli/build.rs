@@ -3,7 +3,7 @@
 //! and print the summary (a line, the final JSON event, and `--summary-md` Markdown).
 
 use super::GlobalOpts;
-use crate::exit::{CmdResult, Failure};
+use crate::exit::{CmdResult, Exit, Failure};
 use crate::pipeline::{self, Request};
 
 /// The `build` flags.
@@ -20,9 +20,24 @@ pub(crate) struct BuildArgs<'a> {
 }
 
 pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
-    if args.shard.is_some() || args.shards_done.is_some() {
-        return Err(Failure::not_available(
-            "airlift build --shard/--shards-done",
+    let shard = args
+        .shard
+        .map(|s| {
+            s.parse::<crate::plan::Shard>().map_err(|e| {
+                Failure::new(
+                    Exit::Usage,
+                    miette::miette!(help = "e.g. `--shard 1/3` … `--shard 3/3`", "--shard: {e}"),
+                )
+            })
+        })
+        .transpose()?;
+    if args.shards_done == Some(0) {
+        return Err(Failure::new(
+            Exit::Usage,
+            miette::miette!(
+                help = "give the number of shards the build ran as (`--shard K/N` → `--shards-done N`)",
+                "--shards-done: the number of shards must be at least 1"
+            ),
         ));
     }
     let options = global.options();
@@ -31,6 +46,8 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
     request.signatures = !args.no_signatures;
     request.verify = !args.no_verify;
     request.split_blobs = args.split_blobs;
+    request.shard = shard;
+    request.shards_done = args.shards_done;
     let mut prepared = pipeline::prepare(&options, &request)?;
     super::print_discovery(global, &prepared);
     let outcome = pipeline::execute(&options, &mut prepared, global.report_format())?;
@@ -54,8 +71,14 @@ pub(crate) fn run(global: &GlobalOpts, args: &BuildArgs) -> CmdResult {
             Failure::io(format!("cannot write the summary {}: {e}", path.display()))
         })?;
     }
-    match pipeline::failure(&prepared.plan, &outcome) {
-        Some(f) => Err(f),
-        None => Ok(()),
+    if let Some(f) = pipeline::failure(&prepared.plan, &outcome) {
+        return Err(f);
     }
+    if let Some(s) = shard {
+        pipeline::shards::mark_done(&prepared.session, s, &report.line())?;
+    }
+    if let Some(n) = args.shards_done {
+        pipeline::shards::finish(&prepared.session, n)?;
+    }
+    Ok(())
 }

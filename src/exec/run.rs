@@ -31,6 +31,9 @@ pub struct RunEnv<'a> {
     pub limits: Limits,
     /// Manifests discovery read, so copies do not GET them again.
     pub manifests: Option<ManifestCache>,
+    /// `build --shard`: run only this share of the dirty tasks, waiting for the blobs other
+    /// shards upload.
+    pub share: Option<&'a crate::plan::ShardShare>,
 }
 
 /// Why a task did not finish.
@@ -93,6 +96,7 @@ pub async fn execute(
         .iter()
         .enumerate()
         .filter(|(_, t)| !t.freshness.is_fresh())
+        .filter(|(_, t)| env.share.is_none_or(|s| s.run.contains(&t.id)))
         .map(|(i, _)| i)
         .collect();
     let edges = plan.tasks.iter().enumerate().flat_map(|(i, t)| {
@@ -106,6 +110,7 @@ pub async fn execute(
     let likely_present = Arc::new(plan.present.clone());
     let slow_blobs = Arc::new(SlowBlobs::default());
     let homes = Arc::new(plan.homes.clone());
+    let foreign = Arc::new(env.share.map(|s| s.foreign.clone()).unwrap_or_default());
     let context = |source: &crate::registry::RegistryClient| CopyContext {
         slow_blobs: slow_blobs.clone(),
         source: source.clone(),
@@ -114,6 +119,7 @@ pub async fn execute(
         manifests: env.manifests.clone(),
         likely_present: likely_present.clone(),
         homes: homes.clone(),
+        foreign: foreign.clone(),
     };
     let (source_ctx, dest_ctx) = (context(&env.sides.source), context(&env.sides.dest));
     let permits = Arc::new(super::Permits::adaptive(

@@ -14,6 +14,7 @@ mod release;
 mod report;
 mod run;
 mod session;
+pub mod shards;
 pub mod timings;
 mod trust;
 

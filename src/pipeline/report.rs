@@ -35,6 +35,12 @@ pub struct BuildReport {
     pub targets: BTreeMap<String, TargetCounts>,
     /// HTTP requests per side and registry host, with retries and throttling answers.
     pub requests: Vec<RequestCount>,
+    /// `build --shard K/N`: which shard this was, and how many dirty tasks it left to the other
+    /// shards and to `--shards-done`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_to_others: Option<usize>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -137,6 +143,25 @@ impl BuildReport {
         r
     }
 
+    /// A shard's build: the dirty tasks of other shares did not run here and are not counted
+    /// as run.
+    pub fn add_shard(
+        &mut self,
+        plan: &Plan,
+        shard: crate::plan::Shard,
+        share: &crate::plan::ShardShare,
+    ) {
+        let mut left = 0;
+        for t in plan.dirty().filter(|t| !share.run.contains(&t.id)) {
+            left += 1;
+            if let Some(c) = self.targets.get_mut(&t.target) {
+                c.run = c.run.saturating_sub(1);
+            }
+        }
+        self.shard = Some(shard.to_string());
+        self.left_to_others = Some(left);
+    }
+
     /// Adds what each side's client asked of each registry (discovery and execution).
     pub fn add_traffic(
         &mut self,
@@ -159,8 +184,12 @@ impl BuildReport {
 
     /// The line people read at the end of `airlift build`.
     pub fn line(&self) -> String {
+        let who = match &self.shard {
+            Some(s) => format!("build (shard {s})"),
+            None => "build".to_string(),
+        };
         let mut line = format!(
-            "build: {} copied, {} fresh, {} failed, {} missing; {} uploaded ({} blobs), {} blobs mounted, {} already present",
+            "{who}: {} copied, {} fresh, {} failed, {} missing; {} uploaded ({} blobs), {} blobs mounted, {} already present",
             self.copied,
             self.fresh,
             self.failed.len(),
@@ -170,6 +199,11 @@ impl BuildReport {
             self.blobs_mounted,
             self.blobs_present,
         );
+        if let Some(n) = self.left_to_others {
+            line.push_str(&format!(
+                "; {n} task(s) left to the other shards and --shards-done"
+            ));
+        }
         let requests: u64 = self.requests.iter().map(|r| r.requests).sum();
         if requests > 0 {
             let retries: u64 = self.requests.iter().map(|r| r.retries).sum();

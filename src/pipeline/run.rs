@@ -30,6 +30,10 @@ pub struct Request<'a> {
     pub verify: bool,
     /// `--split-blobs`: a blob larger than `archive-size` spans chunks.
     pub split_blobs: bool,
+    /// `--shard K/N`: run this shard's share of the copies (see [`crate::plan::shard`]).
+    pub shard: Option<plan::Shard>,
+    /// `--shards-done N`: merge the N shards' journals first, then build what is left.
+    pub shards_done: Option<u32>,
 }
 
 impl<'a> Request<'a> {
@@ -43,6 +47,8 @@ impl<'a> Request<'a> {
             signatures: true,
             verify: true,
             split_blobs: false,
+            shard: None,
+            shards_done: None,
         }
     }
 }
@@ -65,11 +71,27 @@ pub struct Prepared {
     /// notes.
     pub warnings: Vec<String>,
     pub notes: Vec<String>,
+    /// `--shard K/N`: the shard and its share of the plan.
+    pub share: Option<(plan::Shard, plan::ShardShare)>,
 }
 
 /// Discover, merge the lock (and check it with `--locked`), plan.
 pub fn prepare(options: &Options, request: &Request<'_>) -> Result<Prepared, Failure> {
-    prepare_in(Session::open(options)?, options, request)
+    let session = Session::open_as(options, request.shard)?;
+    if let Some(s) = request.shard {
+        super::shards::start(&session, s)?;
+    }
+    let merged = match request.shards_done {
+        Some(n) => Some((n, super::shards::merge(&session, n)?)),
+        None => None,
+    };
+    let mut prepared = prepare_in(session, options, request)?;
+    if let Some((n, records)) = merged {
+        prepared
+            .notes
+            .push(format!("merged {records} record(s) of {n} shard(s)"));
+    }
+    Ok(prepared)
 }
 
 /// [`prepare`] in an open session.
@@ -138,7 +160,11 @@ pub(super) fn prepare_in(
             }),
         },
     );
+    let share = request
+        .shard
+        .map(|s| (s, plan::shard::share(&plan, &discovery, s)));
     Ok(Prepared {
+        share,
         session,
         runtime: rt,
         goals,
@@ -159,7 +185,9 @@ pub fn execute(
     prepared: &mut Prepared,
     format: MessageFormat,
 ) -> Result<ExecOutcome, Failure> {
-    if prepared.plan.dirty().next().is_none() {
+    let share = prepared.share.as_ref().map(|(_, s)| s);
+    let runs = |t: &&plan::Task| share.is_none_or(|s| s.run.contains(&t.id));
+    if !prepared.plan.dirty().any(|t| runs(&t)) {
         return Ok(ExecOutcome::default());
     }
     let sides = prepared.session.sides(options)?;
@@ -167,6 +195,7 @@ pub fn execute(
         sides: &sides,
         limits: options.limits(),
         manifests: Some(prepared.session.cache()),
+        share,
     };
     let (plan, journal) = (&prepared.plan, &prepared.journal);
     prepared
@@ -177,8 +206,12 @@ pub fn execute(
                 (exec::EventSink::discard(), None)
             } else {
                 let expected = exec::Expected {
-                    images: plan.dirty().filter(|t| t.kind.counts_in_progress()).count(),
-                    bytes: plan.dirty().map(|t| t.bytes).sum(),
+                    images: plan
+                        .dirty()
+                        .filter(runs)
+                        .filter(|t| t.kind.counts_in_progress())
+                        .count(),
+                    bytes: plan.dirty().filter(runs).map(|t| t.bytes).sum(),
                     meter: Some(env.sides.dest.meter()),
                 };
                 let (s, r) = Reporter::start(format, expected);
@@ -206,6 +239,9 @@ pub fn report(
         prepared.old_lock.as_ref(),
         &prepared.lock,
     );
+    if let Some((shard, share)) = &prepared.share {
+        report.add_shard(&prepared.plan, *shard, share);
+    }
     let sides = prepared.session.sides(options)?;
     report.add_traffic(
         &[("source", &sides.source), ("destination", &sides.dest)],

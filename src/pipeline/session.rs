@@ -20,16 +20,29 @@ pub struct Session {
     sides: std::sync::OnceLock<Sides>,
     /// The update-graph and signature-store client (`Options::web`).
     pub web: crate::web::WebClient,
+    /// `build --shard K/N`: this process holds the shard's lock, not the workspace's, and
+    /// records in the shard's journal.
+    pub shard: Option<plan::Shard>,
     _guard: WorkspaceGuard,
 }
 
 impl Session {
     /// Loads and validates the recipe and takes the workspace lock.
     pub fn open(global: &Options) -> Result<Self, Failure> {
+        Session::open_as(global, None)
+    }
+
+    /// [`Session::open`], as shard `shard` of a sharded build when given: it takes that
+    /// shard's lock (the shards of one build run at once on one workspace).
+    pub fn open_as(global: &Options, shard: Option<plan::Shard>) -> Result<Self, Failure> {
         let recipe = recipe::load(&global.recipe)
             .map_err(|e| Failure::unreadable_or_invalid(e.is_io(), e))?;
         let workspace = Workspace::for_recipe(&global.recipe, global.workspace.as_deref());
-        let guard = workspace.lock().map_err(|e| match e {
+        let locked = match shard {
+            Some(s) => workspace.lock_shard(s.index, s.count),
+            None => workspace.lock(),
+        };
+        let guard = locked.map_err(|e| match e {
             WorkspaceError::Busy { .. } => Failure::new(
                 Exit::WorkspaceBusy,
                 miette::miette!(
@@ -47,6 +60,7 @@ impl Session {
             lock_path,
             workspace,
             sides: std::sync::OnceLock::new(),
+            shard,
             _guard: guard,
         })
     }
@@ -63,8 +77,14 @@ impl Session {
         })
     }
 
+    /// The journal; a shard's is its own file over the workspace's ([`Journal::open_over`]).
     pub fn journal(&self) -> Result<Journal, Failure> {
-        Journal::open(&self.workspace.journal_path()).map_err(|e| match e {
+        let main = self.workspace.journal_path();
+        match self.shard {
+            Some(s) => Journal::open_over(&shard_journal(&self.workspace, s), &main),
+            None => Journal::open(&main),
+        }
+        .map_err(|e| match e {
             crate::state::JournalError::Damaged { .. } => {
                 Failure::new(Exit::InvalidInput, miette::Report::new(e))
             }
@@ -119,6 +139,11 @@ impl Session {
             )
         })
     }
+}
+
+/// The journal of shard `s`.
+pub fn shard_journal(workspace: &Workspace, s: plan::Shard) -> PathBuf {
+    workspace.shard_dir(s.index, s.count).join("journal.jsonl")
 }
 
 impl Session {

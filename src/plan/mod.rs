@@ -15,6 +15,7 @@ mod key;
 mod naming;
 mod outputs;
 mod release;
+pub mod shard;
 mod task;
 
 pub use crate::task::{CopySpec, CosignKeyRef, CosignSpec, PruneSpec, VerifySpec};
@@ -35,6 +36,7 @@ pub use naming::{
 };
 pub use outputs::{graph_set, render_spec};
 pub use release::{items_of as release_items, payloads_by_target};
+pub use shard::{ForeignBlobs, Shard, ShardShare};
 pub use task::{DirtyReason, Freshness, Task, TaskId, TaskKind};
 
 #[cfg(test)]

@@ -288,3 +288,116 @@ fn plan_is_deterministic_whatever_the_goal_order() {
         serde_json::to_string(&b).unwrap()
     );
 }
+
+fn shards(p: &Plan, d: &Discovery, n: u32) -> Vec<ShardShare> {
+    (1..=n)
+        .map(|index| shard::share(p, d, Shard { index, count: n }))
+        .collect()
+}
+
+#[test]
+fn shard_syntax_is_k_of_n_counting_from_one() {
+    assert_eq!("2/3".parse::<Shard>(), Ok(Shard { index: 2, count: 3 }));
+    for bad in ["0/3", "4/3", "3", "a/b", "1/0", ""] {
+        assert!(bad.parse::<Shard>().is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn shards_split_the_copies_once_each_and_lower_shards_upload_shared_blobs() {
+    let mut d = Discovery::default();
+    let names: Vec<String> = (0..6).map(|i| format!("quay.io/a/app{i}:1")).collect();
+    for (i, n) in names.iter().enumerate() {
+        // Blob 0 is shared by all; each image has its own blob too.
+        let own = 10 + i as u8;
+        d.images
+            .insert(r(n), image(i as u8, &[(0, 100), (own, 1000 + i as u64)]));
+    }
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let p = plan(
+        &[goal("ent", "reg:5000", None, &refs)],
+        &d,
+        &Mem::default(),
+        false,
+    );
+    let shares = shards(&p, &d, 3);
+    let mut all = BTreeSet::new();
+    for s in &shares {
+        assert_eq!(s.run.len(), 2, "6 equal images over 3 shards: 2 each");
+        for id in &s.run {
+            assert!(all.insert(id.clone()), "{id} is in two shards");
+        }
+    }
+    assert_eq!(all.len(), 6);
+    // The shared blob: uploaded by shard 1, awaited by 2 and 3; own blobs by their shard.
+    assert!(shares[0].foreign.is_empty());
+    for s in &shares[1..] {
+        assert_eq!(s.foreign["reg:5000"], BTreeMap::from([(blob(0), 1)]));
+    }
+    // Every process computes the same shares.
+    let again = shards(&p, &d, 3);
+    for (a, b) in shares.iter().zip(&again) {
+        assert_eq!(a.run, b.run);
+        assert_eq!(a.foreign, b.foreign);
+    }
+}
+
+#[test]
+fn a_shard_takes_a_chained_copy_with_the_copy_it_reads_from_and_skips_fresh_work() {
+    let d = discovery();
+    let mut goals = vec![goal(
+        "ent",
+        "ent:5000",
+        None,
+        &["quay.io/a/app:1", "quay.io/a/tool:2"],
+    )];
+    goals.push(goal(
+        "enclave",
+        "enc:5000",
+        Some("ent"),
+        &["quay.io/a/app:1", "quay.io/a/tool:2"],
+    ));
+    let p = plan(&goals, &d, &Mem::default(), false);
+    let shares = shards(&p, &d, 2);
+    for s in &shares {
+        assert_eq!(s.run.len(), 2, "{:?}", s.run);
+        let targets: BTreeSet<&str> = s
+            .run
+            .iter()
+            .map(|id| {
+                p.tasks
+                    .iter()
+                    .find(|t| &t.id == id)
+                    .unwrap()
+                    .target
+                    .as_str()
+            })
+            .collect();
+        assert_eq!(targets, BTreeSet::from(["ent", "enclave"]));
+    }
+    // Nothing dirty: no shard runs anything.
+    let mut s = Mem::default();
+    let mut d2 = d.clone();
+    complete(&p, &mut s, &mut d2);
+    let p2 = plan(&goals, &d2, &s, false);
+    assert!(shards(&p2, &d2, 2).iter().all(|s| s.run.is_empty()));
+}
+
+#[test]
+fn one_shard_is_the_whole_build() {
+    let d = discovery();
+    let p = plan(
+        &[goal(
+            "ent",
+            "reg:5000",
+            None,
+            &["quay.io/a/app:1", "quay.io/a/tool:2"],
+        )],
+        &d,
+        &Mem::default(),
+        false,
+    );
+    let only = &shards(&p, &d, 1)[0];
+    assert_eq!(only.run.len(), p.tasks.len());
+    assert!(only.foreign.is_empty());
+}

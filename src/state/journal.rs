@@ -57,6 +57,8 @@ pub enum JournalError {
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
+    /// A shard's view of the workspace journal (read only; see [`Journal::open_over`]).
+    base: BTreeMap<String, Record>,
     by_dest: BTreeMap<String, Record>,
     lines: usize,
 }
@@ -70,48 +72,17 @@ impl Journal {
         };
         let mut j = Journal {
             path: path.to_path_buf(),
+            base: BTreeMap::new(),
             by_dest: BTreeMap::new(),
             lines: 0,
         };
-        let file = match File::open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(j),
-            Err(e) => return Err(err(e)),
+        let Some(good_len) = read(path, |r| {
+            j.insert(r);
+            j.lines += 1;
+        })?
+        else {
+            return Ok(j);
         };
-        let mut good_len: u64 = 0;
-        let mut reader = BufReader::new(file);
-        let mut line = Vec::new();
-        // A line that is not a record: fine only as the last line (a torn append).
-        let mut bad: Option<(usize, String)> = None;
-        let mut number = 0;
-        loop {
-            line.clear();
-            let n = reader.read_until(b'\n', &mut line).map_err(err)?;
-            if n == 0 {
-                break;
-            }
-            number += 1;
-            if let Some((at, reason)) = bad.take() {
-                return Err(JournalError::Damaged {
-                    path: path.to_path_buf(),
-                    line: at,
-                    reason,
-                });
-            }
-            let parsed = if line.ends_with(b"\n") {
-                serde_json::from_slice::<Record>(line.trim_ascii_end()).map_err(|e| e.to_string())
-            } else {
-                Err("no end of line".to_string())
-            };
-            match parsed {
-                Ok(r) => {
-                    j.insert(r);
-                    j.lines += 1;
-                    good_len += n as u64;
-                }
-                Err(reason) => bad = Some((number, reason)),
-            }
-        }
         let actual = fs::metadata(path).map_err(err)?.len();
         if actual != good_len {
             let f = OpenOptions::new().write(true).open(path).map_err(err)?;
@@ -124,13 +95,52 @@ impl Journal {
         Ok(j)
     }
 
-    /// The latest record for a destination.
-    pub fn get(&self, dest: &str) -> Option<&Record> {
-        self.by_dest.get(dest)
+    /// A shard's journal (`build --shard`): its own file at `path`, over the workspace's
+    /// journal at `base`, which is read and never written (other shards read it at the same
+    /// time; a torn tail there is skipped, not repaired). Records appended go to `path`; a
+    /// record of `path` supersedes the base's for its destination.
+    pub fn open_over(path: &Path, base: &Path) -> Result<Self, JournalError> {
+        let mut under = Journal::open_read_only(base)?;
+        let mut j = Journal::open(path)?;
+        j.base = std::mem::take(&mut under.by_dest);
+        Ok(j)
     }
 
-    pub fn records(&self) -> impl Iterator<Item = &Record> {
+    /// The records of the journal at `path`, read without repairing or compacting it.
+    pub fn open_read_only(path: &Path) -> Result<Self, JournalError> {
+        let mut j = Journal {
+            path: path.to_path_buf(),
+            base: BTreeMap::new(),
+            by_dest: BTreeMap::new(),
+            lines: 0,
+        };
+        read(path, |r| {
+            j.insert(r);
+            j.lines += 1;
+        })?;
+        Ok(j)
+    }
+
+    /// The records this journal's own file holds (not the base's), in destination order.
+    pub fn own_records(&self) -> impl Iterator<Item = &Record> {
         self.by_dest.values()
+    }
+
+    /// The latest record for a destination.
+    pub fn get(&self, dest: &str) -> Option<&Record> {
+        self.by_dest.get(dest).or_else(|| self.base.get(dest))
+    }
+
+    /// Every live record, the own file's superseding the base's (destination order).
+    pub fn records(&self) -> impl Iterator<Item = &Record> {
+        let base = self
+            .base
+            .iter()
+            .filter(|(d, _)| !self.by_dest.contains_key(*d))
+            .map(|(_, r)| r);
+        let mut all: Vec<&Record> = base.chain(self.by_dest.values()).collect();
+        all.sort_by(|a, b| a.dest.cmp(&b.dest));
+        all.into_iter()
     }
 
     /// Appends records durably. Called by the executor after the destination holds the content.
@@ -171,11 +181,13 @@ impl Journal {
             && let Some((repo, _)) = r.dest.rsplit_once('@')
         {
             let gone = &r.output_digest;
-            self.by_dest.retain(|dest, old| {
+            let keep = |dest: &String, old: &mut Record| {
                 old.kind == KindName::Delete
                     || &old.output_digest != gone
                     || repository_of(dest) != Some(repo)
-            });
+            };
+            self.by_dest.retain(keep);
+            self.base.retain(keep);
         }
         self.by_dest.insert(r.dest.clone(), r);
     }
@@ -201,6 +213,54 @@ impl Journal {
         self.lines = self.by_dest.len();
         Ok(())
     }
+}
+
+/// Reads the records of the journal at `path` into `each`. Returns the length of its complete
+/// records (`None` when there is no file); a line that is not a record is an error unless it
+/// is the last one (a torn append).
+fn read(path: &Path, mut each: impl FnMut(Record)) -> Result<Option<u64>, JournalError> {
+    let err = |source| JournalError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(err(e)),
+    };
+    let mut good_len: u64 = 0;
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    let mut bad: Option<(usize, String)> = None;
+    let mut number = 0;
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line).map_err(err)?;
+        if n == 0 {
+            break;
+        }
+        number += 1;
+        if let Some((at, reason)) = bad.take() {
+            return Err(JournalError::Damaged {
+                path: path.to_path_buf(),
+                line: at,
+                reason,
+            });
+        }
+        let parsed = if line.ends_with(b"\n") {
+            serde_json::from_slice::<Record>(line.trim_ascii_end()).map_err(|e| e.to_string())
+        } else {
+            Err("no end of line".to_string())
+        };
+        match parsed {
+            Ok(r) => {
+                each(r);
+                good_len += n as u64;
+            }
+            Err(reason) => bad = Some((number, reason)),
+        }
+    }
+    Ok(Some(good_len))
 }
 
 /// The repository of a recorded destination reference (`host/path:tag` or `host/path@digest`).
@@ -325,5 +385,30 @@ mod tests {
         assert_eq!(j.get("r/a:1"), Some(&rec("r/a:1", 99)));
         let lines = fs::read_to_string(&p).unwrap().lines().count();
         assert_eq!(lines, 1);
+    }
+
+    #[test]
+    fn a_shard_journal_reads_the_workspace_journal_and_writes_only_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("journal.jsonl");
+        let own = dir.path().join("shards/1-of-2/journal.jsonl");
+        let mut j = Journal::open(&main).unwrap();
+        j.append(&[rec("r/a:1", 1), rec("r/b:1", 2)]).unwrap();
+        // A torn tail in the workspace journal (its writer was killed) is skipped, not cut.
+        let mut f = OpenOptions::new().append(true).open(&main).unwrap();
+        f.write_all(b"{\"key\":").unwrap();
+        let main_len = fs::metadata(&main).unwrap().len();
+
+        let mut shard = Journal::open_over(&own, &main).unwrap();
+        assert_eq!(shard.get("r/a:1"), Some(&rec("r/a:1", 1)));
+        shard.append(&[rec("r/b:1", 3), rec("r/c:1", 4)]).unwrap();
+        assert_eq!(shard.get("r/b:1"), Some(&rec("r/b:1", 3)), "its own record wins");
+        let dests: Vec<&str> = shard.records().map(|r| r.dest.as_str()).collect();
+        assert_eq!(dests, ["r/a:1", "r/b:1", "r/c:1"]);
+        assert_eq!(fs::metadata(&main).unwrap().len(), main_len, "base untouched");
+
+        let again = Journal::open_over(&own, &main).unwrap();
+        let theirs: Vec<&Record> = again.own_records().collect();
+        assert_eq!(theirs, [&rec("r/b:1", 3), &rec("r/c:1", 4)]);
     }
 }

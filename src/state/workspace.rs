@@ -74,44 +74,61 @@ impl Workspace {
         self.root.join("out").join(target)
     }
 
+    /// The directory of shard `index` of `count` (`build --shard`): its journal, its lock and
+    /// the mark that it finished.
+    pub fn shard_dir(&self, index: u32, count: u32) -> PathBuf {
+        self.root.join("shards").join(format!("{index}-of-{count}"))
+    }
+
     /// Takes the workspace lock, creating the workspace when needed.
     pub fn lock(&self) -> Result<WorkspaceGuard, WorkspaceError> {
-        let io_err = |source| WorkspaceError::Io {
-            path: self.root.clone(),
-            source,
-        };
-        fs::create_dir_all(&self.root).map_err(io_err)?;
-        let path = self.root.join("lock");
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io_err)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                let mut pid = String::new();
-                let _ = file.read_to_string(&mut pid);
-                let pid = pid.trim();
-                let holder = if pid.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (pid {pid})")
-                };
-                return Err(WorkspaceError::Busy {
-                    path: self.root.clone(),
-                    holder,
-                });
-            }
-            Err(fs::TryLockError::Error(e)) => return Err(io_err(e)),
-        }
-        file.set_len(0).map_err(io_err)?;
-        file.rewind().map_err(io_err)?;
-        writeln!(file, "{}", std::process::id()).map_err(io_err)?;
-        Ok(WorkspaceGuard { _file: file })
+        lock_in(&self.root)
     }
+
+    /// Takes the lock of one shard's directory: shards of one build share the workspace (its
+    /// caches, and the journal they read), each holding only its own lock.
+    pub fn lock_shard(&self, index: u32, count: u32) -> Result<WorkspaceGuard, WorkspaceError> {
+        lock_in(&self.shard_dir(index, count))
+    }
+}
+
+/// Takes the lock file of `dir`, creating it when needed.
+fn lock_in(dir: &Path) -> Result<WorkspaceGuard, WorkspaceError> {
+    let io_err = |source| WorkspaceError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    fs::create_dir_all(dir).map_err(io_err)?;
+    let path = dir.join("lock");
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io_err)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            let pid = pid.trim();
+            let holder = if pid.is_empty() {
+                String::new()
+            } else {
+                format!(" (pid {pid})")
+            };
+            return Err(WorkspaceError::Busy {
+                path: dir.to_path_buf(),
+                holder,
+            });
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(io_err(e)),
+    }
+    file.set_len(0).map_err(io_err)?;
+    file.rewind().map_err(io_err)?;
+    writeln!(file, "{}", std::process::id()).map_err(io_err)?;
+    Ok(WorkspaceGuard { _file: file })
 }
 
 #[cfg(test)]

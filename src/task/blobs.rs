@@ -28,6 +28,9 @@ pub enum Placed {
     Present,
 }
 
+/// How long a shard waits for a blob another shard uploads before sending it itself.
+pub const SHARD_WAIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
 /// (destination registry, digest).
 type BlobKey = (String, Digest);
 
@@ -56,6 +59,9 @@ pub struct BlobCopier<'a> {
     /// Per destination registry, the repository each blob is placed in before any other (see
     /// [`crate::plan::BlobHomes`]).
     pub homes: &'a crate::plan::BlobHomes,
+    /// `build --shard`: per destination registry, blobs a lower-numbered shard uploads (see
+    /// [`crate::plan::shard`]); this process waits for them in their home instead.
+    pub foreign: &'a crate::plan::ForeignBlobs,
     pub permits: &'a Permits,
     pub dedup: &'a BlobDedup,
 }
@@ -103,7 +109,11 @@ impl BlobCopier<'_> {
         let home = cell
             .get_or_try_init(|| async {
                 let home = self.home(src, dst, desc);
-                mine = Some(self.place(src, &home, desc).await?);
+                mine = Some(if self.another_shard_uploads(src, dst, desc) {
+                    self.await_shard(src, &home, desc).await?
+                } else {
+                    self.place(src, &home, desc).await?
+                });
                 Ok::<_, RegistryError>(home)
             })
             .await?
@@ -154,6 +164,45 @@ impl BlobCopier<'_> {
             .and_then(|h| h.get(&desc.digest))
             .unwrap_or(dst)
             .clone()
+    }
+
+    /// Whether a lower-numbered shard uploads this blob into its home (only across registries,
+    /// for blobs no earlier run recorded there).
+    fn another_shard_uploads(&self, src: &Repository, dst: &Repository, desc: &Descriptor) -> bool {
+        let registry = dst.registry();
+        src.registry() != registry
+            && self
+                .foreign
+                .get(registry)
+                .is_some_and(|f| f.contains_key(&desc.digest))
+    }
+
+    /// Waits until the shard that uploads the blob has put the blob in `home` (a HEAD, then again after 50 ms,
+    /// doubling up to every 2 s), then it is `Present` there. A shard that has not delivered it
+    /// after [`SHARD_WAIT`] (failed, or not started) is not waited for longer: the blob is
+    /// uploaded here, as a build without shards would.
+    async fn await_shard(
+        &self,
+        src: &Repository,
+        home: &Repository,
+        desc: &Descriptor,
+    ) -> Result<Placed, RegistryError> {
+        let deadline = std::time::Instant::now() + SHARD_WAIT;
+        let mut pause = std::time::Duration::from_millis(50);
+        loop {
+            let size = {
+                let _permit = self.permits.acquire(&[home.registry()]).await;
+                self.dest.blob_size(home, &desc.digest).await?
+            };
+            if let Some(n) = size {
+                return size_matches(home, desc, n).map(|()| Placed::Present);
+            }
+            if std::time::Instant::now() >= deadline {
+                return self.place(src, home, desc).await;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_secs(2));
+        }
     }
 
     /// Gets the blob into `dst` unless it is there. Inside one registry: a mount from the source

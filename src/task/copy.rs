@@ -53,6 +53,8 @@ pub struct CopyContext {
     /// Per destination registry, the repository each blob goes to before any other (the
     /// planner's [`crate::plan::BlobHomes`]); a blob with none goes first to the job's own.
     pub homes: Arc<crate::plan::BlobHomes>,
+    /// `build --shard`: blobs another shard uploads ([`crate::plan::ShardShare::foreign`]).
+    pub foreign: Arc<crate::plan::ForeignBlobs>,
 }
 
 impl CopyContext {
@@ -66,6 +68,7 @@ impl CopyContext {
             likely_present: Arc::default(),
             slow_blobs: Arc::default(),
             homes: Arc::default(),
+            foreign: Arc::default(),
         }
     }
 }
@@ -463,6 +466,7 @@ impl JobRun<'_> {
             dest: &self.engine.ctx.dest,
             likely_present: &self.engine.ctx.likely_present,
             homes: &self.engine.ctx.homes,
+            foreign: &self.engine.ctx.foreign,
             permits: &self.engine.permits,
             dedup: &self.engine.dedup,
         };

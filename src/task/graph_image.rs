@@ -195,6 +195,7 @@ async fn copy_base_layers(
         dest: dest_client,
         likely_present: &Default::default(),
         homes: &Default::default(),
+        foreign: &Default::default(),
         permits: &permits,
         dedup: &dedup,
     };
