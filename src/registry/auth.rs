@@ -99,9 +99,14 @@ impl Scopes {
         Scopes(v)
     }
 
-    /// No repository (`GET /v2/`, catalog).
+    /// No repository (`GET /v2/`).
     pub fn none() -> Self {
         Scopes(Vec::new())
+    }
+
+    /// The registry's repository list (`GET /v2/_catalog`).
+    pub fn catalog() -> Self {
+        Scopes(vec!["registry:catalog:*".to_string()])
     }
 
     pub fn as_slice(&self) -> &[String] {

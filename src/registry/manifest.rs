@@ -327,6 +327,35 @@ impl RegistryClient {
         .await
     }
 
+    /// The repositories of `registry` (`GET /v2/_catalog?n=`) when one page of up to `n` holds
+    /// them all; `None` when the registry paginates further, refuses the listing (many do, or
+    /// only for administrators), or fails: the caller then knows nothing, and asks per image.
+    pub async fn repositories_if_few(
+        &self,
+        registry: &str,
+        n: usize,
+    ) -> Option<std::collections::BTreeSet<String>> {
+        let what = format!("repository list of {registry}");
+        let resp = self
+            .send(registry, &Scopes::catalog(), &what, true, |http, base| {
+                http.get(format!("{base}/v2/_catalog?n={n}"))
+            })
+            .await
+            .ok()?;
+        if resp.status().as_u16() != 200 || header(&resp, "link").is_some() {
+            return None;
+        }
+        let body = resp.bytes().await.ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
+        let repos = v["repositories"].as_array()?;
+        Some(
+            repos
+                .iter()
+                .filter_map(|r| r.as_str().map(str::to_string))
+                .collect(),
+        )
+    }
+
     /// All tags of a repository (following `Link` pagination); empty when it does not exist.
     /// A tag list is read like a tag (containers/image does not redirect tag lists; airlift
     /// lists tags to find chart versions and signatures of images it reads through the same

@@ -402,10 +402,18 @@ mod tests {
         let mut shard = Journal::open_over(&own, &main).unwrap();
         assert_eq!(shard.get("r/a:1"), Some(&rec("r/a:1", 1)));
         shard.append(&[rec("r/b:1", 3), rec("r/c:1", 4)]).unwrap();
-        assert_eq!(shard.get("r/b:1"), Some(&rec("r/b:1", 3)), "its own record wins");
+        assert_eq!(
+            shard.get("r/b:1"),
+            Some(&rec("r/b:1", 3)),
+            "its own record wins"
+        );
         let dests: Vec<&str> = shard.records().map(|r| r.dest.as_str()).collect();
         assert_eq!(dests, ["r/a:1", "r/b:1", "r/c:1"]);
-        assert_eq!(fs::metadata(&main).unwrap().len(), main_len, "base untouched");
+        assert_eq!(
+            fs::metadata(&main).unwrap().len(),
+            main_len,
+            "base untouched"
+        );
 
         let again = Journal::open_over(&own, &main).unwrap();
         let theirs: Vec<&Record> = again.own_records().collect();

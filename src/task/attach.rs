@@ -7,7 +7,7 @@
 //! repositories), or refuses, is asked with a `HEAD` per candidate tag instead, so a refused
 //! listing never fails the copy. A registry without the referrers API is asked once per run.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::OnceCell;
@@ -29,7 +29,9 @@ type TagList = Arc<OnceCell<Option<Arc<BTreeSet<String>>>>>;
 #[derive(Default)]
 pub struct AttachmentProbes {
     tags: Mutex<HashMap<Repository, TagList>>,
-    no_referrers_api: Mutex<HashSet<String>>,
+    /// Per source registry: whether it has the referrers API (the first job asks, the others
+    /// wait for its answer instead of each asking too).
+    referrers_api: Mutex<HashMap<String, Arc<OnceCell<bool>>>>,
 }
 
 impl JobRun<'_> {
@@ -125,27 +127,32 @@ impl JobRun<'_> {
         src: &Repository,
         subject: &Digest,
     ) -> Result<Option<Vec<crate::registry::Descriptor>>, RegistryError> {
-        let registry = src.registry().to_string();
-        let lacks = |m: &Mutex<HashSet<String>>| {
-            m.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(&registry)
-        };
-        if lacks(&self.engine.attachments.no_referrers_api) {
-            return Ok(None);
-        }
-        let found = {
+        let cell = self
+            .engine
+            .attachments
+            .referrers_api
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(src.registry().to_string())
+            .or_default()
+            .clone();
+        let ask = || async {
             let _permit = self.engine.permits.acquire(&[src.registry()]).await;
-            self.engine.ctx.source.referrers(src, subject).await?
+            self.engine.ctx.source.referrers(src, subject).await
         };
-        if found.is_none() {
-            self.engine
-                .attachments
-                .no_referrers_api
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(registry.clone());
+        let mut first = None;
+        let has_api = *cell
+            .get_or_try_init(|| async {
+                let found = ask().await?;
+                let has = found.is_some();
+                first = Some(found);
+                Ok::<_, RegistryError>(has)
+            })
+            .await?;
+        match first {
+            Some(found) => Ok(found),
+            None if has_api => ask().await,
+            None => Ok(None),
         }
-        Ok(found)
     }
 }

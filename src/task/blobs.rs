@@ -47,6 +47,9 @@ type RepoCell = Arc<OnceCell<()>>;
 pub struct BlobDedup {
     cells: Mutex<HashMap<BlobKey, Arc<OnceCell<Repository>>>>,
     in_repo: Mutex<HashMap<(Repository, Digest), RepoCell>>,
+    /// Sizes this run learned of blobs in each destination registry (uploaded and verified,
+    /// or read with a HEAD): a blob mounted from there needs no HEAD to check its size.
+    sizes: Mutex<HashMap<BlobKey, u64>>,
 }
 
 /// The clients and permits a blob copy needs.
@@ -269,16 +272,35 @@ impl BlobCopier<'_> {
     }
 
     /// A blob placed without sending its bytes (mounted, or found present) must have the size
-    /// its descriptor states: a manifest that lies about it would be pushed unpullable.
+    /// its descriptor states: a manifest that lies about it would be pushed unpullable. A size
+    /// this run already learned in that registry is compared without asking again.
     async fn check_size(&self, dst: &Repository, desc: &Descriptor) -> Result<(), RegistryError> {
+        if let Some(n) = self.known_size(dst, &desc.digest) {
+            return size_matches(dst, desc, n);
+        }
         match self.dest.blob_size(dst, &desc.digest).await? {
-            Some(n) => size_matches(dst, desc, n),
+            Some(n) => {
+                self.note_size(dst, &desc.digest, n);
+                size_matches(dst, desc, n)
+            }
             None => Err(RegistryError::Protocol {
                 registry: dst.registry().to_string(),
                 what: format!("blob {} in {dst}", desc.digest),
                 message: "the mount succeeded but the blob is not there".to_string(),
             }),
         }
+    }
+
+    fn known_size(&self, dst: &Repository, digest: &Digest) -> Option<u64> {
+        let sizes = self.dedup.sizes.lock().unwrap_or_else(|e| e.into_inner());
+        sizes
+            .get(&(dst.registry().to_string(), digest.clone()))
+            .copied()
+    }
+
+    fn note_size(&self, dst: &Repository, digest: &Digest, n: u64) {
+        let mut sizes = self.dedup.sizes.lock().unwrap_or_else(|e| e.into_inner());
+        sizes.insert((dst.registry().to_string(), digest.clone()), n);
     }
 
     async fn upload(
@@ -306,7 +328,9 @@ impl BlobCopier<'_> {
                 .map(|r: Result<ByteStream, RegistryError>| r)
                 .boxed()
         };
-        self.dest.upload_blob(&target, session, &open).await
+        let n = self.dest.upload_blob(&target, session, &open).await?;
+        self.note_size(dst, &desc.digest, n);
+        Ok(n)
     }
 }
 

@@ -8,7 +8,10 @@
 //! Manifests discovery stored are read from the manifest cache, not the source.
 //! This module writes only to destination registries and reports only through events.
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
 
 use bytes::Bytes;
 use futures_util::future::{BoxFuture, FutureExt, join_all, try_join_all};
@@ -203,7 +206,14 @@ pub struct CopyEngine<'a> {
     /// What the source says about attachment tags and referrers, asked once per repository
     /// or registry (see `attach.rs`).
     pub attachments: AttachmentProbes,
+    /// The repositories each destination registry had when this run first asked (see
+    /// [`JobRun::new_repository`]).
+    dest_repos: Mutex<HashMap<String, Arc<OnceCell<Option<BTreeSet<String>>>>>>,
 }
+
+/// A registry repository list longer than this is not read: each image is asked about instead
+/// (1000 is also the most distribution answers at once by default).
+const CATALOG_PAGE: usize = 1000;
 
 /// One running job.
 pub(crate) struct JobRun<'a> {
@@ -256,6 +266,7 @@ impl<'a> CopyEngine<'a> {
             permits,
             dedup: BlobDedup::default(),
             attachments: AttachmentProbes::default(),
+            dest_repos: Mutex::default(),
         }
     }
 
@@ -409,25 +420,54 @@ impl JobRun<'_> {
         .boxed()
     }
 
+    /// Whether `dst` is a repository its registry did not have when this run first asked
+    /// (one `GET /v2/_catalog` per destination registry and run): whatever it holds, this run
+    /// (or another shard of it) put there, so asking whether it holds a manifest is a request
+    /// spent for nothing. `false` — ask — when the registry does not list its repositories
+    /// (refused, or more than one page).
+    async fn new_repository(&self, dst: &Repository) -> bool {
+        let cell = self
+            .engine
+            .dest_repos
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(dst.registry().to_string())
+            .or_default()
+            .clone();
+        let repos = cell
+            .get_or_init(|| async {
+                let _permit = self.engine.permits.acquire(&[dst.registry()]).await;
+                self.engine
+                    .ctx
+                    .dest
+                    .repositories_if_few(dst.registry(), CATALOG_PAGE)
+                    .await
+            })
+            .await;
+        repos.as_ref().is_some_and(|r| !r.contains(dst.path()))
+    }
+
     /// Copies everything `m` references (children with [`Self::copy_tree`], or blobs) but not
-    /// `m` itself. True when the destination already holds `m` (HEAD by digest): it is
-    /// complete there and nothing was copied.
+    /// `m` itself. True when the destination already holds `m` (HEAD by digest, unless the
+    /// repository is new this run): it is complete there and nothing was copied.
     async fn copy_contents(
         &self,
         src: &Repository,
         dst: &Repository,
         m: &Manifest,
     ) -> Result<bool, RegistryError> {
-        let present = {
-            let _permit = self.engine.permits.acquire(&[dst.registry()]).await;
-            self.engine
-                .ctx
-                .dest
-                .head_manifest(&dst.with_digest(m.digest.clone()))
-                .await?
-        };
-        if present.is_some() {
-            return Ok(true);
+        if !self.new_repository(dst).await {
+            let present = {
+                let _permit = self.engine.permits.acquire(&[dst.registry()]).await;
+                self.engine
+                    .ctx
+                    .dest
+                    .head_manifest(&dst.with_digest(m.digest.clone()))
+                    .await?
+            };
+            if present.is_some() {
+                return Ok(true);
+            }
         }
         let doc = m.doc(src.registry())?;
         if m.is_index() {
