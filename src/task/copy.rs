@@ -208,8 +208,11 @@ pub struct CopyEngine<'a> {
     pub attachments: AttachmentProbes,
     /// The repositories each destination registry had when this run first asked (see
     /// [`JobRun::new_repository`]).
-    dest_repos: Mutex<HashMap<String, Arc<OnceCell<Option<BTreeSet<String>>>>>>,
+    dest_repos: Mutex<HashMap<String, RepoList>>,
 }
+
+/// A destination registry's repositories, listed once per run (`None`: it did not list them).
+type RepoList = Arc<OnceCell<Option<BTreeSet<String>>>>;
 
 /// A registry repository list longer than this is not read: each image is asked about instead
 /// (1000 is also the most distribution answers at once by default).
