@@ -1,4 +1,6 @@
-# Shared by the bench scripts: loopback registries (CNCF distribution) and timing helpers.
+# Shared by the bench scripts: loopback registries (CNCF distribution) with access logs, timing
+# helpers, and counters of HTTP requests (from the registries' access logs) and TCP connections
+# opened (the kernel's count; nothing else opens connections on a quiet bench machine).
 # The caller sets REGISTRY_BIN and the `pids` array, and stops the registries in its exit trap.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # Not called in a $(…) subshell, so every registry's pid reaches the exit trap.
@@ -8,7 +10,7 @@ start_registry() {
   mkdir -p "$dir/data"
   cat > "$dir/config.yml" <<YAML
 version: 0.1
-log: {level: error, accesslog: {disabled: true}}
+log: {level: error, accesslog: {disabled: false}}
 storage: {filesystem: {rootdirectory: $dir/data}, delete: {enabled: true}}
 http: {addr: 127.0.0.1:$port}
 YAML
@@ -24,3 +26,7 @@ now() { date +%s.%N; }
 elapsed() { python3 -c "print(f'{$2-$1:.3f}')"; }
 median() { python3 -c "import statistics,sys; print(f'{statistics.median(map(float,sys.argv[1:])):.3f}')" "$@"; }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+# Requests a registry has answered so far (lines of its access log).
+requests_of() { grep -cE '"(GET|HEAD|PUT|POST|PATCH|DELETE) ' "$1/log" || true; }
+# TCP connections this machine has opened so far (ActiveOpens in /proc/net/snmp).
+tcp_opens() { awk '/^Tcp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "ActiveOpens") c = i; h = 1 } else print $c }' /proc/net/snmp; }

@@ -59,8 +59,11 @@ pub struct DiscoverOptions {
     pub resolution: Resolution,
     /// Skip destination probes (`--trust-state`).
     pub trust_state: bool,
-    /// Concurrent registry requests.
+    /// Concurrent registry requests in all.
     pub concurrency: usize,
+    /// Concurrent requests to one registry: as many as the copies use, so a registry sees
+    /// no more connections while airlift discovers than while it copies.
+    pub per_registry: usize,
 }
 
 /// Registry clients of both sides.
@@ -92,8 +95,17 @@ pub async fn discover(
     let mut d = Discovery::default();
     let jobs = origins(goals);
     let concurrency = opts.concurrency.max(1);
+    let permits = crate::exec::Permits::new(crate::exec::Limits {
+        jobs: concurrency,
+        per_registry: opts.per_registry,
+    });
+    let permits = &permits;
     let resolve = stream::iter(jobs)
         .map(|(origin, (set, read))| async move {
+            let registry = match &read {
+                ReadFrom::Source(r) | ReadFrom::Upstream(r) => r.registry().to_string(),
+            };
+            let _permit = permits.acquire(&[&registry]).await;
             let r = resolve_one(&origin, &set, read, lock, cache, sides, opts.resolution).await;
             (origin, r)
         })
@@ -113,7 +125,10 @@ pub async fn discover(
     let probe = stream::iter(probes)
         .map(|dest| async move {
             let found = match dest.parse::<ImageRef>() {
-                Ok(r) => sides.dest.head_manifest(&r).await.ok().flatten(),
+                Ok(r) => {
+                    let _permit = permits.acquire(&[r.registry()]).await;
+                    sides.dest.head_manifest(&r).await.ok().flatten()
+                }
                 Err(_) => None,
             };
             (dest, found)

@@ -93,6 +93,7 @@ pub fn discover(
         resolution: mode.resolution,
         trust_state: mode.trust_state,
         concurrency,
+        per_registry: global.limits().per_registry,
     };
     let mut d = Discovery {
         releases,
