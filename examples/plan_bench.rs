@@ -14,6 +14,29 @@ use airlift::oci::{Digest, ImageRef, MediaType};
 use airlift::plan::{self, Outputs, PlanOptions};
 use airlift::state::{Journal, KindName, Record, Workspace};
 
+/// Counts the bytes allocated and live, to say what planning holds per image.
+struct Counting;
+
+static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        LIVE.fetch_sub(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn live_kib() -> usize {
+    LIVE.load(std::sync::atomic::Ordering::Relaxed) / 1024
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let images: usize = std::env::args()
         .nth(1)
@@ -34,9 +57,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let recipe_path = dir.path().join("airlift.kdl");
     std::fs::write(&recipe_path, &text)?;
 
+    let base = live_kib();
     let t = Instant::now();
     let recipe = airlift::recipe::load(&recipe_path).map_err(|e| format!("{e:?}"))?;
     let parsed = t.elapsed();
+    let recipe_kib = live_kib() - base;
 
     // The recorded discovery: every image resolved, with a shared base of 3 layers (one of 20
     // bases) and 2 layers of its own.
@@ -65,6 +90,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
+    let discovery_kib = live_kib() - base - recipe_kib;
     let t = Instant::now();
     let goals = plan::expand(&recipe, &[]).map_err(|e| format!("{e:?}"))?;
     let blocks: Vec<_> = recipe.block_patterns().cloned().collect();
@@ -101,9 +127,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
+    let before_plan = live_kib();
     let t = Instant::now();
     let plan = plan::build(&recipe, &goals, &discovery, &state, &options(&dir, &lock));
     let planned = t.elapsed();
+    let plan_kib = live_kib() - before_plan;
     let dirty = plan.dirty().count();
 
     // The journal at this size: a record per copy, appended one by one as tasks finish, then
@@ -144,6 +172,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{images} images: {} tasks ({dirty} dirty, {} fresh)",
         plan.tasks.len(),
         plan.tasks.len() - dirty
+    );
+    println!(
+        "held per image: recipe {} B, discovery {} B, plan {} B",
+        recipe_kib * 1024 / images,
+        discovery_kib * 1024 / images,
+        plan_kib * 1024 / images
     );
     println!("parse recipe      {:>8.1} ms", ms(parsed));
     println!("expand + lock     {:>8.1} ms", ms(expanded_in));

@@ -307,8 +307,9 @@ async fn components_of(
         components: read.components,
     };
     let text = serde_json::to_vec_pretty(&Stored::of(&c)).map_err(|e| e.to_string())?;
+    // Whole or not at all: the shards of a sharded build read and write this cache at once.
     std::fs::create_dir_all(cache_dir)
-        .and_then(|()| std::fs::write(&path, text))
+        .and_then(|()| crate::state::write_atomic(&path, &text))
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(c)
 }

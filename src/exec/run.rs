@@ -107,9 +107,9 @@ pub async fn execute(
             .collect::<Vec<_>>()
     });
     let mut queue = DependencyQueue::new(&dirty, edges);
-    let likely_present = Arc::new(plan.present.clone());
+    let likely_present = plan.present.clone();
     let slow_blobs = Arc::new(SlowBlobs::default());
-    let homes = Arc::new(plan.homes.clone());
+    let homes = plan.homes.clone();
     let foreign = Arc::new(env.share.map(|s| s.foreign.clone()).unwrap_or_default());
     let context = |source: &crate::registry::RegistryClient| CopyContext {
         slow_blobs: slow_blobs.clone(),

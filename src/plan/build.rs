@@ -100,10 +100,10 @@ pub struct Plan {
     /// a repository that holds each: the copy engine mounts these from there (or HEADs them in
     /// the same repository) before uploading, and probes the others with a mount.
     #[serde(skip)]
-    pub present: PresentBlobs,
+    pub present: std::sync::Arc<PresentBlobs>,
     /// Where each blob copied into a registry goes first (see [`BlobHomes`]).
     #[serde(skip)]
-    pub homes: BlobHomes,
+    pub homes: std::sync::Arc<BlobHomes>,
     /// Images kept bundles name that are not valid references (left out, reported).
     #[serde(skip)]
     pub invalid: Vec<InvalidBundleImage>,
@@ -288,7 +288,9 @@ pub(crate) fn images(
                 },
             };
             if let TaskKind::Copy(_) = &kind {
-                let homes = plan.homes.entry(dest.registry().to_string()).or_default();
+                let homes = std::sync::Arc::make_mut(&mut plan.homes)
+                    .entry(dest.registry().to_string())
+                    .or_default();
                 for blob in resolved.blobs.keys() {
                     homes
                         .entry(blob.clone())
@@ -342,7 +344,7 @@ pub(crate) fn images(
     plan.tasks.extend(catalogs);
     missing.extend(unread);
     plan.missing = missing.into_iter().collect();
-    plan.present = present;
+    plan.present = std::sync::Arc::new(present);
     plan
 }
 

@@ -31,25 +31,23 @@ pub enum Placed {
 /// How long a shard waits for a blob another shard uploads before sending it itself.
 pub const SHARD_WAIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
-/// (destination registry, digest).
-type BlobKey = (String, Digest);
-
 /// A placement of one blob into one repository.
 type RepoCell = Arc<OnceCell<()>>;
 
 /// Per destination registry and digest: the repository that holds the blob once placed; and
-/// per destination repository and digest: whether it was placed there. The second level makes
+/// per destination repository and digest: whether it was placed there (nested maps: a build of
+/// thousands of images keeps one copy of each registry and repository name, not one per blob). The second level makes
 /// sure one repository never receives the same blob twice at once (two children of an index
 /// sharing a layer): concurrent mounts of one blob into one repository race in distribution's
 /// filesystem driver, which rewrites the link file non-atomically while a manifest PUT reads it
 /// (seen as `DIGEST_INVALID` + `MANIFEST_BLOB_UNKNOWN`).
 #[derive(Default)]
 pub struct BlobDedup {
-    cells: Mutex<HashMap<BlobKey, Arc<OnceCell<Repository>>>>,
-    in_repo: Mutex<HashMap<(Repository, Digest), RepoCell>>,
+    cells: Mutex<HashMap<String, HashMap<Digest, Arc<OnceCell<Repository>>>>>,
+    in_repo: Mutex<HashMap<Repository, HashMap<Digest, RepoCell>>>,
     /// Sizes this run learned of blobs in each destination registry (uploaded and verified,
     /// or read with a HEAD): a blob mounted from there needs no HEAD to check its size.
-    sizes: Mutex<HashMap<BlobKey, u64>>,
+    sizes: Mutex<HashMap<String, HashMap<Digest, u64>>>,
 }
 
 /// The clients and permits a blob copy needs.
@@ -80,10 +78,11 @@ impl BlobCopier<'_> {
     ) -> Result<Placed, RegistryError> {
         let cell = {
             let mut cells = self.dedup.in_repo.lock().unwrap_or_else(|e| e.into_inner());
-            cells
-                .entry((dst.clone(), desc.digest.clone()))
-                .or_default()
-                .clone()
+            let repo = match cells.get_mut(dst) {
+                Some(r) => r,
+                None => cells.entry(dst.clone()).or_default(),
+            };
+            repo.entry(desc.digest.clone()).or_default().clone()
         };
         let mut placed = None;
         cell.get_or_try_init(|| async {
@@ -103,10 +102,11 @@ impl BlobCopier<'_> {
     ) -> Result<Placed, RegistryError> {
         let cell = {
             let mut cells = self.dedup.cells.lock().unwrap_or_else(|e| e.into_inner());
-            cells
-                .entry((dst.registry().to_string(), desc.digest.clone()))
-                .or_default()
-                .clone()
+            let registry = match cells.get_mut(dst.registry()) {
+                Some(r) => r,
+                None => cells.entry(dst.registry().to_string()).or_default(),
+            };
+            registry.entry(desc.digest.clone()).or_default().clone()
         };
         let mut mine = None;
         let home = cell
@@ -293,14 +293,16 @@ impl BlobCopier<'_> {
 
     fn known_size(&self, dst: &Repository, digest: &Digest) -> Option<u64> {
         let sizes = self.dedup.sizes.lock().unwrap_or_else(|e| e.into_inner());
-        sizes
-            .get(&(dst.registry().to_string(), digest.clone()))
-            .copied()
+        sizes.get(dst.registry())?.get(digest).copied()
     }
 
     fn note_size(&self, dst: &Repository, digest: &Digest, n: u64) {
         let mut sizes = self.dedup.sizes.lock().unwrap_or_else(|e| e.into_inner());
-        sizes.insert((dst.registry().to_string(), digest.clone()), n);
+        let registry = match sizes.get_mut(dst.registry()) {
+            Some(r) => r,
+            None => sizes.entry(dst.registry().to_string()).or_default(),
+        };
+        registry.insert(digest.clone(), n);
     }
 
     async fn upload(
