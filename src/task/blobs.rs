@@ -31,6 +31,9 @@ pub enum Placed {
 /// How long a shard waits for a blob another shard uploads before sending it itself.
 pub const SHARD_WAIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
+/// Where one blob was placed first in a registry (its home), once it is there.
+type HomeCell = Arc<OnceCell<Repository>>;
+
 /// A placement of one blob into one repository.
 type RepoCell = Arc<OnceCell<()>>;
 
@@ -43,7 +46,7 @@ type RepoCell = Arc<OnceCell<()>>;
 /// (seen as `DIGEST_INVALID` + `MANIFEST_BLOB_UNKNOWN`).
 #[derive(Default)]
 pub struct BlobDedup {
-    cells: Mutex<HashMap<String, HashMap<Digest, Arc<OnceCell<Repository>>>>>,
+    cells: Mutex<HashMap<String, HashMap<Digest, HomeCell>>>,
     in_repo: Mutex<HashMap<Repository, HashMap<Digest, RepoCell>>>,
     /// Sizes this run learned of blobs in each destination registry (uploaded and verified,
     /// or read with a HEAD): a blob mounted from there needs no HEAD to check its size.
