@@ -472,6 +472,34 @@ fn blob_uploads(requests: &[(String, String)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Pushes `n` single-platform images `fleet/svc-NN:1`, four at a time; `image(i)` gives the
+/// format and layers of image `i`.
+async fn push_fleet(
+    fx: &Fixture,
+    n: usize,
+    image: impl Fn(usize) -> (Format, Vec<Layer>),
+) -> Vec<Pushed> {
+    use futures_util::StreamExt as _;
+    let pushes = (0..n).map(|i| {
+        let (format, layers) = image(i);
+        let fx = fx.clone();
+        async move {
+            fx.image(
+                &format!("fleet/svc-{i:02}"),
+                Some("1"),
+                format,
+                "amd64",
+                &layers,
+            )
+            .await
+        }
+    });
+    futures_util::stream::iter(pushes)
+        .buffered(4)
+        .collect()
+        .await
+}
+
 /// The repositories of a harness registry that link `digest` (for failure messages).
 fn linked_in(reg: &Registry, digest: &str) -> Vec<String> {
     let root = reg
@@ -509,42 +537,28 @@ fn linked_in(reg: &Registry, digest: &str) -> Vec<String> {
 /// build uploads nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_killed_cold_copies_then_a_rerun_resend_no_blob_the_mirror_held() {
-    use futures_util::StreamExt as _;
     const MIB: usize = 1 << 20;
     let lab = Lab::new();
     let fx = Fixture::new(&lab.up);
     let everyone = Layer::shared_random(4 * MIB);
     let halves = [Layer::shared_random(3 * MIB), Layer::shared_random(2 * MIB)];
     let quarters: Vec<Layer> = (0..4).map(|_| Layer::shared_random(MIB / 2)).collect();
-    let pushes = (0..20).map(|i| {
+    let images = push_fleet(&fx, 20, |i| {
         let own = if i % 3 == 0 { 64 << 10 } else { 4 * MIB };
-        let layers = [
+        let format = if i % 4 == 1 {
+            Format::Docker
+        } else {
+            Format::Oci
+        };
+        let layers = vec![
             everyone.clone(),
             halves[i % 2].clone(),
             quarters[i % 4].clone(),
             Layer::Random(own),
         ];
-        let fx = fx.clone();
-        async move {
-            let format = if i % 4 == 1 {
-                Format::Docker
-            } else {
-                Format::Oci
-            };
-            fx.image(
-                &format!("fleet/svc-{i:02}"),
-                Some("1"),
-                format,
-                "amd64",
-                &layers,
-            )
-            .await
-        }
-    });
-    let images: Vec<Pushed> = futures_util::stream::iter(pushes)
-        .buffered(4)
-        .collect()
-        .await;
+        (format, layers)
+    })
+    .await;
     let sizes: BTreeMap<String, u64> = images
         .iter()
         .flat_map(|p| p.blobs.iter().map(|b| (b.digest.clone(), b.size)))
@@ -2944,7 +2958,6 @@ async fn resolving_a_tag_costs_one_manifest_get() {
 /// single-process build of the same recipe.
 #[tokio::test(flavor = "multi_thread")]
 async fn three_shards_at_once_then_shards_done_match_a_single_build() {
-    use futures_util::StreamExt as _;
     let lab = Lab::new();
     let fx = Fixture::new(&lab.up);
     let everyone = Layer::shared_random(1 << 20);
@@ -2952,28 +2965,15 @@ async fn three_shards_at_once_then_shards_done_match_a_single_build() {
         Layer::shared_random(512 << 10),
         Layer::shared_random(300 << 10),
     ];
-    let pushes = (0..12).map(|i| {
-        let layers = [
+    let images = push_fleet(&fx, 12, |i| {
+        let layers = vec![
             everyone.clone(),
             halves[i % 2].clone(),
             Layer::Random(64 << 10),
         ];
-        let fx = fx.clone();
-        async move {
-            fx.image(
-                &format!("fleet/svc-{i:02}"),
-                Some("1"),
-                Format::Oci,
-                "amd64",
-                &layers,
-            )
-            .await
-        }
-    });
-    let images: Vec<Pushed> = futures_util::stream::iter(pushes)
-        .buffered(4)
-        .collect()
-        .await;
+        (Format::Oci, layers)
+    })
+    .await;
     let proxy = FaultProxy::start(&lab.mirror.host(), ProxyOptions::passthrough()).await;
     let refs: Vec<&Pushed> = images.iter().collect();
     let recipe = lab.recipe(&refs, &proxy.host());

@@ -15,7 +15,7 @@ use tokio::sync::OnceCell;
 use crate::oci::{Digest, ImageRef, Repository};
 use crate::registry::RegistryError;
 
-use super::copy::JobRun;
+use super::copy::{JobRun, once_per_run};
 
 const COSIGN_SUFFIXES: [&str; 3] = ["sig", "att", "sbom"];
 
@@ -100,15 +100,7 @@ impl JobRun<'_> {
 
     /// The source repository's tags, read once per run; `None` when paginated or refused.
     async fn tag_list(&self, repo: &Repository) -> Option<Arc<BTreeSet<String>>> {
-        let cell = {
-            let mut m = self
-                .engine
-                .attachments
-                .tags
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            m.entry(repo.clone()).or_default().clone()
-        };
+        let cell = once_per_run(&self.engine.attachments.tags, repo);
         cell.get_or_init(|| async {
             let _permit = self.engine.permits.acquire(&[repo.registry()]).await;
             match self.engine.ctx.source.tags_if_few(repo, TAG_PAGE).await {
@@ -127,15 +119,7 @@ impl JobRun<'_> {
         src: &Repository,
         subject: &Digest,
     ) -> Result<Option<Vec<crate::registry::Descriptor>>, RegistryError> {
-        let cell = self
-            .engine
-            .attachments
-            .referrers_api
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(src.registry().to_string())
-            .or_default()
-            .clone();
+        let cell = once_per_run(&self.engine.attachments.referrers_api, src.registry());
         let ask = || async {
             let _permit = self.engine.permits.acquire(&[src.registry()]).await;
             self.engine.ctx.source.referrers(src, subject).await

@@ -214,6 +214,23 @@ pub struct CopyEngine<'a> {
 /// A destination registry's repositories, listed once per run (`None`: it did not list them).
 type RepoList = Arc<OnceCell<Option<BTreeSet<String>>>>;
 
+/// The cell of `key` in `cells`, created empty on first use: the first job that needs the
+/// value fills it, the others wait for it, so a registry is asked once per run.
+pub(super) fn once_per_run<K, Q, V>(
+    cells: &Mutex<HashMap<K, Arc<OnceCell<V>>>>,
+    key: &Q,
+) -> Arc<OnceCell<V>>
+where
+    K: std::borrow::Borrow<Q> + Eq + std::hash::Hash,
+    Q: ToOwned<Owned = K> + Eq + std::hash::Hash + ?Sized,
+{
+    let mut cells = cells.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(cell) = cells.get(key) {
+        return cell.clone();
+    }
+    cells.entry(key.to_owned()).or_default().clone()
+}
+
 /// A registry repository list longer than this is not read: each image is asked about instead
 /// (1000 is also the most distribution answers at once by default).
 const CATALOG_PAGE: usize = 1000;
@@ -429,14 +446,7 @@ impl JobRun<'_> {
     /// spent for nothing. `false` — ask — when the registry does not list its repositories
     /// (refused, or more than one page).
     async fn new_repository(&self, dst: &Repository) -> bool {
-        let cell = self
-            .engine
-            .dest_repos
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(dst.registry().to_string())
-            .or_default()
-            .clone();
+        let cell = once_per_run(&self.engine.dest_repos, dst.registry());
         let repos = cell
             .get_or_init(|| async {
                 let _permit = self.engine.permits.acquire(&[dst.registry()]).await;
