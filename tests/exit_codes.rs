@@ -78,6 +78,12 @@ fn flags_that_would_do_nothing_are_refused_and_help_says_what_is_not_available()
         &["list", "operators", "--channel", "stable"][..],
         &["list", "releases", "--catalog", "quay.io/x/index:v1"][..],
         &["describe", "out", "--since", "2026-01-01"][..],
+        // Shards count from 1 to N, and a build is a shard or the step after the shards.
+        &["build", "--shard", "0/3"][..],
+        &["build", "--shard", "4/3"][..],
+        &["build", "--shard", "3"][..],
+        &["build", "--shards-done", "0"][..],
+        &["build", "--shard", "1/3", "--shards-done", "3"][..],
     ] {
         let out = run(args);
         assert_eq!(
