@@ -13,9 +13,10 @@
 //!   rebuilds). Everything else — OCI layouts, archives, charts, the graph-data image,
 //!   deletes, cluster resources and the lock — is left to `build --shards-done N`.
 //! - A blob that no earlier run recorded in the destination registry is uploaded by the
-//!   lowest-numbered shard whose units need it, into the blob's home repository (the same in
-//!   every process, [`super::BlobHomes`]). Any other shard that needs it waits until it is
-//!   there and mounts it: each blob crosses the wire once for all shards. A shard only ever
+//!   lowest-numbered shard whose copies from another registry need it, into the blob's home
+//!   repository (the same in every process, [`super::BlobHomes`]). Any other shard that needs
+//!   it from another registry waits until it is there and mounts it: each blob crosses the
+//!   wire once for all shards. (A copy inside one registry mounts from its source.) A shard only ever
 //!   waits for lower-numbered shards, so the shards cannot wait for each other in a circle,
 //!   and shards run one after another in order never wait at all.
 
@@ -66,8 +67,6 @@ pub struct ShardShare {
     pub run: BTreeSet<TaskId>,
     /// Blobs this shard's copies need that a lower-numbered shard uploads.
     pub foreign: ForeignBlobs,
-    /// Bytes this shard is expected to move.
-    pub bytes: u64,
 }
 
 /// The fixed cost of one image in the deal, in bytes: its manifest and blob requests.
@@ -124,6 +123,11 @@ pub fn share(plan: &Plan, discovery: &Discovery, shard: Shard) -> ShardShare {
         let Some(image) = discovery.images.get(&spec.origin) else {
             continue;
         };
+        // A copy inside one registry mounts from its source and never uploads (as the copy
+        // engine does it): it neither uploads for other shards nor waits for them.
+        if spec.from.registry() == spec.dest.registry() {
+            continue;
+        }
         let registry = spec.dest.registry().to_string();
         let present = plan.present.get(&registry);
         for blob in image.blobs.keys() {
@@ -168,7 +172,6 @@ pub fn share(plan: &Plan, discovery: &Discovery, shard: Shard) -> ShardShare {
         if t.freshness.is_fresh() || !out.run.insert(id.clone()) {
             continue;
         }
-        out.bytes += t.bytes;
         todo.extend(t.deps.iter());
     }
     out

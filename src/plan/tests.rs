@@ -401,3 +401,29 @@ fn one_shard_is_the_whole_build() {
     assert_eq!(only.run.len(), p.tasks.len());
     assert!(only.foreign.is_empty());
 }
+
+#[test]
+fn a_copy_inside_one_registry_neither_uploads_for_other_shards_nor_waits() {
+    let mut d = Discovery::default();
+    // The larger image is copied inside quay.io (shard 1); the other comes from elsewhere
+    // (shard 2). Blob 0 is in both; only shard 2 sends it, so it waits for nobody.
+    d.images
+        .insert(r("quay.io/a/app:1"), image(1, &[(0, 100), (1, 1000)]));
+    d.images
+        .insert(r("other.io/b/tool:2"), image(2, &[(0, 100), (2, 10)]));
+    let p = plan(
+        &[goal(
+            "ent",
+            "quay.io",
+            None,
+            &["quay.io/a/app:1", "other.io/b/tool:2"],
+        )],
+        &d,
+        &Mem::default(),
+        false,
+    );
+    let shares = shards(&p, &d, 2);
+    let in_shard_1: Vec<&str> = shares[0].run.iter().map(TaskId::as_str).collect();
+    assert!(in_shard_1[0].contains("quay.io/a/app:1"), "{in_shard_1:?}");
+    assert!(shares[1].foreign.is_empty(), "{:?}", shares[1].foreign);
+}
