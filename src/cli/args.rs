@@ -186,10 +186,10 @@ pub enum Command {
         /// Run the K-th of N deterministic shares of the registry copies (K/N, K from 1), in
         /// parallel with the other shards on one workspace; each blob is uploaded by one shard.
         #[arg(long, value_name = "K/N", conflicts_with = "shards_done")]
-        shard: Option<String>,
+        shard: Option<crate::plan::Shard>,
         /// After all N shards finished: merge their records, check every image at the
-        /// destination, and do the rest (resources, lock, archives, catalogs rebuilds).
-        #[arg(long, value_name = "N")]
+        /// destination, and do the rest (resources, lock, archives, catalog rebuilds).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         shards_done: Option<u32>,
         /// Also write a Markdown summary of the build to FILE (counts, bytes, what changed in
         /// the lock, failures with their help), for a CI job summary; written when the build
@@ -443,7 +443,7 @@ impl Cli {
                     no_signatures: *no_signatures,
                     no_verify: *no_verify,
                     split_blobs: *split_blobs,
-                    shard: shard.as_deref(),
+                    shard: *shard,
                     shards_done: *shards_done,
                     summary_md: summary_md.as_deref(),
                     timings: *timings,

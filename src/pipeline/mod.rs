@@ -14,7 +14,7 @@ mod release;
 mod report;
 mod run;
 mod session;
-pub mod shards;
+mod shards;
 pub mod timings;
 mod trust;
 
@@ -22,5 +22,5 @@ pub use held::{offline_goal, render_target};
 pub use lock::merged_lock;
 pub use options::{Options, parse_date, runtime, source_date_epoch};
 pub use report::BuildReport;
-pub use run::{Prepared, Request, execute, failure, prepare, report};
+pub use run::{Prepared, Request, conclude, execute, failure, prepare, report};
 pub use session::Session;

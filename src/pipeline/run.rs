@@ -73,6 +73,8 @@ pub struct Prepared {
     pub notes: Vec<String>,
     /// `--shard K/N`: the shard and its share of the plan.
     pub share: Option<(plan::Shard, plan::ShardShare)>,
+    /// `--shards-done N`: the shards merged before planning.
+    pub shards_done: Option<u32>,
 }
 
 /// Discover, merge the lock (and check it with `--locked`), plan.
@@ -165,6 +167,7 @@ pub(super) fn prepare_in(
         .map(|s| (s, plan::shard::share(&plan, &discovery, s)));
     Ok(Prepared {
         share,
+        shards_done: request.shards_done,
         session,
         runtime: rt,
         goals,
@@ -301,6 +304,25 @@ fn failed_lines(failed: &BTreeMap<TaskId, Failed>) -> Vec<String> {
     // In task order, as before grouping.
     lines.sort();
     lines.into_iter().map(|(_, line)| line).collect()
+}
+
+/// The end of a build once its summary is out: its failure (see [`failure`]); else a shard
+/// marks itself done, and `--shards-done` removes the shard directories it merged.
+pub fn conclude(
+    prepared: &Prepared,
+    outcome: &ExecOutcome,
+    report: &super::BuildReport,
+) -> Result<(), Failure> {
+    if let Some(f) = failure(&prepared.plan, outcome) {
+        return Err(f);
+    }
+    if let Some((shard, _)) = &prepared.share {
+        super::shards::mark_done(&prepared.session, *shard, &report.line())?;
+    }
+    if let Some(n) = prepared.shards_done {
+        super::shards::finish(&prepared.session, n)?;
+    }
+    Ok(())
 }
 
 /// The build's failure, if any: every failed task and unresolved image, each task's help once,

@@ -81,7 +81,7 @@ impl Session {
     pub fn journal(&self) -> Result<Journal, Failure> {
         let main = self.workspace.journal_path();
         match self.shard {
-            Some(s) => Journal::open_over(&shard_journal(&self.workspace, s), &main),
+            Some(s) => Journal::open_over(&self.workspace.shard_journal(s.index, s.count), &main),
             None => Journal::open(&main),
         }
         .map_err(|e| match e {
@@ -139,11 +139,6 @@ impl Session {
             )
         })
     }
-}
-
-/// The journal of shard `s`.
-pub fn shard_journal(workspace: &Workspace, s: plan::Shard) -> PathBuf {
-    workspace.shard_dir(s.index, s.count).join("journal.jsonl")
 }
 
 impl Session {

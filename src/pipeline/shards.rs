@@ -5,14 +5,13 @@
 //! it. `--shards-done N` refuses to start before every shard's mark is there, appends every
 //! shard's records to the workspace journal, and then builds as usual: what the shards copied
 //! is fresh after its manifest HEAD (the verification), and what only one process may do —
-//! archives, catalogs rebuilds, the graph-data image, cluster resources, the lock — runs then.
+//! archives, catalog rebuilds, the graph-data image, cluster resources, the lock — runs then.
 //! The shard directories are removed when that build succeeds, so the next sharded build
 //! starts clean; until then a rerun merges them again (records are idempotent).
 
 use std::path::PathBuf;
 
 use super::Session;
-use super::session::shard_journal;
 use crate::exit::{Exit, Failure};
 use crate::plan::Shard;
 use crate::state::Journal;
@@ -36,7 +35,7 @@ pub(super) fn start(session: &Session, s: Shard) -> Result<(), Failure> {
 
 /// Marks shard `s` finished (every task of its share done), with the one-line summary of its
 /// run.
-pub fn mark_done(session: &Session, s: Shard, summary: &str) -> Result<(), Failure> {
+pub(super) fn mark_done(session: &Session, s: Shard, summary: &str) -> Result<(), Failure> {
     let path = done_mark(session, s);
     crate::state::write_atomic(&path, format!("{summary}\n").as_bytes())
         .map_err(|e| Failure::io(format!("cannot write {}: {e}", path.display())))
@@ -66,7 +65,7 @@ pub(super) fn merge(session: &Session, count: u32) -> Result<usize, Failure> {
     let mut journal = session.journal()?;
     let mut merged = 0;
     for s in shards(count) {
-        let theirs = Journal::open_read_only(&shard_journal(&session.workspace, s))
+        let theirs = Journal::open_read_only(&session.workspace.shard_journal(s.index, s.count))
             .map_err(|e| Failure::new(Exit::InvalidInput, miette::Report::new(e)))?;
         let records: Vec<_> = theirs.own_records().cloned().collect();
         merged += records.len();
@@ -76,7 +75,7 @@ pub(super) fn merge(session: &Session, count: u32) -> Result<usize, Failure> {
 }
 
 /// After a successful `--shards-done N`: the shard directories are merged and done with.
-pub fn finish(session: &Session, count: u32) -> Result<(), Failure> {
+pub(super) fn finish(session: &Session, count: u32) -> Result<(), Failure> {
     for s in shards(count) {
         let dir = session.workspace.shard_dir(s.index, s.count);
         match std::fs::remove_dir_all(&dir) {

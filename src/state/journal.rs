@@ -100,9 +100,9 @@ impl Journal {
     /// time; a torn tail there is skipped, not repaired). Records appended go to `path`; a
     /// record of `path` supersedes the base's for its destination.
     pub fn open_over(path: &Path, base: &Path) -> Result<Self, JournalError> {
-        let mut under = Journal::open_read_only(base)?;
+        let under = Journal::open_read_only(base)?;
         let mut j = Journal::open(path)?;
-        j.base = std::mem::take(&mut under.by_dest);
+        j.base = under.by_dest;
         Ok(j)
     }
 

@@ -80,6 +80,11 @@ impl Workspace {
         self.root.join("shards").join(format!("{index}-of-{count}"))
     }
 
+    /// The journal of shard `index` of `count`: its records, over the workspace journal.
+    pub fn shard_journal(&self, index: u32, count: u32) -> PathBuf {
+        self.shard_dir(index, count).join("journal.jsonl")
+    }
+
     /// Takes the workspace lock, creating the workspace when needed.
     pub fn lock(&self) -> Result<WorkspaceGuard, WorkspaceError> {
         lock_in(&self.root)

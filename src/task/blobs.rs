@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use futures_util::FutureExt;
 use tokio::sync::OnceCell;
 
+use super::get_or_default;
 use crate::exec::Permits;
 use crate::oci::{Digest, Repository};
 use crate::registry::{BlobTarget, ByteStream, Descriptor, Mount, RegistryClient, RegistryError};
@@ -29,7 +30,7 @@ pub enum Placed {
 }
 
 /// How long a shard waits for a blob another shard uploads before sending it itself.
-pub const SHARD_WAIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+const SHARD_WAIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 /// Where one blob was placed first in a registry (its home), once it is there.
 type HomeCell = Arc<OnceCell<Repository>>;
@@ -38,12 +39,12 @@ type HomeCell = Arc<OnceCell<Repository>>;
 type RepoCell = Arc<OnceCell<()>>;
 
 /// Per destination registry and digest: the repository that holds the blob once placed; and
-/// per destination repository and digest: whether it was placed there (nested maps: a build of
-/// thousands of images keeps one copy of each registry and repository name, not one per blob). The second level makes
-/// sure one repository never receives the same blob twice at once (two children of an index
-/// sharing a layer): concurrent mounts of one blob into one repository race in distribution's
-/// filesystem driver, which rewrites the link file non-atomically while a manifest PUT reads it
-/// (seen as `DIGEST_INVALID` + `MANIFEST_BLOB_UNKNOWN`).
+/// per destination repository and digest: whether it was placed there (maps nested by
+/// registry and repository keep one copy of each name, not one per blob). The second level
+/// makes sure one repository never receives the same blob twice at once (two children of an
+/// index sharing a layer): concurrent mounts of one blob into one repository race in
+/// distribution's filesystem driver, which rewrites the link file non-atomically while a
+/// manifest PUT reads it (seen as `DIGEST_INVALID` + `MANIFEST_BLOB_UNKNOWN`).
 #[derive(Default)]
 pub struct BlobDedup {
     cells: Mutex<HashMap<String, HashMap<Digest, HomeCell>>>,
@@ -81,11 +82,10 @@ impl BlobCopier<'_> {
     ) -> Result<Placed, RegistryError> {
         let cell = {
             let mut cells = self.dedup.in_repo.lock().unwrap_or_else(|e| e.into_inner());
-            let repo = match cells.get_mut(dst) {
-                Some(r) => r,
-                None => cells.entry(dst.clone()).or_default(),
-            };
-            repo.entry(desc.digest.clone()).or_default().clone()
+            get_or_default(&mut cells, dst)
+                .entry(desc.digest.clone())
+                .or_default()
+                .clone()
         };
         let mut placed = None;
         cell.get_or_try_init(|| async {
@@ -105,11 +105,10 @@ impl BlobCopier<'_> {
     ) -> Result<Placed, RegistryError> {
         let cell = {
             let mut cells = self.dedup.cells.lock().unwrap_or_else(|e| e.into_inner());
-            let registry = match cells.get_mut(dst.registry()) {
-                Some(r) => r,
-                None => cells.entry(dst.registry().to_string()).or_default(),
-            };
-            registry.entry(desc.digest.clone()).or_default().clone()
+            get_or_default(&mut cells, dst.registry())
+                .entry(desc.digest.clone())
+                .or_default()
+                .clone()
         };
         let mut mine = None;
         let home = cell
@@ -183,8 +182,8 @@ impl BlobCopier<'_> {
                 .is_some_and(|f| f.contains_key(&desc.digest))
     }
 
-    /// Waits until the shard that uploads the blob has put the blob in `home` (a HEAD, then again after 50 ms,
-    /// doubling up to every 2 s), then it is `Present` there. A shard that has not delivered it
+    /// Waits until the shard that uploads the blob has put it in `home` (a HEAD, then again
+    /// after 50 ms, doubling up to every 2 s), then it is `Present` there. A shard that has not delivered it
     /// after [`SHARD_WAIT`] (failed, or not started) is not waited for longer: the blob is
     /// uploaded here, as a build without shards would.
     async fn await_shard(
@@ -301,11 +300,7 @@ impl BlobCopier<'_> {
 
     fn note_size(&self, dst: &Repository, digest: &Digest, n: u64) {
         let mut sizes = self.dedup.sizes.lock().unwrap_or_else(|e| e.into_inner());
-        let registry = match sizes.get_mut(dst.registry()) {
-            Some(r) => r,
-            None => sizes.entry(dst.registry().to_string()).or_default(),
-        };
-        registry.insert(digest.clone(), n);
+        get_or_default(&mut sizes, dst.registry()).insert(digest.clone(), n);
     }
 
     async fn upload(

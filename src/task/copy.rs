@@ -11,11 +11,10 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::OnceCell;
-
 use bytes::Bytes;
 use futures_util::future::{BoxFuture, FutureExt, join_all, try_join_all};
 use serde::Serialize;
+use tokio::sync::OnceCell;
 
 use crate::discover::ManifestCache;
 use crate::exec::{Event, EventSink, Limits, Permits};
@@ -225,10 +224,7 @@ where
     Q: ToOwned<Owned = K> + Eq + std::hash::Hash + ?Sized,
 {
     let mut cells = cells.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(cell) = cells.get(key) {
-        return cell.clone();
-    }
-    cells.entry(key.to_owned()).or_default().clone()
+    super::get_or_default(&mut cells, key).clone()
 }
 
 /// A registry repository list longer than this is not read: each image is asked about instead

@@ -27,3 +27,20 @@ pub use kinds::{
 pub use prune::{PlacedBlobs, PruneError, Pruned, prune_catalog};
 pub(crate) use prune::{Placement, copy_blob};
 pub use verify::{VerifyError, saved_signatures, verify_release_payload};
+
+/// The value of `key` in `map`, inserted as the default on first use; later look-ups do not
+/// copy `key` (the copy engine's per-registry and per-repository maps are asked once per blob).
+pub(crate) fn get_or_default<'m, K, Q, V>(
+    map: &'m mut std::collections::HashMap<K, V>,
+    key: &Q,
+) -> &'m mut V
+where
+    K: std::borrow::Borrow<Q> + Eq + std::hash::Hash,
+    Q: ToOwned<Owned = K> + Eq + std::hash::Hash + ?Sized,
+    V: Default,
+{
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), V::default());
+    }
+    map.get_mut(key).expect("inserted above")
+}
