@@ -89,20 +89,21 @@ fn discovery() -> Discovery {
     d
 }
 
+/// The plan of both images of [`discovery`] into one registry, nothing recorded.
+fn first_plan(d: &Discovery) -> Plan {
+    let goals = [goal(
+        "ent",
+        "reg:5000",
+        None,
+        &["quay.io/a/app:1", "quay.io/a/tool:2"],
+    )];
+    plan(&goals, d, &Mem::default(), false)
+}
+
 #[test]
 fn first_plan_runs_everything_and_counts_shared_blobs_once() {
     let d = discovery();
-    let p = plan(
-        &[goal(
-            "ent",
-            "reg:5000",
-            None,
-            &["quay.io/a/app:1", "quay.io/a/tool:2"],
-        )],
-        &d,
-        &Mem::default(),
-        false,
-    );
+    let p = first_plan(&d);
     assert_eq!(p.tasks.len(), 2);
     assert!(
         p.tasks
@@ -386,17 +387,7 @@ fn a_shard_takes_a_chained_copy_with_the_copy_it_reads_from_and_skips_fresh_work
 #[test]
 fn one_shard_is_the_whole_build() {
     let d = discovery();
-    let p = plan(
-        &[goal(
-            "ent",
-            "reg:5000",
-            None,
-            &["quay.io/a/app:1", "quay.io/a/tool:2"],
-        )],
-        &d,
-        &Mem::default(),
-        false,
-    );
+    let p = first_plan(&d);
     let only = &shards(&p, &d, 1)[0];
     assert_eq!(only.run.len(), p.tasks.len());
     assert!(only.foreign.is_empty());
