@@ -453,12 +453,13 @@ fn held_blobs(reg: &Registry) -> BTreeSet<String> {
     held
 }
 
-/// `(repository, digest)` of the blob uploads among `requests` (proxy log entries): a PUT that
-/// completes an upload session with `digest=`, or a monolithic POST with `digest=`.
+/// `(repository, digest)` of the blob uploads among `requests` (proxy log entries in front of
+/// distribution): the PUT that completes an upload session with `digest=`. A single-request
+/// `POST …?digest=` is not one: distribution answers it with a session, which that PUT closes.
 fn blob_uploads(requests: &[(String, String)]) -> Vec<(String, String)> {
     requests
         .iter()
-        .filter(|(m, t)| (m == "PUT" || m == "POST") && t.contains("/blobs/uploads/"))
+        .filter(|(m, t)| m == "PUT" && t.contains("/blobs/uploads/"))
         .filter_map(|(_, t)| {
             let (path, query) = t.split_once('?')?;
             let repo = path.strip_prefix("/v2/")?.split_once("/blobs/uploads/")?.0;

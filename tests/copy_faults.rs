@@ -1,6 +1,7 @@
 //! The copy engine under faults, against real registries: TLS and htpasswd with an auth file,
 //! bearer tokens, wrong credentials (no secret in any output), transient and persistent 5xx,
-//! refused monolithic uploads, and a proxy that corrupts a blob.
+//! refused monolithic uploads, single-request uploads (taken by a registry that does them,
+//! answered with a session by distribution), and a proxy that corrupts a blob.
 
 mod support;
 
@@ -554,6 +555,145 @@ async fn refused_monolithic_upload_falls_back_to_a_streamed_patch() {
         "chunky/app",
         &SkopeoAuth::for_registry(&dst),
     );
+}
+
+/// Blob uploads a proxy saw: (POSTs carrying `digest=`, POSTs without, PUTs into sessions).
+fn upload_requests(front: &FaultProxy) -> (usize, usize, usize) {
+    let log = front.requests();
+    let posts = |with: bool| {
+        log.iter()
+            .filter(|(m, p)| {
+                m == "POST"
+                    && p.contains("/blobs/uploads/")
+                    && !p.contains("mount=")
+                    && p.contains("digest=") == with
+            })
+            .count()
+    };
+    let puts = log
+        .iter()
+        .filter(|(m, p)| m == "PUT" && p.contains("/blobs/uploads/"))
+        .count();
+    (posts(true), posts(false), puts)
+}
+
+#[tokio::test]
+async fn a_registry_that_takes_single_post_uploads_gets_each_blob_in_one_request() {
+    let src = Registry::start(RegistryOptions::default());
+    let dst = Registry::start(RegistryOptions::default());
+    let fx = Fixture::new(&src);
+    let small = fx
+        .image(
+            "single/small",
+            Some("v1"),
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(4000)],
+        )
+        .await;
+    let big = fx
+        .image(
+            "single/big",
+            Some("v1"),
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(300_000), Layer::Random(5000)],
+        )
+        .await;
+    let front = FaultProxy::start(
+        &dst.host(),
+        ProxyOptions {
+            single_post: true,
+            ..ProxyOptions::passthrough()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ctx = context(
+        insecure_client(empty_authfile(dir.path())),
+        insecure_client(empty_authfile(dir.path())),
+    );
+    let d = Destination::parse(&front.host(), None);
+    // The small image's blobs ask; the registry takes them, so every later blob, the 300 kB
+    // layer too, goes up in one POST.
+    let first = copy_all(vec![job(&small.reference, &d)], &ctx, &EventSink::discard()).await;
+    assert!(first.is_success(), "{first:?}");
+    assert_eq!(upload_requests(&front), (2, 0, 0));
+    let second = copy_all(vec![job(&big.reference, &d)], &ctx, &EventSink::discard()).await;
+    assert!(second.is_success(), "{second:?}");
+    assert_eq!(second.totals.blobs_uploaded, 3);
+    assert_eq!(
+        upload_requests(&front),
+        (5, 0, 0),
+        "one POST per blob, no session, no PUT"
+    );
+    let bytes = |p: &support::Pushed| p.blobs.iter().map(|b| b.size).sum::<u64>();
+    assert_eq!(ctx.dest.meter().sent(), bytes(&small) + bytes(&big));
+    let auth = SkopeoAuth::for_registry(&dst);
+    assert_same_tree(&small, &dst.host(), "single/small", &auth);
+    assert_same_tree(&big, &dst.host(), "single/big", &auth);
+}
+
+#[tokio::test]
+async fn distribution_answers_a_single_post_with_a_session_and_no_request_is_added() {
+    let src = Registry::start(RegistryOptions::default());
+    let dst = Registry::start(RegistryOptions::default());
+    let fx = Fixture::new(&src);
+    let first = fx
+        .image(
+            "session/first",
+            Some("v1"),
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(3000)],
+        )
+        .await;
+    let second = fx
+        .image(
+            "session/second",
+            Some("v1"),
+            Format::Oci,
+            "amd64",
+            &[Layer::Random(200_000), Layer::Random(2000)],
+        )
+        .await;
+    // A logging passthrough: distribution itself answers.
+    let front = FaultProxy::start(&dst.host(), ProxyOptions::passthrough()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ctx = context(
+        insecure_client(empty_authfile(dir.path())),
+        insecure_client(empty_authfile(dir.path())),
+    );
+    let d = Destination::parse(&front.host(), None);
+    let one = copy_all(vec![job(&first.reference, &d)], &ctx, &EventSink::discard()).await;
+    assert!(one.is_success(), "{one:?}");
+    let (asked, plain, puts) = upload_requests(&front);
+    assert_eq!(
+        (asked, plain, puts),
+        (2, 0, 2),
+        "both small blobs asked, got a session (202) and were PUT into it"
+    );
+    let two = copy_all(
+        vec![job(&second.reference, &d)],
+        &ctx,
+        &EventSink::discard(),
+    )
+    .await;
+    assert!(two.is_success(), "{two:?}");
+    assert_eq!(
+        upload_requests(&front),
+        (2, 3, 5),
+        "once the answer is known, no blob asks again: POST then PUT, two requests per blob"
+    );
+    let bytes = |p: &support::Pushed| p.blobs.iter().map(|b| b.size).sum::<u64>();
+    assert_eq!(
+        ctx.dest.meter().sent(),
+        bytes(&first) + bytes(&second),
+        "bytes a session was opened for instead are not counted twice"
+    );
+    let auth = SkopeoAuth::for_registry(&dst);
+    assert_same_tree(&first, &dst.host(), "session/first", &auth);
+    assert_same_tree(&second, &dst.host(), "session/second", &auth);
 }
 
 #[tokio::test]

@@ -1,8 +1,12 @@
-//! Blob operations: HEAD, GET as a byte stream, cross-repository mount, and streaming upload
-//! (monolithic POST+PUT, falling back to a streamed PATCH session when the registry refuses).
-//! Every upload verifies the bytes it sends against the digest and size it claims, while they
-//! stream: a mismatch aborts the upload. Blobs are never buffered whole. HEAD and GET go
-//! through the registries.conf sources (`pull.rs`); uploads and mounts do not.
+//! Blob operations: HEAD, GET as a byte stream, cross-repository mount, and streaming upload.
+//! An upload is one `POST …/blobs/uploads/?digest=` with the body where the registry takes
+//! that (the distribution spec's single-request upload, which Quay takes), else POST then a
+//! monolithic PUT, falling back to a streamed PATCH session when the registry refuses that.
+//! Which a registry does is learnt from its first small upload at no cost in requests (see
+//! [`ASK_SINGLE_POST_MAX`]). Every upload verifies the bytes it sends against the digest and
+//! size it claims, while they stream: a mismatch aborts the upload. Only those small blobs are
+//! held whole. HEAD and GET go through the registries.conf sources (`pull.rs`); uploads and
+//! mounts do not.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -55,6 +59,23 @@ pub struct BlobTarget<'a> {
     pub size: u64,
     /// Where the bytes come from, for error messages (`registry/repo`).
     pub source: &'a str,
+}
+
+/// Blobs up to this size ask a registry whose answer is not known yet to take them in one
+/// `POST`: they are held in memory, so a registry that answers with a session instead (202, as
+/// distribution does) gets them in the usual `PUT` — no extra request, no second read of the
+/// source. Small enough for a server that does not read the body to drain it and keep the
+/// connection.
+const ASK_SINGLE_POST_MAX: u64 = 64 * 1024;
+
+/// What a registry did with a single-request upload.
+enum Posted {
+    /// 201: the blob is stored.
+    Stored,
+    /// 202: not taken; this session takes the bytes.
+    Session(String),
+    /// The registry does not understand the request (400, 405, 415, 501).
+    Refused,
 }
 
 fn with_digest(location: &str, digest: &Digest) -> String {
@@ -315,23 +336,152 @@ impl RegistryClient {
         what: &str,
     ) -> Result<u64, RegistryError> {
         let registry = t.repo.registry();
-        let location = match session {
-            Some(l) => l,
-            None => self.start_upload(t.repo, what).await?,
+        if let Some(location) = session {
+            return self.put_upload(t, location, None, open, what).await;
+        }
+        let known = self.single_post(registry);
+        let ask = known.unwrap_or(t.size <= ASK_SINGLE_POST_MAX);
+        if !ask {
+            let location = self.start_upload(t.repo, what).await?;
+            return self.put_upload(t, location, None, open, what).await;
+        }
+        // While the registry's answer is unknown only small blobs ask, read into memory first:
+        // a registry that says no gets the same bytes in the PUT to the session it opened.
+        let held = match known {
+            Some(true) => None,
+            _ => Some(self.read_verified(t, open).await?),
         };
-        let (body, check) = Verifier::wrap(open().await?, t.digest.clone(), t.size);
-        let body = body.metered(self.meter(), format!("{} {}", t.repo, t.digest));
+        match self.post_whole(t, held.clone(), open, what).await? {
+            Posted::Stored => {
+                self.learn_single_post(registry, true);
+                Ok(t.size)
+            }
+            Posted::Session(location) => {
+                self.learn_single_post(registry, false);
+                self.put_upload(t, location, held, open, what).await
+            }
+            Posted::Refused => {
+                self.learn_single_post(registry, false);
+                let location = self.start_upload(t.repo, what).await?;
+                self.put_upload(t, location, held, open, what).await
+            }
+        }
+    }
+
+    /// Reads a small blob whole, verified against its digest and size.
+    async fn read_verified(
+        &self,
+        t: &BlobTarget<'_>,
+        open: OpenSource<'_>,
+    ) -> Result<Bytes, RegistryError> {
+        let (mut body, check) = Verifier::wrap(open().await?, t.digest.clone(), t.size);
+        let mut held = bytes::BytesMut::with_capacity(usize::try_from(t.size).unwrap_or(0));
+        while let Some(chunk) = body.next().await {
+            match chunk {
+                Ok(c) => held.extend_from_slice(&c),
+                Err(e) => return Err(check.failure(t.repo.registry(), t).unwrap_or(e)),
+            }
+        }
+        Ok(held.freeze())
+    }
+
+    /// The body of an upload request: `held` bytes, or a new read of the source; verified as
+    /// it is sent, and metered when `metered`.
+    async fn upload_body(
+        &self,
+        t: &BlobTarget<'_>,
+        held: Option<Bytes>,
+        open: OpenSource<'_>,
+        metered: bool,
+    ) -> Result<(Mutex<Option<Verifier>>, Check), RegistryError> {
+        let source = match held {
+            Some(b) => futures_util::stream::once(async move { Ok(b) }).boxed(),
+            None => open().await?,
+        };
+        let (body, check) = Verifier::wrap(source, t.digest.clone(), t.size);
+        let body = if metered {
+            body.metered(self.meter(), format!("{} {}", t.repo, t.digest))
+        } else {
+            body
+        };
+        Ok((Mutex::new(Some(body)), check))
+    }
+
+    /// `POST …/blobs/uploads/?digest=` with the whole blob: the single-request upload of the
+    /// distribution spec, which registries may take (201) or answer with a session (202).
+    async fn post_whole(
+        &self,
+        t: &BlobTarget<'_>,
+        held: Option<Bytes>,
+        open: OpenSource<'_>,
+        what: &str,
+    ) -> Result<Posted, RegistryError> {
+        let registry = t.repo.registry();
+        // Held bytes that ask may be answered with a session and sent again: the meter counts
+        // them once they are stored.
+        let asking = held.is_some();
+        let (body, check) = self.upload_body(t, held, open, !asking).await?;
+        let url_path = format!("/v2/{}/blobs/uploads/?digest={}", t.repo.path(), t.digest);
+        let scopes = Scopes::repo(t.repo.path(), Access::Push);
+        let sent = self
+            .send(registry, &scopes, what, false, |http, base| {
+                let req = http
+                    .post(format!("{base}{url_path}"))
+                    .header("content-type", "application/octet-stream")
+                    .header("content-length", t.size.to_string());
+                match body.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    Some(b) => req.body(reqwest::Body::wrap_stream(b)),
+                    None => req,
+                }
+            })
+            .await;
+        if let Some(e) = check.failure(registry, t) {
+            return Err(e);
+        }
+        let resp = sent?;
+        match resp.status().as_u16() {
+            201 => {
+                if asking {
+                    let name = format!("{} {}", t.repo, t.digest);
+                    self.meter().advance(&name, t.size, t.size, t.size);
+                }
+                Ok(Posted::Stored)
+            }
+            202 => {
+                let host = self.host(registry).await?;
+                header(&resp, "location")
+                    .map(|l| Posted::Session(host.absolute(&l)))
+                    .ok_or_else(|| RegistryError::Protocol {
+                        registry: registry.to_string(),
+                        what: what.to_string(),
+                        message: "upload session without a Location header".into(),
+                    })
+            }
+            400 | 405 | 415 | 501 => Ok(Posted::Refused),
+            _ => Err(status_error(registry, what, resp).await),
+        }
+    }
+
+    /// `PUT` of the whole blob into the upload session at `location`.
+    async fn put_upload(
+        &self,
+        t: &BlobTarget<'_>,
+        location: String,
+        held: Option<Bytes>,
+        open: OpenSource<'_>,
+        what: &str,
+    ) -> Result<u64, RegistryError> {
+        let registry = t.repo.registry();
+        let (body, check) = self.upload_body(t, held, open, true).await?;
         let url = with_digest(&location, t.digest);
         let scopes = Scopes::repo(t.repo.path(), Access::Push);
-        let body = std::sync::Mutex::new(Some(body));
         let sent = self
             .send(registry, &scopes, what, false, |http, _| {
-                let b = body.lock().unwrap_or_else(|e| e.into_inner()).take();
                 let req = http
                     .put(&url)
                     .header("content-type", "application/octet-stream")
                     .header("content-length", t.size.to_string());
-                match b {
+                match body.lock().unwrap_or_else(|e| e.into_inner()).take() {
                     Some(b) => req.body(reqwest::Body::wrap_stream(b)),
                     None => req,
                 }

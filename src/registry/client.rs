@@ -53,6 +53,9 @@ struct Inner {
     tokens: Mutex<HashMap<(String, Scopes), TokenSlot>>,
     traffic: Arc<Traffic>,
     meter: Arc<UploadMeter>,
+    /// Per registry: whether it takes a blob in one `POST …/blobs/uploads/?digest=` (learnt
+    /// from the first small upload; absent while unknown).
+    single_post: Mutex<HashMap<String, bool>>,
 }
 
 /// A registry and whether it is reached `relaxed` (see [`Host`]).
@@ -108,6 +111,7 @@ impl RegistryClient {
                 tokens: Mutex::new(HashMap::new()),
                 traffic: Arc::new(Traffic::new(run_epoch())),
                 meter: Arc::default(),
+                single_post: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -147,6 +151,26 @@ impl RegistryClient {
     /// Counts an attempt after the first (for retries outside [`Self::send`]).
     pub(crate) fn note_retry(&self, host: &str) {
         self.inner.traffic.retried(host);
+    }
+
+    /// Whether `registry` takes single-request uploads: `None` until an upload has asked.
+    pub(crate) fn single_post(&self, registry: &str) -> Option<bool> {
+        let known = self
+            .inner
+            .single_post
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        known.get(registry).copied()
+    }
+
+    /// Records what `registry` answered to a single-request upload.
+    pub(crate) fn learn_single_post(&self, registry: &str, takes_it: bool) {
+        let mut known = self
+            .inner
+            .single_post
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        known.insert(registry.to_string(), takes_it);
     }
 
     pub(crate) fn retry_policy(&self) -> &RetryPolicy {

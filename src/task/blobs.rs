@@ -7,7 +7,7 @@
 //! mount). A copy inside one registry mounts from the source repository directly. Only the
 //! executor's copy task uses this.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt;
@@ -69,6 +69,9 @@ pub struct BlobCopier<'a> {
     pub foreign: &'a crate::plan::ForeignBlobs,
     pub permits: &'a Permits,
     pub dedup: &'a BlobDedup,
+    /// The repositories the destination registry listed when this run first asked (`None`:
+    /// it did not list them): one it did not list holds only what this run put there.
+    pub listed: Option<&'a BTreeSet<String>>,
 }
 
 impl BlobCopier<'_> {
@@ -211,10 +214,11 @@ impl BlobCopier<'_> {
     }
 
     /// Gets the blob into `dst` unless it is there. Inside one registry: a mount from the source
-    /// repository. Across registries, a blob believed present is HEADed first; any other is
-    /// probed with a mount from `dst` itself — `201` means it is there, `202` opens the upload
-    /// session — one request where HEAD + POST took two on every new blob (a registry that
-    /// refuses the probe outright gets the HEAD). Then upload. Holds one permit.
+    /// repository. Across registries, a blob believed present is HEADed first; into a
+    /// repository this run created, the upload starts without asking; any other is probed with
+    /// a mount from `dst` itself — `201` means it is there, `202` opens the upload session —
+    /// one request where HEAD + POST took two on every new blob (a registry that refuses the
+    /// probe outright gets the HEAD). Then upload. Holds one permit.
     async fn place(
         &self,
         src: &Repository,
@@ -247,6 +251,9 @@ impl BlobCopier<'_> {
                     }
                 }
             }
+        } else if known.is_none() && !same_registry && self.is_new(dst) {
+            // A repository this run created holds nothing it did not put there: no probe, the
+            // upload starts at once (one request, where the registry takes single POSTs).
         } else if same_registry || known.is_none() {
             let from = if same_registry { src } else { dst };
             match self.dest.mount_blob(dst, &desc.digest, from).await {
@@ -271,6 +278,11 @@ impl BlobCopier<'_> {
         }
         let n = self.upload(src, dst, desc, session).await?;
         Ok(Placed::Uploaded(n))
+    }
+
+    /// Whether `repo` is one its registry did not list when this run first asked.
+    fn is_new(&self, repo: &Repository) -> bool {
+        self.listed.is_some_and(|r| !r.contains(repo.path()))
     }
 
     /// A blob placed without sending its bytes (mounted, or found present) must have the size

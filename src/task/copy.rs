@@ -510,6 +510,7 @@ impl JobRun<'_> {
         dst: &Repository,
         d: &crate::registry::Descriptor,
     ) -> Result<(), RegistryError> {
+        let listed = once_per_run(&self.engine.dest_repos, dst.registry());
         let copier = BlobCopier {
             source: &self.engine.ctx.source,
             dest: &self.engine.ctx.dest,
@@ -518,6 +519,7 @@ impl JobRun<'_> {
             foreign: &self.engine.ctx.foreign,
             permits: &self.engine.permits,
             dedup: &self.engine.dedup,
+            listed: listed.get().and_then(Option::as_ref),
         };
         let started = std::time::Instant::now();
         let placed = copier.ensure(src, dst, d).await?;

@@ -198,6 +198,7 @@ async fn copy_base_layers(
         foreign: &Default::default(),
         permits: &permits,
         dedup: &dedup,
+        listed: None,
     };
     for d in &b.base.layers {
         let desc = crate::registry::Descriptor {

@@ -36,6 +36,10 @@ pub struct ProxyOptions {
     /// Answer 405 to a monolithic blob upload (a `PUT` with a body), as registries that
     /// only take chunked uploads do.
     pub refuse_monolithic: bool,
+    /// Take a blob in one `POST …/blobs/uploads/?digest=` with its body (201), as Quay does:
+    /// the proxy stores it upstream with POST then PUT, since distribution only opens a
+    /// session for such a request.
+    pub single_post: bool,
     /// Hold every matching request that is forwarded (after any injected 503s) until
     /// [`FaultProxy::open_gate`]; [`FaultProxy::held`] counts those waiting.
     pub gate: bool,
@@ -54,6 +58,7 @@ impl ProxyOptions {
             corrupt: 0,
             bearer: None,
             refuse_monolithic: false,
+            single_post: false,
             gate: false,
             throttle_above: None,
         }
@@ -336,6 +341,17 @@ async fn handle(stream: TcpStream, s: &Shared) -> std::io::Result<()> {
             .await?;
         return stream.shutdown().await;
     }
+    if s.options.single_post
+        && method == "POST"
+        && target.contains("/blobs/uploads/?")
+        && let Some(digest) = target
+            .split(['?', '&'])
+            .find_map(|kv| kv.strip_prefix("digest="))
+    {
+        let resp = store_whole(s, &target, digest, &headers, body).await;
+        stream.write_all(resp.as_bytes()).await?;
+        return stream.shutdown().await;
+    }
     if matched {
         let n = s.counters.matched.fetch_add(1, Ordering::SeqCst);
         if n < s.options.fail_first {
@@ -427,6 +443,65 @@ async fn handle(stream: TcpStream, s: &Shared) -> std::io::Result<()> {
         stream.write_all(&data).await?;
     }
     stream.shutdown().await
+}
+
+/// A single-request upload done upstream as POST then PUT; the answer the client gets.
+async fn store_whole(
+    s: &Shared,
+    target: &str,
+    digest: &str,
+    headers: &[(String, String)],
+    body: Vec<u8>,
+) -> String {
+    let path = target.split('?').next().unwrap_or(target);
+    let auth = headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("authorization") && s.options.bearer.is_none())
+        .map(|(_, v)| v.clone())
+        .next();
+    let with_auth = |req: reqwest::RequestBuilder| match &auth {
+        Some(a) => req.header("authorization", a),
+        None => req,
+    };
+    let started = with_auth(s.client.post(format!("http://{}{path}", s.upstream)))
+        .send()
+        .await;
+    let location = match started {
+        Ok(r) if r.status().as_u16() == 202 => r
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        _ => None,
+    };
+    let Some(location) = location else {
+        return "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into();
+    };
+    let url = if location.starts_with('/') {
+        format!("http://{}{location}", s.upstream)
+    } else {
+        location
+    };
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let put = with_auth(s.client.put(format!("{url}{sep}digest={digest}")))
+        .body(body)
+        .send()
+        .await;
+    match put {
+        Ok(r) if r.status().as_u16() == 201 => {
+            let blob = path.replace("/blobs/uploads/", &format!("/blobs/{digest}"));
+            format!(
+                "HTTP/1.1 201 Created\r\nLocation: {blob}\r\nDocker-Content-Digest: {digest}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+        }
+        Ok(r) => format!(
+            "HTTP/1.1 {} Refused\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            r.status().as_u16()
+        ),
+        Err(_) => {
+            "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into()
+        }
+    }
 }
 
 fn percent_decode(s: &str) -> String {
