@@ -7,8 +7,10 @@
 //! a killed client is logged too). With `bearer` it also plays the token server of a registry
 //! deployment: `/v2/` requests need `Authorization: Bearer` tokens from its `/token` endpoint
 //! (which checks basic credentials and records the scopes asked for), as with a registry behind a
-//! separate auth service. One request per connection (`Connection: close`), which every client
-//! handles.
+//! separate auth service. With `single_post` it takes single-request blob uploads (`POST
+//! …/blobs/uploads/?digest=` with the body, answered 201), as Quay does, storing them in the
+//! upstream distribution with POST then PUT. One request per connection (`Connection:
+//! close`), which every client handles.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
