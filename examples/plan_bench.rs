@@ -201,7 +201,7 @@ fn options(dir: &tempfile::TempDir, lock: &airlift::state::LockFile) -> PlanOpti
         signatures: true,
         outputs: Some(Outputs {
             workspace: Workspace::for_recipe(&dir.path().join("airlift.kdl"), None),
-            lock: lock.clone(),
+            lock: lock.clone().into(),
             lock_path: Some(dir.path().join("airlift.lock")),
             insecure_mirrors: false,
             source_date_epoch: None,

@@ -223,7 +223,7 @@ fn render(path: &Path) -> String {
         signatures: true,
         outputs: Some(Outputs {
             workspace: Workspace::for_recipe(Path::new("/ws/airlift.kdl"), None),
-            lock,
+            lock: lock.into(),
             lock_path: Some(PathBuf::from("/ws/airlift.lock")),
             insecure_mirrors: false,
             source_date_epoch: None,

@@ -322,7 +322,7 @@ mod tests {
         let err = fetch_layout(same.path(), &image(same.path()), None)
             .expect_err("missing blob")
             .to_string();
-        assert!(err.contains(a.hex()), "{err}");
+        assert!(err.contains(&a.hex()), "{err}");
 
         let empty = layout(&serde_json::json!({"schemaVersion": 2, "manifests": []}));
         let err = fetch_layout(empty.path(), &image(empty.path()), None)

@@ -1,4 +1,5 @@
-//! `Digest`: a validated `sha256:<64 hex>` content address.
+//! `Digest`: a validated `sha256:<64 hex>` content address, held as its 32 bytes (no heap: a
+//! plan of thousands of images keys its maps by digests many times over).
 
 use std::fmt;
 use std::str::FromStr;
@@ -8,9 +9,11 @@ use sha2::{Digest as _, Sha256};
 
 /// A sha256 content digest. Only sha256 is accepted: it is the only algorithm registries and
 /// OpenShift use for image content, and accepting others would make equality ambiguous.
+///
+/// Ordered by its bytes, which is the order of its lowercase hex text.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Digest {
-    hex: String,
+    hash: [u8; 32],
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -29,19 +32,17 @@ impl Digest {
 
     /// Wraps a finished sha256 hash.
     pub fn from_sha256(hash: [u8; 32]) -> Self {
-        Digest {
-            hex: hex::encode(hash),
-        }
+        Digest { hash }
     }
 
     /// The 64 hex characters without the algorithm prefix.
-    pub fn hex(&self) -> &str {
-        &self.hex
+    pub fn hex(&self) -> String {
+        hex::encode(self.hash)
     }
 
     /// `sha256-<hex>`: the tag form used for digest-only destinations and cosign attachments.
     pub fn tag_form(&self) -> String {
-        format!("sha256-{}", self.hex)
+        format!("sha256-{}", self.hex())
     }
 }
 
@@ -59,21 +60,21 @@ impl FromStr for Digest {
         {
             return Err(DigestError::Hex(s.to_string()));
         }
-        Ok(Digest {
-            hex: hex.to_string(),
-        })
+        let mut hash = [0u8; 32];
+        hex::decode_to_slice(hex, &mut hash).map_err(|_| DigestError::Hex(s.to_string()))?;
+        Ok(Digest { hash })
     }
 }
 
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sha256:{}", self.hex)
+        write!(f, "sha256:{}", self.hex())
     }
 }
 
 impl fmt::Debug for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Digest(sha256:{})", self.hex)
+        write!(f, "Digest(sha256:{})", self.hex())
     }
 }
 
@@ -114,6 +115,19 @@ mod tests {
         ));
         let upper = format!("sha256:{}", "A".repeat(64));
         assert!(matches!(upper.parse::<Digest>(), Err(DigestError::Hex(_))));
+    }
+
+    #[test]
+    fn order_is_the_order_of_the_text() {
+        let mut texts: Vec<String> = ["0f", "a0", "09", "ff", "10"]
+            .iter()
+            .map(|b| format!("sha256:{}", b.repeat(32)))
+            .collect();
+        let mut digests: Vec<Digest> = texts.iter().map(|t| t.parse().unwrap()).collect();
+        texts.sort();
+        digests.sort();
+        let shown: Vec<String> = digests.iter().map(Digest::to_string).collect();
+        assert_eq!(shown, texts);
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub fn render_target(
     let goal = offline_goal(session, goal, Some(lock))?;
     let out = Outputs {
         workspace: session.workspace.clone(),
-        lock: lock.clone(),
+        lock: std::sync::Arc::new(lock.clone()),
         lock_path: None,
         insecure_mirrors: !options.dest_tls_verify,
         source_date_epoch: source_date_epoch(),

@@ -63,7 +63,7 @@ pub struct Prepared {
     pub discovery: Discovery,
     /// The lock before and after this resolution.
     pub old_lock: Option<LockFile>,
-    pub lock: LockFile,
+    pub lock: std::sync::Arc<LockFile>,
     pub plan: Plan,
     /// The journal, shared with the tasks while they run (`exec::execute` appends to it).
     pub journal: std::sync::Mutex<Journal>,
@@ -139,7 +139,7 @@ pub(super) fn prepare_in(
     let discovery = found.discovery;
     let blocks: Vec<_> = session.recipe.block_patterns().cloned().collect();
     let (expanded, _) = plan::expand_items(&goals, &discovery, &blocks);
-    let lock = merged_lock(old_lock.as_ref(), &expanded, &discovery);
+    let lock = std::sync::Arc::new(merged_lock(old_lock.as_ref(), &expanded, &discovery));
     if options.locked {
         check_locked(&session.lock_path, old_lock.as_ref(), &lock)?;
     }

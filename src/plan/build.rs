@@ -42,7 +42,7 @@ pub struct PlanOptions {
 pub struct Outputs {
     pub workspace: Workspace,
     /// The lock of this build (the old lock with this resolution merged in).
-    pub lock: LockFile,
+    pub lock: std::sync::Arc<LockFile>,
     /// Where to write it; `None` when the build does not write it (`--offline`).
     pub lock_path: Option<PathBuf>,
     /// Mark mirrors insecure in registries.conf (`--dest-tls-verify=false`).
@@ -273,17 +273,17 @@ pub(crate) fn images(
                 rebuild: None,
             };
             let kind = match (unpack, layout_dir(goal, opts)) {
-                (Some((up, dir)), _) => TaskKind::Unpack(UnpackSpec {
+                (Some((up, dir)), _) => TaskKind::Unpack(Box::new(UnpackSpec {
                     copy: spec,
                     archive: up.clone(),
                     dir: dir.clone(),
-                }),
+                })),
                 (None, dir) => match dir {
-                    Some(dir) => TaskKind::WriteLayout(LayoutSpec {
+                    Some(dir) => TaskKind::WriteLayout(Box::new(LayoutSpec {
                         copy: spec,
                         dir,
                         manifests_only: goal.archive.is_some(),
-                    }),
+                    })),
                     None => TaskKind::Copy(spec),
                 },
             };

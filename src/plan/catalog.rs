@@ -216,7 +216,7 @@ pub(super) fn catalog_tasks(
                     let (Some(up), Some(dir)) = (&c.via, &c.archive) else {
                         continue;
                     };
-                    let kind = TaskKind::Unpack(UnpackSpec {
+                    let kind = TaskKind::Unpack(Box::new(UnpackSpec {
                         copy: CopySpec {
                             from: c.source.pinned(f.digest.clone()),
                             origin: c.source.clone(),
@@ -229,7 +229,7 @@ pub(super) fn catalog_tasks(
                         },
                         archive: up.clone(),
                         dir: dir.clone(),
-                    });
+                    }));
                     let id = TaskId::new(
                         KindName::Unpack,
                         &goal.name,
@@ -277,11 +277,11 @@ pub(super) fn catalog_tasks(
                     };
                     // Into an archive target's staging layout, or to a registry.
                     let kind = match &staging {
-                        Some(dir) => TaskKind::WriteLayout(LayoutSpec {
+                        Some(dir) => TaskKind::WriteLayout(Box::new(LayoutSpec {
                             copy,
                             dir: dir.clone(),
                             manifests_only: true,
-                        }),
+                        })),
                         None => TaskKind::Copy(copy),
                     };
                     let id = TaskId::new(

@@ -316,7 +316,7 @@ fn complete_plan_of_a_catalog_recipe() {
     let opts = PlanOptions {
         outputs: Some(crate::plan::Outputs {
             workspace: crate::state::Workspace::for_recipe(std::path::Path::new("/ws/r.kdl"), None),
-            lock: crate::state::LockFile::default(),
+            lock: Default::default(),
             lock_path: Some(PathBuf::from("/ws/airlift.lock")),
             insecure_mirrors: false,
             source_date_epoch: None,

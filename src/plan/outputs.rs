@@ -171,7 +171,7 @@ pub fn render_spec(recipe: &Recipe, goal: &TargetGoal, out: &Outputs) -> RenderS
         graph: graph_set(recipe, goal).is_some(),
         options: resource_options(recipe, goal, out),
         templates: templates(recipe, goal),
-        lock: Loaded::new(out.lock.clone()),
+        lock: Loaded(out.lock.clone()),
         lock_digest: lock_digest(&out.lock),
         signatures_dir: out.workspace.root().join("signatures"),
         dir: out.workspace.out_dir(&goal.name).join("cluster-resources"),
@@ -342,7 +342,7 @@ pub(super) fn add_packs(
         }
         let recipe_files: Vec<std::path::PathBuf> =
             recipe.files.iter().map(|f| f.path.clone()).collect();
-        let kind = TaskKind::Pack(PackSpec {
+        let kind = TaskKind::Pack(Box::new(PackSpec {
             target: goal.name.clone(),
             dir: archive.dir.clone(),
             chunk_size: archive.chunk_size,
@@ -355,7 +355,7 @@ pub(super) fn add_packs(
                 .join(format!("shipped-{}.json", goal.name)),
             images,
             recipe_files,
-            lock: Loaded::new(out.lock.clone()),
+            lock: Loaded(out.lock.clone()),
             lock_digest: lock_digest(&out.lock),
             created: out.source_date_epoch,
             since: out.since,
@@ -370,7 +370,7 @@ pub(super) fn add_packs(
                 _ => None,
             },
             chart_cache: out.workspace.chart_cache(),
-        });
+        }));
         let id = TaskId::new(
             KindName::Pack,
             &goal.name,

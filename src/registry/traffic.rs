@@ -3,7 +3,9 @@
 //! requests from it; `build --timings` draws the concurrency. A request counts from sending to
 //! the response headers (a streamed body after that is the task's time, not the request's).
 //!
-//! Cheap enough to be always on: four counters per host and two steps per request.
+//! Cheap enough to be always on: four counters per host, and a concurrency timeline of at most
+//! [`TIMELINE_MAX`] points per host (older points merge in pairs, keeping each pair's peak, as
+//! the timings page's own downsampling does), so its memory does not grow with the build.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, OnceLock};
@@ -16,6 +18,24 @@ pub fn run_epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
 }
 
+/// Points a host's concurrency timeline keeps (64 KiB); the timings page draws 400.
+pub const TIMELINE_MAX: usize = 4096;
+
+/// Appends `point` to a timeline, first merging its points in pairs (the first one's time,
+/// the pair's peak) when it is full. The last point stays exact: the level from then on.
+fn push_point(points: &mut Vec<(u64, u64)>, point: (u64, u64)) {
+    if points.len() >= TIMELINE_MAX {
+        let half = points.len().div_ceil(2);
+        for i in 0..half {
+            let a = points[2 * i];
+            let peak = points.get(2 * i + 1).map_or(a.1, |b| a.1.max(b.1));
+            points[i] = (a.0, peak);
+        }
+        points.truncate(half);
+    }
+    points.push(point);
+}
+
 /// Counters of one host.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HostTraffic {
@@ -23,7 +43,8 @@ pub struct HostTraffic {
     pub retries: u64,
     pub throttled: u64,
     pub max_in_flight: u64,
-    /// `(ms since the epoch, requests in flight from then on)`, in time order.
+    /// `(ms since the epoch, requests in flight from then on)`, in time order; at most
+    /// [`TIMELINE_MAX`] points, older ones merged (see [`push_point`]).
     pub in_flight: Vec<(u64, u64)>,
     now_in_flight: u64,
 }
@@ -66,7 +87,7 @@ impl Traffic {
             h.requests += 1;
             h.now_in_flight += 1;
             h.max_in_flight = h.max_in_flight.max(h.now_in_flight);
-            h.in_flight.push((ms, h.now_in_flight));
+            push_point(&mut h.in_flight, (ms, h.now_in_flight));
         });
         InFlight {
             traffic: self,
@@ -104,7 +125,7 @@ impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.traffic.with(&self.host, |h, ms| {
             h.now_in_flight = h.now_in_flight.saturating_sub(1);
-            h.in_flight.push((ms, h.now_in_flight));
+            push_point(&mut h.in_flight, (ms, h.now_in_flight));
         });
     }
 }
@@ -157,6 +178,31 @@ mod tests {
         assert_eq!(levels, vec![1, 2, 1, 0]);
         assert_eq!(s["other.example"].requests, 1);
         assert_eq!(s["other.example"].in_flight.last().map(|p| p.1), Some(0));
+    }
+
+    #[test]
+    fn the_timeline_stays_bounded_and_keeps_its_peak_and_last_level() {
+        let t = Traffic::new(Instant::now());
+        let mut held = Vec::new();
+        for i in 0..20_000 {
+            held.push(t.begin("r.example"));
+            // One burst to 50 in flight in the middle, single requests elsewhere.
+            if i != 10_000 {
+                held.clear();
+            } else {
+                for _ in 0..49 {
+                    held.push(t.begin("r.example"));
+                }
+                held.clear();
+            }
+        }
+        let s = t.snapshot();
+        let r = &s["r.example"];
+        assert_eq!(r.requests, 20_049);
+        assert!(r.in_flight.len() <= TIMELINE_MAX, "{}", r.in_flight.len());
+        assert_eq!(r.in_flight.iter().map(|p| p.1).max(), Some(50));
+        assert_eq!(r.in_flight.last().map(|p| p.1), Some(0));
+        assert!(r.in_flight.windows(2).all(|w| w[0].0 <= w[1].0));
     }
 }
 

@@ -290,9 +290,11 @@ pub enum TaskKind {
     BuildGraphImage(GraphImageSpec),
     RenderResources(RenderSpec),
     WriteLock(LockSpec),
-    WriteLayout(LayoutSpec),
-    Pack(PackSpec),
-    Unpack(UnpackSpec),
+    // Boxed: larger than a copy, and a plan holds one `Task` per image, each as large as the
+    // largest variant held inline.
+    WriteLayout(Box<LayoutSpec>),
+    Pack(Box<PackSpec>),
+    Unpack(Box<UnpackSpec>),
     VerifyArchive(VerifyArchiveSpec),
     Delete(DeleteSpec),
     PushChart(ChartSpec),
@@ -309,9 +311,18 @@ macro_rules! each_kind {
             TaskKind::BuildGraphImage($s) => $body,
             TaskKind::RenderResources($s) => $body,
             TaskKind::WriteLock($s) => $body,
-            TaskKind::WriteLayout($s) => $body,
-            TaskKind::Pack($s) => $body,
-            TaskKind::Unpack($s) => $body,
+            TaskKind::WriteLayout(b) => {
+                let $s = &**b;
+                $body
+            }
+            TaskKind::Pack(b) => {
+                let $s = &**b;
+                $body
+            }
+            TaskKind::Unpack(b) => {
+                let $s = &**b;
+                $body
+            }
             TaskKind::VerifyArchive($s) => $body,
             TaskKind::Delete($s) => $body,
             TaskKind::PushChart($s) => $body,
@@ -371,10 +382,10 @@ impl TaskKind {
     /// The reference as the recipe names it and where the task puts it; `None` for tasks that
     /// write no image of the recipe (verifications, resources, the lock).
     pub fn origin_and_dest(&self) -> Option<(&ImageRef, &ImageRef)> {
+        if let Some(c) = self.as_copy() {
+            return Some((&c.origin, &c.dest));
+        }
         match self {
-            TaskKind::Copy(c)
-            | TaskKind::WriteLayout(LayoutSpec { copy: c, .. })
-            | TaskKind::Unpack(UnpackSpec { copy: c, .. }) => Some((&c.origin, &c.dest)),
             TaskKind::PruneCatalog(p) => Some((&p.origin, &p.dest)),
             _ => None,
         }

@@ -23,11 +23,11 @@ pub struct LockSpec {
 }
 
 impl LockSpec {
-    pub fn new(path: PathBuf, lock: LockFile) -> Self {
+    pub fn new(path: PathBuf, lock: std::sync::Arc<LockFile>) -> Self {
         LockSpec {
             digest: Digest::of(lock.to_text().as_bytes()),
             path,
-            lock: Loaded::new(lock),
+            lock: Loaded(lock),
         }
     }
 
