@@ -4,9 +4,15 @@
 //! `[registry[:port]/]path[:tag][@sha256:hex]`. A first component counts as a registry when it
 //! contains `.` or `:` or is `localhost`; otherwise the registry is `docker.io` and one-component
 //! paths get the `library/` prefix, as every container client does.
+//!
+//! Names are interned (`Arc<str>`, one allocation per distinct name in the process): a build of
+//! thousands of images holds each reference many times over, in the discovery, the plan, the
+//! copy engine's maps and the journal, and clones them freely.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -14,18 +20,33 @@ use super::{Digest, DigestError};
 
 pub const DOCKER_HUB: &str = "docker.io";
 
+/// The one shared copy of `name`.
+fn intern(name: &str) -> Arc<str> {
+    static NAMES: OnceLock<Mutex<HashSet<Arc<str>>>> = OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(known) = names.get(name) {
+        return known.clone();
+    }
+    let new: Arc<str> = Arc::from(name);
+    names.insert(new.clone());
+    new
+}
+
 /// A repository in a registry: `registry/path`.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Repository {
-    registry: String,
-    path: String,
+    registry: Arc<str>,
+    path: Arc<str>,
 }
 
 /// A reference to one image: a repository plus a tag, a digest, or both.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ImageRef {
     repository: Repository,
-    tag: Option<String>,
+    tag: Option<Arc<str>>,
     digest: Option<Digest>,
 }
 
@@ -151,7 +172,7 @@ impl Repository {
     pub fn with_tag(&self, tag: &str) -> ImageRef {
         ImageRef {
             repository: self.clone(),
-            tag: Some(tag.to_string()),
+            tag: Some(intern(tag)),
             digest: None,
         }
     }
@@ -216,7 +237,7 @@ impl ImageRef {
     pub fn reference(&self) -> String {
         match (&self.digest, &self.tag) {
             (Some(d), _) => d.to_string(),
-            (None, Some(t)) => t.clone(),
+            (None, Some(t)) => t.to_string(),
             (None, None) => "latest".to_string(),
         }
     }
@@ -266,12 +287,12 @@ impl FromStr for ImageRef {
                     registry: r.to_string(),
                 });
             }
-            r.to_string()
+            r
         } else {
-            DOCKER_HUB.to_string()
+            DOCKER_HUB
         };
-        let registry = match registry.as_str() {
-            "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB.to_string(),
+        let registry = match registry {
+            "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB,
             _ => registry,
         };
         if let Some(bad) = parts.iter().find(|c| !valid_component(c)) {
@@ -288,10 +309,10 @@ impl FromStr for ImageRef {
         }
         Ok(ImageRef {
             repository: Repository {
-                registry,
-                path: parts.join("/"),
+                registry: intern(registry),
+                path: intern(&parts.join("/")),
             },
-            tag: tag.map(str::to_string),
+            tag: tag.map(intern),
             digest,
         })
     }
