@@ -577,123 +577,130 @@ fn upload_requests(front: &FaultProxy) -> (usize, usize, usize) {
     (posts(true), posts(false), puts)
 }
 
+/// Two single-platform images at a source — `<repo>/first`, one small layer, and
+/// `<repo>/second`, a 200 kB layer and a small one — and an empty destination behind a proxy with
+/// `options`; the copies share one context, so the destination client remembers what the
+/// registry answered.
+struct UploadLab {
+    dst: Registry,
+    front: FaultProxy,
+    first: support::Pushed,
+    second: support::Pushed,
+    ctx: airlift::task::CopyContext,
+    _src: Registry,
+    _dir: tempfile::TempDir,
+}
+
+impl UploadLab {
+    async fn start(repo: &str, options: ProxyOptions) -> UploadLab {
+        let src = Registry::start(RegistryOptions::default());
+        let dst = Registry::start(RegistryOptions::default());
+        let fx = Fixture::new(&src);
+        let image = |name: &str, layers: Vec<Layer>| {
+            let name = format!("{repo}/{name}");
+            let fx = &fx;
+            async move {
+                fx.image(&name, Some("v1"), Format::Oci, "amd64", &layers)
+                    .await
+            }
+        };
+        let first = image("first", vec![Layer::Random(3000)]).await;
+        let second = image("second", vec![Layer::Random(200_000), Layer::Random(2000)]).await;
+        let front = FaultProxy::start(&dst.host(), options).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = context(
+            insecure_client(empty_authfile(dir.path())),
+            insecure_client(empty_authfile(dir.path())),
+        );
+        UploadLab {
+            dst,
+            front,
+            first,
+            second,
+            ctx,
+            _src: src,
+            _dir: dir,
+        }
+    }
+
+    /// Copies one of the images to the destination through the proxy.
+    async fn copy(&self, image: &support::Pushed) -> airlift::task::CopySummary {
+        let d = Destination::parse(&self.front.host(), None);
+        let summary = copy_all(
+            vec![job(&image.reference, &d)],
+            &self.ctx,
+            &EventSink::discard(),
+        )
+        .await;
+        assert!(summary.is_success(), "{summary:?}");
+        summary
+    }
+
+    /// Both images arrived whole, and the meter counted each blob's bytes once.
+    fn assert_both_arrived(&self, repo: &str) {
+        let bytes = |p: &support::Pushed| p.blobs.iter().map(|b| b.size).sum::<u64>();
+        assert_eq!(
+            self.ctx.dest.meter().sent(),
+            bytes(&self.first) + bytes(&self.second),
+            "bytes sent again after a session was opened for them are not counted twice"
+        );
+        let auth = SkopeoAuth::for_registry(&self.dst);
+        assert_same_tree(
+            &self.first,
+            &self.dst.host(),
+            &format!("{repo}/first"),
+            &auth,
+        );
+        assert_same_tree(
+            &self.second,
+            &self.dst.host(),
+            &format!("{repo}/second"),
+            &auth,
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_registry_that_takes_single_post_uploads_gets_each_blob_in_one_request() {
-    let src = Registry::start(RegistryOptions::default());
-    let dst = Registry::start(RegistryOptions::default());
-    let fx = Fixture::new(&src);
-    let small = fx
-        .image(
-            "single/small",
-            Some("v1"),
-            Format::Oci,
-            "amd64",
-            &[Layer::Random(4000)],
-        )
-        .await;
-    let big = fx
-        .image(
-            "single/big",
-            Some("v1"),
-            Format::Oci,
-            "amd64",
-            &[Layer::Random(300_000), Layer::Random(5000)],
-        )
-        .await;
-    let front = FaultProxy::start(
-        &dst.host(),
+    let lab = UploadLab::start(
+        "single",
         ProxyOptions {
             single_post: true,
             ..ProxyOptions::passthrough()
         },
     )
     .await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let ctx = context(
-        insecure_client(empty_authfile(dir.path())),
-        insecure_client(empty_authfile(dir.path())),
-    );
-    let d = Destination::parse(&front.host(), None);
-    // The small image's blobs ask; the registry takes them, so every later blob, the 300 kB
-    // layer too, goes up in one POST.
-    let first = copy_all(vec![job(&small.reference, &d)], &ctx, &EventSink::discard()).await;
-    assert!(first.is_success(), "{first:?}");
-    assert_eq!(upload_requests(&front), (2, 0, 0));
-    let second = copy_all(vec![job(&big.reference, &d)], &ctx, &EventSink::discard()).await;
-    assert!(second.is_success(), "{second:?}");
+    // The first image's small blobs ask; the registry takes them, so every later blob, the
+    // 200 kB layer too, goes up in one POST.
+    lab.copy(&lab.first).await;
+    assert_eq!(upload_requests(&lab.front), (2, 0, 0));
+    let second = lab.copy(&lab.second).await;
     assert_eq!(second.totals.blobs_uploaded, 3);
     assert_eq!(
-        upload_requests(&front),
+        upload_requests(&lab.front),
         (5, 0, 0),
         "one POST per blob, no session, no PUT"
     );
-    let bytes = |p: &support::Pushed| p.blobs.iter().map(|b| b.size).sum::<u64>();
-    assert_eq!(ctx.dest.meter().sent(), bytes(&small) + bytes(&big));
-    let auth = SkopeoAuth::for_registry(&dst);
-    assert_same_tree(&small, &dst.host(), "single/small", &auth);
-    assert_same_tree(&big, &dst.host(), "single/big", &auth);
+    lab.assert_both_arrived("single");
 }
 
 #[tokio::test]
 async fn distribution_answers_a_single_post_with_a_session_and_no_request_is_added() {
-    let src = Registry::start(RegistryOptions::default());
-    let dst = Registry::start(RegistryOptions::default());
-    let fx = Fixture::new(&src);
-    let first = fx
-        .image(
-            "session/first",
-            Some("v1"),
-            Format::Oci,
-            "amd64",
-            &[Layer::Random(3000)],
-        )
-        .await;
-    let second = fx
-        .image(
-            "session/second",
-            Some("v1"),
-            Format::Oci,
-            "amd64",
-            &[Layer::Random(200_000), Layer::Random(2000)],
-        )
-        .await;
     // A logging passthrough: distribution itself answers.
-    let front = FaultProxy::start(&dst.host(), ProxyOptions::passthrough()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let ctx = context(
-        insecure_client(empty_authfile(dir.path())),
-        insecure_client(empty_authfile(dir.path())),
-    );
-    let d = Destination::parse(&front.host(), None);
-    let one = copy_all(vec![job(&first.reference, &d)], &ctx, &EventSink::discard()).await;
-    assert!(one.is_success(), "{one:?}");
-    let (asked, plain, puts) = upload_requests(&front);
+    let lab = UploadLab::start("session", ProxyOptions::passthrough()).await;
+    lab.copy(&lab.first).await;
     assert_eq!(
-        (asked, plain, puts),
+        upload_requests(&lab.front),
         (2, 0, 2),
         "both small blobs asked, got a session (202) and were PUT into it"
     );
-    let two = copy_all(
-        vec![job(&second.reference, &d)],
-        &ctx,
-        &EventSink::discard(),
-    )
-    .await;
-    assert!(two.is_success(), "{two:?}");
+    lab.copy(&lab.second).await;
     assert_eq!(
-        upload_requests(&front),
+        upload_requests(&lab.front),
         (2, 3, 5),
         "once the answer is known, no blob asks again: POST then PUT, two requests per blob"
     );
-    let bytes = |p: &support::Pushed| p.blobs.iter().map(|b| b.size).sum::<u64>();
-    assert_eq!(
-        ctx.dest.meter().sent(),
-        bytes(&first) + bytes(&second),
-        "bytes a session was opened for instead are not counted twice"
-    );
-    let auth = SkopeoAuth::for_registry(&dst);
-    assert_same_tree(&first, &dst.host(), "session/first", &auth);
-    assert_same_tree(&second, &dst.host(), "session/second", &auth);
+    lab.assert_both_arrived("session");
 }
 
 #[tokio::test]

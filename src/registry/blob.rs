@@ -407,6 +407,35 @@ impl RegistryClient {
         Ok((Mutex::new(Some(body)), check))
     }
 
+    /// Sends the request `build` makes with the verified `body` (sent once: a streamed body is
+    /// not replayable); a digest or size mismatch the verifier saw is the error.
+    async fn send_verified<F>(
+        &self,
+        t: &BlobTarget<'_>,
+        what: &str,
+        (body, check): (Mutex<Option<Verifier>>, Check),
+        build: F,
+    ) -> Result<reqwest::Response, RegistryError>
+    where
+        F: Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+    {
+        let registry = t.repo.registry();
+        let scopes = Scopes::repo(t.repo.path(), Access::Push);
+        let sent = self
+            .send(registry, &scopes, what, false, |http, base| {
+                let req = build(http, base);
+                match body.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    Some(b) => req.body(reqwest::Body::wrap_stream(b)),
+                    None => req,
+                }
+            })
+            .await;
+        if let Some(e) = check.failure(registry, t) {
+            return Err(e);
+        }
+        sent
+    }
+
     /// `POST …/blobs/uploads/?digest=` with the whole blob: the single-request upload of the
     /// distribution spec, which registries may take (201) or answer with a session (202).
     async fn post_whole(
@@ -420,25 +449,15 @@ impl RegistryClient {
         // Held bytes that ask may be answered with a session and sent again: the meter counts
         // them once they are stored.
         let asking = held.is_some();
-        let (body, check) = self.upload_body(t, held, open, !asking).await?;
+        let body = self.upload_body(t, held, open, !asking).await?;
         let url_path = format!("/v2/{}/blobs/uploads/?digest={}", t.repo.path(), t.digest);
-        let scopes = Scopes::repo(t.repo.path(), Access::Push);
-        let sent = self
-            .send(registry, &scopes, what, false, |http, base| {
-                let req = http
-                    .post(format!("{base}{url_path}"))
+        let resp = self
+            .send_verified(t, what, body, |http, base| {
+                http.post(format!("{base}{url_path}"))
                     .header("content-type", "application/octet-stream")
-                    .header("content-length", t.size.to_string());
-                match body.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                    Some(b) => req.body(reqwest::Body::wrap_stream(b)),
-                    None => req,
-                }
+                    .header("content-length", t.size.to_string())
             })
-            .await;
-        if let Some(e) = check.failure(registry, t) {
-            return Err(e);
-        }
-        let resp = sent?;
+            .await?;
         match resp.status().as_u16() {
             201 => {
                 if asking {
@@ -472,25 +491,15 @@ impl RegistryClient {
         what: &str,
     ) -> Result<u64, RegistryError> {
         let registry = t.repo.registry();
-        let (body, check) = self.upload_body(t, held, open, true).await?;
+        let body = self.upload_body(t, held, open, true).await?;
         let url = with_digest(&location, t.digest);
-        let scopes = Scopes::repo(t.repo.path(), Access::Push);
-        let sent = self
-            .send(registry, &scopes, what, false, |http, _| {
-                let req = http
-                    .put(&url)
+        let resp = self
+            .send_verified(t, what, body, |http, _| {
+                http.put(&url)
                     .header("content-type", "application/octet-stream")
-                    .header("content-length", t.size.to_string());
-                match body.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                    Some(b) => req.body(reqwest::Body::wrap_stream(b)),
-                    None => req,
-                }
+                    .header("content-length", t.size.to_string())
             })
-            .await;
-        if let Some(e) = check.failure(registry, t) {
-            return Err(e);
-        }
-        let resp = sent?;
+            .await?;
         match resp.status().as_u16() {
             201 | 204 => Ok(t.size),
             405 | 413 | 415 | 501 => self.upload_streamed_patch(t, open, what).await,
@@ -508,32 +517,20 @@ impl RegistryClient {
     ) -> Result<u64, RegistryError> {
         let registry = t.repo.registry();
         let location = self.start_upload(t.repo, what).await?;
-        let (body, check) = Verifier::wrap(open().await?, t.digest.clone(), t.size);
-        let body = body.metered(self.meter(), format!("{} {}", t.repo, t.digest));
-        let scopes = Scopes::repo(t.repo.path(), Access::Push);
-        let body = std::sync::Mutex::new(Some(body));
-        let sent = self
-            .send(registry, &scopes, what, false, |http, _| {
-                let b = body.lock().unwrap_or_else(|e| e.into_inner()).take();
-                let req = http
-                    .patch(&location)
-                    .header("content-type", "application/octet-stream");
-                match b {
-                    Some(b) => req.body(reqwest::Body::wrap_stream(b)),
-                    None => req,
-                }
+        let body = self.upload_body(t, None, open, true).await?;
+        let resp = self
+            .send_verified(t, what, body, |http, _| {
+                http.patch(&location)
+                    .header("content-type", "application/octet-stream")
             })
-            .await;
-        if let Some(e) = check.failure(registry, t) {
-            return Err(e);
-        }
-        let resp = sent?;
+            .await?;
         if resp.status().as_u16() != 202 {
             return Err(status_error(registry, what, resp).await);
         }
         let host = self.host(registry).await?;
         let next = header(&resp, "location").map_or(location.clone(), |l| host.absolute(&l));
         let url = with_digest(&next, t.digest);
+        let scopes = Scopes::repo(t.repo.path(), Access::Push);
         let resp = self
             .send(registry, &scopes, what, false, |http, _| {
                 http.put(&url).header("content-length", "0")
