@@ -11,8 +11,9 @@
 #   no-op — the same command again with nothing new.
 # It prints the median of each, the ratios airlift/skopeo, the HTTP requests both registries
 # answered (their access logs) and the TCP connections each run opened, and airlift's peak RSS
-# in the cold build. Finally it measures airlift's peak RSS while copying one image with a
-# single --rss-mb MiB layer (--rss-mb 0 skips it). 2,000 small images:
+# in the cold build (how it grows per image: bench/memory-per-image.sh). Finally it measures
+# airlift's peak RSS while copying one image with a single --rss-mb MiB layer (--rss-mb 0 skips
+# it). 2,000 small images:
 #   bench/copy-vs-skopeo.sh --images 2000 --total-mb 200 --rss-mb 0
 # Nothing leaves 127.0.0.1. Needs docker-registry and skopeo (apt-get install docker-registry skopeo).
 set -euo pipefail
@@ -113,7 +114,7 @@ echo "ratio airlift/skopeo: cold $(ratio "$ac" "$sc"), no-op $(ratio "$an" "$sn"
 for k in "skopeo cold" "airlift cold" "skopeo no-op" "airlift no-op"; do
   printf '%-14s %s\n' "$k:" "${counted[$k]}"
 done
-echo "peak RSS of airlift's cold build: $((cold_rss / 1024)) MiB ($(( cold_rss / images )) KiB per image)"
+echo "peak RSS of airlift's cold build: $((cold_rss / 1024)) MiB (growth per image: bench/memory-per-image.sh)"
 
 if [ "$rss_mb" -gt 0 ]; then
   start_registry "$work/big"; big=$port; start_registry "$work/bigdst"; dst=$port

@@ -182,26 +182,6 @@ pub fn assign_lanes(tasks: &mut [TaskSpan]) {
     }
 }
 
-/// At most `max` points of a step series, keeping the peak of each bucket (so a short burst
-/// stays visible) and the last point.
-pub fn downsample(points: &[(u64, u64)], max: usize) -> Vec<(u64, u64)> {
-    if points.len() <= max || max < 2 {
-        return points.to_vec();
-    }
-    let per = points.len().div_ceil(max - 1);
-    let mut out: Vec<(u64, u64)> = points
-        .chunks(per)
-        .map(|c| {
-            let peak = c.iter().map(|p| p.1).max().unwrap_or(0);
-            (c[0].0, peak)
-        })
-        .collect();
-    if let Some(last) = points.last() {
-        out.push(*last);
-    }
-    out
-}
-
 /// One side's traffic as the page shows it.
 pub fn registry_uses(
     side: &str,
@@ -216,7 +196,7 @@ pub fn registry_uses(
             retries: t.retries,
             throttled: t.throttled,
             max_in_flight: t.max_in_flight,
-            in_flight: downsample(&t.in_flight, 400),
+            in_flight: crate::registry::downsample(&t.in_flight, 400),
         })
         .collect()
 }
@@ -334,18 +314,6 @@ mod tests {
         assign_lanes(&mut t);
         let lanes: Vec<Option<usize>> = t.iter().map(|s| s.lane).collect();
         assert_eq!(lanes, vec![Some(0), Some(1), Some(1), Some(0), None]);
-    }
-
-    #[test]
-    fn downsampling_keeps_peaks_and_the_end() {
-        let pts: Vec<(u64, u64)> = (0..1000)
-            .map(|i| (i, if i == 501 { 9 } else { 1 }))
-            .collect();
-        let d = downsample(&pts, 100);
-        assert!(d.len() <= 101);
-        assert!(d.iter().any(|p| p.1 == 9));
-        assert_eq!(d.last(), Some(&(999, 1)));
-        assert_eq!(downsample(&pts[..5], 100).len(), 5);
     }
 
     #[test]

@@ -37,7 +37,15 @@ impl Digest {
 
     /// The 64 hex characters without the algorithm prefix.
     pub fn hex(&self) -> String {
-        hex::encode(self.hash)
+        self.with_hex(str::to_string)
+    }
+
+    /// Calls `f` with the hex text, written on the stack (`Display` runs on hot paths: keys,
+    /// URLs, journal records).
+    fn with_hex<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        let mut buf = [0u8; 64];
+        hex::encode_to_slice(self.hash, &mut buf).expect("64 bytes hold 32 in hex");
+        f(std::str::from_utf8(&buf).expect("hex is ASCII"))
     }
 
     /// `sha256-<hex>`: the tag form used for digest-only destinations and cosign attachments.
@@ -68,13 +76,13 @@ impl FromStr for Digest {
 
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sha256:{}", self.hex())
+        self.with_hex(|hex| write!(f, "sha256:{hex}"))
     }
 }
 
 impl fmt::Debug for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Digest(sha256:{})", self.hex())
+        self.with_hex(|hex| write!(f, "Digest(sha256:{hex})"))
     }
 }
 

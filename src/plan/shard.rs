@@ -16,9 +16,9 @@
 //!   lowest-numbered shard whose copies from another registry need it, into the blob's home
 //!   repository (the same in every process, [`super::BlobHomes`]). Any other shard that needs
 //!   it from another registry waits until it is there and mounts it: each blob crosses the
-//!   wire once for all shards. (A copy inside one registry mounts from its source.) A shard only ever
-//!   waits for lower-numbered shards, so the shards cannot wait for each other in a circle,
-//!   and shards run one after another in order never wait at all.
+//!   wire once for all shards. (A copy inside one registry mounts from its source.) A shard
+//!   only ever waits for lower-numbered shards, so the shards cannot wait for each other in a
+//!   circle, and shards run one after another in order never wait at all.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;

@@ -246,18 +246,9 @@ impl RegistryClient {
             .await?;
         match resp.status().as_u16() {
             201 => Ok(Mount::Mounted),
-            202 => {
-                let host = self.host(registry).await?;
-                let location =
-                    header(&resp, "location").ok_or_else(|| RegistryError::Protocol {
-                        registry: registry.to_string(),
-                        what: what.clone(),
-                        message: "202 without a Location header".into(),
-                    })?;
-                Ok(Mount::Upload(UploadSession {
-                    location: host.absolute(&location),
-                }))
-            }
+            202 => Ok(Mount::Upload(UploadSession {
+                location: self.session_location(registry, &what, &resp).await?,
+            })),
             _ => Err(status_error(registry, &what, resp).await),
         }
     }
@@ -280,13 +271,23 @@ impl RegistryClient {
         if resp.status().as_u16() != 202 {
             return Err(status_error(registry, what, resp).await);
         }
+        self.session_location(registry, what, &resp).await
+    }
+
+    /// The absolute URL of the upload session a `202` answer opened.
+    async fn session_location(
+        &self,
+        registry: &str,
+        what: &str,
+        resp: &reqwest::Response,
+    ) -> Result<String, RegistryError> {
         let host = self.host(registry).await?;
-        header(&resp, "location")
+        header(resp, "location")
             .map(|l| host.absolute(&l))
             .ok_or_else(|| RegistryError::Protocol {
                 registry: registry.to_string(),
                 what: what.to_string(),
-                message: "upload session without a Location header".into(),
+                message: "upload session (202) without a Location header".into(),
             })
     }
 
@@ -466,16 +467,9 @@ impl RegistryClient {
                 }
                 Ok(Posted::Stored)
             }
-            202 => {
-                let host = self.host(registry).await?;
-                header(&resp, "location")
-                    .map(|l| Posted::Session(host.absolute(&l)))
-                    .ok_or_else(|| RegistryError::Protocol {
-                        registry: registry.to_string(),
-                        what: what.to_string(),
-                        message: "upload session without a Location header".into(),
-                    })
-            }
+            202 => Ok(Posted::Session(
+                self.session_location(registry, what, &resp).await?,
+            )),
             400 | 405 | 415 | 501 => Ok(Posted::Refused),
             _ => Err(status_error(registry, what, resp).await),
         }

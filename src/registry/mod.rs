@@ -28,6 +28,6 @@ pub use conf::{ConfError, ConfErrorKind, PullBy, PullSource, RegistriesConf, Sou
 pub use error::{AuthSource, RegistryError, is_tls_failure, is_transient_status};
 pub use manifest::{Descriptor, Manifest, ManifestDoc, Platform};
 pub use retry::{Backoff, RetryPolicy, parse_retry_after};
-pub use traffic::{HostTraffic, Traffic, UploadMeter, run_epoch};
+pub use traffic::{HostTraffic, Traffic, UploadMeter, downsample, run_epoch};
 pub use transport::TlsOptions;
 pub(crate) use transport::{hint as transport_hint, read_cert_dir};

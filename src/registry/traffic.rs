@@ -4,8 +4,8 @@
 //! the response headers (a streamed body after that is the task's time, not the request's).
 //!
 //! Cheap enough to be always on: four counters per host, and a concurrency timeline of at most
-//! [`TIMELINE_MAX`] points per host (older points merge in pairs, keeping each pair's peak, as
-//! the timings page's own downsampling does), so its memory does not grow with the build.
+//! [`TIMELINE_MAX`] points per host (a full one is downsampled, keeping each bucket's peak, as
+//! the timings page draws it), so its memory does not grow with the build.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, OnceLock};
@@ -21,19 +21,32 @@ pub fn run_epoch() -> Instant {
 /// Points a host's concurrency timeline keeps (64 KiB); the timings page draws 400.
 pub const TIMELINE_MAX: usize = 4096;
 
-/// Appends `point` to a timeline, first merging its points in pairs (the first one's time,
-/// the pair's peak) when it is full. The last point stays exact: the level from then on.
+/// Appends `point` to a timeline, first downsampling it to half its size when it is full.
 fn push_point(points: &mut Vec<(u64, u64)>, point: (u64, u64)) {
     if points.len() >= TIMELINE_MAX {
-        let half = points.len().div_ceil(2);
-        for i in 0..half {
-            let a = points[2 * i];
-            let peak = points.get(2 * i + 1).map_or(a.1, |b| a.1.max(b.1));
-            points[i] = (a.0, peak);
-        }
-        points.truncate(half);
+        *points = downsample(points, TIMELINE_MAX / 2);
     }
     points.push(point);
+}
+
+/// At most `max` points of a step series, keeping the peak of each bucket (so a short burst
+/// stays visible) and the last point.
+pub fn downsample(points: &[(u64, u64)], max: usize) -> Vec<(u64, u64)> {
+    if points.len() <= max || max < 2 {
+        return points.to_vec();
+    }
+    let per = points.len().div_ceil(max - 1);
+    let mut out: Vec<(u64, u64)> = points
+        .chunks(per)
+        .map(|c| {
+            let peak = c.iter().map(|p| p.1).max().unwrap_or(0);
+            (c[0].0, peak)
+        })
+        .collect();
+    if let Some(last) = points.last() {
+        out.push(*last);
+    }
+    out
 }
 
 /// Counters of one host.
@@ -44,7 +57,7 @@ pub struct HostTraffic {
     pub throttled: u64,
     pub max_in_flight: u64,
     /// `(ms since the epoch, requests in flight from then on)`, in time order; at most
-    /// [`TIMELINE_MAX`] points, older ones merged (see [`push_point`]).
+    /// [`TIMELINE_MAX`] points, older ones merged (see [`downsample`]).
     pub in_flight: Vec<(u64, u64)>,
     now_in_flight: u64,
 }
@@ -181,20 +194,28 @@ mod tests {
     }
 
     #[test]
+    fn downsampling_keeps_peaks_and_the_end() {
+        let pts: Vec<(u64, u64)> = (0..1000)
+            .map(|i| (i, if i == 501 { 9 } else { 1 }))
+            .collect();
+        let d = downsample(&pts, 100);
+        assert!(d.len() <= 101);
+        assert!(d.iter().any(|p| p.1 == 9));
+        assert_eq!(d.last(), Some(&(999, 1)));
+        assert_eq!(downsample(&pts[..5], 100).len(), 5);
+    }
+
+    #[test]
     fn the_timeline_stays_bounded_and_keeps_its_peak_and_last_level() {
         let t = Traffic::new(Instant::now());
         let mut held = Vec::new();
         for i in 0..20_000 {
             held.push(t.begin("r.example"));
             // One burst to 50 in flight in the middle, single requests elsewhere.
-            if i != 10_000 {
-                held.clear();
-            } else {
-                for _ in 0..49 {
-                    held.push(t.begin("r.example"));
-                }
-                held.clear();
+            if i == 10_000 {
+                held.extend((0..49).map(|_| t.begin("r.example")));
             }
+            held.clear();
         }
         let s = t.snapshot();
         let r = &s["r.example"];

@@ -186,9 +186,9 @@ impl BlobCopier<'_> {
     }
 
     /// Waits until the shard that uploads the blob has put it in `home` (a HEAD, then again
-    /// after 50 ms, doubling up to every 2 s), then it is `Present` there. A shard that has not delivered it
-    /// after [`SHARD_WAIT`] (failed, or not started) is not waited for longer: the blob is
-    /// uploaded here, as a build without shards would.
+    /// after 50 ms, doubling up to every 2 s), then it is `Present` there. A shard that has not
+    /// delivered it after [`SHARD_WAIT`] (failed, or not started) is not waited for longer: the
+    /// blob is uploaded here, as a build without shards would.
     async fn await_shard(
         &self,
         src: &Repository,
@@ -234,6 +234,12 @@ impl BlobCopier<'_> {
             .likely_present
             .get(dst.registry())
             .and_then(|b| b.get(&desc.digest));
+        if known.is_none() && !same_registry && self.is_new(dst) {
+            // A repository this run created holds nothing it did not put there: no probe, the
+            // upload starts at once (one request, where the registry takes single POSTs).
+            let n = self.upload(src, dst, desc, None).await?;
+            return Ok(Placed::Uploaded(n));
+        }
         let mut session = None;
         if let Some(home) = known.filter(|home| !same_registry && *home != dst) {
             // Held by another repository of this registry (an earlier run recorded it there):
@@ -251,9 +257,6 @@ impl BlobCopier<'_> {
                     }
                 }
             }
-        } else if known.is_none() && !same_registry && self.is_new(dst) {
-            // A repository this run created holds nothing it did not put there: no probe, the
-            // upload starts at once (one request, where the registry takes single POSTs).
         } else if same_registry || known.is_none() {
             let from = if same_registry { src } else { dst };
             match self.dest.mount_blob(dst, &desc.digest, from).await {
