@@ -1,7 +1,8 @@
 //! The copy engine under faults, against real registries: TLS and htpasswd with an auth file,
 //! bearer tokens, wrong credentials (no secret in any output), transient and persistent 5xx,
 //! refused monolithic uploads, single-request uploads (taken by a registry that does them,
-//! answered with a session by distribution), and a proxy that corrupts a blob.
+//! answered with a session by distribution, refused by one that does not know them), and a
+//! proxy that corrupts a blob.
 
 mod support;
 
@@ -701,6 +702,36 @@ async fn distribution_answers_a_single_post_with_a_session_and_no_request_is_add
         "once the answer is known, no blob asks again: POST then PUT, two requests per blob"
     );
     lab.assert_both_arrived("session");
+}
+
+#[tokio::test]
+async fn a_registry_that_refuses_single_post_uploads_gets_post_then_put() {
+    let lab = UploadLab::start(
+        "refused",
+        ProxyOptions {
+            refuse_single_post: true,
+            ..ProxyOptions::passthrough()
+        },
+    )
+    .await;
+    lab.copy(&lab.first).await;
+    assert_eq!(
+        lab.front.injected(),
+        2,
+        "both small blobs asked and were refused"
+    );
+    assert_eq!(
+        upload_requests(&lab.front),
+        (2, 2, 2),
+        "each refused blob then opened a session and was PUT into it"
+    );
+    lab.copy(&lab.second).await;
+    assert_eq!(
+        upload_requests(&lab.front),
+        (2, 5, 5),
+        "a registry that refused is not asked again"
+    );
+    lab.assert_both_arrived("refused");
 }
 
 #[tokio::test]

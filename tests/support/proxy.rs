@@ -42,6 +42,9 @@ pub struct ProxyOptions {
     /// the proxy stores it upstream with POST then PUT, since distribution only opens a
     /// session for such a request.
     pub single_post: bool,
+    /// Answer 405 to a single-request blob upload (a `POST …?digest=`), as a registry that does
+    /// not know the request may.
+    pub refuse_single_post: bool,
     /// Hold every matching request that is forwarded (after any injected 503s) until
     /// [`FaultProxy::open_gate`]; [`FaultProxy::held`] counts those waiting.
     pub gate: bool,
@@ -61,6 +64,7 @@ impl ProxyOptions {
             bearer: None,
             refuse_monolithic: false,
             single_post: false,
+            refuse_single_post: false,
             gate: false,
             throttle_above: None,
         }
@@ -332,10 +336,17 @@ async fn handle(stream: TcpStream, s: &Shared) -> std::io::Result<()> {
             return stream.shutdown().await;
         }
     }
-    if s.options.refuse_monolithic
-        && method == "PUT"
-        && target.contains("/blobs/uploads/")
-        && !body.is_empty()
+    // The digest of a single-request upload (`POST …/blobs/uploads/?digest=`).
+    let single_post = (method == "POST" && target.contains("/blobs/uploads/?"))
+        .then(|| {
+            target
+                .split(['?', '&'])
+                .find_map(|kv| kv.strip_prefix("digest="))
+        })
+        .flatten();
+    let monolithic_put = method == "PUT" && target.contains("/blobs/uploads/") && !body.is_empty();
+    if (s.options.refuse_monolithic && monolithic_put)
+        || (s.options.refuse_single_post && single_post.is_some())
     {
         s.counters.injected.fetch_add(1, Ordering::SeqCst);
         stream
@@ -344,11 +355,7 @@ async fn handle(stream: TcpStream, s: &Shared) -> std::io::Result<()> {
         return stream.shutdown().await;
     }
     if s.options.single_post
-        && method == "POST"
-        && target.contains("/blobs/uploads/?")
-        && let Some(digest) = target
-            .split(['?', '&'])
-            .find_map(|kv| kv.strip_prefix("digest="))
+        && let Some(digest) = single_post
     {
         let resp = store_whole(s, &target, digest, &headers, body).await;
         stream.write_all(resp.as_bytes()).await?;
