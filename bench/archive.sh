@@ -55,7 +55,7 @@ PY
 # recipe DIR DEST DISK: the images, a disk target and the registry targets.
 recipe() {
   mkdir -p "$1"
-  { echo 'images "bench" {'; sed 's/.*/    image "&"/' "$work/refs.txt"; echo '}';
+  { images_block bench "$work/refs.txt";
     echo "target \"disk\" \"file://$3\" { needs \"bench\"; archive-size \"1GiB\"; }"
     echo "target \"enterprise\" \"docker://127.0.0.1:$2/mirror\" { needs \"disk\"; }"
     echo "target \"direct\" \"docker://127.0.0.1:$2/direct\" { needs \"bench\"; }"; } > "$1/airlift.kdl"
@@ -110,7 +110,7 @@ if [ "$rss_mb" -gt 0 ]; then
   "$seed" --registry "127.0.0.1:$big" --images 1 --total-mb "$rss_mb" --shared-base-mb 0 --prefix big > "$work/big.txt"
   for side in a b; do
     mkdir -p "$work/rss/$side"
-    { echo 'images "big" {'; sed 's/.*/    image "&"/' "$work/big.txt"; echo '}';
+    { images_block big "$work/big.txt";
       echo "target \"disk\" \"file://$work/rss/disk\" { needs \"big\"; archive-size \"2GiB\"; }"
       echo "target \"enterprise\" \"docker://127.0.0.1:$dst/mirror\" { needs \"disk\"; }"; } > "$work/rss/$side/airlift.kdl"
   done

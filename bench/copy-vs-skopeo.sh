@@ -89,7 +89,7 @@ for round in $(seq 1 "$rounds"); do
   # airlift
   start_registry "$work/a$round"; d=$port
   mkdir -p "$work/r$round"
-  { echo 'images "bench" {'; sed 's/.*/    image "&"/' "$work/refs.txt"; echo '}';
+  { images_block bench "$work/refs.txt";
     echo "target \"mirror\" \"docker://127.0.0.1:$d/mirror\" { needs \"bench\"; }"; } > "$work/r$round/airlift.kdl"
   run_airlift() { /usr/bin/time -f %M -o "$work/rss.txt" "$airlift" -q -f "$work/r$round/airlift.kdl" \
       --src-tls-verify=false --dest-tls-verify=false build; }
@@ -120,7 +120,7 @@ if [ "$rss_mb" -gt 0 ]; then
   start_registry "$work/big"; big=$port; start_registry "$work/bigdst"; dst=$port
   "$seed" --registry "127.0.0.1:$big" --images 1 --total-mb "$rss_mb" --shared-base-mb 0 --prefix big > "$work/big.txt"
   mkdir -p "$work/rss"
-  { echo 'images "big" {'; sed 's/.*/    image "&"/' "$work/big.txt"; echo '}';
+  { images_block big "$work/big.txt";
     echo "target \"mirror\" \"docker://127.0.0.1:$dst/mirror\" { needs \"big\"; }"; } > "$work/rss/airlift.kdl"
   kb=$(/usr/bin/time -f %M "$airlift" -q -f "$work/rss/airlift.kdl" --src-tls-verify=false --dest-tls-verify=false build 2>&1 >/dev/null | tail -n1)
   echo "peak RSS of airlift build copying one ${rss_mb} MiB layer: $((kb / 1024)) MiB (goal < 100 MiB)"

@@ -26,6 +26,13 @@ now() { date +%s.%N; }
 elapsed() { python3 -c "print(f'{$2-$1:.3f}')"; }
 median() { python3 -c "import statistics,sys; print(f'{statistics.median(map(float,sys.argv[1:])):.3f}')" "$@"; }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+# images_block SET REFS_FILE [COUNT]: a recipe's `images` set of the refs in REFS_FILE (the
+# first COUNT of them when given), one `image` line each.
+images_block() {
+  echo "images \"$1\" {"
+  head -n "${3:-$(wc -l < "$2")}" "$2" | sed 's/.*/    image "&"/'
+  echo '}'
+}
 # Requests a registry has answered so far (lines of its access log).
 requests_of() { grep -cE '"(GET|HEAD|PUT|POST|PATCH|DELETE) ' "$1/log" || true; }
 # TCP connections this machine has opened so far (ActiveOpens in /proc/net/snmp).

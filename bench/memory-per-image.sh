@@ -42,7 +42,7 @@ echo "seeding $large images into 127.0.0.1:$src…" >&2
 peak() {
   local n=$1 dir=$work/run$1
   start_registry "$dir"; local d=$port
-  { echo 'images "bench" {'; head -n "$n" "$work/refs.txt" | sed 's/.*/    image "&"/'; echo '}';
+  { images_block bench "$work/refs.txt" "$n";
     echo "target \"mirror\" \"docker://127.0.0.1:$d/mirror\" { needs \"bench\"; }"; } > "$dir/airlift.kdl"
   /usr/bin/time -f %M -o "$dir/rss.txt" "$airlift" -q -f "$dir/airlift.kdl" \
     --src-tls-verify=false --dest-tls-verify=false build
