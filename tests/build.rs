@@ -2910,6 +2910,93 @@ async fn a_throttling_registry_gets_a_smaller_window_and_few_429s() {
     );
 }
 
+/// Per-registry ceilings (#19): a `registry` node in the recipe keeps transfers to a registry
+/// that answers 429 above 4 at 4 at once, so it never throttles; `--registry-concurrency
+/// HOST=N` wins over the recipe for that host. The other registry keeps the default of 6.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registry_ceiling_from_the_recipe_or_the_command_line_keeps_a_registry_from_throttling() {
+    let lab = Lab::new();
+    let fx = Fixture::new(&lab.up);
+    let mut images = Vec::new();
+    for i in 0..16 {
+        images.push(
+            fx.image(
+                &format!("fleet/svc-{i:02}"),
+                Some("1"),
+                Format::Oci,
+                "amd64",
+                &[Layer::Random(300_000 + i * 100), Layer::Random(2_000 + i)],
+            )
+            .await,
+        );
+    }
+    let refs: Vec<&Pushed> = images.iter().collect();
+    let windows = |out: &Output| -> BTreeMap<String, u64> {
+        let summary = events(out)
+            .into_iter()
+            .find(|e| e["event"] == "build-summary")
+            .expect("summary");
+        summary["requests"]
+            .as_array()
+            .expect("requests")
+            .iter()
+            .filter_map(|r| {
+                let w = r["smallest_window"].as_u64()?;
+                Some((r["host"].as_str().expect("host").to_string(), w))
+            })
+            .collect()
+    };
+    // Round 1: the recipe's ceiling (4). Round 2: the recipe still says 4, the command line
+    // says 2 for that host, and the registry throttles above 2; a fresh workspace and
+    // destination namespace make it copy everything again.
+    for (round, ceiling) in [(1, 4), (2, 2)] {
+        let proxy = FaultProxy::start(
+            &lab.mirror.host(),
+            ProxyOptions {
+                throttle_above: Some(ceiling),
+                ..ProxyOptions::passthrough()
+            },
+        )
+        .await;
+        let recipe = lab.recipe(&refs, &proxy.host());
+        let namespace = format!("round{round}");
+        let text = std::fs::read_to_string(&recipe)
+            .expect("recipe")
+            .replace("/mirror\"", &format!("/{namespace}\""))
+            + &format!("registry \"{}\" concurrency=4\n", proxy.host());
+        std::fs::write(&recipe, text).expect("write recipe");
+        let cli = format!("{}={ceiling}", proxy.host());
+        let mut args = vec!["build", "--message-format", "json"];
+        if round == 2 {
+            args.extend(["--registry-concurrency", cli.as_str()]);
+            std::fs::remove_dir_all(lab.dir.path().join(".airlift")).expect("fresh workspace");
+        }
+        let out = lab.run(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(
+            proxy.throttled(),
+            0,
+            "no 429 under a ceiling of {ceiling} ({} requests)",
+            proxy.total()
+        );
+        assert!(proxy.total() > 50, "the copies went through the proxy");
+        let w = windows(&out);
+        assert_eq!(w.get(&proxy.host()), Some(&(ceiling as u64)), "{w:?}");
+        assert_eq!(
+            w.get(&lab.up.host()),
+            Some(&6),
+            "the source keeps the default: {w:?}"
+        );
+        let auth = SkopeoAuth::default();
+        for i in &images {
+            let path = i.reference.split_once('/').expect("host/").1;
+            let copied = format!("{}/{namespace}/{path}", lab.mirror.host());
+            let raw = skopeo_inspect_raw(&copied, &auth).expect("copied");
+            assert_eq!(raw, i.manifest, "{copied}");
+        }
+    }
+}
+
 /// Request diet (#19): resolving a tag costs one manifest GET, which also gives the manifest
 /// the copy needs (it used to be a HEAD for the digest, then a GET by digest).
 #[tokio::test(flavor = "multi_thread")]

@@ -275,6 +275,11 @@ const COVERED: &[(&str, &str, &str)] = &[
     ),
     (
         "*",
+        "registry_concurrency",
+        "build.rs::a_registry_ceiling_from_the_recipe_or_the_command_line_keeps_a_registry_from_throttling",
+    ),
+    (
+        "*",
         "locked",
         "build.rs::locked_fails_on_moved_tags_build_and_offline_keep_the_lock_and_update_accepts",
     ),
@@ -551,7 +556,7 @@ fn behaviour_flags_are_refused_where_they_do_nothing() {
         let name = sub.get_name();
         for (flag, applies) in airlift::cli::APPLIES {
             let mut args: Vec<&str> = flag.split(' ').collect();
-            if *flag == "--jobs" {
+            if *flag == "--jobs" || *flag == "--registry-concurrency" {
                 args.push("2");
             }
             args.push(name);

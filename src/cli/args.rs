@@ -61,9 +61,13 @@ pub struct GlobalOpts {
     /// Directory of extra CA certificates (`*.crt`, `*.pem`).
     #[arg(long, global = true)]
     pub cert_dir: Option<PathBuf>,
-    /// Global transfer concurrency.
+    /// Global transfer concurrency (default 8, or the highest per-registry ceiling if higher).
     #[arg(long, global = true)]
     pub jobs: Option<usize>,
+    /// Transfers at once to one registry: `HOST=N` for that host (over the recipe's `registry`
+    /// node), or `N` for every other registry (default 6); repeatable. `--jobs` bounds all.
+    #[arg(long, global = true, value_name = "[HOST=]N")]
+    pub registry_concurrency: Vec<crate::pipeline::RegistryConcurrency>,
     /// Fail if resolution differs from airlift.lock.
     #[arg(long, global = true)]
     pub locked: bool,
@@ -98,6 +102,7 @@ impl GlobalOpts {
             dest_tls_verify: self.dest_tls_verify,
             cert_dir: self.cert_dir.clone(),
             jobs: self.jobs,
+            registry_concurrency: self.registry_concurrency.clone(),
             locked: self.locked,
             offline: self.offline,
             quiet: self.quiet,
@@ -323,6 +328,10 @@ pub const APPLIES: &[(&str, &[&str])] = &[
         "--jobs",
         &["plan", "build", "lock", "update", "delete", "verify"],
     ),
+    (
+        "--registry-concurrency",
+        &["plan", "build", "lock", "update", "delete", "verify"],
+    ),
     ("--locked", &["plan", "build", "lock", "update", "delete"]),
     ("--message-format json", &["build", "delete"]),
     ("--verbose", &["plan", "check"]),
@@ -335,6 +344,7 @@ impl Cli {
         let g = &self.global;
         let given = [
             ("--jobs", g.jobs.is_some()),
+            ("--registry-concurrency", !g.registry_concurrency.is_empty()),
             ("--locked", g.locked),
             (
                 "--message-format json",

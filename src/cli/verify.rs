@@ -82,12 +82,18 @@ pub(crate) fn run(global: &GlobalOpts, target: &str) -> CmdResult {
     }
     let images = checks.len();
     let rt = pipeline::runtime()?;
-    let jobs = options.limits().jobs;
+    let limits = options.limits(&session.recipe);
+    let jobs = limits.jobs;
+    // One image's checks at a time per permit, under the registry's ceiling.
+    let permits = &crate::exec::Permits::new(limits);
     let results: Vec<(usize, usize, Vec<String>)> = rt.block_on(
         stream::iter(checks)
             .map(|(dest, expected)| {
                 let client = sides.dest.clone();
-                async move { check_image(&client, &dest, &expected).await }
+                async move {
+                    let _permit = permits.acquire(&[dest.registry()]).await;
+                    check_image(&client, &dest, &expected).await
+                }
             })
             .buffer_unordered(jobs)
             .collect(),

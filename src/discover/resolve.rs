@@ -61,9 +61,10 @@ pub struct DiscoverOptions {
     pub trust_state: bool,
     /// Concurrent registry requests in all.
     pub concurrency: usize,
-    /// Concurrent requests to one registry: as many as the copies use, so a registry sees
-    /// no more connections while airlift discovers than while it copies.
-    pub per_registry: usize,
+    /// Concurrent requests to one registry (`concurrency` bounds the total): as many as the
+    /// copies use, so a registry sees no more connections while airlift discovers than while
+    /// it copies.
+    pub limits: crate::exec::Limits,
 }
 
 /// Registry clients of both sides.
@@ -95,10 +96,7 @@ pub async fn discover(
     let mut d = Discovery::default();
     let jobs = origins(goals);
     let concurrency = opts.concurrency.max(1);
-    let permits = crate::exec::Permits::new(crate::exec::Limits {
-        jobs: concurrency,
-        per_registry: opts.per_registry,
-    });
+    let permits = crate::exec::Permits::new(opts.limits.with_jobs(concurrency));
     let permits = &permits;
     let resolve = stream::iter(jobs)
         .map(|(origin, (set, read))| async move {

@@ -9,7 +9,7 @@
 //! read from the registry clients' traffic counters ([`Traffic`]), so a registry that throttles
 //! at a concurrency of 4 sees a few 429s, not a storm of retries.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use crate::registry::Traffic;
@@ -17,12 +17,15 @@ use crate::registry::Traffic;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Concurrency limits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Concurrent transfers in total.
     pub jobs: usize,
-    /// Concurrent transfers per registry.
+    /// Concurrent transfers per registry, for hosts `hosts` does not name.
     pub per_registry: usize,
+    /// Ceilings of named registry hosts (the recipe's `registry` nodes, then
+    /// `--registry-concurrency HOST=N`), in place of `per_registry`.
+    pub hosts: Arc<BTreeMap<String, usize>>,
 }
 
 impl Default for Limits {
@@ -31,7 +34,27 @@ impl Default for Limits {
         Limits {
             jobs: 8,
             per_registry: 6,
+            hosts: Arc::default(),
         }
+    }
+}
+
+impl Limits {
+    /// These limits with `jobs` transfers in total.
+    pub fn with_jobs(&self, jobs: usize) -> Limits {
+        Limits {
+            jobs,
+            ..self.clone()
+        }
+    }
+
+    /// The ceiling of `registry`'s window (at least 1).
+    pub fn of(&self, registry: &str) -> usize {
+        self.hosts
+            .get(registry)
+            .copied()
+            .unwrap_or(self.per_registry)
+            .max(1)
     }
 }
 
@@ -68,11 +91,11 @@ impl Permits {
     pub fn new(limits: Limits) -> Self {
         let limits = Limits {
             jobs: limits.jobs.max(1),
-            per_registry: limits.per_registry.max(1),
+            ..limits
         };
         Permits {
-            limits,
             global: Arc::new(Semaphore::new(limits.jobs)),
+            limits,
             registries: Mutex::new(HashMap::new()),
             feedback: Vec::new(),
         }
@@ -99,7 +122,7 @@ impl Permits {
     fn registry(&self, name: &str) -> Arc<Semaphore> {
         let (requests, throttled) = self.observed(name);
         let mut m = self.registries.lock().unwrap_or_else(|e| e.into_inner());
-        let limit = self.limits.per_registry;
+        let limit = self.limits.of(name);
         let w = m.entry(name.to_string()).or_insert_with(|| Window {
             sem: Arc::new(Semaphore::new(limit)),
             size: limit,
@@ -189,6 +212,7 @@ mod tests {
             Limits {
                 jobs: 16,
                 per_registry: 8,
+                ..Limits::default()
             },
             vec![traffic.clone()],
         );
@@ -215,6 +239,7 @@ mod tests {
         let p = Permits::new(Limits {
             jobs: 3,
             per_registry: 1,
+            ..Limits::default()
         });
         let a = p.acquire(&["a.example", "b.example"]).await;
         assert_eq!(p.available(), 2);
@@ -230,5 +255,34 @@ mod tests {
         drop(c);
         assert_eq!(p.available(), 3);
         let _again = p.acquire(&["a.example"]).await;
+    }
+
+    #[tokio::test]
+    async fn a_named_host_has_its_own_ceiling_and_the_others_the_default() {
+        let p = Permits::new(Limits {
+            jobs: 16,
+            per_registry: 2,
+            hosts: Arc::new(BTreeMap::from([
+                ("slow.example".to_string(), 1),
+                ("fast.example".to_string(), 5),
+            ])),
+        });
+        let held_fast: Vec<Permit> =
+            futures_util::future::join_all((0..5).map(|_| p.acquire(&["fast.example"]))).await;
+        assert_eq!(p.window("fast.example"), Some(5));
+        let wait = std::time::Duration::from_millis(50);
+        let more_fast = tokio::time::timeout(wait, p.acquire(&["fast.example"])).await;
+        assert!(more_fast.is_err(), "a sixth transfer to fast.example waits");
+        let _slow = p.acquire(&["slow.example"]).await;
+        let more_slow = tokio::time::timeout(wait, p.acquire(&["slow.example"])).await;
+        assert!(
+            more_slow.is_err(),
+            "a second transfer to slow.example waits"
+        );
+        let _a = p.acquire(&["other.example"]).await;
+        let _b = p.acquire(&["other.example"]).await;
+        let third = tokio::time::timeout(wait, p.acquire(&["other.example"])).await;
+        assert!(third.is_err(), "an unnamed host keeps the default of 2");
+        drop(held_fast);
     }
 }

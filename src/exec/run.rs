@@ -73,7 +73,7 @@ pub struct ExecOutcome {
 
 /// Task slots: copies spend most of their time waiting on the network, where transfer permits
 /// bound the real concurrency, so many may be in flight.
-fn slots(limits: Limits) -> usize {
+fn slots(limits: &Limits) -> usize {
     (limits.jobs * 8).max(32)
 }
 
@@ -115,7 +115,7 @@ pub async fn execute(
         slow_blobs: slow_blobs.clone(),
         source: source.clone(),
         dest: env.sides.dest.clone(),
-        limits: env.limits,
+        limits: env.limits.clone(),
         manifests: env.manifests.clone(),
         likely_present: likely_present.clone(),
         homes: homes.clone(),
@@ -123,7 +123,7 @@ pub async fn execute(
     };
     let (source_ctx, dest_ctx) = (context(&env.sides.source), context(&env.sides.dest));
     let permits = Arc::new(super::Permits::adaptive(
-        env.limits,
+        env.limits.clone(),
         vec![
             env.sides.source.traffic_handle(),
             env.sides.dest.traffic_handle(),
@@ -145,7 +145,7 @@ pub async fn execute(
     let mut out = ExecOutcome::default();
     let mut running = FuturesUnordered::new();
     loop {
-        while running.len() < slots(env.limits)
+        while running.len() < slots(&env.limits)
             && let Some(i) = queue.pop()
         {
             let task = &plan.tasks[i];

@@ -9,4 +9,6 @@ mod reference;
 
 pub use digest::{Digest, DigestError};
 pub use media::MediaType;
-pub use reference::{ImageRef, ReferenceError, Repository, is_registry_host, is_repository_path};
+pub use reference::{
+    ImageRef, ReferenceError, Repository, is_registry_host, is_repository_path, registry_name,
+};

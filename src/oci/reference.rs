@@ -143,6 +143,18 @@ pub fn is_registry_host(s: &str) -> bool {
     looks_like_registry(s) && valid_registry(s)
 }
 
+/// `host[:port]` as image references name the registry (Docker Hub's aliases become
+/// `docker.io`), when `s` is a registry host at all.
+pub fn registry_name(s: &str) -> Option<String> {
+    if !is_registry_host(s) {
+        return None;
+    }
+    Some(match s {
+        "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB.to_string(),
+        _ => s.to_string(),
+    })
+}
+
 /// True for a repository path inside a registry: `/`-separated valid components.
 pub fn is_repository_path(s: &str) -> bool {
     s.split('/').all(valid_component)

@@ -517,6 +517,7 @@ fn synthetic_recipe(
         trusts: Vec::new(),
         targets: vec![target],
         deletes: Vec::new(),
+        registries: recipe.registries.clone(),
     };
     (synthetic, reasons)
 }

@@ -93,7 +93,7 @@ pub fn discover(
         resolution: mode.resolution,
         trust_state: mode.trust_state,
         concurrency,
-        per_registry: global.limits().per_registry,
+        limits: global.limits(&session.recipe),
     };
     let mut d = Discovery {
         releases,
@@ -108,7 +108,7 @@ pub fn discover(
                 lock,
                 journal,
                 &sides,
-                &opts(global.limits().jobs * 2),
+                &opts(global.limits(&session.recipe).jobs * 2),
                 super::source_date_epoch().map(|e| e.to_string()).as_deref(),
             ))
             .map_err(|e| catalog_failure(&session.recipe, e))?;
@@ -190,7 +190,7 @@ pub fn discover(
         journal,
         &session.cache(),
         &sides,
-        &opts(global.limits().jobs * 4),
+        &opts(global.limits(&session.recipe).jobs * 4),
     ));
     d.images = images.images;
     d.known_blobs = images.known_blobs;

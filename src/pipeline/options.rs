@@ -25,6 +25,9 @@ pub struct Options {
     pub cert_dir: Option<PathBuf>,
     /// Global transfer concurrency.
     pub jobs: Option<usize>,
+    /// `--registry-concurrency`: per-registry ceilings, in the order given (the last for a host
+    /// wins, and wins over the recipe's `registry` nodes).
+    pub registry_concurrency: Vec<RegistryConcurrency>,
     /// Fail if resolution differs from the lock.
     pub locked: bool,
     /// Resolve from the lock and stored responses only.
@@ -74,14 +77,31 @@ impl Options {
         .map_err(|e| Failure::new(Exit::InvalidInput, e))
     }
 
-    pub fn limits(&self) -> Limits {
+    /// Transfer limits: `--jobs` in total; per registry the recipe's `registry` nodes, then
+    /// `--registry-concurrency`, else the default. Without `--jobs` the total grows to the
+    /// highest ceiling asked for, so no ceiling is silently cut by the default total; with it,
+    /// `--jobs` bounds every registry too.
+    pub fn limits(&self, recipe: &crate::recipe::Recipe) -> Limits {
         let d = Limits::default();
-        match self.jobs {
-            Some(j) => Limits {
-                jobs: j.max(1),
-                per_registry: d.per_registry.min(j.max(1)),
-            },
-            None => d,
+        let mut per_registry = None;
+        let mut hosts = recipe.registry_concurrency();
+        for c in &self.registry_concurrency {
+            match &c.host {
+                Some(h) => {
+                    hosts.insert(h.clone(), c.limit);
+                }
+                None => per_registry = Some(c.limit),
+            }
+        }
+        let highest = hosts.values().chain(&per_registry).copied().max();
+        let jobs = match self.jobs {
+            Some(j) => j.max(1),
+            None => d.jobs.max(highest.unwrap_or(0)),
+        };
+        Limits {
+            jobs,
+            per_registry: per_registry.unwrap_or(d.per_registry).min(jobs),
+            hosts: Arc::new(hosts.into_iter().map(|(h, n)| (h, n.min(jobs))).collect()),
         }
     }
 
@@ -125,6 +145,42 @@ pub fn graph_cache_dir(root: &std::path::Path) -> PathBuf {
 
 /// `--since`'s DATE: `YYYY-MM-DD` (midnight UTC) or `YYYY-MM-DDTHH:MM:SSZ`, as seconds since the
 /// epoch.
+/// One `--registry-concurrency` value: `HOST=N` for one registry, or `N` for every registry
+/// without its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryConcurrency {
+    pub host: Option<String>,
+    pub limit: usize,
+}
+
+/// The highest per-registry concurrency accepted (as in a recipe's `registry` node).
+pub const MAX_REGISTRY_CONCURRENCY: usize = 256;
+
+impl std::str::FromStr for RegistryConcurrency {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (host, n) = match text.rsplit_once('=') {
+            Some((h, n)) => (Some(h.trim()), n.trim()),
+            None => (None, text.trim()),
+        };
+        let limit = n
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_REGISTRY_CONCURRENCY).contains(n))
+            .ok_or_else(|| {
+                format!("`{n}` is not a concurrency: write a whole number from 1 to {MAX_REGISTRY_CONCURRENCY}")
+            })?;
+        let host = match host {
+            None => None,
+            Some(h) => Some(crate::oci::registry_name(h).ok_or_else(|| {
+                format!("`{h}` is not a registry host: write it as image references name it, e.g. `quay.io=4` or `registry.example.com:5000=16`")
+            })?),
+        };
+        Ok(RegistryConcurrency { host, limit })
+    }
+}
+
 pub fn parse_date(text: &str) -> Result<i64, String> {
     let bad = || format!("`{text}` is not a date: write YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)");
     let (date, time) = match text.split_once('T') {
@@ -191,7 +247,92 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_date;
+    use super::{Options, RegistryConcurrency, parse_date};
+
+    fn flag(text: &str) -> RegistryConcurrency {
+        text.parse().unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn registry_concurrency_takes_a_host_or_every_registry() {
+        assert_eq!(
+            flag("quay.io=4"),
+            RegistryConcurrency {
+                host: Some("quay.io".into()),
+                limit: 4
+            }
+        );
+        assert_eq!(
+            flag("registry-1.docker.io=2").host.as_deref(),
+            Some("docker.io")
+        );
+        assert_eq!(
+            flag("localhost:5000=16").host.as_deref(),
+            Some("localhost:5000")
+        );
+        assert_eq!(
+            flag("12"),
+            RegistryConcurrency {
+                host: None,
+                limit: 12
+            }
+        );
+        for bad in [
+            "quay.io=0",
+            "quay.io=257",
+            "quay.io=x",
+            "https://quay.io=4",
+            "quay.io/ns=4",
+            "",
+        ] {
+            assert!(
+                bad.parse::<RegistryConcurrency>().is_err(),
+                "{bad} is refused"
+            );
+        }
+    }
+
+    #[test]
+    fn limits_take_the_recipe_then_the_command_line_and_grow_the_total_to_fit() {
+        let recipe = crate::recipe::parse_str(
+            "test.kdl",
+            "registry \"quay.io\" concurrency=4\nregistry \"big.example\" concurrency=20\n",
+        )
+        .expect("recipe");
+        let none = Options::default().limits(&recipe);
+        assert_eq!(
+            (none.jobs, none.per_registry),
+            (20, 6),
+            "the total grows to 20"
+        );
+        assert_eq!(
+            (
+                none.of("quay.io"),
+                none.of("big.example"),
+                none.of("other.example")
+            ),
+            (4, 20, 6)
+        );
+        let cli = Options {
+            registry_concurrency: vec![flag("quay.io=2"), flag("3")],
+            ..Options::default()
+        };
+        let l = cli.limits(&recipe);
+        assert_eq!(
+            (l.of("quay.io"), l.of("big.example"), l.of("other.example")),
+            (2, 20, 3)
+        );
+        let capped = Options {
+            jobs: Some(5),
+            ..cli
+        };
+        let l = capped.limits(&recipe);
+        assert_eq!(l.jobs, 5, "--jobs is kept as given");
+        assert_eq!(
+            (l.of("quay.io"), l.of("big.example"), l.of("other.example")),
+            (2, 5, 3)
+        );
+    }
 
     #[test]
     fn dates_parse_to_utc_seconds() {

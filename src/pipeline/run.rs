@@ -196,7 +196,7 @@ pub fn execute(
     let sides = prepared.session.sides(options)?;
     let env = RunEnv {
         sides: &sides,
-        limits: options.limits(),
+        limits: options.limits(&prepared.session.recipe),
         manifests: Some(prepared.session.cache()),
         share,
     };

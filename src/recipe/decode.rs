@@ -12,12 +12,12 @@ use miette::SourceSpan;
 
 use super::decode_values::{entry_str, value_type};
 use super::diagnostics::{FileId, RecipeError, SourceFile, suggest};
-use super::model::{ContentSet, Delete, Origin, Spanned, Target, Trust};
+use super::model::{ContentSet, Delete, Origin, RegistrySettings, Spanned, Target, Trust};
 use super::{decode_sets, decode_targets};
 
 /// Top-level node names, for did-you-mean.
 pub(crate) const TOP_LEVEL: &[&str] = &[
-    "release", "catalog", "images", "helm", "trust", "target", "delete", "include",
+    "release", "catalog", "images", "helm", "trust", "target", "delete", "registry", "include",
 ];
 
 /// What the files of a recipe declare, before cross-references are resolved.
@@ -27,6 +27,7 @@ pub(crate) struct Decoded {
     pub trusts: Vec<Trust>,
     pub targets: Vec<Target>,
     pub deletes: Vec<Delete>,
+    pub registries: Vec<RegistrySettings>,
     /// Names of declarations that failed to decode; their errors are already reported.
     pub broken: BTreeSet<String>,
 }
@@ -72,6 +73,13 @@ pub(crate) fn top_level(ctx: &mut Ctx<'_>, node: &KdlNode, out: &mut Decoded) {
         "trust" => decode_targets::trust(ctx, node).map(|t| out.trusts.push(t)),
         "target" => decode_targets::target(ctx, node).map(|t| out.targets.push(t)),
         "delete" => decode_targets::delete(ctx, node).map(|d| out.deletes.push(d)),
+        // A host is not a declaration name: a broken one must not hide a set's errors.
+        "registry" => {
+            if let Some(r) = decode_targets::registry(ctx, node) {
+                out.registries.push(r);
+            }
+            Some(())
+        }
         other => {
             unknown_node(ctx, node, other, TOP_LEVEL, "the top level");
             Some(())

@@ -10,12 +10,12 @@ use super::decode::{
     str_args,
 };
 use super::decode_values::{
-    check_range, image_ref, path_value, prop_str, prop_version, resolve, url,
+    check_range, image_ref, path_value, prop, prop_str, prop_version, resolve, url,
 };
 use super::diagnostics::suggest;
 use super::model::{
-    Delete, DeleteCatalog, DeleteRelease, MirrorScope, MirrorSourcePolicy, Need, Spanned, Target,
-    TargetLocation, Trust,
+    Delete, DeleteCatalog, DeleteRelease, MirrorScope, MirrorSourcePolicy, Need, RegistrySettings,
+    Spanned, Target, TargetLocation, Trust,
 };
 use super::size::{ByteSize, SizeError};
 use crate::oci::Repository;
@@ -79,6 +79,69 @@ pub(crate) fn trust(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Trust> {
         cosign_key,
         applies_to,
         signature_store,
+    })
+}
+
+const REGISTRY_USAGE: &str = "registry \"quay.io\" concurrency=4";
+/// The highest `concurrency` a registry node may ask for (as `--registry-concurrency`).
+const MAX_REGISTRY_CONCURRENCY: i128 = crate::pipeline::MAX_REGISTRY_CONCURRENCY as i128;
+
+/// `registry "host[:port]" concurrency=N`: settings for one registry, on either side.
+pub(crate) fn registry(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<RegistrySettings> {
+    check_props(ctx, node, &["concurrency"]);
+    check_arg_count(ctx, node, 1, REGISTRY_USAGE);
+    no_children(ctx, node);
+    let host = str_arg(ctx, node, 0, "a registry host", REGISTRY_USAGE).and_then(|h| {
+        match crate::oci::registry_name(&h.value) {
+            Some(name) => Some(Spanned::new(name, h.span)),
+            None => {
+                let e = ctx
+                    .error(
+                        h.span,
+                        "not a registry host",
+                        format!("`{}` is not a registry host", h.value.escape_debug()),
+                    )
+                    .help("write the host as image references name it, with its port if any and without a scheme or path: `quay.io`, `registry.example.com:5000`, `localhost:5000`");
+                ctx.push(e);
+                None
+            }
+        }
+    });
+    let concurrency = match prop(node, "concurrency") {
+        None => {
+            let e = ctx
+                .error(
+                    node.name().span(),
+                    "sets nothing",
+                    "this `registry` node sets nothing",
+                )
+                .help(format!("add a setting, e.g. `{REGISTRY_USAGE}`"));
+            ctx.push(e);
+            None
+        }
+        Some(e) => match e.value() {
+            KdlValue::Integer(n) if (1..=MAX_REGISTRY_CONCURRENCY).contains(n) => {
+                Some(Spanned::new(*n as u32, e.span()))
+            }
+            _ => {
+                let err = ctx
+                    .error(
+                        e.span(),
+                        "not a concurrency",
+                        format!(
+                            "`concurrency` must be an integer from 1 to {MAX_REGISTRY_CONCURRENCY}"
+                        ),
+                    )
+                    .help(format!("write it without quotes, e.g. `{REGISTRY_USAGE}`"));
+                ctx.push(err);
+                None
+            }
+        },
+    };
+    Some(RegistrySettings {
+        origin: ctx.origin(node),
+        host: host?,
+        concurrency: concurrency?,
     })
 }
 

@@ -162,6 +162,7 @@ fn build(
         trusts: decoded.trusts,
         targets: decoded.targets,
         deletes: decoded.deletes,
+        registries: decoded.registries,
     };
     if !parse_failed {
         validate(&mut recipe, &decoded.broken, &mut errors);

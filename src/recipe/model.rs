@@ -36,6 +36,8 @@ pub struct Recipe {
     pub trusts: Vec<Trust>,
     pub targets: Vec<Target>,
     pub deletes: Vec<Delete>,
+    /// `registry` nodes: settings per registry host, in file order (hosts are unique).
+    pub registries: Vec<RegistrySettings>,
 }
 
 /// Where a declaration was written: file and the span of its whole node.
@@ -324,6 +326,17 @@ pub struct Trust {
     pub signature_store: Option<Spanned<String>>,
 }
 
+/// `registry "quay.io" concurrency=4`: settings for one registry host, whichever side (source or
+/// destination) it is on.
+#[derive(Debug, Clone)]
+pub struct RegistrySettings {
+    pub origin: Origin,
+    /// `host[:port]` as image references name it (`docker.io` for Docker Hub's aliases).
+    pub host: Spanned<String>,
+    /// At most this many transfers to the host at once (its window's ceiling).
+    pub concurrency: Spanned<u32>,
+}
+
 /// `target "name" "docker://…" | "file://…" | "oci://…" { needs …; only …; … }`.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -467,6 +480,14 @@ impl Recipe {
 
     pub fn delete(&self, name: &str) -> Option<&Delete> {
         self.deletes.iter().find(|d| d.name.value == name)
+    }
+
+    /// The `concurrency` of each `registry` node, by host.
+    pub fn registry_concurrency(&self) -> std::collections::BTreeMap<String, usize> {
+        self.registries
+            .iter()
+            .map(|r| (r.host.value.clone(), r.concurrency.value as usize))
+            .collect()
     }
 
     pub fn releases(&self) -> impl Iterator<Item = &ReleaseSet> {

@@ -1,5 +1,6 @@
 //! `Recipe::summary`: a deterministic, human-readable listing of what a recipe declares
-//! (content sets, trusts, targets with resolved needs and locations, deletes), used by snapshot
+//! (content sets, trusts, targets with resolved needs and locations, deletes, registry
+//! settings), used by snapshot
 //! tests and `airlift check -v`.
 //!
 //! Pure formatting; paths are printed as resolved (relative recipes give relative paths).
@@ -50,6 +51,12 @@ impl Recipe {
             out.push_str("deletes:\n");
             for d in &self.deletes {
                 delete_summary(&mut out, d);
+            }
+        }
+        if !self.registries.is_empty() {
+            out.push_str("registries:\n");
+            for (host, n) in self.registry_concurrency() {
+                let _ = writeln!(out, "  {host}: at most {n} transfers at once");
             }
         }
         out

@@ -418,3 +418,69 @@ fn names_that_would_be_paths_are_refused() {
         "{EXTRAS}target \"enclave-a_disk.2\" \"docker://h/n\" {{ needs \"extras\" }}\n"
     ));
 }
+
+#[test]
+fn registry_nodes_set_a_ceiling_per_host() {
+    let r = ok(&format!(
+        "{}registry \"quay.io\" concurrency=4\nregistry \"index.docker.io\" concurrency=2\nregistry \"registry.example.com:5000\" concurrency=32\n",
+        target("docker://registry.example.com:5000/m")
+    ));
+    assert_eq!(
+        r.registry_concurrency(),
+        std::collections::BTreeMap::from([
+            ("docker.io".to_string(), 2),
+            ("quay.io".to_string(), 4),
+            ("registry.example.com:5000".to_string(), 32),
+        ])
+    );
+}
+
+#[test]
+fn bad_registry_nodes_are_reported_together() {
+    let text = "registry \"https://quay.io\" concurrency=4\n\
+                registry \"quay.io/ns\" concurrency=4\n\
+                registry \"quay.io\" concurrency=\"4\"\n\
+                registry \"a.example\" concurrency=0\n\
+                registry \"b.example\" concurrency=257\n\
+                registry \"c.example\"\n\
+                registry \"d.example\" concurency=3\n\
+                registry \"e.example\" concurrency=2\n\
+                registry \"e.example\" concurrency=3\n";
+    let e = errors(text);
+    let messages: Vec<&str> = e.iter().map(|(m, _)| m.as_str()).collect();
+    assert!(
+        messages.contains(&"`https://quay.io` is not a registry host"),
+        "{messages:?}"
+    );
+    assert!(
+        messages.contains(&"`quay.io/ns` is not a registry host"),
+        "{messages:?}"
+    );
+    let ceilings = messages
+        .iter()
+        .filter(|m| **m == "`concurrency` must be an integer from 1 to 256")
+        .count();
+    assert_eq!(ceilings, 3, "a string, 0 and 257: {messages:?}");
+    assert!(
+        messages.contains(&"this `registry` node sets nothing"),
+        "{messages:?}"
+    );
+    assert!(
+        messages.contains(&"registry `e.example` is set twice"),
+        "{messages:?}"
+    );
+    let (_, help) = e
+        .iter()
+        .find(|(m, _)| m.contains("concurency"))
+        .expect("the misspelt property is reported");
+    assert!(
+        help.as_deref().is_some_and(|h| h.contains("concurrency")),
+        "{help:?}"
+    );
+    // The misspelt node itself.
+    let e = errors("registy \"quay.io\" concurrency=4\n");
+    assert!(
+        e[0].1.as_deref().is_some_and(|h| h.contains("registry")),
+        "{e:?}"
+    );
+}

@@ -154,6 +154,28 @@ fn names<'b>(
     names
 }
 
+/// Reports a registry host given settings twice (in one file or across included files).
+fn registries_once(recipe: &Recipe, errors: &mut Vec<RecipeError>) {
+    for (i, r) in recipe.registries.iter().enumerate() {
+        let Some(first) = recipe.registries[..i]
+            .iter()
+            .find(|f| f.host.value == r.host.value)
+        else {
+            continue;
+        };
+        let (file, span) = (r.origin.file, r.host.span);
+        let msg = format!("registry `{}` is set twice", r.host.value);
+        let e = err(&recipe.files, file, span, "set again here", msg);
+        let help = "give each registry host one `registry` node";
+        errors.push(if first.origin.file == file {
+            e.also(first.host.span, "first set here").help(help)
+        } else {
+            let at = recipe.files[first.origin.file].location(first.host.span);
+            e.help(format!("first set at {at}; {help}"))
+        });
+    }
+}
+
 /// Why `name` cannot name a content set, trust, target or delete, if it cannot: names become
 /// paths (`out/<target>/…`, `state/shipped-<target>.json`), so a `/`, a `..` or a leading dot
 /// would reach outside the workspace or hide a file.
@@ -249,6 +271,7 @@ pub(crate) fn validate(
     errors: &mut Vec<RecipeError>,
 ) {
     let names = names(recipe, broken, errors);
+    registries_once(recipe, errors);
     let files = recipe.files.clone();
     let mut res = Resolver {
         files: &files,

@@ -270,7 +270,7 @@ pub async fn copy_all(jobs: Vec<CopyJob>, ctx: &CopyContext, events: &EventSink)
 
 impl<'a> CopyEngine<'a> {
     pub fn new(ctx: &'a CopyContext, events: &'a EventSink) -> Self {
-        Self::sharing(ctx, events, Arc::new(Permits::new(ctx.limits)))
+        Self::sharing(ctx, events, Arc::new(Permits::new(ctx.limits.clone())))
     }
 
     /// An engine taking its transfer permits from `permits`, shared with other engines of the

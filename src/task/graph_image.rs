@@ -188,6 +188,7 @@ async fn copy_base_layers(
     let permits = Permits::new(Limits {
         jobs: 1,
         per_registry: 1,
+        ..Limits::default()
     });
     let dedup = BlobDedup::default();
     let copier = BlobCopier {
