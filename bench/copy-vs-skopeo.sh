@@ -68,15 +68,19 @@ skopeo_cache() { rm -f /var/lib/containers/cache/blob-info-cache-v1.boltdb "${XD
 declare -a a_cold a_noop s_cold s_noop
 # run LABEL DEST_DIR CMD…: times CMD (into $last) and records the requests both registries
 # answered and the TCP connections opened while it ran.
-declare -A counted
+declare -A counted registry_cpu
 run() {
   local label=$1 dst=$2; shift 2
-  local r0s r0d c0 t0 t1
-  r0s=$(requests_of "$work/src"); r0d=$(requests_of "$dst"); c0=$(tcp_opens); t0=$(now)
+  local r0s r0d c0 t0 t1 p0s p0d
+  r0s=$(requests_of "$work/src"); r0d=$(requests_of "$dst"); c0=$(tcp_opens)
+  p0s=$(cpu_of "$work/src"); p0d=$(cpu_of "$dst"); t0=$(now)
+  local own0; own0=$(children_cpu)
   "$@"
   t1=$(now)
+  local own; own=$(elapsed "$own0" "$(children_cpu)")
   local rs=$(( $(requests_of "$work/src") - r0s )) rd=$(( $(requests_of "$dst") - r0d ))
   counted[$label]="$((rs + rd)) requests (source $rs, destination $rd), $(( $(tcp_opens) - c0 )) connections"
+  registry_cpu[$label]="$label itself $own s; registries: source $(elapsed "$p0s" "$(cpu_of "$work/src")") s, destination $(elapsed "$p0d" "$(cpu_of "$dst")") s"
   last=$(elapsed "$t0" "$t1")
 }
 for round in $(seq 1 "$rounds"); do
@@ -113,6 +117,11 @@ echo "ratio airlift/skopeo: cold $(ratio "$ac" "$sc"), no-op $(ratio "$an" "$sn"
 # Requests from the registries' access logs, and connections opened, in the last round.
 for k in "skopeo cold" "airlift cold" "skopeo no-op" "airlift no-op"; do
   printf '%-14s %s\n' "$k:" "${counted[$k]}"
+done
+# CPU the registries spent serving each run: on a small machine they share the cores with the
+# tool, so this bounds how fast any client can be here.
+for k in "skopeo cold" "airlift cold"; do
+  printf '%-14s %s\n' "$k:" "CPU: ${registry_cpu[$k]}"
 done
 echo "peak RSS of airlift's cold build: $((cold_rss / 1024)) MiB (growth per image: bench/memory-per-image.sh)"
 

@@ -2,6 +2,7 @@
 # helpers, and counters of HTTP requests (from the registries' access logs) and TCP connections
 # opened (the kernel's count; nothing else opens connections on a quiet bench machine).
 # The caller sets REGISTRY_BIN and the `pids` array, and stops the registries in its exit trap.
+declare -A registry_pid
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # Not called in a $(…) subshell, so every registry's pid reaches the exit trap.
 start_registry() {
@@ -16,6 +17,7 @@ http: {addr: 127.0.0.1:$port}
 YAML
   "$REGISTRY_BIN" serve "$dir/config.yml" >"$dir/log" 2>&1 &
   pids+=($!)
+  registry_pid[$dir]=$!
   for _ in $(seq 1 100); do
     curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && return
     sleep 0.1
@@ -37,3 +39,7 @@ images_block() {
 requests_of() { grep -cE '"(GET|HEAD|PUT|POST|PATCH|DELETE) ' "$1/log" || true; }
 # TCP connections this machine has opened so far (ActiveOpens in /proc/net/snmp).
 tcp_opens() { awk '/^Tcp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "ActiveOpens") c = i; h = 1 } else print $c }' /proc/net/snmp; }
+# CPU seconds (user + system) the registry serving DIR has used so far.
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / hz }' "/proc/${registry_pid[$1]}/stat"; }
+# CPU seconds the children this shell has waited for have used so far (the tool being timed).
+children_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($16 + $17) / hz }' "/proc/$$/stat"; }
