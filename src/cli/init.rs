@@ -50,6 +50,9 @@ target "disk" "file://out/archive" {
 target "enterprise" "docker://mirror.corp.example:8443/mirror" {
     needs "disk"
 }
+
+// At most this many transfers at once to a registry (default 6 each), e.g. for one that
+// answers 429 when pressed: `registry "quay.io" concurrency=4`.
 "#;
 
 pub(crate) fn run(global: &GlobalOpts, force: bool) -> CmdResult {
