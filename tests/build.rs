@@ -84,6 +84,22 @@ fn events(o: &Output) -> Vec<Value> {
         .collect()
 }
 
+/// The summary's traffic entry of `host` (requests, retries, 429/503s, the smallest window) in
+/// a `--message-format json` build.
+fn traffic_of(o: &Output, host: &str) -> Value {
+    let summary = events(o)
+        .into_iter()
+        .find(|e| e["event"] == "build-summary")
+        .expect("summary");
+    summary["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .find(|r| r["host"] == host)
+        .cloned()
+        .unwrap_or_else(|| panic!("no traffic to {host} in {summary}"))
+}
+
 /// Digest → bytes of every blob upload a run reported.
 fn transferred(events: &[Value]) -> BTreeMap<String, u64> {
     events
@@ -2847,19 +2863,11 @@ async fn resources_icsp_writes_the_legacy_policy_only_when_asked() {
 async fn a_throttling_registry_gets_a_smaller_window_and_few_429s() {
     let lab = Lab::new();
     let fx = Fixture::new(&lab.up);
-    let mut images = Vec::new();
-    for i in 0..24 {
-        images.push(
-            fx.image(
-                &format!("fleet/svc-{i:02}"),
-                Some("1"),
-                Format::Oci,
-                "amd64",
-                &[Layer::Random(1_000_000 + i * 100), Layer::Random(5_000)],
-            )
-            .await,
-        );
-    }
+    let images = push_fleet(&fx, 24, |i| {
+        let big = Layer::Random(1_000_000 + i * 100);
+        (Format::Oci, vec![big, Layer::Random(5_000)])
+    })
+    .await;
     let proxy = FaultProxy::start(
         &lab.mirror.host(),
         ProxyOptions {
@@ -2872,17 +2880,8 @@ async fn a_throttling_registry_gets_a_smaller_window_and_few_429s() {
     lab.recipe(&refs, &proxy.host());
     let out = lab.run(&["build", "--message-format", "json"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let summary = events(&out)
-        .into_iter()
-        .find(|e| e["event"] == "build-summary")
-        .expect("summary");
-    let throttled: u64 = summary["requests"]
-        .as_array()
-        .expect("requests")
-        .iter()
-        .filter(|r| r["host"] == proxy.host().as_str())
-        .map(|r| r["throttled"].as_u64().expect("throttled"))
-        .sum();
+    let traffic = traffic_of(&out, &proxy.host());
+    let throttled = traffic["throttled"].as_u64().expect("throttled");
     eprintln!("429s: {} of {} requests", proxy.throttled(), proxy.total());
     assert_eq!(
         throttled,
@@ -2895,12 +2894,8 @@ async fn a_throttling_registry_gets_a_smaller_window_and_few_429s() {
         "bounded: {} answers 429",
         proxy.throttled()
     );
-    let window = summary["requests"]
-        .as_array()
-        .expect("requests")
-        .iter()
-        .find(|r| r["host"] == proxy.host().as_str())
-        .and_then(|r| r["smallest_window"].as_u64())
+    let window = traffic["smallest_window"]
+        .as_u64()
         .expect("a window toward the destination");
     assert!(window < 6, "the window narrowed from 6 to {window}");
     assert!(
@@ -2917,35 +2912,12 @@ async fn a_throttling_registry_gets_a_smaller_window_and_few_429s() {
 async fn a_registry_ceiling_from_the_recipe_or_the_command_line_keeps_a_registry_from_throttling() {
     let lab = Lab::new();
     let fx = Fixture::new(&lab.up);
-    let mut images = Vec::new();
-    for i in 0..16 {
-        images.push(
-            fx.image(
-                &format!("fleet/svc-{i:02}"),
-                Some("1"),
-                Format::Oci,
-                "amd64",
-                &[Layer::Random(300_000 + i * 100), Layer::Random(2_000 + i)],
-            )
-            .await,
-        );
-    }
+    let images = push_fleet(&fx, 16, |i| {
+        let big = Layer::Random(300_000 + i * 100);
+        (Format::Oci, vec![big, Layer::Random(2_000 + i)])
+    })
+    .await;
     let refs: Vec<&Pushed> = images.iter().collect();
-    let windows = |out: &Output| -> BTreeMap<String, u64> {
-        let summary = events(out)
-            .into_iter()
-            .find(|e| e["event"] == "build-summary")
-            .expect("summary");
-        summary["requests"]
-            .as_array()
-            .expect("requests")
-            .iter()
-            .filter_map(|r| {
-                let w = r["smallest_window"].as_u64()?;
-                Some((r["host"].as_str().expect("host").to_string(), w))
-            })
-            .collect()
-    };
     // Round 1: the recipe's ceiling (4). Round 2: the recipe still says 4, the command line
     // says 2 for that host, and the registry throttles above 2; a fresh workspace and
     // destination namespace make it copy everything again.
@@ -2980,12 +2952,12 @@ async fn a_registry_ceiling_from_the_recipe_or_the_command_line_keeps_a_registry
             proxy.total()
         );
         assert!(proxy.total() > 50, "the copies went through the proxy");
-        let w = windows(&out);
-        assert_eq!(w.get(&proxy.host()), Some(&(ceiling as u64)), "{w:?}");
+        let window = |host: &str| traffic_of(&out, host)["smallest_window"].as_u64();
+        assert_eq!(window(&proxy.host()), Some(ceiling as u64), "the ceiling");
         assert_eq!(
-            w.get(&lab.up.host()),
-            Some(&6),
-            "the source keeps the default: {w:?}"
+            window(&lab.up.host()),
+            Some(6),
+            "the source keeps the default"
         );
         let auth = SkopeoAuth::default();
         for i in &images {

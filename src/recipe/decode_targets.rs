@@ -3,14 +3,14 @@
 //! Names in `needs`, `only`, `applies-to` and `from=` are kept as written here; `validate`
 //! resolves them. No I/O.
 
-use kdl::{KdlNode, KdlValue};
+use kdl::KdlNode;
 
 use super::decode::{
     Ctx, args, check_arg_count, check_props, check_unique, children, no_children, once, str_arg,
     str_args,
 };
 use super::decode_values::{
-    check_range, image_ref, path_value, prop, prop_str, prop_version, resolve, url,
+    check_range, image_ref, path_value, prop, prop_str, prop_version, resolve, url, whole_number,
 };
 use super::diagnostics::suggest;
 use super::model::{
@@ -84,7 +84,7 @@ pub(crate) fn trust(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Trust> {
 
 const REGISTRY_USAGE: &str = "registry \"quay.io\" concurrency=4";
 /// The highest `concurrency` a registry node may ask for (as `--registry-concurrency`).
-const MAX_REGISTRY_CONCURRENCY: i128 = crate::pipeline::MAX_REGISTRY_CONCURRENCY as i128;
+const MAX_REGISTRY_CONCURRENCY: u32 = crate::pipeline::MAX_REGISTRY_CONCURRENCY as u32;
 
 /// `registry "host[:port]" concurrency=N`: settings for one registry, on either side.
 pub(crate) fn registry(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<RegistrySettings> {
@@ -119,24 +119,13 @@ pub(crate) fn registry(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<RegistrySett
             ctx.push(e);
             None
         }
-        Some(e) => match e.value() {
-            KdlValue::Integer(n) if (1..=MAX_REGISTRY_CONCURRENCY).contains(n) => {
-                Some(Spanned::new(*n as u32, e.span()))
-            }
-            _ => {
-                let err = ctx
-                    .error(
-                        e.span(),
-                        "not a concurrency",
-                        format!(
-                            "`concurrency` must be an integer from 1 to {MAX_REGISTRY_CONCURRENCY}"
-                        ),
-                    )
-                    .help(format!("write it without quotes, e.g. `{REGISTRY_USAGE}`"));
-                ctx.push(err);
-                None
-            }
-        },
+        Some(e) => whole_number(
+            ctx,
+            e,
+            (1, MAX_REGISTRY_CONCURRENCY),
+            "`concurrency`",
+            REGISTRY_USAGE,
+        ),
     };
     Some(RegistrySettings {
         origin: ctx.origin(node),
@@ -387,22 +376,7 @@ fn nested(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Spanned<u32>> {
         ctx.push(err);
         return None;
     };
-    match e.value() {
-        KdlValue::Integer(n) if *n >= 1 && *n <= i128::from(u32::MAX) => {
-            Some(Spanned::new(*n as u32, e.span()))
-        }
-        _ => {
-            let err = ctx
-                .error(
-                    e.span(),
-                    "not a positive integer",
-                    "`max-nested-paths` must be an integer of at least 1",
-                )
-                .help(format!("write it without quotes, e.g. `{usage}`"));
-            ctx.push(err);
-            None
-        }
-    }
+    whole_number(ctx, e, (1, u32::MAX), "`max-nested-paths`", usage)
 }
 
 const DELETE_USAGE: &str =

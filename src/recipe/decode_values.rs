@@ -1,5 +1,5 @@
-//! Value decoding shared by the node decoders: strings, booleans, versions and ranges, image
-//! references, URLs and paths (resolved against the recipe file's directory).
+//! Value decoding shared by the node decoders: strings, booleans, whole numbers, versions and
+//! ranges, image references, URLs and paths (resolved against the recipe file's directory).
 //!
 //! Pure: pushes errors onto the [`Ctx`]; never reads files.
 
@@ -181,6 +181,38 @@ pub(crate) fn url(ctx: &mut Ctx<'_>, s: &Spanned<String>, what: &str) -> bool {
         ctx.push(err);
     }
     ok
+}
+
+/// A whole number in `min..=max` written as `e` (for `what`, e.g. `` `concurrency` ``); anything
+/// else (a string, a float, out of range) is an error with `usage` as the example.
+pub(crate) fn whole_number(
+    ctx: &mut Ctx<'_>,
+    e: &KdlEntry,
+    (min, max): (u32, u32),
+    what: &str,
+    usage: &str,
+) -> Option<Spanned<u32>> {
+    match e.value() {
+        KdlValue::Integer(n) if (i128::from(min)..=i128::from(max)).contains(n) => {
+            Some(Spanned::new(*n as u32, e.span()))
+        }
+        _ => {
+            let range = if max == u32::MAX {
+                format!("of at least {min}")
+            } else {
+                format!("from {min} to {max}")
+            };
+            let err = ctx
+                .error(
+                    e.span(),
+                    format!("not a whole number {range}"),
+                    format!("{what} must be an integer {range}"),
+                )
+                .help(format!("write it without quotes, e.g. `{usage}`"));
+            ctx.push(err);
+            None
+        }
+    }
 }
 
 #[cfg(test)]
