@@ -308,6 +308,74 @@ fn assert_release_absent(lab: &Lab, version: &str) {
     }
 }
 
+/// Shards (#19): a release payload is tagged only once all of its components are at the mirror,
+/// and the shards split the components between them, so no shard copies a payload and no
+/// shard copies another's components. Two shards at once copy the four components once in all
+/// and tag no payload; `--shards-done 2` tags both payloads, and both releases are complete.
+#[tokio::test(flavor = "multi_thread")]
+async fn shards_copy_release_components_once_and_shards_done_tags_the_payloads() {
+    let lab = Lab::new().await;
+    lab.recipe("");
+    let shard = |k: u32| {
+        Command::new(BIN)
+            .args(["--src-tls-verify=false", "--dest-tls-verify=false", "build"])
+            .arg(format!("--shard={k}/2"))
+            .current_dir(lab.dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("UPDATE_URL_OVERRIDE")
+            .env_remove("OCP_SIGNATURE_URL")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn a shard")
+    };
+    let children = [shard(1), shard(2)];
+    let outputs: Vec<Output> = tokio::task::spawn_blocking(move || {
+        children
+            .into_iter()
+            .map(|c| c.wait_with_output().expect("wait"))
+            .collect()
+    })
+    .await
+    .expect("join");
+    let mut copied = 0;
+    for (k, out) in outputs.iter().enumerate() {
+        let err = stderr(out);
+        assert!(out.status.success(), "shard {}/2 failed:\n{err}", k + 1);
+        let line = err
+            .lines()
+            .find(|l| l.starts_with(&format!("build (shard {}/2): ", k + 1)))
+            .unwrap_or_else(|| panic!("no summary line:\n{err}"));
+        let n: usize = line
+            .split_once(": ")
+            .and_then(|(_, rest)| rest.split_once(' '))
+            .and_then(|(n, _)| n.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"));
+        assert!(n > 0, "every shard copies some components: {line}");
+        copied += n;
+    }
+    assert_eq!(copied, lab.components.len(), "each component once in all");
+    for (version, name) in lab.components.keys() {
+        assert!(
+            raw(&lab.component_dest(version, name)).is_some(),
+            "component {name} of {version} is at the mirror"
+        );
+    }
+    for v in lab.payloads.keys() {
+        assert_eq!(raw(&lab.payload_dest(v)), None, "no shard tags payload {v}");
+    }
+    let done = lab.run(&["build", "--shards-done", "2"]);
+    assert!(done.status.success(), "{}", stderr(&done));
+    let summary = stderr(&done);
+    assert!(
+        summary.contains(&format!("build: {} copied,", lab.payloads.len())),
+        "--shards-done copies the payloads and nothing else: {summary}"
+    );
+    for v in lab.payloads.keys() {
+        assert_release_mirrored(&lab, v);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn release_set_is_mirrored_under_oc_mirror_names_and_rebuilds_offline() {
     let mut lab = Lab::new().await;

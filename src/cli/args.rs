@@ -193,7 +193,8 @@ pub enum Command {
         #[arg(long, value_name = "K/N", conflicts_with = "shards_done")]
         shard: Option<crate::plan::Shard>,
         /// After all N shards finished: merge their records, check every image at the
-        /// destination, and do the rest (resources, lock, archives, catalog rebuilds).
+        /// destination, and do the rest (release payloads, resources, lock, archives, catalog
+        /// rebuilds).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         shards_done: Option<u32>,
         /// Also write a Markdown summary of the build to FILE (counts, bytes, what changed in

@@ -10,8 +10,11 @@
 //!   fixed cost per image; then task id) to the shard with the least so far, the
 //!   lowest-numbered on a tie. Equal images give equal counts.
 //! - A shard runs its units and the dirty tasks they need (signature verifications, catalog
-//!   rebuilds). Everything else — OCI layouts, archives, charts, the graph-data image,
-//!   deletes, cluster resources and the lock — is left to `build --shards-done N`.
+//!   rebuilds), never another shard's copies. Everything else — release payloads (a copy that
+//!   depends on other copies, with the copies that read from it: it is tagged only once its
+//!   components, copied by all shards, are there), OCI layouts, archives, charts, the
+//!   graph-data image, deletes, cluster resources and the lock — is left to
+//!   `build --shards-done N`.
 //! - A blob that no earlier run recorded in the destination registry is uploaded by the
 //!   lowest-numbered shard whose copies from another registry need it, into the blob's home
 //!   repository (the same in every process, [`super::BlobHomes`]). Any other shard that needs
@@ -86,11 +89,46 @@ pub fn share(plan: &Plan, discovery: &Discovery, shard: Shard) -> ShardShare {
         }
         at.id.clone()
     };
+    // A copy that depends on copies other than the one it reads from (a release payload on
+    // its components) is held back for `--shards-done`, with the copies that read from it:
+    // other shards copy its components, and it must be tagged only once they are all there.
+    let is_copy = |id: &TaskId| {
+        by_id
+            .get(id)
+            .is_some_and(|t| matches!(t.kind, TaskKind::Copy(_)))
+    };
+    let waits_for_copies = |t: &Task| {
+        let reads = match &t.kind {
+            TaskKind::Copy(spec) => spec.from_task.as_ref(),
+            _ => None,
+        };
+        t.deps.iter().any(|d| Some(d) != reads && is_copy(d))
+    };
+    let held = |t: &Task| {
+        let mut at = t;
+        loop {
+            if waits_for_copies(at) {
+                return true;
+            }
+            match &at.kind {
+                TaskKind::Copy(spec) => {
+                    match spec.from_task.as_ref().and_then(|id| by_id.get(id)) {
+                        Some(up) => at = up,
+                        None => return false,
+                    }
+                }
+                _ => return false,
+            }
+        }
+    };
     let mut units: BTreeMap<TaskId, (u64, Vec<&Task>)> = BTreeMap::new();
     for t in plan.dirty() {
         let TaskKind::Copy(spec) = &t.kind else {
             continue;
         };
+        if held(t) {
+            continue;
+        }
         let size = discovery.images.get(&spec.origin).map_or(0, |i| i.size());
         let unit = units.entry(root_of(t)).or_default();
         unit.0 += size + PER_IMAGE;
@@ -172,7 +210,12 @@ pub fn share(plan: &Plan, discovery: &Discovery, shard: Shard) -> ShardShare {
         if t.freshness.is_fresh() || !out.run.insert(id.clone()) {
             continue;
         }
-        todo.extend(t.deps.iter());
+        // Another shard's copies are that shard's to run.
+        todo.extend(
+            t.deps
+                .iter()
+                .filter(|d| !is_copy(d) || owner_of.get(d) == Some(&shard.index)),
+        );
     }
     out
 }

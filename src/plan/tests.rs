@@ -418,3 +418,53 @@ fn a_copy_inside_one_registry_neither_uploads_for_other_shards_nor_waits() {
     assert!(in_shard_1[0].contains("quay.io/a/app:1"), "{in_shard_1:?}");
     assert!(shares[1].foreign.is_empty(), "{:?}", shares[1].foreign);
 }
+
+/// A release payload's copy depends on its components' copies (`payload_after_components`).
+/// Each copy is run by exactly one process: the payload is left to `--shards-done`, which runs
+/// once every shard has finished, so it is tagged only after its whole release is there, and no
+/// shard copies another shard's components to satisfy the payload's dependencies (before, the
+/// payload's shard ran all of them again).
+#[test]
+fn a_payload_waits_for_shards_done_and_no_shard_copies_another_shards_components() {
+    let mut d = Discovery::default();
+    let names: Vec<String> = (0..5).map(|i| format!("quay.io/a/c{i}:1")).collect();
+    for (i, n) in names.iter().enumerate() {
+        d.images
+            .insert(r(n), image(i as u8, &[(10 + i as u8, 1000 + i as u64)]));
+    }
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut p = plan(
+        &[goal("ent", "reg:5000", None, &refs)],
+        &d,
+        &Mem::default(),
+        false,
+    );
+    // c4 plays the payload: it depends on the copies of c0..c3.
+    let ids: Vec<TaskId> = p.tasks.iter().map(|t| t.id.clone()).collect();
+    let payload = p
+        .tasks
+        .iter()
+        .position(|t| t.kind.as_copy().is_some_and(|c| c.origin == r(&names[4])))
+        .unwrap();
+    let components: Vec<TaskId> = ids
+        .iter()
+        .filter(|id| **id != p.tasks[payload].id)
+        .cloned()
+        .collect();
+    p.tasks[payload].deps.extend(components.iter().cloned());
+    let shares = shards(&p, &d, 3);
+    let mut all = BTreeSet::new();
+    for s in &shares {
+        for id in &s.run {
+            assert!(all.insert(id.clone()), "{id} is run by two shards");
+        }
+    }
+    assert_eq!(
+        all,
+        components.iter().cloned().collect::<BTreeSet<_>>(),
+        "every component once, the payload by no shard"
+    );
+    // `--shards-done` (a whole plan, no share) runs it: it is dirty there.
+    assert!(p.dirty().any(|t| t.id == p.tasks[payload].id));
+    assert!(!shards(&p, &d, 1)[0].run.contains(&p.tasks[payload].id));
+}
