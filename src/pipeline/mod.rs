@@ -20,9 +20,7 @@ mod trust;
 
 pub use held::{offline_goal, render_target};
 pub use lock::merged_lock;
-pub use options::{
-    MAX_REGISTRY_CONCURRENCY, Options, RegistryConcurrency, parse_date, runtime, source_date_epoch,
-};
+pub use options::{Options, RegistryConcurrency, parse_date, runtime, source_date_epoch};
 pub use report::BuildReport;
 pub use run::{Prepared, Request, conclude, execute, failure, prepare, report};
 pub use session::Session;

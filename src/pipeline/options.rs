@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::discover::{Resolution, Sides};
 use crate::exec::Limits;
 use crate::exit::{Exit, Failure};
+use crate::recipe::MAX_REGISTRY_CONCURRENCY;
 use crate::registry::{ClientOptions, RegistriesConf, RegistryClient, TlsOptions};
 
 /// The options every pipeline command shares.
@@ -143,8 +144,6 @@ pub fn graph_cache_dir(root: &std::path::Path) -> PathBuf {
     root.join("cache").join("graphs")
 }
 
-/// `--since`'s DATE: `YYYY-MM-DD` (midnight UTC) or `YYYY-MM-DDTHH:MM:SSZ`, as seconds since the
-/// epoch.
 /// One `--registry-concurrency` value: `HOST=N` for one registry, or `N` for every registry
 /// without its own.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,9 +151,6 @@ pub struct RegistryConcurrency {
     pub host: Option<String>,
     pub limit: usize,
 }
-
-/// The highest per-registry concurrency accepted (as in a recipe's `registry` node).
-pub const MAX_REGISTRY_CONCURRENCY: usize = 256;
 
 impl std::str::FromStr for RegistryConcurrency {
     type Err = String;
@@ -167,7 +163,7 @@ impl std::str::FromStr for RegistryConcurrency {
         let limit = n
             .parse::<usize>()
             .ok()
-            .filter(|n| (1..=MAX_REGISTRY_CONCURRENCY).contains(n))
+            .filter(|n| (1..=MAX_REGISTRY_CONCURRENCY as usize).contains(n))
             .ok_or_else(|| {
                 format!("`{n}` is not a concurrency: write a whole number from 1 to {MAX_REGISTRY_CONCURRENCY}")
             })?;
@@ -181,6 +177,8 @@ impl std::str::FromStr for RegistryConcurrency {
     }
 }
 
+/// `--since`'s DATE: `YYYY-MM-DD` (midnight UTC) or `YYYY-MM-DDTHH:MM:SSZ`, as seconds since the
+/// epoch.
 pub fn parse_date(text: &str) -> Result<i64, String> {
     let bad = || format!("`{text}` is not a date: write YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)");
     let (date, time) = match text.split_once('T') {

@@ -14,8 +14,8 @@ use super::decode_values::{
 };
 use super::diagnostics::suggest;
 use super::model::{
-    Delete, DeleteCatalog, DeleteRelease, MirrorScope, MirrorSourcePolicy, Need, RegistrySettings,
-    Spanned, Target, TargetLocation, Trust,
+    Delete, DeleteCatalog, DeleteRelease, MAX_REGISTRY_CONCURRENCY, MirrorScope,
+    MirrorSourcePolicy, Need, RegistrySettings, Spanned, Target, TargetLocation, Trust,
 };
 use super::size::{ByteSize, SizeError};
 use crate::oci::Repository;
@@ -83,8 +83,6 @@ pub(crate) fn trust(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<Trust> {
 }
 
 const REGISTRY_USAGE: &str = "registry \"quay.io\" concurrency=4";
-/// The highest `concurrency` a registry node may ask for (as `--registry-concurrency`).
-const MAX_REGISTRY_CONCURRENCY: u32 = crate::pipeline::MAX_REGISTRY_CONCURRENCY as u32;
 
 /// `registry "host[:port]" concurrency=N`: settings for one registry, on either side.
 pub(crate) fn registry(ctx: &mut Ctx<'_>, node: &KdlNode) -> Option<RegistrySettings> {

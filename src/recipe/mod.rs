@@ -22,9 +22,9 @@ pub use load::{load, parse_str};
 pub use model::{
     CatalogRename, CatalogSet, CatalogSource, ChartRender, ChartRepoUrl, ChartVersion, ContentSet,
     DEFAULT_GRAPH_BASE_IMAGE, Delete, DeleteCatalog, DeleteRelease, GraphBase, HelmChart,
-    HelmLocal, HelmRepository, HelmSet, ImageSet, Mapped, MirrorScope, MirrorSourcePolicy, Need,
-    Origin, Package, PackageChannel, Recipe, ReleaseChannel, ReleaseSet, Spanned, Target,
-    TargetLocation, Trust,
+    HelmLocal, HelmRepository, HelmSet, ImageSet, MAX_REGISTRY_CONCURRENCY, Mapped, MirrorScope,
+    MirrorSourcePolicy, Need, Origin, Package, PackageChannel, Recipe, RegistrySettings,
+    ReleaseChannel, ReleaseSet, Spanned, Target, TargetLocation, Trust,
 };
 pub use size::{ByteSize, SizeError, UNITS};
 

@@ -326,6 +326,10 @@ pub struct Trust {
     pub signature_store: Option<Spanned<String>>,
 }
 
+/// The highest per-registry concurrency a `registry` node (or `--registry-concurrency`) may
+/// ask for.
+pub const MAX_REGISTRY_CONCURRENCY: u32 = 256;
+
 /// `registry "quay.io" concurrency=4`: settings for one registry host, whichever side (source or
 /// destination) it is on.
 #[derive(Debug, Clone)]
