@@ -3038,46 +3038,20 @@ async fn three_shards_at_once_then_shards_done_match_a_single_build() {
     let refs: Vec<&Pushed> = images.iter().collect();
     let recipe = lab.recipe(&refs, &proxy.host());
 
-    let children: Vec<std::process::Child> = (1..=3)
-        .map(|k| {
-            Command::new(BIN)
-                .args(["--src-tls-verify=false", "--dest-tls-verify=false", "build"])
-                .arg(format!("--shard={k}/3"))
-                .current_dir(lab.dir.path())
-                .env("NO_COLOR", "1")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn a shard")
-        })
-        .collect();
-    let outputs = tokio::task::spawn_blocking(move || {
-        children
-            .into_iter()
-            .map(|c| c.wait_with_output().expect("wait"))
-            .collect::<Vec<_>>()
-    })
-    .await
-    .expect("join");
+    let dir = lab.dir.path().to_path_buf();
+    let outputs =
+        tokio::task::spawn_blocking(move || support::shards::shards_at_once(BIN, &dir, 3, &[]))
+            .await
+            .expect("join");
     let mut copied = 0;
-    for (k, out) in outputs.iter().enumerate() {
-        let err = stderr(out);
-        assert!(out.status.success(), "shard {}/3 failed:\n{err}", k + 1);
-        let line = err
-            .lines()
-            .find(|l| l.starts_with(&format!("build (shard {}/3): ", k + 1)))
-            .unwrap_or_else(|| panic!("no summary line:\n{err}"));
-        let n: usize = line
-            .split_once(": ")
-            .and_then(|(_, rest)| rest.split_once(' '))
-            .and_then(|(n, _)| n.parse().ok())
-            .unwrap_or_else(|| panic!("{line}"));
-        assert_eq!(n, 4, "12 equal images over 3 shards: {line}");
+    for (k, out) in (1..).zip(&outputs) {
+        let n = support::shards::shard_copied(out, k, 3);
+        assert_eq!(n, 4, "12 equal images over 3 shards: shard {k} copied {n}");
         copied += n;
         assert!(
             lab.dir
                 .path()
-                .join(format!(".airlift/shards/{}-of-3/done", k + 1))
+                .join(format!(".airlift/shards/{k}-of-3/done"))
                 .is_file()
         );
     }

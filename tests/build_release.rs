@@ -316,42 +316,19 @@ fn assert_release_absent(lab: &Lab, version: &str) {
 async fn shards_copy_release_components_once_and_shards_done_tags_the_payloads() {
     let lab = Lab::new().await;
     lab.recipe("");
-    let shard = |k: u32| {
-        Command::new(BIN)
-            .args(["--src-tls-verify=false", "--dest-tls-verify=false", "build"])
-            .arg(format!("--shard={k}/2"))
-            .current_dir(lab.dir.path())
-            .env("NO_COLOR", "1")
-            .env_remove("UPDATE_URL_OVERRIDE")
-            .env_remove("OCP_SIGNATURE_URL")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn a shard")
-    };
-    let children = [shard(1), shard(2)];
-    let outputs: Vec<Output> = tokio::task::spawn_blocking(move || {
-        children
-            .into_iter()
-            .map(|c| c.wait_with_output().expect("wait"))
-            .collect()
-    })
-    .await
-    .expect("join");
+    let dir = lab.dir.path().to_path_buf();
+    let unset = ["UPDATE_URL_OVERRIDE", "OCP_SIGNATURE_URL"];
+    let outputs =
+        tokio::task::spawn_blocking(move || support::shards::shards_at_once(BIN, &dir, 2, &unset))
+            .await
+            .expect("join");
     let mut copied = 0;
-    for (k, out) in outputs.iter().enumerate() {
-        let err = stderr(out);
-        assert!(out.status.success(), "shard {}/2 failed:\n{err}", k + 1);
-        let line = err
-            .lines()
-            .find(|l| l.starts_with(&format!("build (shard {}/2): ", k + 1)))
-            .unwrap_or_else(|| panic!("no summary line:\n{err}"));
-        let n: usize = line
-            .split_once(": ")
-            .and_then(|(_, rest)| rest.split_once(' '))
-            .and_then(|(n, _)| n.parse().ok())
-            .unwrap_or_else(|| panic!("{line}"));
-        assert!(n > 0, "every shard copies some components: {line}");
+    for (k, out) in (1..).zip(&outputs) {
+        let n = support::shards::shard_copied(out, k, 2);
+        assert!(
+            n > 0,
+            "every shard copies some components: shard {k} copied {n}"
+        );
         copied += n;
     }
     assert_eq!(copied, lab.components.len(), "each component once in all");

@@ -18,6 +18,7 @@ pub mod graph_server;
 pub mod http;
 pub mod proxy;
 pub mod registry;
+pub mod shards;
 pub mod sides;
 pub mod skopeo;
 mod tls;
