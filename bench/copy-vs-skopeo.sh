@@ -29,21 +29,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-REGISTRY_BIN=$(command -v docker-registry || echo /usr/bin/docker-registry)
-[ -x "$REGISTRY_BIN" ] || { echo "docker-registry missing: apt-get install docker-registry" >&2; exit 1; }
-command -v skopeo >/dev/null || { echo "skopeo missing: apt-get install skopeo" >&2; exit 1; }
-
-echo "building (release)…" >&2
-cargo build --quiet --release --bin airlift --example seed
-airlift=$PWD/target/release/airlift
-seed=$PWD/target/release/examples/seed
-
-work=$(mktemp -d /tmp/airlift-bench.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
 source "$(dirname "$0")/lib.sh"
+bench_setup bench skopeo
 
 start_registry "$work/src"; src=$port
 echo "seeding $images images (~$total MiB) into 127.0.0.1:$src…" >&2

@@ -1,8 +1,26 @@
 # Shared by the bench scripts: loopback registries (CNCF distribution) with access logs, timing
 # helpers, and counters of HTTP requests (from the registries' access logs) and TCP connections
 # opened (the kernel's count; nothing else opens connections on a quiet bench machine).
-# The caller sets REGISTRY_BIN and the `pids` array, and stops the registries in its exit trap.
+# A script sources it, then calls `bench_setup NAME [TOOL…]` once.
 declare -A registry_pid
+# bench_setup NAME [TOOL…]: checks docker-registry and each TOOL are installed, builds airlift and
+# the seeder in release mode (`$airlift`, `$seed`), makes the scratch directory `$work`, and
+# installs the exit trap that stops every registry started (`$pids`) and removes `$work`.
+bench_setup() {
+  local name=$1 tool; shift
+  REGISTRY_BIN=$(command -v docker-registry || echo /usr/bin/docker-registry)
+  [ -x "$REGISTRY_BIN" ] || { echo "docker-registry missing: apt-get install docker-registry" >&2; exit 1; }
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "$tool missing: apt-get install $tool" >&2; exit 1; }
+  done
+  echo "building (release)…" >&2
+  cargo build --quiet --release --bin airlift --example seed
+  airlift=$PWD/target/release/airlift
+  seed=$PWD/target/release/examples/seed
+  work=$(mktemp -d "/tmp/airlift-$name.XXXXXX")
+  pids=()
+  trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # Not called in a $(…) subshell, so every registry's pid reaches the exit trap.
 start_registry() {

@@ -20,25 +20,15 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$small" -lt "$large" ] || { echo "--small must be below --large" >&2; exit 2; }
-REGISTRY_BIN=$(command -v docker-registry || echo /usr/bin/docker-registry)
-[ -x "$REGISTRY_BIN" ] || { echo "docker-registry missing: apt-get install docker-registry" >&2; exit 1; }
-
-echo "building (release)…" >&2
-cargo build --quiet --release --bin airlift --example seed
-airlift=$PWD/target/release/airlift
-seed=$PWD/target/release/examples/seed
-
-work=$(mktemp -d /tmp/airlift-mem.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
 source "$(dirname "$0")/lib.sh"
+bench_setup mem
 
 start_registry "$work/src"; src=$port
 echo "seeding $large images into 127.0.0.1:$src…" >&2
 "$seed" --registry "127.0.0.1:$src" --images "$large" --total-mb $((large / 10)) --prefix bench > "$work/refs.txt"
 
-# peak N: peak RSS (KiB) of a cold build of the first N images.
+# peak N: sets `rss` to the peak RSS (KiB) of a cold build of the first N images. Not called in
+# a $(…) subshell, so the registry it starts reaches the exit trap.
 peak() {
   local n=$1 dir=$work/run$1
   start_registry "$dir"; local d=$port
@@ -46,8 +36,9 @@ peak() {
     echo "target \"mirror\" \"docker://127.0.0.1:$d/mirror\" { needs \"bench\"; }"; } > "$dir/airlift.kdl"
   /usr/bin/time -f %M -o "$dir/rss.txt" "$airlift" -q -f "$dir/airlift.kdl" \
     --src-tls-verify=false --dest-tls-verify=false build
-  tail -n1 "$dir/rss.txt"
+  rss=$(tail -n1 "$dir/rss.txt")
 }
-a=$(peak "$small"); b=$(peak "$large")
+peak "$small"; a=$rss
+peak "$large"; b=$rss
 echo "peak RSS, cold build: $small images $((a / 1024)) MiB, $large images $((b / 1024)) MiB"
 echo "growth: $(python3 -c "print(f'{($b - $a) / ($large - $small):.1f}')") KiB per image (goal < 10)"
